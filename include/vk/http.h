@@ -1,0 +1,58 @@
+/* vk/http.h - the one curl multi handle of the process, driven by libuv.
+ *
+ * Every HTTP exchange of vk (Kubernetes REST and watches, gRPC to the CRI,
+ * the Lua vk.http module) is an easy handle added here.  Sockets are watched
+ * with uv_poll and curl's timeout with a uv_timer (curl_multi_socket_action),
+ * so nothing ever blocks the loop.
+ *
+ * Ownership: the caller builds and configures a CURL easy handle (URL,
+ * method, TLS, headers...) and passes it to vk_http_start() together with its
+ * header list.  On success the engine owns both and frees them after
+ * on_done returns.  As in libuv, a call that returns an error never invokes
+ * its callback, and the caller still owns what it passed. */
+#ifndef VK_HTTP_H
+#define VK_HTTP_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct vk_http vk_http;
+typedef struct vk_http_req vk_http_req;
+
+typedef struct {
+	long status;        /* HTTP status code, 0 when no response came */
+	CURLcode code;      /* CURLE_OK or the transport failure */
+	const char *error;  /* NULL or a human message for code != CURLE_OK */
+	const char *body;   /* buffered body (NULL when on_data was used) */
+	size_t body_len;
+	CURL *easy;         /* valid during the callback: curl_easy_header() */
+} vk_http_resp;
+
+/* Streaming body: called with each chunk as it arrives.  Return 0 to go on,
+ * non-zero to abort the transfer (on_done then gets CURLE_WRITE_ERROR). */
+typedef int (*vk_http_data_cb)(vk_http_req *req, const char *data, size_t len, void *ud);
+typedef void (*vk_http_done_cb)(vk_http_req *req, const vk_http_resp *resp, void *ud);
+
+typedef struct {
+	vk_http_data_cb on_data; /* optional */
+	vk_http_done_cb on_done; /* required; called exactly once unless cancelled */
+	void *ud;
+	size_t max_body;         /* 0: no cap; a larger body fails with CURLE_FILESIZE_EXCEEDED */
+} vk_http_opts;
+
+vk_http *vk_http_new(uv_loop_t *loop);
+/* Cancels every transfer (no callbacks) and closes the uv handles; the
+ * memory is released from the handles' close callbacks. */
+void vk_http_close(vk_http *h);
+
+/* Starts a transfer.  Returns 0, or a negative errno (callback not called). */
+int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
+                  const vk_http_opts *opts, vk_http_req **out);
+/* Stops a transfer; its on_done is not called.  Safe from inside on_data. */
+void vk_http_cancel(vk_http_req *req);
+
+/* Number of transfers in flight (for tests and metrics). */
+size_t vk_http_active(const vk_http *h);
+
+#endif

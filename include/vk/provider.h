@@ -1,0 +1,85 @@
+/* vk/provider.h - the one interface between the controllers and a provider.
+ *
+ * The pod and node controllers call a provider only through these
+ * functions; they never see a lua_State.  The Lua host (vk/lua.h)
+ * implements the interface; a test may implement it in C.
+ *
+ * Every call is asynchronous (a Lua callback may yield on I/O).  As in
+ * libuv, a call that returns an error never invokes its callback:
+ *   -ENOSYS  the provider does not implement this optional callback;
+ *   -ESHUTDOWN the provider is closing.
+ * The result's `value` is handed to the receiver, which must cJSON_Delete it. */
+#ifndef VK_PROVIDER_H
+#define VK_PROVIDER_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+typedef enum {
+	VK_CALL_CREATE_POD,
+	VK_CALL_UPDATE_POD,
+	VK_CALL_DELETE_POD,
+	VK_CALL_GET_POD,
+	VK_CALL_GET_POD_STATUS,
+	VK_CALL_GET_PODS,
+	VK_CALL_PING,
+	VK_CALL_NODE_STATUS,
+	VK_CALL__COUNT
+} vk_provider_call;
+
+/* "create_pod", "get_pod_status", ... */
+const char *vk_provider_call_name(vk_provider_call c);
+
+typedef struct {
+	int err;             /* 0, or a negative errno (-ECANCELED, -ETIMEDOUT, -EIO) */
+	const char *errmsg;  /* Lua's message with file:line, e.g.
+	                        "providers/mock.lua:40: boom"; NULL when err == 0 */
+	cJSON *value;        /* the callback's return value as JSON, NULL for nil;
+	                        owned by the receiver */
+} vk_provider_result;
+
+typedef void (*vk_provider_cb)(const vk_provider_result *r, void *ud);
+
+/* pod_or_status is owned by the receiver.  It is either a whole Pod
+ * (has "metadata") or {namespace=, name=, status=} as vk.notify documents. */
+typedef void (*vk_provider_notify_cb)(cJSON *pod_or_status, void *ud);
+
+typedef struct vk_provider vk_provider;
+
+typedef struct {
+	/* Starts callback `c`.  `pod` for create/update/delete, `ns`+`name` for
+	 * get_pod/get_pod_status, `node` for node_status; others NULL. */
+	int (*call)(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns,
+	            const char *name, vk_provider_cb cb, void *ud);
+	bool (*has)(vk_provider *p, vk_provider_call c);
+	void (*close)(vk_provider *p); /* in-flight callbacks end with -ECANCELED */
+} vk_provider_ops;
+
+struct vk_provider {
+	const vk_provider_ops *ops;
+	const char *name;                /* "mock", used for the node taint */
+	vk_provider_notify_cb notify;    /* set by the pod controller */
+	void *notify_ud;
+};
+
+static inline int vk_provider_create_pod(vk_provider *p, const cJSON *pod, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_CREATE_POD, pod, NULL, NULL, cb, ud); }
+static inline int vk_provider_update_pod(vk_provider *p, const cJSON *pod, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_UPDATE_POD, pod, NULL, NULL, cb, ud); }
+static inline int vk_provider_delete_pod(vk_provider *p, const cJSON *pod, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_DELETE_POD, pod, NULL, NULL, cb, ud); }
+static inline int vk_provider_get_pod(vk_provider *p, const char *ns, const char *name, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_GET_POD, NULL, ns, name, cb, ud); }
+static inline int vk_provider_get_pod_status(vk_provider *p, const char *ns, const char *name, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_GET_POD_STATUS, NULL, ns, name, cb, ud); }
+static inline int vk_provider_get_pods(vk_provider *p, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_GET_PODS, NULL, NULL, NULL, cb, ud); }
+static inline int vk_provider_ping(vk_provider *p, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_PING, NULL, NULL, NULL, cb, ud); }
+static inline int vk_provider_node_status(vk_provider *p, const cJSON *node, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_NODE_STATUS, node, NULL, NULL, cb, ud); }
+static inline bool vk_provider_has(vk_provider *p, vk_provider_call c) { return p->ops->has(p, c); }
+static inline void vk_provider_set_notify(vk_provider *p, vk_provider_notify_cb cb, void *ud)
+{ p->notify = cb; p->notify_ud = ud; }
+
+#endif

@@ -1,0 +1,75 @@
+/* vk/util.h - logging, growable buffers, backoff, time.  Used by every
+ * subsystem; depends on nothing of vk's. */
+#ifndef VK_UTIL_H
+#define VK_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- logging ---------------------------------------------------------
+ * One line per record on stderr: "2026-12-01T06:00:00.123Z INFO  node: msg".
+ * `sub` names the subsystem (or "pod ns/name") that speaks. */
+typedef enum { VK_LOG_DEBUG, VK_LOG_INFO, VK_LOG_WARN, VK_LOG_ERROR } vk_log_level;
+
+void vk_log_set_level(vk_log_level lvl);
+vk_log_level vk_log_get_level(void);
+int vk_log_parse_level(const char *s, vk_log_level *out); /* 0 or -EINVAL */
+void vk_log(vk_log_level lvl, const char *sub, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void vk_logv(vk_log_level lvl, const char *sub, const char *fmt, va_list ap);
+
+#define vk_debug(sub, ...) vk_log(VK_LOG_DEBUG, sub, __VA_ARGS__)
+#define vk_info(sub, ...)  vk_log(VK_LOG_INFO, sub, __VA_ARGS__)
+#define vk_warn(sub, ...)  vk_log(VK_LOG_WARN, sub, __VA_ARGS__)
+#define vk_error(sub, ...) vk_log(VK_LOG_ERROR, sub, __VA_ARGS__)
+
+/* ---- buffers ---------------------------------------------------------
+ * A growable byte buffer that owns its memory and is always NUL-terminated
+ * (data may be NULL while len == 0). */
+typedef struct {
+	char *data;
+	size_t len, cap;
+} vk_buf;
+
+int vk_buf_append(vk_buf *b, const void *p, size_t n); /* 0 or -ENOMEM */
+int vk_buf_printf(vk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vk_buf_consume(vk_buf *b, size_t n); /* drop the first n bytes */
+void vk_buf_reset(vk_buf *b);             /* len = 0, keeps memory */
+void vk_buf_free(vk_buf *b);
+char *vk_buf_steal(vk_buf *b);            /* caller frees; b is left empty */
+
+/* malloc'd printf; aborts on out-of-memory like the rest of the small
+ * allocators below: vk treats OOM on tiny strings as fatal. */
+char *vk_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *vk_strdup(const char *s); /* NULL-safe */
+void *vk_xmalloc(size_t n);
+void *vk_xcalloc(size_t n, size_t sz);
+
+/* Reads a whole local file (config, kubeconfig, certificates) at start-up.
+ * Never called on the loop for files of unknown size.  Returns 0, or a
+ * negative errno and sets *err (malloc'd) to "PATH: reason". */
+int vk_read_file(const char *path, vk_buf *out, char **err);
+
+/* ---- time ------------------------------------------------------------ */
+uint64_t vk_now_ms(void);               /* monotonic */
+uint64_t vk_wall_ms(void);              /* realtime, ms since epoch */
+/* RFC 3339 UTC, "2026-12-01T06:00:00Z" (micro=false) or with ".000000Z". */
+void vk_rfc3339(char out[40], uint64_t wall_ms, bool micro);
+
+/* ---- backoff ---------------------------------------------------------
+ * Exponential backoff with full jitter in [d/2, d], d = min(max, base*2^n). */
+typedef struct {
+	uint64_t base_ms, max_ms;
+	unsigned attempt;
+} vk_backoff;
+
+uint64_t vk_backoff_next(vk_backoff *b);
+void vk_backoff_reset(vk_backoff *b);
+
+/* Small helpers. */
+#define VK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define VK_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package vk needs to build and to run its tests.
+# Idempotent: when nothing is missing it prints nothing and changes nothing.
+#
+#   scripts/install-deps.sh          build + test packages
+#   scripts/install-deps.sh --build  only what the build needs
+set -euo pipefail
+
+build_pkgs=(
+	liblua5.4-dev lua5.4 libcurl4-openssl-dev libcjson-dev libyaml-dev libuv1-dev
+	libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libhiredis-dev libssl-dev
+	meson ninja-build pkg-config gcc
+)
+test_pkgs=(
+	openssl containerd runc containernetworking-plugins busybox-static umoci
+	iproute2 jq procps curl
+)
+
+pkgs=("${build_pkgs[@]}")
+[[ ${1:-} == --build ]] || pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "[deps] installing: ${missing[*]}" >&2
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

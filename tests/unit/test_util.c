@@ -1,0 +1,55 @@
+/* util: buffers, backoff, timestamps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "vk/util.h"
+
+static void buffers_grow_and_stay_terminated(void)
+{
+	vk_buf b = {0};
+	for (int i = 0; i < 1000; i++)
+		vk_buf_append(&b, "abc", 3);
+	is_int(b.len, 3000, "1000 appends of 3 bytes give 3000 bytes");
+	ok(b.data[b.len] == '\0', "buffer stays NUL-terminated");
+	vk_buf_consume(&b, 2998);
+	is_str(b.data, "bc", "consume drops the front");
+	vk_buf_printf(&b, "-%d-%s", 42, "x");
+	is_str(b.data, "bc-42-x", "printf appends");
+	char *s = vk_buf_steal(&b);
+	ok(b.data == NULL && b.len == 0, "steal empties the buffer");
+	free(s);
+}
+
+static void backoff_doubles_with_jitter_and_caps(void)
+{
+	vk_backoff b = {.base_ms = 100, .max_ms = 1000};
+	bool in_range = true;
+	uint64_t expect[] = {100, 200, 400, 800, 1000, 1000, 1000};
+	for (size_t i = 0; i < VK_ARRAY_LEN(expect); i++) {
+		uint64_t d = vk_backoff_next(&b);
+		if (d < expect[i] / 2 || d > expect[i])
+			in_range = false;
+	}
+	ok(in_range, "each delay lies in [d/2, d] of a doubling series capped at max");
+	vk_backoff_reset(&b);
+	uint64_t d = vk_backoff_next(&b);
+	ok(d >= 50 && d <= 100, "reset starts again from base (%llu)", (unsigned long long)d);
+}
+
+static void rfc3339_formats_utc(void)
+{
+	char ts[40];
+	vk_rfc3339(ts, 1764568800123ull, false);
+	is_str(ts, "2025-12-01T06:00:00Z", "seconds form");
+	vk_rfc3339(ts, 1764568800123ull, true);
+	is_str(ts, "2025-12-01T06:00:00.123000Z", "micro form");
+}
+
+int main(void)
+{
+	buffers_grow_and_stay_terminated();
+	backoff_doubles_with_jitter_and_caps();
+	rfc3339_formats_utc();
+	return tap_done();
+}
