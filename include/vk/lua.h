@@ -1,0 +1,73 @@
+/* vk/lua.h - the Lua provider host.
+ *
+ * Loads a provider script, runs each callback in its own coroutine, and
+ * implements vk/provider.h on top of it.  Bindings (vk.timer, vk.http,
+ * vk.kube, vk.cri, ...) start I/O, yield, and are resumed from the loop
+ * (the OpenResty cosocket model).  Lua runs only on the loop thread. */
+#ifndef VK_LUA_H
+#define VK_LUA_H
+
+#include <cjson/cJSON.h>
+#include <lua.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "vk/http.h"
+#include "vk/kube.h"
+#include "vk/provider.h"
+
+/* ---- the host ---------------------------------------------------------- */
+typedef struct {
+	uv_loop_t *loop;
+	vk_http *http;            /* shared curl multi (vk.http, vk.cri) */
+	vk_kube *kube;            /* NULL when there is no cluster (vk check) */
+	const char *path;         /* the provider file */
+	const cJSON *config;      /* --provider-config as JSON, or NULL ({}) */
+	uint64_t max_instructions;/* per callback run; 0 = default (100M) */
+	uint32_t max_run_ms;      /* wall clock a callback may run without
+	                             yielding; 0 = default (2000 ms) */
+} vk_lua_opts;
+
+/* Called once when the provider is loaded and its init(config, node) has
+ * returned (p != NULL), or failed (p == NULL, err = "file:line: message"). */
+typedef void (*vk_lua_open_cb)(vk_provider *p, const char *err, void *ud);
+
+/* Loads the provider.  `node` is the Node object the core will register:
+ * init may edit it in place (labels, capacity...); it must stay alive until
+ * the callback.  Returns 0 (cb called later) or a negative errno. */
+int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, void *ud);
+
+/* ---- JSON <-> Lua -------------------------------------------------------
+ * Objects become tables with string keys, arrays become sequences tagged
+ * with a metatable so that an empty array stays [] on the way back, and
+ * JSON null becomes the light userdata vk.json.null. */
+void vk_lua_push_json(lua_State *L, const cJSON *j);
+/* Converts the value at idx; NULL with *err (malloc'd) on a value that has
+ * no JSON form (function, cycle, mixed table, NaN). */
+cJSON *vk_lua_to_json(lua_State *L, int idx, char **err);
+
+/* ---- for bindings --------------------------------------------------------
+ * A binding that does I/O:
+ *     vk_lua_op *op = vk_lua_op_new(L, "vk.cri.version");   // raises if L cannot yield
+ *     start_io(..., on_io_done, op);
+ *     return vk_lua_op_yield(L, op);
+ * and later, on the loop:
+ *     static void on_io_done(..., void *ud) { vk_lua_op_finish(ud, push_result, result); }
+ * `push` runs on the coroutine's stack and returns how many values it
+ * pushed; they become the binding's return values.  If the coroutine was
+ * abandoned meanwhile (budget kill, provider closed) push is not called,
+ * the op is just freed; the binding's cancel hook was already called then. */
+typedef struct vk_lua_op vk_lua_op;
+typedef int (*vk_lua_push_fn)(lua_State *L, void *ud);
+
+vk_lua_op *vk_lua_op_new(lua_State *L, const char *what);
+int vk_lua_op_yield(lua_State *L, vk_lua_op *op);
+void vk_lua_op_finish(vk_lua_op *op, vk_lua_push_fn push, void *ud);
+void vk_lua_op_on_cancel(vk_lua_op *op, void (*cancel)(void *ud), void *ud);
+
+/* Shared resources of the host that owns L. */
+uv_loop_t *vk_lua_loop(lua_State *L);
+vk_http *vk_lua_http(lua_State *L);
+vk_kube *vk_lua_kube(lua_State *L);             /* NULL without a cluster */
+
+#endif
