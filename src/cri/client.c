@@ -7,6 +7,7 @@
  * no HTTP/1 upgrade), and the multi handle multiplexes concurrent calls on
  * one connection. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,8 @@ static char *transport_error(const vk_cri_call *call, const vk_http_resp *resp, 
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_GOT_NOTHING:
 	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_SEND_ERROR: /* it hung up on the HTTP/2 preface */
+	case CURLE_RECV_ERROR:
 		return vk_asprintf("runtime endpoint %s: %s: is this a CRI endpoint?", ep,
 		                   resp->error ? resp->error : curl_easy_strerror(resp->code));
 	default:
@@ -288,6 +291,16 @@ static struct curl_slist *grpc_headers(uint32_t timeout_ms)
 	return h;
 }
 
+/* libcurl before 7.89.0 breaks a reused HTTP/2 prior-knowledge connection
+ * ("Error in the HTTP2 framing layer" on the second request: curl issue
+ * #10634, fixed by PR #10643); Debian 12 ships 7.88.1.  There, every call
+ * gets a connection of its own: on a unix socket that costs well under a
+ * millisecond. */
+static bool reuse_is_safe(void)
+{
+	return curl_version_info(CURLVERSION_NOW)->version_num >= 0x075900;
+}
+
 int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage *req,
                       uint32_t timeout_ms, vk_cri_cb cb, void *ud, vk_cri_call **out,
                       char **err)
@@ -327,8 +340,13 @@ int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage 
 	curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, (char *)frame);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	/* Wait for the existing HTTP/2 connection rather than open a second. */
-	curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+	if (reuse_is_safe()) {
+		/* Wait for the existing HTTP/2 connection rather than open a second. */
+		curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+	} else {
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	/* The server enforces grpc-timeout and answers DEADLINE_EXCEEDED; the
 	 * local limit, a little later, catches a runtime that hangs. */
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms + 1000L);
