@@ -23,19 +23,25 @@ char vk_lua__null_sentinel;
 #define MAX_DEPTH 200
 #define TWO53 9007199254740992.0
 
-void vk_lua__json_init(lua_State *L)
+/* Created on first use, so that any lua_State can hold JSON. */
+static void push_array_mt(lua_State *L)
 {
 	if (luaL_newmetatable(L, ARRAY_MT)) {
 		lua_pushliteral(L, "array");
 		lua_setfield(L, -2, "__name");
 	}
+}
+
+void vk_lua__json_init(lua_State *L)
+{
+	push_array_mt(L);
 	lua_pop(L, 1);
 }
 
 void vk_lua__json_mark_array(lua_State *L, int idx)
 {
 	idx = lua_absindex(L, idx);
-	luaL_getmetatable(L, ARRAY_MT);
+	push_array_mt(L);
 	lua_setmetatable(L, idx);
 }
 
