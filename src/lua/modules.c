@@ -14,6 +14,7 @@ static const luaL_Reg modules[] = {
 	{"vk.notify", vk_lua_open_notify},
 	{"vk.kube", vk_lua_open_kube},
 	{"vk.http", vk_lua_open_http},
+	{"vk.cri", vk_lua_open_cri},
 	{NULL, NULL},
 };
 

@@ -2,7 +2,7 @@
 # Runs tests/e2e/cri_client_test (the CRI client) against a containerd of its
 # own, started and stopped with tests/cluster/containerd-{up,down}.sh.
 #
-#   tests/e2e/cri_client.sh BUILD/tests/e2e/cri_client_test
+#   tests/e2e/cri_client.sh TEST-BINARY [ARGS...]   (cri_client_test, cri_lua_test)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -21,4 +21,4 @@ trap cleanup EXIT
 # shellcheck disable=SC1091
 source "$tmp/c/containerd.env"
 mkdir -p "$tmp/logs"
-VK_CRI_ENDPOINT=$CRI_ENDPOINT BUSYBOX_IMAGE=$BUSYBOX_IMAGE LOG_DIR=$tmp/logs TEST_TMP=$tmp "$bin"
+VK_CRI_ENDPOINT=$CRI_ENDPOINT BUSYBOX_IMAGE=$BUSYBOX_IMAGE LOG_DIR=$tmp/logs TEST_TMP=$tmp "$bin" "${@:2}"
