@@ -1,6 +1,6 @@
 -- A provider used as a test driver: init(config) exercises vk.cri against the
 -- containerd at config.runtime_endpoint through the real Lua host, and
--- get_pods() hands back the results ({name, ok, err}) for cri_lua_test.c.
+-- get_pods() hands back the results ({name, ok, err}) for tests/unit/lua_checks.c.
 local cri = require "vk.cri"
 local timer = require "vk.timer"
 
@@ -17,6 +17,11 @@ local function expect(cond, msg)
 end
 
 function P.init(config)
+  -- Run by tests/e2e/cri_client.sh, which starts containerd and exports these.
+  config.runtime_endpoint = config.runtime_endpoint or os.getenv("VK_CRI_ENDPOINT")
+  config.image = config.image or os.getenv("BUSYBOX_IMAGE")
+  config.log_dir = config.log_dir or os.getenv("LOG_DIR")
+  config.missing_endpoint = "unix://" .. os.getenv("TEST_TMP") .. "/missing.sock"
   cri.set_endpoint(config.runtime_endpoint)
   local run_id = "lua" .. os.time() .. "-" .. math.random(1e6)
   local logdir = config.log_dir .. "/" .. run_id

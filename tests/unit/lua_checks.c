@@ -1,7 +1,8 @@
-/* vk.cri through the real Lua host against a real containerd: the provider
- * tests/e2e/cri_check.lua runs its checks in init (a yielding task) and
- * get_pods hands back their results, one TAP line each.  Started by
- * cri_client.sh with VK_CRI_ENDPOINT, BUSYBOX_IMAGE, LOG_DIR, TEST_TMP. */
+/* Runs a "check provider" through the real Lua host and prints its results
+ * as TAP:  lua_checks PROVIDER.lua [KEY=VALUE...]
+ * The provider's init(config) runs its checks (it may yield on I/O) and
+ * get_pods() returns them as {{name=, ok=, err=}, ...}.  KEY=VALUE pairs
+ * become the config table (tests/lua/fs_check.lua, tests/e2e/cri_check.lua). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,20 +45,21 @@ static void on_result(const vk_provider_result *r, void *ud)
 
 int main(int argc, char **argv)
 {
-	const char *ep = getenv("VK_CRI_ENDPOINT");
-	if (!ep || !getenv("TEST_TMP") || argc < 2) {
-		printf("1..0 # SKIP VK_CRI_ENDPOINT/TEST_TMP not set (run tests/e2e/cri_client.sh)\n");
-		return 77;
+	if (argc < 2) {
+		fprintf(stderr, "usage: lua_checks PROVIDER.lua [KEY=VALUE...]\n");
+		return 2;
 	}
 	loop = uv_default_loop();
 	vk_http *http = vk_http_new(loop);
 	cJSON *cfg = cJSON_CreateObject();
-	cJSON_AddStringToObject(cfg, "runtime_endpoint", ep);
-	cJSON_AddStringToObject(cfg, "image", getenv("BUSYBOX_IMAGE"));
-	cJSON_AddStringToObject(cfg, "log_dir", getenv("LOG_DIR"));
-	char *missing = vk_asprintf("unix://%s/missing.sock", getenv("TEST_TMP"));
-	cJSON_AddStringToObject(cfg, "missing_endpoint", missing);
-	free(missing);
+	for (int i = 2; i < argc; i++) {
+		char *kv = vk_strdup(argv[i]), *eq = strchr(kv, '=');
+		if (eq) {
+			*eq = '\0';
+			cJSON_AddStringToObject(cfg, kv, eq + 1);
+		}
+		free(kv);
+	}
 	cJSON *node = cJSON_CreateObject();
 
 	vk_lua_opts o = {.loop = loop, .http = http, .path = argv[1], .config = cfg};
@@ -82,7 +84,7 @@ int main(int argc, char **argv)
 			   err ? err : "");
 			n++;
 		}
-		ok(n >= 10, "all %d Lua checks ran", n);
+		ok(n > 0, "%d Lua checks ran", n);
 		cJSON_Delete(g.value);
 		free(g.err);
 		op.p->ops->close(op.p);
