@@ -1,0 +1,182 @@
+/* vk.http.request{method=, url=, headers=, body=, timeout_ms=, insecure=}
+ *   -> {status=, headers={lower-case name = value}, body=}, or nil, err
+ * on a transport failure.  The transfer runs on the shared curl multi
+ * handle (vk/http.h); the coroutine yields until it ends. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "vk/util.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+#define MAX_BODY (64u << 20)
+
+typedef struct {
+	vk_lua_op *op;
+	vk_http_req *req;
+	vk_http_opts opts;
+} http_call;
+
+static int push_response(lua_State *L, void *ud)
+{
+	const vk_http_resp *r = ud;
+	if (r->code != CURLE_OK) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "vk.http.request: %s", r->error ? r->error : curl_easy_strerror(r->code));
+		return 2;
+	}
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, r->status);
+	lua_setfield(L, -2, "status");
+	lua_pushlstring(L, r->body ? r->body : "", r->body ? r->body_len : 0);
+	lua_setfield(L, -2, "body");
+	lua_newtable(L);
+	struct curl_header *hd = NULL;
+	while (r->easy && (hd = curl_easy_nextheader(r->easy, CURLH_HEADER, -1, hd))) {
+		luaL_Buffer b;
+		luaL_buffinit(L, &b);
+		for (const char *c = hd->name; *c; c++)
+			luaL_addchar(&b, (char)tolower((unsigned char)*c));
+		luaL_pushresult(&b);
+		lua_pushvalue(L, -1);
+		if (lua_rawget(L, -3) == LUA_TSTRING) { /* repeated: join as HTTP does */
+			lua_pushfstring(L, "%s, %s", lua_tostring(L, -1), hd->value);
+			lua_remove(L, -2);
+		} else {
+			lua_pop(L, 1);
+			lua_pushstring(L, hd->value);
+		}
+		lua_rawset(L, -3);
+	}
+	lua_setfield(L, -2, "headers");
+	return 1;
+}
+
+static void on_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
+{
+	http_call *c = ud;
+	vk_lua_op *op = c->op;
+	free(c);
+	vk_lua_op_finish(op, push_response, (void *)resp);
+}
+
+static void on_cancel(void *ud)
+{
+	http_call *c = ud;
+	vk_lua_op *op = c->op;
+	vk_http_cancel(c->req);
+	free(c);
+	vk_lua_op_finish(op, NULL, NULL);
+}
+
+static const char *opt_string(lua_State *L, const char *field, size_t *len)
+{
+	lua_getfield(L, 1, field);
+	const char *s = NULL;
+	if (!lua_isnil(L, -1)) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "vk.http.request: %s must be a string", field);
+		s = lua_tolstring(L, -1, len);
+	}
+	lua_pop(L, 1); /* the string stays alive in the argument table */
+	return s;
+}
+
+static int l_request(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	size_t blen = 0;
+	const char *url = opt_string(L, "url", NULL);
+	const char *method = opt_string(L, "method", NULL);
+	const char *body = opt_string(L, "body", &blen);
+	if (!url)
+		return luaL_error(L, "vk.http.request: url is required");
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+		return luaL_error(L, "vk.http.request: url must start with http:// or https://");
+	lua_getfield(L, 1, "timeout_ms");
+	lua_Integer timeout = luaL_optinteger(L, -1, DEFAULT_TIMEOUT_MS);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "insecure");
+	bool insecure = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	vk_http *http = vk_lua_http(L);
+	if (!http)
+		return luaL_error(L, "vk.http.request: no HTTP engine");
+
+	/* Headers first: a bad one raises before anything is allocated in C. */
+	lua_getfield(L, 1, "headers");
+	int hidx = lua_gettop(L);
+	if (!lua_isnil(L, hidx))
+		luaL_checktype(L, hidx, LUA_TTABLE);
+	struct curl_slist *hl = NULL;
+	if (lua_istable(L, hidx)) {
+		lua_pushnil(L);
+		while (lua_next(L, hidx)) {
+			if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1)) {
+				curl_slist_free_all(hl);
+				return luaL_error(L, "vk.http.request: headers must map names to strings");
+			}
+			char *line = vk_asprintf("%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+			struct curl_slist *n = curl_slist_append(hl, line);
+			free(line);
+			if (!n) {
+				curl_slist_free_all(hl);
+				return luaL_error(L, "vk.http.request: out of memory");
+			}
+			hl = n;
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+
+	vk_lua_op *op = vk_lua_op_new(L, "vk.http.request");
+	CURL *e = curl_easy_init();
+	if (!e) {
+		curl_slist_free_all(hl);
+		vk_lua_op_finish(op, NULL, NULL);
+		return luaL_error(L, "vk.http.request: out of memory");
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	if (insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+	}
+	if (method && !strcmp(method, "HEAD"))
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (method && strcmp(method, body ? "POST" : "GET"))
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (hl)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+
+	http_call *c = vk_xcalloc(1, sizeof *c);
+	c->op = op;
+	c->opts.on_done = on_done;
+	c->opts.ud = c;
+	c->opts.max_body = MAX_BODY;
+	int rc = vk_http_start(http, e, hl, &c->opts, &c->req);
+	if (rc < 0) {
+		curl_easy_cleanup(e);
+		curl_slist_free_all(hl);
+		free(c);
+		vk_lua_op_finish(op, NULL, NULL);
+		return luaL_error(L, "vk.http.request: %s", strerror(-rc));
+	}
+	vk_lua_op_on_cancel(op, on_cancel, c);
+	return vk_lua_op_yield(L, op);
+}
+
+int vk_lua_open_http(lua_State *L)
+{
+	static const luaL_Reg fns[] = {{"request", l_request}, {NULL, NULL}};
+	luaL_newlib(L, fns);
+	return 1;
+}

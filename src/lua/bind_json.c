@@ -1,0 +1,83 @@
+/* vk.json: encode(v [, {pretty=true}]) / decode(s) / null / array(t). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "vk/util.h"
+
+static int l_encode(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	bool pretty = false;
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "pretty");
+		pretty = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	char *err = NULL;
+	cJSON *j = vk_lua_to_json(L, 1, &err);
+	if (!j) {
+		lua_pushfstring(L, "vk.json.encode: %s", err ? err : "out of memory");
+		free(err);
+		return lua_error(L);
+	}
+	char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!s)
+		return luaL_error(L, "vk.json.encode: out of memory");
+	lua_pushstring(L, s);
+	free(s);
+	return 1;
+}
+
+static int l_decode(lua_State *L)
+{
+	size_t n;
+	const char *s = luaL_checklstring(L, 1, &n);
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, false);
+	if (!j) {
+		size_t off = end && end >= s ? (size_t)(end - s) : 0;
+		if (!end) {
+			const char *e = cJSON_GetErrorPtr();
+			off = e && e >= s && e <= s + n ? (size_t)(e - s) : 0;
+		}
+		char msg[96];
+		snprintf(msg, sizeof msg, "vk.json.decode: invalid JSON at byte %zu near '%.20s'", off + 1,
+		         s + (off < n ? off : n));
+		return luaL_error(L, "%s", msg);
+	}
+	vk_lua_push_json(L, j);
+	cJSON_Delete(j);
+	return 1;
+}
+
+/* Marks (and returns) t as a JSON array, so that an empty one stays []. */
+static int l_array(lua_State *L)
+{
+	if (lua_isnoneornil(L, 1))
+		lua_newtable(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	vk_lua__json_mark_array(L, 1);
+	return 1;
+}
+
+static int l_is_array(lua_State *L)
+{
+	lua_pushboolean(L, lua_istable(L, 1) && vk_lua__json_is_array(L, 1));
+	return 1;
+}
+
+int vk_lua_open_json(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{"encode", l_encode}, {"decode", l_decode}, {"array", l_array}, {"is_array", l_is_array},
+		{NULL, NULL},
+	};
+	luaL_newlib(L, fns);
+	lua_pushlightuserdata(L, VK_LUA_NULL);
+	lua_setfield(L, -2, "null");
+	return 1;
+}

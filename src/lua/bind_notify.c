@@ -1,0 +1,57 @@
+/* vk.notify(pod_or_status): PodNotifier.  Hands the core a whole Pod (a
+ * table with metadata) or {namespace=, name=, status=}; inside a callback
+ * that has a pod, namespace and name default to that pod's.  Returns true
+ * when the core took it, false when no notifier is set. */
+#include <stdlib.h>
+
+#include "host.h"
+#include "vk/util.h"
+
+static int l_notify(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	vk_lua_host *h = vk_lua__host_of(L);
+	vk_lua_task *t = vk_lua__current(L);
+	char *err = NULL;
+	cJSON *j = vk_lua_to_json(L, 1, &err);
+	if (!j) {
+		lua_pushfstring(L, "vk.notify: %s", err ? err : "out of memory");
+		free(err);
+		return lua_error(L);
+	}
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return luaL_error(L, "vk.notify: expected a Pod or {namespace=, name=, status=}");
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(j, "metadata")) {
+		if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "status"))) {
+			cJSON_Delete(j);
+			return luaL_error(L, "vk.notify: expected a Pod (with metadata) or {namespace=, name=, "
+			                     "status=} with a status table");
+		}
+		if (!cJSON_GetObjectItemCaseSensitive(j, "namespace") && t && t->ns)
+			cJSON_AddStringToObject(j, "namespace", t->ns);
+		if (!cJSON_GetObjectItemCaseSensitive(j, "name") && t && t->name)
+			cJSON_AddStringToObject(j, "name", t->name);
+		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "namespace")) ||
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "name"))) {
+			cJSON_Delete(j);
+			return luaL_error(L, "vk.notify: a status needs namespace= and name= (strings)");
+		}
+	}
+	if (!h->prov.notify || h->closing) {
+		cJSON_Delete(j);
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	h->prov.notify(j, h->prov.notify_ud); /* the receiver owns j */
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* require "vk.notify" is the function itself: vk.notify(status). */
+int vk_lua_open_notify(lua_State *L)
+{
+	lua_pushcfunction(L, l_notify);
+	return 1;
+}

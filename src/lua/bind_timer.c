@@ -1,0 +1,205 @@
+/* vk.timer: sleep(ms) yields on a uv_timer; every(ms, fn) runs fn in a
+ * fresh task per tick; now_ms() is the monotonic clock. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "host.h"
+#include "vk/util.h"
+
+#define MAX_MS (7 * 24 * 3600 * 1000ll) /* a week: anything longer is a bug */
+
+static lua_Integer check_ms(lua_State *L, int arg, const char *fn)
+{
+	lua_Number n = luaL_checknumber(L, arg);
+	if (!(n >= 0 && n <= (lua_Number)MAX_MS))
+		luaL_error(L, "%s: ms must be between 0 and %d (a week), got %f", fn, (int)MAX_MS, n);
+	return (lua_Integer)n;
+}
+
+/* ---- sleep -------------------------------------------------------------- */
+
+typedef struct {
+	uv_timer_t timer;
+	vk_lua_host *h;
+	vk_lua_op *op;
+} sleeper;
+
+static void sleeper_closed(uv_handle_t *hd)
+{
+	sleeper *s = hd->data;
+	vk_lua_host *h = s->h;
+	free(s);
+	vk_lua__host_unref(h);
+}
+
+static void sleeper_fired(uv_timer_t *tm)
+{
+	sleeper *s = tm->data;
+	vk_lua_op *op = s->op;
+	uv_close((uv_handle_t *)tm, sleeper_closed);
+	vk_lua_op_finish(op, NULL, NULL);
+}
+
+static void sleeper_cancel(void *ud)
+{
+	sleeper *s = ud;
+	uv_timer_stop(&s->timer);
+	uv_close((uv_handle_t *)&s->timer, sleeper_closed);
+	vk_lua_op_finish(s->op, NULL, NULL);
+}
+
+static int l_sleep(lua_State *L)
+{
+	lua_Integer ms = check_ms(L, 1, "vk.timer.sleep");
+	vk_lua_op *op = vk_lua_op_new(L, "vk.timer.sleep");
+	vk_lua_host *h = vk_lua__host_of(L);
+	sleeper *s = vk_xcalloc(1, sizeof *s);
+	s->h = h;
+	s->op = op;
+	uv_timer_init(h->loop, &s->timer);
+	s->timer.data = s;
+	vk_lua__host_ref(h); /* until the handle's close callback */
+	uv_timer_start(&s->timer, sleeper_fired, (uint64_t)ms, 0);
+	vk_lua_op_on_cancel(op, sleeper_cancel, s);
+	return vk_lua_op_yield(L, op);
+}
+
+/* ---- every -------------------------------------------------------------- */
+
+#define EVERY_MT "vk.timer.every"
+
+/* Owned by the host (h->everies) while its timer runs; the Lua handle only
+ * points at it, and is anchored (ud_ref) so that a dropped handle does not
+ * stop the timer, as with setInterval. */
+typedef struct vk_lua_every {
+	uv_timer_t timer;
+	vk_lua_host *h;
+	int fn_ref, ud_ref;
+	bool busy;              /* a tick's task still runs: skip ticks */
+	bool closed;            /* the handle is closed; freed when !busy */
+	struct vk_lua_every *next;
+} vk_lua_every;
+
+typedef struct {
+	vk_lua_every *e;
+} every_ud;
+
+static void every_free(vk_lua_every *e)
+{
+	vk_lua_host *h = e->h;
+	free(e);
+	vk_lua__host_unref(h);
+}
+
+/* A tick may still be waiting (stop() from inside it): it frees e then. */
+static void every_closed(uv_handle_t *hd)
+{
+	vk_lua_every *e = hd->data;
+	e->closed = true;
+	if (!e->busy)
+		every_free(e);
+}
+
+static void every_stop(vk_lua_every *e)
+{
+	vk_lua_host *h = e->h;
+	for (vk_lua_every **p = &h->everies; *p; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	}
+	lua_rawgeti(h->L, LUA_REGISTRYINDEX, e->ud_ref);
+	every_ud *u = lua_touserdata(h->L, -1);
+	if (u)
+		u->e = NULL;
+	lua_pop(h->L, 1);
+	luaL_unref(h->L, LUA_REGISTRYINDEX, e->fn_ref);
+	luaL_unref(h->L, LUA_REGISTRYINDEX, e->ud_ref);
+	uv_timer_stop(&e->timer);
+	uv_close((uv_handle_t *)&e->timer, every_closed);
+}
+
+void vk_lua__timers_close(vk_lua_host *h)
+{
+	while (h->everies)
+		every_stop(h->everies);
+}
+
+static void tick_done(vk_lua_task *t, int err, const char *errmsg, int nres)
+{
+	vk_lua_every *e = t->done_ud;
+	if (err && err != -ECANCELED)
+		vk_warn(t->speaker, "%s", errmsg);
+	e->busy = false;
+	if (e->closed)
+		every_free(e);
+}
+
+static void every_fired(uv_timer_t *tm)
+{
+	vk_lua_every *e = tm->data;
+	vk_lua_host *h = e->h;
+	if (e->busy || h->closing)
+		return;
+	e->busy = true;
+	lua_rawgeti(h->L, LUA_REGISTRYINDEX, e->fn_ref);
+	vk_lua_task *t = vk_lua__task_new(h, "provider timer", tick_done, e);
+	vk_lua__task_resume(t, 0);
+}
+
+static int l_every(lua_State *L)
+{
+	lua_Integer ms = check_ms(L, 1, "vk.timer.every");
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	if (ms < 1)
+		luaL_error(L, "vk.timer.every: ms must be at least 1");
+	vk_lua_host *h = vk_lua__host_of(L);
+	if (h->closing)
+		luaL_error(L, "vk.timer.every: the provider is closing");
+	vk_lua_every *e = vk_xcalloc(1, sizeof *e);
+	e->h = h;
+	every_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+	u->e = e;
+	luaL_setmetatable(L, EVERY_MT);
+	lua_pushvalue(L, -1);
+	e->ud_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushvalue(L, 2);
+	e->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	uv_timer_init(h->loop, &e->timer);
+	e->timer.data = e;
+	vk_lua__host_ref(h);
+	uv_timer_start(&e->timer, every_fired, (uint64_t)ms, (uint64_t)ms);
+	e->next = h->everies;
+	h->everies = e;
+	return 1;
+}
+
+static int l_every_stop(lua_State *L)
+{
+	every_ud *u = luaL_checkudata(L, 1, EVERY_MT);
+	if (u->e)
+		every_stop(u->e);
+	return 0;
+}
+
+static int l_now_ms(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)vk_now_ms());
+	return 1;
+}
+
+int vk_lua_open_timer(lua_State *L)
+{
+	static const luaL_Reg handle[] = {{"stop", l_every_stop}, {NULL, NULL}};
+	if (luaL_newmetatable(L, EVERY_MT)) {
+		luaL_newlib(L, handle);
+		lua_setfield(L, -2, "__index");
+	}
+	lua_pop(L, 1);
+	static const luaL_Reg fns[] = {
+		{"sleep", l_sleep}, {"every", l_every}, {"now_ms", l_now_ms}, {NULL, NULL},
+	};
+	luaL_newlib(L, fns);
+	return 1;
+}

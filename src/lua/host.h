@@ -1,0 +1,125 @@
+/* src/lua/host.h - internals shared by the Lua host's files (not public).
+ *
+ * Ownership in one place:
+ *   vk_lua_host  owns the lua_State, the provider's name and path strings,
+ *                its uv_idle "kick" handle and the list of tasks.  It is
+ *                freed when it is closed AND its reference count (live ops,
+ *                open uv handles, a resume on the C stack) has dropped to 0.
+ *   vk_lua_task  one coroutine: a provider callback, init, or a timer tick.
+ *                Its thread is anchored in the registry (t->ref) while the
+ *                task lives; the task is freed when it completes.
+ *   vk_lua_op    one pending binding operation; freed by vk_lua_op_finish,
+ *                which every binding calls exactly once per op. */
+#ifndef VK_LUA_HOST_H
+#define VK_LUA_HOST_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vk/lua.h"
+
+typedef struct vk_lua_host vk_lua_host;
+typedef struct vk_lua_task vk_lua_task;
+
+typedef enum { VK_TASK_QUEUED, VK_TASK_RUNNING, VK_TASK_WAITING, VK_TASK_DONE } vk_task_state;
+
+/* Called once when a task ends.  err: 0, -EIO (error()), -ETIMEDOUT (budget),
+ * -ECANCELED (closed).  On success the nres results sit on top of t->co. */
+typedef void (*vk_task_done_fn)(vk_lua_task *t, int err, const char *errmsg, int nres);
+
+struct vk_lua_task {
+	vk_lua_host *h;
+	lua_State *co;
+	int ref;                 /* registry ref anchoring co */
+	vk_task_state state;
+	int nargs;               /* arguments waiting on co's stack (QUEUED) */
+	char *speaker;           /* "provider create_pod default/web-1" */
+	char *ns, *name;         /* pod key when known, else NULL */
+	vk_lua_op *op;           /* the op it waits on (WAITING) */
+	vk_lua_op *early;        /* an op finished before its binding yielded */
+	uint64_t instr;          /* instructions since the last resume */
+	uint64_t resumed_ns;     /* uv_hrtime() at the last resume */
+	bool killed;             /* budget exceeded: sticky */
+	char *killmsg;
+	vk_task_done_fn done;
+	void *done_ud;           /* per-kind data, see provider.c / bind_timer.c */
+	int arg_ref;             /* LUA_NOREF or a table to read back (init, node_status) */
+	vk_lua_task *prev, *next;      /* h->tasks */
+	vk_lua_task *ready_next;       /* h->ready queue */
+};
+
+struct vk_lua_op {
+	vk_lua_host *h;          /* holds a reference until the op is freed */
+	vk_lua_task *task;       /* NULL once abandoned */
+	char *what;              /* "vk.timer.sleep" */
+	bool yielded;
+	bool finished_early;     /* finish came before yield */
+	int early_n;
+	void (*cancel)(void *ud);
+	void *cancel_ud;
+};
+
+struct vk_lua_host {
+	lua_State *L;
+	uv_loop_t *loop;
+	vk_http *http;
+	vk_kube *kube;
+	char *path;              /* as given */
+	char *name;              /* P.name or the file's basename */
+	uint64_t max_instr;
+	uint32_t max_ms;
+	int provider_ref;        /* the provider table */
+	bool has[VK_CALL__COUNT];
+	vk_provider prov;
+	uv_idle_t kick;          /* starts queued tasks on the next loop turn */
+	vk_lua_task *tasks;
+	vk_lua_task *ready_head, *ready_tail;
+	vk_lua_task *current;    /* the task whose coroutine is running */
+	unsigned refs;
+	bool closing;
+	struct vk_lua_every *everies; /* vk.timer.every handles, see bind_timer.c */
+	/* open-time state */
+	vk_lua_open_cb open_cb;
+	void *open_ud;
+	cJSON *open_node;
+};
+
+/* host.c */
+vk_lua_host *vk_lua__host_of(lua_State *L);
+vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err);
+void vk_lua__host_ref(vk_lua_host *h);
+void vk_lua__host_unref(vk_lua_host *h); /* may free h */
+void vk_lua__host_close(vk_lua_host *h); /* cancels everything, then unrefs */
+/* Creates a task whose coroutine will call the function on top of h->L's
+ * stack (popped).  Push its arguments onto t->co, then queue or resume it. */
+vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_fn done, void *ud);
+void vk_lua__task_queue(vk_lua_task *t, int nargs);   /* starts on the next loop turn */
+void vk_lua__task_resume(vk_lua_task *t, int nargs);  /* runs it now */
+vk_lua_task *vk_lua__current(lua_State *L);           /* NULL outside a task */
+void vk_lua__op_free_early(vk_lua_task *t);             /* op.c */
+/* Fills path's position "file:line:" of the Lua function at `level`. */
+void vk_lua__where(lua_State *L, int level, char *out, size_t n);
+
+/* modules.c: the module table behind require "vk.*" */
+void vk_lua__open_modules(lua_State *L);
+int vk_lua_open_timer(lua_State *L);
+int vk_lua_open_log(lua_State *L);
+int vk_lua_open_json(lua_State *L);
+int vk_lua_open_yaml(lua_State *L);
+int vk_lua_open_notify(lua_State *L);
+int vk_lua_open_kube(lua_State *L);
+int vk_lua_open_http(lua_State *L);
+
+/* json.c */
+void vk_lua__json_init(lua_State *L);   /* the array metatable in the registry */
+void vk_lua__json_mark_array(lua_State *L, int idx);
+bool vk_lua__json_is_array(lua_State *L, int idx);
+extern char vk_lua__null_sentinel;
+#define VK_LUA_NULL ((void *)&vk_lua__null_sentinel)
+
+/* bind_timer.c: stops every vk.timer.every on close */
+void vk_lua__timers_close(vk_lua_host *h);
+
+#endif

@@ -1,0 +1,74 @@
+/* The module table behind require "vk.*", the aggregate `vk` table and
+ * print().  A binding is one luaopen-style function; adding one means one
+ * line in `modules` below (and one file, src/lua/bind_<name>.c). */
+#include <string.h>
+
+#include "host.h"
+#include "vk/util.h"
+
+static const luaL_Reg modules[] = {
+	{"vk.timer", vk_lua_open_timer},
+	{"vk.log", vk_lua_open_log},
+	{"vk.json", vk_lua_open_json},
+	{"vk.yaml", vk_lua_open_yaml},
+	{"vk.notify", vk_lua_open_notify},
+	{"vk.kube", vk_lua_open_kube},
+	{"vk.http", vk_lua_open_http},
+	{NULL, NULL},
+};
+
+/* vk.<name> requires "vk.<name>" on first use, so `vk.timer.sleep(10)`
+ * works without a require line and modules cost nothing until used. */
+static int vk_index(lua_State *L)
+{
+	const char *k = luaL_checkstring(L, 2);
+	lua_getglobal(L, "require");
+	lua_pushfstring(L, "vk.%s", k);
+	lua_call(L, 1, 1);
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, -2);
+	lua_rawset(L, 1);
+	return 1;
+}
+
+static int open_vk(lua_State *L)
+{
+	lua_newtable(L);
+	lua_newtable(L);
+	lua_pushcfunction(L, vk_index);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
+	return 1;
+}
+
+/* print() goes to the log, tagged like vk.log.info. */
+static int lua_print(lua_State *L)
+{
+	int n = lua_gettop(L);
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			luaL_addchar(&b, '\t');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	vk_lua_task *t = vk_lua__current(L);
+	vk_info(t ? t->speaker : "provider", "%s", lua_tostring(L, -1));
+	return 0;
+}
+
+void vk_lua__open_modules(lua_State *L)
+{
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	for (const luaL_Reg *m = modules; m->name; m++) {
+		lua_pushcfunction(L, m->func);
+		lua_setfield(L, -2, m->name);
+	}
+	lua_pop(L, 1);
+	luaL_requiref(L, "vk", open_vk, 1);
+	lua_pop(L, 1);
+	lua_pushcfunction(L, lua_print);
+	lua_setglobal(L, "print");
+}

@@ -1,0 +1,418 @@
+/* vk/provider.h implemented by a Lua provider file.
+ *
+ * vk_lua_provider_open loads the file, checks the table it returns and
+ * runs init(config, node) in a task; each call() is one more task.  Results
+ * and errors reach the caller's callback from the loop, never from inside
+ * call() itself. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "vk/util.h"
+
+static const char *const call_names[VK_CALL__COUNT] = {
+	[VK_CALL_CREATE_POD] = "create_pod",   [VK_CALL_UPDATE_POD] = "update_pod",
+	[VK_CALL_DELETE_POD] = "delete_pod",   [VK_CALL_GET_POD] = "get_pod",
+	[VK_CALL_GET_POD_STATUS] = "get_pod_status", [VK_CALL_GET_PODS] = "get_pods",
+	[VK_CALL_PING] = "ping",               [VK_CALL_NODE_STATUS] = "node_status",
+};
+
+const char *vk_provider_call_name(vk_provider_call c)
+{
+	return (unsigned)c < VK_CALL__COUNT ? call_names[c] : "unknown";
+}
+
+static vk_lua_host *host_of(vk_provider *p) { return VK_CONTAINER_OF(p, vk_lua_host, prov); }
+
+/* ---- calls -------------------------------------------------------------- */
+
+typedef struct {
+	vk_provider_call call;
+	vk_provider_cb cb;
+	void *ud;
+} call_ctx;
+
+static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
+{
+	call_ctx *c = t->done_ud;
+	vk_provider_result r = {.err = err, .errmsg = err ? errmsg : NULL};
+	char *cerr = NULL;
+	if (!err) {
+		lua_State *co = t->co;
+		int base = lua_gettop(co) - nres + 1;
+		bool has_value = nres > 0 && !lua_isnil(co, base);
+		if (!has_value && c->call == VK_CALL_NODE_STATUS && t->arg_ref != LUA_NOREF) {
+			/* node_status may edit its argument instead of returning it */
+			lua_rawgeti(co, LUA_REGISTRYINDEX, t->arg_ref);
+			base = lua_gettop(co);
+			has_value = true;
+		}
+		if (has_value) {
+			r.value = vk_lua_to_json(co, base, &cerr);
+			if (!r.value) {
+				r.err = -EIO;
+				char *m = vk_asprintf("%s: %s returned a value with no JSON form: %s", t->h->path,
+				                      call_names[c->call], cerr);
+				free(cerr);
+				cerr = m;
+				r.errmsg = cerr;
+			} else if (c->call == VK_CALL_GET_PODS && cJSON_IsObject(r.value) && !r.value->child) {
+				/* `return {}`: no pods, an empty array */
+				cJSON_Delete(r.value);
+				r.value = cJSON_CreateArray();
+			}
+		}
+	}
+	c->cb(&r, c->ud);
+	free(cerr);
+	free(c);
+}
+
+typedef struct {
+	vk_provider_call call;
+	const cJSON *pod;
+	const char *ns, *name;
+	lua_State *co;
+	int *arg_ref;
+} args_ctx;
+
+/* Builds the arguments on the main thread under pcall (a memory error must
+ * not panic), then moves them onto the coroutine. */
+static int build_args(lua_State *L)
+{
+	args_ctx *a = lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	switch (a->call) {
+	case VK_CALL_CREATE_POD:
+	case VK_CALL_UPDATE_POD:
+	case VK_CALL_DELETE_POD:
+		vk_lua_push_json(L, a->pod);
+		return 1;
+	case VK_CALL_NODE_STATUS:
+		if (a->pod)
+			vk_lua_push_json(L, a->pod);
+		else
+			lua_newtable(L);
+		lua_pushvalue(L, -1);
+		*a->arg_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		return 1;
+	case VK_CALL_GET_POD:
+	case VK_CALL_GET_POD_STATUS:
+		lua_pushstring(L, a->ns ? a->ns : "");
+		lua_pushstring(L, a->name ? a->name : "");
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+static void pod_key(const cJSON *pod, const char **ns, const char **name)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(md, "namespace");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(md, "name");
+	*ns = cJSON_IsString(n) ? n->valuestring : NULL;
+	*name = cJSON_IsString(m) ? m->valuestring : NULL;
+}
+
+static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns,
+                       const char *name, vk_provider_cb cb, void *ud)
+{
+	vk_lua_host *h = host_of(p);
+	if ((unsigned)c >= VK_CALL__COUNT || !cb)
+		return -EINVAL;
+	if (h->closing)
+		return -ESHUTDOWN;
+	if (!h->has[c])
+		return -ENOSYS;
+	bool takes_pod = c == VK_CALL_CREATE_POD || c == VK_CALL_UPDATE_POD || c == VK_CALL_DELETE_POD;
+	if (takes_pod && !pod)
+		return -EINVAL;
+	if (takes_pod)
+		pod_key(pod, &ns, &name);
+
+	lua_State *L = h->L;
+	char *speaker = (ns || name) ? vk_asprintf("provider %s %s/%s", call_names[c], ns ? ns : "",
+	                                           name ? name : "")
+	                             : vk_asprintf("provider %s", call_names[c]);
+	call_ctx *cc = vk_xcalloc(1, sizeof *cc);
+	cc->call = c;
+	cc->cb = cb;
+	cc->ud = ud;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->provider_ref);
+	lua_getfield(L, -1, call_names[c]);
+	lua_remove(L, -2);
+	vk_lua_task *t = vk_lua__task_new(h, speaker, call_done, cc);
+	free(speaker);
+	t->ns = vk_strdup(ns);
+	t->name = vk_strdup(name);
+
+	int top = lua_gettop(L);
+	args_ctx a = {c, pod, ns, name, t->co, &t->arg_ref};
+	lua_pushcfunction(L, build_args);
+	lua_pushlightuserdata(L, &a);
+	if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
+		lua_settop(L, top);
+		t->done = NULL; /* a call that fails never calls back */
+		free(cc);
+		vk_lua__task_queue(t, 0);
+		t->killed = true; /* finishes at once, silently */
+		t->killmsg = vk_strdup("out of memory");
+		return -ENOMEM;
+	}
+	int n = lua_gettop(L) - top;
+	lua_xmove(L, t->co, n);
+	vk_lua__task_queue(t, n);
+	return 0;
+}
+
+static bool lua_has(vk_provider *p, vk_provider_call c)
+{
+	vk_lua_host *h = host_of(p);
+	return (unsigned)c < VK_CALL__COUNT && h->has[c];
+}
+
+static void lua_close_op(vk_provider *p) { vk_lua__host_close(host_of(p)); }
+
+static const vk_provider_ops lua_ops = {
+	.call = lua_call_op,
+	.has = lua_has,
+	.close = lua_close_op,
+};
+
+/* ---- open --------------------------------------------------------------- */
+
+static char *name_from_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t len = strlen(base);
+	if (len > 4 && strcmp(base + len - 4, ".lua") == 0)
+		len -= 4;
+	return vk_asprintf("%.*s", (int)len, base);
+}
+
+/* The provider's name (table on top): P.name, else the file's basename
+ * without ".lua". */
+static char *provider_name(lua_State *L, const char *path)
+{
+	lua_getfield(L, -1, "name");
+	if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
+		char *n = vk_strdup(lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return n;
+	}
+	lua_pop(L, 1);
+	return name_from_path(path);
+}
+
+static int traceback_handler(lua_State *L)
+{
+	const char *m = lua_tostring(L, 1);
+	luaL_traceback(L, L, m ? m : "(error object is not a string)", 1);
+	return 1;
+}
+
+/* Loads and runs the chunk, checks the provider table and leaves it in the
+ * registry.  Returns NULL or a malloc'd "file:line: message". */
+static char *load_provider(vk_lua_host *h)
+{
+	lua_State *L = h->L;
+	lua_pushcfunction(L, traceback_handler);
+	int hidx = lua_gettop(L);
+	if (luaL_loadfilex(L, h->path, "t") != LUA_OK) {
+		char *e = vk_strdup(lua_tostring(L, -1));
+		lua_settop(L, hidx - 1);
+		return e;
+	}
+	if (lua_pcall(L, 0, 1, hidx) != LUA_OK) {
+		char *e = vk_strdup(lua_tostring(L, -1));
+		lua_settop(L, hidx - 1);
+		return e;
+	}
+	if (!lua_istable(L, -1)) {
+		char *e = vk_asprintf("%s: the provider must return a table of callbacks (it returned %s)",
+		                      h->path, luaL_typename(L, -1));
+		lua_settop(L, hidx - 1);
+		return e;
+	}
+	vk_buf missing = {0};
+	for (int c = 0; c < VK_CALL__COUNT; c++) {
+		lua_getfield(L, -1, call_names[c]);
+		int ty = lua_type(L, -1);
+		lua_pop(L, 1);
+		h->has[c] = ty == LUA_TFUNCTION;
+		if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
+			char *e = vk_asprintf("%s: provider field %s must be a function (it is a %s)", h->path,
+			                      call_names[c], lua_typename(L, ty));
+			lua_settop(L, hidx - 1);
+			vk_buf_free(&missing);
+			return e;
+		}
+		bool required = c == VK_CALL_CREATE_POD || c == VK_CALL_DELETE_POD || c == VK_CALL_GET_POD_STATUS;
+		if (required && !h->has[c])
+			vk_buf_printf(&missing, "%s%s", missing.len ? ", " : "", call_names[c]);
+	}
+	if (missing.len) {
+		char *e = vk_asprintf("%s: the provider lacks required callback(s): %s (create_pod, "
+		                      "delete_pod and get_pod_status are required)",
+		                      h->path, missing.data);
+		vk_buf_free(&missing);
+		lua_settop(L, hidx - 1);
+		return e;
+	}
+	lua_getfield(L, -1, "init");
+	int ity = lua_type(L, -1);
+	lua_pop(L, 1);
+	if (ity != LUA_TNIL && ity != LUA_TFUNCTION) {
+		lua_settop(L, hidx - 1);
+		return vk_asprintf("%s: provider field init must be a function (it is a %s)", h->path,
+		                   lua_typename(L, ity));
+	}
+	h->name = provider_name(L, h->path);
+	h->prov.name = h->name;
+	lua_pushvalue(L, -1);
+	h->provider_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_settop(L, hidx - 1);
+	return NULL;
+}
+
+/* Replaces the caller's node contents with the edited table's JSON. */
+static char *write_back_node(vk_lua_host *h, lua_State *co, int ref, cJSON *node)
+{
+	lua_rawgeti(co, LUA_REGISTRYINDEX, ref);
+	char *err = NULL;
+	cJSON *j = vk_lua_to_json(co, -1, &err);
+	lua_pop(co, 1);
+	if (!j) {
+		char *m = vk_asprintf("%s: init left the node with no JSON form: %s", h->path, err);
+		free(err);
+		return m;
+	}
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return vk_asprintf("%s: init turned the node into a non-object", h->path);
+	}
+	cJSON_Delete(node->child);
+	node->child = j->child;
+	j->child = NULL;
+	cJSON_Delete(j);
+	return NULL;
+}
+
+static void open_finish(vk_lua_host *h, const char *err)
+{
+	vk_lua_open_cb cb = h->open_cb;
+	void *ud = h->open_ud;
+	h->open_cb = NULL;
+	if (err) {
+		vk_lua__host_ref(h);
+		vk_lua__host_close(h);
+		cb(NULL, err, ud);
+		vk_lua__host_unref(h);
+	} else {
+		cb(&h->prov, NULL, ud);
+	}
+}
+
+static void init_done(vk_lua_task *t, int err, const char *errmsg, int nres)
+{
+	vk_lua_host *h = t->h;
+	if (err) {
+		open_finish(h, errmsg);
+		return;
+	}
+	char *e = h->open_node ? write_back_node(h, t->co, t->arg_ref, h->open_node) : NULL;
+	open_finish(h, e);
+	free(e);
+}
+
+/* A load error is reported from the loop like any other outcome: a task
+ * that does nothing carries it. */
+static int nothing(lua_State *L)
+{
+	(void)L;
+	return 0;
+}
+
+static void load_failed_done(vk_lua_task *t, int err, const char *errmsg, int nres)
+{
+	char *lerr = t->done_ud;
+	open_finish(t->h, lerr);
+	free(lerr);
+}
+
+typedef struct {
+	const cJSON *config;
+	const cJSON *node;
+} init_args;
+
+static int build_init_args(lua_State *L)
+{
+	init_args *a = lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	if (a->config)
+		vk_lua_push_json(L, a->config);
+	else
+		lua_newtable(L);
+	if (a->node)
+		vk_lua_push_json(L, a->node);
+	else
+		lua_newtable(L);
+	return 2;
+}
+
+int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, void *ud)
+{
+	if (!o || !o->loop || !o->path || !cb)
+		return -EINVAL;
+	if (node && !cJSON_IsObject(node))
+		return -EINVAL;
+	char *err = NULL;
+	vk_lua_host *h = vk_lua__host_new(o, &err);
+	if (!h) {
+		free(err);
+		return -ENOMEM;
+	}
+	h->prov.ops = &lua_ops;
+	h->open_cb = cb;
+	h->open_ud = ud;
+	h->open_node = node;
+	lua_State *L = h->L;
+
+	char *lerr = load_provider(h);
+	if (lerr) {
+		h->name = name_from_path(h->path);
+		lua_pushcfunction(L, nothing);
+		vk_lua_task *t = vk_lua__task_new(h, "provider load", load_failed_done, lerr);
+		vk_lua__task_queue(t, 0);
+		return 0;
+	}
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->provider_ref);
+	lua_getfield(L, -1, "init");
+	lua_remove(L, -2);
+	if (!lua_isfunction(L, -1)) { /* no init: the node goes back untouched */
+		lua_pop(L, 1);
+		lua_pushcfunction(L, nothing);
+	}
+	vk_lua_task *t = vk_lua__task_new(h, "provider init", init_done, NULL);
+	init_args a = {o->config, node};
+	int top = lua_gettop(L);
+	lua_pushcfunction(L, build_init_args);
+	lua_pushlightuserdata(L, &a);
+	if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
+		lua_settop(L, top);
+		t->done = NULL;
+		h->open_cb = NULL;
+		vk_lua__host_close(h);
+		return -ENOMEM;
+	}
+	lua_pushvalue(L, -1); /* the node table, read back after init */
+	t->arg_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_xmove(L, t->co, 2);
+	vk_lua__task_queue(t, 2);
+	return 0;
+}
