@@ -9,7 +9,7 @@ static int l_decode(lua_State *L)
 	size_t n;
 	const char *s = luaL_checklstring(L, 1, &n);
 	char *err = NULL;
-	cJSON *j = vk_yaml_decode(s, n, &err);
+	cJSON *j = vk_yaml_parse(s, n, &err);
 	if (!j) {
 		lua_pushfstring(L, "vk.yaml.decode: %s", err ? err : "out of memory");
 		free(err);
