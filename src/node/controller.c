@@ -2,6 +2,7 @@
  * current, renews the lease (lease.c) and re-creates the Node if someone
  * deletes it. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,7 +218,10 @@ static void ping_done(const vk_provider_result *r, void *ud)
 	if (n->closing)
 		return;
 	bool ready = r->err == 0;
-	const char *msg = r->errmsg ? r->errmsg : "ping failed";
+	/* The condition shows the error's first line; the log keeps the traceback. */
+	char msg[512];
+	snprintf(msg, sizeof msg, "%s", r->errmsg ? r->errmsg : "ping failed");
+	msg[strcspn(msg, "\n")] = '\0';
 	bool changed = ready != n->ready ||
 	               (!ready && (!n->not_ready_msg || strcmp(n->not_ready_msg, msg) != 0));
 	n->ready = ready;
@@ -228,7 +232,7 @@ static void ping_done(const vk_provider_result *r, void *ud)
 	if (ready)
 		vk_info(SUB, "provider ping recovered: node Ready");
 	else
-		vk_warn(SUB, "provider ping failed, node NotReady: %s", msg);
+		vk_warn(SUB, "provider ping failed, node NotReady: %s", r->errmsg ? r->errmsg : msg);
 	vk_node_write_status(n);
 }
 

@@ -74,6 +74,11 @@ node_ready() { # NODE -> True/False/Unknown
 
 pod_phase() { k -n "$ns" get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
 
+# Predicates for wait_until (evaluated on every try, unlike "$(...)" args).
+node_is() { [[ $(node_ready "$1") == "$2" ]]; }        # NODE True|False
+pod_is() { [[ $(pod_phase "$1") == "$2" ]]; }          # POD PHASE
+pod_gone() { ! k -n "$ns" get pod "$1" >/dev/null 2>&1; }
+
 # A pod bound straight to NODE that tolerates the provider taint.
 pod_yaml() { # NAME NODE [IMAGE]
 	cat <<YAML

@@ -17,7 +17,7 @@ labels:
 YAML
 t0=$(date +%s%N)
 vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --provider-config "$tmp/config.yaml"
-if wait_until 10 test "$(node_ready "$node")" = True; then
+if wait_until 10 node_is "$node" True; then
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	tap_pass "node is Ready after ${ms} ms"
 	if ((ms <= 2000)); then tap_pass "Ready within 2 s of start"; else tap_fail "Ready within 2 s of start" "took $ms ms"; fi
@@ -40,7 +40,7 @@ tap_is "$(jq_ '.spec.taints[] | select(.key=="virtual-kubelet.io/provider") | .v
 tap_is "$(jq_ '.status.daemonEndpoints.kubeletEndpoint.Port')" 0 "the daemon endpoint is the kubelet API port"
 
 vk_start vk2 "$node2" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --disable-taint
-wait_until 10 test "$(node_ready "$node2")" = True || true
+wait_until 10 node_is "$node2" True || true
 tap_is "$(node_ready "$node2")" True "a second node with --disable-taint is Ready"
 tap_is "$(k get node "$node2" -o jsonpath='{.spec.taints}')" "" "--disable-taint leaves the node untainted"
 tap_done
