@@ -240,6 +240,11 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		        res->errmsg ? res->errmsg : "error");
 		const cJSON *about = vk_map_get(pc->api, op->key);
 		event(pc, about ? about : op->pod, "Warning", reason, res->errmsg ? res->errmsg : "provider error");
+		/* A failed delete keeps the pod it was for, so the retry can try again. */
+		if ((op->kind == OP_DELETE_GONE || op->kind == OP_DELETE_STALE) && r && !r->pod) {
+			r->pod = op->pod;
+			op->pod = NULL;
+		}
 		finish(pc, op->key, true, PROVIDER_RETRY_MAX_MS);
 		op_free(op);
 		return;

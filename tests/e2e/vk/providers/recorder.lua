@@ -10,6 +10,7 @@
 --                   "sleep:MS"     create_pod sleeps MS on a timer first
 --                   "fail-once"    the first create_pod of the pod fails
 --   vk-test/delete: "error"        delete_pod raises an error
+--                   "sleep:MS"     delete_pod sleeps MS on a timer first
 --   vk-test/notify: "no"           status only through polling
 -- Provider-wide, from config:
 --   ping_fail_file: while this file exists, ping() raises an error
@@ -122,7 +123,10 @@ end
 function P.delete_pod(pod)
 	local k = key(pod.metadata.namespace, pod.metadata.name)
 	record("delete_pod", {key = k, uid = pod.metadata.uid})
-	if annotation(pod, "delete") == "error" then error("delete refused for " .. k) end
+	local how = annotation(pod, "delete") or ""
+	if how == "error" then error("delete refused for " .. k) end
+	local ms = how:match("^sleep:(%d+)$")
+	if ms then timer.sleep(tonumber(ms)) end
 	pods[k] = nil
 	save()
 end
