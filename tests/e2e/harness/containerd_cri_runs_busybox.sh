@@ -4,7 +4,7 @@
 # a line that lands in its CRI log file.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
-# shellcheck source=../lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "$0")/../lib.sh"
 tap_plan 8
 

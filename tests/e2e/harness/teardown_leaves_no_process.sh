@@ -4,7 +4,7 @@
 # container process, no process naming DIR, no mount under DIR, no bridge.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
-# shellcheck source=../lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "$0")/../lib.sh"
 tap_plan 8
 
