@@ -47,6 +47,8 @@ on_exit() {
 	"$here/down.sh" "$dir" >/dev/null 2>&1 || true
 }
 trap on_exit EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 # ---- certificates -------------------------------------------------------
 ossl() { openssl "$@" 2>>"$dir/logs/openssl.log"; }

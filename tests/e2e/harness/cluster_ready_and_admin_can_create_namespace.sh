@@ -3,7 +3,7 @@
 # the admin identity it writes can create a namespace.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
-# shellcheck source=../lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "$0")/../lib.sh"
 tap_plan 5
 

@@ -4,7 +4,7 @@
 # NodeRestriction admission plugin limit it as in a production cluster.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
-# shellcheck source=../lib.sh
+# shellcheck source=lib.sh
 source "$(dirname "$0")/../lib.sh"
 tap_plan 5
 
