@@ -50,13 +50,20 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 	p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
 	s=$(grep -ciE '^ok [0-9]+.*# skip' "$log" | tr -d ' ')
 	f=$(grep -cE '^not ok [0-9]+' "$log" | tr -d ' ')
+	local plan ran
+	plan=$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log" | head -1)
+	ran=$((p + f))
 	p=$((p - s))
-	if ((rc == 77)) && ((p + f + s == 0)); then
+	if ((rc == 77)) && ((ran == 0)); then
 		s=1
+	elif [[ -n $plan ]] && ((ran < plan)); then
+		# stopped early (crash, time-out, "Bail out!"): what it did not run failed
+		echo "not ok - $name ran $ran of $plan planned tests (exit $rc)" >>"$log"
+		f=$((f + plan - ran))
 	elif ((rc != 0 && f == 0)); then
 		f=1 # crashed, timed out or failed outside a TAP line
 		echo "not ok - $name exited with $rc$( ((rc == 124)) && echo " (timed out after ${limit}s)")" >>"$log"
-	elif ! grep -qE '^1\.\.[0-9]+' "$log" && ((rc != 77)); then
+	elif [[ -z $plan ]] && ((rc != 77)); then
 		f=$((f + 1))
 		echo "not ok - $name printed no TAP plan" >>"$log"
 	fi
