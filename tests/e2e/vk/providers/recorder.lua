@@ -12,6 +12,7 @@
 --   vk-test/delete: "error"        delete_pod raises an error
 --                   "sleep:MS"     delete_pod sleeps MS on a timer first
 --   vk-test/notify: "no"           status only through polling
+--   vk-test/running-after: MS      get_pod_status says Pending until MS after create
 -- Provider-wide, from config:
 --   ping_fail_file: while this file exists, ping() raises an error
 --   message: the Ready condition's message (hot-reload tests change it)
@@ -107,7 +108,7 @@ function P.create_pod(pod)
 	local ms = how:match("^sleep:(%d+)$")
 	if ms then timer.sleep(tonumber(ms)) end
 	local st = running_status(pod)
-	pods[k] = {pod = pod, status = st}
+	pods[k] = {pod = pod, status = st, created_ms = timer.now_ms()}
 	save()
 	if annotation(pod, "notify") ~= "no" then
 		vk.notify({namespace = pod.metadata.namespace, name = pod.metadata.name, status = st})
@@ -139,6 +140,10 @@ end
 function P.get_pod_status(ns, name)
 	local p = pods[key(ns, name)]
 	if not p then return nil end
+	local after = tonumber(annotation(p.pod, "running-after") or "")
+	if after and p.created_ms and timer.now_ms() - p.created_ms < after then
+		return {phase = "Pending"}
+	end
 	if cfg.message then
 		for _, c in ipairs(p.status.conditions) do
 			if c.type == "Ready" then c.message = cfg.message end
