@@ -52,7 +52,7 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 		cJSON_Delete(r->pod);
 		r->pod = cJSON_Duplicate(p, 1);
 		free(r->spec_sig);
-		r->spec_sig = vk_pods_spec_sig(p);
+		r->spec_sig = NULL; /* taken from the API pod at its first sync */
 		free(key);
 		n++;
 	}

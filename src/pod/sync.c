@@ -326,9 +326,14 @@ static void env_done(cJSON *pod, const char *err, void *ud)
 	if (err) {
 		const cJSON *api = vk_map_get(pc->api, op->key);
 		unsigned n = vk_queue_attempts(pc->q, op->key);
-		if (n == 0 || n % 10 == 0)
-			vk_warn(SUB, "%s: cannot start yet: %s", op->key, err);
-		event(pc, api ? api : op->pod, "Warning", "CreateContainerConfigError", err);
+		/* A read that failed (not a missing object) is usually the Node
+		 * authorizer catching up with a new pod: retry quietly at first. */
+		bool transient = strncmp(err, "reading ", 8) == 0;
+		if (!transient || n >= 3) {
+			if (n == 0 || n % 10 == 0 || transient)
+				vk_warn(SUB, "%s: cannot start yet: %s", op->key, err);
+			event(pc, api ? api : op->pod, "Warning", "CreateContainerConfigError", err);
+		}
 		finish(pc, op->key, true, ENV_RETRY_MAX_MS);
 		op_free(op);
 		return;
@@ -410,7 +415,14 @@ void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 	}
 
 	char *sig = vk_pods_spec_sig(api);
-	bool changed = !r->spec_sig || strcmp(sig, r->spec_sig) != 0;
+	if (!r->spec_sig) {
+		/* Adopted from get_pods at start-up: the provider's copy is the
+		 * resolved pod, not comparable; the API's is the reference from now. */
+		r->spec_sig = sig;
+		finish(pc, key, false, 0);
+		return;
+	}
+	bool changed = strcmp(sig, r->spec_sig) != 0;
 	free(sig);
 	if (changed && vk_provider_has(pc->o.provider, VK_CALL_UPDATE_POD)) {
 		call_provider(pc, key, OP_UPDATE, cJSON_Duplicate(api, 1));

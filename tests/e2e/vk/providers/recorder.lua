@@ -19,6 +19,7 @@
 local json = require "vk.json"
 local timer = require "vk.timer"
 local log = require "vk.log"
+local podspec = require "vk.podspec"
 
 local P = {name = "recorder"}
 local cfg = {}
@@ -108,6 +109,9 @@ function P.create_pod(pod)
 	local ms = how:match("^sleep:(%d+)$")
 	if ms then timer.sleep(tonumber(ms)) end
 	local st = running_status(pod)
+	local envs = {}
+	for _, c in ipairs(pod.spec.containers) do envs[c.name] = podspec.env_map(c, st.podIP) end
+	record("env", {key = k, env = envs})
 	pods[k] = {pod = pod, status = st, created_ms = timer.now_ms()}
 	save()
 	if annotation(pod, "notify") ~= "no" then
