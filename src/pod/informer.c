@@ -42,6 +42,7 @@ static void retry_tick(uv_timer_t *t)
 static void reconnect_later(vk_pods *pc, const char *why)
 {
 	uint64_t d = vk_backoff_next(&pc->watch_backoff);
+	pc->resuming = pc->rv != NULL;
 	vk_warn(SUB, "pod watch: %s; reconnecting in %llu ms", why, (unsigned long long)d);
 	uv_timer_start(&pc->watch_timer, retry_tick, d, 0);
 }
@@ -84,8 +85,8 @@ static void list_done(const vk_kube_result *r, void *ud)
 		if (!vk_map_get(pc->api, k))
 			vk_queue_add(pc->q, k);
 	set_rv(pc, r->json);
-	if (!pc->synced)
-		vk_info(SUB, "listed %zu pods bound to %s", vk_map_len(pc->api), pc->o.nodename);
+	vk_info(SUB, "listed %zu pods bound to %s (resourceVersion %s)", vk_map_len(pc->api), pc->o.nodename,
+	        pc->rv ? pc->rv : "?");
 	pc->synced = true;
 	watch(pc);
 }
@@ -177,6 +178,9 @@ static void watch(vk_pods *pc)
 	                         "&resourceVersion=%s&fieldSelector=%s",
 	                         timeout, pc->rv, sel);
 	free(sel);
+	if (pc->resuming)
+		vk_info(SUB, "pod watch: resuming from resourceVersion %s", pc->rv);
+	pc->resuming = false;
 	if (vk_kube_watch_start(pc->o.kube, path, on_event, on_close, pc, &pc->watch) < 0)
 		reconnect_later(pc, "could not start the watch");
 	free(path);

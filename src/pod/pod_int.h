@@ -27,6 +27,7 @@ struct vk_pods {
 	vk_map *recs;         /* key -> pod_rec */
 	char *rv;             /* resourceVersion to resume the watch from */
 	bool synced;          /* the first list has been applied */
+	bool resuming;        /* the next watch resumes after a failure (logged) */
 	bool closing;
 	vk_kube_watch *watch;
 	vk_backoff watch_backoff;
