@@ -315,6 +315,70 @@ int main(void)
 	       "notify_fills_the_pod_key_of_the_callback");
 	result_free(&r);
 
+	/* --- providers/mock.lua --- */
+	cJSON *mnode = cJSON_Parse("{\"metadata\":{\"name\":\"edge1\",\"labels\":{}},\"status\":{\"addresses\":"
+	                           "[{\"type\":\"InternalIP\",\"address\":\"192.0.2.7\"}]}}");
+	vk_provider *m = open_p("providers/mock.lua",
+	                        "{\"cpu\": 8, \"startup_delay_ms\": 50, \"log_text\": \"hi\", \"labels\": {\"zone\": \"lab\"}}",
+	                        mnode, 0, &err);
+	ok(m != NULL, "mock_opens (%s)", line1(err));
+	free(err);
+	if (m) {
+		is_str(m->name, "mock", "mock_is_named_mock");
+		cJSON *st = cJSON_GetObjectItem(mnode, "status");
+		char *cap = cJSON_PrintUnformatted(cJSON_GetObjectItem(st, "capacity"));
+		is_str(cap, "{\"cpu\":\"8\",\"ephemeral-storage\":\"100Gi\",\"memory\":\"100Gi\",\"pods\":\"110\"}",
+		       "mock_capacity_comes_from_config_with_defaults");
+		free(cap);
+		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(mnode, "metadata"), "labels"), "zone")),
+		       "lab", "mock_adds_config_labels");
+		vk_provider_set_notify(m, on_notify, NULL);
+		notified = 0;
+		cJSON *pod = make_pod("web-1", NULL);
+		vk_provider_create_pod(m, pod, on_result, &r);
+		result s1 = {0};
+		uv_run(&loop, UV_RUN_NOWAIT);
+		vk_provider_get_pod_status(m, "default", "web-1", on_result, &s1);
+		spin(&s1.done);
+		ok(s1.value && strstr(s1.value, "\"phase\":\"Pending\""), "mock_pod_is_pending_during_the_startup_delay");
+		result_free(&s1);
+		spin(&r.done);
+		ok(r.err == 0 && notified == 1, "mock_create_notifies_once (%s)", line1(r.errmsg));
+		cJSON *nj = cJSON_Parse(notified_json);
+		cJSON *status = cJSON_GetObjectItem(nj, "status");
+		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(status, "phase")), "Running", "mock_status_is_running");
+		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(status, "podIP")), "10.0.0.2", "mock_pod_ip_is_fake");
+		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(status, "hostIP")), "192.0.2.7", "mock_host_ip_is_the_nodes");
+		cJSON *cs = cJSON_GetArrayItem(cJSON_GetObjectItem(status, "containerStatuses"), 0);
+		ok(cJSON_IsTrue(cJSON_GetObjectItem(cs, "ready")) &&
+		       cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cs, "state"), "running"), "startedAt") &&
+		       cJSON_GetObjectItem(cs, "restartCount")->valueint == 0,
+		   "mock_container_status_is_running_and_ready");
+		is_int(cJSON_GetArraySize(cJSON_GetObjectItem(status, "conditions")), 4, "mock_has_four_conditions");
+		cJSON_Delete(nj);
+		result_free(&r);
+		vk_provider_get_pods(m, on_result, &r);
+		spin(&r.done);
+		cJSON *list = cJSON_Parse(r.value);
+		ok(cJSON_IsArray(list) && cJSON_GetArraySize(list) == 1, "mock_get_pods_lists_the_pod");
+		cJSON_Delete(list);
+		result_free(&r);
+		vk_provider_ping(m, on_result, &r);
+		spin(&r.done);
+		is_int(r.err, 0, "mock_ping_is_ok");
+		result_free(&r);
+		vk_provider_delete_pod(m, pod, on_result, &r);
+		spin(&r.done);
+		result_free(&r);
+		vk_provider_get_pod_status(m, "default", "web-1", on_result, &r);
+		spin(&r.done);
+		ok(r.err == 0 && r.value == NULL, "mock_forgets_a_deleted_pod");
+		result_free(&r);
+		cJSON_Delete(pod);
+		m->ops->close(m);
+	}
+	cJSON_Delete(mnode);
+
 	/* --- the wall-clock budget, reset by every resume --- */
 	cJSON *qnode = cJSON_Parse("{\"metadata\":{\"name\":\"n2\"}}");
 	vk_provider *q = open_p(DIR "behaviours.lua", NULL, qnode, 1000000000000ull, &err);
