@@ -9,7 +9,15 @@
  * method, TLS, headers...) and passes it to vk_http_start() together with its
  * header list.  On success the engine owns both and frees them after
  * on_done returns.  As in libuv, a call that returns an error never invokes
- * its callback, and the caller still owns what it passed. */
+ * its callback, and the caller still owns what it passed.
+ *
+ * The engine sets these options itself, so callers must leave them alone:
+ * CURLOPT_PRIVATE, CURLOPT_WRITEFUNCTION/WRITEDATA, CURLOPT_ERRORBUFFER,
+ * CURLOPT_NOSIGNAL, CURLOPT_HTTPHEADER (when `headers` is given) and
+ * CURLOPT_MAXFILESIZE_LARGE (when max_body is set).  A vk_http_req pointer
+ * is valid until its on_done returns or it is cancelled.  Everything here is
+ * safe to call from inside on_data and on_done (work that libcurl forbids in
+ * its callbacks is deferred until curl returns). */
 #ifndef VK_HTTP_H
 #define VK_HTTP_H
 

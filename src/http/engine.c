@@ -1,0 +1,428 @@
+/* The process-wide curl multi handle, driven by libuv.
+ *
+ * curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when
+ * to wake it up (CURLMOPT_TIMERFUNCTION); we map those onto one uv_poll per
+ * socket and one uv_timer, and feed the events back with
+ * curl_multi_socket_action().  Finished transfers are collected with
+ * curl_multi_info_read() and reported through on_done.
+ *
+ * The rule that shapes this file: libcurl forbids curl_multi_remove_handle(),
+ * curl_multi_add_handle() and curl_multi_cleanup() from inside its own
+ * callbacks, yet our users' on_data runs inside curl's write callback and may
+ * cancel, start or close anything.  So while we are inside curl
+ * (h->in_curl), such operations are queued and carried out as soon as
+ * curl_multi_socket_action() returns. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk/http.h"
+#include "vk/util.h"
+
+typedef struct sock_ctx {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	vk_http *h;
+	struct sock_ctx *prev, *next; /* h->socks */
+} sock_ctx;
+
+enum req_state {
+	REQ_PENDING,  /* started while inside curl; added after socket_action returns */
+	REQ_RUNNING,  /* in the multi handle */
+	REQ_DONE,     /* on_done running */
+};
+
+struct vk_http_req {
+	vk_http *h;
+	CURL *easy;
+	struct curl_slist *headers;
+	vk_http_opts opts;
+	enum req_state state;
+	bool cancelled; /* no more callbacks; freed at the next safe point */
+	bool too_big;   /* max_body exceeded */
+	size_t received;
+	vk_buf body;
+	char errbuf[CURL_ERROR_SIZE];
+	vk_http_req *prev, *next; /* h->reqs */
+};
+
+struct vk_http {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	sock_ctx *socks;
+	vk_http_req *reqs;
+	size_t active;         /* started, not cancelled, on_done not yet called */
+	unsigned open_handles; /* uv handles not yet through their close callback */
+	int in_curl;           /* depth of curl_multi_socket_action() calls */
+	int dispatching;       /* depth of on_done dispatch */
+	bool closing;          /* vk_http_close() called */
+	bool torn_down;        /* multi cleaned up, handles closing */
+};
+
+static void teardown(vk_http *h);
+
+/* ---- lists ------------------------------------------------------------ */
+
+static void req_link(vk_http *h, vk_http_req *r)
+{
+	r->prev = NULL;
+	r->next = h->reqs;
+	if (h->reqs)
+		h->reqs->prev = r;
+	h->reqs = r;
+}
+
+static void req_unlink(vk_http *h, vk_http_req *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		h->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+/* Takes a request out of the multi handle and frees it.  Only called outside
+ * curl's callbacks. */
+static void req_destroy(vk_http_req *r)
+{
+	vk_http *h = r->h;
+	if (r->state == REQ_RUNNING || r->state == REQ_DONE)
+		curl_multi_remove_handle(h->multi, r->easy);
+	req_unlink(h, r);
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	vk_buf_free(&r->body);
+	free(r);
+}
+
+/* ---- uv handle lifetimes ---------------------------------------------- */
+
+static void maybe_free(vk_http *h)
+{
+	if (h->torn_down && h->open_handles == 0)
+		free(h);
+}
+
+static void on_sock_closed(uv_handle_t *handle)
+{
+	sock_ctx *s = handle->data;
+	vk_http *h = s->h;
+	free(s);
+	h->open_handles--;
+	maybe_free(h);
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+	vk_http *h = handle->data;
+	h->open_handles--;
+	maybe_free(h);
+}
+
+static void sock_close(sock_ctx *s)
+{
+	vk_http *h = s->h;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->socks = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+/* ---- driving curl ----------------------------------------------------- */
+
+static void report(vk_http_req *r, CURLcode code)
+{
+	vk_http_resp resp = {0};
+	resp.code = code;
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+	if (code != CURLE_OK) {
+		if (r->too_big || code == CURLE_FILESIZE_EXCEEDED) {
+			resp.code = CURLE_FILESIZE_EXCEEDED;
+			snprintf(r->errbuf, sizeof r->errbuf, "response body larger than %zu bytes",
+			         r->opts.max_body);
+		} else if (!r->errbuf[0]) {
+			snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_easy_strerror(code));
+		}
+		resp.error = r->errbuf;
+	}
+	if (!r->opts.on_data) {
+		resp.body = r->body.data ? r->body.data : "";
+		resp.body_len = r->body.len;
+	}
+	resp.easy = r->easy;
+	r->opts.on_done(r, &resp, r->opts.ud);
+}
+
+/* Runs the work that could not be done inside curl: deferred cancels and
+ * adds, then finished transfers.  Loops because an on_done may start or
+ * cancel more. */
+static void settle(vk_http *h)
+{
+	if (h->in_curl || h->dispatching)
+		return;
+	h->dispatching++;
+	for (bool again = true; again && !h->closing;) {
+		again = false;
+		for (vk_http_req *r = h->reqs, *next; r; r = next) {
+			next = r->next;
+			if (r->cancelled) {
+				req_destroy(r);
+				again = true;
+			} else if (r->state == REQ_PENDING) {
+				if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
+					/* Too late to fail vk_http_start(): report it as a transfer error. */
+					r->state = REQ_DONE;
+					h->active--;
+					snprintf(r->errbuf, sizeof r->errbuf, "curl_multi_add_handle failed");
+					report(r, CURLE_FAILED_INIT);
+					r->state = REQ_PENDING; /* not in the multi: destroy must not remove it */
+					r->cancelled = true;
+					again = true;
+					break; /* the list may have changed under us */
+				}
+				r->state = REQ_RUNNING;
+			}
+		}
+		CURLMsg *msg;
+		int left;
+		while (!h->closing && (msg = curl_multi_info_read(h->multi, &left))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			vk_http_req *r = NULL;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+			CURLcode code = msg->data.result; /* msg is invalid after remove_handle */
+			if (!r || r->cancelled)
+				continue;
+			r->state = REQ_DONE;
+			h->active--;
+			report(r, code);
+			/* on_done may have cancelled other transfers or closed the engine:
+			 * both only mark things, so r is still ours to free. */
+			req_destroy(r);
+			again = true;
+		}
+	}
+	h->dispatching--;
+	if (h->closing && !h->torn_down)
+		teardown(h);
+}
+
+static void socket_action(vk_http *h, curl_socket_t fd, int flags)
+{
+	int running;
+	h->in_curl++;
+	curl_multi_socket_action(h->multi, fd, flags, &running);
+	h->in_curl--;
+	settle(h);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	sock_ctx *s = p->data;
+	int flags = 0;
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	socket_action(s->h, s->fd, flags);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	socket_action(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	vk_http *h = userp;
+	sock_ctx *s = socketp;
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			if (!h->torn_down)
+				curl_multi_assign(h->multi, fd, NULL);
+			sock_close(s);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = vk_xcalloc(1, sizeof *s);
+		s->fd = fd;
+		s->h = h;
+		if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
+			free(s);
+			return -1;
+		}
+		s->poll.data = s;
+		h->open_handles++;
+		s->next = h->socks;
+		if (h->socks)
+			h->socks->prev = s;
+		h->socks = s;
+		curl_multi_assign(h->multi, fd, s);
+	}
+	int events = 0;
+	if (what & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	uv_poll_start(&s->poll, events, on_poll);
+	return 0;
+}
+
+/* curl asks to be called back after timeout_ms; -1 means never.  We may not
+ * call curl_multi_socket_action() from here, so even 0 goes through the
+ * timer (it fires on the next loop iteration). */
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	vk_http *h = userp;
+	if (h->torn_down)
+		return 0;
+	if (timeout_ms < 0)
+		uv_timer_stop(&h->timer);
+	else
+		uv_timer_start(&h->timer, on_timer, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
+{
+	vk_http_req *r = ud;
+	size_t n = size * nmemb;
+	if (r->cancelled || r->h->closing)
+		return 0;
+	r->received += n;
+	if (r->opts.max_body && r->received > r->opts.max_body) {
+		r->too_big = true;
+		return 0;
+	}
+	if (r->opts.on_data) {
+		if (r->opts.on_data(r, data, n, r->opts.ud) != 0)
+			return 0;
+		/* on_data may have cancelled this transfer: stop reading at once. */
+		return r->cancelled ? 0 : n;
+	}
+	if (vk_buf_append(&r->body, data, n) < 0)
+		return 0;
+	return n;
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+vk_http *vk_http_new(uv_loop_t *loop)
+{
+	vk_http *h = vk_xcalloc(1, sizeof *h);
+	h->loop = loop;
+	h->multi = curl_multi_init();
+	if (!h->multi) {
+		free(h);
+		return NULL;
+	}
+	uv_timer_init(loop, &h->timer);
+	h->timer.data = h;
+	h->open_handles = 1;
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	/* One connection per host carrying many HTTP/2 streams (watches and
+	 * REST calls to the API server, gRPC to containerd). */
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
+	return h;
+}
+
+static void teardown(vk_http *h)
+{
+	h->torn_down = true;
+	h->active = 0;
+	while (h->reqs)
+		req_destroy(h->reqs);
+	/* curl may report REMOVE for cached connections while cleaning up;
+	 * curl_socket_cb handles that without touching the multi. */
+	curl_multi_cleanup(h->multi);
+	h->multi = NULL;
+	while (h->socks)
+		sock_close(h->socks);
+	uv_timer_stop(&h->timer);
+	uv_close((uv_handle_t *)&h->timer, on_timer_closed);
+}
+
+void vk_http_close(vk_http *h)
+{
+	if (!h || h->closing)
+		return;
+	h->closing = true;
+	/* Inside curl or inside an on_done: the outermost settle() tears down. */
+	if (h->in_curl || h->dispatching)
+		return;
+	teardown(h);
+}
+
+int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
+                  const vk_http_opts *opts, vk_http_req **out)
+{
+	if (!h || !easy || !opts || !opts->on_done)
+		return -EINVAL;
+	if (h->closing)
+		return -ESHUTDOWN;
+	vk_http_req *r = calloc(1, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	r->h = h;
+	r->easy = easy;
+	r->headers = headers;
+	r->opts = *opts;
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)r);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	if (headers)
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	if (opts->max_body)
+		curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opts->max_body);
+	if (h->in_curl) {
+		r->state = REQ_PENDING; /* added by settle() once curl returns */
+	} else {
+		if (curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
+			/* Give the easy handle back as the caller passed it. */
+			curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+			free(r);
+			return -EIO;
+		}
+		r->state = REQ_RUNNING;
+	}
+	req_link(h, r);
+	h->active++;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+void vk_http_cancel(vk_http_req *r)
+{
+	/* Inside its own on_done the request is freed right after: nothing to do. */
+	if (!r || r->cancelled || r->state == REQ_DONE)
+		return;
+	vk_http *h = r->h;
+	r->cancelled = true;
+	h->active--;
+	if (h->in_curl)
+		return; /* curl forbids remove_handle in its callbacks: settle() frees it */
+	req_destroy(r);
+}
+
+size_t vk_http_active(const vk_http *h)
+{
+	return h ? h->active : 0;
+}
