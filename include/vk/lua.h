@@ -46,11 +46,6 @@ void vk_lua_push_json(lua_State *L, const cJSON *j);
  * no JSON form (function, cycle, mixed table, NaN). */
 cJSON *vk_lua_to_json(lua_State *L, int idx, char **err);
 
-/* Parses YAML (JSON is YAML too) into cJSON: the first document, core
- * schema, anchors expanded.  NULL with *err (malloc'd) = "line L column C:
- * problem".  Used by vk.yaml.decode; main can use it for --provider-config. */
-cJSON *vk_yaml_decode(const char *text, size_t len, char **err);
-
 /* ---- for bindings --------------------------------------------------------
  * A binding that does I/O:
  *     vk_lua_op *op = vk_lua_op_new(L, "vk.cri.version");   // raises if L cannot yield

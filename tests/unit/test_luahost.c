@@ -10,18 +10,6 @@
 #include "vk/lua.h"
 #include "vk/util.h"
 
-/* Until the kube branch (src/http, src/kube) is merged, these keep the
- * bindings linkable; weak, so the real ones win once they exist.  No test
- * here reaches them. */
-__attribute__((weak)) int vk_http_start(vk_http *h, CURL *e, struct curl_slist *hd, const vk_http_opts *o,
-                                        vk_http_req **out)
-{ return -ENOSYS; }
-__attribute__((weak)) void vk_http_cancel(vk_http_req *r) {}
-__attribute__((weak)) int vk_kube_request(vk_kube *k, const char *m, const char *p, const char *ct,
-                                          const char *b, vk_kube_cb cb, void *ud, vk_kube_call **out)
-{ return -ENOSYS; }
-__attribute__((weak)) void vk_kube_cancel(vk_kube_call *c) {}
-
 static uv_loop_t loop;
 
 #define DIR "tests/lua/providers/"
