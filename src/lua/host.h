@@ -98,6 +98,7 @@ vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_
 void vk_lua__task_queue(vk_lua_task *t, int nargs);   /* starts on the next loop turn */
 void vk_lua__task_resume(vk_lua_task *t, int nargs);  /* runs it now */
 vk_lua_task *vk_lua__current(lua_State *L);           /* NULL outside a task */
+int vk_lua__pcall_budgeted(vk_lua_host *h, int nargs, int nres, int msgh, const char *speaker);
 void vk_lua__op_free_early(vk_lua_task *t);             /* op.c */
 /* Fills path's position "file:line:" of the Lua function at `level`. */
 void vk_lua__where(lua_State *L, int level, char *out, size_t n);

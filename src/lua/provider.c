@@ -227,7 +227,7 @@ static char *load_provider(vk_lua_host *h)
 		lua_settop(L, hidx - 1);
 		return e;
 	}
-	if (lua_pcall(L, 0, 1, hidx) != LUA_OK) {
+	if (vk_lua__pcall_budgeted(h, 0, 1, hidx, "provider load") != LUA_OK) {
 		char *e = vk_strdup(lua_tostring(L, -1));
 		lua_settop(L, hidx - 1);
 		return e;

@@ -171,6 +171,13 @@ int main(void)
 	   "io_at_top_level_is_a_clear_error (%s)", line1(err));
 	free(err);
 
+	uint64_t t0 = vk_now_ms();
+	p = open_p(DIR "toplevel_loop.lua", NULL, NULL, 1000000, &err);
+	ok(!p && first_line_is(err, DIR "toplevel_loop.lua:2: callback exceeded its budget", "ms)") &&
+	       vk_now_ms() - t0 < 1000,
+	   "an_endless_top_level_is_stopped (%s)", line1(err));
+	free(err);
+
 	p = open_p(DIR "no_such_file.lua", NULL, NULL, 0, &err);
 	ok(!p && err && strstr(err, "no_such_file.lua"), "a_missing_file_is_named (%s)", line1(err));
 	free(err);
@@ -198,7 +205,8 @@ int main(void)
 
 	/* --- values --- */
 	create_sync(p, "hello", &r);
-	is_str(r.value, "{\"containers\":1,\"got\":\"hello\",\"kind\":\"Pod\"}", "create_pod_return_value_arrives_as_json");
+	is_str(r.value, "{\"containers\":1,\"got\":\"hello\",\"kind\":\"Pod\",\"same_vk\":true,\"shout\":\"X\"}",
+	       "create_pod_return_value_arrives_as_json (and modules beside the provider load)");
 	is_int(r.err, 0, "a_returning_callback_has_no_error");
 	result_free(&r);
 
@@ -251,7 +259,7 @@ int main(void)
 	result_free(&r);
 
 	/* --- budgets --- */
-	uint64_t t0 = vk_now_ms();
+	t0 = vk_now_ms();
 	create_sync(p, "loop", &r);
 	ok(r.err == -ETIMEDOUT && first_line_is(r.errmsg, DIR "behaviours.lua:", "ms)") &&
 	       strstr(r.errmsg, "callback exceeded its budget (2000000 instructions / 1000 ms"),

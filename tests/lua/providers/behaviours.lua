@@ -3,6 +3,7 @@
 local timer = require "vk.timer"
 local json = require "vk.json"
 local log = require "vk.log"
+local helper = require "behaviours_helper"
 
 local P = { name = "behaviours" }
 local config = {}
@@ -20,7 +21,8 @@ end
 local actions = {}
 
 function actions.hello(pod)
-	return { got = pod.metadata.name, containers = #pod.spec.containers, kind = pod.kind }
+	return { got = pod.metadata.name, containers = #pod.spec.containers, kind = pod.kind,
+	         shout = helper.shout("x"), same_vk = require("vk") == vk and vk.timer == timer }
 end
 
 function actions.boom(pod)
