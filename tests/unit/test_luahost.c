@@ -131,6 +131,24 @@ static const char *line1(const char *msg)
 	return b;
 }
 
+/* Closes the provider from inside a callback: the controllers may do that. */
+static vk_provider *to_close;
+static void close_on_result(const vk_provider_result *r, void *ud)
+{
+	on_result(r, ud);
+	if (to_close) {
+		vk_provider *p = to_close;
+		to_close = NULL;
+		p->ops->close(p);
+	}
+}
+static void close_on_notify(cJSON *j, void *ud)
+{
+	cJSON_Delete(j);
+	vk_provider *p = ud;
+	p->ops->close(p);
+}
+
 static int notified;
 static char *notified_json;
 static void on_notify(cJSON *j, void *ud)
@@ -396,6 +414,51 @@ int main(void)
 		result_free(&r);
 		q->ops->close(q);
 	}
+
+	/* --- close from inside callbacks --- */
+	cJSON *cnode = cJSON_Parse("{\"metadata\":{\"name\":\"n3\"}}");
+	q = open_p(DIR "behaviours.lua", NULL, cnode, 0, &err);
+	free(err);
+	if (q) {
+		create(q, "sleep", "30000", &a);
+		uv_run(&loop, UV_RUN_NOWAIT);
+		to_close = q;
+		cJSON *pod = make_pod("hello", NULL);
+		vk_provider_create_pod(q, pod, close_on_result, &b);
+		cJSON_Delete(pod);
+		spin(&b.done);
+		ok(b.err == 0 && a.done && a.err == -ECANCELED,
+		   "close_inside_a_result_callback_cancels_the_others (%d, %d)", b.err, a.err);
+		result_free(&a);
+		result_free(&b);
+	}
+	q = open_p(DIR "behaviours.lua", NULL, cnode, 0, &err);
+	free(err);
+	if (q) {
+		create(q, "sleep", "30000", &a);
+		uv_run(&loop, UV_RUN_NOWAIT);
+		vk_provider_set_notify(q, close_on_notify, q);
+		create(q, "notify", NULL, &b);
+		spin(&b.done);
+		ok(b.err == -ECANCELED && a.done && a.err == -ECANCELED,
+		   "close_inside_notify_ends_the_running_callback_too (%d, %d)", b.err, a.err);
+		result_free(&a);
+		result_free(&b);
+	}
+	q = open_p(DIR "behaviours.lua", NULL, cnode, 0, &err);
+	free(err);
+	if (q) {
+		create_sync(q, "exit", &r);
+		ok(r.err == -EIO && strstr(line1(r.errmsg), "os.exit is not available to a provider"),
+		   "os_exit_cannot_end_vk (%s)", line1(r.errmsg));
+		result_free(&r);
+		create_sync(q, "unhook", &r);
+		ok(r.err == -EIO && strstr(line1(r.errmsg), "debug.sethook is reserved"),
+		   "the_budget_hook_cannot_be_removed (%s)", line1(r.errmsg));
+		result_free(&r);
+		q->ops->close(q);
+	}
+	cJSON_Delete(cnode);
 
 	/* --- close cancels what is in flight --- */
 	create(p, "sleep", "30000", &a);

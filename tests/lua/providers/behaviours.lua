@@ -59,6 +59,15 @@ function actions.inner(pod)
 	co()
 end
 
+function actions.exit(pod)
+	os.exit(1)
+end
+
+function actions.unhook(pod)
+	debug.sethook()
+	while true do end
+end
+
 function actions.badvalue(pod)
 	return { f = print }
 end
