@@ -307,6 +307,22 @@ int main(void)
 	result_free(&a);
 	result_free(&b);
 
+	enum { MANY = 500 };
+	result *many = calloc(MANY, sizeof *many);
+	t0 = vk_now_ms();
+	for (int i = 0; i < MANY; i++)
+		create(p, "sleep", "50", &many[i]);
+	int good = 0;
+	for (int i = 0; i < MANY; i++) {
+		spin(&many[i].done);
+		good += many[i].err == 0;
+		result_free(&many[i]);
+	}
+	took = vk_now_ms() - t0;
+	ok(good == MANY && took < 2000, "500_concurrent_sleeping_callbacks (%d ok in %llu ms)", good,
+	   (unsigned long long)took);
+	free(many);
+
 	create_sync(p, "every", &r);
 	is_str(r.value, "{\"ticks\":3}", "timer_every_ticks_until_stopped");
 	result_free(&r);
