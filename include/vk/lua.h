@@ -54,6 +54,21 @@ typedef void (*vk_lua_open_cb)(vk_provider *p, const char *err, void *ud);
  *    called from inside any callback, also a result or notify callback. */
 int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, void *ud);
 
+/* ---- hot reload (DESIGN.md 5) --------------------------------------------
+ * Loads the provider file again into the same Lua state and, if it loads,
+ * passes the checks and its init(config, node) and on_reload(previous)
+ * return without error, swaps it in: later calls go to the new version,
+ * callbacks already running finish on the old one, vk.timer.every timers
+ * of the old version stop.  On failure nothing changes (package.loaded is
+ * restored).  cb gets the same p on success, or NULL and the message.
+ * p->name keeps its first value (it is the node's taint).  `node` is
+ * edited like in open and must stay alive until cb; NULL passes {}.
+ * Returns 0 (cb later), -EBUSY while another reload runs, -ESHUTDOWN. */
+int vk_lua_provider_reload(vk_provider *p, const cJSON *config, cJSON *node, vk_lua_open_cb cb, void *ud);
+/* The files to watch: the provider and the modules it required from its
+ * own folder.  NULL-terminated, malloc'd, caller frees each and the list. */
+char **vk_lua_provider_sources(vk_provider *p);
+
 /* ---- JSON <-> Lua -------------------------------------------------------
  * Objects become tables with string keys, arrays become sequences tagged
  * with a metatable so that an empty array stays [] on the way back, and
