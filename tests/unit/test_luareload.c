@@ -40,7 +40,7 @@ static void write_version(int n, const char *extra)
 	         "  if pod.metadata.name == 'sleep' then vk.timer.sleep(200) end\n"
 	         "  state.created = state.created + 1\n"
 	         "  return { v = helper.version, loaded = require('vhelper').version, created = state.created,\n"
-	         "           ticks1 = _G.ticks_v1 or 0 }\n"
+	         "           ticks1 = _G.ticks_v1 or 0, kb = math.floor(collectgarbage('count')) }\n"
 	         "end\n"
 	         "function P.delete_pod(pod) end\n"
 	         "function P.get_pod_status(ns, name) return nil end\n"
@@ -243,6 +243,26 @@ int main(void)
 	spin(&a.done);
 	ok(a.p == p, "the_first_reload_succeeds (%s)", a.err ? a.err : "ok");
 	free(a.err);
+
+	/* Old versions are garbage: 100 reloads do not grow the Lua heap. */
+	create(p, "gc", &r);
+	spin(&r.done);
+	rfree(&r);
+	int kb0 = -1, kb1 = -1, good = 0;
+	for (int i = 0; i < 100; i++) {
+		write_version(10 + i, NULL);
+		err = reload(p, node, &swapped);
+		good += swapped;
+		free(err);
+		if (i == 9 || i == 99) {
+			create(p, "x", &r);
+			spin(&r.done);
+			*(i == 9 ? &kb0 : &kb1) = field(r.value, "kb");
+			rfree(&r);
+		}
+	}
+	ok(good == 100 && kb1 > 0 && kb1 < kb0 * 2, "100_reloads_do_not_grow_the_heap (%d KB after 10, %d KB after 100)",
+	   kb0, kb1);
 
 	p->ops->close(p);
 	uv_run(&loop, UV_RUN_DEFAULT);
