@@ -40,7 +40,10 @@ typedef void (*vk_lua_open_cb)(vk_provider *p, const char *err, void *ud);
  *
  * The vk_provider it yields (p->name = P.name or the file's basename):
  *  - call() never invokes its callback from inside itself: every callback
- *    starts on a later loop turn and reports from the loop;
+ *    starts on a later loop turn and reports from the loop; the pod/node
+ *    cJSON is converted before call() returns (the caller keeps it);
+ *  - p->notify runs synchronously inside the Lua callback that called
+ *    vk.notify; it may start calls (they queue) or even close p;
  *  - results: value = the first return value as JSON (NULL for nil); for
  *    node_status, the edited argument when it returns nothing; for get_pods,
  *    `{}` is [];

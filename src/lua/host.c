@@ -303,8 +303,9 @@ static void on_kick(uv_idle_t *idle)
 		h->ready_head = t->ready_next;
 		if (!h->ready_head)
 			h->ready_tail = NULL;
-		vk_lua__task_resume(t, t->nargs);
-		if (t == last)
+		bool was_last = t == last;
+		vk_lua__task_resume(t, t->nargs); /* may free t */
+		if (was_last)
 			break;
 	}
 	if (!h->ready_head && !h->closing)
