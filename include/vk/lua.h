@@ -89,10 +89,12 @@ cJSON *vk_lua_to_json(lua_State *L, int idx, char **err);
  *     return vk_lua_op_yield(L, op);
  * and later, on the loop:
  *     static void on_io_done(..., void *ud) { vk_lua_op_finish(ud, push_result, result); }
- * `push` runs on the coroutine's stack and returns how many values it
- * pushed; they become the binding's return values.  If the coroutine was
- * abandoned meanwhile (budget kill, provider closed) push is not called,
- * the op is just freed; the binding's cancel hook was already called then.
+ * `push` runs under pcall on an empty stack of the same Lua state and
+ * returns how many values it pushed; they are moved to the coroutine and
+ * become the binding's return values (a push that raises gives the binding
+ * `nil, "what: message"`).  If the coroutine was abandoned meanwhile (the
+ * provider closed) push is not called, the op is just freed; the binding's
+ * cancel hook was already called then.
  * So every op gets exactly one vk_lua_op_finish: a cancel hook that stops
  * the I/O (so that its callback never comes) calls vk_lua_op_finish(op,
  * NULL, NULL) itself.  A binding whose start fails after vk_lua_op_new
