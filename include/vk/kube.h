@@ -105,4 +105,11 @@ void vk_kube_watch_stop(vk_kube_watch *w); /* no more callbacks */
 /* Percent-encodes a query value (fieldSelector etc.); caller frees. */
 char *vk_kube_escape(const char *s);
 
+/* ---- events ------------------------------------------------------------
+ * Records a core/v1 Event about `obj` (a Pod or Node as JSON: kind,
+ * metadata.name/namespace/uid are read from it).  Fire and forget: a
+ * failure is logged, never retried, never fatal.  `type` is "Normal" or
+ * "Warning"; `component`/`host` fill the event's source. */
+void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *reason,
+                   const char *host, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 #endif

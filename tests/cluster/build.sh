@@ -3,26 +3,36 @@
 # user's cache folder, and prints the folder that holds the binaries.
 #
 #   tests/cluster/build.sh            -> prints e.g. ~/.cache/vk/cluster/k8s-v1.35.4-etcd-v3.6.16
+#   tests/cluster/build.sh crictl     -> prints e.g. ~/.cache/vk/cri-tools-v1.34.0 (holds crictl)
 #
-# The versions are the ones pinned in tests/cluster/k8s/go.mod and
-# tests/cluster/etcd/go.mod; change them there.  Progress goes to stderr.
+# The versions are the ones pinned in tests/cluster/k8s/go.mod,
+# tests/cluster/etcd/go.mod and tests/cluster/cri-tools/go.mod; change them
+# there.  Progress goes to stderr.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-k8s_ver=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here/k8s/go.mod")
-etcd_ver=$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$here/etcd/go.mod")
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/cluster/k8s-$k8s_ver-etcd-$etcd_ver
-mkdir -p "$cache"
+target=${1:-cluster}
+case $target in
+cluster | crictl) ;;
+*) echo "usage: $0 [cluster|crictl]" >&2; exit 2 ;;
+esac
+
+required() { awk -v m="$2" '$1=="require" && $2==m {print $3}' "$here/$1/go.mod"; }
 
 log() { echo "[build] $*" >&2; }
 
 # go build -v names each package as it compiles it: count them so a long,
-# silent build shows that it moves.
+# silent build shows that it moves.  A package path has no blank in it, so
+# every other line is a message (compiler "#" headers and file.go:N: lines, or
+# the go command's own "go: ..." errors) and is shown; module downloads are
+# only counted.  Matching on words like "error" would echo packages such as
+# k8s.io/apimachinery/pkg/util/errors.
 progress() {
 	local what=$1 n=0 start=$SECONDS
 	while IFS= read -r line; do
 		case $line in
-		*.go:*|*error*|*cannot*|*undefined*) echo "$line" >&2 ;;
+		"go: downloading "*) ;;
+		\#* | *.go:* | *" "*) echo "$line" >&2 ;;
 		*) n=$((n + 1)); if ((n % 200 == 0)); then log "$what: $n packages compiled ($((SECONDS - start)) s)"; fi ;;
 		esac
 	done
@@ -33,12 +43,29 @@ gobuild() { # DIR OUT PKG LDFLAGS
 	if [[ -x "$cache/$out" ]]; then return 0; fi
 	log "building $out from $pkg (first run on this machine only)"
 	local t0=$SECONDS
-	(cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -v -trimpath -ldflags "$ldflags" \
-		-o "$cache/$out.tmp" "$pkg") 2>&1 | progress "$out"
-	[[ ${PIPESTATUS[0]} -eq 0 && -x "$cache/$out.tmp" ]] || { log "build of $out failed"; exit 1; }
+	if ! (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -v -trimpath -ldflags "$ldflags" \
+		-o "$cache/$out.tmp" "$pkg") 2>&1 | progress "$out" || [[ ! -x "$cache/$out.tmp" ]]; then
+		log "build of $out failed"
+		exit 1
+	fi
 	mv "$cache/$out.tmp" "$cache/$out"
 	log "$out built in $((SECONDS - t0)) s"
 }
+
+if [[ $target == crictl ]]; then
+	crictl_ver=$(required cri-tools sigs.k8s.io/cri-tools)
+	cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/cri-tools-$crictl_ver
+	mkdir -p "$cache"
+	gobuild "$here/cri-tools" crictl sigs.k8s.io/cri-tools/cmd/crictl \
+		"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_ver"
+	echo "$cache"
+	exit 0
+fi
+
+k8s_ver=$(required k8s k8s.io/kubernetes)
+etcd_ver=$(required etcd go.etcd.io/etcd/server/v3)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/cluster/k8s-$k8s_ver-etcd-$etcd_ver
+mkdir -p "$cache"
 
 minor=$(echo "$k8s_ver" | cut -d. -f2)
 kver="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_ver -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"

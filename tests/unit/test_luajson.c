@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "vk/kube.h"
 #include "vk/lua.h"
 
 /* Parses, converts to Lua and back, prints unformatted. */
@@ -136,6 +137,26 @@ int main(void)
 	expect_error(L, "return {[true] = 1}", "key of type boolean", "boolean_key_rejected");
 	expect_error(L, "return {['a.b'] = {co = coroutine.create(print)}}", "[\"a.b\"].co: a thread",
 	             "odd_keys_are_quoted_in_the_path");
+
+	/* YAML */
+	const char *yaml = "cpu: \"20\"\nmemory: 100Gi\npods: 110\nratio: 0.5\nflag: true\nnothing: ~\n"
+	                   "list: []\nbase: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\nitems:\n  - a\n  - 'b'\n";
+	cJSON *y = vk_yaml_parse(yaml, strlen(yaml), &err);
+	s = y ? cJSON_PrintUnformatted(y) : NULL;
+	is_str(s, "{\"cpu\":\"20\",\"memory\":\"100Gi\",\"pods\":110,\"ratio\":0.5,\"flag\":true,\"nothing\":null,"
+	          "\"list\":[],\"base\":{\"x\":1},\"derived\":{\"y\":2,\"x\":1},\"items\":[\"a\",\"b\"]}",
+	       "yaml_core_schema_anchors_and_merge_keys");
+	free(s);
+	cJSON_Delete(y);
+	y = vk_yaml_parse("a: [1, 2\n", 9, &err);
+	ok(!y && err && strstr(err, "line "), "yaml_error_names_the_line (%s)", err ? err : "");
+	free(err);
+	const char *js = "{\"a\": [1, {\"b\": null}]}";
+	y = vk_yaml_parse(js, strlen(js), &err);
+	s = y ? cJSON_PrintUnformatted(y) : NULL;
+	is_str(s, "{\"a\":[1,{\"b\":null}]}", "json_text_is_yaml_too");
+	free(s);
+	cJSON_Delete(y);
 
 	lua_close(L);
 	return tap_done();
