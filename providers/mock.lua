@@ -14,7 +14,8 @@
 --   startup_delay_ms: 0       how long a pod stays Pending
 --   pod_ip: 10.1.2.3          one fixed pod IP (default: 10.0.x.y, one per pod)
 --   log_text: "..."           what container_logs returns
---   ping_error_file: /tmp/x   ping() fails while this file exists (tests)
+--   ping_fail_file: /tmp/x    ping() fails while this file exists (tests;
+--                             ping_error_file is the same)
 local timer = require "vk.timer"
 local json = require "vk.json"
 local log = require "vk.log"
@@ -179,11 +180,12 @@ function P.get_pods()
 end
 
 function P.ping()
-	if cfg.ping_error_file then
-		local f = io.open(tostring(cfg.ping_error_file), "r")
+	local file = cfg.ping_fail_file or cfg.ping_error_file
+	if file then
+		local f = io.open(tostring(file), "r")
 		if f then
 			f:close()
-			error("mock: ping fails while " .. tostring(cfg.ping_error_file) .. " exists")
+			error("mock: ping fails while " .. tostring(file) .. " exists")
 		end
 	end
 end
