@@ -7,7 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <signal.h>
+#include <uv.h>
+
+#include "vk/http.h"
+#include "vk/kube.h"
+#include "vk/lua.h"
+#include "vk/node.h"
+#include "vk/pod.h"
+#include "vk/provider.h"
 #include "vk/util.h"
 
 typedef struct {
@@ -24,6 +34,7 @@ typedef struct {
 	bool no_reload;
 	unsigned status_interval_ms;
 	const char *log_level;
+	bool check; /* `vk check FILE` */
 } vk_options;
 
 static const char usage_text[] =
@@ -137,22 +148,238 @@ static int parse_args(int argc, char **argv, vk_options *o)
 		default: return bad_usage("unknown flag '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
+	if (optind < argc) {
+		if (o->check && !o->provider && optind == argc - 1) {
+			o->provider = argv[optind];
+			return -1;
+		}
 		return bad_usage("unexpected argument '%s'", argv[optind]);
+	}
 	if (!o->provider)
-		return bad_usage("%s", "--provider FILE.lua is required");
+		return bad_usage("%s", o->check ? "vk check needs a provider file" : "--provider FILE.lua is required");
 	return -1;
+}
+
+
+/* ---- the running agent ------------------------------------------------------ */
+
+typedef struct {
+	vk_options o;
+	uv_loop_t *loop;
+	vk_http *http;
+	vk_kube *kube;
+	vk_provider *provider;
+	vk_node *node;
+	vk_pods *pods;
+	cJSON *node_obj;       /* the template, until the node controller takes it */
+	cJSON *config;         /* --provider-config */
+	uv_signal_t sigint, sigterm;
+	int exit_code;
+	bool stopping;
+	uint64_t t0;
+} vk_agent;
+
+static void stop(vk_agent *a, int code)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	a->exit_code = code;
+	/* Order matters: controllers first (they stop issuing work), then the
+	 * provider (its in-flight callbacks end with -ECANCELED while the
+	 * controllers' memory is still there), then the transports. */
+	vk_pods_close(a->pods);
+	vk_node_close(a->node);
+	if (a->provider)
+		a->provider->ops->close(a->provider);
+	a->provider = NULL;
+	if (a->kube)
+		vk_kube_free(a->kube);
+	a->kube = NULL;
+	if (a->http)
+		vk_http_close(a->http);
+	a->http = NULL;
+	uv_close((uv_handle_t *)&a->sigint, NULL);
+	uv_close((uv_handle_t *)&a->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	vk_agent *a = s->data;
+	vk_info("main", "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
+	        strsignal(signum));
+	stop(a, 0);
+}
+
+static void on_node_ready(const char *err, void *ud)
+{
+	vk_agent *a = ud;
+	if (err) {
+		vk_error("main", "node registration failed: %s", err);
+		stop(a, 1);
+		return;
+	}
+	vk_info("main", "node %s registered in %llu ms", a->o.nodename,
+	        (unsigned long long)(vk_now_ms() - a->t0));
+	vk_pod_opts po = {
+		.loop = a->loop, .kube = a->kube, .provider = a->provider, .node = a->node,
+		.nodename = a->o.nodename, .status_poll_ms = a->o.status_interval_ms,
+	};
+	a->pods = vk_pods_new(&po);
+	vk_pods_start(a->pods);
+}
+
+/* The provider's name may differ from the file's: fix the taint's value. */
+static void retaint(cJSON *node, const char *name)
+{
+	cJSON *t;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "spec"), "taints"))
+	{
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(t, "key");
+		if (cJSON_IsString(k) && strcmp(k->valuestring, "virtual-kubelet.io/provider") == 0)
+			cJSON_ReplaceItemInObjectCaseSensitive(t, "value", cJSON_CreateString(name));
+	}
+}
+
+static vk_node_opts node_opts(vk_agent *a)
+{
+	return (vk_node_opts){
+		.loop = a->loop, .kube = a->kube, .provider = a->provider, .name = a->o.nodename,
+		.disable_taint = a->o.disable_taint, .port = a->o.port,
+	};
+}
+
+static void on_provider(vk_provider *p, const char *err, void *ud)
+{
+	vk_agent *a = ud;
+	if (!p) {
+		vk_error("main", "provider %s: %s", a->o.provider, err ? err : "failed to load");
+		stop(a, 1);
+		return;
+	}
+	a->provider = p;
+	if (a->o.check) {
+		printf("%s: ok (provider \"%s\")\n", a->o.provider, p->name);
+		stop(a, 0);
+		return;
+	}
+	vk_info("main", "provider %s (\"%s\") loaded", a->o.provider, p->name);
+	retaint(a->node_obj, p->name);
+	vk_node_opts no = node_opts(a);
+	a->node = vk_node_new(&no, a->node_obj);
+	a->node_obj = NULL;
+	vk_node_start(a->node, on_node_ready, a);
+}
+
+/* --provider-config: YAML or JSON (JSON is YAML). */
+static int load_config(const char *path, cJSON **out)
+{
+	if (!path) {
+		*out = NULL;
+		return 0;
+	}
+	vk_buf b = {0};
+	char *err = NULL;
+	if (vk_read_file(path, &b, &err) < 0) {
+		fprintf(stderr, "vk: --provider-config %s\n", err);
+		free(err);
+		return -1;
+	}
+	*out = vk_yaml_parse(b.data, b.len, &err);
+	vk_buf_free(&b);
+	if (!*out) {
+		fprintf(stderr, "vk: --provider-config %s: %s\n", path, err ? err : "cannot parse");
+		free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *base_name(const char *path, char *out, size_t n)
+{
+	const char *b = strrchr(path, '/');
+	snprintf(out, n, "%s", b ? b + 1 : path);
+	char *dot = strrchr(out, '.');
+	if (dot && strcmp(dot, ".lua") == 0)
+		*dot = '\0';
+	return out;
 }
 
 int main(int argc, char **argv)
 {
-	vk_options o = {
-		.state_dir = "/var/lib/vk", .store = "embedded", .listen = "0.0.0.0",
-		.port = 10250, .status_interval_ms = 5000,
+	vk_agent a = {
+		.o = {.state_dir = "/var/lib/vk", .store = "embedded", .listen = "0.0.0.0",
+		      .port = 10250, .status_interval_ms = 5000},
 	};
-	int rc = parse_args(argc, argv, &o);
+	if (argc > 1 && strcmp(argv[1], "check") == 0) {
+		a.o.check = true;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	int rc = parse_args(argc, argv, &a.o);
 	if (rc >= 0)
 		return rc;
-	vk_error("main", "the node agent is not wired yet in this build");
-	return 1;
+	a.t0 = vk_now_ms();
+	srandom((unsigned)(vk_wall_ms() ^ (uint64_t)getpid()));
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	char host[256];
+	if (!a.o.nodename) {
+		if (gethostname(host, sizeof host) != 0)
+			snprintf(host, sizeof host, "vk");
+		a.o.nodename = host;
+	}
+	if (load_config(a.o.provider_config, &a.config) < 0)
+		return 1;
+
+	vk_kubeconfig kc = {0};
+	if (!a.o.check) {
+		char *err = NULL;
+		if (vk_kubeconfig_load(a.o.kubeconfig, a.o.context, &kc, &err) < 0) {
+			fprintf(stderr, "vk: kubeconfig: %s\n", err ? err : "cannot load");
+			free(err);
+			cJSON_Delete(a.config);
+			return 1;
+		}
+	}
+
+	a.loop = uv_default_loop();
+	a.http = vk_http_new(a.loop);
+	if (!a.o.check) {
+		char *err = NULL;
+		a.kube = vk_kube_new(a.loop, a.http, &kc, &err);
+		if (!a.kube) {
+			fprintf(stderr, "vk: %s\n", err ? err : "cannot create the Kubernetes client");
+			free(err);
+			return 1;
+		}
+		vk_info("main", "vk %s: node %s, API server %s, provider %s", VK_VERSION, a.o.nodename,
+		        vk_kube_server(a.kube), a.o.provider);
+	}
+	vk_kubeconfig_free(&kc);
+
+	uv_signal_init(a.loop, &a.sigint);
+	uv_signal_init(a.loop, &a.sigterm);
+	a.sigint.data = a.sigterm.data = &a;
+	uv_signal_start(&a.sigint, on_signal, SIGINT);
+	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+
+	char pname[256];
+	vk_node_opts no = node_opts(&a);
+	a.node_obj = vk_node_template(&no, base_name(a.o.provider, pname, sizeof pname));
+	vk_lua_opts lo = {
+		.loop = a.loop, .http = a.http, .kube = a.kube, .path = a.o.provider, .config = a.config,
+	};
+	if (vk_lua_provider_open(&lo, a.node_obj, on_provider, &a) < 0) {
+		vk_error("main", "cannot open provider %s", a.o.provider);
+		return 1;
+	}
+	uv_run(a.loop, UV_RUN_DEFAULT);
+	cJSON_Delete(a.node_obj);
+	cJSON_Delete(a.config);
+	uv_loop_close(a.loop);
+	curl_global_cleanup();
+	return a.exit_code;
 }

@@ -29,7 +29,9 @@ typedef struct {
 /* Loads credentials:
  *   path != NULL: that file;
  *   else $KUBECONFIG (first file of the list), else the in-cluster service
- *   account (KUBERNETES_SERVICE_HOST + /var/run/secrets/...), else ~/.kube/config.
+ *   account (KUBERNETES_SERVICE_HOST/PORT + /var/run/secrets/..., or the
+ *   folder $VK_SERVICE_ACCOUNT_DIR), else ~/.kube/config.
+ * Relative paths in a file resolve against the file's folder.
  * context == NULL uses current-context.  Returns 0, or a negative errno with
  * *err = one line naming the file and the field, e.g.
  *   "config.yaml: users[0].user.client-key-data: not valid base64". */
@@ -39,6 +41,17 @@ int vk_kubeconfig_load(const char *path, const char *context, vk_kubeconfig *out
 int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const char *base_dir,
                         const char *context, vk_kubeconfig *out, char **err);
 void vk_kubeconfig_free(vk_kubeconfig *kc);
+
+/* ---- YAML ----------------------------------------------------------------
+ * YAML -> cJSON as Kubernetes reads it (sigs.k8s.io/yaml): mappings become
+ * objects, sequences arrays, plain scalars resolve with the YAML 1.2 core
+ * schema (null, true/false, ints, floats, else strings), quoted scalars are
+ * strings; anchors, aliases and `<<` merge keys are expanded.  On a syntax
+ * error returns NULL with *err = "line N: problem" (malloc'd).
+ * vk_yaml_parse returns the first document (JSON null for an empty text);
+ * vk_yaml_parse_all an array of every document. */
+cJSON *vk_yaml_parse(const char *text, size_t len, char **err);
+cJSON *vk_yaml_parse_all(const char *text, size_t len, char **err);
 
 /* ---- client ------------------------------------------------------------ */
 typedef struct vk_kube vk_kube;
@@ -92,4 +105,11 @@ void vk_kube_watch_stop(vk_kube_watch *w); /* no more callbacks */
 /* Percent-encodes a query value (fieldSelector etc.); caller frees. */
 char *vk_kube_escape(const char *s);
 
+/* ---- events ------------------------------------------------------------
+ * Records a core/v1 Event about `obj` (a Pod or Node as JSON: kind,
+ * metadata.name/namespace/uid are read from it).  Fire and forget: a
+ * failure is logged, never retried, never fatal.  `type` is "Normal" or
+ * "Warning"; `component`/`host` fill the event's source. */
+void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *reason,
+                   const char *host, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 #endif

@@ -68,6 +68,26 @@ typedef struct {
 uint64_t vk_backoff_next(vk_backoff *b);
 void vk_backoff_reset(vk_backoff *b);
 
+/* ---- string map ------------------------------------------------------
+ * A hash map from NUL-terminated string keys (copied, owned by the map) to
+ * caller-owned pointers.  Iteration order is unspecified; removing the
+ * current entry while iterating with vk_map_next is allowed. */
+typedef struct vk_map vk_map;
+typedef struct {
+	size_t bucket;
+	void *entry;
+} vk_map_iter;
+
+vk_map *vk_map_new(void);
+void vk_map_free(vk_map *m); /* frees keys, not values */
+void *vk_map_get(const vk_map *m, const char *key);
+/* Sets key to val; returns the previous value or NULL. */
+void *vk_map_set(vk_map *m, const char *key, void *val);
+void *vk_map_del(vk_map *m, const char *key); /* returns the removed value */
+size_t vk_map_len(const vk_map *m);
+/* for (vk_map_iter it = {0}; vk_map_next(m, &it, &k, &v);) ... */
+bool vk_map_next(const vk_map *m, vk_map_iter *it, const char **key, void **val);
+
 /* Small helpers. */
 #define VK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define VK_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

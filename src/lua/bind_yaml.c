@@ -1,4 +1,5 @@
-/* vk.yaml: decode(s) -> table (arrays marked, null as vk.json.null). */
+/* vk.yaml: decode(s) -> table (arrays marked, null as vk.json.null), with
+ * the core's YAML reader (vk_yaml_parse, vk/kube.h). */
 #include <stdlib.h>
 
 #include "host.h"
@@ -9,7 +10,7 @@ static int l_decode(lua_State *L)
 	size_t n;
 	const char *s = luaL_checklstring(L, 1, &n);
 	char *err = NULL;
-	cJSON *j = vk_yaml_decode(s, n, &err);
+	cJSON *j = vk_yaml_parse(s, n, &err);
 	if (!j) {
 		lua_pushfstring(L, "vk.yaml.decode: %s", err ? err : "out of memory");
 		free(err);

@@ -40,6 +40,8 @@ on_exit() {
 	"$here/containerd-down.sh" "$dir" >/dev/null 2>&1 || true
 }
 trap on_exit EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 cdir=$dir/containerd
 mkdir -p "$cdir/root" "$cdir/state" "$cdir/opt" "$dir/cni/net.d" "$dir/cni/ipam" "$dir/pods" "$dir/logs" "$dir/pids"

@@ -47,6 +47,8 @@ on_exit() {
 	"$here/down.sh" "$dir" >/dev/null 2>&1 || true
 }
 trap on_exit EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 # ---- certificates -------------------------------------------------------
 ossl() { openssl "$@" 2>>"$dir/logs/openssl.log"; }
@@ -207,7 +209,10 @@ start_proc kube-controller-manager "$bin/kube-controller-manager" \
 	--cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
 	--service-cluster-ip-range 10.0.0.0/24 --cluster-name vk-test \
 	--controllers '*,-cloud-node-lifecycle-controller,-node-route-controller,-service-lb-controller' \
-	--leader-elect=false --profiling=false
+	--leader-elect=false --profiling=false \
+	--node-monitor-period 2s --node-monitor-grace-period "${VK_NODE_GRACE:-20s}"
+# (A node whose lease is older than the grace period goes NotReady; 20 s
+# instead of the default 50 s keeps the tests that wait for it short.)
 start_proc kube-scheduler "$bin/kube-scheduler" \
 	--kubeconfig "$dir/scheduler.kubeconfig" \
 	--authentication-kubeconfig "$dir/scheduler.kubeconfig" \

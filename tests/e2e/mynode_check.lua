@@ -1,7 +1,8 @@
 -- providers/mynode.lua against a real containerd, without a cluster: this
 -- check provider loads mynode, calls its callbacks as the core would, and
--- reads the results back through the CRI.  Run by tests/e2e/cri_client.sh
--- (containerd) through tests/unit/lua_checks.c; config.mynode is the file.
+-- reads the results back through the CRI.  Run
+-- through tests/unit/lua_checks.c (tests/e2e/vk/mynode_runs_pods_as_containers.sh
+-- starts containerd); config.mynode is the provider file.
 local cri = require "vk.cri"
 local timer = require "vk.timer"
 local json = require "vk.json"

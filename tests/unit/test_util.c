@@ -1,5 +1,6 @@
 /* util: buffers, backoff, timestamps. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
@@ -46,8 +47,38 @@ static void rfc3339_formats_utc(void)
 	is_str(ts, "2025-12-01T06:00:00.123000Z", "micro form");
 }
 
+static void map_sets_gets_deletes_and_iterates(void)
+{
+	vk_map *m = vk_map_new();
+	char key[32];
+	static int vals[5000];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof key, "ns/pod-%d", i);
+		vals[i] = i;
+		vk_map_set(m, key, &vals[i]);
+	}
+	is_int(vk_map_len(m), 5000, "5000 keys stored");
+	int *v = vk_map_get(m, "ns/pod-4321");
+	ok(v && *v == 4321, "lookup after growth finds the value");
+	ok(vk_map_get(m, "ns/pod-5000") == NULL, "absent key gives NULL");
+	/* delete every odd key while iterating */
+	const char *k;
+	void *val;
+	size_t seen = 0;
+	for (vk_map_iter it = {0}; vk_map_next(m, &it, &k, &val);) {
+		seen++;
+		if (*(int *)val % 2)
+			vk_map_del(m, k);
+	}
+	is_int(seen, 5000, "iteration visits every entry even while deleting");
+	is_int(vk_map_len(m), 2500, "odd keys deleted");
+	ok(vk_map_set(m, "ns/pod-2", &vals[7]) == &vals[2], "set returns the previous value");
+	vk_map_free(m);
+}
+
 int main(void)
 {
+	map_sets_gets_deletes_and_iterates();
 	buffers_grow_and_stay_terminated();
 	backoff_doubles_with_jitter_and_caps();
 	rfc3339_formats_utc();

@@ -1,0 +1,52 @@
+/* base64 decoding for kubeconfig *-data fields. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "kube_int.h"
+
+static int sextet(unsigned char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == '/')
+		return 63;
+	return -1;
+}
+
+int vk_base64_decode(const char *in, size_t len, vk_buf *out)
+{
+	uint32_t acc = 0;
+	int bits = 0, pad = 0;
+	size_t n = 0; /* significant characters, padding included */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+		if (ch == '\n' || ch == '\r' || ch == ' ' || ch == '\t')
+			continue;
+		n++;
+		if (ch == '=') {
+			pad++;
+			continue;
+		}
+		int v = sextet(ch);
+		if (v < 0 || pad) /* a bad character, or data after padding */
+			return -EINVAL;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			unsigned char byte = (unsigned char)(acc >> bits);
+			if (vk_buf_append(out, &byte, 1) < 0)
+				return -ENOMEM;
+		}
+	}
+	/* 1 leftover character cannot encode a byte; padding must fill the quad. */
+	if (bits >= 6 || pad > 2 || (pad && n % 4 != 0))
+		return -EINVAL;
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* Internals shared by the files of src/kube/ (not a public contract). */
+#ifndef VK_KUBE_INT_H
+#define VK_KUBE_INT_H
+
+#include <stddef.h>
+
+#include "vk/util.h"
+
+/* Standard base64 (RFC 4648), as Go's encoding/base64 StdEncoding reads it
+ * in kubeconfig *-data fields: line breaks are ignored, padding optional.
+ * Appends to `out`; returns 0 or -EINVAL. */
+int vk_base64_decode(const char *in, size_t len, vk_buf *out);
+
+
+/* ---- client internals (client.c, watch.c) ---------------------------- */
+#include <curl/curl.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vk/kube.h"
+
+struct vk_kube {
+	uv_loop_t *loop;
+	vk_http *http;
+	char *server;
+	char *ca_pem, *cert_pem, *key_pem;
+	char *token, *token_file;
+	bool insecure;
+	uint64_t token_checked_ms; /* last look at token_file */
+	struct timespec token_mtime;
+	vk_kube_call *calls;   /* in flight, for vk_kube_free */
+	vk_kube_watch *watches;
+};
+
+/* A configured easy handle for `method` `path` (server prefix, TLS, auth,
+ * Accept) and its header list; `watch` selects streaming timeouts. */
+CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char *content_type,
+                   bool watch, struct curl_slist **headers);
+/* Fills *message and *reason from a Kubernetes Status object (borrowed). */
+void vk_kube_status_of(const cJSON *json, const char **message, const char **reason);
+void vk_kube_watch_unlink_all(vk_kube *k); /* from vk_kube_free */
+
+#define VK_KUBE_MAX_BODY (256u << 20)    /* a LIST of thousands of objects fits */
+#define VK_KUBE_MAX_EVENT (16u << 20)    /* one watch line */
+
+#endif

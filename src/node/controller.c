@@ -1,0 +1,419 @@
+/* The Node controller: registers the Node, keeps its status and readiness
+ * current, renews the lease (lease.c) and re-creates the Node if someone
+ * deletes it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node_int.h"
+
+#define SUB "node"
+
+static cJSON *get_path(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+	return b ? cJSON_GetObjectItemCaseSensitive(x, b) : (cJSON *)x;
+}
+
+/* Sets obj[key] = val, taking ownership of val. */
+static void set_item(cJSON *obj, const char *key, cJSON *val)
+{
+	if (!val)
+		return;
+	if (cJSON_GetObjectItemCaseSensitive(obj, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, key, val);
+	else
+		cJSON_AddItemToObject(obj, key, val);
+}
+
+static void set_str(cJSON *obj, const char *key, const char *s) { set_item(obj, key, cJSON_CreateString(s)); }
+
+vk_node *vk_node_new(const vk_node_opts *o, cJSON *node)
+{
+	vk_node *n = vk_xcalloc(1, sizeof *n);
+	n->o = *o;
+	if (!n->o.lease_duration_s)
+		n->o.lease_duration_s = 40;
+	if (!n->o.lease_renew_ms)
+		n->o.lease_renew_ms = 10000;
+	if (!n->o.ping_ms)
+		n->o.ping_ms = 10000;
+	if (!n->o.status_ms)
+		n->o.status_ms = 60000;
+	n->name = vk_strdup(o->name);
+	n->o.name = n->name;
+	n->node = node;
+	n->ready = true;
+	n->reg_backoff = (vk_backoff){.base_ms = 500, .max_ms = 30000};
+	n->watch_backoff = (vk_backoff){.base_ms = 500, .max_ms = 30000};
+
+	/* The provider may not rename the node or drop what the API requires. */
+	cJSON *md = get_path(node, "metadata", NULL);
+	if (!md)
+		md = cJSON_AddObjectToObject(node, "metadata");
+	set_str(md, "name", n->name);
+	cJSON *labels = get_path(node, "metadata", "labels");
+	char *dropped = NULL;
+	if (vk_node_filter_labels(labels, &dropped) > 0) {
+		vk_warn(SUB, "dropped labels a node may not set on itself (NodeRestriction): %s", dropped);
+		free(dropped);
+	}
+
+	uv_timer_t *timers[] = {&n->lease_timer, &n->ping_timer, &n->status_timer, &n->retry_timer, &n->watch_timer};
+	for (size_t i = 0; i < VK_ARRAY_LEN(timers); i++) {
+		uv_timer_init(o->loop, timers[i]);
+		timers[i]->data = n;
+		n->open_handles++;
+	}
+	return n;
+}
+
+const cJSON *vk_node_object(const vk_node *n) { return n->node; }
+
+const char *vk_node_internal_ip(const vk_node *n)
+{
+	const cJSON *a;
+	cJSON_ArrayForEach(a, get_path(n->node, "status", "addresses"))
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "type");
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, "address");
+		if (cJSON_IsString(t) && strcmp(t->valuestring, "InternalIP") == 0 && cJSON_IsString(v))
+			return v->valuestring;
+	}
+	return NULL;
+}
+
+void vk_node_event(vk_node *n, const char *type, const char *reason, const char *msg)
+{
+	cJSON *ref = cJSON_CreateObject();
+	cJSON_AddStringToObject(ref, "kind", "Node");
+	cJSON *md = cJSON_AddObjectToObject(ref, "metadata");
+	cJSON_AddStringToObject(md, "name", n->name);
+	/* kubectl describe node matches events on uid = name for Nodes. */
+	cJSON_AddStringToObject(md, "uid", n->name);
+	vk_kube_event(n->o.kube, ref, type, reason, n->name, "%s", msg);
+	cJSON_Delete(ref);
+}
+
+/* ---- conditions ---------------------------------------------------------- */
+
+static void set_ready_condition(vk_node *n, const char *now)
+{
+	cJSON *c;
+	cJSON_ArrayForEach(c, get_path(n->node, "status", "conditions"))
+	{
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
+		if (!cJSON_IsString(t))
+			continue;
+		set_str(c, "lastHeartbeatTime", now);
+		if (strcmp(t->valuestring, "Ready") != 0)
+			continue;
+		const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "status");
+		const char *want = n->ready ? "True" : "False";
+		if (!cJSON_IsString(s) || strcmp(s->valuestring, want) != 0) {
+			set_str(c, "status", want);
+			set_str(c, "lastTransitionTime", now);
+		}
+		set_str(c, "reason", n->ready ? "KubeletReady" : "ProviderPingFailed");
+		set_str(c, "message", n->ready ? "vk is posting ready status"
+		                               : (n->not_ready_msg ? n->not_ready_msg : "ping failed"));
+	}
+}
+
+/* ---- status --------------------------------------------------------------- */
+
+static void status_tick(uv_timer_t *t);
+
+static void status_done(const vk_kube_result *r, void *ud)
+{
+	vk_node *n = ud;
+	n->status_busy = false;
+	if (n->closing)
+		return;
+	if (r->status == 404) {
+		vk_warn(SUB, "Node %s is gone from the API; registering it again", n->name);
+		n->registered = false;
+		vk_node_register(n);
+		return;
+	}
+	if (r->status != 200) {
+		vk_warn(SUB, "status update failed: %ld %s", r->status, r->error ? r->error : "");
+		uv_timer_start(&n->status_timer, status_tick, 2000, n->o.status_ms);
+		return;
+	}
+	if (n->status_dirty) {
+		n->status_dirty = false;
+		vk_node_write_status(n);
+	}
+}
+
+/* PATCHes the whole status (strategic merge: conditions merge by type). */
+void vk_node_write_status(vk_node *n)
+{
+	if (n->closing || !n->registered)
+		return;
+	if (n->status_busy) {
+		n->status_dirty = true;
+		return;
+	}
+	char now[40];
+	vk_rfc3339(now, vk_wall_ms(), false);
+	set_ready_condition(n, now);
+	cJSON *patch = cJSON_CreateObject();
+	cJSON_AddItemToObject(patch, "status", cJSON_Duplicate(get_path(n->node, "status", NULL), 1));
+	char *path = vk_asprintf("/api/v1/nodes/%s/status", n->name);
+	n->status_busy = true;
+	if (vk_kube_send_json(n->o.kube, "PATCH", path, "application/strategic-merge-patch+json", patch,
+	                      status_done, n) < 0)
+		n->status_busy = false;
+	free(path);
+	cJSON_Delete(patch);
+}
+
+/* Takes what the provider's node_status returned into our Node. */
+static void node_status_done(const vk_provider_result *r, void *ud)
+{
+	vk_node *n = ud;
+	n->node_status_busy = false;
+	if (n->closing)
+		return;
+	if (r->err) {
+		vk_warn(SUB, "provider node_status failed: %s", r->errmsg ? r->errmsg : "error");
+	} else if (cJSON_IsObject(r->value)) {
+		const cJSON *st = get_path(r->value, "status", NULL);
+		cJSON *mine = get_path(n->node, "status", NULL);
+		static const char *const keys[] = {"capacity", "allocatable", "addresses", "nodeInfo", "daemonEndpoints"};
+		for (size_t i = 0; st && mine && i < VK_ARRAY_LEN(keys); i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, keys[i]);
+			if (v)
+				set_item(mine, keys[i], cJSON_Duplicate(v, 1));
+		}
+	}
+	cJSON_Delete(r->value);
+	vk_node_write_status(n);
+}
+
+static void status_tick(uv_timer_t *t)
+{
+	vk_node *n = t->data;
+	if (n->closing || !n->registered || n->node_status_busy)
+		return;
+	if (vk_provider_has(n->o.provider, VK_CALL_NODE_STATUS)) {
+		n->node_status_busy = true;
+		if (vk_provider_node_status(n->o.provider, n->node, node_status_done, n) == 0)
+			return;
+		n->node_status_busy = false;
+	}
+	vk_node_write_status(n);
+}
+
+/* ---- ping ----------------------------------------------------------------- */
+
+static void ping_done(const vk_provider_result *r, void *ud)
+{
+	vk_node *n = ud;
+	n->ping_busy = false;
+	cJSON_Delete(r->value);
+	if (n->closing)
+		return;
+	bool ready = r->err == 0;
+	/* The condition shows the error's first line; the log keeps the traceback. */
+	char msg[512];
+	snprintf(msg, sizeof msg, "%s", r->errmsg ? r->errmsg : "ping failed");
+	msg[strcspn(msg, "\n")] = '\0';
+	bool changed = ready != n->ready ||
+	               (!ready && (!n->not_ready_msg || strcmp(n->not_ready_msg, msg) != 0));
+	n->ready = ready;
+	free(n->not_ready_msg);
+	n->not_ready_msg = ready ? NULL : vk_strdup(msg);
+	if (!changed)
+		return;
+	if (ready)
+		vk_info(SUB, "provider ping recovered: node Ready");
+	else
+		vk_warn(SUB, "provider ping failed, node NotReady: %s", r->errmsg ? r->errmsg : msg);
+	vk_node_write_status(n);
+}
+
+static void ping_tick(uv_timer_t *t)
+{
+	vk_node *n = t->data;
+	if (n->closing || n->ping_busy || !vk_provider_has(n->o.provider, VK_CALL_PING))
+		return;
+	n->ping_busy = true;
+	if (vk_provider_ping(n->o.provider, ping_done, n) < 0)
+		n->ping_busy = false;
+}
+
+/* ---- registration ------------------------------------------------------- */
+
+static void registered(vk_node *n, const cJSON *obj)
+{
+	const cJSON *uid = get_path(obj, "metadata", "uid");
+	if (cJSON_IsString(uid)) {
+		free(n->uid);
+		n->uid = vk_strdup(uid->valuestring);
+	}
+	bool first = !n->ready_cb ? false : true;
+	n->registered = true;
+	n->registering = false;
+	vk_backoff_reset(&n->reg_backoff);
+	free(n->lease_rv);
+	n->lease_rv = NULL;
+	vk_node_write_status(n);
+	vk_node_lease_renew(n);
+	if (first) {
+		vk_node_ready_cb cb = n->ready_cb;
+		n->ready_cb = NULL;
+		cb(NULL, n->ready_ud);
+	}
+}
+
+static void retry_tick(uv_timer_t *t) { vk_node_register(t->data); }
+
+static void retry_later(vk_node *n, const char *why)
+{
+	uint64_t d = vk_backoff_next(&n->reg_backoff);
+	vk_warn(SUB, "registering Node %s failed (%s); retrying in %llu ms", n->name, why,
+	        (unsigned long long)d);
+	n->registering = false;
+	uv_timer_start(&n->retry_timer, retry_tick, d, 0);
+}
+
+static void labels_done(const vk_kube_result *r, void *ud)
+{
+	vk_node *n = ud;
+	if (n->closing)
+		return;
+	if (r->status != 200) {
+		retry_later(n, r->error ? r->error : "label update failed");
+		return;
+	}
+	registered(n, r->json);
+}
+
+static void create_done(const vk_kube_result *r, void *ud)
+{
+	vk_node *n = ud;
+	if (n->closing)
+		return;
+	if (r->status == 201 || r->status == 200) {
+		vk_info(SUB, "registered Node %s", n->name);
+		registered(n, r->json);
+		return;
+	}
+	if (r->status == 409) {
+		/* It exists already (a restart): bring our labels onto it. */
+		cJSON *patch = cJSON_CreateObject();
+		cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
+		const cJSON *labels = get_path(n->node, "metadata", "labels");
+		cJSON_AddItemToObject(md, "labels", labels ? cJSON_Duplicate(labels, 1) : cJSON_CreateObject());
+		char *path = vk_asprintf("/api/v1/nodes/%s", n->name);
+		int rc = vk_kube_send_json(n->o.kube, "PATCH", path, "application/strategic-merge-patch+json",
+		                           patch, labels_done, n);
+		free(path);
+		cJSON_Delete(patch);
+		if (rc < 0)
+			retry_later(n, "could not start label update");
+		else
+			vk_info(SUB, "Node %s exists; updating it", n->name);
+		return;
+	}
+	retry_later(n, r->error ? r->error : "create failed");
+}
+
+void vk_node_register(vk_node *n)
+{
+	if (n->closing || n->registering)
+		return;
+	n->registering = true;
+	cJSON *body = cJSON_Duplicate(n->node, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(get_path(body, "metadata", NULL), "resourceVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(get_path(body, "metadata", NULL), "uid");
+	if (vk_kube_send_json(n->o.kube, "POST", "/api/v1/nodes", NULL, body, create_done, n) < 0)
+		retry_later(n, "could not start the request");
+	cJSON_Delete(body);
+}
+
+/* ---- watching our own Node, to re-create it at once if deleted ----------- */
+
+static void watch_tick(uv_timer_t *t) { vk_node_watch_start(t->data); }
+
+static void watch_event(const char *type, cJSON *obj, void *ud)
+{
+	vk_node *n = ud;
+	if (strcmp(type, "DELETED") == 0 && !n->closing) {
+		vk_warn(SUB, "Node %s was deleted; registering it again", n->name);
+		n->registered = false;
+		vk_node_register(n);
+	}
+}
+
+static void watch_closed(long status, const char *err, void *ud)
+{
+	vk_node *n = ud;
+	n->watch = NULL;
+	if (n->closing)
+		return;
+	uint64_t d = status == 200 && !err ? 0 : vk_backoff_next(&n->watch_backoff);
+	if (!d)
+		vk_backoff_reset(&n->watch_backoff);
+	uv_timer_start(&n->watch_timer, watch_tick, d, 0);
+}
+
+void vk_node_watch_start(vk_node *n)
+{
+	if (n->closing || n->watch)
+		return;
+	char *q = vk_asprintf("metadata.name=%s", n->name);
+	char *eq = vk_kube_escape(q);
+	char *path = vk_asprintf("/api/v1/nodes?watch=true&timeoutSeconds=600&fieldSelector=%s", eq);
+	if (vk_kube_watch_start(n->o.kube, path, watch_event, watch_closed, n, &n->watch) < 0)
+		uv_timer_start(&n->watch_timer, watch_tick, vk_backoff_next(&n->watch_backoff), 0);
+	free(path);
+	free(eq);
+	free(q);
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+int vk_node_start(vk_node *n, vk_node_ready_cb cb, void *ud)
+{
+	n->ready_cb = cb;
+	n->ready_ud = ud;
+	vk_node_register(n);
+	vk_node_lease_start(n);
+	uv_timer_start(&n->ping_timer, ping_tick, 0, n->o.ping_ms);
+	uv_timer_start(&n->status_timer, status_tick, n->o.status_ms, n->o.status_ms);
+	vk_node_watch_start(n);
+	return 0;
+}
+
+static void on_close(uv_handle_t *h)
+{
+	vk_node *n = h->data;
+	if (--n->open_handles > 0)
+		return;
+	cJSON_Delete(n->node);
+	free(n->uid);
+	free(n->lease_rv);
+	free(n->not_ready_msg);
+	free(n->name);
+	free(n);
+}
+
+void vk_node_close(vk_node *n)
+{
+	if (!n || n->closing)
+		return;
+	n->closing = true;
+	if (n->watch)
+		vk_kube_watch_stop(n->watch);
+	n->watch = NULL;
+	uv_close((uv_handle_t *)&n->lease_timer, on_close);
+	uv_close((uv_handle_t *)&n->ping_timer, on_close);
+	uv_close((uv_handle_t *)&n->status_timer, on_close);
+	uv_close((uv_handle_t *)&n->retry_timer, on_close);
+	uv_close((uv_handle_t *)&n->watch_timer, on_close);
+}

@@ -1,0 +1,135 @@
+/* The node Lease (coordination.k8s.io/v1 in kube-node-lease): the node's
+ * heartbeat.  Renewed every lease_renew_ms by a timer of its own, so no
+ * provider callback, however slow, can delay it: callbacks only ever run
+ * between loop iterations and yield on I/O. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "node_int.h"
+
+static void lease_tick(uv_timer_t *t)
+{
+	vk_node_lease_renew(t->data);
+}
+
+void vk_node_lease_start(vk_node *n)
+{
+	n->lease_timer.data = n;
+	uv_timer_start(&n->lease_timer, lease_tick, 0, n->o.lease_renew_ms);
+}
+
+static cJSON *lease_body(vk_node *n)
+{
+	char now[40];
+	vk_rfc3339(now, vk_wall_ms(), true);
+	cJSON *l = cJSON_CreateObject();
+	cJSON_AddStringToObject(l, "apiVersion", "coordination.k8s.io/v1");
+	cJSON_AddStringToObject(l, "kind", "Lease");
+	cJSON *md = cJSON_AddObjectToObject(l, "metadata");
+	cJSON_AddStringToObject(md, "name", n->name);
+	cJSON_AddStringToObject(md, "namespace", "kube-node-lease");
+	if (n->lease_rv)
+		cJSON_AddStringToObject(md, "resourceVersion", n->lease_rv);
+	if (n->uid) {
+		/* Owned by the Node, so the garbage collector removes it with the Node. */
+		cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "apiVersion", "v1");
+		cJSON_AddStringToObject(r, "kind", "Node");
+		cJSON_AddStringToObject(r, "name", n->name);
+		cJSON_AddStringToObject(r, "uid", n->uid);
+		cJSON_AddItemToArray(refs, r);
+	}
+	cJSON *spec = cJSON_AddObjectToObject(l, "spec");
+	cJSON_AddStringToObject(spec, "holderIdentity", n->name);
+	cJSON_AddNumberToObject(spec, "leaseDurationSeconds", n->o.lease_duration_s);
+	cJSON_AddStringToObject(spec, "renewTime", now);
+	return l;
+}
+
+static void remember_rv(vk_node *n, const cJSON *lease)
+{
+	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(lease, "metadata"), "resourceVersion");
+	free(n->lease_rv);
+	n->lease_rv = cJSON_IsString(rv) ? vk_strdup(rv->valuestring) : NULL;
+}
+
+static void renew_done(const vk_kube_result *r, void *ud)
+{
+	vk_node *n = ud;
+	n->lease_busy = false;
+	if (n->closing)
+		return;
+	if (r->status == 200 || r->status == 201) {
+		remember_rv(n, r->json);
+		n->lease_last_ok_ms = vk_now_ms();
+		vk_debug("lease", "renewed (rv %s)", n->lease_rv ? n->lease_rv : "?");
+		return;
+	}
+	/* 404: no lease yet (or the Node and its lease were deleted);
+	 * 409: someone else wrote it; both: forget the version, try again soon. */
+	free(n->lease_rv);
+	n->lease_rv = NULL;
+	if (r->status == 404 || r->status == 409) {
+		vk_debug("lease", "%ld %s, creating or refreshing", r->status, r->reason ? r->reason : "");
+		vk_node_lease_renew(n);
+		return;
+	}
+	vk_warn("lease", "renewal failed: %ld %s", r->status, r->error ? r->error : "");
+	/* Retry well inside the lease duration rather than a full period later. */
+	uv_timer_start(&n->lease_timer, lease_tick, 1000, n->o.lease_renew_ms);
+}
+
+static void get_done(const vk_kube_result *r, void *ud);
+
+void vk_node_lease_renew(vk_node *n)
+{
+	if (n->lease_busy || n->closing || !n->registered)
+		return;
+	n->lease_busy = true;
+	char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
+	int rc;
+	if (!n->lease_rv) {
+		rc = vk_kube_get(n->o.kube, path, get_done, n);
+	} else {
+		cJSON *body = lease_body(n);
+		rc = vk_kube_send_json(n->o.kube, "PUT", path, NULL, body, renew_done, n);
+		cJSON_Delete(body);
+	}
+	free(path);
+	if (rc < 0) {
+		n->lease_busy = false;
+		vk_warn("lease", "could not start renewal: %d", rc);
+	}
+}
+
+/* After a GET: update the existing lease, or create it. */
+static void get_done(const vk_kube_result *r, void *ud)
+{
+	vk_node *n = ud;
+	n->lease_busy = false;
+	if (n->closing)
+		return;
+	int rc;
+	n->lease_busy = true;
+	if (r->status == 200) {
+		remember_rv(n, r->json);
+		char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
+		cJSON *body = lease_body(n);
+		rc = vk_kube_send_json(n->o.kube, "PUT", path, NULL, body, renew_done, n);
+		cJSON_Delete(body);
+		free(path);
+	} else if (r->status == 404) {
+		cJSON *body = lease_body(n);
+		rc = vk_kube_send_json(n->o.kube, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+		                       NULL, body, renew_done, n);
+		cJSON_Delete(body);
+	} else {
+		n->lease_busy = false;
+		vk_warn("lease", "could not read the lease: %ld %s", r->status, r->error ? r->error : "");
+		return;
+	}
+	if (rc < 0)
+		n->lease_busy = false;
+}

@@ -1,0 +1,42 @@
+/* Private to src/node: the controller's state, shared by its files. */
+#ifndef VK_NODE_INT_H
+#define VK_NODE_INT_H
+
+#include "vk/node.h"
+#include "vk/util.h"
+
+struct vk_node {
+	vk_node_opts o;
+	char *name;
+	cJSON *node;            /* what we register and keep writing */
+	char *uid;              /* the registered Node's uid (lease owner) */
+	bool registered, registering, closing;
+	bool ready;             /* last ping result */
+	char *not_ready_msg;
+
+	vk_node_ready_cb ready_cb;
+	void *ready_ud;
+
+	uv_timer_t lease_timer, ping_timer, status_timer, retry_timer;
+	int open_handles;
+
+	/* lease */
+	char *lease_rv;         /* resourceVersion of our Lease, NULL until known */
+	bool lease_busy;
+	uint64_t lease_last_ok_ms;
+
+	/* status writes: at most one in flight, a later request marks it dirty */
+	bool status_busy, status_dirty, ping_busy, node_status_busy;
+
+	vk_kube_watch *watch;
+	vk_backoff reg_backoff, watch_backoff;
+	uv_timer_t watch_timer;
+};
+
+void vk_node_lease_start(vk_node *n);
+void vk_node_lease_renew(vk_node *n);
+void vk_node_register(vk_node *n);
+void vk_node_write_status(vk_node *n);
+void vk_node_watch_start(vk_node *n);
+
+#endif

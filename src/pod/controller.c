@@ -1,0 +1,121 @@
+/* The pod controller's life cycle: start-up reconcile with the provider,
+ * then the informer, the work queue and the status poll. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pod_int.h"
+
+vk_pods *vk_pods_new(const vk_pod_opts *o)
+{
+	vk_pods *pc = vk_xcalloc(1, sizeof *pc);
+	pc->o = *o;
+	if (!pc->o.status_poll_ms)
+		pc->o.status_poll_ms = 5000;
+	if (!pc->o.workers)
+		pc->o.workers = 64;
+	pc->api = vk_map_new();
+	pc->recs = vk_map_new();
+	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pods_sync, pc);
+	pc->watch_backoff = (vk_backoff){.base_ms = 250, .max_ms = 30000};
+	uv_timer_init(o->loop, &pc->watch_timer);
+	uv_timer_init(o->loop, &pc->poll_timer);
+	pc->watch_timer.data = pc->poll_timer.data = pc;
+	pc->open_handles = 2;
+	vk_provider_set_notify(o->provider, vk_pods_notify, pc);
+	return pc;
+}
+
+/* The provider's own list: what it runs already is not created again, and
+ * what the API no longer has is deleted once the first list is in. */
+static void get_pods_done(const vk_provider_result *res, void *ud)
+{
+	vk_pods *pc = ud;
+	pc->inflight--;
+	if (pc->closing) {
+		cJSON_Delete(res->value);
+		return;
+	}
+	if (res->err) {
+		vk_warn(SUB, "provider get_pods failed, starting without its list: %s",
+		        res->errmsg ? res->errmsg : "error");
+	}
+	size_t n = 0;
+	const cJSON *p, *list = cJSON_IsArray(res->value) ? res->value : NULL;
+	cJSON_ArrayForEach(p, list)
+	{
+		char *key = vk_pod_key(p);
+		if (!key)
+			continue;
+		pod_rec *r = vk_pods_rec(pc, key, vk_json_str(p, "metadata.uid"));
+		r->created = true;
+		cJSON_Delete(r->pod);
+		r->pod = cJSON_Duplicate(p, 1);
+		free(r->spec_sig);
+		r->spec_sig = NULL; /* taken from the API pod at its first sync */
+		free(key);
+		n++;
+	}
+	cJSON_Delete(res->value);
+	vk_info(SUB, "the provider reports %zu pods", n);
+	vk_pods_informer_start(pc);
+	vk_pods_poll_start(pc);
+}
+
+int vk_pods_start(vk_pods *pc)
+{
+	pc->inflight++;
+	int rc = vk_provider_get_pods(pc->o.provider, get_pods_done, pc);
+	if (rc == 0)
+		return 0;
+	pc->inflight--;
+	if (rc != -ENOSYS)
+		vk_warn(SUB, "provider get_pods could not start: %s", strerror(-rc));
+	vk_pods_informer_start(pc);
+	vk_pods_poll_start(pc);
+	return 0;
+}
+
+void vk_pods_resync(vk_pods *pc)
+{
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
+		pod_rec *r = v;
+		if (r->created)
+			vk_pods_fetch_status(pc, r);
+	}
+}
+
+static void closed(uv_handle_t *h)
+{
+	vk_pods *pc = h->data;
+	if (--pc->open_handles > 0)
+		return;
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(pc->api, &i, &k, &v);)
+		cJSON_Delete(v);
+	vk_map_free(pc->api);
+	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);)
+		vk_pods_rec_free(pc, v);
+	vk_map_free(pc->recs);
+	free(pc->rv);
+	free(pc);
+}
+
+/* Stops watching and syncing.  No pod is deleted: on restart the provider's
+ * get_pods and the API's list meet again.  Callbacks still in flight see
+ * `closing` and only free what they hold; the owner closes the provider and
+ * the kube client (which cancel them) before running the loop again. */
+void vk_pods_close(vk_pods *pc)
+{
+	if (!pc || pc->closing)
+		return;
+	pc->closing = true;
+	vk_provider_set_notify(pc->o.provider, NULL, NULL);
+	vk_pods_informer_stop(pc);
+	vk_queue_close(pc->q);
+	uv_close((uv_handle_t *)&pc->watch_timer, closed);
+	uv_close((uv_handle_t *)&pc->poll_timer, closed);
+}

@@ -1,0 +1,624 @@
+/* Container environment, resolved the way kubelet does it:
+ *   1. service links (the `kubernetes` service always, the namespace's
+ *      services unless enableServiceLinks is false),
+ *   2. envFrom, in order (ConfigMaps, Secrets, with prefix),
+ *   3. env, in order, with $(VAR) expansion over what is defined so far,
+ *      valueFrom from ConfigMaps, Secrets, the downward API (fieldRef)
+ *      and container resources (resourceFieldRef).
+ * A missing mandatory reference fails the whole pod with kubelet's message;
+ * an optional one is skipped. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pod_int.h"
+
+typedef struct {
+	char *path;      /* API path fetched */
+	long status;
+	cJSON *obj;      /* the object, or NULL */
+} fetch;
+
+typedef struct {
+	vk_kube *kube;
+	cJSON *pod;      /* our copy, rewritten in place */
+	char *host_ip;
+	vk_env_cb cb;
+	void *ud;
+	vk_map *fetches; /* path -> fetch */
+	unsigned pending;
+	bool started;
+} env_job;
+
+/* ---- $(VAR) expansion ------------------------------------------------------ */
+
+static const char *lookup(const cJSON *env, const char *name, size_t n)
+{
+	const cJSON *e;
+	const char *found = NULL;
+	cJSON_ArrayForEach(e, env)
+	{
+		const char *k = vk_json_str(e, "name");
+		const char *v = vk_json_str(e, "value");
+		if (k && v && strlen(k) == n && memcmp(k, name, n) == 0)
+			found = v; /* the last definition wins */
+	}
+	return found;
+}
+
+char *vk_env_expand(const char *s, const cJSON *env)
+{
+	vk_buf out = {0};
+	for (const char *p = s; *p;) {
+		if (p[0] == '$' && p[1] == '$') {
+			vk_buf_append(&out, "$", 1);
+			p += 2;
+			continue;
+		}
+		if (p[0] == '$' && p[1] == '(') {
+			const char *end = strchr(p + 2, ')');
+			if (end) {
+				const char *v = lookup(env, p + 2, (size_t)(end - p - 2));
+				if (v)
+					vk_buf_append(&out, v, strlen(v));
+				else
+					vk_buf_append(&out, p, (size_t)(end - p + 1));
+				p = end + 1;
+				continue;
+			}
+		}
+		vk_buf_append(&out, p, 1);
+		p++;
+	}
+	return vk_buf_steal(&out);
+}
+
+/* ---- fetching what the pod refers to ---------------------------------------- */
+
+static void compute(env_job *j);
+
+static void fetch_done(const vk_kube_result *r, void *ud)
+{
+	fetch *f = ud;
+	env_job *j = NULL;
+	/* find our job: the fetch is registered in exactly one job's map */
+	j = *(env_job **)(f + 1);
+	f->status = r->status;
+	if (r->status == 200 && r->json)
+		f->obj = cJSON_Duplicate(r->json, 1);
+	if (--j->pending == 0 && j->started)
+		compute(j);
+}
+
+static void want(env_job *j, const char *fmt, const char *ns, const char *name)
+{
+	char *path = vk_asprintf(fmt, ns, name);
+	if (vk_map_get(j->fetches, path)) {
+		free(path);
+		return;
+	}
+	/* The job pointer rides behind the fetch so the callback finds it. */
+	fetch *f = vk_xcalloc(1, sizeof *f + sizeof(env_job *));
+	*(env_job **)(f + 1) = j;
+	f->path = path;
+	vk_map_set(j->fetches, path, f);
+	j->pending++;
+	if (vk_kube_get(j->kube, path, fetch_done, f) < 0) {
+		f->status = 0;
+		j->pending--;
+	}
+}
+
+static const char *pod_ns(const env_job *j) { return vk_json_str(j->pod, "metadata.namespace"); }
+
+static fetch *got(env_job *j, const char *fmt, const char *name)
+{
+	char *path = vk_asprintf(fmt, pod_ns(j), name);
+	fetch *f = vk_map_get(j->fetches, path);
+	free(path);
+	return f;
+}
+
+#define CM_PATH "/api/v1/namespaces/%s/configmaps/%s"
+#define SECRET_PATH "/api/v1/namespaces/%s/secrets/%s"
+
+static void collect(env_job *j, const cJSON *containers)
+{
+	const cJSON *c, *e;
+	cJSON_ArrayForEach(c, containers)
+	{
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom"))
+		{
+			const char *cm = vk_json_str(e, "configMapRef.name");
+			const char *sec = vk_json_str(e, "secretRef.name");
+			if (cm)
+				want(j, CM_PATH, pod_ns(j), cm);
+			if (sec)
+				want(j, SECRET_PATH, pod_ns(j), sec);
+		}
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env"))
+		{
+			const char *cm = vk_json_str(e, "valueFrom.configMapKeyRef.name");
+			const char *sec = vk_json_str(e, "valueFrom.secretKeyRef.name");
+			if (cm)
+				want(j, CM_PATH, pod_ns(j), cm);
+			if (sec)
+				want(j, SECRET_PATH, pod_ns(j), sec);
+		}
+	}
+}
+
+/* ---- computing ---------------------------------------------------------------- */
+
+static void add_env(cJSON *env, const char *name, const char *value)
+{
+	cJSON *e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "name", name);
+	cJSON_AddStringToObject(e, "value", value);
+	cJSON_AddItemToArray(env, e);
+}
+
+static bool is_true(const cJSON *o, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* kubelet's C_IDENTIFIER-ish rule for envFrom keys. */
+static bool valid_env_name(const char *s)
+{
+	if (!*s || isdigit((unsigned char)*s))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+			return false;
+	return true;
+}
+
+static char *b64decode(const char *in, size_t *outlen)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(in);
+	char *out = vk_xmalloc(n / 4 * 3 + 4);
+	size_t o = 0;
+	unsigned acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == '=' || in[i] == '\n' || in[i] == '\r')
+			continue;
+		const char *p = strchr(tbl, in[i]);
+		if (!p || !*p) {
+			free(out);
+			return NULL;
+		}
+		acc = (acc << 6) | (unsigned)(p - tbl);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+/* Value of key in a ConfigMap (data) or Secret (base64 data); malloc'd. */
+static char *object_value(const cJSON *obj, const char *key, bool secret)
+{
+	const char *v = vk_json_str(cJSON_GetObjectItemCaseSensitive(obj, "data"), key);
+	if (!v && !secret)
+		v = vk_json_str(cJSON_GetObjectItemCaseSensitive(obj, "binaryData"), key);
+	if (!v)
+		return NULL;
+	if (!secret)
+		return vk_strdup(v);
+	size_t n;
+	return b64decode(v, &n);
+}
+
+/* Parses a Kubernetes quantity ("500m", "2", "128Mi", "1G", "1e3") into base units. */
+static int parse_quantity(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s)
+		return -EINVAL;
+	static const struct { const char *suf; double mul; } sfx[] = {
+		{"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+		{"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0},
+		{"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9},
+		{"T", 1e12}, {"P", 1e15}, {"E", 1e18}, {"", 1},
+	};
+	for (size_t i = 0; i < VK_ARRAY_LEN(sfx); i++) {
+		if (strcmp(end, sfx[i].suf) == 0) {
+			*out = v * sfx[i].mul;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref, char **err)
+{
+	const char *res = vk_json_str(ref, "resource");
+	const char *cname = vk_json_str(ref, "containerName");
+	const cJSON *c = container;
+	if (cname) {
+		const cJSON *x;
+		c = NULL;
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j->pod, "spec"), "containers"))
+			if (vk_json_str(x, "name") && strcmp(vk_json_str(x, "name"), cname) == 0)
+				c = x;
+	}
+	if (!res || !c) {
+		*err = vk_asprintf("resourceFieldRef: unknown container or resource");
+		return NULL;
+	}
+	char path[128];
+	snprintf(path, sizeof path, "resources.%s", res);
+	/* "limits.cpu" -> resources.limits.cpu; an unset limit means the node's allocatable. */
+	const char *q = NULL;
+	{
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(c, "resources");
+		const char *dot = strchr(res, '.');
+		if (dot) {
+			char kind[32];
+			snprintf(kind, sizeof kind, "%.*s", (int)(dot - res), res);
+			q = vk_json_str(cJSON_GetObjectItemCaseSensitive(r, kind), dot + 1);
+			if (!q && strcmp(kind, "requests") == 0)
+				q = vk_json_str(cJSON_GetObjectItemCaseSensitive(r, "limits"), dot + 1);
+		}
+	}
+	double v = 0, div = 1;
+	if (!q) {
+		const char *dot = strchr(res, '.');
+		if (dot && strcmp(dot + 1, "cpu") == 0)
+			v = 1e9; /* unbounded: kubelet reports node allocatable; vk reports "no limit" as large */
+		else
+			v = 1e18;
+	} else if (parse_quantity(q, &v) < 0) {
+		*err = vk_asprintf("resourceFieldRef %s: bad quantity \"%s\"", res, q);
+		return NULL;
+	}
+	const char *d = vk_json_str(ref, "divisor");
+	if (d && (parse_quantity(d, &div) < 0 || div <= 0)) {
+		*err = vk_asprintf("resourceFieldRef %s: bad divisor \"%s\"", res, d);
+		return NULL;
+	}
+	return vk_asprintf("%.0f", ceil(v / div - 1e-9));
+}
+
+/* metadata.labels['app'] -> the label's value */
+static const char *bracket(const cJSON *map, const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(path, prefix, n) != 0 || path[n] != '[')
+		return NULL;
+	const char *k = path + n + 1;
+	char q = *k;
+	if (q != '\'' && q != '"')
+		return NULL;
+	k++;
+	const char *end = strchr(k, q);
+	if (!end)
+		return NULL;
+	char key[256];
+	snprintf(key, sizeof key, "%.*s", (int)(end - k), k);
+	return vk_json_str(map, key);
+}
+
+/* Returns 1 with *val set, 0 to defer (podIP unknown yet), -1 with *err. */
+static int field_value(env_job *j, const char *fp, char **val, char **err)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(j->pod, "metadata");
+	const char *v = NULL;
+	if (strcmp(fp, "metadata.name") == 0 || strcmp(fp, "metadata.namespace") == 0 ||
+	    strcmp(fp, "metadata.uid") == 0 || strcmp(fp, "spec.nodeName") == 0 ||
+	    strcmp(fp, "spec.serviceAccountName") == 0) {
+		v = vk_json_str(j->pod, fp);
+		*val = vk_strdup(v ? v : "");
+		return 1;
+	}
+	if ((v = bracket(cJSON_GetObjectItemCaseSensitive(md, "labels"), fp, "metadata.labels")) ||
+	    (v = bracket(cJSON_GetObjectItemCaseSensitive(md, "annotations"), fp, "metadata.annotations"))) {
+		*val = vk_strdup(v);
+		return 1;
+	}
+	if (strncmp(fp, "metadata.labels[", 16) == 0 || strncmp(fp, "metadata.annotations[", 21) == 0) {
+		*val = vk_strdup("");
+		return 1;
+	}
+	if (strcmp(fp, "status.hostIP") == 0 || strcmp(fp, "status.hostIPs") == 0) {
+		*val = vk_strdup(j->host_ip ? j->host_ip : "");
+		return 1;
+	}
+	if (strcmp(fp, "status.podIP") == 0 || strcmp(fp, "status.podIPs") == 0) {
+		v = vk_json_str(j->pod, "status.podIP");
+		if (v && *v) {
+			*val = vk_strdup(v);
+			return 1;
+		}
+		return 0;
+	}
+	*err = vk_asprintf("unsupported fieldRef \"%s\"", fp);
+	return -1;
+}
+
+static void service_env(cJSON *env, const cJSON *svc)
+{
+	const char *name = vk_json_str(svc, "metadata.name");
+	const char *ip = vk_json_str(svc, "spec.clusterIP");
+	if (!name || !ip || !*ip || strcmp(ip, "None") == 0)
+		return;
+	char up[256], k[512], v[512];
+	size_t i;
+	for (i = 0; name[i] && i < sizeof up - 1; i++)
+		up[i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+	up[i] = '\0';
+	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(svc, "spec"), "ports");
+	const cJSON *first = cJSON_GetArrayItem(ports, 0);
+	if (!first)
+		return;
+	snprintf(k, sizeof k, "%s_SERVICE_HOST", up);
+	add_env(env, k, ip);
+	const cJSON *p;
+	const cJSON *fport = cJSON_GetObjectItemCaseSensitive(first, "port");
+	snprintf(k, sizeof k, "%s_SERVICE_PORT", up);
+	snprintf(v, sizeof v, "%d", fport ? fport->valueint : 0);
+	add_env(env, k, v);
+	cJSON_ArrayForEach(p, ports)
+	{
+		const char *pname = vk_json_str(p, "name");
+		if (pname && *pname) {
+			char pup[128];
+			for (i = 0; pname[i] && i < sizeof pup - 1; i++)
+				pup[i] = pname[i] == '-' ? '_' : (char)toupper((unsigned char)pname[i]);
+			pup[i] = '\0';
+			snprintf(k, sizeof k, "%s_SERVICE_PORT_%s", up, pup);
+			snprintf(v, sizeof v, "%d", cJSON_GetObjectItemCaseSensitive(p, "port")->valueint);
+			add_env(env, k, v);
+		}
+	}
+	const char *fproto = vk_json_str(first, "protocol");
+	snprintf(k, sizeof k, "%s_PORT", up);
+	snprintf(v, sizeof v, "%s://%s:%d", fproto ? fproto : "TCP", ip, fport ? fport->valueint : 0);
+	for (char *c = v; *c && *c != ':'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	add_env(env, k, v);
+	cJSON_ArrayForEach(p, ports)
+	{
+		const char *proto = vk_json_str(p, "protocol");
+		int port = cJSON_GetObjectItemCaseSensitive(p, "port") ? cJSON_GetObjectItemCaseSensitive(p, "port")->valueint : 0;
+		char PROTO[16], lproto[16];
+		snprintf(PROTO, sizeof PROTO, "%s", proto ? proto : "TCP");
+		for (i = 0; PROTO[i]; i++)
+			lproto[i] = (char)tolower((unsigned char)PROTO[i]);
+		lproto[i] = '\0';
+		char base[300];
+		snprintf(base, sizeof base, "%s_PORT_%d_%s", up, port, PROTO);
+		snprintf(v, sizeof v, "%s://%s:%d", lproto, ip, port);
+		add_env(env, base, v);
+		snprintf(k, sizeof k, "%s_PROTO", base);
+		add_env(env, k, lproto);
+		snprintf(k, sizeof k, "%s_PORT", base);
+		snprintf(v, sizeof v, "%d", port);
+		add_env(env, k, v);
+		snprintf(k, sizeof k, "%s_ADDR", base);
+		add_env(env, k, ip);
+	}
+}
+
+static int container_env(env_job *j, cJSON *c, char **err)
+{
+	cJSON *out = cJSON_CreateArray();
+	/* 1. service links */
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j->pod, "spec");
+	const cJSON *links = cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks");
+	bool svc_links = !cJSON_IsFalse(links);
+	fetch *all = vk_map_get(j->fetches, "svc");
+	fetch *master = vk_map_get(j->fetches, "master");
+	const cJSON *s;
+	if (svc_links && all && all->obj)
+		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(all->obj, "items"))
+		{
+			const char *n = vk_json_str(s, "metadata.name");
+			if (!(strcmp(pod_ns(j), "default") == 0 && n && strcmp(n, "kubernetes") == 0))
+				service_env(out, s);
+		}
+	if (master && master->obj)
+		service_env(out, master->obj);
+
+	/* 2. envFrom */
+	const cJSON *e;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom"))
+	{
+		const char *prefix = vk_json_str(e, "prefix");
+		const char *cm = vk_json_str(e, "configMapRef.name");
+		const char *sec = vk_json_str(e, "secretRef.name");
+		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e, cm ? "configMapRef" : "secretRef");
+		fetch *f = got(j, cm ? CM_PATH : SECRET_PATH, cm ? cm : sec);
+		if (!f || !f->obj) {
+			if (is_true(ref, "optional"))
+				continue;
+			*err = vk_asprintf("%s \"%s\" not found", cm ? "configmap" : "secret", cm ? cm : sec);
+			cJSON_Delete(out);
+			return -1;
+		}
+		const cJSON *kv;
+		cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(f->obj, "data"))
+		{
+			char *name = vk_asprintf("%s%s", prefix ? prefix : "", kv->string);
+			if (valid_env_name(name)) {
+				char *val = object_value(f->obj, kv->string, sec != NULL && cm == NULL);
+				add_env(out, name, val ? val : "");
+				free(val);
+			}
+			free(name);
+		}
+	}
+
+	/* 3. env */
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env"))
+	{
+		const char *name = vk_json_str(e, "name");
+		if (!name)
+			continue;
+		const cJSON *vf = cJSON_GetObjectItemCaseSensitive(e, "valueFrom");
+		if (!vf) {
+			const char *v = vk_json_str(e, "value");
+			char *x = vk_env_expand(v ? v : "", out);
+			add_env(out, name, x);
+			free(x);
+			continue;
+		}
+		const cJSON *cmk = cJSON_GetObjectItemCaseSensitive(vf, "configMapKeyRef");
+		const cJSON *sk = cJSON_GetObjectItemCaseSensitive(vf, "secretKeyRef");
+		if (cmk || sk) {
+			const cJSON *ref = cmk ? cmk : sk;
+			const char *on = vk_json_str(ref, "name");
+			const char *key = vk_json_str(ref, "key");
+			fetch *f = got(j, cmk ? CM_PATH : SECRET_PATH, on ? on : "");
+			char *val = f && f->obj && key ? object_value(f->obj, key, sk != NULL) : NULL;
+			if (!val) {
+				if (is_true(ref, "optional"))
+					continue;
+				if (!f || !f->obj)
+					*err = vk_asprintf("%s \"%s\" not found", cmk ? "configmap" : "secret", on ? on : "");
+				else
+					*err = vk_asprintf("couldn't find key %s in %s %s/%s", key ? key : "",
+					                   cmk ? "ConfigMap" : "Secret", pod_ns(j), on);
+				cJSON_Delete(out);
+				return -1;
+			}
+			add_env(out, name, val);
+			free(val);
+			continue;
+		}
+		const char *fp = vk_json_str(vf, "fieldRef.fieldPath");
+		if (fp) {
+			char *val = NULL;
+			int rc = field_value(j, fp, &val, err);
+			if (rc < 0) {
+				cJSON_Delete(out);
+				return -1;
+			}
+			if (rc == 0)
+				cJSON_AddItemToArray(out, cJSON_Duplicate(e, 1)); /* deferred until the pod has an IP */
+			else
+				add_env(out, name, val);
+			free(val);
+			continue;
+		}
+		const cJSON *rf = cJSON_GetObjectItemCaseSensitive(vf, "resourceFieldRef");
+		if (rf) {
+			char *val = resource_value(j, c, rf, err);
+			if (!val) {
+				cJSON_Delete(out);
+				return -1;
+			}
+			add_env(out, name, val);
+			free(val);
+			continue;
+		}
+		*err = vk_asprintf("env %s: unsupported valueFrom", name);
+		cJSON_Delete(out);
+		return -1;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "envFrom");
+	if (cJSON_GetObjectItemCaseSensitive(c, "env"))
+		cJSON_ReplaceItemInObjectCaseSensitive(c, "env", out);
+	else
+		cJSON_AddItemToObject(c, "env", out);
+	return 0;
+}
+
+static void job_free(env_job *j)
+{
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(j->fetches, &i, &k, &v);) {
+		fetch *f = v;
+		free(f->path);
+		cJSON_Delete(f->obj);
+		free(f);
+	}
+	vk_map_free(j->fetches);
+	free(j->host_ip);
+	free(j);
+}
+
+static void compute(env_job *j)
+{
+	/* A fetch that failed for another reason than 404 is not "missing": retry. */
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(j->fetches, &i, &k, &v);) {
+		fetch *f = v;
+		if (f->status != 200 && f->status != 404 && strcmp(k, "master") != 0) {
+			char *err = vk_asprintf("reading %s failed (HTTP %ld)", f->path, f->status);
+			cJSON *pod = j->pod;
+			j->cb(NULL, err, j->ud);
+			free(err);
+			cJSON_Delete(pod);
+			job_free(j);
+			return;
+		}
+	}
+	char *err = NULL;
+	const char *lists[] = {"initContainers", "containers"};
+	cJSON *spec = cJSON_GetObjectItemCaseSensitive(j->pod, "spec");
+	for (size_t l = 0; l < 2 && !err; l++) {
+		cJSON *c;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l]))
+		{
+			if (container_env(j, c, &err) < 0)
+				break;
+		}
+	}
+	if (err) {
+		j->cb(NULL, err, j->ud);
+		free(err);
+		cJSON_Delete(j->pod);
+	} else {
+		j->cb(j->pod, NULL, j->ud);
+	}
+	job_free(j);
+}
+
+static void special(env_job *j, const char *name, const char *path)
+{
+	fetch *f = vk_xcalloc(1, sizeof *f + sizeof(env_job *));
+	*(env_job **)(f + 1) = j;
+	f->path = vk_strdup(path);
+	vk_map_set(j->fetches, name, f);
+	j->pending++;
+	if (vk_kube_get(j->kube, path, fetch_done, f) < 0)
+		j->pending--;
+}
+
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_env_cb cb, void *ud)
+{
+	env_job *j = vk_xcalloc(1, sizeof *j);
+	j->kube = k;
+	j->pod = cJSON_Duplicate(pod, 1);
+	j->host_ip = vk_strdup(host_ip);
+	j->cb = cb;
+	j->ud = ud;
+	j->fetches = vk_map_new();
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
+	collect(j, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"));
+	collect(j, cJSON_GetObjectItemCaseSensitive(spec, "containers"));
+	if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks"))) {
+		char *p = vk_asprintf("/api/v1/namespaces/%s/services", pod_ns(j));
+		special(j, "svc", p);
+		free(p);
+	}
+	special(j, "master", "/api/v1/namespaces/default/services/kubernetes");
+	j->started = true;
+	if (j->pending == 0)
+		compute(j);
+	return 0;
+}

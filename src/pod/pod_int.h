@@ -1,0 +1,56 @@
+/* Private to src/pod: the controller's state, shared by its files. */
+#ifndef VK_POD_INT_H
+#define VK_POD_INT_H
+
+#include "vk/pod.h"
+#include "vk/util.h"
+
+#define SUB "pod"
+
+/* What the core knows of one pod the provider has (or is creating). */
+typedef struct pod_rec {
+	char *key;            /* "ns/name" */
+	char *uid;
+	cJSON *pod;           /* the pod as last handed to the provider */
+	char *spec_sig;       /* what update_pod compares: labels, annotations, spec */
+	char *last_status;    /* the status JSON last written, to skip no-op writes */
+	bool created;         /* the provider has it */
+	bool status_busy;     /* a status write is in flight */
+	cJSON *status_next;   /* a status that arrived while one was in flight */
+	bool polling;         /* a get_pod_status call is in flight */
+} pod_rec;
+
+struct vk_pods {
+	vk_pod_opts o;
+	vk_queue *q;
+	vk_map *api;          /* key -> cJSON Pod, the informer's cache */
+	vk_map *recs;         /* key -> pod_rec */
+	char *rv;             /* resourceVersion to resume the watch from */
+	bool synced;          /* the first list has been applied */
+	bool resuming;        /* the next watch resumes after a failure (logged) */
+	bool closing;
+	vk_kube_watch *watch;
+	vk_backoff watch_backoff;
+	uv_timer_t watch_timer, poll_timer;
+	int open_handles;
+	unsigned inflight;    /* provider/kube calls holding a pointer to us */
+};
+
+/* informer.c */
+void vk_pods_informer_start(vk_pods *pc);
+void vk_pods_informer_stop(vk_pods *pc);
+/* sync.c */
+void vk_pods_sync(vk_queue *q, const char *key, void *ud);
+pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid);
+void vk_pods_rec_free(vk_pods *pc, pod_rec *r);
+char *vk_pods_spec_sig(const cJSON *pod);
+/* status.c */
+void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *status);
+void vk_pods_notify(cJSON *pod_or_status, void *ud);
+void vk_pods_poll_start(vk_pods *pc);
+void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
+/* helpers */
+const char *vk_json_str(const cJSON *o, const char *path); /* "metadata.name" */
+char *vk_pod_key(const cJSON *pod);
+
+#endif

@@ -1,0 +1,246 @@
+/* Pod status: from the provider (vk.notify pushes, get_pod_status polls)
+ * to the API server.  A status is written only when it says something the
+ * API does not already hold, and at most one write per pod is in flight: a
+ * newer status waits for it and supersedes anything older. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pod_int.h"
+
+/* true when every field `a` sets has the same value in `b`: the API already
+ * says all that `a` says. */
+static bool json_subset(const cJSON *a, const cJSON *b)
+{
+	if (!b)
+		return false;
+	if (cJSON_IsObject(a)) {
+		if (!cJSON_IsObject(b))
+			return false;
+		const cJSON *x;
+		cJSON_ArrayForEach(x, a)
+		{
+			if (!json_subset(x, cJSON_GetObjectItemCaseSensitive(b, x->string)))
+				return false;
+		}
+		return true;
+	}
+	if (cJSON_IsArray(a)) {
+		if (!cJSON_IsArray(b) || cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+			return false;
+		for (const cJSON *x = a->child, *y = b->child; x; x = x->next, y = y->next)
+			if (!json_subset(x, y))
+				return false;
+		return true;
+	}
+	if (cJSON_IsString(a))
+		return cJSON_IsString(b) && strcmp(a->valuestring, b->valuestring) == 0;
+	if (cJSON_IsNumber(a))
+		return cJSON_IsNumber(b) && fabs(a->valuedouble - b->valuedouble) < 1e-9;
+	if (cJSON_IsBool(a))
+		return cJSON_IsBool(b) && cJSON_IsTrue(a) == cJSON_IsTrue(b);
+	return cJSON_IsNull(a) && cJSON_IsNull(b);
+}
+
+/* Fields kubelet always reports that a provider may leave out. */
+static void fill_defaults(vk_pods *pc, pod_rec *r, cJSON *st)
+{
+	const char *host_ip = pc->o.node ? vk_node_internal_ip(pc->o.node) : NULL;
+	if (host_ip && !cJSON_GetObjectItemCaseSensitive(st, "hostIP")) {
+		cJSON_AddStringToObject(st, "hostIP", host_ip);
+		cJSON *ips = cJSON_AddArrayToObject(st, "hostIPs");
+		cJSON *ip = cJSON_CreateObject();
+		cJSON_AddStringToObject(ip, "ip", host_ip);
+		cJSON_AddItemToArray(ips, ip);
+	}
+	const char *pod_ip = vk_json_str(st, "podIP");
+	if (pod_ip && *pod_ip && !cJSON_GetObjectItemCaseSensitive(st, "podIPs")) {
+		cJSON *ips = cJSON_AddArrayToObject(st, "podIPs");
+		cJSON *ip = cJSON_CreateObject();
+		cJSON_AddStringToObject(ip, "ip", pod_ip);
+		cJSON_AddItemToArray(ips, ip);
+	}
+	(void)r;
+}
+
+static void write_status(vk_pods *pc, pod_rec *r, cJSON *st);
+
+typedef struct {
+	vk_pods *pc;
+	char *key;
+	char *uid;
+	char *printed;
+} write_op;
+
+static void write_done(const vk_kube_result *res, void *ud)
+{
+	write_op *w = ud;
+	vk_pods *pc = w->pc;
+	pc->inflight--;
+	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, w->key);
+	if (r && strcmp(r->uid, w->uid) == 0) {
+		r->status_busy = false;
+		if (res->status == 200) {
+			free(r->last_status);
+			r->last_status = w->printed;
+			w->printed = NULL;
+		} else if (res->status != 404) {
+			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, res->status,
+			        res->error ? res->error : "");
+		}
+		cJSON *next = r->status_next;
+		r->status_next = NULL;
+		if (next)
+			write_status(pc, r, next);
+	}
+	free(w->key);
+	free(w->uid);
+	free(w->printed);
+	free(w);
+}
+
+/* Takes st. */
+static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
+{
+	if (r->status_busy) {
+		cJSON_Delete(r->status_next);
+		r->status_next = st;
+		return;
+	}
+	fill_defaults(pc, r, st);
+	char *printed = cJSON_PrintUnformatted(st);
+	const cJSON *api = vk_map_get(pc->api, r->key);
+	if ((r->last_status && strcmp(printed, r->last_status) == 0) ||
+	    (api && json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status")))) {
+		free(r->last_status);
+		r->last_status = printed;
+		cJSON_Delete(st);
+		return;
+	}
+	/* The uid in the patch makes it a precondition: a pod re-created under
+	 * the same name does not get the old one's status. */
+	cJSON *patch = cJSON_CreateObject();
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "uid", r->uid);
+	cJSON_AddItemToObject(patch, "status", st);
+	const char *slash = strchr(r->key, '/');
+	char *path = vk_asprintf("/api/v1/namespaces/%.*s/pods/%s/status", (int)(slash - r->key), r->key, slash + 1);
+	write_op *w = vk_xcalloc(1, sizeof *w);
+	w->pc = pc;
+	w->key = vk_strdup(r->key);
+	w->uid = vk_strdup(r->uid);
+	w->printed = printed;
+	pc->inflight++;
+	r->status_busy = true;
+	if (vk_kube_send_json(pc->o.kube, "PATCH", path, "application/merge-patch+json", patch, write_done, w) < 0) {
+		r->status_busy = false;
+		pc->inflight--;
+		free(w->key);
+		free(w->uid);
+		free(w->printed);
+		free(w);
+	}
+	free(path);
+	cJSON_Delete(patch);
+}
+
+void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *st)
+{
+	pod_rec *r = vk_map_get(pc->recs, key);
+	/* Only pods the provider has, and not while they are being deleted: the
+	 * deletion writes the terminal status itself. */
+	const cJSON *api = vk_map_get(pc->api, key);
+	if (!r || !r->created || !api || vk_json_str(api, "metadata.deletionTimestamp") || !cJSON_IsObject(st)) {
+		cJSON_Delete(st);
+		return;
+	}
+	write_status(pc, r, st);
+}
+
+/* vk.notify(pod) or vk.notify{namespace=, name=, status=}. */
+void vk_pods_notify(cJSON *v, void *ud)
+{
+	vk_pods *pc = ud;
+	const char *ns = vk_json_str(v, "metadata.namespace");
+	const char *name = vk_json_str(v, "metadata.name");
+	if (!ns || !name) {
+		ns = vk_json_str(v, "namespace");
+		name = vk_json_str(v, "name");
+	}
+	cJSON *st = cJSON_DetachItemFromObjectCaseSensitive(v, "status");
+	if (!ns || !name || !st) {
+		vk_warn(SUB, "vk.notify: expected a pod or {namespace=, name=, status=}");
+		cJSON_Delete(st);
+		cJSON_Delete(v);
+		return;
+	}
+	char *key = vk_asprintf("%s/%s", ns, name);
+	cJSON_Delete(v);
+	if (!pc->closing)
+		vk_pods_status_from_provider(pc, key, st);
+	else
+		cJSON_Delete(st);
+	free(key);
+}
+
+/* ---- polling --------------------------------------------------------------- */
+
+typedef struct {
+	vk_pods *pc;
+	char *key;
+} poll_op;
+
+static void poll_done(const vk_provider_result *res, void *ud)
+{
+	poll_op *p = ud;
+	vk_pods *pc = p->pc;
+	pc->inflight--;
+	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, p->key);
+	if (r)
+		r->polling = false;
+	if (res->err && res->err != -ECANCELED && r)
+		vk_warn(SUB, "%s: get_pod_status failed: %s", p->key, res->errmsg ? res->errmsg : "error");
+	if (r && !res->err && res->value)
+		vk_pods_status_from_provider(pc, p->key, res->value);
+	else
+		cJSON_Delete(res->value);
+	free(p->key);
+	free(p);
+}
+
+void vk_pods_fetch_status(vk_pods *pc, pod_rec *r)
+{
+	if (r->polling || pc->closing)
+		return;
+	const char *slash = strchr(r->key, '/');
+	char *ns = vk_asprintf("%.*s", (int)(slash - r->key), r->key);
+	poll_op *p = vk_xcalloc(1, sizeof *p);
+	p->pc = pc;
+	p->key = vk_strdup(r->key);
+	r->polling = true;
+	pc->inflight++;
+	if (vk_provider_get_pod_status(pc->o.provider, ns, slash + 1, poll_done, p) < 0) {
+		r->polling = false;
+		pc->inflight--;
+		free(p->key);
+		free(p);
+	}
+	free(ns);
+}
+
+static void poll_tick(uv_timer_t *t)
+{
+	vk_pods *pc = t->data;
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
+		pod_rec *r = v;
+		if (r->created)
+			vk_pods_fetch_status(pc, r);
+	}
+}
+
+void vk_pods_poll_start(vk_pods *pc)
+{
+	uv_timer_start(&pc->poll_timer, poll_tick, pc->o.status_poll_ms, pc->o.status_poll_ms);
+}

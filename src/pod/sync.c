@@ -1,0 +1,436 @@
+/* sync: brings the provider in line with the API for one pod key.
+ *
+ *   not in the API, provider has it    -> delete_pod
+ *   same name, new uid                 -> delete the old one, then go on
+ *   deletionTimestamp set              -> delete_pod, terminal status,
+ *                                         DELETE grace 0 + uid precondition
+ *   not yet in the provider            -> resolve env, create_pod
+ *   labels/annotations/spec changed    -> update_pod
+ * The queue runs one sync per key at a time, so these never overlap for a
+ * pod; a failure is retried with the key's backoff. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pod_int.h"
+
+#define PROVIDER_RETRY_MAX_MS 30000
+#define ENV_RETRY_MAX_MS 10000
+
+typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE_GONE, OP_DELETE_STALE, OP_DELETE_GRACEFUL } op_kind;
+
+typedef struct {
+	vk_pods *pc;
+	char *key;
+	op_kind kind;
+	cJSON *pod; /* the pod handed to the provider (owned) */
+} sync_op;
+
+const char *vk_json_str(const cJSON *o, const char *path)
+{
+	char part[128];
+	while (o && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof part)
+			return NULL;
+		memcpy(part, path, n);
+		part[n] = '\0';
+		o = cJSON_GetObjectItemCaseSensitive(o, part);
+		path += n + (dot ? 1 : 0);
+	}
+	return cJSON_IsString(o) ? o->valuestring : NULL;
+}
+
+char *vk_pod_key(const cJSON *pod)
+{
+	const char *ns = vk_json_str(pod, "metadata.namespace");
+	const char *name = vk_json_str(pod, "metadata.name");
+	if (!ns || !name)
+		return NULL;
+	return vk_asprintf("%s/%s", ns, name);
+}
+
+/* What update_pod is called for: the parts of a pod a user may change. */
+char *vk_pods_spec_sig(const cJSON *pod)
+{
+	cJSON *sig = cJSON_CreateObject();
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+	static const char *const keys[] = {"labels", "annotations"};
+	for (size_t i = 0; i < VK_ARRAY_LEN(keys); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, keys[i]);
+		if (v)
+			cJSON_AddItemToObject(sig, keys[i], cJSON_Duplicate(v, 1));
+	}
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
+	if (spec)
+		cJSON_AddItemToObject(sig, "spec", cJSON_Duplicate(spec, 1));
+	char *s = cJSON_PrintUnformatted(sig);
+	cJSON_Delete(sig);
+	return s;
+}
+
+pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid)
+{
+	pod_rec *r = vk_map_get(pc->recs, key);
+	if (r)
+		return r;
+	r = vk_xcalloc(1, sizeof *r);
+	r->key = vk_strdup(key);
+	r->uid = vk_strdup(uid ? uid : "");
+	vk_map_set(pc->recs, key, r);
+	return r;
+}
+
+void vk_pods_rec_free(vk_pods *pc, pod_rec *r)
+{
+	if (vk_map_get(pc->recs, r->key) == r)
+		vk_map_del(pc->recs, r->key);
+	free(r->key);
+	free(r->uid);
+	cJSON_Delete(r->pod);
+	free(r->spec_sig);
+	free(r->last_status);
+	cJSON_Delete(r->status_next);
+	free(r);
+}
+
+static void finish(vk_pods *pc, const char *key, bool retry, uint64_t max_ms)
+{
+	vk_queue_done(pc->q, key, retry, max_ms);
+}
+
+static sync_op *op_new(vk_pods *pc, const char *key, op_kind kind, cJSON *pod)
+{
+	sync_op *op = vk_xcalloc(1, sizeof *op);
+	op->pc = pc;
+	op->key = vk_strdup(key);
+	op->kind = kind;
+	op->pod = pod;
+	pc->inflight++;
+	return op;
+}
+
+static void op_free(sync_op *op)
+{
+	op->pc->inflight--;
+	free(op->key);
+	cJSON_Delete(op->pod);
+	free(op);
+}
+
+/* ---- the last steps of a graceful deletion --------------------------------- */
+
+/* Marks every container terminated, as kubelet does before the object goes. */
+static cJSON *terminal_status(const cJSON *pod)
+{
+	char now[40];
+	vk_rfc3339(now, vk_wall_ms(), false);
+	cJSON *st = cJSON_CreateObject();
+	cJSON_AddStringToObject(st, "phase", "Succeeded");
+	cJSON *cs = cJSON_AddArrayToObject(st, "containerStatuses");
+	const cJSON *c;
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers"))
+	{
+		const char *name = vk_json_str(c, "name");
+		const char *image = vk_json_str(c, "image");
+		cJSON *s = cJSON_CreateObject();
+		cJSON_AddStringToObject(s, "name", name ? name : "");
+		cJSON_AddStringToObject(s, "image", image ? image : "");
+		cJSON_AddStringToObject(s, "imageID", "");
+		cJSON_AddBoolToObject(s, "ready", 0);
+		cJSON_AddNumberToObject(s, "restartCount", 0);
+		cJSON *t = cJSON_AddObjectToObject(cJSON_AddObjectToObject(s, "state"), "terminated");
+		cJSON_AddNumberToObject(t, "exitCode", 0);
+		cJSON_AddStringToObject(t, "reason", "ProviderDeleted");
+		cJSON_AddStringToObject(t, "finishedAt", now);
+		cJSON_AddItemToArray(cs, s);
+	}
+	return st;
+}
+
+static void deleted_done(const vk_kube_result *r, void *ud)
+{
+	sync_op *op = ud;
+	vk_pods *pc = op->pc;
+	if (!pc->closing) {
+		/* 404: already gone; 409: the uid precondition failed, a new pod of
+		 * the same name exists and is not ours to delete. */
+		if (r->status == 200 || r->status == 202 || r->status == 404 || r->status == 409) {
+			vk_debug(SUB, "%s: deleted from the API (%ld)", op->key, r->status);
+			finish(pc, op->key, false, 0);
+		} else {
+			vk_warn(SUB, "%s: delete failed: %ld %s", op->key, r->status, r->error ? r->error : "");
+			finish(pc, op->key, true, PROVIDER_RETRY_MAX_MS);
+		}
+	}
+	op_free(op);
+}
+
+static void delete_object(sync_op *op)
+{
+	const char *ns = vk_json_str(op->pod, "metadata.namespace");
+	const char *name = vk_json_str(op->pod, "metadata.name");
+	const char *uid = vk_json_str(op->pod, "metadata.uid");
+	cJSON *opts = cJSON_CreateObject();
+	cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
+	cJSON_AddStringToObject(opts, "apiVersion", "v1");
+	cJSON_AddNumberToObject(opts, "gracePeriodSeconds", 0);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid", uid ? uid : "");
+	char *path = vk_asprintf("/api/v1/namespaces/%s/pods/%s", ns, name);
+	if (vk_kube_send_json(op->pc->o.kube, "DELETE", path, NULL, opts, deleted_done, op) < 0) {
+		finish(op->pc, op->key, true, PROVIDER_RETRY_MAX_MS);
+		op_free(op);
+	}
+	free(path);
+	cJSON_Delete(opts);
+}
+
+static void terminal_done(const vk_kube_result *r, void *ud)
+{
+	sync_op *op = ud;
+	if (op->pc->closing) {
+		op_free(op);
+		return;
+	}
+	if (r->status != 200 && r->status != 404)
+		vk_warn(SUB, "%s: could not write the terminal status: %ld %s", op->key, r->status,
+		        r->error ? r->error : "");
+	delete_object(op);
+}
+
+static void finish_deletion(sync_op *op)
+{
+	cJSON *patch = cJSON_CreateObject();
+	const char *uid = vk_json_str(op->pod, "metadata.uid");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "uid", uid ? uid : "");
+	cJSON_AddItemToObject(patch, "status", terminal_status(op->pod));
+	char *path = vk_asprintf("/api/v1/namespaces/%s/pods/%s/status", vk_json_str(op->pod, "metadata.namespace"),
+	                         vk_json_str(op->pod, "metadata.name"));
+	if (vk_kube_send_json(op->pc->o.kube, "PATCH", path, "application/merge-patch+json", patch,
+	                      terminal_done, op) < 0)
+		delete_object(op);
+	free(path);
+	cJSON_Delete(patch);
+}
+
+/* ---- provider calls -------------------------------------------------------- */
+
+static void event(vk_pods *pc, const cJSON *pod, const char *type, const char *reason, const char *msg)
+{
+	vk_kube_event(pc->o.kube, pod, type, reason, pc->o.nodename, "%s", msg);
+}
+
+static void provider_done(const vk_provider_result *res, void *ud)
+{
+	sync_op *op = ud;
+	vk_pods *pc = op->pc;
+	cJSON_Delete(res->value);
+	if (pc->closing || res->err == -ECANCELED) {
+		op_free(op);
+		return;
+	}
+	pod_rec *r = vk_map_get(pc->recs, op->key);
+	const char *what = op->kind == OP_CREATE ? "Create" : op->kind == OP_UPDATE ? "Update" : "Delete";
+	if (res->err) {
+		char reason[64];
+		snprintf(reason, sizeof reason, "Provider%sFailed", what);
+		vk_warn(SUB, "%s: %s_pod failed: %s", op->key, op->kind == OP_CREATE ? "create" : op->kind == OP_UPDATE ? "update" : "delete",
+		        res->errmsg ? res->errmsg : "error");
+		const cJSON *about = vk_map_get(pc->api, op->key);
+		event(pc, about ? about : op->pod, "Warning", reason, res->errmsg ? res->errmsg : "provider error");
+		/* A failed delete keeps the pod it was for, so the retry can try again. */
+		if ((op->kind == OP_DELETE_GONE || op->kind == OP_DELETE_STALE) && r && !r->pod) {
+			r->pod = op->pod;
+			op->pod = NULL;
+		}
+		finish(pc, op->key, true, PROVIDER_RETRY_MAX_MS);
+		op_free(op);
+		return;
+	}
+	switch (op->kind) {
+	case OP_CREATE:
+		r = vk_pods_rec(pc, op->key, vk_json_str(op->pod, "metadata.uid"));
+		r->created = true;
+		free(r->spec_sig);
+		r->spec_sig = vk_pods_spec_sig(vk_map_get(pc->api, op->key) ? vk_map_get(pc->api, op->key) : op->pod);
+		cJSON_Delete(r->pod);
+		r->pod = op->pod;
+		op->pod = NULL;
+		vk_info(SUB, "%s: created in the provider", op->key);
+		event(pc, r->pod, "Normal", "ProviderCreateSuccess", "Create pod in provider successfully");
+		vk_pods_fetch_status(pc, r);
+		finish(pc, op->key, false, 0);
+		break;
+	case OP_UPDATE:
+		if (r) {
+			free(r->spec_sig);
+			r->spec_sig = vk_pods_spec_sig(op->pod);
+			cJSON_Delete(r->pod);
+			r->pod = op->pod;
+			op->pod = NULL;
+		}
+		event(pc, r ? r->pod : op->pod, "Normal", "ProviderUpdateSuccess", "Update pod in provider successfully");
+		finish(pc, op->key, false, 0);
+		break;
+	case OP_DELETE_GONE:
+	case OP_DELETE_STALE:
+		vk_info(SUB, "%s: deleted from the provider (%s)", op->key,
+		        op->kind == OP_DELETE_GONE ? "gone from the API" : "replaced by a new uid");
+		if (r && strcmp(r->uid, vk_json_str(op->pod, "metadata.uid") ? vk_json_str(op->pod, "metadata.uid") : "") == 0)
+			vk_pods_rec_free(pc, r);
+		/* A stale pod out of the way, look at the new one at once. */
+		if (op->kind == OP_DELETE_STALE)
+			vk_queue_add(pc->q, op->key);
+		finish(pc, op->key, false, 0);
+		break;
+	case OP_DELETE_GRACEFUL:
+		vk_info(SUB, "%s: deleted from the provider", op->key);
+		event(pc, op->pod, "Normal", "ProviderDeleteSuccess", "Delete pod in provider successfully");
+		if (r)
+			vk_pods_rec_free(pc, r);
+		finish_deletion(op); /* terminal status, then DELETE; op lives on */
+		return;
+	}
+	op_free(op);
+}
+
+static void call_provider(vk_pods *pc, const char *key, op_kind kind, cJSON *pod)
+{
+	sync_op *op = op_new(pc, key, kind, pod);
+	int rc;
+	switch (kind) {
+	case OP_CREATE: rc = vk_provider_create_pod(pc->o.provider, pod, provider_done, op); break;
+	case OP_UPDATE: rc = vk_provider_update_pod(pc->o.provider, pod, provider_done, op); break;
+	default: rc = vk_provider_delete_pod(pc->o.provider, pod, provider_done, op); break;
+	}
+	if (rc < 0) {
+		vk_warn(SUB, "%s: could not call the provider: %s", key, strerror(-rc));
+		finish(pc, key, rc != -ENOSYS && rc != -ESHUTDOWN, PROVIDER_RETRY_MAX_MS);
+		op_free(op);
+	}
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+static void env_done(cJSON *pod, const char *err, void *ud)
+{
+	sync_op *op = ud;
+	vk_pods *pc = op->pc;
+	if (pc->closing) {
+		cJSON_Delete(pod);
+		op_free(op);
+		return;
+	}
+	if (err) {
+		const cJSON *api = vk_map_get(pc->api, op->key);
+		unsigned n = vk_queue_attempts(pc->q, op->key);
+		/* A read that failed (not a missing object) is usually the Node
+		 * authorizer catching up with a new pod: retry quietly at first. */
+		bool transient = strncmp(err, "reading ", 8) == 0;
+		if (!transient || n >= 3) {
+			if (n == 0 || n % 10 == 0 || transient)
+				vk_warn(SUB, "%s: cannot start yet: %s", op->key, err);
+			event(pc, api ? api : op->pod, "Warning", "CreateContainerConfigError", err);
+		}
+		finish(pc, op->key, true, ENV_RETRY_MAX_MS);
+		op_free(op);
+		return;
+	}
+	char *key = vk_strdup(op->key);
+	op_free(op);
+	call_provider(pc, key, OP_CREATE, pod);
+	free(key);
+}
+
+static void create(vk_pods *pc, const char *key, const cJSON *api)
+{
+	sync_op *op = op_new(pc, key, OP_CREATE, cJSON_Duplicate(api, 1));
+	const char *host_ip = pc->o.node ? vk_node_internal_ip(pc->o.node) : NULL;
+	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, env_done, op) < 0) {
+		finish(pc, key, true, ENV_RETRY_MAX_MS);
+		op_free(op);
+	}
+}
+
+/* ---- the sync ----------------------------------------------------------------- */
+
+static bool terminal_phase(const cJSON *pod)
+{
+	const char *ph = vk_json_str(pod, "status.phase");
+	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
+}
+
+void vk_pods_sync(vk_queue *q, const char *key, void *ud)
+{
+	vk_pods *pc = ud;
+	const cJSON *api = vk_map_get(pc->api, key);
+	pod_rec *r = vk_map_get(pc->recs, key);
+
+	if (!api) {
+		if (r && r->created && r->pod) {
+			cJSON *pod = r->pod;
+			r->pod = NULL;
+			call_provider(pc, key, OP_DELETE_GONE, pod);
+			return;
+		}
+		if (r)
+			vk_pods_rec_free(pc, r);
+		finish(pc, key, false, 0);
+		return;
+	}
+
+	const char *uid = vk_json_str(api, "metadata.uid");
+	if (r && uid && strcmp(r->uid, uid) != 0) {
+		if (r->created && r->pod) {
+			cJSON *pod = r->pod;
+			r->pod = NULL;
+			call_provider(pc, key, OP_DELETE_STALE, pod);
+			return;
+		}
+		vk_pods_rec_free(pc, r);
+		r = NULL;
+	}
+
+	if (vk_json_str(api, "metadata.deletionTimestamp")) {
+		if (r && r->created) {
+			call_provider(pc, key, OP_DELETE_GRACEFUL, cJSON_Duplicate(api, 1));
+			return;
+		}
+		if (r)
+			vk_pods_rec_free(pc, r);
+		/* Never reached the provider: nothing to stop, finish the deletion. */
+		finish_deletion(op_new(pc, key, OP_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)));
+		return;
+	}
+
+	if (!r || !r->created) {
+		if (terminal_phase(api)) {
+			finish(pc, key, false, 0);
+			return;
+		}
+		create(pc, key, api);
+		return;
+	}
+
+	char *sig = vk_pods_spec_sig(api);
+	if (!r->spec_sig) {
+		/* Adopted from get_pods at start-up: the provider's copy is the
+		 * resolved pod, not comparable; the API's is the reference from now. */
+		r->spec_sig = sig;
+		finish(pc, key, false, 0);
+		return;
+	}
+	bool changed = strcmp(sig, r->spec_sig) != 0;
+	free(sig);
+	if (changed && vk_provider_has(pc->o.provider, VK_CALL_UPDATE_POD)) {
+		call_provider(pc, key, OP_UPDATE, cJSON_Duplicate(api, 1));
+		return;
+	}
+	if (changed) {
+		free(r->spec_sig);
+		r->spec_sig = vk_pods_spec_sig(api);
+	}
+	finish(pc, key, false, 0);
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Restarts one component of a control plane started by up.sh, with the same
+# command line, so tests can see what a client does when the API server
+# goes away and comes back (dropped watches, 410 Gone after the restart).
+#
+#   tests/cluster/restart.sh DIR kube-apiserver [DOWN_SECONDS]
+#
+# The component stays down DOWN_SECONDS (default 0) before it starts again.
+# Returns once it serves again (for the API server: /readyz is ok).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+prog=restart # read by log() in common.sh
+(($# >= 2)) || { echo "usage: $0 DIR COMPONENT [DOWN_SECONDS]" >&2; exit 2; }
+dir=$(cd "$1" && pwd)
+name=$2
+down_s=${3:-0}
+# shellcheck source=common.sh
+source "$here/common.sh"
+
+pid=$(recorded_pid "$name") || { log "$name: no PID recorded in $dir/pids"; exit 1; }
+pid_is_ours "$pid" || { log "$name: PID $pid is not running"; exit 1; }
+mapfile -d '' cmd <"/proc/$pid/cmdline"
+stop_procs "$name"
+sleep "$down_s"
+start_proc "$name" "${cmd[@]}"
+if [[ $name == kube-apiserver ]]; then
+	# shellcheck source=/dev/null
+	source "$dir/env"
+	ready() { curl -sf --max-time 2 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" "$APISERVER/readyz"; }
+	wait_for "$name" 60 ready
+fi
+log "$name restarted"

@@ -1,0 +1,97 @@
+# Helpers for vk's end-to-end tests, on top of ../lib.sh.
+#
+# tests/run.sh starts one control plane for the whole e2e suite and passes
+# it as VK_TEST_CLUSTER (with node identities e2e-1 ... e2e-40) and each
+# test's VK_TEST_NODE_INDEX; run alone, a test starts a control plane of its
+# own.  Each test works in its own namespace and with its own node name.
+# shellcheck shell=bash
+
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+VK_BIN=${VK_BIN:-$VK_ROOT/build/vk}
+[[ -x $VK_BIN ]] || tap_bail "no vk binary at $VK_BIN (build first, or run tests/run.sh)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}
+
+# vk_setup NODEVAR [NODEVAR...]: picks node names, makes the test's temp
+# folder ($tmp) and namespace ($ns), and has a control plane ready.
+vk_setup() {
+	tmp_dir tmp
+	local base=$((${VK_TEST_NODE_INDEX:-1} * 1)) i=0 v names=()
+	for v in "$@"; do
+		if [[ -n ${VK_TEST_CLUSTER:-} ]]; then
+			# run.sh gives test i the identities e2e-i and, for a second node, e2e-(20+i).
+			printf -v "$v" 'e2e-%d' $((base + i * 20))
+		else
+			printf -v "$v" 'node-%d' "$i"
+		fi
+		names+=("${!v}")
+		i=$((i + 1))
+	done
+	if [[ -n ${VK_TEST_CLUSTER:-} ]]; then
+		# shellcheck source=/dev/null
+		source "$VK_TEST_CLUSTER/env"
+	else
+		cluster_up "$tmp/cluster" "${names[@]}" >&2 || tap_bail "control plane did not start"
+	fi
+	ns=t$(basename "$tmp" | tr -dc 'a-z0-9' | tail -c 8)
+	k create namespace "$ns" >/dev/null || tap_bail "cannot create namespace $ns"
+	on_exit "k delete namespace '$ns' --wait=false >/dev/null 2>&1"
+	for v in "${names[@]}"; do
+		on_exit "k delete node '$v' --wait=false >/dev/null 2>&1"
+	done
+}
+
+k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
+
+# vk_start NAME NODE PROVIDER [ARGS...]: starts vk as NODE, its PID in
+# ${NAME}_pid and its log in $tmp/NAME.log; stopped at exit.
+vk_start() {
+	local name=$1 node=$2 provider=$3
+	shift 3
+	"$VK_BIN" --provider "$provider" --kubeconfig "$CLUSTER_DIR/$node.kubeconfig" --nodename "$node" \
+		--port 0 "$@" >>"$tmp/$name.log" 2>&1 &
+	printf -v "${name}_pid" '%s' $!
+	on_exit "vk_stop $!"
+}
+
+# Stops a vk by PID: SIGTERM, then SIGKILL after 10 s.  Returns vk's exit status.
+vk_stop() {
+	local pid=$1 i rc=0
+	pid_alive "$pid" || { wait "$pid" 2>/dev/null || rc=$?; return $rc; }
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		pid_alive "$pid" || break
+		sleep 0.1
+	done
+	pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || rc=$?
+	return $rc
+}
+
+node_ready() { # NODE -> True/False/Unknown
+	k get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null
+}
+
+pod_phase() { k -n "$ns" get pod "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
+
+# Predicates for wait_until (evaluated on every try, unlike "$(...)" args).
+node_is() { [[ $(node_ready "$1") == "$2" ]]; }        # NODE True|False
+pod_is() { [[ $(pod_phase "$1") == "$2" ]]; }          # POD PHASE
+pod_gone() { ! k -n "$ns" get pod "$1" >/dev/null 2>&1; }
+
+# A pod bound straight to NODE that tolerates the provider taint.
+pod_yaml() { # NAME NODE [IMAGE]
+	cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: $ns, labels: {app: $1}}
+spec:
+  nodeName: $2
+  tolerations: [{key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}]
+  containers:
+  - {name: main, image: ${3:-docker.io/library/busybox:1.35}, command: [sleep, "3600"]}
+YAML
+}
+
+# Shows the end of a vk log as TAP diagnostics.
+vk_log_tail() { tail -n "${2:-30}" "$tmp/$1.log" | tap_diag; }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# NodeProvider.Ping: while ping() raises, the node is NotReady with the
+# error as the Ready condition's message; Ready again once it recovers.  A
+# deleted Node is registered again.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+tap_plan 6
+vk_setup node
+
+printf 'ping_fail_file: %s\n' "$tmp/ping-fails" >"$tmp/config.yaml"
+vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --provider-config "$tmp/config.yaml"
+wait_until 10 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
+
+touch "$tmp/ping-fails"
+if wait_until 15 node_is "$node" False; then tap_pass "node goes NotReady while ping fails"; else tap_fail "node goes NotReady while ping fails" "$(vk_log_tail vk)"; fi
+msg=$(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}')
+tap_like "$msg" "^[^ ]*recorder.lua:[0-9]+: ping: [^ ]*ping-fails exists$" "the Ready message is the provider's error with file:line"
+rm -f "$tmp/ping-fails"
+if wait_until 15 node_is "$node" True; then tap_pass "node is Ready again once ping recovers"; else tap_fail "node is Ready again once ping recovers"; fi
+
+node_uid() { k get node "$node" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
+lease_owner() { k -n kube-node-lease get lease "$node" -o jsonpath='{.metadata.ownerReferences[0].uid}' 2>/dev/null; }
+recreated() { local u; u=$(node_uid); [[ -n $u && $u != "$uid" ]]; }
+lease_follows() { [[ -n $(lease_owner) && $(lease_owner) == "$(node_uid)" ]]; }
+
+uid=$(node_uid)
+k delete node "$node" >/dev/null
+if wait_until 15 recreated; then tap_pass "a deleted Node is registered again"; else tap_fail "a deleted Node is registered again" "$(vk_log_tail vk)"; fi
+wait_until 15 node_is "$node" True || true
+tap_is "$(node_ready "$node")" True "the re-created Node is Ready"
+wait_until 20 lease_follows || true
+tap_is "$(lease_owner)" "$(node_uid)" "the lease is owned by the new Node"
+tap_done

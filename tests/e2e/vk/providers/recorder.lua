@@ -1,0 +1,178 @@
+-- A provider for vk's end-to-end tests.  It runs pods "in memory" like
+-- mock.lua, records every callback it gets as one JSON line in
+-- config.record (so a test can count create_pod calls, read the env it was
+-- handed, ...), and keeps its pods in config.state so that a restarted vk
+-- finds them again through get_pods.
+--
+-- Behaviour per pod, from annotations:
+--   vk-test/create: "error"        create_pod raises an error
+--                   "loop"         create_pod never returns (budget test)
+--                   "sleep:MS"     create_pod sleeps MS on a timer first
+--                   "fail-once"    the first create_pod of the pod fails
+--   vk-test/delete: "error"        delete_pod raises an error
+--                   "sleep:MS"     delete_pod sleeps MS on a timer first
+--   vk-test/notify: "no"           status only through polling
+--   vk-test/running-after: MS      get_pod_status says Pending until MS after create
+-- Provider-wide, from config:
+--   ping_fail_file: while this file exists, ping() raises an error
+--   message: the Ready condition's message (hot-reload tests change it)
+local json = require "vk.json"
+local timer = require "vk.timer"
+local log = require "vk.log"
+local podspec = require "vk.podspec"
+
+local P = {name = "recorder"}
+local cfg = {}
+local pods = {}       -- key -> {pod=, status=}
+local failed_once = {}
+
+local function key(ns, name) return ns .. "/" .. name end
+
+local function record(what, data)
+	if not cfg.record then return end
+	local f = assert(io.open(cfg.record, "a"))
+	f:write(json.encode({call = what, data = data}), "\n")
+	f:close()
+end
+
+local function save()
+	if not cfg.state then return end
+	local list = json.array and json.array() or {}
+	for _, p in pairs(pods) do list[#list + 1] = p end
+	local f = assert(io.open(cfg.state .. ".tmp", "w"))
+	f:write(json.encode(list))
+	f:close()
+	os.rename(cfg.state .. ".tmp", cfg.state)
+end
+
+local function load()
+	if not cfg.state then return end
+	local f = io.open(cfg.state, "r")
+	if not f then return end
+	local text = f:read("a")
+	f:close()
+	for _, p in ipairs(json.decode(text)) do
+		pods[key(p.pod.metadata.namespace, p.pod.metadata.name)] = p
+	end
+end
+
+local function annotation(pod, name)
+	local a = pod.metadata.annotations
+	return a and a["vk-test/" .. name]
+end
+
+local function running_status(pod)
+	local now = os.date("!%Y-%m-%dT%H:%M:%SZ")
+	local cs = json.array and json.array() or {}
+	for _, c in ipairs(pod.spec.containers) do
+		cs[#cs + 1] = {
+			name = c.name, image = c.image, imageID = "", ready = true, restartCount = 0,
+			started = true, state = {running = {startedAt = now}},
+		}
+	end
+	local msg = cfg.message or "running in recorder"
+	return {
+		phase = "Running",
+		startTime = now,
+		podIP = "10.250.0." .. tostring((#pod.metadata.name % 250) + 1),
+		conditions = {
+			{type = "PodScheduled", status = "True", lastTransitionTime = now},
+			{type = "Initialized", status = "True", lastTransitionTime = now},
+			{type = "ContainersReady", status = "True", lastTransitionTime = now},
+			{type = "Ready", status = "True", lastTransitionTime = now, message = msg},
+		},
+		containerStatuses = cs,
+	}
+end
+
+function P.init(config, node)
+	cfg = config or {}
+	load()
+	node.status.capacity = {cpu = cfg.cpu or "8", memory = cfg.memory or "16Gi", pods = cfg.pods or "110"}
+	node.status.allocatable = {cpu = cfg.cpu or "8", memory = cfg.memory or "16Gi", pods = cfg.pods or "110"}
+	for k, v in pairs(cfg.labels or {}) do node.metadata.labels[k] = v end
+	local n = 0
+	for _ in pairs(pods) do n = n + 1 end
+	record("init", {pods = n})
+end
+
+function P.create_pod(pod)
+	local k = key(pod.metadata.namespace, pod.metadata.name)
+	record("create_pod", {key = k, uid = pod.metadata.uid, pod = pod})
+	local how = annotation(pod, "create") or ""
+	if how == "error" then error("create refused for " .. k) end
+	if how == "loop" then while true do end end
+	if how == "fail-once" and not failed_once[k] then
+		failed_once[k] = true
+		error("first create of " .. k .. " fails")
+	end
+	local ms = how:match("^sleep:(%d+)$")
+	if ms then timer.sleep(tonumber(ms)) end
+	local st = running_status(pod)
+	local envs = {}
+	for _, c in ipairs(pod.spec.containers) do envs[c.name] = podspec.env_map(c, st.podIP) end
+	record("env", {key = k, env = envs})
+	pods[k] = {pod = pod, status = st, created_ms = timer.now_ms()}
+	save()
+	if annotation(pod, "notify") ~= "no" then
+		vk.notify({namespace = pod.metadata.namespace, name = pod.metadata.name, status = st})
+	end
+end
+
+function P.update_pod(pod)
+	local k = key(pod.metadata.namespace, pod.metadata.name)
+	record("update_pod", {key = k, uid = pod.metadata.uid})
+	if pods[k] then pods[k].pod = pod; save() end
+end
+
+function P.delete_pod(pod)
+	local k = key(pod.metadata.namespace, pod.metadata.name)
+	record("delete_pod", {key = k, uid = pod.metadata.uid})
+	local how = annotation(pod, "delete") or ""
+	if how == "error" then error("delete refused for " .. k) end
+	local ms = how:match("^sleep:(%d+)$")
+	if ms then timer.sleep(tonumber(ms)) end
+	pods[k] = nil
+	save()
+end
+
+function P.get_pod(ns, name)
+	local p = pods[key(ns, name)]
+	return p and p.pod
+end
+
+function P.get_pod_status(ns, name)
+	local p = pods[key(ns, name)]
+	if not p then return nil end
+	local after = tonumber(annotation(p.pod, "running-after") or "")
+	if after and p.created_ms and timer.now_ms() - p.created_ms < after then
+		return {phase = "Pending"}
+	end
+	if cfg.message then
+		for _, c in ipairs(p.status.conditions) do
+			if c.type == "Ready" then c.message = cfg.message end
+		end
+	end
+	return p.status
+end
+
+function P.get_pods()
+	local list = json.array and json.array() or {}
+	for _, p in pairs(pods) do list[#list + 1] = p.pod end
+	record("get_pods", {n = #list})
+	return list
+end
+
+function P.ping()
+	if cfg.ping_fail_file then
+		local f = io.open(cfg.ping_fail_file, "r")
+		if f then f:close(); error("ping: " .. cfg.ping_fail_file .. " exists") end
+	end
+end
+
+function P.node_status(node)
+	return node
+end
+
+log.info("recorder provider loaded")
+return P

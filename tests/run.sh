@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds vk with ASan+UBSan, and runs every
+# suite, counting TAP results across all of them.
+#
+#   tests/run.sh                 all suites
+#   tests/run.sh unit e2e        only these suites (unit, lua, harness, e2e)
+#   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
+#
+# The last line is "N passed, N failed, N skipped"; the exit code is non-zero
+# when anything failed.  Logs: build-test/test-logs/.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+suites=("$@")
+((${#suites[@]})) || suites=(unit lua harness e2e)
+
+say() { echo "[tests] $*"; }
+
+scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+build=$root/build-test
+if [[ ! -f $build/build.ninja ]]; then
+	meson setup "$build" -Dsanitize=true -Dbuildtype=debug >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+fi
+if ! meson compile -C "$build" >"$build/compile.log" 2>&1; then
+	tail -n 40 "$build/compile.log"
+	say "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+export VK_BUILD=$build VK_BIN=$build/vk VK_ROOT=$root
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+logs=$build/test-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+passed=0 failed=0 skipped=0
+failures=()
+
+# Runs one TAP-producing program and adds its results to the totals.
+run_one() { # SUITE NAME TIMEOUT CMD...
+	local suite=$1 name=$2 limit=$3
+	shift 3
+	[[ -z ${VK_TEST_FILTER:-} || $name == *"$VK_TEST_FILTER"* ]] || return 0
+	local log=$logs/$suite.$name.log t0=$SECONDS rc
+	timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
+	rc=$?
+	local p f s
+	p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
+	s=$(grep -ciE '^ok [0-9]+.*# skip' "$log" | tr -d ' ')
+	f=$(grep -cE '^not ok [0-9]+' "$log" | tr -d ' ')
+	local plan ran
+	plan=$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log" | head -1)
+	ran=$((p + f))
+	p=$((p - s))
+	if ((rc == 77)) && ((ran == 0)); then
+		s=1
+	elif [[ -n $plan ]] && ((ran < plan)); then
+		# stopped early (crash, time-out, "Bail out!"): what it did not run failed
+		echo "not ok - $name ran $ran of $plan planned tests (exit $rc)" >>"$log"
+		f=$((f + plan - ran))
+	elif ((rc != 0 && f == 0)); then
+		f=1 # crashed, timed out or failed outside a TAP line
+		echo "not ok - $name exited with $rc$( ((rc == 124)) && echo " (timed out after ${limit}s)")" >>"$log"
+	elif [[ -z $plan ]] && ((rc != 77)); then
+		f=$((f + 1))
+		echo "not ok - $name printed no TAP plan" >>"$log"
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	local status=ok
+	((f)) && status=FAIL
+	printf '[tests] %-5s %-10s %-55s %3d passed %2d failed %2d skipped  %3ds\n' \
+		"$status" "$suite" "$name" "$p" "$f" "$s" $((SECONDS - t0))
+	if ((f)); then
+		failures+=("$log")
+		grep -E '^not ok|^#' "$log" | head -n 20 | sed 's/^/    /'
+		echo "    (log: $log)"
+	fi
+}
+
+suite_unit() {
+	local t
+	for t in "$build"/tests/unit/test_*; do
+		[[ -x $t && ! -d $t ]] || continue
+		run_one unit "$(basename "$t")" 300 "$t"
+	done
+}
+
+suite_lua() {
+	local t
+	for t in "$build"/tests/lua/test_*; do
+		[[ -x $t && ! -d $t ]] || continue
+		run_one lua "$(basename "$t")" 300 "$t"
+	done
+}
+
+suite_harness() {
+	local t
+	for t in tests/e2e/harness/*.sh; do
+		[[ -f $t ]] || continue
+		run_one harness "$(basename "$t" .sh)" 900 bash "$t"
+	done
+}
+
+# vk's end-to-end tests share one control plane (each test uses its own
+# node name and namespace); containerd is started by the tests that need it.
+suite_e2e() {
+	local t own=""
+	local tests=()
+	for t in tests/e2e/vk/*.sh; do [[ -f $t ]] && tests+=("$t"); done
+	((${#tests[@]})) || return 0
+	if [[ -z ${VK_TEST_CLUSTER:-} ]]; then
+		own=$(mktemp -d /tmp/vk-e2e.XXXXXX)
+		if ! tests/cluster/up.sh "$own" $(seq -f 'e2e-%g' 1 40) >"$logs/e2e.cluster-up.log" 2>&1; then
+			tail -n 30 "$logs/e2e.cluster-up.log"
+			failed=$((failed + 1))
+			say "could not start the control plane for e2e"
+			tests/cluster/down.sh "$own" >/dev/null 2>&1
+			return
+		fi
+		export VK_TEST_CLUSTER=$own
+	fi
+	local i=0
+	for t in "${tests[@]}"; do
+		i=$((i + 1))
+		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" 900 bash "$t"
+	done
+	if [[ -n $own ]]; then
+		tests/cluster/down.sh "$own" >"$logs/e2e.cluster-down.log" 2>&1 || failed=$((failed + 1))
+		rm -rf "$own"
+		unset VK_TEST_CLUSTER
+	fi
+}
+
+for s in "${suites[@]}"; do
+	case $s in
+	unit | lua | harness | e2e) "suite_$s" ;;
+	*) say "unknown suite $s (unit, lua, harness, e2e)"; failed=$((failed + 1)) ;;
+	esac
+done
+
+if ((${#failures[@]})); then
+	say "failed logs:"
+	printf '    %s\n' "${failures[@]}"
+fi
+line="$passed passed, $failed failed"
+((skipped)) && line="$line, $skipped skipped"
+echo "$line"
+((failed == 0))
