@@ -14,7 +14,9 @@
 --   sync_ms:          1000                   how often containers are supervised
 --   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}
 --
--- How it works.  create_pod pulls the images (per imagePullPolicy), sets up
+-- How it works.  create_pod pulls the images (per imagePullPolicy; a failed
+-- pull is retried with backoff, shown as ErrImagePull/ImagePullBackOff and
+-- recorded as an Event), sets up
 -- the volumes, runs the pod sandbox and hands the pod to sync_pod, which
 -- runs the init containers one by one to completion and then starts the
 -- containers.  A supervisor (vk.timer.every) calls sync_pod for every pod:
@@ -30,6 +32,7 @@
 -- hooks, ephemeral containers, PVC/projected token volumes (projected
 -- volumes get ca.crt when readable and the namespace file, no token).
 local cri = require "vk.cri"
+local vk_event = require "vk.event"
 local fs = require "vk.fs"
 local json = require "vk.json"
 local kube = require "vk.kube"
@@ -644,6 +647,12 @@ local function publish(rec)
   return status
 end
 
+-- An Event about the pod, as kubelet records them (no-op without a cluster).
+local function event(rec, type_, reason, message)
+  local ok, err = pcall(vk_event.record, rec.pod, type_, reason, message)
+  if not ok then log.warn("%s: event: %s", rec.key, err) end
+end
+
 ---------------------------------------------------------------------------
 -- running containers
 ---------------------------------------------------------------------------
@@ -845,7 +854,7 @@ local function supervise()
     if not recovered then ensure_recovered() end
     for _, rec in pairs(pods) do
       if rec.state == "images" then
-        publish(rec) -- ErrImagePull turns into ImagePullBackOff while the core backs off
+        retry_create(rec)
       else
         sync_pod(rec)
       end
@@ -894,23 +903,15 @@ end
 
 function P.state() return pods end
 
-function P.create_pod(pod)
-  if not recovered then ensure_recovered() end
-  local md = pod.metadata
-  local key = key_of(md.namespace, md.name)
-  local rec = pods[key]
-  if rec and rec.uid == md.uid and rec.state ~= "images" then
-    return -- already ours (re-adopted after a restart, or a repeated create)
-  end
-  if not rec or rec.uid ~= md.uid then
-    rec = new_record(pod)
-    pods[key] = rec
-  end
-  rec.pod = pod
+local PULL_BACKOFF_BASE_MS, PULL_BACKOFF_MAX_MS = 10000, 300000
 
-  -- 1. Images, per imagePullPolicy.  A failure shows as the container's
-  -- waiting reason and fails this call, so the core records an Event and
-  -- retries with backoff.
+-- Pulls the images, sets up the volumes and runs the sandbox.  A failed
+-- pull is kubelet's ErrImagePull: it shows in the container's waiting
+-- reason (ImagePullBackOff while waiting), becomes an Event, and is retried
+-- by the supervisor with backoff; try_create then returns false.  Other
+-- failures raise (the core records them and retries create_pod).
+local function try_create(rec)
+  local pod = rec.pod
   rec.image_errors = {}
   local failed
   for _, it in ipairs(all_containers(pod)) do
@@ -919,14 +920,19 @@ function P.create_pod(pod)
       e.at = timer.now_ms()
       rec.image_errors[it.spec.name] = e
       failed = failed or e
+      event(rec, "Warning", "Failed", e.message)
     end
   end
   if failed then
+    rec.pull_backoff_ms = rec.pull_backoff_ms and math.min(rec.pull_backoff_ms * 2, PULL_BACKOFF_MAX_MS)
+                          or PULL_BACKOFF_BASE_MS
+    rec.pull_next_ms = timer.now_ms() + rec.pull_backoff_ms
+    event(rec, "Warning", "Failed", "Error: " .. failed.reason)
+    log.warn("%s: %s; retrying in %d s", rec.key, failed.message, rec.pull_backoff_ms // 1000)
     publish(rec)
-    error(failed.reason .. ": " .. failed.message, 0)
+    return false
   end
-
-  -- 2. Volumes, 3. the sandbox.
+  rec.pull_backoff_ms, rec.pull_next_ms = nil, nil
   rec.state = "creating"
   local ok, err = pcall(function()
     rec.volumes = setup_volumes(rec)
@@ -940,8 +946,48 @@ function P.create_pod(pod)
     error(err, 0)
   end
   rec.state = "running"
-  -- 4. Init containers, then containers: the first step runs now.
-  sync_pod(rec)
+  return true
+end
+
+-- The supervisor's step for a pod still waiting for its images.
+local function retry_create(rec)
+  if rec.busy or not rec.pull_next_ms or timer.now_ms() < rec.pull_next_ms then
+    publish(rec) -- ErrImagePull turns into ImagePullBackOff meanwhile
+    return
+  end
+  rec.busy = true
+  local ok, r = pcall(try_create, rec)
+  rec.busy = false
+  if not ok then
+    rec.pull_backoff_ms = math.min((rec.pull_backoff_ms or PULL_BACKOFF_BASE_MS // 2) * 2, PULL_BACKOFF_MAX_MS)
+    rec.pull_next_ms = timer.now_ms() + rec.pull_backoff_ms
+    event(rec, "Warning", "FailedCreatePodSandBox", tostring(r))
+    log.warn("%s: %s", rec.key, r)
+  elseif r then
+    sync_pod(rec)
+  end
+end
+
+function P.create_pod(pod)
+  if not recovered then ensure_recovered() end
+  local md = pod.metadata
+  local key = key_of(md.namespace, md.name)
+  local rec = pods[key]
+  if rec and rec.uid == md.uid and rec.state ~= "images" then
+    return -- already ours (re-adopted after a restart, or a repeated create)
+  end
+  if not rec or rec.uid ~= md.uid then
+    rec = new_record(pod)
+    pods[key] = rec
+  end
+  rec.pod = pod
+  while rec.busy do timer.sleep(20) end
+  rec.busy = true
+  local ok, created = pcall(try_create, rec)
+  rec.busy = false
+  if not ok then error(created, 0) end
+  -- Init containers, then containers: the first step runs now.
+  if created then sync_pod(rec) end
 end
 
 function P.update_pod(pod)
