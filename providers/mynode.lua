@@ -847,6 +847,7 @@ end
 
 local supervisor -- the vk.timer.every handle
 local supervisor_busy = false
+local retry_create -- defined with create_pod below
 local function supervise()
   if supervisor_busy then return end
   supervisor_busy = true
@@ -950,7 +951,7 @@ local function try_create(rec)
 end
 
 -- The supervisor's step for a pod still waiting for its images.
-local function retry_create(rec)
+retry_create = function(rec)
   if rec.busy or not rec.pull_next_ms or timer.now_ms() < rec.pull_next_ms then
     publish(rec) -- ErrImagePull turns into ImagePullBackOff meanwhile
     return
@@ -1079,6 +1080,46 @@ function P.ping()
       error("container runtime not ready: " .. c.reason .. " " .. c.message)
     end
   end
+end
+
+-- /stats/summary (kubelet's stats/v1alpha1 Summary) from ListContainerStats.
+function P.stats_summary()
+  local stats = cri.list_container_stats{filter = {label_selector = {[L_NODE] = node_name}}}.stats
+  local by_uid, order = {}, {}
+  local function v(x) return x and x.value or nil end
+  for _, st in ipairs(stats) do
+    local a = st.attributes or {labels = {}}
+    local uid = a.labels[L_UID]
+    local rec = uid and pods[key_of(a.labels[L_NS] or "", a.labels[L_NAME] or "")]
+    if uid and rec and rec.uid == uid then
+      local p = by_uid[uid]
+      if not p then
+        p = {podRef = {name = rec.name, namespace = rec.ns, uid = uid}, startTime = rec.start_time,
+             containers = {}, cpu = {usageNanoCores = 0, usageCoreNanoSeconds = 0},
+             memory = {usageBytes = 0, workingSetBytes = 0, rssBytes = 0}}
+        by_uid[uid] = p
+        order[#order + 1] = p
+      end
+      local cpu, mem = st.cpu or {}, st.memory or {}
+      local c = {
+        name = a.labels[L_CONTAINER] or (a.metadata and a.metadata.name),
+        cpu = {time = rfc3339(cpu.timestamp), usageNanoCores = v(cpu.usage_nano_cores),
+               usageCoreNanoSeconds = v(cpu.usage_core_nano_seconds)},
+        memory = {time = rfc3339(mem.timestamp), usageBytes = v(mem.usage_bytes),
+                  workingSetBytes = v(mem.working_set_bytes), rssBytes = v(mem.rss_bytes),
+                  pageFaults = v(mem.page_faults), majorPageFaults = v(mem.major_page_faults)},
+      }
+      p.containers[#p.containers + 1] = c
+      p.cpu.time, p.memory.time = c.cpu.time, c.memory.time
+      p.cpu.usageNanoCores = p.cpu.usageNanoCores + (c.cpu.usageNanoCores or 0)
+      p.cpu.usageCoreNanoSeconds = p.cpu.usageCoreNanoSeconds + (c.cpu.usageCoreNanoSeconds or 0)
+      p.memory.usageBytes = p.memory.usageBytes + (c.memory.usageBytes or 0)
+      p.memory.workingSetBytes = p.memory.workingSetBytes + (c.memory.workingSetBytes or 0)
+      p.memory.rssBytes = p.memory.rssBytes + (c.memory.rssBytes or 0)
+    end
+  end
+  for _, p in ipairs(order) do p.containers = array(p.containers) end
+  return {node = {nodeName = node_name}, pods = array(order)}
 end
 
 -- Container logs from the CRI log file ("TIME STREAM P|F text" lines).

@@ -157,6 +157,16 @@ function P.init(config)
     expect(ts:match("^%d%d%d%d%-%d%d%-%d%dT%S+ hello world"), ts)
   end)
 
+  check("stats_summary reports the pod's containers with CPU and memory", function()
+    local sum = M.stats_summary()
+    local found
+    for _, p in ipairs(sum.pods) do
+      if p.podRef.uid == web.metadata.uid then found = p end
+    end
+    expect(found and found.containers[1].name == "app" and found.memory.workingSetBytes > 0 and
+           found.containers[1].cpu.usageCoreNanoSeconds > 0, json.encode(sum))
+  end)
+
   check("the sandbox carries the pod's labels, hostname and DNS", function()
     local items = cri.list_pod_sandbox{filter = {label_selector = {["io.kubernetes.pod.uid"] = web.metadata.uid}}}.items
     expect(#items == 1, #items)
@@ -219,6 +229,13 @@ function P.init(config)
     expect(st.containerStatuses[1].state.waiting.reason == "ImagePullBackOff", json.encode(st))
   end)
 
+  local late = pod("late", {restartPolicy = "Never",
+                            containers = {{name = "c", image = image, command = {"sh", "-c", "exit 0"}}}})
+  check("the supervisor keeps driving other pods while one waits for its image", function()
+    M.create_pod(late)
+    wait_for(M, late, function(s) return s.phase == "Succeeded" end)
+  end)
+
   local host = pod("hostnet", {hostNetwork = true,
                                containers = {{name = "c", image = image, command = {"sleep", "3600"},
                                               ports = {{containerPort = 8080, hostPort = 18080}}}}})
@@ -266,7 +283,7 @@ function P.init(config)
     M.delete_pod(web)
     local took = timer.now_ms() - t0
     expect(took >= 900 and took < 5000, "took " .. took .. " ms")
-    for _, p in ipairs{init, crash, once, fail, bad, host} do M.delete_pod(p) end
+    for _, p in ipairs{init, crash, once, fail, bad, late, host} do M.delete_pod(p) end
     expect(#cri.list_pod_sandbox(mine).items == 0, "sandboxes left")
     expect(#cri.list_containers(mine).containers == 0, "containers left")
     expect(M.get_pod_status("vk-test", "web") == nil)
