@@ -677,9 +677,10 @@ local function start_container(rec, c, is_init, attempt)
   return id
 end
 
--- Reads the pod's containers back from the CRI into rec.cs.
-local function observe(rec)
-  local list = cri.list_containers{filter = {pod_sandbox_id = rec.sandbox_id}}.containers
+-- Reads the pod's containers back from the CRI into rec.cs.  `list` is
+-- the supervisor's one ListContainers for the whole node, or nil.
+local function observe(rec, list)
+  list = list or cri.list_containers{filter = {pod_sandbox_id = rec.sandbox_id}}.containers
   local newest = {}
   for _, ct in ipairs(list) do
     local name = ct.labels[L_CONTAINER] or ct.metadata.name
@@ -693,8 +694,9 @@ local function observe(rec)
       if s.id then s.prev, s.prev_info = s.id, s.info end
       s.id, s.attempt, s.info = ct.id, ct.metadata.attempt, nil
     end
-    -- An exited container's status no longer changes: read it once.
-    if not s.info or s.info.state ~= "CONTAINER_EXITED" then
+    -- ContainerStatus only when the state moved (an exited container's
+    -- status no longer changes; a running one's start time neither).
+    if not s.info or s.info.state ~= ct.state then
       local ok, r = pcall(cri.container_status, {container_id = ct.id})
       if ok then s.info = r.status end
     end
@@ -757,11 +759,11 @@ local function step_container(rec, c, is_init, policy)
 end
 
 -- Drives one pod forward; safe to call any time (serialised by rec.busy).
-local function sync_pod(rec)
+local function sync_pod(rec, list)
   if rec.busy or rec.state ~= "running" then return end
   rec.busy = true
   local ok, err = pcall(function()
-    observe(rec)
+    observe(rec, list)
     local policy = rec.pod.spec.restartPolicy or "Always"
     if not rec.init_done and not rec.failed then
       local all = true
@@ -777,10 +779,16 @@ local function sync_pod(rec)
       end
       rec.init_done = all
     end
+    local started = false
     if rec.init_done then
-      for _, c in ipairs(rec.pod.spec.containers or {}) do step_container(rec, c, false, policy) end
+      for _, c in ipairs(rec.pod.spec.containers or {}) do
+        if step_container(rec, c, false, policy) == "started" then started = true end
+      end
     end
     collect_garbage(rec)
+    -- Read what was just started back, so the status says Running now
+    -- rather than at the next supervisor round.
+    if started then observe(rec) end
   end)
   rec.busy = false
   if not ok then log.warn("%s: sync: %s", rec.key, err) end
@@ -853,11 +861,27 @@ local function supervise()
   supervisor_busy = true
   local ok, err = pcall(function()
     if not recovered then ensure_recovered() end
-    for _, rec in pairs(pods) do
+    if next(pods) == nil then return end
+    -- One ListContainers for the node per round, split by sandbox.
+    local by_sandbox = {}
+    local all = cri.list_containers{filter = {label_selector = {[L_NODE] = node_name}}}.containers
+    for _, ct in ipairs(all) do
+      local l = by_sandbox[ct.pod_sandbox_id]
+      if not l then
+        l = {}
+        by_sandbox[ct.pod_sandbox_id] = l
+      end
+      l[#l + 1] = ct
+    end
+    -- A snapshot: other callbacks add and remove pods while this one
+    -- yields, and a table must not grow during pairs().
+    local recs = {}
+    for _, rec in pairs(pods) do recs[#recs + 1] = rec end
+    for _, rec in ipairs(recs) do
       if rec.state == "images" then
         retry_create(rec)
-      else
-        sync_pod(rec)
+      elseif rec.sandbox_id then
+        sync_pod(rec, by_sandbox[rec.sandbox_id] or {})
       end
     end
   end)
