@@ -727,8 +727,10 @@ local function step_container(rec, c, is_init, policy)
   local s = rec.cs[c.name]
   if rec.image_errors[c.name] then return "waiting" end
   if not s or not s.id then
-    local id = start_container(rec, c, is_init, 0)
-    rec.cs[c.name] = {id = id, attempt = 0}
+    -- First start, or again in a re-created sandbox (the count goes on).
+    local attempt = s and s.attempt and s.attempt + 1 or 0
+    local id = start_container(rec, c, is_init, attempt)
+    rec.cs[c.name] = {id = id, attempt = attempt, backoff_ms = s and s.backoff_ms}
     return "started"
   end
   local info = s.info
@@ -758,11 +760,35 @@ local function step_container(rec, c, is_init, policy)
   return "started"
 end
 
+-- A pod whose sandbox died (node reboot, someone's crictl stopp) gets a new
+-- one, as kubelet does: the next attempt, init containers run again, every
+-- container restarts with its restart count going on.
+local function recreate_sandbox(rec)
+  event(rec, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+  log.info("%s: sandbox %s is gone or not ready; re-creating it", rec.key, rec.sandbox_id:sub(1, 12))
+  pcall(cri.stop_pod_sandbox, {pod_sandbox_id = rec.sandbox_id})
+  pcall(cri.remove_pod_sandbox, {pod_sandbox_id = rec.sandbox_id})
+  rec.attempt = (rec.attempt or 0) + 1
+  rec.sbcfg = sandbox_config(rec, rec.attempt)
+  rec.sandbox_id = cri.run_pod_sandbox{config = rec.sbcfg}.pod_sandbox_id
+  local st = cri.pod_sandbox_status{pod_sandbox_id = rec.sandbox_id}.status
+  rec.ip = st.network and st.network.ip ~= "" and st.network.ip or nil
+  for _, cs in pairs(rec.cs) do
+    cs.id, cs.info, cs.next_start_ms, cs.prev, cs.prev_info, cs.stale = nil, nil, nil, nil, nil, nil
+  end
+  rec.init_done = #(rec.pod.spec.initContainers or {}) == 0
+end
+
 -- Drives one pod forward; safe to call any time (serialised by rec.busy).
-local function sync_pod(rec, list)
+-- sandbox_state: the supervisor's view of the pod's sandbox, or nil.
+local function sync_pod(rec, list, sandbox_state)
   if rec.busy or rec.state ~= "running" then return end
   rec.busy = true
   local ok, err = pcall(function()
+    if sandbox_state and sandbox_state ~= "SANDBOX_READY" then
+      recreate_sandbox(rec)
+      list = {}
+    end
     observe(rec, list)
     local policy = rec.pod.spec.restartPolicy or "Always"
     if not rec.init_done and not rec.failed then
@@ -873,6 +899,10 @@ local function supervise()
       end
       l[#l + 1] = ct
     end
+    local sandboxes = {}
+    for _, sb in ipairs(cri.list_pod_sandbox{filter = {label_selector = {[L_NODE] = node_name}}}.items) do
+      sandboxes[sb.id] = sb.state
+    end
     -- A snapshot: other callbacks add and remove pods while this one
     -- yields, and a table must not grow during pairs().
     local recs = {}
@@ -880,8 +910,13 @@ local function supervise()
     for _, rec in ipairs(recs) do
       if rec.state == "images" then
         retry_create(rec)
-      elseif rec.sandbox_id then
-        sync_pod(rec, by_sandbox[rec.sandbox_id] or {})
+      elseif rec.sandbox_id and rec.state == "running" then
+        -- (a sandbox made after the two lists were read is not judged yet)
+        local st = sandboxes[rec.sandbox_id]
+        if st or rec.listed_once then
+          sync_pod(rec, by_sandbox[rec.sandbox_id] or {}, st or "SANDBOX_GONE")
+        end
+        rec.listed_once = st ~= nil or rec.listed_once
       end
     end
   end)

@@ -276,6 +276,19 @@ function P.init(config)
     M = M2
   end)
 
+  check("a dead sandbox is re-created and its containers restart with their count going on", function()
+    local sb = cri.list_pod_sandbox{filter = {label_selector = {["io.kubernetes.pod.uid"] = web.metadata.uid}}}.items[1]
+    cri.stop_pod_sandbox{pod_sandbox_id = sb.id}
+    local st = wait_for(M, web, function(s)
+      local c = s.containerStatuses[1]
+      return s.phase == "Running" and c.ready and c.restartCount == 1 and cid(s) ~= cid(web_st)
+    end, 15000)
+    local items = cri.list_pod_sandbox{filter = {label_selector = {["io.kubernetes.pod.uid"] = web.metadata.uid}}}.items
+    expect(#items == 1 and items[1].id ~= sb.id and items[1].metadata.attempt == 1, json.encode(items))
+    local r = exec(cid(st), "cat /etc/app/app.conf")
+    expect(r.stdout == "color=blue\n", "volumes survive: " .. r.stdout)
+  end)
+
   check("delete_pod stops and removes everything, honouring the grace period", function()
     local t0 = timer.now_ms()
     -- `sleep` as PID 1 ignores SIGTERM: the grace period (1 s) ends with SIGKILL.
