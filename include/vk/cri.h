@@ -86,7 +86,8 @@ typedef void (*vk_cri_cb)(vk_cri_call *call, vk_cri_result *r, void *ud);
 int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage *req,
                       uint32_t timeout_ms, vk_cri_cb cb, void *ud, vk_cri_call **out,
                       char **err);
-/* Stops a call; its callback is not called. */
+/* Stops a call; its callback is not called.  A no-op inside the call's own
+ * callback (the call is freed when the callback returns). */
 void vk_cri_call_cancel(vk_cri_call *call);
 
 #endif
