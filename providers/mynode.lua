@@ -881,6 +881,7 @@ end
 
 local supervisor -- the vk.timer.every handle
 local supervisor_busy = false
+local last_super_err, last_super_err_ms = nil, 0
 local retry_create -- defined with create_pod below
 local function supervise()
   if supervisor_busy then return end
@@ -921,7 +922,17 @@ local function supervise()
     end
   end)
   supervisor_busy = false
-  if not ok then log.warn("supervisor: %s", err) end
+  -- While the runtime is away every round fails alike: say it once a minute.
+  if not ok then
+    local now = timer.now_ms()
+    if err ~= last_super_err or now - last_super_err_ms > 60000 then
+      log.warn("supervisor: %s", err)
+      last_super_err, last_super_err_ms = err, now
+    end
+  elseif last_super_err then
+    log.info("supervisor: the runtime answers again")
+    last_super_err = nil
+  end
 end
 
 function P.init(config, node)
