@@ -5,11 +5,12 @@
 # restartCount and CrashLoopBackOff; exit 0 under Never is Succeeded; a
 # missing image gives ErrImagePull/ImagePullBackOff and an Event; env and
 # configMap/secret volumes are visible inside; a vk restart recreates no
-# container; deleting everything leaves no sandbox.
+# container; containerd restarted under running pods changes nothing and vk
+# carries on; deleting everything leaves no sandbox.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-tap_plan 12
+tap_plan 14
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 cat >"$tmp/mynode.yaml" <<YAML
@@ -126,8 +127,36 @@ new=$(comm -13 <(echo "$before") <(cri ps -a -q --label "vk.io/node=$node" | sor
 done | grep -v '^crash$' || true)
 tap_is "$new" "" "and no other container was created"
 
+# containerd restarted while pods run: the shims keep the containers; vk
+# reconnects (fresh connection per call) and keeps reporting them.
+cpid=$(cat "$CONTAINERD_DIR/pids/containerd.pid")
+mapfile -d '' cargs <"/proc/$cpid/cmdline"
+kill -TERM "$cpid"
+gone_pid() { ! pid_alive "$cpid"; }
+wait_until 20 gone_pid || tap_bail "containerd $cpid did not stop"
+sleep 2 # vk sees the runtime gone (UNAVAILABLE) for a couple of rounds
+"${cargs[@]}" </dev/null >>"$CONTAINERD_DIR/logs/containerd.log" 2>&1 &
+echo $! >"$CONTAINERD_DIR/pids/containerd.pid"
+cri_up() { cri version >/dev/null 2>&1; }
+wait_until 30 cri_up || tap_bail "containerd did not come back"
+sleep 3
+tap_is "$(cri ps -q --label "io.kubernetes.pod.uid=$uid" --state Running):$(pod_phase "$pod")" "$cid:Running" \
+	"after a containerd restart critest still runs in its container and is reported Running"
+on_node <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: after-restart}
+spec:
+  nodeSelector: {type: virtual-kubelet}
+  tolerations: [{key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}]
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: docker.io/library/busybox:1.35, command: [sleep, "3600"]}]
+YAML
+if wait_until 30 pod_is after-restart Running; then tap_pass "a pod created after the containerd restart runs"
+else tap_fail "a pod created after the containerd restart runs" "$(k -n "$ns" get pod after-restart -o jsonpath='{.status}')" "$(vk_log_tail vk2)"; fi
+
 k -n "$ns" delete deploy critest --wait=false >/dev/null
-k -n "$ns" delete pod envvol crash once noimage --wait=false >/dev/null
+k -n "$ns" delete pod envvol crash once noimage after-restart --wait=false >/dev/null
 none_left() { [[ -z $(cri pods -q --label "vk.io/node=$node") && -z $(k -n "$ns" get pods -o name) ]]; }
 if wait_until 90 none_left; then tap_pass "deleting the pods leaves no sandbox in containerd"
 else tap_fail "deleting the pods leaves no sandbox in containerd" "$(cri pods)" "$(k -n "$ns" get pods)"; fi
