@@ -14,6 +14,8 @@ static const luaL_Reg modules[] = {
 	{"vk.notify", vk_lua_open_notify},
 	{"vk.kube", vk_lua_open_kube},
 	{"vk.http", vk_lua_open_http},
+	{"vk.cri", vk_lua_open_cri},
+	{"vk.fs", vk_lua_open_fs},
 	{NULL, NULL},
 };
 

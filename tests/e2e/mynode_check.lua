@@ -1,0 +1,283 @@
+-- providers/mynode.lua against a real containerd, without a cluster: this
+-- check provider loads mynode, calls its callbacks as the core would, and
+-- reads the results back through the CRI.  Run by tests/e2e/cri_client.sh
+-- (containerd) through tests/unit/lua_checks.c; config.mynode is the file.
+local cri = require "vk.cri"
+local timer = require "vk.timer"
+local json = require "vk.json"
+
+local P = {}
+local results = {}
+
+local function check(name, fn)
+  local ok, err = pcall(fn)
+  results[#results + 1] = {name = name, ok = ok, err = (not ok) and tostring(err) or nil}
+  return ok
+end
+
+local function expect(cond, msg)
+  if not cond then error(msg or "expectation failed", 2) end
+end
+
+-- ConfigMaps and Secrets as the core's client would return them.
+local b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function b64encode(s)
+  return ((s:gsub(".", function(c)
+    local r, b = "", c:byte()
+    for i = 8, 1, -1 do r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
+    return r
+  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
+    if #x < 6 then return "" end
+    local c = 0
+    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
+    return b64:sub(c + 1, c + 1)
+  end) .. ({"", "==", "="})[#s % 3 + 1])
+end
+local fake_kube = {
+  get_configmap = function(ns, name)
+    if name == "app-config" then return {data = {["app.conf"] = "color=blue\n", ["nested"] = "n"}} end
+    return nil, "not found"
+  end,
+  get_secret = function(ns, name)
+    if name == "app-secret" then return {data = {password = b64encode("s3cr3t!")}} end
+    return nil, "not found"
+  end,
+  get = function() return nil, "not found" end,
+}
+
+local function load_mynode(config)
+  package.loaded["vk.kube"] = fake_kube
+  local M = assert(loadfile(config.mynode))()
+  return M
+end
+
+local function pod(name, spec, extra)
+  local p = {
+    apiVersion = "v1", kind = "Pod",
+    metadata = {name = name, namespace = "vk-test", uid = "uid-" .. name .. "-" .. math.random(1e9),
+                labels = {app = name}},
+    spec = spec,
+  }
+  for k, v in pairs(extra or {}) do p.metadata[k] = v end
+  -- Most test containers ignore SIGTERM (PID 1 without a handler): keep
+  -- deletion short.
+  p.metadata.deletionGracePeriodSeconds = 1
+  spec.restartPolicy = spec.restartPolicy or "Always"
+  return p
+end
+
+local function wait_for(M, p, pred, ms)
+  local deadline = timer.now_ms() + (ms or 10000)
+  local st
+  repeat
+    st = M.get_pod_status(p.metadata.namespace, p.metadata.name)
+    if st and pred(st) then return st end
+    timer.sleep(100)
+  until timer.now_ms() > deadline
+  error("timed out; last status: " .. json.encode(st or {}), 2)
+end
+
+local function cid(st, i)
+  local id = st.containerStatuses[i or 1].containerID
+  return id and id:gsub("^containerd://", "")
+end
+
+local function exec(id, script)
+  return cri.exec_sync{container_id = id, cmd = {"sh", "-c", script}, timeout = 10}
+end
+
+function P.init(config)
+  config.runtime_endpoint = os.getenv("VK_CRI_ENDPOINT")
+  local image = os.getenv("BUSYBOX_IMAGE")
+  local tmp = os.getenv("TEST_TMP")
+  cri.set_endpoint(config.runtime_endpoint)
+  local mcfg = {runtime_endpoint = config.runtime_endpoint, log_root = tmp .. "/podlogs",
+                pod_root = tmp .. "/pods", sync_ms = 200, node_ip = "127.0.0.1",
+                cluster_dns = {"10.96.0.10"}}
+  local node = {metadata = {name = "vk-mynode-test"}}
+  local M = load_mynode(config)
+  M.init(mcfg, node)
+  local mine = {filter = {label_selector = {["vk.io/node"] = "vk-mynode-test"}}}
+
+  check("init fills the node's capacity and runtime version", function()
+    expect(node.status.capacity.pods == "110", json.encode(node.status))
+    expect(node.status.nodeInfo.containerRuntimeVersion:match("^containerd://"))
+  end)
+
+  local web = pod("web", {
+    containers = {{
+      name = "app", image = image, imagePullPolicy = "IfNotPresent",
+      command = {"sh", "-c"}, args = {"echo hello $(GREETING) from $(HOSTNAME_X); sleep 3600"},
+      env = {{name = "GREETING", value = "world"}, {name = "HOSTNAME_X", value = "web"}},
+      workingDir = "/tmp",
+      resources = {limits = {memory = "64Mi", cpu = "500m"}, requests = {cpu = "250m"}},
+      volumeMounts = {{name = "cache", mountPath = "/cache"}, {name = "cfg", mountPath = "/etc/app"},
+                      {name = "sec", mountPath = "/etc/sec"}},
+    }},
+    volumes = {{name = "cache", emptyDir = {}}, {name = "cfg", configMap = {name = "app-config"}},
+               {name = "sec", secret = {secretName = "app-secret"}}},
+  })
+  local web_st
+  check("a pod reaches Running with its container running and ready", function()
+    M.create_pod(web)
+    web_st = wait_for(M, web, function(s) return s.phase == "Running" and s.containerStatuses[1].ready end)
+    local ready
+    for _, c in ipairs(web_st.conditions) do if c.type == "Ready" then ready = c.status end end
+    expect(ready == "True", "Ready " .. tostring(ready))
+    expect(web_st.podIP and web_st.podIP:match("^10%.88%."), tostring(web_st.podIP))
+    expect(web_st.hostIP == "127.0.0.1")
+  end)
+
+  check("env, $(VAR) expansion, workingDir and volumes are visible inside (ExecSync)", function()
+    local id = cid(web_st)
+    local r = exec(id, 'echo "$GREETING"; pwd; cat /etc/app/app.conf; cat /etc/sec/password; ' ..
+                       'touch /cache/ok && echo writable; cat /etc/resolv.conf | grep -c 10.96.0.10')
+    expect(r.stdout == "world\n/tmp\ncolor=blue\ns3cr3t!writable\n1\n", ("%q %q"):format(r.stdout, r.stderr))
+    local rr = exec(id, "touch /etc/app/x 2>/dev/null && echo rw || echo ro")
+    expect(rr.stdout == "ro\n", "configMap volume is read-only: " .. rr.stdout)
+  end)
+
+  check("resource limits reach the container's cgroup", function()
+    local st = cri.container_status{container_id = cid(web_st)}.status
+    local lim = st.resources and st.resources.linux
+    expect(lim and lim.memory_limit_in_bytes == 64 << 20 and lim.cpu_quota == 50000 and
+           lim.cpu_shares == 256, json.encode(lim or {}))
+  end)
+
+  check("container logs come from the CRI log file", function()
+    local logs
+    for _ = 1, 50 do
+      logs = M.container_logs("vk-test", "web", "app", {})
+      if logs ~= "" then break end
+      timer.sleep(100)
+    end
+    expect(logs == "hello world from web\n", ("%q"):format(logs))
+    local ts = M.container_logs("vk-test", "web", "app", {timestamps = true})
+    expect(ts:match("^%d%d%d%d%-%d%d%-%d%dT%S+ hello world"), ts)
+  end)
+
+  check("the sandbox carries the pod's labels, hostname and DNS", function()
+    local items = cri.list_pod_sandbox{filter = {label_selector = {["io.kubernetes.pod.uid"] = web.metadata.uid}}}.items
+    expect(#items == 1, #items)
+    local sb = items[1]
+    expect(sb.labels["io.kubernetes.pod.namespace"] == "vk-test" and sb.labels["io.kubernetes.pod.name"] == "web" and
+           sb.labels.app == "web" and sb.labels["vk.io/node"] == "vk-mynode-test")
+    local h = exec(cid(web_st), "hostname")
+    expect(h.stdout == "web\n", h.stdout)
+  end)
+
+  local init = pod("initp", {
+    initContainers = {{name = "prep", image = image, command = {"sh", "-c", "echo prepared > /work/x"},
+                       volumeMounts = {{name = "work", mountPath = "/work"}}},
+                      {name = "prep2", image = image, command = {"sh", "-c", "echo two >> /work/x"},
+                       volumeMounts = {{name = "work", mountPath = "/work"}}}},
+    containers = {{name = "main", image = image, command = {"sh", "-c", "cat /work/x; sleep 3600"},
+                   volumeMounts = {{name = "work", mountPath = "/work"}}}},
+    volumes = {{name = "work", emptyDir = {}}},
+  })
+  check("init containers run to completion in order before the containers", function()
+    M.create_pod(init)
+    local st = wait_for(M, init, function(s) return s.phase == "Running" and s.containerStatuses[1].ready end)
+    expect(st.initContainerStatuses[1].state.terminated.reason == "Completed" and
+           st.initContainerStatuses[2].state.terminated.exitCode == 0, json.encode(st.initContainerStatuses))
+    local r = exec(cid(st), "cat /work/x")
+    expect(r.stdout == "prepared\ntwo\n", r.stdout)
+  end)
+
+  local crash = pod("crash", {containers = {{name = "c", image = image, command = {"sh", "-c", "exit 1"}}}})
+  check("exit 1 under Always restarts with a growing restartCount and CrashLoopBackOff", function()
+    M.create_pod(crash)
+    local st = wait_for(M, crash, function(s)
+      local c = s.containerStatuses[1]
+      return c.restartCount >= 1 and c.state.waiting and c.state.waiting.reason == "CrashLoopBackOff"
+    end, 15000)
+    local c = st.containerStatuses[1]
+    expect(c.lastState.terminated.exitCode == 1 and st.phase == "Running", json.encode(st))
+  end)
+
+  local once = pod("once", {restartPolicy = "Never",
+                            containers = {{name = "c", image = image, command = {"sh", "-c", "exit 0"}}}})
+  local fail = pod("fail", {restartPolicy = "Never",
+                            containers = {{name = "c", image = image, command = {"sh", "-c", "exit 3"}}}})
+  check("exit 0 under Never gives Succeeded, exit 3 gives Failed", function()
+    M.create_pod(once)
+    M.create_pod(fail)
+    local s1 = wait_for(M, once, function(s) return s.phase == "Succeeded" end)
+    local s2 = wait_for(M, fail, function(s) return s.phase == "Failed" end)
+    expect(s1.containerStatuses[1].state.terminated.reason == "Completed")
+    expect(s2.containerStatuses[1].state.terminated.exitCode == 3 and s2.containerStatuses[1].restartCount == 0)
+  end)
+
+  local bad = pod("badimage", {containers = {{name = "c", image = "vk.invalid/none:1"}}})
+  check("a missing image fails create_pod and shows ErrImagePull, then ImagePullBackOff", function()
+    local ok, err = pcall(M.create_pod, bad)
+    expect(not ok and tostring(err):find("ErrImagePull", 1, true), tostring(err))
+    local st = M.get_pod_status("vk-test", "badimage")
+    expect(st.phase == "Pending" and st.containerStatuses[1].state.waiting.reason == "ErrImagePull", json.encode(st))
+    timer.sleep(2200)
+    st = M.get_pod_status("vk-test", "badimage")
+    expect(st.containerStatuses[1].state.waiting.reason == "ImagePullBackOff", json.encode(st))
+  end)
+
+  local host = pod("hostnet", {hostNetwork = true,
+                               containers = {{name = "c", image = image, command = {"sleep", "3600"},
+                                              ports = {{containerPort = 8080, hostPort = 18080}}}}})
+  check("a hostNetwork pod runs and reports the node IP", function()
+    M.create_pod(host)
+    local st = wait_for(M, host, function(s) return s.phase == "Running" end)
+    expect(st.podIP == "127.0.0.1", tostring(st.podIP))
+  end)
+
+  check("get_pods lists every pod with its status", function()
+    local names = {}
+    for _, p in ipairs(M.get_pods()) do names[p.metadata.name] = p.status.phase end
+    expect(names.web == "Running" and names.initp == "Running" and names.once == "Succeeded" and
+           names.badimage == "Pending", json.encode(names))
+  end)
+
+  check("a restarted provider re-adopts its pods and recreates nothing", function()
+    local before = cri.list_containers(mine).containers
+    M.stop()
+    local M2 = load_mynode(config)
+    M2.init(mcfg, {metadata = {name = "vk-mynode-test"}})
+    local names = {}
+    for _, p in ipairs(M2.get_pods()) do names[p.metadata.name] = p end
+    expect(names.web and names.web.metadata.uid == web.metadata.uid, "web re-adopted")
+    -- create_pod for a pod it already runs (the core's start-up reconcile) is a no-op
+    M2.create_pod(web)
+    timer.sleep(600) -- a few supervisor rounds
+    local st = M2.get_pod_status("vk-test", "web")
+    expect(st.phase == "Running" and cid(st) == cid(web_st), json.encode(st))
+    local after = cri.list_containers(mine).containers
+    local ids = {}
+    for _, c in ipairs(before) do ids[c.id] = true end
+    local new = 0
+    for _, c in ipairs(after) do
+      if not ids[c.id] and c.labels["io.kubernetes.pod.name"] ~= "crash" then new = new + 1 end
+    end
+    expect(new == 0, new .. " new containers")
+    M = M2
+  end)
+
+  check("delete_pod stops and removes everything, honouring the grace period", function()
+    local t0 = timer.now_ms()
+    -- `sleep` as PID 1 ignores SIGTERM: the grace period (1 s) ends with SIGKILL.
+    web.metadata.deletionGracePeriodSeconds = 1
+    M.delete_pod(web)
+    local took = timer.now_ms() - t0
+    expect(took >= 900 and took < 5000, "took " .. took .. " ms")
+    for _, p in ipairs{init, crash, once, fail, bad, host} do M.delete_pod(p) end
+    expect(#cri.list_pod_sandbox(mine).items == 0, "sandboxes left")
+    expect(#cri.list_containers(mine).containers == 0, "containers left")
+    expect(M.get_pod_status("vk-test", "web") == nil)
+    expect(require("vk.fs").read_file(tmp .. "/pods/" .. web.metadata.uid .. "/volumes/kubernetes.io~configmap/cfg/app.conf") == nil,
+           "volumes removed")
+  end)
+  M.stop()
+end
+
+function P.get_pods() return results end
+function P.create_pod() end
+function P.delete_pod() end
+function P.get_pod_status() return nil end
+return P
