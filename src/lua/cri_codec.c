@@ -245,7 +245,7 @@ static int enc_repeated(enc *e, int idx, const ProtobufCFieldDescriptor *f, char
 	lua_State *L = e->L;
 	if (lua_type(L, idx) != LUA_TTABLE)
 		return fail(e, "expected an array, got %s", type_name(L, idx));
-	size_t n;
+	size_t n = 0;
 	if (check_sequence(e, idx, &n) < 0)
 		return -1;
 	size_t *count = (size_t *)(m + f->quantifier_offset);
