@@ -217,9 +217,12 @@ static void finish_deletion(sync_op *op)
 
 /* ---- provider calls -------------------------------------------------------- */
 
+/* Events carry the first line of a provider error ("file:line: message");
+ * the log keeps the traceback. */
 static void event(vk_pods *pc, const cJSON *pod, const char *type, const char *reason, const char *msg)
 {
-	vk_kube_event(pc->o.kube, pod, type, reason, pc->o.nodename, "%s", msg);
+	int n = (int)strcspn(msg, "\n");
+	vk_kube_event(pc->o.kube, pod, type, reason, pc->o.nodename, "%.*s", n, msg);
 }
 
 static void provider_done(const vk_provider_result *res, void *ud)

@@ -5,7 +5,7 @@
 # after the restart the old resourceVersion is 410 Gone and it lists again.
 # Pods created at each step still reach Running.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 9
 vk_setup node
 vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua"

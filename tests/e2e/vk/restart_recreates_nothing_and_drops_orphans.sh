@@ -4,7 +4,7 @@
 # the API no longer does is deleted from the provider.  SIGTERM stops vk
 # cleanly without deleting any pod.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 8
 vk_setup node
 printf 'record: %s\nstate: %s\n' "$tmp/calls.jsonl" "$tmp/state.json" >"$tmp/config.yaml"

@@ -3,7 +3,7 @@
 # that does not is polled at --status-interval; an unchanged status is not
 # written again.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 5
 vk_setup node
 vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --status-interval 3000
