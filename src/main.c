@@ -381,11 +381,6 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 		return;
 	}
 	a->provider = p;
-	if (a->o.check) {
-		printf("%s: ok (provider \"%s\")\n", a->o.provider, p->name);
-		stop(a, 0);
-		return;
-	}
 	vk_info("main", "provider %s (\"%s\") loaded", a->o.provider, p->name);
 	if (!a->o.no_reload) {
 		a->watch = vk_lua_watch_new(a->loop, 100, on_sources_changed, a);
@@ -396,6 +391,20 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	a->node = vk_node_new(&no, a->node_obj);
 	a->node_obj = NULL;
 	vk_node_start(a->node, on_node_ready, a);
+}
+
+/* vk check: every problem on stderr, an OK line on stdout. */
+static void on_checked(const char *name, char *const *problems, void *ud)
+{
+	vk_agent *a = ud;
+	size_t n = 0;
+	for (; problems[n]; n++)
+		fprintf(stderr, "%s\n", problems[n]);
+	if (n)
+		fprintf(stderr, "%s: %zu problem%s\n", a->o.provider, n, n == 1 ? "" : "s");
+	else
+		printf("%s: OK (provider \"%s\")\n", a->o.provider, name);
+	stop(a, n ? 1 : 0);
 }
 
 /* --provider-config: YAML or JSON (JSON is YAML). */
@@ -502,7 +511,8 @@ int main(int argc, char **argv)
 	vk_lua_opts lo = {
 		.loop = a.loop, .http = a.http, .kube = a.kube, .path = a.o.provider, .config = a.config,
 	};
-	if (vk_lua_provider_open(&lo, a.node_obj, on_provider, &a) < 0) {
+	if (a.o.check ? vk_lua_provider_check(&lo, a.node_obj, on_checked, &a) < 0
+	              : vk_lua_provider_open(&lo, a.node_obj, on_provider, &a) < 0) {
 		vk_error("main", "cannot open provider %s", a.o.provider);
 		return 1;
 	}

@@ -57,6 +57,15 @@ typedef void (*vk_lua_open_cb)(vk_provider *p, const char *err, void *ud);
  *    called from inside any callback, also a result or notify callback. */
 int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, void *ud);
 
+/* `vk check`: loads the provider as open does (compile, top level, the
+ * table, init(config, node)) without keeping it, and reports every problem
+ * found rather than the first: cb gets the provider's name and a
+ * NULL-terminated list of "file:line: message" lines, empty when all is
+ * well (a missing callback names the file alone).  The list is freed after
+ * cb returns; the host is already closed then.  Returns 0 or -errno. */
+typedef void (*vk_lua_check_cb)(const char *name, char *const *problems, void *ud);
+int vk_lua_provider_check(const vk_lua_opts *o, cJSON *node, vk_lua_check_cb cb, void *ud);
+
 /* ---- hot reload (DESIGN.md 5) --------------------------------------------
  * Loads the provider file again into the same Lua state and, if it loads,
  * passes the checks and its init(config, node) and on_reload(previous)
