@@ -108,7 +108,10 @@ function P.on_reload(previous)
 	failed_once = st.failed_once or failed_once
 	local n = 0
 	for _ in pairs(pods) do n = n + 1 end
-	record("on_reload", {pods = n, message = cfg.message or MESSAGE})
+	-- lua_kb after a full collection: what the Lua heap really holds (the
+	-- memory test sees old versions freed).
+	collectgarbage("collect")
+	record("on_reload", {pods = n, message = cfg.message or MESSAGE, lua_kb = math.floor(collectgarbage("count"))})
 end
 
 function P.create_pod(pod)
