@@ -35,6 +35,8 @@ vk_setup() {
 	fi
 	ns=t$(basename "$tmp" | tr -dc 'a-z0-9' | tail -c 8)
 	k create namespace "$ns" >/dev/null || tap_bail "cannot create namespace $ns"
+	# Pods are refused until the controller-manager made the namespace's default ServiceAccount.
+	wait_until 30 k -n "$ns" get serviceaccount default || tap_bail "no default ServiceAccount in $ns"
 	on_exit "k delete namespace '$ns' --wait=false >/dev/null 2>&1"
 	for v in "${names[@]}"; do
 		on_exit "k delete node '$v' --wait=false >/dev/null 2>&1"
