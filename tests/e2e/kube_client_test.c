@@ -26,8 +26,11 @@ static uv_timer_t watchdog;
 static int step;
 static char rv[64];
 static bool finished;
+static char *sa_token;
+static vk_kube *sa_kube, *bad_kube;
 
 static void next_step(void);
+static vk_kube *client_from(const char *path, vk_http *engine);
 
 static const char *jget(const cJSON *j, const char *path)
 {
@@ -115,6 +118,26 @@ static void on_parallel(const vk_kube_result *r, void *ud)
 	}
 }
 
+/* 50 GETs from a fresh engine, on raw easy handles to count connections:
+ * with HTTP/2 multiplexing and PIPEWAIT they all share ONE connection. */
+static int raw_left, raw_connects;
+static vk_http *fresh_http;
+static vk_kube *fresh_kube;
+
+static void on_raw(vk_http_req *req, const vk_http_resp *resp, void *ud)
+{
+	long n = 0;
+	curl_easy_getinfo(resp->easy, CURLINFO_NUM_CONNECTS, &n);
+	raw_connects += (int)n;
+	if (--raw_left == 0) {
+		is_int(raw_connects, 1, "50 parallel requests from a cold start share 1 connection (%d)",
+		       raw_connects);
+		vk_kube_free(fresh_kube);
+		vk_http_close(fresh_http);
+		next_step();
+	}
+}
+
 static void on_h2(vk_http_req *req, const vk_http_resp *resp, void *ud)
 {
 	long v = 0;
@@ -180,13 +203,68 @@ static void on_result(const vk_kube_result *r, void *ud)
 		ok(r->status == 404 && tap_streq(r->reason, "NotFound") && r->error && strstr(r->error, CM),
 		   "GET after delete: 404, reason NotFound, message \"%s\"", r->error ? r->error : "");
 		break;
-	case 14:
+	case 15:
 		ok(r->status == 403 && tap_streq(r->reason, "Forbidden"),
 		   "node identity (client certificate) may not list all secrets: %ld %s", r->status,
 		   r->error ? r->error : "");
 		break;
+	case 16: {
+		const char *t = jget(r->json, "status.token");
+		ok(r->status == 201 && t, "TokenRequest for the default service account (%s)",
+		   r->error ? r->error : "ok");
+		sa_token = vk_strdup(t);
+		break;
+	}
+	case 17:
+		ok(r->status == 403 && r->error && strstr(r->error, "system:serviceaccount:default:default"),
+		   "in-cluster config (service account dir) authenticates with its token: %ld %s", r->status,
+		   r->error ? r->error : "");
+		break;
+	case 18:
+		ok(r->status == 401 && tap_streq(r->reason, "Unauthorized"), "a bad token gets 401 Unauthorized (%ld %s)",
+		   r->status, r->reason ? r->reason : "");
+		break;
 	}
 	next_step();
+}
+
+/* Writes a service account folder (token, ca.crt, namespace) and loads it
+ * the way vk does inside a pod. */
+static vk_kube *in_cluster_client(const char *token)
+{
+	char dir[] = "/tmp/vk-e2e-sa-XXXXXX";
+	if (!mkdtemp(dir))
+		return NULL;
+	vk_kubeconfig admin, kc;
+	char *err = NULL;
+	vk_kubeconfig_load(getenv("VK_TEST_KUBECONFIG"), NULL, &admin, &err);
+	const char *files[][2] = {{"token", token}, {"ca.crt", admin.ca_pem}, {"namespace", "default"}};
+	for (size_t i = 0; i < VK_ARRAY_LEN(files); i++) {
+		char *p = vk_asprintf("%s/%s", dir, files[i][0]);
+		FILE *f = fopen(p, "w");
+		fputs(files[i][1] ? files[i][1] : "", f);
+		fclose(f);
+		free(p);
+	}
+	/* server is https://127.0.0.1:PORT */
+	const char *port = strrchr(admin.server, ':') + 1;
+	setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", port, 1);
+	setenv("VK_SERVICE_ACCOUNT_DIR", dir, 1);
+	vk_kube *k = NULL;
+	if (vk_kubeconfig_load(NULL, NULL, &kc, &err) == 0) {
+		k = vk_kube_new(loop, http, &kc, &err);
+		vk_kubeconfig_free(&kc);
+	} else {
+		ok(false, "in-cluster load: %s", err);
+	}
+	free(err);
+	vk_kubeconfig_free(&admin);
+	char *cmd = vk_asprintf("rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	free(cmd);
+	return k;
 }
 
 static void finish(void)
@@ -196,6 +274,9 @@ static void finish(void)
 		vk_kube_watch_stop(cm_watch);
 	vk_kube_free(kube);
 	vk_kube_free(node_kube);
+	vk_kube_free(sa_kube);
+	vk_kube_free(bad_kube);
+	free(sa_token);
 	vk_http_close(http);
 	uv_close((uv_handle_t *)&watchdog, NULL);
 }
@@ -281,6 +362,17 @@ static void next_step(void)
 			rc = vk_kube_get(kube, "/version", on_parallel, NULL);
 		break;
 	case 14:
+		raw_left = 50;
+		fresh_http = vk_http_new(loop);
+		fresh_kube = client_from(getenv("VK_TEST_KUBECONFIG"), fresh_http);
+		for (int i = 0; i < 50 && rc == 0; i++) {
+			struct curl_slist *h = NULL;
+			CURL *e = vk_kube_easy(fresh_kube, "GET", "/version", NULL, false, &h);
+			vk_http_opts o = {.on_done = on_raw};
+			rc = vk_http_start(fresh_http, e, h, &o, NULL);
+		}
+		break;
+	case 15:
 		if (node_kube) {
 			rc = vk_kube_get(node_kube, "/api/v1/secrets", on_result, NULL);
 			break;
@@ -288,6 +380,20 @@ static void next_step(void)
 		tap_skip("VK_TEST_NODE_KUBECONFIG not set: node identity not checked");
 		next_step();
 		return;
+	case 16:
+		rc = vk_kube_request(kube, "POST", "/api/v1/namespaces/default/serviceaccounts/default/token", NULL,
+		                     "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\","
+		                     "\"spec\":{\"expirationSeconds\":600}}",
+		                     on_result, NULL, NULL);
+		break;
+	case 17:
+		sa_kube = sa_token ? in_cluster_client(sa_token) : NULL;
+		rc = sa_kube ? vk_kube_get(sa_kube, NS, on_result, NULL) : -1;
+		break;
+	case 18:
+		bad_kube = in_cluster_client("not-a-valid-token");
+		rc = bad_kube ? vk_kube_get(bad_kube, NS, on_result, NULL) : -1;
+		break;
 	default:
 		finish();
 		return;
@@ -304,7 +410,7 @@ static void on_watchdog(uv_timer_t *t)
 	finish();
 }
 
-static vk_kube *client_from(const char *path)
+static vk_kube *client_from(const char *path, vk_http *engine)
 {
 	vk_kubeconfig kc;
 	char *err = NULL;
@@ -313,7 +419,7 @@ static vk_kube *client_from(const char *path)
 		free(err);
 		return NULL;
 	}
-	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	vk_kube *k = vk_kube_new(loop, engine, &kc, &err);
 	if (!k) {
 		ok(false, "client for %s: %s", path, err);
 		free(err);
@@ -333,10 +439,10 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	loop = uv_default_loop();
 	http = vk_http_new(loop);
-	kube = client_from(kc);
+	kube = client_from(kc, http);
 	const char *nkc = getenv("VK_TEST_NODE_KUBECONFIG");
 	if (nkc && *nkc)
-		node_kube = client_from(nkc);
+		node_kube = client_from(nkc, http);
 	if (!kube)
 		return tap_done(), 1;
 	uv_timer_init(loop, &watchdog);
