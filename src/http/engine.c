@@ -103,8 +103,10 @@ static void req_destroy(vk_http_req *r)
 
 static void maybe_free(vk_http *h)
 {
-	if (h->torn_down && h->open_handles == 0)
+	if (h->torn_down && h->open_handles == 0) {
 		free(h);
+		curl_global_cleanup(); /* pairs with vk_http_new (libcurl counts them) */
+	}
 }
 
 static void on_sock_closed(uv_handle_t *handle)
@@ -320,11 +322,14 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
 
 vk_http *vk_http_new(uv_loop_t *loop)
 {
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return NULL;
 	vk_http *h = vk_xcalloc(1, sizeof *h);
 	h->loop = loop;
 	h->multi = curl_multi_init();
 	if (!h->multi) {
 		free(h);
+		curl_global_cleanup();
 		return NULL;
 	}
 	uv_timer_init(loop, &h->timer);
