@@ -260,7 +260,9 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		s = vk_xcalloc(1, sizeof *s);
 		s->fd = fd;
 		s->h = h;
-		if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
+		int rc = uv_poll_init_socket(h->loop, &s->poll, fd);
+		if (rc < 0) {
+			vk_error("http", "cannot watch socket %d: %s", (int)fd, uv_strerror(rc));
 			free(s);
 			return -1;
 		}
@@ -277,7 +279,13 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		events |= UV_READABLE;
 	if (what & CURL_POLL_OUT)
 		events |= UV_WRITABLE;
-	uv_poll_start(&s->poll, events, on_poll);
+	int rc = uv_poll_start(&s->poll, events, on_poll);
+	if (rc < 0) {
+		/* curl cannot make progress on a socket we cannot watch: say so
+		 * rather than letting the transfer hang until its timeout. */
+		vk_error("http", "cannot watch socket %d: %s", (int)fd, uv_strerror(rc));
+		return -1;
+	}
 	return 0;
 }
 
