@@ -146,6 +146,76 @@ static void on_h2(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	next_step();
 }
 
+/* ---- bulk: 100 creates and a delete-collection under one watch ----------- */
+#define BULK 100
+#define BULK_SEL "labelSelector=vk-e2e%3Dbulk"
+static vk_kube_watch *bulk_watch;
+static int bulk_added, bulk_deleted, bulk_created, bulk_posted;
+static bool bulk_deleting;
+static int bulk_resumes;
+static bool bulk_delete_answered, bulk_done;
+static char bulk_rv[64];
+
+static void bulk_check(void)
+{
+	if (bulk_done)
+		return;
+	if (!bulk_deleting && bulk_posted == BULK && bulk_added == BULK) {
+		ok(bulk_created == BULK, "%d parallel creates succeeded", bulk_created);
+		ok(true, "the watch saw all %d ADDED events", BULK);
+		bulk_deleting = true;
+		next_step();
+	} else if (bulk_deleting && bulk_delete_answered && bulk_deleted == BULK) {
+		ok(true, "the watch saw all %d DELETED events of the delete-collection", BULK);
+		if (bulk_resumes)
+			printf("# the API server ended the bulk watch %d time(s); resumed from the last "
+			       "resourceVersion without losing an event\n", bulk_resumes);
+		vk_kube_watch_stop(bulk_watch);
+		bulk_watch = NULL;
+		bulk_done = true;
+		next_step();
+	}
+}
+
+static void bulk_event(const char *type, cJSON *obj, void *ud)
+{
+	bulk_added += strcmp(type, "ADDED") == 0;
+	bulk_deleted += strcmp(type, "DELETED") == 0;
+	const char *v = jget(obj, "metadata.resourceVersion");
+	if (v)
+		snprintf(bulk_rv, sizeof bulk_rv, "%s", v);
+	if (strcmp(type, "ERROR") == 0) {
+		char *txt = cJSON_PrintUnformatted(obj);
+		printf("# bulk watch ERROR event: %s\n", txt);
+		free(txt);
+	}
+	bulk_check();
+}
+
+/* The API server may end a watch cleanly at any time, e.g. when its watch
+ * cache finds the watcher "unresponsive" on this loaded 2-core machine.
+ * As an informer does, resume from the last resourceVersion seen. */
+static void bulk_close(long status, const char *error, void *ud)
+{
+	bulk_watch = NULL;
+	if (status != 200 || error || ++bulk_resumes > 20) {
+		ok(false, "bulk watch failed (%ld %s) after %d ADDED, %d resumes", status, error ? error : "",
+		   bulk_added, bulk_resumes);
+		return;
+	}
+	char *path = vk_asprintf("%s?%s&resourceVersion=%s", NS, BULK_SEL, bulk_rv);
+	if (vk_kube_watch_start(kube, path, bulk_event, bulk_close, NULL, &bulk_watch) < 0)
+		ok(false, "bulk watch could not resume");
+	free(path);
+}
+
+static void on_bulk_post(const vk_kube_result *r, void *ud)
+{
+	bulk_posted++;
+	bulk_created += r->status == 201;
+	bulk_check();
+}
+
 /* etcd compaction through its HTTP gateway, so that old resourceVersions
  * really are gone (a fresh cluster has compacted nothing yet). */
 static void on_compacted(vk_http_req *req, const vk_http_resp *resp, void *ud)
@@ -224,6 +294,16 @@ static void on_result(const vk_kube_result *r, void *ud)
 		ok(r->status == 401 && tap_streq(r->reason, "Unauthorized"), "a bad token gets 401 Unauthorized (%ld %s)",
 		   r->status, r->reason ? r->reason : "");
 		break;
+	case 20: {
+		const char *v = jget(r->json, "metadata.resourceVersion");
+		snprintf(rv, sizeof rv, "%s", v ? v : "0");
+		break;
+	}
+	case 22:
+		ok(r->status == 200, "DELETE collection by label selector (%ld %s)", r->status, r->error ? r->error : "");
+		bulk_delete_answered = true;
+		bulk_check(); /* moves on once the DELETED events are in too */
+		return;
 	}
 	next_step();
 }
@@ -272,6 +352,8 @@ static void finish(void)
 	finished = true;
 	if (cm_watch)
 		vk_kube_watch_stop(cm_watch);
+	if (bulk_watch)
+		vk_kube_watch_stop(bulk_watch);
 	vk_kube_free(kube);
 	vk_kube_free(node_kube);
 	vk_kube_free(sa_kube);
@@ -393,6 +475,29 @@ static void next_step(void)
 	case 18:
 		bad_kube = in_cluster_client("not-a-valid-token");
 		rc = bad_kube ? vk_kube_get(bad_kube, NS, on_result, NULL) : -1;
+		break;
+	case 19: /* leftovers of an interrupted run */
+		rc = vk_kube_request(kube, "DELETE", NS "?" BULK_SEL, NULL, NULL, on_result, NULL, NULL);
+		break;
+	case 20:
+		rc = vk_kube_get(kube, NS "?" BULK_SEL, on_result, NULL);
+		break;
+	case 21: {
+		snprintf(bulk_rv, sizeof bulk_rv, "%s", rv);
+		char *path = vk_asprintf("%s?%s&resourceVersion=%s", NS, BULK_SEL, rv);
+		rc = vk_kube_watch_start(kube, path, bulk_event, bulk_close, NULL, &bulk_watch);
+		free(path);
+		for (int i = 0; i < BULK && rc == 0; i++) {
+			char *body = vk_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+			                         "\"vk-bulk-%d\",\"labels\":{\"vk-e2e\":\"bulk\"}},\"data\":{\"i\":\"%d\"}}",
+			                         i, i);
+			rc = vk_kube_request(kube, "POST", NS, NULL, body, on_bulk_post, NULL, NULL);
+			free(body);
+		}
+		break;
+	}
+	case 22:
+		rc = vk_kube_request(kube, "DELETE", NS "?" BULK_SEL, NULL, NULL, on_result, NULL, NULL);
 		break;
 	default:
 		finish();
