@@ -94,7 +94,10 @@ int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const ch
  * on_event gets `object` borrowed (detach to keep).  on_close is called
  * once when the stream ends: status 200 with error NULL for a clean end
  * (server timeout), or the failure.  A 410 arrives as an ERROR event whose
- * object is a Status with code 410. */
+ * object is a Status with code 410 (reason "Expired": test the code).  The
+ * server may end a watch cleanly at any time: resume from the last
+ * resourceVersion seen.  "watch=true" is added to `path` unless it has a
+ * watch= parameter; lines are capped at 16 MiB. */
 typedef struct vk_kube_watch vk_kube_watch;
 typedef void (*vk_kube_event_cb)(const char *type, cJSON *object, void *ud);
 typedef void (*vk_kube_close_cb)(long status, const char *error, void *ud);
