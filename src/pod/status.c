@@ -228,17 +228,8 @@ void vk_pods_fetch_status(vk_pods *pc, pod_rec *r)
 	free(ns);
 }
 
-static void poll_tick(uv_timer_t *t)
-{
-	vk_pods *pc = t->data;
-	const char *k;
-	void *v;
-	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
-		pod_rec *r = v;
-		if (r->created)
-			vk_pods_fetch_status(pc, r);
-	}
-}
+/* The safety net under vk.notify: every pod's status, every interval. */
+static void poll_tick(uv_timer_t *t) { vk_pods_resync(t->data); }
 
 void vk_pods_poll_start(vk_pods *pc)
 {
