@@ -121,6 +121,10 @@ suite_e2e() {
 		fi
 		export VK_TEST_CLUSTER=$own
 	fi
+	# shellcheck source=/dev/null
+	source "$VK_TEST_CLUSTER/env"
+	VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-40.kubeconfig \
+		VK_TEST_ETCD=$ETCD meson_suite e2e cluster
 	local i=0
 	for t in "${tests[@]}"; do
 		i=$((i + 1))

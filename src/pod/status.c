@@ -110,7 +110,7 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	}
 	fill_defaults(pc, r, st);
 	char *printed = cJSON_PrintUnformatted(st);
-	const cJSON *api = vk_map_get(pc->api, r->key);
+	const cJSON *api = vk_pods_api(pc, r->key);
 	if ((r->last_status && strcmp(printed, r->last_status) == 0) ||
 	    (api && json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status")))) {
 		free(r->last_status);
@@ -149,7 +149,7 @@ void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *st)
 	pod_rec *r = vk_map_get(pc->recs, key);
 	/* Only pods the provider has, and not while they are being deleted: the
 	 * deletion writes the terminal status itself. */
-	const cJSON *api = vk_map_get(pc->api, key);
+	const cJSON *api = vk_pods_api(pc, key);
 	if (!r || !r->created || !api || vk_json_str(api, "metadata.deletionTimestamp") || !cJSON_IsObject(st)) {
 		cJSON_Delete(st);
 		return;
@@ -228,17 +228,8 @@ void vk_pods_fetch_status(vk_pods *pc, pod_rec *r)
 	free(ns);
 }
 
-static void poll_tick(uv_timer_t *t)
-{
-	vk_pods *pc = t->data;
-	const char *k;
-	void *v;
-	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
-		pod_rec *r = v;
-		if (r->created)
-			vk_pods_fetch_status(pc, r);
-	}
-}
+/* The safety net under vk.notify: every pod's status, every interval. */
+static void poll_tick(uv_timer_t *t) { vk_pods_resync(t->data); }
 
 void vk_pods_poll_start(vk_pods *pc)
 {
