@@ -5,11 +5,17 @@
  * and a watch on the old inode would go quiet.  A watch on the folder sees
  * the rename under the file's name, so events are matched by base name.
  * Every save is a burst of events (truncate, writes, chmod, rename); the
- * callback runs once the folder has been quiet for `quiet_ms`. */
+ * callback runs once the folder has been quiet for `quiet_ms`.
+ *
+ * A file that is a symlink into its own folder is also matched on the
+ * first part of the link's target: a Kubernetes ConfigMap volume holds
+ * x.lua -> ..data/x.lua and updates by renaming a new ..data link into
+ * place, so the only event is for "..data". */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "vk/util.h"
@@ -140,10 +146,24 @@ int vk_lua_watch_set(vk_lua_watch *w, char *const *files)
 		                  : vk_strdup(".");
 		watch_dir *d = dir_for(w, dir);
 		free(dir);
-		d->names = realloc(d->names, (d->n + 1) * sizeof *d->names);
+		/* A relative link's first part names the entry of this folder
+		 * whose replacement changes the file ("..data", or the target). */
+		char link[4096];
+		ssize_t ln = readlink(files[i], link, sizeof link - 1);
+		char *via = NULL;
+		if (ln > 0 && link[0] != '/') {
+			link[ln] = '\0';
+			int first = (int)strcspn(link, "/");
+			bool up = (first == 1 && link[0] == '.') || (first == 2 && link[0] == '.' && link[1] == '.');
+			if (!up)
+				via = vk_asprintf("%.*s", first, link);
+		}
+		d->names = realloc(d->names, (d->n + 2) * sizeof *d->names);
 		if (!d->names)
 			abort();
 		d->names[d->n++] = vk_strdup(slash ? slash + 1 : files[i]);
+		if (via)
+			d->names[d->n++] = via;
 	}
 	int rc = 0;
 	for (watch_dir **pp = &w->dirs; *pp;) {

@@ -147,6 +147,28 @@ int main(void)
 	run_for(300);
 	is_int(fired, 1, "the folders that exist are still watched");
 
+	/* A ConfigMap volume: cm.lua -> ..data/cm.lua, ..data -> ..v1; an
+	 * update renames a new ..data link (to ..v2) into place. */
+	char *v1 = vk_asprintf("%s/..v1", dir), *v2 = vk_asprintf("%s/..v2", dir);
+	char *v1f = vk_asprintf("%s/..v1/cm.lua", dir), *v2f = vk_asprintf("%s/..v2/cm.lua", dir);
+	char *data = vk_asprintf("%s/..data", dir), *datatmp = vk_asprintf("%s/..data_tmp", dir);
+	char *cm = vk_asprintf("%s/cm.lua", dir);
+	mkdir(v1, 0755);
+	write_file(v1f, "return {1}\n");
+	ok(symlink("..v1", data) == 0 && symlink("..data/cm.lua", cm) == 0, "a ConfigMap-like volume is made");
+	char *files4[] = {cm, NULL};
+	vk_lua_watch_set(w, files4);
+	run_for(50);
+	fired = 0;
+	mkdir(v2, 0755);
+	write_file(v2f, "return {2}\n");
+	run_for(300);
+	is_int(fired, 0, "a new version folder alone is not a change");
+	symlink("..v2", datatmp);
+	rename(datatmp, data);
+	run_for(300);
+	is_int(fired, 1, "a ConfigMap update (the ..data link renamed) is seen once");
+
 	/* Same contents, same hash; other contents, another. */
 	char h1[17], h2[17], h3[17];
 	char *hf[] = {prov, mod, NULL};
@@ -167,8 +189,15 @@ int main(void)
 
 	unlink(prov);
 	unlink(mod);
+	unlink(cm);
+	unlink(data);
+	unlink(v1f);
+	unlink(v2f);
+	rmdir(v1);
+	rmdir(v2);
 	rmdir(sub);
 	rmdir(dir);
+	free(v1); free(v2); free(v1f); free(v2f); free(data); free(datatmp); free(cm);
 	free(prov); free(mod); free(other); free(tmpf); free(sub); free(subf); free(missing);
 	return tap_done();
 }
