@@ -204,6 +204,12 @@ static void poll_done(const vk_provider_result *res, void *ud)
 		vk_pods_status_from_provider(pc, p->key, res->value);
 	else
 		cJSON_Delete(res->value);
+	r = pc->closing ? NULL : vk_map_get(pc->recs, p->key);
+	if (r && r->poll_again) {
+		r->poll_again = false;
+		if (r->created)
+			vk_pods_fetch_status(pc, r);
+	}
 	free(p->key);
 	free(p);
 }
@@ -228,8 +234,19 @@ void vk_pods_fetch_status(vk_pods *pc, pod_rec *r)
 	free(ns);
 }
 
-/* The safety net under vk.notify: every pod's status, every interval. */
-static void poll_tick(uv_timer_t *t) { vk_pods_resync(t->data); }
+/* The safety net under vk.notify: every pod's status, every interval.  Not
+ * vk_pods_resync: a slow provider's reads in flight are not asked again. */
+static void poll_tick(uv_timer_t *t)
+{
+	vk_pods *pc = t->data;
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
+		pod_rec *r = v;
+		if (r->created)
+			vk_pods_fetch_status(pc, r);
+	}
+}
 
 void vk_pods_poll_start(vk_pods *pc)
 {

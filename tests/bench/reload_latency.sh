@@ -15,7 +15,7 @@ source "$(dirname "$0")/../e2e/vk/reload.bash"
 n=${1:-20}
 vk_setup node
 reload_setup
-vk_start vk "$node" "$prov" --provider-config "$tmp/config.yaml" --status-interval 600000
+vk_start vk "$node" "$prov" --provider-config "$tmp/config.yaml" --status-interval 600000 ${VK_BENCH_FLAGS:-}
 wait_until 10 node_is "$node" True || tap_bail "node not Ready"
 pod_yaml one "$node" | k apply -f - >/dev/null
 wait_until 20 pod_is one Running || tap_bail "pod not Running"
@@ -36,6 +36,7 @@ for ((i = 1; i <= n; i++)); do
 	VK_POLL=0.01 wait_until 5 seen || { echo "reload $i not seen" >&2; continue; }
 	t1=$(grep " measure $i\$" "$tmp/watch.log" | head -1 | cut -d' ' -f1)
 	api+=($(((t1 - t0) / 1000000)))
+	echo "reload $i: saved at $t0, seen at $t1" >>"$tmp/bench.log"
 	sleep 0.3 # let the next save be a burst of its own
 done
 mapfile -t vkms < <(sed -nE 's/.*reloaded: code .*\(([0-9]+) ms after the change was seen\)$/\1/p' "$tmp/vk.log")

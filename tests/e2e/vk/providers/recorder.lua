@@ -13,6 +13,7 @@
 --                   "sleep:MS"     delete_pod sleeps MS on a timer first
 --   vk-test/notify: "no"           status only through polling
 --   vk-test/running-after: MS      get_pod_status says Pending until MS after create
+--   vk-test/status-sleep: MS       get_pod_status sleeps MS on a timer first
 -- Provider-wide, from config:
 --   ping_fail_file: while this file exists, ping() raises an error
 --   message: the Ready condition's message (default MESSAGE below)
@@ -162,6 +163,11 @@ end
 function P.get_pod_status(ns, name)
 	local p = pods[key(ns, name)]
 	if not p then return nil end
+	local nap = tonumber(annotation(p.pod, "status-sleep") or "")
+	if nap then
+		record("get_pod_status", {key = key(ns, name), message = cfg.message or MESSAGE})
+		timer.sleep(nap)
+	end
 	local after = tonumber(annotation(p.pod, "running-after") or "")
 	if after and p.created_ms and timer.now_ms() - p.created_ms < after then
 		return {phase = "Pending"}
