@@ -244,6 +244,16 @@ static void rewatch(vk_agent *a)
 	free(files);
 }
 
+/* The short name of the provider's code now: its sources' hash. */
+static void code_hash(vk_provider *p, char out[17])
+{
+	char **files = vk_lua_provider_sources(p);
+	vk_lua_sources_hash(files, out);
+	for (size_t i = 0; files && files[i]; i++)
+		free(files[i]);
+	free(files);
+}
+
 static void node_event(vk_agent *a, const char *type, const char *reason, const char *msg)
 {
 	if (a->node)
@@ -270,12 +280,8 @@ static void on_reloaded(vk_provider *p, const char *err, void *ud)
 		node_event(a, "Warning", "ProviderReloadFailed", ev);
 		free(ev);
 	} else {
-		char **files = vk_lua_provider_sources(p);
 		char hash[17];
-		vk_lua_sources_hash(files, hash);
-		for (size_t i = 0; files && files[i]; i++)
-			free(files[i]);
-		free(files);
+		code_hash(p, hash);
 		vk_info("main", "provider %s reloaded: code %.12s, swapped in %llu ms (%llu ms after the change was seen)",
 		        a->o.provider, hash, (unsigned long long)(now - a->reload_start_ms),
 		        (unsigned long long)(now - a->reload_seen_ms));
@@ -385,7 +391,9 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 		return;
 	}
 	a->provider = p;
-	vk_info("main", "provider %s (\"%s\") loaded", a->o.provider, p->name);
+	char hash[17];
+	code_hash(p, hash);
+	vk_info("main", "provider %s (\"%s\") loaded: code %.12s", a->o.provider, p->name, hash);
 	if (!a->o.no_reload) {
 		a->watch = vk_lua_watch_new(a->loop, 100, on_sources_changed, a);
 		rewatch(a);
