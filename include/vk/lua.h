@@ -86,8 +86,10 @@ char **vk_lua_provider_sources(vk_provider *p);
  * temporary file and a rename is seen too.  cb runs once the files have
  * been quiet for quiet_ms (0: 100) after a burst of changes; first_ms is
  * vk_now_ms() of the burst's first event.  vk_lua_watch_set replaces the
- * watched list (call it again after a reload: it also re-arms); it returns
- * 0 or the last error of a folder it could not watch (the others work). */
+ * watched list (call it again after a reload); it returns 0 or the last
+ * error of a folder it could not watch (the others work).  A folder that
+ * is gone (removed, renamed away) is tried again every second, and cb runs
+ * once it is watched again. */
 typedef struct vk_lua_watch vk_lua_watch;
 typedef void (*vk_lua_watch_cb)(uint64_t first_ms, void *ud);
 vk_lua_watch *vk_lua_watch_new(uv_loop_t *loop, unsigned quiet_ms, vk_lua_watch_cb cb, void *ud);

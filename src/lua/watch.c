@@ -10,11 +10,16 @@
  * A file that is a symlink into its own folder is also matched on the
  * first part of the link's target: a Kubernetes ConfigMap volume holds
  * x.lua -> ..data/x.lua and updates by renaming a new ..data link into
- * place, so the only event is for "..data". */
+ * place, so the only event is for "..data".
+ *
+ * A folder that cannot be watched (it is gone: removed, or renamed away
+ * and replaced) is tried again every second; once it can be watched, the
+ * callback runs, as the files may have changed meanwhile. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -24,6 +29,7 @@ typedef struct watch_dir {
 	uv_fs_event_t ev;
 	vk_lua_watch *w;
 	char *dir;
+	ino_t ino;               /* the folder's inode when the watch started */
 	char **names;            /* base names of the watched files in dir */
 	size_t n;
 	struct watch_dir *next;
@@ -35,14 +41,24 @@ struct vk_lua_watch {
 	vk_lua_watch_cb cb;
 	void *ud;
 	uv_timer_t quiet;
+	uv_timer_t retry;        /* re-arms while a folder cannot be watched */
+	char **files;            /* the list given to vk_lua_watch_set */
 	watch_dir *dirs;
 	uint64_t first_ms;       /* first event of the current burst, 0 if none */
 	unsigned open_handles;
 	bool closing;
 };
 
+static void free_files(char **files)
+{
+	for (size_t i = 0; files && files[i]; i++)
+		free(files[i]);
+	free(files);
+}
+
 static void free_watch(vk_lua_watch *w)
 {
+	free_files(w->files);
 	free(w);
 }
 
@@ -66,6 +82,20 @@ static void timer_closed(uv_handle_t *h)
 		free_watch(w);
 }
 
+static int arm(vk_lua_watch *w);
+static void on_quiet(uv_timer_t *t);
+
+static void on_retry(uv_timer_t *t)
+{
+	vk_lua_watch *w = t->data;
+	if (arm(w) == 0) {
+		vk_info("lua", "watching the folders again");
+		if (!w->first_ms)
+			w->first_ms = vk_now_ms();
+		uv_timer_start(&w->quiet, on_quiet, w->quiet_ms, 0);
+	}
+}
+
 static void on_quiet(uv_timer_t *t)
 {
 	vk_lua_watch *w = t->data;
@@ -82,6 +112,16 @@ static void on_event(uv_fs_event_t *ev, const char *filename, int events, int st
 		return;
 	if (status < 0) {
 		vk_warn("lua", "watching %s: %s", d->dir, uv_strerror(status));
+		return;
+	}
+	struct stat st;
+	if ((events & UV_RENAME) && (stat(d->dir, &st) != 0 || st.st_ino != d->ino)) {
+		/* The folder itself was removed, or renamed away (and maybe
+		 * another put in its place): this watch follows the old one. */
+		if (!uv_is_active((uv_handle_t *)&w->retry)) {
+			vk_warn("lua", "%s is gone or replaced; watching for it again", d->dir);
+			uv_timer_start(&w->retry, on_retry, 1000, 1000);
+		}
 		return;
 	}
 	bool ours = !filename; /* no name given: it may be one of ours */
@@ -105,8 +145,9 @@ vk_lua_watch *vk_lua_watch_new(uv_loop_t *loop, unsigned quiet_ms, vk_lua_watch_
 	w->cb = cb;
 	w->ud = ud;
 	uv_timer_init(loop, &w->quiet);
-	w->quiet.data = w;
-	w->open_handles = 1;
+	uv_timer_init(loop, &w->retry);
+	w->quiet.data = w->retry.data = w;
+	w->open_handles = 2;
 	return w;
 }
 
@@ -137,6 +178,21 @@ int vk_lua_watch_set(vk_lua_watch *w, char *const *files)
 {
 	if (!w || w->closing)
 		return -EINVAL;
+	size_t n = 0;
+	while (files && files[n])
+		n++;
+	char **copy = vk_xcalloc(n + 1, sizeof *copy);
+	for (size_t i = 0; i < n; i++)
+		copy[i] = vk_strdup(files[i]);
+	free_files(w->files);
+	w->files = copy;
+	return arm(w);
+}
+
+/* (Re)starts the folder watches for w->files. */
+static int arm(vk_lua_watch *w)
+{
+	char *const *files = w->files;
 	/* Starting afresh each time also re-arms a watch whose folder was
 	 * renamed or removed and made again. */
 	drop_dirs(w);
@@ -171,9 +227,13 @@ int vk_lua_watch_set(vk_lua_watch *w, char *const *files)
 		uv_fs_event_init(w->loop, &d->ev);
 		d->ev.data = d;
 		w->open_handles++;
+		struct stat st;
+		d->ino = stat(d->dir, &st) == 0 ? st.st_ino : 0;
 		int e = uv_fs_event_start(&d->ev, on_event, d->dir, 0);
 		if (e < 0) {
-			vk_warn("lua", "cannot watch %s: %s", d->dir, uv_strerror(e));
+			/* Once, not on every retry. */
+			vk_log(uv_is_active((uv_handle_t *)&w->retry) ? VK_LOG_DEBUG : VK_LOG_WARN, "lua",
+			       "cannot watch %s: %s", d->dir, uv_strerror(e));
 			rc = e;
 			*pp = d->next;
 			uv_close((uv_handle_t *)&d->ev, dir_closed);
@@ -182,6 +242,10 @@ int vk_lua_watch_set(vk_lua_watch *w, char *const *files)
 		vk_debug("lua", "watching %s for %zu file(s)", d->dir, d->n);
 		pp = &d->next;
 	}
+	if (rc < 0)
+		uv_timer_start(&w->retry, on_retry, 1000, 1000);
+	else
+		uv_timer_stop(&w->retry);
 	return rc;
 }
 
@@ -192,7 +256,9 @@ void vk_lua_watch_close(vk_lua_watch *w)
 	w->closing = true;
 	drop_dirs(w);
 	uv_timer_stop(&w->quiet);
+	uv_timer_stop(&w->retry);
 	uv_close((uv_handle_t *)&w->quiet, timer_closed);
+	uv_close((uv_handle_t *)&w->retry, timer_closed);
 }
 
 /* FNV-1a, 64 bits, over the sources' contents in order: a short name for

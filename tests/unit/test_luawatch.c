@@ -137,6 +137,30 @@ int main(void)
 	run_for(300);
 	is_int(fired, 1, "a recreated folder is watched again after vk_lua_watch_set");
 
+	/* The folder is renamed away and a new one made in its place, without
+	 * a call to vk_lua_watch_set: the watch finds it again by itself. */
+	char *subold = vk_asprintf("%s/sub.old", dir);
+	char *suboldf = vk_asprintf("%s/sub.old/m.lua", dir);
+	fired = 0;
+	rename(sub, subold);
+	run_for(200);
+	mkdir(sub, 0755);
+	write_file(subf, "return {9}\n");
+	run_for(1500);
+	is_int(fired, 1, "a folder replaced by another is watched again by itself, and that is a change");
+	fired = 0;
+	write_file(subf, "return {10}\n");
+	run_for(300);
+	is_int(fired, 1, "edits in the new folder are seen");
+	fired = 0;
+	write_file(suboldf, "return {11}\n");
+	run_for(300);
+	is_int(fired, 0, "edits in the renamed-away folder are not");
+	unlink(suboldf);
+	rmdir(subold);
+	free(subold);
+	free(suboldf);
+
 	/* A folder that cannot be watched is an error, the others still work. */
 	char *missing = vk_asprintf("%s/nope/x.lua", dir);
 	char *files3[] = {missing, prov, NULL};
