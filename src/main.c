@@ -59,6 +59,8 @@ static const char usage_text[] =
 	"  --status-interval MS     how often pod statuses are polled from the provider (default 5000)\n"
 	"  --state-dir DIR          the embedded local cache (default /var/lib/vk)\n"
 	"  --store URL              cache backend: embedded (default), redis://HOST:PORT, etcd://HOST:PORT\n"
+	"                           (the edge cache is not in this version yet: only `embedded`\n"
+	"                           is accepted, and nothing is persisted)\n"
 	"  --listen-address ADDR    kubelet API address (default 0.0.0.0)\n"
 	"  --port N                 kubelet API port (default 10250)\n"
 	"  --no-reload              do not watch the provider for changes (SIGHUP still reloads)\n"
@@ -130,7 +132,12 @@ static int parse_args(int argc, char **argv, vk_options *o)
 			o->status_interval_ms = (unsigned)v;
 			break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
-		case OPT_STORE: o->store = optarg; break;
+		case OPT_STORE:
+			/* Said plainly rather than accepted and ignored. */
+			if (strcmp(optarg, "embedded") != 0)
+				return bad_usage("--store '%s': only 'embedded' exists in this version", optarg);
+			o->store = optarg;
+			break;
 		case OPT_LISTEN: o->listen = optarg; break;
 		case OPT_PORT:
 			if (parse_uint(optarg, 65535, &v) < 0)
