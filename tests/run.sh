@@ -3,7 +3,7 @@
 # suite, counting TAP results across all of them.
 #
 #   tests/run.sh                 all suites
-#   tests/run.sh unit e2e        only these suites (unit, lua, harness, e2e)
+#   tests/run.sh unit e2e        only these suites (unit, harness, e2e)
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
@@ -12,7 +12,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 suites=("$@")
-((${#suites[@]})) || suites=(unit lua harness e2e)
+((${#suites[@]})) || suites=(unit harness e2e)
 
 say() { echo "[tests] $*"; }
 
@@ -79,21 +79,18 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 	fi
 }
 
-suite_unit() {
-	local t
-	for t in "$build"/tests/unit/test_*; do
-		[[ -x $t && ! -d $t ]] || continue
-		run_one unit "$(basename "$t")" 300 "$t"
-	done
+# The C unit tests and the Lua checks are registered with meson; run each
+# the way meson would (its command, environment and folder), but count here.
+meson_suite() { # OUR_SUITE MESON_SUITE
+	local name cmd env
+	while IFS=$'\t' read -r name cmd env; do
+		run_one "$1" "$name" 300 env $env bash -c "cd '$build' && exec $cmd"
+	done < <(meson introspect "$build" --tests |
+		jq -r --arg s "vk:$2" '.[] | select(.suite | index($s)) |
+			[.name, (.cmd | map(@sh) | join(" ")), (.env | to_entries | map("\(.key)=\(.value)") | join(" "))] | @tsv')
 }
 
-suite_lua() {
-	local t
-	for t in "$build"/tests/lua/test_*; do
-		[[ -x $t && ! -d $t ]] || continue
-		run_one lua "$(basename "$t")" 300 "$t"
-	done
-}
+suite_unit() { meson_suite unit unit; }
 
 suite_harness() {
 	local t
@@ -103,8 +100,9 @@ suite_harness() {
 	done
 }
 
-# vk's end-to-end tests share one control plane (each test uses its own
-# node name and namespace); containerd is started by the tests that need it.
+# vk's end-to-end tests (tests/e2e/vk/*.sh) share one control plane (each
+# test uses its own node name and namespace); the tests that need containerd
+# start one of their own.
 suite_e2e() {
 	local t own=""
 	local tests=()
@@ -121,6 +119,10 @@ suite_e2e() {
 		fi
 		export VK_TEST_CLUSTER=$own
 	fi
+	# shellcheck source=/dev/null
+	source "$VK_TEST_CLUSTER/env"
+	VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-40.kubeconfig \
+		VK_TEST_ETCD=$ETCD meson_suite e2e cluster
 	local i=0
 	for t in "${tests[@]}"; do
 		i=$((i + 1))
@@ -135,8 +137,8 @@ suite_e2e() {
 
 for s in "${suites[@]}"; do
 	case $s in
-	unit | lua | harness | e2e) "suite_$s" ;;
-	*) say "unknown suite $s (unit, lua, harness, e2e)"; failed=$((failed + 1)) ;;
+	unit | harness | e2e) "suite_$s" ;;
+	*) say "unknown suite $s (unit, harness, e2e)"; failed=$((failed + 1)) ;;
 	esac
 done
 

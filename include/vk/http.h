@@ -32,7 +32,8 @@ typedef struct {
 	long status;        /* HTTP status code, 0 when no response came */
 	CURLcode code;      /* CURLE_OK or the transport failure */
 	const char *error;  /* NULL or a human message for code != CURLE_OK */
-	const char *body;   /* buffered body (NULL when on_data was used) */
+	const char *body;   /* buffered body, NUL-terminated ("" when empty);
+	                       NULL when on_data was used */
 	size_t body_len;
 	CURL *easy;         /* valid during the callback: curl_easy_header() */
 } vk_http_resp;
@@ -49,6 +50,8 @@ typedef struct {
 	size_t max_body;         /* 0: no cap; a larger body fails with CURLE_FILESIZE_EXCEEDED */
 } vk_http_opts;
 
+/* Also initialises libcurl (curl_global_init; libcurl counts the calls and
+ * the matching cleanup runs when the engine's memory is released). */
 vk_http *vk_http_new(uv_loop_t *loop);
 /* Cancels every transfer (no callbacks) and closes the uv handles; the
  * memory is released from the handles' close callbacks. */

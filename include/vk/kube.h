@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "vk/http.h"
+#include "vk/util.h"
 
 /* ---- kubeconfig --------------------------------------------------------
  * The credentials of the current (or named) context, with file references
@@ -93,7 +94,10 @@ int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const ch
  * on_event gets `object` borrowed (detach to keep).  on_close is called
  * once when the stream ends: status 200 with error NULL for a clean end
  * (server timeout), or the failure.  A 410 arrives as an ERROR event whose
- * object is a Status with code 410. */
+ * object is a Status with code 410 (reason "Expired": test the code).  The
+ * server may end a watch cleanly at any time: resume from the last
+ * resourceVersion seen.  "watch=true" is added to `path` unless it has a
+ * watch= parameter; lines are capped at 16 MiB. */
 typedef struct vk_kube_watch vk_kube_watch;
 typedef void (*vk_kube_event_cb)(const char *type, cJSON *object, void *ud);
 typedef void (*vk_kube_close_cb)(long status, const char *error, void *ud);
@@ -112,4 +116,38 @@ char *vk_kube_escape(const char *s);
  * "Warning"; `component`/`host` fill the event's source. */
 void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *reason,
                    const char *host, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* ---- informer ----------------------------------------------------------
+ * A list + watch cache of one kind of object, as client-go's informers:
+ * it lists, then watches from the list's resourceVersion (with bookmarks),
+ * resumes from the last resourceVersion after a dropped stream, lists
+ * again after a 410 Gone, and reconnects with jittered backoff.  The store
+ * maps "namespace/name" (or "name") to the object, owned by the informer.
+ * Callbacks see the store already updated:
+ *   on_upsert(key, obj)   obj added or changed (borrowed)
+ *   on_delete(key, old)   obj gone (old borrowed, freed after the call)
+ *   on_synced()           after each complete list
+ * A relist reports what vanished meanwhile through on_delete. */
+typedef struct vk_informer vk_informer;
+
+typedef struct {
+	const char *what;     /* "pods", for logs */
+	const char *path;     /* collection path, e.g. "/api/v1/pods" */
+	const char *selector; /* fieldSelector value (not escaped) or NULL */
+	void (*on_upsert)(const char *key, const cJSON *obj, void *ud);
+	void (*on_delete)(const char *key, const cJSON *old, void *ud);
+	void (*on_synced)(void *ud);
+	void *ud;
+} vk_informer_opts;
+
+vk_informer *vk_informer_new(uv_loop_t *loop, vk_kube *k, const vk_informer_opts *o);
+void vk_informer_start(vk_informer *inf);
+void vk_informer_close(vk_informer *inf); /* no callbacks after this */
+bool vk_informer_synced(const vk_informer *inf);
+const cJSON *vk_informer_get(const vk_informer *inf, const char *key);
+size_t vk_informer_len(const vk_informer *inf);
+/* Iterates the store: for (vk_map_iter it = {0}; vk_informer_next(inf, &it, &key, &obj);) */
+bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key, const cJSON **obj);
+/* "namespace/name" or "name" of an object; caller frees, NULL without a name. */
+char *vk_kube_key(const cJSON *obj);
+
 #endif

@@ -42,7 +42,10 @@ void vk_queue_close(vk_queue *q);         /* nothing runs after this */
  * valueFrom entries when the IP is not known yet: the provider resolves
  * them once it has an IP (lua/vk/podspec.lua). */
 typedef void (*vk_env_cb)(cJSON *pod, const char *err, void *ud);
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_env_cb cb, void *ud);
+/* `services`: an informer on all Services for the service links; NULL or
+ * not yet synced, and they are read from the API instead. */
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,
+                       vk_env_cb cb, void *ud);
 /* $(VAR) expansion as kubelet does it; pure, for the unit tests.  Caller frees. */
 char *vk_env_expand(const char *s, const cJSON *defined_env);
 

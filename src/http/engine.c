@@ -103,8 +103,10 @@ static void req_destroy(vk_http_req *r)
 
 static void maybe_free(vk_http *h)
 {
-	if (h->torn_down && h->open_handles == 0)
+	if (h->torn_down && h->open_handles == 0) {
 		free(h);
+		curl_global_cleanup(); /* pairs with vk_http_new (libcurl counts them) */
+	}
 }
 
 static void on_sock_closed(uv_handle_t *handle)
@@ -258,7 +260,9 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		s = vk_xcalloc(1, sizeof *s);
 		s->fd = fd;
 		s->h = h;
-		if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
+		int rc = uv_poll_init_socket(h->loop, &s->poll, fd);
+		if (rc < 0) {
+			vk_error("http", "cannot watch socket %d: %s", (int)fd, uv_strerror(rc));
 			free(s);
 			return -1;
 		}
@@ -275,7 +279,13 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		events |= UV_READABLE;
 	if (what & CURL_POLL_OUT)
 		events |= UV_WRITABLE;
-	uv_poll_start(&s->poll, events, on_poll);
+	int rc = uv_poll_start(&s->poll, events, on_poll);
+	if (rc < 0) {
+		/* curl cannot make progress on a socket we cannot watch: say so
+		 * rather than letting the transfer hang until its timeout. */
+		vk_error("http", "cannot watch socket %d: %s", (int)fd, uv_strerror(rc));
+		return -1;
+	}
 	return 0;
 }
 
@@ -320,11 +330,14 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
 
 vk_http *vk_http_new(uv_loop_t *loop)
 {
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return NULL;
 	vk_http *h = vk_xcalloc(1, sizeof *h);
 	h->loop = loop;
 	h->multi = curl_multi_init();
 	if (!h->multi) {
 		free(h);
+		curl_global_cleanup();
 		return NULL;
 	}
 	uv_timer_init(loop, &h->timer);

@@ -51,11 +51,17 @@ static bool next(ctx *c)
 		yaml_event_delete(&c->ev);
 	c->have_ev = false;
 	if (!yaml_parser_parse(&c->parser, &c->ev)) {
-		const char *p = c->parser.problem ? c->parser.problem : "syntax error";
-		size_t line = c->parser.problem_mark.line;
-		if (c->parser.context && c->parser.problem_mark.line == 0 && c->parser.context_mark.line)
-			line = c->parser.context_mark.line;
-		set_err(c, line, "%s", p);
+		const yaml_parser_t *y = &c->parser;
+		if (!c->err) {
+			/* libyaml's problem, plus where the enclosing construct began
+			 * when it says (an unclosed [ or quote is found much later). */
+			c->err = y->context && y->context_mark.line != y->problem_mark.line
+			         ? vk_asprintf("line %zu: %s (%s at line %zu)", y->problem_mark.line + 1,
+			                       y->problem ? y->problem : "syntax error", y->context,
+			                       y->context_mark.line + 1)
+			         : vk_asprintf("line %zu: %s", y->problem_mark.line + 1,
+			                       y->problem ? y->problem : "syntax error");
+		}
 		return false;
 	}
 	c->have_ev = true;

@@ -14,14 +14,11 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 		pc->o.status_poll_ms = 5000;
 	if (!pc->o.workers)
 		pc->o.workers = 64;
-	pc->api = vk_map_new();
 	pc->recs = vk_map_new();
 	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pods_sync, pc);
-	pc->watch_backoff = (vk_backoff){.base_ms = 250, .max_ms = 30000};
-	uv_timer_init(o->loop, &pc->watch_timer);
 	uv_timer_init(o->loop, &pc->poll_timer);
-	pc->watch_timer.data = pc->poll_timer.data = pc;
-	pc->open_handles = 2;
+	pc->poll_timer.data = pc;
+	pc->open_handles = 1;
 	vk_provider_set_notify(o->provider, vk_pods_notify, pc);
 	return pc;
 }
@@ -82,7 +79,13 @@ void vk_pods_resync(vk_pods *pc)
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
 		pod_rec *r = v;
-		if (r->created)
+		if (!r->created)
+			continue;
+		/* A read in flight may run on the version a hot reload has just
+		 * replaced: ask once more when it is back. */
+		if (r->polling)
+			r->poll_again = true;
+		else
 			vk_pods_fetch_status(pc, r);
 	}
 }
@@ -94,13 +97,9 @@ static void closed(uv_handle_t *h)
 		return;
 	const char *k;
 	void *v;
-	for (vk_map_iter i = {0}; vk_map_next(pc->api, &i, &k, &v);)
-		cJSON_Delete(v);
-	vk_map_free(pc->api);
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);)
 		vk_pods_rec_free(pc, v);
 	vk_map_free(pc->recs);
-	free(pc->rv);
 	free(pc);
 }
 
@@ -116,6 +115,5 @@ void vk_pods_close(vk_pods *pc)
 	vk_provider_set_notify(pc->o.provider, NULL, NULL);
 	vk_pods_informer_stop(pc);
 	vk_queue_close(pc->q);
-	uv_close((uv_handle_t *)&pc->watch_timer, closed);
 	uv_close((uv_handle_t *)&pc->poll_timer, closed);
 }

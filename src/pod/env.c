@@ -602,7 +602,34 @@ static void special(env_job *j, const char *name, const char *path)
 		j->pending--;
 }
 
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_env_cb cb, void *ud)
+/* The service links from the informer's store, as if fetched: "svc" holds
+ * the pod namespace's services as a list, "master" default/kubernetes. */
+static void services_from_cache(env_job *j, vk_informer *services, bool links)
+{
+	fetch *all = vk_xcalloc(1, sizeof *all + sizeof(env_job *));
+	fetch *master = vk_xcalloc(1, sizeof *master + sizeof(env_job *));
+	all->path = vk_strdup("(cache) services");
+	master->path = vk_strdup("(cache) default/kubernetes");
+	all->status = master->status = 200;
+	all->obj = cJSON_CreateObject();
+	cJSON *items = cJSON_AddArrayToObject(all->obj, "items");
+	size_t nslen = strlen(pod_ns(j));
+	const char *k;
+	const cJSON *svc;
+	for (vk_map_iter i = {0}; links && vk_informer_next(services, &i, &k, &svc);)
+		if (strncmp(k, pod_ns(j), nslen) == 0 && k[nslen] == '/')
+			cJSON_AddItemToArray(items, cJSON_Duplicate(svc, 1));
+	const cJSON *m = vk_informer_get(services, "default/kubernetes");
+	if (m)
+		master->obj = cJSON_Duplicate(m, 1);
+	else
+		master->status = 404;
+	vk_map_set(j->fetches, "svc", all);
+	vk_map_set(j->fetches, "master", master);
+}
+
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,
+                       vk_env_cb cb, void *ud)
 {
 	env_job *j = vk_xcalloc(1, sizeof *j);
 	j->kube = k;
@@ -614,12 +641,17 @@ int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_env
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
 	collect(j, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"));
 	collect(j, cJSON_GetObjectItemCaseSensitive(spec, "containers"));
-	if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks"))) {
-		char *p = vk_asprintf("/api/v1/namespaces/%s/services", pod_ns(j));
-		special(j, "svc", p);
-		free(p);
+	bool links = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks"));
+	if (services && vk_informer_synced(services)) {
+		services_from_cache(j, services, links);
+	} else {
+		if (links) {
+			char *p = vk_asprintf("/api/v1/namespaces/%s/services", pod_ns(j));
+			special(j, "svc", p);
+			free(p);
+		}
+		special(j, "master", "/api/v1/namespaces/default/services/kubernetes");
 	}
-	special(j, "master", "/api/v1/namespaces/default/services/kubernetes");
 	j->started = true;
 	if (j->pending == 0)
 		compute(j);

@@ -18,20 +18,17 @@ typedef struct pod_rec {
 	bool status_busy;     /* a status write is in flight */
 	cJSON *status_next;   /* a status that arrived while one was in flight */
 	bool polling;         /* a get_pod_status call is in flight */
+	bool poll_again;      /* a resync came meanwhile: read once more after it */
 } pod_rec;
 
 struct vk_pods {
 	vk_pod_opts o;
 	vk_queue *q;
-	vk_map *api;          /* key -> cJSON Pod, the informer's cache */
+	vk_informer *inf;     /* the API's pods bound to this node */
+	vk_informer *services;/* every Service, for the service links of env */
 	vk_map *recs;         /* key -> pod_rec */
-	char *rv;             /* resourceVersion to resume the watch from */
-	bool synced;          /* the first list has been applied */
-	bool resuming;        /* the next watch resumes after a failure (logged) */
 	bool closing;
-	vk_kube_watch *watch;
-	vk_backoff watch_backoff;
-	uv_timer_t watch_timer, poll_timer;
+	uv_timer_t poll_timer;
 	int open_handles;
 	unsigned inflight;    /* provider/kube calls holding a pointer to us */
 };
@@ -49,6 +46,11 @@ void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *status);
 void vk_pods_notify(cJSON *pod_or_status, void *ud);
 void vk_pods_poll_start(vk_pods *pc);
 void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
+/* The API's view of a pod, or NULL. */
+static inline const cJSON *vk_pods_api(const vk_pods *pc, const char *key)
+{
+	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
+}
 /* helpers */
 const char *vk_json_str(const cJSON *o, const char *path); /* "metadata.name" */
 char *vk_pod_key(const cJSON *pod);

@@ -217,9 +217,12 @@ static void finish_deletion(sync_op *op)
 
 /* ---- provider calls -------------------------------------------------------- */
 
+/* Events carry the first line of a provider error ("file:line: message");
+ * the log keeps the traceback. */
 static void event(vk_pods *pc, const cJSON *pod, const char *type, const char *reason, const char *msg)
 {
-	vk_kube_event(pc->o.kube, pod, type, reason, pc->o.nodename, "%s", msg);
+	int n = (int)strcspn(msg, "\n");
+	vk_kube_event(pc->o.kube, pod, type, reason, pc->o.nodename, "%.*s", n, msg);
 }
 
 static void provider_done(const vk_provider_result *res, void *ud)
@@ -238,7 +241,7 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		snprintf(reason, sizeof reason, "Provider%sFailed", what);
 		vk_warn(SUB, "%s: %s_pod failed: %s", op->key, op->kind == OP_CREATE ? "create" : op->kind == OP_UPDATE ? "update" : "delete",
 		        res->errmsg ? res->errmsg : "error");
-		const cJSON *about = vk_map_get(pc->api, op->key);
+		const cJSON *about = vk_pods_api(pc, op->key);
 		event(pc, about ? about : op->pod, "Warning", reason, res->errmsg ? res->errmsg : "provider error");
 		/* A failed delete keeps the pod it was for, so the retry can try again. */
 		if ((op->kind == OP_DELETE_GONE || op->kind == OP_DELETE_STALE) && r && !r->pod) {
@@ -254,7 +257,7 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		r = vk_pods_rec(pc, op->key, vk_json_str(op->pod, "metadata.uid"));
 		r->created = true;
 		free(r->spec_sig);
-		r->spec_sig = vk_pods_spec_sig(vk_map_get(pc->api, op->key) ? vk_map_get(pc->api, op->key) : op->pod);
+		r->spec_sig = vk_pods_spec_sig(vk_pods_api(pc, op->key) ? vk_pods_api(pc, op->key) : op->pod);
 		cJSON_Delete(r->pod);
 		r->pod = op->pod;
 		op->pod = NULL;
@@ -324,7 +327,7 @@ static void env_done(cJSON *pod, const char *err, void *ud)
 		return;
 	}
 	if (err) {
-		const cJSON *api = vk_map_get(pc->api, op->key);
+		const cJSON *api = vk_pods_api(pc, op->key);
 		unsigned n = vk_queue_attempts(pc->q, op->key);
 		/* A read that failed (not a missing object) is usually the Node
 		 * authorizer catching up with a new pod: retry quietly at first. */
@@ -348,7 +351,7 @@ static void create(vk_pods *pc, const char *key, const cJSON *api)
 {
 	sync_op *op = op_new(pc, key, OP_CREATE, cJSON_Duplicate(api, 1));
 	const char *host_ip = pc->o.node ? vk_node_internal_ip(pc->o.node) : NULL;
-	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, env_done, op) < 0) {
+	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, pc->services, env_done, op) < 0) {
 		finish(pc, key, true, ENV_RETRY_MAX_MS);
 		op_free(op);
 	}
@@ -365,7 +368,7 @@ static bool terminal_phase(const cJSON *pod)
 void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 {
 	vk_pods *pc = ud;
-	const cJSON *api = vk_map_get(pc->api, key);
+	const cJSON *api = vk_pods_api(pc, key);
 	pod_rec *r = vk_map_get(pc->recs, key);
 
 	if (!api) {

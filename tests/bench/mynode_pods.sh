@@ -10,7 +10,7 @@
 # p99 and max, then VmRSS/VmHWM of vk with all N pods running.
 # shellcheck source-path=SCRIPTDIR/../e2e
 set -euo pipefail
-source "$(dirname "$0")/../e2e/vk/common.sh"
+source "$(dirname "$0")/../e2e/vk/common.bash"
 n=${1:-20}
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "containerd-up.sh failed"

@@ -92,7 +92,7 @@ static CURL *easy_for(const char *path)
 }
 
 /* ---- a generic per-request record ------------------------------------- */
-typedef struct {
+typedef struct rec_s {
 	int done;
 	long status;
 	CURLcode code;
@@ -109,6 +109,10 @@ typedef struct {
 	int abort_after_chunks;   /* return non-zero from on_data */
 	vk_http_req *cancel_other; /* cancel from on_done */
 	vk_http *close_on_data;    /* close the engine from on_data */
+	vk_http *close_on_done;    /* close the engine from on_done */
+	vk_http_req *cancel_on_data; /* cancel another transfer from on_data */
+	vk_http *start_on_data;    /* start another transfer from on_data */
+	struct rec_s *started;
 } rec;
 
 static void rec_free(rec *r)
@@ -117,6 +121,8 @@ static void rec_free(rec *r)
 	free(r->body);
 	vk_buf_free(&r->streamed);
 }
+
+static int start_req(vk_http *h, const char *path, rec *r, bool stream, size_t max_body);
 
 static int on_data(vk_http_req *req, const char *d, size_t n, void *ud)
 {
@@ -127,6 +133,10 @@ static int on_data(vk_http_req *req, const char *d, size_t n, void *ud)
 		vk_http_close(r->close_on_data);
 		return 0;
 	}
+	if (r->cancel_on_data && r->chunks == 1)
+		vk_http_cancel(r->cancel_on_data);
+	if (r->start_on_data && r->chunks == 1)
+		start_req(r->start_on_data, "/hello", r->started, false, 0);
 	if (r->cancel_after_chunks && r->chunks == r->cancel_after_chunks)
 		vk_http_cancel(req);
 	if (r->abort_after_chunks && r->chunks == r->abort_after_chunks)
@@ -148,9 +158,11 @@ static void on_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	curl_easy_getinfo(resp->easy, CURLINFO_NUM_CONNECTS, &r->connects);
 	if (r->cancel_other)
 		vk_http_cancel(r->cancel_other);
+	if (r->close_on_done)
+		vk_http_close(r->close_on_done);
 }
 
-static int start(vk_http *h, const char *path, rec *r, bool stream, size_t max_body)
+static int start_req(vk_http *h, const char *path, rec *r, bool stream, size_t max_body)
 {
 	vk_http_opts o = {.on_data = stream ? on_data : NULL, .on_done = on_done, .ud = r,
 	                  .max_body = max_body};
@@ -166,7 +178,7 @@ static void fifty_parallel_gets_all_complete(void)
 	for (int i = 0; i < 50; i++) {
 		char path[64];
 		snprintf(path, sizeof path, "/bytes?n=%d", i * 1000);
-		start(h, path, &r[i], false, 0);
+		start_req(h, path, &r[i], false, 0);
 	}
 	is_int(vk_http_active(h), 50, "50 transfers in flight");
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -191,7 +203,7 @@ static void on_first_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 {
 	chain *c = ud;
 	on_done(req, resp, &c->first);
-	start(c->h, "/hello", &c->second, false, 0); /* from inside on_done */
+	start_req(c->h, "/hello", &c->second, false, 0); /* from inside on_done */
 }
 
 static void keepalive_connection_is_reused(void)
@@ -230,7 +242,7 @@ static void streamed_body_arrives_in_chunks(void)
 {
 	vk_http *h = vk_http_new(loop);
 	rec r = {0};
-	start(h, "/stream?n=5", &r, true, 0);
+	start_req(h, "/stream?n=5", &r, true, 0);
 	uv_run(loop, UV_RUN_DEFAULT);
 	is_int(r.done, 1, "on_done called once");
 	ok(r.body_null, "no buffered body when on_data is used");
@@ -245,7 +257,7 @@ static void cancel_inside_on_data_stops_everything(void)
 {
 	vk_http *h = vk_http_new(loop);
 	rec r = {.cancel_after_chunks = 2};
-	start(h, "/stream", &r, true, 0); /* endless stream */
+	start_req(h, "/stream", &r, true, 0); /* endless stream */
 	uv_run(loop, UV_RUN_DEFAULT);       /* returns only if nothing is left */
 	is_int(r.done, 0, "cancelled transfer never calls on_done");
 	is_int(r.chunks, 2, "no on_data after the cancel");
@@ -259,7 +271,7 @@ static void on_data_abort_reports_write_error(void)
 {
 	vk_http *h = vk_http_new(loop);
 	rec r = {.abort_after_chunks = 1};
-	start(h, "/stream", &r, true, 0);
+	start_req(h, "/stream", &r, true, 0);
 	uv_run(loop, UV_RUN_DEFAULT);
 	is_int(r.done, 1, "aborted transfer calls on_done");
 	is_int(r.code, CURLE_WRITE_ERROR, "with CURLE_WRITE_ERROR");
@@ -273,9 +285,9 @@ static void cancel_from_another_on_done(void)
 {
 	vk_http *h = vk_http_new(loop);
 	rec slow = {0}, fast = {0};
-	start(h, "/slow", &slow, false, 0);
+	start_req(h, "/slow", &slow, false, 0);
 	fast.cancel_other = slow.req;
-	start(h, "/hello", &fast, false, 0);
+	start_req(h, "/hello", &fast, false, 0);
 	uint64_t t0 = vk_now_ms();
 	uv_run(loop, UV_RUN_DEFAULT);
 	is_int(fast.done, 1, "fast request completed");
@@ -291,10 +303,10 @@ static void max_body_caps_buffered_and_streamed_bodies(void)
 {
 	vk_http *h = vk_http_new(loop);
 	rec known = {0}, chunked = {0}, streamed = {0}, fits = {0};
-	start(h, "/bytes?n=10000", &known, false, 1000);
-	start(h, "/chunked?n=10000", &chunked, false, 1000);
-	start(h, "/chunked?n=10000", &streamed, true, 1000);
-	start(h, "/bytes?n=1000", &fits, false, 1000);
+	start_req(h, "/bytes?n=10000", &known, false, 1000);
+	start_req(h, "/chunked?n=10000", &chunked, false, 1000);
+	start_req(h, "/chunked?n=10000", &streamed, true, 1000);
+	start_req(h, "/bytes?n=1000", &fits, false, 1000);
 	uv_run(loop, UV_RUN_DEFAULT);
 	is_int(known.code, CURLE_FILESIZE_EXCEEDED, "Content-Length over the cap fails");
 	is_int(chunked.code, CURLE_FILESIZE_EXCEEDED, "chunked body over the cap fails");
@@ -358,11 +370,15 @@ static void close_with_transfers_in_flight_calls_nothing(void)
 	vk_http *h = vk_http_new(loop);
 	rec r[5] = {0};
 	for (int i = 0; i < 5; i++)
-		start(h, i % 2 ? "/slow" : "/stream", &r[i], i % 2 == 0, 0);
+		start_req(h, i % 2 ? "/slow" : "/stream", &r[i], i % 2 == 0, 0);
 	/* Let the requests get going, then close. */
 	uv_run(loop, UV_RUN_NOWAIT);
 	uv_run(loop, UV_RUN_NOWAIT);
 	vk_http_close(h);
+	CURL *late = easy_for("/hello");
+	vk_http_opts lo = {.on_done = on_done, .ud = &r[0]};
+	is_int(vk_http_start(h, late, NULL, &lo, NULL), -ESHUTDOWN, "start after close is -ESHUTDOWN");
+	curl_easy_cleanup(late);
 	uint64_t t0 = vk_now_ms();
 	uv_run(loop, UV_RUN_DEFAULT);
 	int calls = 0;
@@ -379,11 +395,45 @@ static void close_from_inside_on_data(void)
 	vk_http *h = vk_http_new(loop);
 	rec a = {0}, b = {0};
 	a.close_on_data = h;
-	start(h, "/stream", &a, true, 0);
-	start(h, "/slow", &b, false, 0);
+	start_req(h, "/stream", &a, true, 0);
+	start_req(h, "/slow", &b, false, 0);
 	uv_run(loop, UV_RUN_DEFAULT);
 	is_int(a.chunks, 1, "on_data ran once, closed the engine");
 	is_int(a.done + b.done, 0, "no on_done after the close");
+	rec_free(&a);
+	rec_free(&b);
+}
+
+static void start_and_cancel_from_inside_on_data(void)
+{
+	vk_http *h = vk_http_new(loop);
+	rec a = {.cancel_after_chunks = 3}, slow = {0}, hello = {0};
+	start_req(h, "/slow", &slow, false, 0);
+	a.cancel_on_data = slow.req;
+	a.start_on_data = h;
+	a.started = &hello;
+	start_req(h, "/stream", &a, true, 0);
+	uint64_t t0 = vk_now_ms();
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_int(slow.done, 0, "a transfer cancelled from another's on_data never completes");
+	is_str(hello.body, "hello world", "a transfer started from inside on_data runs");
+	ok(vk_now_ms() - t0 < 1500, "nothing waited for the cancelled transfer");
+	rec_free(&a);
+	rec_free(&slow);
+	rec_free(&hello);
+	vk_http_close(h);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void close_from_inside_on_done(void)
+{
+	vk_http *h = vk_http_new(loop);
+	rec a = {.close_on_done = h}, b = {0};
+	start_req(h, "/hello", &a, false, 0);
+	start_req(h, "/slow", &b, false, 0);
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_int(a.done, 1, "on_done ran and closed the engine");
+	is_int(b.done, 0, "the other transfer gets no callback");
 	rec_free(&a);
 	rec_free(&b);
 }
@@ -409,6 +459,8 @@ int main(void)
 	start_error_never_calls_back();
 	close_with_transfers_in_flight_calls_nothing();
 	close_from_inside_on_data();
+	start_and_cancel_from_inside_on_data();
+	close_from_inside_on_done();
 	server_stop();
 	uv_loop_close(loop);
 	curl_global_cleanup();

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
+#include "../../src/kube/kube_int.h" /* to age the token check in token_file_is_re_read */
 #include "pyserver.h"
 #include "tap.h"
 #include "vk/kube.h"
@@ -286,6 +290,37 @@ static void free_client_with_work_in_flight(void)
 	wrec_free(&w);
 }
 
+static void token_file_is_re_read_when_it_changes(void)
+{
+	char path[] = "/tmp/vk-test-token-XXXXXX";
+	int fd = mkstemp(path);
+	ok(fd >= 0 && write(fd, "tok-1\n", 6) == 6, "token file written");
+	close(fd);
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "tok-1", .token_file = path};
+	char *err = NULL, b[128];
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	res r1 = {0}, r2 = {0}, r3 = {0};
+	vk_kube_request(k, "POST", "/echo", NULL, "{}", on_res, &r1, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_str(jstr(r1.json, "auth", b, sizeof b), "Bearer tok-1", "token from the file");
+	usleep(20000); /* a visibly different mtime */
+	FILE *f = fopen(path, "w");
+	fputs("tok-2\n", f);
+	fclose(f);
+	vk_kube_request(k, "POST", "/echo", NULL, "{}", on_res, &r2, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_str(jstr(r2.json, "auth", b, sizeof b), "Bearer tok-1", "not re-read within the minute");
+	k->token_checked_ms -= 61000; /* pretend a minute went by */
+	vk_kube_request(k, "POST", "/echo", NULL, "{}", on_res, &r3, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_str(jstr(r3.json, "auth", b, sizeof b), "Bearer tok-2", "rotated token picked up after a minute");
+	res_free(&r1);
+	res_free(&r2);
+	res_free(&r3);
+	vk_kube_free(k);
+	unlink(path);
+}
+
 static void escape_encodes_selectors(void)
 {
 	char *s = vk_kube_escape("spec.nodeName=n1,status.phase!=Failed a/b~");
@@ -318,6 +353,7 @@ int main(void)
 	watch_stop_inside_on_event();
 	watch_failures_close_with_a_reason();
 	free_client_with_work_in_flight();
+	token_file_is_re_read_when_it_changes();
 	escape_encodes_selectors();
 	vk_kube_free(kube);
 	vk_http_close(http);

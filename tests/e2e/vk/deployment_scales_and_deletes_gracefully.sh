@@ -3,7 +3,7 @@
 # scales to 10 and back to 1, and deleting it removes its pods through
 # graceful deletion: delete_pod, terminal status, DELETE grace 0 + uid.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 9
 vk_setup node
 printf 'record: %s\n' "$tmp/calls.jsonl" >"$tmp/config.yaml"

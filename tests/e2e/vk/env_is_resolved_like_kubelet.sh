@@ -5,7 +5,7 @@
 # missing mandatory ConfigMap keeps the pod Pending with a Warning event and
 # is retried when it appears; a missing optional one is no error.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 20
 vk_setup node
 printf 'record: %s\n' "$tmp/calls.jsonl" >"$tmp/config.yaml"

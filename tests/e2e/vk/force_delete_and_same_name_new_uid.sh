@@ -3,7 +3,7 @@
 # pod re-created under the same name with a new uid while the old one is
 # being deleted is created anew and left alone by the old one's deletion.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 7
 vk_setup node
 printf 'record: %s\n' "$tmp/calls.jsonl" >"$tmp/config.yaml"

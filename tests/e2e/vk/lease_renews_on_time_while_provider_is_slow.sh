@@ -2,7 +2,7 @@
 # The Lease in kube-node-lease: owned by the Node, 40 s duration, renewed
 # every 10 s, and on time while a create_pod sleeps 30 s on a timer.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 7
 vk_setup node
 

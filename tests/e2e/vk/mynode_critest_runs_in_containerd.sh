@@ -9,7 +9,7 @@
 # carries on; deleting everything leaves no sandbox.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 14
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"

@@ -3,7 +3,7 @@
 # error as the Ready condition's message; Ready again once it recovers.  A
 # deleted Node is registered again.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 6
 vk_setup node
 

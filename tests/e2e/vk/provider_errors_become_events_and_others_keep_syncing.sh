@@ -4,7 +4,7 @@
 # loop is stopped by the budget; vk keeps running and every other pod keeps
 # syncing.  A changed pod reaches update_pod; success events are recorded.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 13
 vk_setup node
 printf 'record: %s\n' "$tmp/calls.jsonl" >"$tmp/config.yaml"

@@ -4,7 +4,7 @@
 # the API no longer does is deleted from the provider.  SIGTERM stops vk
 # cleanly without deleting any pod.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/common.bash"
 tap_plan 8
 vk_setup node
 printf 'record: %s\nstate: %s\n' "$tmp/calls.jsonl" "$tmp/state.json" >"$tmp/config.yaml"
@@ -27,8 +27,8 @@ vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --provider-co
 orphan_deleted() { grep -q '"call":"delete_pod".*/orphan"' "$tmp/calls.jsonl"; }
 if wait_until 15 orphan_deleted; then tap_pass "the pod gone from the API is deleted from the provider"; else tap_fail "the pod gone from the API is deleted from the provider" "$(vk_log_tail vk)"; fi
 sleep 3
-tap_is "$(grep -Ec '"call":"(create|update)_pod"' "$tmp/calls.jsonl" || true)" 0 "no create_pod or update_pod after the restart"
-tap_is "$(grep '"call":"delete_pod"' "$tmp/calls.jsonl" | grep -vc '/orphan' || true)" 0 "no delete_pod for a wanted pod"
+tap_is "$(grep -E '"call":"(create|update)_pod"' "$tmp/calls.jsonl" | grep -c "\"$ns/" || true)" 0 "no create_pod or update_pod after the restart"
+tap_is "$(grep '"call":"delete_pod"' "$tmp/calls.jsonl" | grep "\"$ns/" | grep -vc '/orphan' || true)" 0 "no delete_pod for a wanted pod"
 tap_is "$(k -n "$ns" get pods -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid}{"\n"}{end}' | sort)" \
 	"$(grep -v '^orphan=' <<<"$uids_before")" "the wanted pods keep their uids"
 tap_is "$(k -n "$ns" get pods --field-selector=status.phase=Running -o name | wc -l)" 2 "both are still Running"

@@ -10,7 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 VK_BIN=${VK_BIN:-$VK_ROOT/build/vk}
 [[ -x $VK_BIN ]] || tap_bail "no vk binary at $VK_BIN (build first, or run tests/run.sh)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # vk_setup NODEVAR [NODEVAR...]: picks node names, makes the test's temp
 # folder ($tmp) and namespace ($ns), and has a control plane ready.
@@ -35,6 +36,8 @@ vk_setup() {
 	fi
 	ns=t$(basename "$tmp" | tr -dc 'a-z0-9' | tail -c 8)
 	k create namespace "$ns" >/dev/null || tap_bail "cannot create namespace $ns"
+	# Pods are refused until the controller-manager made the namespace's default ServiceAccount.
+	wait_until 30 k -n "$ns" get serviceaccount default || tap_bail "no default ServiceAccount in $ns"
 	on_exit "k delete namespace '$ns' --wait=false >/dev/null 2>&1"
 	for v in "${names[@]}"; do
 		on_exit "k delete node '$v' --wait=false >/dev/null 2>&1"
@@ -51,7 +54,17 @@ vk_start() {
 	"$VK_BIN" --provider "$provider" --kubeconfig "$CLUSTER_DIR/$node.kubeconfig" --nodename "$node" \
 		--port 0 "$@" >>"$tmp/$name.log" 2>&1 &
 	printf -v "${name}_pid" '%s' $!
-	on_exit "vk_stop $!"
+	on_exit "vk_stop $! && vk_sanitizers_quiet $! '$tmp/$name.log'"
+}
+
+# After vk stopped: a sanitizer report (ASan, LeakSanitizer, UBSan) in its
+# log fails the test even when everything else passed.
+vk_sanitizers_quiet() { # PID LOG
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$2" 2>/dev/null; then
+		echo "not ok - vk (pid $1) reported a sanitizer error"
+		grep -E -A25 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$2" | head -n 60 | tap_diag
+		return 1
+	fi
 }
 
 # Stops a vk by PID: SIGTERM, then SIGKILL after 10 s.  Returns vk's exit status.

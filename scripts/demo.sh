@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Sets up this machine and runs the demo: a local control plane, containerd,
+# vk as the node "edgenode" with providers/mynode.lua, and the seed's
+# Deployment (examples/critest-deployment.yaml) Running on it as a real
+# container.  Runs until Ctrl-C, then stops everything it started.
+#
+#   scripts/demo.sh            set up, run, wait for Ctrl-C
+#   scripts/demo.sh --once     set up, run, show, and clean up (for scripts)
+#
+# Everything lives under ${VK_DEMO_DIR:-/tmp/vk-demo}; vk's log is vk.log there.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+once=0
+[[ ${1:-} == --once ]] && once=1
+demo=${VK_DEMO_DIR:-/tmp/vk-demo}
+node=edgenode
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+scripts/install-deps.sh
+say "building vk"
+[[ -f build/build.ninja ]] || meson setup build -Dbuildtype=release >/dev/null
+meson compile -C build >/dev/null
+
+rm -rf "$demo"
+mkdir -p "$demo"
+vk_pid=""
+cleanup() {
+	trap - EXIT INT TERM
+	say "stopping"
+	if [[ -n $vk_pid ]] && kill -0 "$vk_pid" 2>/dev/null; then
+		k delete deployment critest --wait=false >/dev/null 2>&1 || true
+		sleep 2
+		kill -TERM "$vk_pid" 2>/dev/null || true
+		wait "$vk_pid" 2>/dev/null || true
+	fi
+	tests/cluster/containerd-down.sh "$demo/containerd" || true
+	tests/cluster/down.sh "$demo/cluster" || true
+	echo "done; logs are in $demo"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "starting a local control plane (first run builds it: ~12 min on 2 cores)"
+tests/cluster/up.sh "$demo/cluster" "$node"
+# shellcheck source=/dev/null
+source "$demo/cluster/env"
+k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
+k get --raw /readyz
+echo
+
+say "starting containerd"
+tests/cluster/containerd-up.sh "$demo/containerd"
+# shellcheck source=/dev/null
+source "$demo/containerd/containerd.env"
+
+cat >"$demo/mynode.yaml" <<YAML
+runtime_endpoint: $CRI_ENDPOINT
+log_root: $demo/pod-logs
+pod_root: $demo/pods
+capacity: {cpu: "2", memory: 4Gi, pods: "20"}
+YAML
+say "starting vk --provider providers/mynode.lua --nodename $node"
+build/vk --provider providers/mynode.lua --provider-config "$demo/mynode.yaml" \
+	--kubeconfig "$demo/cluster/$node.kubeconfig" --nodename "$node" --port 0 >"$demo/vk.log" 2>&1 &
+vk_pid=$!
+for _ in $(seq 50); do
+	[[ $(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]] && break
+	sleep 0.2
+done
+k get nodes -o wide
+
+say "kubectl apply -f examples/critest-deployment.yaml"
+k apply -f examples/critest-deployment.yaml
+k rollout status deployment/critest --timeout=120s
+k get pods -o wide
+say "the container, as containerd sees it"
+"$CRICTL" --config "$CRICTL_CONFIG" ps
+
+if ((once)); then exit 0; fi
+say "running; vk's log: $demo/vk.log.  Ctrl-C stops vk, containerd and the control plane."
+echo "try: $KUBECTL --kubeconfig $ADMIN_KUBECONFIG get pods -o wide"
+wait "$vk_pid"

@@ -1,0 +1,301 @@
+/* The informer: a list + watch cache of one kind of object (see kube.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk/kube.h"
+#include "vk/util.h"
+
+struct vk_informer {
+	vk_informer_opts o;
+	char *what, *path, *selector; /* our copies of the options' strings */
+	vk_kube *kube;
+	vk_map *store;         /* key -> cJSON (owned) */
+	char *rv;              /* resourceVersion to resume from; NULL: list */
+	bool synced, closing, resuming, listing;
+	vk_kube_watch *watch;
+	vk_backoff backoff;
+	uv_timer_t timer;
+};
+
+static void relist(vk_informer *inf);
+static void watch(vk_informer *inf);
+
+static const char *str_at(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b);
+	return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+char *vk_kube_key(const cJSON *obj)
+{
+	const char *ns = str_at(obj, "metadata", "namespace");
+	const char *name = str_at(obj, "metadata", "name");
+	if (!name)
+		return NULL;
+	return ns && *ns ? vk_asprintf("%s/%s", ns, name) : vk_strdup(name);
+}
+
+/* The stored copy, without metadata.managedFields: nothing in vk reads
+ * them, and they are often the largest part of an object. */
+static cJSON *keep(const cJSON *obj)
+{
+	cJSON *c = cJSON_Duplicate(obj, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "managedFields");
+	return c;
+}
+
+static void set_rv(vk_informer *inf, const cJSON *obj)
+{
+	const char *rv = str_at(obj, "metadata", "resourceVersion");
+	if (rv && *rv) {
+		free(inf->rv);
+		inf->rv = vk_strdup(rv);
+	}
+}
+
+static void retry_tick(uv_timer_t *t)
+{
+	vk_informer *inf = t->data;
+	if (inf->rv)
+		watch(inf);
+	else
+		relist(inf);
+}
+
+static void reconnect_later(vk_informer *inf, const char *why)
+{
+	uint64_t d = vk_backoff_next(&inf->backoff);
+	inf->resuming = inf->rv != NULL;
+	vk_warn("informer", "%s watch: %s; reconnecting in %llu ms", inf->what, why, (unsigned long long)d);
+	uv_timer_start(&inf->timer, retry_tick, d, 0);
+}
+
+static char *query(vk_informer *inf, const char *extra)
+{
+	vk_buf q = {0};
+	vk_buf_printf(&q, "%s?%s", inf->path, extra);
+	if (inf->selector) {
+		char *esc = vk_kube_escape(inf->selector);
+		vk_buf_printf(&q, "%sfieldSelector=%s", *extra ? "&" : "", esc);
+		free(esc);
+	}
+	return vk_buf_steal(&q);
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+static void list_done(const vk_kube_result *r, void *ud)
+{
+	vk_informer *inf = ud;
+	inf->listing = false;
+	if (inf->closing)
+		return;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(r->json, "items");
+	if (r->status != 200 || !cJSON_IsArray(items)) {
+		char why[256];
+		snprintf(why, sizeof why, "list failed (%ld %s)", r->status, r->error ? r->error : "");
+		reconnect_later(inf, why);
+		return;
+	}
+	/* Replace the store; report what changed and what vanished. */
+	vk_map *old = inf->store;
+	inf->store = vk_map_new();
+	const cJSON *it;
+	cJSON_ArrayForEach(it, items)
+	{
+		char *key = vk_kube_key(it);
+		if (!key)
+			continue;
+		cJSON_Delete(vk_map_set(inf->store, key, keep(it)));
+		free(key);
+	}
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(old, &i, &k, &v);) {
+		if (!vk_map_get(inf->store, k) && inf->o.on_delete)
+			inf->o.on_delete(k, v, inf->o.ud);
+		cJSON_Delete(v);
+		if (inf->closing)
+			break;
+	}
+	vk_map_free(old);
+	for (vk_map_iter i = {0}; !inf->closing && vk_map_next(inf->store, &i, &k, &v);)
+		if (inf->o.on_upsert)
+			inf->o.on_upsert(k, v, inf->o.ud);
+	if (inf->closing)
+		return;
+	set_rv(inf, r->json);
+	vk_info("informer", "listed %zu %s (resourceVersion %s)", vk_map_len(inf->store), inf->what,
+	        inf->rv ? inf->rv : "?");
+	inf->synced = true;
+	if (inf->o.on_synced)
+		inf->o.on_synced(inf->o.ud);
+	if (!inf->closing)
+		watch(inf);
+}
+
+static void relist(vk_informer *inf)
+{
+	if (inf->closing || inf->listing)
+		return;
+	free(inf->rv);
+	inf->rv = NULL;
+	/* A consistent list (no resourceVersion): after a 410 the cache may be
+	 * behind what we had seen. */
+	char *path = query(inf, "");
+	inf->listing = true;
+	if (vk_kube_get(inf->kube, path, list_done, inf) < 0) {
+		inf->listing = false;
+		reconnect_later(inf, "could not start the list");
+	}
+	free(path);
+}
+
+/* ---- watch --------------------------------------------------------------- */
+
+static void on_event(const char *type, cJSON *obj, void *ud)
+{
+	vk_informer *inf = ud;
+	if (inf->closing)
+		return;
+	if (strcmp(type, "BOOKMARK") == 0) {
+		set_rv(inf, obj);
+		return;
+	}
+	if (strcmp(type, "ERROR") == 0) {
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+		if (cJSON_IsNumber(code) && code->valueint == 410) {
+			vk_info("informer", "%s watch: resourceVersion %s is too old (410 Gone); listing again",
+			        inf->what, inf->rv ? inf->rv : "?");
+			free(inf->rv);
+			inf->rv = NULL;
+		} else {
+			const cJSON *msg = cJSON_GetObjectItemCaseSensitive(obj, "message");
+			vk_warn("informer", "%s watch error: %s", inf->what,
+			        cJSON_IsString(msg) ? msg->valuestring : "unknown");
+		}
+		return;
+	}
+	char *key = vk_kube_key(obj);
+	if (!key)
+		return;
+	set_rv(inf, obj);
+	vk_backoff_reset(&inf->backoff);
+	if (strcmp(type, "DELETED") == 0) {
+		cJSON *old = vk_map_del(inf->store, key);
+		if (old && inf->o.on_delete)
+			inf->o.on_delete(key, old, inf->o.ud);
+		cJSON_Delete(old);
+	} else {
+		cJSON *mine = keep(obj);
+		cJSON_Delete(vk_map_set(inf->store, key, mine));
+		if (inf->o.on_upsert)
+			inf->o.on_upsert(key, mine, inf->o.ud);
+	}
+	free(key);
+}
+
+static void on_close(long status, const char *err, void *ud)
+{
+	vk_informer *inf = ud;
+	inf->watch = NULL;
+	if (inf->closing)
+		return;
+	if (!inf->rv) {
+		relist(inf);
+		return;
+	}
+	if (status == 200 && !err) {
+		watch(inf); /* the server's timeout: resume at once */
+		return;
+	}
+	char why[256];
+	snprintf(why, sizeof why, "stream ended (%ld %s)", status, err ? err : "");
+	reconnect_later(inf, why);
+}
+
+static void watch(vk_informer *inf)
+{
+	if (inf->closing || inf->watch)
+		return;
+	if (!inf->rv) {
+		relist(inf);
+		return;
+	}
+	/* A server-side timeout with jitter, so many nodes do not reconnect in step. */
+	char extra[160];
+	snprintf(extra, sizeof extra, "watch=true&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=%s",
+	         300 + (unsigned)(random() % 300), inf->rv);
+	char *path = query(inf, extra);
+	if (inf->resuming)
+		vk_info("informer", "%s watch: resuming from resourceVersion %s", inf->what, inf->rv);
+	inf->resuming = false;
+	if (vk_kube_watch_start(inf->kube, path, on_event, on_close, inf, &inf->watch) < 0)
+		reconnect_later(inf, "could not start the watch");
+	free(path);
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+vk_informer *vk_informer_new(uv_loop_t *loop, vk_kube *k, const vk_informer_opts *o)
+{
+	vk_informer *inf = vk_xcalloc(1, sizeof *inf);
+	inf->o = *o;
+	inf->what = vk_strdup(o->what ? o->what : o->path);
+	inf->path = vk_strdup(o->path);
+	inf->selector = vk_strdup(o->selector);
+	inf->o.what = inf->what;
+	inf->o.path = inf->path;
+	inf->o.selector = inf->selector;
+	inf->kube = k;
+	inf->store = vk_map_new();
+	inf->backoff = (vk_backoff){.base_ms = 250, .max_ms = 30000};
+	uv_timer_init(loop, &inf->timer);
+	inf->timer.data = inf;
+	return inf;
+}
+
+void vk_informer_start(vk_informer *inf) { relist(inf); }
+bool vk_informer_synced(const vk_informer *inf) { return inf->synced; }
+size_t vk_informer_len(const vk_informer *inf) { return vk_map_len(inf->store); }
+
+const cJSON *vk_informer_get(const vk_informer *inf, const char *key)
+{
+	return vk_map_get(inf->store, key);
+}
+
+bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key, const cJSON **obj)
+{
+	void *v;
+	if (!vk_map_next(inf->store, it, key, &v))
+		return false;
+	*obj = v;
+	return true;
+}
+
+static void closed(uv_handle_t *h)
+{
+	vk_informer *inf = h->data;
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(inf->store, &i, &k, &v);)
+		cJSON_Delete(v);
+	vk_map_free(inf->store);
+	free(inf->rv);
+	free(inf->what);
+	free(inf->path);
+	free(inf->selector);
+	free(inf);
+}
+
+void vk_informer_close(vk_informer *inf)
+{
+	if (!inf || inf->closing)
+		return;
+	inf->closing = true;
+	if (inf->watch)
+		vk_kube_watch_stop(inf->watch);
+	inf->watch = NULL;
+	uv_close((uv_handle_t *)&inf->timer, closed);
+}
