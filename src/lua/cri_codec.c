@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cri_codec.h"
+#include "host.h" /* vk_lua__json_mark_array */
 #include "vk/util.h"
 
 typedef struct {
@@ -493,6 +494,8 @@ void vk_cri_codec_push(lua_State *L, const ProtobufCMessage *msg)
 					push_value(L, f, arr + j * es);
 					lua_rawseti(L, -2, (lua_Integer)j + 1);
 				}
+				/* as vk.json.array: an empty list stays [] in JSON */
+				vk_lua__json_mark_array(L, -1);
 			}
 		} else if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
 		           *(const uint32_t *)(m + f->quantifier_offset) != f->id) {

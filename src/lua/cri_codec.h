@@ -3,7 +3,8 @@
  * Private to src/lua (bind_cri.c) and its unit test.  The mapping:
  *   field names     the proto's snake_case names ("pod_sandbox_id");
  *   messages        tables; an absent sub-message is nil, {} is an empty one;
- *   repeated        sequences {a, b, c};
+ *   repeated        sequences {a, b, c} (decoded ones marked as vk.json
+ *                   arrays, so that an empty one stays [] in JSON);
  *   map<K, V>       tables {key = value} (repeated *Entry messages on the wire);
  *   enums           their names ("CONTAINER_RUNNING") or numbers on the way
  *                   in, their names (numbers when unknown) on the way out;

@@ -9,6 +9,7 @@
 #include "cri_codec.h"
 #include "tap.h"
 #include "vk/cri.h"
+#include "vk/lua.h"
 
 static lua_State *L;
 
@@ -235,6 +236,17 @@ static void container_config_survives_a_roundtrip(void)
 	ok(lua_true("#decoded.config.devices == 0 and decoded.config.tty == false and "
 	            "decoded.config.stdin_once == false"),
 	   "unset repeated fields are empty arrays and unset scalars their defaults");
+	lua_getglobal(L, "decoded");
+	lua_getfield(L, -1, "config");
+	lua_getfield(L, -1, "devices");
+	char *jerr = NULL;
+	cJSON *j = vk_lua_to_json(L, -1, &jerr);
+	char *printed = j ? cJSON_PrintUnformatted(j) : NULL;
+	is_str(printed, "[]", "an empty repeated field stays [] in JSON");
+	free(printed);
+	cJSON_Delete(j);
+	free(jerr);
+	lua_settop(L, 0);
 }
 
 static void responses_decode_with_defaults(void)
