@@ -152,7 +152,9 @@ local function pull_policy(c)
 end
 
 -- Returns nil, or {reason=, message=} when the image is not usable.
-local function ensure_image(c)
+-- get_auth() -> the AuthConfig for c.image (imagePullSecrets) or nil; only
+-- called when a pull is due.
+local function ensure_image(c, get_auth)
   local policy = pull_policy(c)
   local present = cri.image_status{image = {image = c.image}}.image ~= nil
   if policy == "Never" then
@@ -161,7 +163,8 @@ local function ensure_image(c)
             message = ("Container image %q is not present with pull policy of Never"):format(c.image)}
   end
   if present and policy == "IfNotPresent" then return nil end
-  local ok, err = pcall(cri.pull_image, {image = {image = c.image}}, {timeout_ms = 600000})
+  local ok, err = pcall(cri.pull_image, {image = {image = c.image}, auth = get_auth and get_auth()},
+                        {timeout_ms = 600000})
   if ok then return nil end
   err = tostring(err):gsub("^[^ ]*:%d+: ", "") -- the runtime's words, without our file:line
   return {reason = "ErrImagePull", message = ("Failed to pull image %q: %s"):format(c.image, err)}
@@ -225,6 +228,45 @@ local function secret_data(ns, name, optional)
   for k, v in pairs(s.data or {}) do data[k] = b64decode(v) end
   for k, v in pairs(s.stringData or {}) do data[k] = v end
   return data
+end
+
+-- imagePullSecrets: the registry credentials for an image, from the pod's
+-- kubernetes.io/dockerconfigjson (or legacy dockercfg) secrets, matched by
+-- registry host as kubelet does (no host: Docker Hub).
+local function registry_of(image)
+  local first = image:match("^([^/]+)/")
+  if first and (first:find("[%.:]") or first == "localhost") then return first end
+  return "docker.io"
+end
+
+local function norm_registry(k)
+  k = k:gsub("^%a+://", ""):gsub("/.*$", "")
+  if k == "index.docker.io" or k == "registry-1.docker.io" then k = "docker.io" end
+  return k
+end
+
+local function pull_auth(rec, image)
+  local want = registry_of(image)
+  for _, ref in ipairs(rec.pod.spec.imagePullSecrets or {}) do
+    local ok, data = pcall(secret_data, rec.ns, ref.name, true)
+    local raw = ok and (data[".dockerconfigjson"] or data[".dockercfg"])
+    local okj, conf = pcall(json.decode, raw or "")
+    if okj and type(conf) == "table" then
+      for host, a in pairs(conf.auths or conf) do
+        if type(a) == "table" and norm_registry(host) == want then
+          local user, pass = a.username, a.password
+          if (not user or user == "") and type(a.auth) == "string" then
+            user, pass = b64decode(a.auth):match("^([^:]*):(.*)$")
+          end
+          return {username = user, password = pass, server_address = host,
+                  identity_token = a.identitytoken, registry_token = a.registrytoken}
+        end
+      end
+    elseif not ok then
+      log.warn("%s: imagePullSecret %s: %s", rec.key, ref.name, data)
+    end
+  end
+  return nil
 end
 
 local function downward_value(pod, ref)
@@ -974,6 +1016,9 @@ end
 
 function P.state() return pods end
 
+-- For tests: the AuthConfig a pull of `image` for `pod` would carry.
+function P.pull_auth_for(pod, image) return pull_auth(new_record(pod), image) end
+
 local PULL_BACKOFF_BASE_MS, PULL_BACKOFF_MAX_MS = 10000, 300000
 
 -- Pulls the images, sets up the volumes and runs the sandbox.  A failed
@@ -986,7 +1031,7 @@ local function try_create(rec)
   rec.image_errors = {}
   local failed
   for _, it in ipairs(all_containers(pod)) do
-    local e = ensure_image(it.spec)
+    local e = ensure_image(it.spec, function() return pull_auth(rec, it.spec.image) end)
     if e then
       e.at = timer.now_ms()
       rec.image_errors[it.spec.name] = e

@@ -41,6 +41,11 @@ local fake_kube = {
   end,
   get_secret = function(ns, name)
     if name == "app-secret" then return {data = {password = b64encode("s3cr3t!")}} end
+    if name == "regcred" then
+      return {type = "kubernetes.io/dockerconfigjson", data = {[".dockerconfigjson"] = b64encode(
+        '{"auths":{"registry.example.com:5000":{"auth":"' .. b64encode("alice:pw:1") .. '"},' ..
+        '"https://index.docker.io/v1/":{"username":"bob","password":"hub"}}}')}}
+    end
     return nil, "not found"
   end,
   get = function() return nil, "not found" end,
@@ -99,6 +104,15 @@ function P.init(config)
   local M = load_mynode(config)
   M.init(mcfg, node)
   local mine = {filter = {label_selector = {["vk.io/node"] = "vk-mynode-test"}}}
+
+  check("imagePullSecrets give the matching registry's credentials", function()
+    local p = pod("auth", {containers = {}, imagePullSecrets = {{name = "missing"}, {name = "regcred"}}})
+    local a = M.pull_auth_for(p, "registry.example.com:5000/team/app:1")
+    expect(a and a.username == "alice" and a.password == "pw:1", json.encode(a or {}))
+    local h = M.pull_auth_for(p, "busybox:1.35")
+    expect(h and h.username == "bob" and h.password == "hub", json.encode(h or {}))
+    expect(M.pull_auth_for(p, "quay.io/x/y:1") == nil)
+  end)
 
   check("init fills the node's capacity and runtime version", function()
     expect(node.status.capacity.pods == "110", json.encode(node.status))
