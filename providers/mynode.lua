@@ -28,10 +28,12 @@
 -- container attempts the restart counts, so a restarted vk re-adopts its
 -- pods and recreates nothing.
 --
--- Not (yet) supported: probes (a running container is ready), lifecycle
--- hooks, ephemeral containers, PVC/projected token volumes (projected
+-- Probes: exec and httpGet readiness/liveness (tcpSocket, grpc and
+-- startup probes are not run; they count as passing).
+-- Not (yet) supported: lifecycle hooks, ephemeral containers, PVC/projected token volumes (projected
 -- volumes get ca.crt when readable and the namespace file, no token).
 local cri = require "vk.cri"
+local http = require "vk.http"
 local vk_event = require "vk.event"
 local fs = require "vk.fs"
 local json = require "vk.json"
@@ -129,6 +131,17 @@ local function expand(s, env)
     return "$(" .. name .. ")"
   end)
   return (s:gsub("\1", "$"))
+end
+
+-- Runs fn in a task of its own (a one-shot vk.timer.every): containers
+-- stopped at once, each with its full grace period; probes that do not hold
+-- up the supervisor.
+local function spawn(fn)
+  local h
+  h = timer.every(1, function()
+    h:stop()
+    fn()
+  end)
 end
 
 local function dirname(p) return p:match("^(.*)/[^/]*$") or "/" end
@@ -582,7 +595,9 @@ local function container_status(rec, c, is_init)
     st.imageID = info.image_ref or ""
     if info.state == "CONTAINER_RUNNING" then
       st.state = {running = {startedAt = rfc3339(info.started_at)}}
-      st.ready, st.started = not is_init, true
+      st.started = true
+      -- Ready: running, and its readiness probe (if any) passes.
+      st.ready = not is_init and (c.readinessProbe == nil or (s.probe and s.probe.ready) == true)
     elseif info.state == "CONTAINER_EXITED" then
       if s.next_start_ms then
         st.state = {waiting = {reason = "CrashLoopBackOff",
@@ -821,6 +836,88 @@ local function recreate_sandbox(rec)
   rec.init_done = #(rec.pod.spec.initContainers or {}) == 0
 end
 
+---------------------------------------------------------------------------
+-- probes (exec and httpGet; tcpSocket and grpc count as passing)
+---------------------------------------------------------------------------
+
+-- Runs one probe; returns ok, detail.
+local function run_probe(rec, c, s, probe)
+  local timeout = math.tointeger(probe.timeoutSeconds) or 1
+  if probe.exec then
+    local ok, r = pcall(cri.exec_sync, {container_id = s.id, cmd = probe.exec.command or {}, timeout = timeout},
+                        {timeout_ms = timeout * 1000 + 5000})
+    if not ok then return false, tostring(r) end
+    if r.exit_code == 0 then return true end
+    return false, ("command exited with %d: %s"):format(r.exit_code, (r.stdout .. r.stderr):sub(1, 200))
+  elseif probe.httpGet then
+    local g = probe.httpGet
+    local port = g.port
+    if type(port) == "string" and not tonumber(port) then
+      for _, p in ipairs(c.ports or {}) do
+        if p.name == port then port = p.containerPort end
+      end
+    end
+    local host = g.host or rec.ip or cfg.node_ip or "127.0.0.1"
+    local url = ("%s://%s:%s%s"):format((g.scheme or "HTTP"):lower(), host, tostring(port), g.path or "/")
+    local r, err = http.request{url = url, timeout_ms = timeout * 1000, insecure = true}
+    if not r then return false, tostring(err) end
+    if r.status >= 200 and r.status < 400 then return true end
+    return false, ("HTTP probe failed with statuscode: %d"):format(r.status)
+  end
+  return true -- tcpSocket/grpc: not checked here
+end
+
+-- Readiness and liveness of one running container, kubelet's way: first
+-- run after initialDelaySeconds, then every periodSeconds; success/failure
+-- thresholds; a container failing liveness is stopped and restarted.
+local function probe_container(rec, c, s)
+  local info = s.info
+  if not info or info.state ~= "CONTAINER_RUNNING" then
+    if s.probe then s.probe.ready = false end
+    return
+  end
+  s.probe = s.probe or {}
+  local pr, now = s.probe, timer.now_ms()
+  if pr.for_id ~= s.id then -- a new instance starts unready, counts afresh
+    pr.for_id, pr.ready, pr.rs, pr.rf, pr.lf, pr.next_r, pr.next_l = s.id, false, 0, 0, 0, nil, nil
+  end
+  local started_ms = now - math.max(0, (os.time() * 1000 - info.started_at // 1000000))
+  for _, kind in ipairs{"readinessProbe", "livenessProbe"} do
+    local probe = c[kind]
+    if probe then
+      local key = kind == "readinessProbe" and "next_r" or "next_l"
+      pr[key] = pr[key] or (started_ms + (math.tointeger(probe.initialDelaySeconds) or 0) * 1000)
+      if now >= pr[key] then
+        pr[key] = now + (math.tointeger(probe.periodSeconds) or 10) * 1000
+        local ok, detail = run_probe(rec, c, s, probe)
+        if kind == "readinessProbe" then
+          if ok then
+            pr.rs, pr.rf = pr.rs + 1, 0
+            if pr.rs >= (math.tointeger(probe.successThreshold) or 1) then pr.ready = true end
+          else
+            pr.rf, pr.rs = pr.rf + 1, 0
+            if pr.rf >= (math.tointeger(probe.failureThreshold) or 3) then pr.ready = false end
+            event(rec, "Warning", "Unhealthy", "Readiness probe failed: " .. tostring(detail))
+          end
+        else
+          pr.lf = ok and 0 or pr.lf + 1
+          if not ok then
+            event(rec, "Warning", "Unhealthy", "Liveness probe failed: " .. tostring(detail))
+            if pr.lf >= (math.tointeger(probe.failureThreshold) or 3) then
+              event(rec, "Normal", "Killing", ("Container %s failed liveness probe, will be restarted"):format(c.name))
+              log.info("%s: container %s failed its liveness probe; restarting it", rec.key, c.name)
+              local grace = math.tointeger(rec.pod.spec.terminationGracePeriodSeconds) or 30
+              pcall(cri.stop_container, {container_id = s.id, timeout = grace}, {timeout_ms = grace * 1000 + 30000})
+              pr.lf = 0
+              return
+            end
+          end
+        end
+      end
+    end
+  end
+end
+
 -- Drives one pod forward; safe to call any time (serialised by rec.busy).
 -- sandbox_state: the supervisor's view of the pod's sandbox, or nil.
 local function sync_pod(rec, list, sandbox_state)
@@ -857,6 +954,21 @@ local function sync_pod(rec, list, sandbox_state)
     -- Read what was just started back, so the status says Running now
     -- rather than at the next supervisor round.
     if started then observe(rec) end
+    -- Probes run in tasks of their own: a slow one (or a liveness kill
+    -- waiting out the grace period) must not hold up the other pods.
+    if rec.init_done then
+      for _, c in ipairs(rec.pod.spec.containers or {}) do
+        local cs = rec.cs[c.name]
+        if cs and not cs.probing and (c.readinessProbe or c.livenessProbe) then
+          cs.probing = true
+          spawn(function()
+            local pok, perr = pcall(probe_container, rec, c, cs)
+            cs.probing = false
+            if not pok then log.warn("%s: probe of %s: %s", rec.key, c.name, perr) end
+          end)
+        end
+      end
+    end
   end)
   rec.busy = false
   if not ok then log.warn("%s: sync: %s", rec.key, err) end
@@ -1111,16 +1223,6 @@ function P.update_pod(pod)
   if rec and rec.uid == pod.metadata.uid then
     rec.pod.metadata.labels, rec.pod.metadata.annotations = pod.metadata.labels, pod.metadata.annotations
   end
-end
-
--- Runs fn in a task of its own (a one-shot vk.timer.every), so that several
--- containers can be stopped at once, each with its full grace period.
-local function spawn(fn)
-  local h
-  h = timer.every(1, function()
-    h:stop()
-    fn()
-  end)
 end
 
 local function remove_sandboxes_of(uid)

@@ -209,6 +209,30 @@ function P.init(config)
     expect(r.stdout == "prepared\ntwo\n", r.stdout)
   end)
 
+  local probed = pod("probed", {terminationGracePeriodSeconds = 1,
+                                containers = {{name = "c", image = image, command = {"sleep", "3600"},
+    readinessProbe = {exec = {command = {"test", "-f", "/tmp/ready"}}, periodSeconds = 1, failureThreshold = 1},
+    livenessProbe = {exec = {command = {"sh", "-c", "test ! -f /tmp/die"}}, periodSeconds = 1, failureThreshold = 2}}}})
+  check("a readiness probe gates ready; a failing liveness probe restarts the container", function()
+    M.create_pod(probed)
+    local st = wait_for(M, probed, function(s) return s.phase == "Running" and s.containerStatuses[1].started end)
+    timer.sleep(1500)
+    st = M.get_pod_status("vk-test", "probed")
+    expect(not st.containerStatuses[1].ready, "not ready before the probe passes")
+    local id = cid(st)
+    exec(id, "touch /tmp/ready")
+    st = wait_for(M, probed, function(s) return s.containerStatuses[1].ready end, 5000)
+    local ready
+    for _, c in ipairs(st.conditions) do if c.type == "Ready" then ready = c.status end end
+    expect(ready == "True", "pod Ready " .. tostring(ready))
+    exec(id, "touch /tmp/die")
+    st = wait_for(M, probed, function(s)
+      local c = s.containerStatuses[1]
+      return c.restartCount == 1 and c.state.running ~= nil
+    end, 15000)
+    expect(not st.containerStatuses[1].ready, "the new instance starts unready")
+  end)
+
   local crash = pod("crash", {containers = {{name = "c", image = image, command = {"sh", "-c", "exit 1"}}}})
   check("exit 1 under Always restarts with a growing restartCount and CrashLoopBackOff", function()
     M.create_pod(crash)
@@ -310,7 +334,7 @@ function P.init(config)
     M.delete_pod(web)
     local took = timer.now_ms() - t0
     expect(took >= 900 and took < 5000, "took " .. took .. " ms")
-    for _, p in ipairs{init, crash, once, fail, bad, late, host} do M.delete_pod(p) end
+    for _, p in ipairs{init, probed, crash, once, fail, bad, late, host} do M.delete_pod(p) end
     expect(#cri.list_pod_sandbox(mine).items == 0, "sandboxes left")
     expect(#cri.list_containers(mine).containers == 0, "containers left")
     expect(M.get_pod_status("vk-test", "web") == nil)
