@@ -14,23 +14,25 @@
 --   sync_ms:          1000                   how often containers are supervised
 --   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}
 --
--- How it works.  create_pod pulls the images (per imagePullPolicy; a failed
--- pull is retried with backoff, shown as ErrImagePull/ImagePullBackOff and
--- recorded as an Event), sets up
--- the volumes, runs the pod sandbox and hands the pod to sync_pod, which
--- runs the init containers one by one to completion and then starts the
+-- How it works.  create_pod pulls the images (per imagePullPolicy, with the
+-- pod's imagePullSecrets; a failed pull is retried with backoff, shown as
+-- ErrImagePull/ImagePullBackOff and recorded as an Event), sets up the
+-- volumes, runs the pod sandbox and hands the pod to sync_pod, which runs
+-- the init containers one by one to completion and then starts the
 -- containers.  A supervisor (vk.timer.every) calls sync_pod for every pod:
--- it reads the containers back from the CRI, restarts them per restartPolicy
--- with kubelet's backoff (10 s doubling to 5 min, CrashLoopBackOff), and
--- pushes the pod status through vk.notify when it changes.  Everything the
--- provider needs to recover lives in the runtime: sandbox labels carry the
--- pod's uid/namespace/name and the node, an annotation the pod spec, and
--- container attempts the restart counts, so a restarted vk re-adopts its
--- pods and recreates nothing.
+-- it reads the containers back from the CRI (one ListContainers a round),
+-- restarts them per restartPolicy with kubelet's backoff (immediately, then
+-- 10 s doubling to 5 min: CrashLoopBackOff), runs their probes, re-creates
+-- a sandbox that died, and pushes the pod status through vk.notify when it
+-- changes.  Everything needed to recover lives in the runtime: sandbox
+-- labels carry the pod's uid/namespace/name and the node, an annotation the
+-- pod spec, container attempts the restart counts; so a restarted vk
+-- re-adopts its pods and recreates nothing.
 --
--- Probes: exec and httpGet readiness/liveness (tcpSocket, grpc and
--- startup probes are not run; they count as passing).
--- Not (yet) supported: lifecycle hooks, ephemeral containers, PVC/projected token volumes (projected
+-- Probes: exec and httpGet readiness/liveness (tcpSocket, grpc and startup
+-- probes are not run; they count as passing).
+-- Not supported (yet): lifecycle hooks, ephemeral containers, kubectl
+-- exec/attach/port-forward, PVC volumes, service account tokens (projected
 -- volumes get ca.crt when readable and the namespace file, no token).
 local cri = require "vk.cri"
 local http = require "vk.http"
