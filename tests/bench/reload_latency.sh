@@ -15,6 +15,7 @@ source "$(dirname "$0")/../e2e/vk/reload.bash"
 n=${1:-20}
 vk_setup node
 reload_setup
+# shellcheck disable=SC2086 # VK_BENCH_FLAGS: extra flags, split on spaces
 vk_start vk "$node" "$prov" --provider-config "$tmp/config.yaml" --status-interval 600000 ${VK_BENCH_FLAGS:-}
 wait_until 10 node_is "$node" True || tap_bail "node not Ready"
 pod_yaml one "$node" | k apply -f - >/dev/null

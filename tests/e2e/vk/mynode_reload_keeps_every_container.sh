@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/reload.bash"
 (($(id -u) == 0)) || { echo "1..0 # SKIP containerd needs root"; exit 77; }
-command -v containerd >/dev/null && command -v runc >/dev/null || { echo "1..0 # SKIP containerd/runc not installed"; exit 77; }
+if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then echo "1..0 # SKIP containerd/runc not installed"; exit 77; fi
 tap_plan 9
 vk_setup node
 containerd_up "$tmp/c" >&2 || tap_bail "containerd did not start"
