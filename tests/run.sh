@@ -3,7 +3,7 @@
 # suite, counting TAP results across all of them.
 #
 #   tests/run.sh                 all suites
-#   tests/run.sh unit e2e        only these suites (unit, harness, cri, e2e)
+#   tests/run.sh unit e2e        only these suites (unit, harness, e2e)
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
@@ -12,7 +12,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 suites=("$@")
-((${#suites[@]})) || suites=(unit harness cri e2e)
+((${#suites[@]})) || suites=(unit harness e2e)
 
 say() { echo "[tests] $*"; }
 
@@ -92,9 +92,6 @@ meson_suite() { # OUR_SUITE MESON_SUITE
 
 suite_unit() { meson_suite unit unit; }
 
-# CRI client, vk.cri and mynode.lua against a real containerd (each starts its own).
-suite_cri() { meson_suite cri e2e; }
-
 suite_harness() {
 	local t
 	for t in tests/e2e/harness/*.sh; do
@@ -103,8 +100,9 @@ suite_harness() {
 	done
 }
 
-# vk's end-to-end tests share one control plane (each test uses its own
-# node name and namespace); containerd is started by the tests that need it.
+# vk's end-to-end tests (tests/e2e/vk/*.sh) share one control plane (each
+# test uses its own node name and namespace); the tests that need containerd
+# start one of their own.
 suite_e2e() {
 	local t own=""
 	local tests=()
@@ -139,8 +137,8 @@ suite_e2e() {
 
 for s in "${suites[@]}"; do
 	case $s in
-	unit | harness | cri | e2e) "suite_$s" ;;
-	*) say "unknown suite $s (unit, harness, cri, e2e)"; failed=$((failed + 1)) ;;
+	unit | harness | e2e) "suite_$s" ;;
+	*) say "unknown suite $s (unit, harness, e2e)"; failed=$((failed + 1)) ;;
 	esac
 done
 
