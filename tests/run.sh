@@ -110,7 +110,7 @@ suite_e2e() {
 	((${#tests[@]})) || return 0
 	if [[ -z ${VK_TEST_CLUSTER:-} ]]; then
 		own=$(mktemp -d /tmp/vk-e2e.XXXXXX)
-		if ! tests/cluster/up.sh "$own" $(seq -f 'e2e-%g' 1 40) >"$logs/e2e.cluster-up.log" 2>&1; then
+		if ! tests/cluster/up.sh "$own" $(seq -f 'e2e-%g' 1 80) >"$logs/e2e.cluster-up.log" 2>&1; then
 			tail -n 30 "$logs/e2e.cluster-up.log"
 			failed=$((failed + 1))
 			say "could not start the control plane for e2e"
@@ -121,7 +121,7 @@ suite_e2e() {
 	fi
 	# shellcheck source=/dev/null
 	source "$VK_TEST_CLUSTER/env"
-	VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-40.kubeconfig \
+	VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-80.kubeconfig \
 		VK_TEST_ETCD=$ETCD meson_suite e2e cluster
 	local i=0
 	for t in "${tests[@]}"; do

@@ -14,6 +14,10 @@
 #include "host.h"
 #include "vk/util.h"
 
+/* init may wait on I/O that never answers (a socket nobody serves); the
+ * budget counts only time spent running, so check has a deadline of its own. */
+#define CHECK_INIT_MS 10000
+
 typedef struct {
 	vk_lua_check_cb cb;
 	void *ud;
@@ -21,6 +25,9 @@ typedef struct {
 	char *name;
 	char **problems;
 	size_t n;
+	vk_lua_host *h;
+	uv_timer_t *deadline;    /* freed in its close callback */
+	bool timed_out;
 } check_ctx;
 
 static void add(check_ctx *c, char *problem)
@@ -149,8 +156,14 @@ static void check_table(vk_lua_host *h, check_ctx *c)
 	lua_pop(L, 1);
 }
 
+static void deadline_closed(uv_handle_t *t) { free(t); }
+
 static void check_end(vk_lua_host *h, check_ctx *c)
 {
+	if (c->deadline) {
+		uv_timer_stop(c->deadline);
+		uv_close((uv_handle_t *)c->deadline, deadline_closed);
+	}
 	if (!c->problems) { /* no problem: an empty list */
 		c->problems = vk_xcalloc(1, sizeof *c->problems);
 	}
@@ -169,7 +182,9 @@ static void init_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 {
 	check_ctx *c = t->done_ud;
 	vk_lua_host *h = t->h;
-	if (err) {
+	if (c->timed_out) {
+		/* the deadline's problem is already listed; this is the cancel */
+	} else if (err) {
 		add_first_line(c, errmsg);
 	} else if (c->node) {
 		char *e = vk_lua__write_back_node(h, t->co, t->arg_ref, c->node);
@@ -177,6 +192,15 @@ static void init_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 			add(c, e);
 	}
 	check_end(h, c);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	check_ctx *c = t->data;
+	c->timed_out = true;
+	add(c, vk_asprintf("%s: init did not return within %d s (waiting on I/O that does not answer?)",
+	                   c->h->path, CHECK_INIT_MS / 1000));
+	vk_lua__host_close(c->h); /* ends init with -ECANCELED: init_done reports */
 }
 
 static void nothing_done(vk_lua_task *t, int err, const char *errmsg, int nres)
@@ -225,6 +249,7 @@ int vk_lua_provider_check(const vk_lua_opts *o, cJSON *node, vk_lua_check_cb cb,
 	c->cb = cb;
 	c->ud = ud;
 	c->node = node;
+	c->h = h;
 	const char *slash = strrchr(o->path, '/');
 	c->name = vk_strdup(slash ? slash + 1 : o->path);
 	char *dot = strrchr(c->name, '.');
@@ -273,5 +298,9 @@ int vk_lua_provider_check(const vk_lua_opts *o, cJSON *node, vk_lua_check_cb cb,
 	t->arg_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_xmove(L, t->co, 2);
 	vk_lua__task_queue(t, 2);
+	c->deadline = vk_xcalloc(1, sizeof *c->deadline);
+	uv_timer_init(o->loop, c->deadline);
+	c->deadline->data = c;
+	uv_timer_start(c->deadline, on_deadline, CHECK_INIT_MS, 0);
 	return 0;
 }

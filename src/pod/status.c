@@ -209,7 +209,7 @@ static void poll_done(const vk_provider_result *res, void *ud)
 	else
 		cJSON_Delete(res->value);
 	r = pc->closing ? NULL : vk_map_get(pc->recs, p->key);
-	if (r && r->poll_again) {
+	if (r && strcmp(r->uid, p->uid) == 0 && r->poll_again) {
 		r->poll_again = false;
 		if (r->created)
 			vk_pods_fetch_status(pc, r);

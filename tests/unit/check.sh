@@ -7,7 +7,7 @@ vk=$1 dir=$2
 tmp=$(mktemp -d /tmp/vk-check.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0
-echo "1..22"
+echo "1..24"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; printf '# %s\n' "$@"; }
 # run FILE [ARGS]: $out (stdout), $err (stderr without log lines), $rc
@@ -56,6 +56,11 @@ expect_err "^$dir/toplevel_io\.lua:3: vk\.timer\.sleep: cannot do I/O here" "it 
 
 run "$dir/bad_name.lua"
 expect_err "^$dir/bad_name\.lua:3: name \"my provider!\" cannot be the value of the node's taint" "a name that is no label value is reported"
+
+# An init waiting on I/O that never answers: check gives up after 10 s.
+run "$dir/init_hangs.lua"
+expect_rc 1 "an init that never returns fails (after 10 s)"
+expect_err "^$dir/init_hangs\.lua: init did not return within 10 s" "it says init did not return"
 
 run "$tmp/nonexistent.lua"
 expect_rc 1 "a file that does not exist fails"

@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/reload.bash"
 (($(id -u) == 0)) || { echo "1..0 # SKIP containerd needs root"; exit 77; }
-command -v containerd >/dev/null && command -v runc >/dev/null || { echo "1..0 # SKIP containerd/runc not installed"; exit 77; }
+if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then echo "1..0 # SKIP containerd/runc not installed"; exit 77; fi
 tap_plan 9
 vk_setup node
 containerd_up "$tmp/c" >&2 || tap_bail "containerd did not start"
@@ -46,7 +46,7 @@ tap_is "$(api_view)" "$api0" "the pods keep UID, containerID and restartCount in
 tap_is "$(k -n "$ns" get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cx Running)" 3 "the pods stay Running"
 
 # The new version supervises: a container killed now is restarted.
-victim=$(cri ps --name main -q | head -1)
+victim=$(cri ps --name main -q | sed -n 1p) # (sed reads it all: no SIGPIPE under pipefail)
 cri stop -t 0 "$victim" >/dev/null
 restarted() { [[ $(k -n "$ns" get pods -o jsonpath='{range .items[*]}{.status.containerStatuses[0].restartCount}{"\n"}{end}' | grep -c '^1$') == 1 ]]; }
 if wait_until 30 restarted; then tap_pass "the new version restarts a container that died after the reload"; else tap_fail "the new version restarts a container that died after the reload" "$(api_view)" "$(vk_log_tail vk)"; fi

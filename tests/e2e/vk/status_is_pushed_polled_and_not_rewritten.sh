@@ -10,7 +10,7 @@ vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --status-inte
 wait_until 10 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 
 # A watch on the namespace's pods records every write with the time it saw it.
-k -n "$ns" get pods --watch --output-watch-events -o json >"$tmp/watch.json" 2>/dev/null &
+"$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" get pods --watch --output-watch-events -o json >"$tmp/watch.json" 2>/dev/null &
 watch_pid=$!
 on_exit "kill $watch_pid 2>/dev/null"
 sleep 1
