@@ -60,6 +60,10 @@ local L_CONTAINER, L_NODE, L_INIT = "io.kubernetes.container.name", "vk.io/node"
 local A_POD = "vk.io/pod"
 
 local BACKOFF_BASE_MS, BACKOFF_MAX_MS = 10000, 300000
+-- Reads (lists, statuses, version) answer in milliseconds; a runtime that
+-- hangs must not hold up init (node registration) or a supervisor round
+-- for the CRI's default 2 minutes.
+local QUICK = {timeout_ms = 10000}
 local BACKOFF_RESET_MS = 600000 -- a container that ran 10 min starts its backoff afresh
 
 ---------------------------------------------------------------------------
@@ -739,7 +743,7 @@ end
 -- Reads the pod's containers back from the CRI into rec.cs.  `list` is
 -- the supervisor's one ListContainers for the whole node, or nil.
 local function observe(rec, list)
-  list = list or cri.list_containers{filter = {pod_sandbox_id = rec.sandbox_id}}.containers
+  list = list or cri.list_containers({filter = {pod_sandbox_id = rec.sandbox_id}}, QUICK).containers
   local newest = {}
   for _, ct in ipairs(list) do
     local name = ct.labels[L_CONTAINER] or ct.metadata.name
@@ -756,7 +760,7 @@ local function observe(rec, list)
     -- ContainerStatus only when the state moved (an exited container's
     -- status no longer changes; a running one's start time neither).
     if not s.info or s.info.state ~= ct.state then
-      local ok, r = pcall(cri.container_status, {container_id = ct.id})
+      local ok, r = pcall(cri.container_status, {container_id = ct.id}, QUICK)
       if ok then s.info = r.status end
     end
   end
@@ -987,7 +991,7 @@ local function ensure_recovered()
   if recovered then return end
   recovering = true
   local ok, err = pcall(function()
-  local items = cri.list_pod_sandbox{filter = {label_selector = {[L_NODE] = node_name}}}.items
+  local items = cri.list_pod_sandbox({filter = {label_selector = {[L_NODE] = node_name}}}, QUICK).items
   for _, sb in ipairs(items) do
     local pod_json = sb.annotations[A_POD]
     local ok, pod = pcall(json.decode, pod_json or "")
@@ -998,7 +1002,7 @@ local function ensure_recovered()
         rec.sandbox_id, rec.attempt = sb.id, sb.metadata.attempt
         rec.sbcfg = sandbox_config(rec, rec.attempt)
         rec.start_time = rfc3339(sb.created_at)
-        local st = cri.pod_sandbox_status{pod_sandbox_id = sb.id}.status
+        local st = cri.pod_sandbox_status({pod_sandbox_id = sb.id}, QUICK).status
         rec.ip = st.network and st.network.ip ~= "" and st.network.ip or nil
         -- volumes: the folders exist; their paths are recomputed.
         for _, v in ipairs(pod.spec.volumes or {}) do
@@ -1047,7 +1051,7 @@ local function supervise()
     if next(pods) == nil then return end
     -- One ListContainers for the node per round, split by sandbox.
     local by_sandbox = {}
-    local all = cri.list_containers{filter = {label_selector = {[L_NODE] = node_name}}}.containers
+    local all = cri.list_containers({filter = {label_selector = {[L_NODE] = node_name}}}, QUICK).containers
     for _, ct in ipairs(all) do
       local l = by_sandbox[ct.pod_sandbox_id]
       if not l then
@@ -1057,7 +1061,7 @@ local function supervise()
       l[#l + 1] = ct
     end
     local sandboxes = {}
-    for _, sb in ipairs(cri.list_pod_sandbox{filter = {label_selector = {[L_NODE] = node_name}}}.items) do
+    for _, sb in ipairs(cri.list_pod_sandbox({filter = {label_selector = {[L_NODE] = node_name}}}, QUICK).items) do
       sandboxes[sb.id] = sb.state
     end
     -- A snapshot: other callbacks add and remove pods while this one
@@ -1103,7 +1107,7 @@ function P.init(config, node)
     node.status.capacity = shallow_copy(res)
     node.status.allocatable = shallow_copy(res)
     if cfg.node_ip then node.status.addresses = array{{type = "InternalIP", address = cfg.node_ip}} end
-    local ok, v = pcall(cri.version, {})
+    local ok, v = pcall(cri.version, {}, {timeout_ms = 3000})
     if ok then
       node.status.nodeInfo = node.status.nodeInfo or {}
       node.status.nodeInfo.containerRuntimeVersion = v.runtime_name .. "://" .. v.runtime_version
@@ -1293,7 +1297,7 @@ function P.get_pods()
 end
 
 function P.ping()
-  local st = cri.status{}
+  local st = cri.status({}, QUICK)
   for _, c in ipairs(st.status.conditions) do
     if c.type == "RuntimeReady" and not c.status then
       error("container runtime not ready: " .. c.reason .. " " .. c.message)
