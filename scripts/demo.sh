@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up this machine and runs the demo: a local control plane, containerd,
 # vk as the node "edgenode" with providers/mynode.lua, and the seed's
-# Deployment (examples/critest-deployment.yaml) Running on it as a real
+# Deployment (examples/critest.yaml) Running on it as a real
 # container.  Runs until Ctrl-C, then stops everything it started.
 #
 #   scripts/demo.sh            set up, run, wait for Ctrl-C
@@ -71,8 +71,8 @@ for _ in $(seq 50); do
 done
 k get nodes -o wide
 
-say "kubectl apply -f examples/critest-deployment.yaml"
-k apply -f examples/critest-deployment.yaml
+say "kubectl apply -f examples/critest.yaml"
+k apply -f examples/critest.yaml
 k rollout status deployment/critest --timeout=120s
 k get pods -o wide
 say "the container, as containerd sees it"
