@@ -2,6 +2,7 @@
  * provider written in C, called through vk's own curl engine on the same
  * loop (HTTP/1.1 and HTTP/2), with certificates made by openssl(1). */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,6 +499,7 @@ static void test_files(void)
 
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN); /* as vk does: a client that resets must not kill us */
 	test_unescape();
 	test_split();
 	test_query();
