@@ -32,6 +32,7 @@ typedef struct {
 	const char *listen;
 	int port;
 	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */
+	bool authz_always_allow;                    /* --authorization-mode AlwaysAllow */
 	bool disable_taint;
 	bool no_reload;
 	unsigned status_interval_ms;
@@ -63,6 +64,7 @@ static const char usage_text[] =
 	"  --tls-private-key-file FILE  its key\n"
 	"  --client-ca-file FILE    CA for client certificates (the API server's); without\n"
 	"                           it the kubelet API answers only /healthz\n"
+	"  --authorization-mode M   Webhook (default: SubjectAccessReviews) or AlwaysAllow\n"
 	"  --no-reload              do not watch the provider for changes (SIGHUP still reloads)\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --version                print the version and exit\n"
@@ -72,7 +74,7 @@ enum {
 	OPT_PROVIDER = 256, OPT_PROVIDER_CONFIG, OPT_KUBECONFIG, OPT_CONTEXT, OPT_NODENAME,
 	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_LISTEN, OPT_PORT,
 	OPT_NO_RELOAD, OPT_LOG_LEVEL, OPT_VERSION,
-	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE,
 };
 
 static const struct option long_opts[] = {
@@ -90,6 +92,7 @@ static const struct option long_opts[] = {
 	{"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-private-key-file", required_argument, NULL, OPT_TLS_KEY},
 	{"client-ca-file", required_argument, NULL, OPT_CLIENT_CA},
+	{"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
 	{"no-reload", no_argument, NULL, OPT_NO_RELOAD},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -146,6 +149,11 @@ static int parse_args(int argc, char **argv, vk_options *o)
 		case OPT_TLS_CERT: o->tls_cert = optarg; break;
 		case OPT_TLS_KEY: o->tls_key = optarg; break;
 		case OPT_CLIENT_CA: o->client_ca = optarg; break;
+		case OPT_AUTHZ_MODE:
+			if (strcmp(optarg, "Webhook") != 0 && strcmp(optarg, "AlwaysAllow") != 0)
+				return bad_usage("--authorization-mode takes Webhook or AlwaysAllow, not '%s'", optarg);
+			o->authz_always_allow = strcmp(optarg, "AlwaysAllow") == 0;
+			break;
 		case OPT_NO_RELOAD: o->no_reload = true; break;
 		case OPT_LOG_LEVEL: {
 			vk_log_level lvl;
@@ -275,6 +283,7 @@ static int start_server(vk_agent *a)
 		.loop = a->loop, .provider = a->provider, .nodename = a->o.nodename,
 		.address = a->o.listen, .port = a->o.port, .tls_cert_file = a->o.tls_cert,
 		.tls_key_file = a->o.tls_key, .client_ca_file = a->o.client_ca, .node = a->node_obj,
+		.kube = a->o.authz_always_allow ? NULL : a->kube,
 	};
 	char *err = NULL;
 	a->server = vk_server_new(&so, &err);

@@ -15,10 +15,14 @@
  * Serving certificate: tls_cert_file + tls_key_file, else a self-signed one
  * made in memory for the node's name and addresses (as kubelet does).
  * Clients: with client_ca_file, a client certificate that verifies against
- * it is authenticated (the API server's apiserver-kubelet-client) and may
- * use every endpoint (kubelet's --authorization-mode=AlwaysAllow); a bad
- * certificate fails the handshake.  Anonymous requests get 401, except
- * /healthz.  Without client_ca_file nobody can authenticate.
+ * it is authenticated (the API server's apiserver-kubelet-client: CN is the
+ * user, each O a group); a bad certificate fails the handshake.  Anonymous
+ * requests get 401, except /healthz.  Without client_ca_file nobody can
+ * authenticate.  Authorization as kubelet's --authorization-mode: with
+ * `kube`, Webhook: a SubjectAccessReview for verb (get, create...) on
+ * nodes/NODENAME with subresource stats, metrics, log, spec or proxy
+ * (everything else), answers cached 5 min (allowed) / 30 s (denied), 403
+ * when denied; without `kube`, AlwaysAllow.
  *
  * follow=true is not streamed yet: the logs that exist are sent and the
  * response ends.  tailLines and limitBytes are applied again by the core to
@@ -40,6 +44,8 @@ typedef struct {
 	const char *tls_cert_file;   /* PEM, may hold the chain; NULL: self-signed */
 	const char *tls_key_file;
 	const char *client_ca_file;  /* PEM bundle; NULL: only /healthz is served */
+	vk_kube *kube;               /* NULL: AlwaysAllow; else SubjectAccessReviews
+	                                (must outlive vk_server_close) */
 	const cJSON *node;           /* the Node object, read during vk_server_new
 	                                for the self-signed certificate's names */
 } vk_server_opts;

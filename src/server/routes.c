@@ -9,23 +9,9 @@
 #include "server_int.h"
 
 #define MAX_SEGS 6
+#define send_text vk_srv_send_text
 
-typedef enum { CALL_PODS, CALL_LOGS, CALL_STATS, CALL_STATS_PODS } call_kind;
-
-/* Lives in the request's pool: tells a waiting call that h2o dropped the
- * request (the client went away), and lets the call detach first. */
-typedef struct {
-	vk_srv_call *c;
-} call_slot;
-
-struct vk_srv_call {
-	vk_server *s;
-	h2o_req_t *req;   /* NULL once h2o disposed the request */
-	call_slot *slot;
-	call_kind kind;
-	vk_srv_log_limits lim;
-	char *what;       /* "containerLogs ns/pod/container", for messages */
-};
+enum { CALL_PODS = VK_SRV_CALL_AUTHZ + 1, CALL_LOGS, CALL_STATS, CALL_STATS_PODS };
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -35,6 +21,7 @@ static const char *reason_of(int status)
 	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 500: return "Internal Server Error";
@@ -55,8 +42,7 @@ static void send_body(h2o_req_t *req, int status, const char *ctype, const char 
 	h2o_send_inline(req, body, len);
 }
 
-static void send_text(h2o_req_t *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void send_text(h2o_req_t *req, int status, const char *fmt, ...)
+void vk_srv_send_text(h2o_req_t *req, int status, const char *fmt, ...)
 {
 	vk_buf b = {0};
 	va_list ap;
@@ -106,14 +92,14 @@ static void send_provider_error(h2o_req_t *req, const char *what, int err, const
 
 static void on_slot_dispose(void *p)
 {
-	call_slot *sl = p;
+	vk_srv_call_slot *sl = p;
 	if (sl->c) {
 		sl->c->req = NULL;
 		sl->c->slot = NULL;
 	}
 }
 
-static vk_srv_call *call_new(vk_server *s, h2o_req_t *req, call_kind kind, char *what)
+vk_srv_call *vk_srv_call_new(vk_server *s, h2o_req_t *req, int kind, char *what)
 {
 	vk_srv_call *c = vk_xcalloc(1, sizeof *c);
 	c->s = s;
@@ -126,12 +112,13 @@ static vk_srv_call *call_new(vk_server *s, h2o_req_t *req, call_kind kind, char 
 	return c;
 }
 
-static void call_free(vk_srv_call *c)
+void vk_srv_call_free(vk_srv_call *c)
 {
 	vk_server *s = c->s;
 	if (c->slot)
 		c->slot->c = NULL;
 	free(c->what);
+	free(c->key);
 	free(c);
 	s->calls--;
 	vk_srv_maybe_done(s);
@@ -147,7 +134,15 @@ static void call_refused(vk_srv_call *c, int rc, const char *callback)
 		send_text(req, 503, "%s: the provider is closing", c->what);
 	else
 		send_text(req, 500, "%s: %s", c->what, strerror(-rc));
-	call_free(c);
+	vk_srv_call_free(c);
+}
+
+void vk_srv_call_detach(vk_srv_call *c)
+{
+	if (c->slot) {
+		c->slot->c = NULL;
+		c->slot = NULL;
+	}
 }
 
 static cJSON *pod_list(cJSON *items)
@@ -207,10 +202,7 @@ static void on_result(const vk_provider_result *r, void *ud)
 	vk_srv_call *c = ud;
 	h2o_req_t *req = c->req;
 	cJSON *v = r->value;
-	if (c->slot) { /* answering may dispose the request: detach first */
-		c->slot->c = NULL;
-		c->slot = NULL;
-	}
+	vk_srv_call_detach(c); /* answering may dispose the request */
 	if (!req) {
 		vk_debug("server", "%s: the client left before the provider answered", c->what);
 	} else if (r->err) {
@@ -242,18 +234,18 @@ static void on_result(const vk_provider_result *r, void *ud)
 		}
 	}
 	cJSON_Delete(v);
-	call_free(c);
+	vk_srv_call_free(c);
 }
 
 /* ---- endpoints ------------------------------------------------------------ */
 
 static void get_pods(vk_server *s, h2o_req_t *req)
 {
-	vk_srv_call *c = call_new(s, req, CALL_PODS, vk_strdup("pods"));
+	vk_srv_call *c = vk_srv_call_new(s, req, CALL_PODS, vk_strdup("pods"));
 	int rc = vk_provider_get_pods(s->provider, on_result, c);
 	if (rc == -ENOSYS) { /* no get_pods: the provider runs nothing we can list */
 		send_json(req, pod_list(NULL));
-		call_free(c);
+		vk_srv_call_free(c);
 	} else if (rc < 0) {
 		call_refused(c, rc, "get_pods");
 	}
@@ -261,14 +253,14 @@ static void get_pods(vk_server *s, h2o_req_t *req)
 
 static void get_stats(vk_server *s, h2o_req_t *req)
 {
-	vk_srv_call *c = call_new(s, req, CALL_STATS, vk_strdup("stats/summary"));
+	vk_srv_call *c = vk_srv_call_new(s, req, CALL_STATS, vk_strdup("stats/summary"));
 	int rc = vk_provider_stats_summary(s->provider, on_result, c);
 	if (rc == -ENOSYS) {
 		c->kind = CALL_STATS_PODS;
 		rc = vk_provider_get_pods(s->provider, on_result, c);
 		if (rc == -ENOSYS) {
 			send_json(req, minimal_summary(s, NULL));
-			call_free(c);
+			vk_srv_call_free(c);
 			return;
 		}
 	}
@@ -291,7 +283,7 @@ static void get_logs(vk_server *s, h2o_req_t *req, char **seg)
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "container", seg[3]);
 	cJSON_AddItemToObject(args, "opts", opts);
-	vk_srv_call *c = call_new(s, req, CALL_LOGS, vk_asprintf("containerLogs %s/%s/%s", seg[1], seg[2], seg[3]));
+	vk_srv_call *c = vk_srv_call_new(s, req, CALL_LOGS, vk_asprintf("containerLogs %s/%s/%s", seg[1], seg[2], seg[3]));
 	c->lim = lim;
 	if (lim.follow)
 		vk_debug("server", "%s: follow is not streamed yet; sending what exists", c->what);
@@ -356,6 +348,21 @@ static void dispatch(vk_server *s, h2o_req_t *req, char **seg, int n)
 		send_text(req, 404, "404 page not found");
 }
 
+/* Splits the path again (after an asynchronous authorization too). */
+void vk_srv_dispatch(vk_server *s, h2o_req_t *req)
+{
+	size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+	char *seg[MAX_SEGS];
+	int n = vk_srv_split_path(req->path.base, plen, seg, MAX_SEGS);
+	if (n < 0) {
+		send_text(req, 400, "bad path");
+		return;
+	}
+	dispatch(s, req, seg, n);
+	for (int i = 0; i < n; i++)
+		free(seg[i]);
+}
+
 int vk_srv_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	vk_server *s = ((vk_srv_handler *)self)->s;
@@ -366,16 +373,20 @@ int vk_srv_on_req(h2o_handler_t *self, h2o_req_t *req)
 		send_text(req, 400, "bad path");
 		return 0;
 	}
-	char who[256];
+	char *user = NULL;
+	cJSON *groups = NULL;
 	if (n == 1 && strcmp(seg[0], "healthz") == 0) {
 		send_body(req, 200, "text/plain; charset=utf-8", "ok", 2);
-	} else if (!vk_srv_tls_peer(s, req, who, sizeof who)) {
+	} else if (!vk_srv_tls_peer(s, req, &user, &groups)) {
 		send_text(req, 401, "Unauthorized");
 	} else {
 		vk_debug("server", "%.*s %.*s from %s", (int)req->method.len, req->method.base, (int)req->path.len,
-		         req->path.base, who[0] ? who : "(no CN)");
-		dispatch(s, req, seg, n);
+		         req->path.base, user);
+		if (vk_srv_authorize(s, req, user, groups, n > 0 ? seg[0] : "") == 1)
+			dispatch(s, req, seg, n);
 	}
+	free(user);
+	cJSON_Delete(groups);
 	for (int i = 0; i < n; i++)
 		free(seg[i]);
 	return 0;

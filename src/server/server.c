@@ -127,6 +127,7 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 	s->nodename = vk_strdup(o->nodename);
 	s->start_wall_ms = vk_wall_ms();
 	s->client_auth = o->client_ca_file != NULL;
+	s->kube = o->kube;
 	s->ssl = ssl;
 
 	h2o_config_init(&s->config);
@@ -152,9 +153,10 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 		vk_server_close(s);
 		return NULL;
 	}
-	vk_info("server", "kubelet API on https://%s:%d (client certificates: %s)",
+	vk_info("server", "kubelet API on https://%s:%d (client certificates: %s; authorization: %s)",
 	        o->address ? o->address : "0.0.0.0", s->port,
-	        o->client_ca_file ? o->client_ca_file : "none, only /healthz is open");
+	        o->client_ca_file ? o->client_ca_file : "none, only /healthz is open",
+	        o->kube ? "Webhook" : "AlwaysAllow");
 	return s;
 }
 
@@ -165,6 +167,7 @@ void vk_server_close(vk_server *s)
 	if (!s || s->closing)
 		return;
 	s->closing = true;
+	vk_srv_authz_close(s); /* the kube client goes right after us */
 	if (s->listening)
 		uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 	/* idle HTTP/1 connections close, HTTP/2 ones get a GOAWAY; requests in

@@ -17,10 +17,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vk/kube.h"
 #include "vk/server.h"
 #include "vk/util.h"
 
 typedef struct vk_srv_call vk_srv_call;
+
+/* What the core applies to a provider's logs (-1: no limit). */
+typedef struct {
+	long long tail_lines;
+	long long limit_bytes;
+	bool follow;
+} vk_srv_log_limits;
 
 typedef struct {
 	h2o_handler_t super;
@@ -34,6 +42,9 @@ struct vk_server {
 	uint64_t start_wall_ms;
 	int port;
 	bool client_auth;          /* a client CA was given */
+	vk_kube *kube;             /* SubjectAccessReviews; NULL: AlwaysAllow */
+	vk_map *authz;             /* "user|groups|verb|sub" -> authz_entry */
+	vk_srv_call *reviews;      /* calls waiting for a SubjectAccessReview */
 	SSL_CTX *ssl;
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
@@ -49,12 +60,46 @@ struct vk_server {
 
 /* tls.c: the SSL_CTX with the serving certificate and client CA. */
 SSL_CTX *vk_srv_tls_new(const vk_server_opts *o, char **err);
-/* The verified client certificate's subject CN (into out), or false when
- * the connection has no verified client certificate. */
-bool vk_srv_tls_peer(vk_server *s, h2o_req_t *req, char *out, size_t n);
+/* The verified client certificate's user (subject CN) and groups (each O),
+ * both malloc'd, or false when the connection has none. */
+bool vk_srv_tls_peer(vk_server *s, h2o_req_t *req, char **user, cJSON **groups);
+
+/* A request waiting for the provider or the API server.  `slot` lives in
+ * the request's pool: it tells the call that h2o dropped the request (the
+ * client went away); the call detaches before answering. */
+typedef struct {
+	vk_srv_call *c;
+} vk_srv_call_slot;
+
+enum { VK_SRV_CALL_AUTHZ = 0 }; /* routes.c numbers its kinds after this */
+
+struct vk_srv_call {
+	vk_server *s;
+	h2o_req_t *req;          /* NULL once h2o disposed the request */
+	vk_srv_call_slot *slot;
+	int kind;
+	vk_srv_log_limits lim;   /* containerLogs */
+	char *what;              /* "containerLogs ns/pod/container", for messages */
+	vk_kube_call *review;    /* authz: the SubjectAccessReview in flight */
+	char *key;               /* authz: the cache key */
+	vk_srv_call *prev, *next;/* authz: s->reviews */
+};
+
+vk_srv_call *vk_srv_call_new(vk_server *s, h2o_req_t *req, int kind, char *what); /* takes what */
+void vk_srv_call_detach(vk_srv_call *c);
+void vk_srv_call_free(vk_srv_call *c);
+void vk_srv_send_text(h2o_req_t *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* authz.c: 1 when the request may go on now, 0 when a review will answer
+ * it (dispatch or 403), -1 when it was answered (403, 500). */
+int vk_srv_authorize(vk_server *s, h2o_req_t *req, const char *user, const cJSON *groups, const char *seg0);
 
 /* routes.c: the one h2o handler; dispatches on the path. */
 int vk_srv_on_req(h2o_handler_t *self, h2o_req_t *req);
+void vk_srv_dispatch(vk_server *s, h2o_req_t *req);
+/* Answers the calls waiting for a SubjectAccessReview with 503 (the kube
+ * client is closed right after the server), and frees the cache. */
+void vk_srv_authz_close(vk_server *s);
 /* Called when a vk_srv_call ends, to let a closing server finish. */
 void vk_srv_maybe_done(vk_server *s);
 
@@ -80,16 +125,17 @@ char *vk_srv_query_get(const char *q, size_t len, const char *key, bool *bad);
 /* kubelet's PodLogOptions query -> the provider's opts object (see
  * vk/provider.h).  Also fills the limits the core applies afterwards
  * (-1: none).  NULL with *err (malloc'd) on a bad value. */
-typedef struct {
-	long long tail_lines;
-	long long limit_bytes;
-	bool follow;
-} vk_srv_log_limits;
 cJSON *vk_srv_log_opts(const char *q, size_t len, vk_srv_log_limits *lim, char **err);
 
 /* The part of text[0..len) to send: its last tail_lines lines (a final
  * "\n" ends the last line, it does not start another), then at most
  * limit_bytes of them.  Sets *off and returns the length. */
+/* kubelet's request attributes: the verb of an HTTP method ("get",
+ * "create", ...) and the nodes subresource of a path's first segment
+ * ("stats", "metrics", "log", "spec", else "proxy"). */
+const char *vk_srv_authz_verb(const char *method, size_t len);
+const char *vk_srv_authz_subresource(const char *first_segment);
+
 size_t vk_srv_log_trim(const char *text, size_t len, const vk_srv_log_limits *lim, size_t *off);
 
 #endif

@@ -184,10 +184,10 @@ struct h2o_ssl_prefix {
 	SSL *ossl;
 };
 
-bool vk_srv_tls_peer(vk_server *s, h2o_req_t *req, char *out, size_t n)
+bool vk_srv_tls_peer(vk_server *s, h2o_req_t *req, char **user, cJSON **groups)
 {
-	if (n)
-		out[0] = '\0';
+	*user = NULL;
+	*groups = NULL;
 	if (!s->client_auth || !req->conn->callbacks->get_socket)
 		return false;
 	h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
@@ -199,7 +199,26 @@ bool vk_srv_tls_peer(vk_server *s, h2o_req_t *req, char *out, size_t n)
 	X509 *peer = SSL_get0_peer_certificate(pre->ossl);
 	if (!peer || SSL_get_verify_result(pre->ossl) != X509_V_OK)
 		return false;
-	if (n && X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, out, (int)n) < 0)
-		out[0] = '\0';
+	/* The API server's x509 authenticator: CN is the user, each O a group. */
+	X509_NAME *name = X509_get_subject_name(peer);
+	*groups = cJSON_CreateArray();
+	for (int i = 0; i < X509_NAME_entry_count(name); i++) {
+		X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		if (nid != NID_commonName && nid != NID_organizationName)
+			continue;
+		unsigned char *utf8 = NULL;
+		if (ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e)) < 0)
+			continue;
+		if (nid == NID_commonName) {
+			free(*user);
+			*user = vk_strdup((char *)utf8);
+		} else {
+			cJSON_AddItemToArray(*groups, cJSON_CreateString((char *)utf8));
+		}
+		OPENSSL_free(utf8);
+	}
+	if (!*user)
+		*user = vk_strdup("");
 	return true;
 }

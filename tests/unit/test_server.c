@@ -95,6 +95,16 @@ static void test_log_opts(void)
 	}
 }
 
+static void test_authz_attrs(void)
+{
+	is_str(vk_srv_authz_verb("GET", 3), "get", "GET is verb get");
+	is_str(vk_srv_authz_verb("POST", 4), "create", "POST is verb create (exec)");
+	is_str(vk_srv_authz_subresource("stats"), "stats", "/stats is nodes/stats");
+	is_str(vk_srv_authz_subresource("metrics"), "metrics", "/metrics is nodes/metrics");
+	is_str(vk_srv_authz_subresource("containerLogs"), "proxy", "/containerLogs is nodes/proxy, as in kubelet");
+	is_str(vk_srv_authz_subresource("pods"), "proxy", "/pods is nodes/proxy");
+}
+
 static char *trim(const char *text, long long tail, long long limit)
 {
 	vk_srv_log_limits lim = {.tail_lines = tail, .limit_bytes = limit};
@@ -505,6 +515,7 @@ int main(void)
 	test_query();
 	test_log_opts();
 	test_trim();
+	test_authz_attrs();
 
 	if (system("openssl version >/dev/null 2>&1") != 0) {
 		tap_skip("no openssl(1) to make certificates");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The kubelet API: `kubectl logs` (and --tail) reach the provider's
 # container_logs through the API server, which authenticates with its
-# apiserver-kubelet-client certificate; /healthz answers over TLS with the
-# node's serving certificate; anonymous /pods is refused; `kubectl exec`
+# apiserver-kubelet-client certificate and is authorized by a SubjectAccessReview;
+# /healthz answers over TLS with the node's serving certificate; anonymous
+# /pods is 401, a user without nodes/proxy gets 403; `kubectl exec`
 # fails with a clear message; /stats/summary answers; SIGTERM ends vk.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
@@ -43,9 +44,12 @@ tap_is "$code" 401 "an anonymous /pods is refused with 401"
 names=$(curl -s --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/apiserver-kubelet-client.crt" \
 	--key "$pki/apiserver-kubelet-client.key" "https://127.0.0.1:$port/pods" | jq -r '.items[].metadata.name' 2>&1)
 tap_is "$names" web "/pods with the API server's client certificate lists the node's pod"
-code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/node-$node.crt" \
+# Authorization is kubelet's Webhook mode: a SubjectAccessReview.  The node's
+# own identity may not use nodes/proxy; the API server's (system:masters) may.
+body=$(curl -s -w ' %{http_code}' --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/node-$node.crt" \
 	--key "$pki/node-$node.key" "https://127.0.0.1:$port/pods")
-tap_is "$code" 200 "any client certificate of the cluster CA authenticates (AlwaysAllow)"
+tap_is "$body" "Forbidden (user=system:node:$node, verb=get, resource=nodes, subresource(s)=[proxy])"$'\n'" 403" \
+	"a client certificate whose user may not get nodes/proxy is refused with 403"
 
 out=$(timeout 20 "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" exec web -- ls 2>&1) && rc=0 || rc=$?
 if ((rc != 0)) && [[ $out == *"not supported"* ]]; then
