@@ -13,7 +13,7 @@ vk_setup node
 # A port nothing listens on (the API server reaches vk there).
 port=
 for _ in $(seq 200); do
-	p=$((32000 + RANDOM % 20000))
+	p=$((20000 + RANDOM % 12000)) # below the ephemeral range
 	[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { port=$p; break; }
 done
 [[ -n $port ]] || tap_bail "no free port"
