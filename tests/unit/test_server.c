@@ -257,6 +257,8 @@ static void on_fetched(vk_http_req *r, const vk_http_resp *resp, void *ud)
 enum { ANON = 0, CLIENT = 1, ROGUE = 2 };
 
 /* Starts a GET; *f is filled when it ends. */
+static vk_http_req *last_req;
+
 static void start_get(int port, const char *path, int who, bool h2, const char *cainfo, fetched *f)
 {
 	char url[512];
@@ -282,7 +284,7 @@ static void start_get(int port, const char *path, int who, bool h2, const char *
 	}
 	memset(f, 0, sizeof *f);
 	vk_http_opts o = {.on_done = on_fetched, .ud = f};
-	if (vk_http_start(http, e, NULL, &o, NULL) < 0) {
+	if (vk_http_start(http, e, NULL, &o, &last_req) < 0) {
 		curl_easy_cleanup(e);
 		f->done = true;
 	}
@@ -452,6 +454,30 @@ static void test_serving(void)
 	f = get(port, "/metrics", CLIENT, false);
 	is_int(f.status, 404, "/metrics is 404 for now");
 	free(f.body);
+
+	/* A client that leaves while its call waits at the provider: the late
+	 * answer finds no request (HTTP/2 resets the stream) or a dead
+	 * connection (HTTP/1.1), and nothing breaks. */
+	for (int h2 = 0; h2 < 2; h2++) {
+		fake.hold = true;
+		int n0 = fake.logs_calls;
+		start_get(port, "/containerLogs/default/web-1/main", CLIENT, h2, NULL, &f);
+		uint64_t t1 = vk_now_ms();
+		while (fake.logs_calls == n0 && vk_now_ms() - t1 < 5000)
+			uv_run(loop, UV_RUN_ONCE);
+		vk_http_cancel(last_req);
+		t1 = vk_now_ms();
+		while (vk_now_ms() - t1 < 200)
+			uv_run(loop, UV_RUN_NOWAIT);
+		fake.hold = false;
+		fake_close(&fake.p); /* answers the held call (as cancelled) */
+		t1 = vk_now_ms();
+		while (vk_now_ms() - t1 < 200)
+			uv_run(loop, UV_RUN_NOWAIT);
+		fetched g = get(port, "/healthz", CLIENT, h2);
+		ok(g.status == 200, "after a client left mid-call over %s, the server still answers", h2 ? "HTTP/2" : "HTTP/1.1");
+		free(g.body);
+	}
 
 	/* Close while a logs call waits at the provider: the client gets 503
 	 * once the provider closes, and every handle goes away. */
