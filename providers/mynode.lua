@@ -14,7 +14,9 @@
 --   sync_ms:          1000                   how often containers are supervised
 --   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}
 --
--- How it works.  create_pod pulls the images (per imagePullPolicy), sets up
+-- How it works.  create_pod pulls the images (per imagePullPolicy; a failed
+-- pull is retried with backoff, shown as ErrImagePull/ImagePullBackOff and
+-- recorded as an Event), sets up
 -- the volumes, runs the pod sandbox and hands the pod to sync_pod, which
 -- runs the init containers one by one to completion and then starts the
 -- containers.  A supervisor (vk.timer.every) calls sync_pod for every pod:
@@ -30,6 +32,7 @@
 -- hooks, ephemeral containers, PVC/projected token volumes (projected
 -- volumes get ca.crt when readable and the namespace file, no token).
 local cri = require "vk.cri"
+local vk_event = require "vk.event"
 local fs = require "vk.fs"
 local json = require "vk.json"
 local kube = require "vk.kube"
@@ -644,6 +647,12 @@ local function publish(rec)
   return status
 end
 
+-- An Event about the pod, as kubelet records them (no-op without a cluster).
+local function event(rec, type_, reason, message)
+  local ok, err = pcall(vk_event.record, rec.pod, type_, reason, message)
+  if not ok then log.warn("%s: event: %s", rec.key, err) end
+end
+
 ---------------------------------------------------------------------------
 -- running containers
 ---------------------------------------------------------------------------
@@ -668,9 +677,10 @@ local function start_container(rec, c, is_init, attempt)
   return id
 end
 
--- Reads the pod's containers back from the CRI into rec.cs.
-local function observe(rec)
-  local list = cri.list_containers{filter = {pod_sandbox_id = rec.sandbox_id}}.containers
+-- Reads the pod's containers back from the CRI into rec.cs.  `list` is
+-- the supervisor's one ListContainers for the whole node, or nil.
+local function observe(rec, list)
+  list = list or cri.list_containers{filter = {pod_sandbox_id = rec.sandbox_id}}.containers
   local newest = {}
   for _, ct in ipairs(list) do
     local name = ct.labels[L_CONTAINER] or ct.metadata.name
@@ -684,8 +694,9 @@ local function observe(rec)
       if s.id then s.prev, s.prev_info = s.id, s.info end
       s.id, s.attempt, s.info = ct.id, ct.metadata.attempt, nil
     end
-    -- An exited container's status no longer changes: read it once.
-    if not s.info or s.info.state ~= "CONTAINER_EXITED" then
+    -- ContainerStatus only when the state moved (an exited container's
+    -- status no longer changes; a running one's start time neither).
+    if not s.info or s.info.state ~= ct.state then
       local ok, r = pcall(cri.container_status, {container_id = ct.id})
       if ok then s.info = r.status end
     end
@@ -716,8 +727,10 @@ local function step_container(rec, c, is_init, policy)
   local s = rec.cs[c.name]
   if rec.image_errors[c.name] then return "waiting" end
   if not s or not s.id then
-    local id = start_container(rec, c, is_init, 0)
-    rec.cs[c.name] = {id = id, attempt = 0}
+    -- First start, or again in a re-created sandbox (the count goes on).
+    local attempt = s and s.attempt and s.attempt + 1 or 0
+    local id = start_container(rec, c, is_init, attempt)
+    rec.cs[c.name] = {id = id, attempt = attempt, backoff_ms = s and s.backoff_ms}
     return "started"
   end
   local info = s.info
@@ -747,12 +760,36 @@ local function step_container(rec, c, is_init, policy)
   return "started"
 end
 
+-- A pod whose sandbox died (node reboot, someone's crictl stopp) gets a new
+-- one, as kubelet does: the next attempt, init containers run again, every
+-- container restarts with its restart count going on.
+local function recreate_sandbox(rec)
+  event(rec, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+  log.info("%s: sandbox %s is gone or not ready; re-creating it", rec.key, rec.sandbox_id:sub(1, 12))
+  pcall(cri.stop_pod_sandbox, {pod_sandbox_id = rec.sandbox_id})
+  pcall(cri.remove_pod_sandbox, {pod_sandbox_id = rec.sandbox_id})
+  rec.attempt = (rec.attempt or 0) + 1
+  rec.sbcfg = sandbox_config(rec, rec.attempt)
+  rec.sandbox_id = cri.run_pod_sandbox{config = rec.sbcfg}.pod_sandbox_id
+  local st = cri.pod_sandbox_status{pod_sandbox_id = rec.sandbox_id}.status
+  rec.ip = st.network and st.network.ip ~= "" and st.network.ip or nil
+  for _, cs in pairs(rec.cs) do
+    cs.id, cs.info, cs.next_start_ms, cs.prev, cs.prev_info, cs.stale = nil, nil, nil, nil, nil, nil
+  end
+  rec.init_done = #(rec.pod.spec.initContainers or {}) == 0
+end
+
 -- Drives one pod forward; safe to call any time (serialised by rec.busy).
-local function sync_pod(rec)
+-- sandbox_state: the supervisor's view of the pod's sandbox, or nil.
+local function sync_pod(rec, list, sandbox_state)
   if rec.busy or rec.state ~= "running" then return end
   rec.busy = true
   local ok, err = pcall(function()
-    observe(rec)
+    if sandbox_state and sandbox_state ~= "SANDBOX_READY" then
+      recreate_sandbox(rec)
+      list = {}
+    end
+    observe(rec, list)
     local policy = rec.pod.spec.restartPolicy or "Always"
     if not rec.init_done and not rec.failed then
       local all = true
@@ -768,10 +805,16 @@ local function sync_pod(rec)
       end
       rec.init_done = all
     end
+    local started = false
     if rec.init_done then
-      for _, c in ipairs(rec.pod.spec.containers or {}) do step_container(rec, c, false, policy) end
+      for _, c in ipairs(rec.pod.spec.containers or {}) do
+        if step_container(rec, c, false, policy) == "started" then started = true end
+      end
     end
     collect_garbage(rec)
+    -- Read what was just started back, so the status says Running now
+    -- rather than at the next supervisor round.
+    if started then observe(rec) end
   end)
   rec.busy = false
   if not ok then log.warn("%s: sync: %s", rec.key, err) end
@@ -838,16 +881,42 @@ end
 
 local supervisor -- the vk.timer.every handle
 local supervisor_busy = false
+local retry_create -- defined with create_pod below
 local function supervise()
   if supervisor_busy then return end
   supervisor_busy = true
   local ok, err = pcall(function()
     if not recovered then ensure_recovered() end
-    for _, rec in pairs(pods) do
+    if next(pods) == nil then return end
+    -- One ListContainers for the node per round, split by sandbox.
+    local by_sandbox = {}
+    local all = cri.list_containers{filter = {label_selector = {[L_NODE] = node_name}}}.containers
+    for _, ct in ipairs(all) do
+      local l = by_sandbox[ct.pod_sandbox_id]
+      if not l then
+        l = {}
+        by_sandbox[ct.pod_sandbox_id] = l
+      end
+      l[#l + 1] = ct
+    end
+    local sandboxes = {}
+    for _, sb in ipairs(cri.list_pod_sandbox{filter = {label_selector = {[L_NODE] = node_name}}}.items) do
+      sandboxes[sb.id] = sb.state
+    end
+    -- A snapshot: other callbacks add and remove pods while this one
+    -- yields, and a table must not grow during pairs().
+    local recs = {}
+    for _, rec in pairs(pods) do recs[#recs + 1] = rec end
+    for _, rec in ipairs(recs) do
       if rec.state == "images" then
-        publish(rec) -- ErrImagePull turns into ImagePullBackOff while the core backs off
-      else
-        sync_pod(rec)
+        retry_create(rec)
+      elseif rec.sandbox_id and rec.state == "running" then
+        -- (a sandbox made after the two lists were read is not judged yet)
+        local st = sandboxes[rec.sandbox_id]
+        if st or rec.listed_once then
+          sync_pod(rec, by_sandbox[rec.sandbox_id] or {}, st or "SANDBOX_GONE")
+        end
+        rec.listed_once = st ~= nil or rec.listed_once
       end
     end
   end)
@@ -894,23 +963,15 @@ end
 
 function P.state() return pods end
 
-function P.create_pod(pod)
-  if not recovered then ensure_recovered() end
-  local md = pod.metadata
-  local key = key_of(md.namespace, md.name)
-  local rec = pods[key]
-  if rec and rec.uid == md.uid and rec.state ~= "images" then
-    return -- already ours (re-adopted after a restart, or a repeated create)
-  end
-  if not rec or rec.uid ~= md.uid then
-    rec = new_record(pod)
-    pods[key] = rec
-  end
-  rec.pod = pod
+local PULL_BACKOFF_BASE_MS, PULL_BACKOFF_MAX_MS = 10000, 300000
 
-  -- 1. Images, per imagePullPolicy.  A failure shows as the container's
-  -- waiting reason and fails this call, so the core records an Event and
-  -- retries with backoff.
+-- Pulls the images, sets up the volumes and runs the sandbox.  A failed
+-- pull is kubelet's ErrImagePull: it shows in the container's waiting
+-- reason (ImagePullBackOff while waiting), becomes an Event, and is retried
+-- by the supervisor with backoff; try_create then returns false.  Other
+-- failures raise (the core records them and retries create_pod).
+local function try_create(rec)
+  local pod = rec.pod
   rec.image_errors = {}
   local failed
   for _, it in ipairs(all_containers(pod)) do
@@ -919,14 +980,19 @@ function P.create_pod(pod)
       e.at = timer.now_ms()
       rec.image_errors[it.spec.name] = e
       failed = failed or e
+      event(rec, "Warning", "Failed", e.message)
     end
   end
   if failed then
+    rec.pull_backoff_ms = rec.pull_backoff_ms and math.min(rec.pull_backoff_ms * 2, PULL_BACKOFF_MAX_MS)
+                          or PULL_BACKOFF_BASE_MS
+    rec.pull_next_ms = timer.now_ms() + rec.pull_backoff_ms
+    event(rec, "Warning", "Failed", "Error: " .. failed.reason)
+    log.warn("%s: %s; retrying in %d s", rec.key, failed.message, rec.pull_backoff_ms // 1000)
     publish(rec)
-    error(failed.reason .. ": " .. failed.message, 0)
+    return false
   end
-
-  -- 2. Volumes, 3. the sandbox.
+  rec.pull_backoff_ms, rec.pull_next_ms = nil, nil
   rec.state = "creating"
   local ok, err = pcall(function()
     rec.volumes = setup_volumes(rec)
@@ -940,8 +1006,48 @@ function P.create_pod(pod)
     error(err, 0)
   end
   rec.state = "running"
-  -- 4. Init containers, then containers: the first step runs now.
-  sync_pod(rec)
+  return true
+end
+
+-- The supervisor's step for a pod still waiting for its images.
+retry_create = function(rec)
+  if rec.busy or not rec.pull_next_ms or timer.now_ms() < rec.pull_next_ms then
+    publish(rec) -- ErrImagePull turns into ImagePullBackOff meanwhile
+    return
+  end
+  rec.busy = true
+  local ok, r = pcall(try_create, rec)
+  rec.busy = false
+  if not ok then
+    rec.pull_backoff_ms = math.min((rec.pull_backoff_ms or PULL_BACKOFF_BASE_MS // 2) * 2, PULL_BACKOFF_MAX_MS)
+    rec.pull_next_ms = timer.now_ms() + rec.pull_backoff_ms
+    event(rec, "Warning", "FailedCreatePodSandBox", tostring(r))
+    log.warn("%s: %s", rec.key, r)
+  elseif r then
+    sync_pod(rec)
+  end
+end
+
+function P.create_pod(pod)
+  if not recovered then ensure_recovered() end
+  local md = pod.metadata
+  local key = key_of(md.namespace, md.name)
+  local rec = pods[key]
+  if rec and rec.uid == md.uid and rec.state ~= "images" then
+    return -- already ours (re-adopted after a restart, or a repeated create)
+  end
+  if not rec or rec.uid ~= md.uid then
+    rec = new_record(pod)
+    pods[key] = rec
+  end
+  rec.pod = pod
+  while rec.busy do timer.sleep(20) end
+  rec.busy = true
+  local ok, created = pcall(try_create, rec)
+  rec.busy = false
+  if not ok then error(created, 0) end
+  -- Init containers, then containers: the first step runs now.
+  if created then sync_pod(rec) end
 end
 
 function P.update_pod(pod)
@@ -1033,6 +1139,46 @@ function P.ping()
       error("container runtime not ready: " .. c.reason .. " " .. c.message)
     end
   end
+end
+
+-- /stats/summary (kubelet's stats/v1alpha1 Summary) from ListContainerStats.
+function P.stats_summary()
+  local stats = cri.list_container_stats{filter = {label_selector = {[L_NODE] = node_name}}}.stats
+  local by_uid, order = {}, {}
+  local function v(x) return x and x.value or nil end
+  for _, st in ipairs(stats) do
+    local a = st.attributes or {labels = {}}
+    local uid = a.labels[L_UID]
+    local rec = uid and pods[key_of(a.labels[L_NS] or "", a.labels[L_NAME] or "")]
+    if uid and rec and rec.uid == uid then
+      local p = by_uid[uid]
+      if not p then
+        p = {podRef = {name = rec.name, namespace = rec.ns, uid = uid}, startTime = rec.start_time,
+             containers = {}, cpu = {usageNanoCores = 0, usageCoreNanoSeconds = 0},
+             memory = {usageBytes = 0, workingSetBytes = 0, rssBytes = 0}}
+        by_uid[uid] = p
+        order[#order + 1] = p
+      end
+      local cpu, mem = st.cpu or {}, st.memory or {}
+      local c = {
+        name = a.labels[L_CONTAINER] or (a.metadata and a.metadata.name),
+        cpu = {time = rfc3339(cpu.timestamp), usageNanoCores = v(cpu.usage_nano_cores),
+               usageCoreNanoSeconds = v(cpu.usage_core_nano_seconds)},
+        memory = {time = rfc3339(mem.timestamp), usageBytes = v(mem.usage_bytes),
+                  workingSetBytes = v(mem.working_set_bytes), rssBytes = v(mem.rss_bytes),
+                  pageFaults = v(mem.page_faults), majorPageFaults = v(mem.major_page_faults)},
+      }
+      p.containers[#p.containers + 1] = c
+      p.cpu.time, p.memory.time = c.cpu.time, c.memory.time
+      p.cpu.usageNanoCores = p.cpu.usageNanoCores + (c.cpu.usageNanoCores or 0)
+      p.cpu.usageCoreNanoSeconds = p.cpu.usageCoreNanoSeconds + (c.cpu.usageCoreNanoSeconds or 0)
+      p.memory.usageBytes = p.memory.usageBytes + (c.memory.usageBytes or 0)
+      p.memory.workingSetBytes = p.memory.workingSetBytes + (c.memory.workingSetBytes or 0)
+      p.memory.rssBytes = p.memory.rssBytes + (c.memory.rssBytes or 0)
+    end
+  end
+  for _, p in ipairs(order) do p.containers = array(p.containers) end
+  return {node = {nodeName = node_name}, pods = array(order)}
 end
 
 -- Container logs from the CRI log file ("TIME STREAM P|F text" lines).

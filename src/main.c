@@ -46,6 +46,10 @@ static const char usage_text[] =
 	"\n"
 	"A virtual kubelet: joins a Kubernetes cluster as a Node and hands the\n"
 	"lifecycle of the pods bound to it to a provider written in Lua.\n"
+	"Edits to the provider (and the modules it requires from its folder) are\n"
+	"loaded while it runs, without touching a pod; SIGHUP reloads too.\n"
+	"`vk check` loads a provider without a cluster, runs its init, and lists\n"
+	"every problem with file:line (exit 1), or prints OK.\n"
 	"\n"
 	"flags:\n"
 	"  --provider FILE          the provider script (required), e.g. providers/mynode.lua\n"
@@ -58,6 +62,8 @@ static const char usage_text[] =
 	"  --status-interval MS     how often pod statuses are polled from the provider (default 5000)\n"
 	"  --state-dir DIR          the embedded local cache (default /var/lib/vk)\n"
 	"  --store URL              cache backend: embedded (default), redis://HOST:PORT, etcd://HOST:PORT\n"
+	"                           (the edge cache is not in this version yet: only `embedded`\n"
+	"                           is accepted, and nothing is persisted)\n"
 	"  --listen-address ADDR    kubelet API address (default 0.0.0.0)\n"
 	"  --port N                 kubelet API port (default 10250; 0: do not serve it)\n"
 	"  --tls-cert-file FILE     kubelet API serving certificate (default: self-signed)\n"
@@ -139,7 +145,12 @@ static int parse_args(int argc, char **argv, vk_options *o)
 			o->status_interval_ms = (unsigned)v;
 			break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
-		case OPT_STORE: o->store = optarg; break;
+		case OPT_STORE:
+			/* Said plainly rather than accepted and ignored. */
+			if (strcmp(optarg, "embedded") != 0)
+				return bad_usage("--store '%s': only 'embedded' exists in this version", optarg);
+			o->store = optarg;
+			break;
 		case OPT_LISTEN: o->listen = optarg; break;
 		case OPT_PORT:
 			if (parse_uint(optarg, 65535, &v) < 0)
@@ -195,7 +206,12 @@ typedef struct {
 	vk_server *server;     /* the kubelet API; NULL with --port 0 */
 	cJSON *node_obj;       /* the template, until the node controller takes it */
 	cJSON *config;         /* --provider-config */
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
+	vk_lua_watch *watch;   /* NULL with --no-reload */
+	bool reloading;        /* a reload runs ... */
+	bool reload_again;     /* ... and another change came meanwhile */
+	uint64_t reload_seen_ms, reload_start_ms;
+	cJSON *reload_node;    /* the Node handed to the new version's init */
 	int exit_code;
 	bool stopping;
 	uint64_t t0;
@@ -210,6 +226,8 @@ static void stop(vk_agent *a, int code)
 	/* Order matters: controllers first (they stop issuing work), then the
 	 * provider (its in-flight callbacks end with -ECANCELED while the
 	 * controllers' memory is still there), then the transports. */
+	vk_lua_watch_close(a->watch);
+	a->watch = NULL;
 	vk_pods_close(a->pods);
 	vk_node_close(a->node);
 	vk_server_close(a->server); /* a caller of the provider, like the controllers */
@@ -225,6 +243,7 @@ static void stop(vk_agent *a, int code)
 	a->http = NULL;
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	uv_close((uv_handle_t *)&a->sighup, NULL);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -233,6 +252,127 @@ static void on_signal(uv_signal_t *s, int signum)
 	vk_info("main", "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
 	        strsignal(signum));
 	stop(a, 0);
+}
+
+/* ---- hot reload (DESIGN.md 5) ------------------------------------------------
+ * A change to the sources (after the watcher's quiet time) or SIGHUP loads
+ * the provider again inside the same Lua state; vk_lua_provider_reload does
+ * the all-or-nothing swap.  Here: one reload at a time (a change during a
+ * reload runs one more after it), the Events, and the status resync. */
+
+static void start_reload(vk_agent *a, const char *why);
+
+/* Watches the current sources again: the new version may require other
+ * modules, and a fresh watch also re-arms after a folder was renamed. */
+static void rewatch(vk_agent *a)
+{
+	if (!a->watch || !a->provider)
+		return;
+	char **files = vk_lua_provider_sources(a->provider);
+	vk_lua_watch_set(a->watch, files);
+	for (size_t i = 0; files && files[i]; i++)
+		free(files[i]);
+	free(files);
+}
+
+/* The short name of the provider's code now: its sources' hash. */
+static void code_hash(vk_provider *p, char out[17])
+{
+	char **files = vk_lua_provider_sources(p);
+	vk_lua_sources_hash(files, out);
+	for (size_t i = 0; files && files[i]; i++)
+		free(files[i]);
+	free(files);
+}
+
+static void node_event(vk_agent *a, const char *type, const char *reason, const char *msg)
+{
+	if (a->node)
+		vk_node_event(a->node, type, reason, msg);
+}
+
+static void on_reloaded(vk_provider *p, const char *err, void *ud)
+{
+	vk_agent *a = ud;
+	a->reloading = false;
+	cJSON_Delete(a->reload_node);
+	a->reload_node = NULL;
+	if (a->stopping)
+		return;
+	uint64_t now = vk_now_ms();
+	if (!p) {
+		/* The first line is "file:line: message"; a traceback may follow. */
+		const char *msg = err ? err : "reload failed";
+		size_t n = strcspn(msg, "\n");
+		vk_error("main", "provider reload failed, the running version stays: %.*s", (int)n, msg);
+		if (msg[n])
+			vk_debug("main", "%s", msg + n + 1);
+		char *ev = vk_asprintf("%.*s (the running version stays)", (int)n, msg);
+		node_event(a, "Warning", "ProviderReloadFailed", ev);
+		free(ev);
+	} else {
+		char hash[17];
+		code_hash(p, hash);
+		vk_info("main", "provider %s reloaded: code %.12s, swapped in %llu ms (%llu ms after the change was seen)",
+		        a->o.provider, hash, (unsigned long long)(now - a->reload_start_ms),
+		        (unsigned long long)(now - a->reload_seen_ms));
+		char *ev = vk_asprintf("provider %s reloaded: code %.12s", a->o.provider, hash);
+		node_event(a, "Normal", "ProviderReloaded", ev);
+		free(ev);
+		/* No pod is created, restarted or deleted by a reload; their
+		 * statuses are read again through the new version. */
+		if (a->pods)
+			vk_pods_resync(a->pods);
+	}
+	a->reload_seen_ms = 0;
+	rewatch(a);
+	if (a->reload_again) {
+		a->reload_again = false;
+		start_reload(a, "a change during the reload");
+	}
+}
+
+static void start_reload(vk_agent *a, const char *why)
+{
+	if (a->stopping || !a->provider)
+		return;
+	if (a->reloading) {
+		a->reload_again = true;
+		return;
+	}
+	uint64_t now = vk_now_ms();
+	if (!a->reload_seen_ms)
+		a->reload_seen_ms = now;
+	a->reload_start_ms = now;
+	vk_info("main", "reloading provider %s (%s)", a->o.provider, why);
+	/* init may edit the Node; a copy keeps the controller's own untouched
+	 * (labels and capacity are registered once, at start). */
+	const cJSON *cur = a->node ? vk_node_object(a->node) : a->node_obj;
+	a->reload_node = cur ? cJSON_Duplicate(cur, true) : cJSON_CreateObject();
+	a->reloading = true;
+	int rc = vk_lua_provider_reload(a->provider, a->config, a->reload_node, on_reloaded, a);
+	if (rc < 0) {
+		a->reloading = false;
+		cJSON_Delete(a->reload_node);
+		a->reload_node = NULL;
+		vk_error("main", "cannot reload provider %s: %s", a->o.provider, strerror(-rc));
+	}
+}
+
+static void on_sources_changed(uint64_t first_ms, void *ud)
+{
+	vk_agent *a = ud;
+	if (!a->reloading)
+		a->reload_seen_ms = first_ms;
+	start_reload(a, "its source changed");
+}
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+	vk_agent *a = s->data;
+	if (!a->reloading)
+		a->reload_seen_ms = vk_now_ms();
+	start_reload(a, "SIGHUP");
 }
 
 static void on_node_ready(const char *err, void *ud)
@@ -304,12 +444,13 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 		return;
 	}
 	a->provider = p;
-	if (a->o.check) {
-		printf("%s: ok (provider \"%s\")\n", a->o.provider, p->name);
-		stop(a, 0);
-		return;
+	char hash[17];
+	code_hash(p, hash);
+	vk_info("main", "provider %s (\"%s\") loaded: code %.12s", a->o.provider, p->name, hash);
+	if (!a->o.no_reload) {
+		a->watch = vk_lua_watch_new(a->loop, 100, on_sources_changed, a);
+		rewatch(a);
 	}
-	vk_info("main", "provider %s (\"%s\") loaded", a->o.provider, p->name);
 	retaint(a->node_obj, p->name);
 	if (start_server(a) < 0) {
 		stop(a, 1);
@@ -319,6 +460,20 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	a->node = vk_node_new(&no, a->node_obj);
 	a->node_obj = NULL;
 	vk_node_start(a->node, on_node_ready, a);
+}
+
+/* vk check: every problem on stderr, an OK line on stdout. */
+static void on_checked(const char *name, char *const *problems, void *ud)
+{
+	vk_agent *a = ud;
+	size_t n = 0;
+	for (; problems[n]; n++)
+		fprintf(stderr, "%s\n", problems[n]);
+	if (n)
+		fprintf(stderr, "%s: %zu problem%s\n", a->o.provider, n, n == 1 ? "" : "s");
+	else
+		printf("%s: OK (provider \"%s\")\n", a->o.provider, name);
+	stop(a, n ? 1 : 0);
 }
 
 /* --provider-config: YAML or JSON (JSON is YAML). */
@@ -412,9 +567,12 @@ int main(int argc, char **argv)
 
 	uv_signal_init(a.loop, &a.sigint);
 	uv_signal_init(a.loop, &a.sigterm);
-	a.sigint.data = a.sigterm.data = &a;
+	uv_signal_init(a.loop, &a.sighup);
+	a.sigint.data = a.sigterm.data = a.sighup.data = &a;
 	uv_signal_start(&a.sigint, on_signal, SIGINT);
 	uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+	if (!a.o.check)
+		uv_signal_start(&a.sighup, on_sighup, SIGHUP);
 
 	char pname[256];
 	vk_node_opts no = node_opts(&a);
@@ -422,7 +580,8 @@ int main(int argc, char **argv)
 	vk_lua_opts lo = {
 		.loop = a.loop, .http = a.http, .kube = a.kube, .path = a.o.provider, .config = a.config,
 	};
-	if (vk_lua_provider_open(&lo, a.node_obj, on_provider, &a) < 0) {
+	if (a.o.check ? vk_lua_provider_check(&lo, a.node_obj, on_checked, &a) < 0
+	              : vk_lua_provider_open(&lo, a.node_obj, on_provider, &a) < 0) {
 		vk_error("main", "cannot open provider %s", a.o.provider);
 		return 1;
 	}

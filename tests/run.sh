@@ -3,7 +3,7 @@
 # suite, counting TAP results across all of them.
 #
 #   tests/run.sh                 all suites
-#   tests/run.sh unit e2e        only these suites (unit, harness, cri, e2e)
+#   tests/run.sh unit e2e        only these suites (unit, harness, e2e)
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
@@ -12,7 +12,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 suites=("$@")
-((${#suites[@]})) || suites=(unit harness cri e2e)
+((${#suites[@]})) || suites=(unit harness e2e)
 
 say() { echo "[tests] $*"; }
 
@@ -92,9 +92,6 @@ meson_suite() { # OUR_SUITE MESON_SUITE
 
 suite_unit() { meson_suite unit unit; }
 
-# CRI client, vk.cri and mynode.lua against a real containerd (each starts its own).
-suite_cri() { meson_suite cri e2e; }
-
 suite_harness() {
 	local t
 	for t in tests/e2e/harness/*.sh; do
@@ -103,8 +100,9 @@ suite_harness() {
 	done
 }
 
-# vk's end-to-end tests share one control plane (each test uses its own
-# node name and namespace); containerd is started by the tests that need it.
+# vk's end-to-end tests (tests/e2e/vk/*.sh) share one control plane (each
+# test uses its own node name and namespace); the tests that need containerd
+# start one of their own.
 suite_e2e() {
 	local t own=""
 	local tests=()
@@ -112,7 +110,7 @@ suite_e2e() {
 	((${#tests[@]})) || return 0
 	if [[ -z ${VK_TEST_CLUSTER:-} ]]; then
 		own=$(mktemp -d /tmp/vk-e2e.XXXXXX)
-		if ! tests/cluster/up.sh "$own" $(seq -f 'e2e-%g' 1 40) >"$logs/e2e.cluster-up.log" 2>&1; then
+		if ! tests/cluster/up.sh "$own" $(seq -f 'e2e-%g' 1 80) >"$logs/e2e.cluster-up.log" 2>&1; then
 			tail -n 30 "$logs/e2e.cluster-up.log"
 			failed=$((failed + 1))
 			say "could not start the control plane for e2e"
@@ -123,7 +121,7 @@ suite_e2e() {
 	fi
 	# shellcheck source=/dev/null
 	source "$VK_TEST_CLUSTER/env"
-	VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-40.kubeconfig \
+	VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-80.kubeconfig \
 		VK_TEST_ETCD=$ETCD meson_suite e2e cluster
 	local i=0
 	for t in "${tests[@]}"; do
@@ -139,8 +137,8 @@ suite_e2e() {
 
 for s in "${suites[@]}"; do
 	case $s in
-	unit | harness | cri | e2e) "suite_$s" ;;
-	*) say "unknown suite $s (unit, harness, cri, e2e)"; failed=$((failed + 1)) ;;
+	unit | harness | e2e) "suite_$s" ;;
+	*) say "unknown suite $s (unit, harness, e2e)"; failed=$((failed + 1)) ;;
 	esac
 done
 

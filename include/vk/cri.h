@@ -67,7 +67,8 @@ typedef struct {
 	int code;               /* VK_GRPC_OK or the failure's gRPC code (a
 	                           transport failure maps to UNAVAILABLE, a
 	                           timeout to DEADLINE_EXCEEDED) */
-	const char *error;      /* NULL on success, else "NOT_FOUND: message" */
+	const char *error;      /* NULL on success, else "NOT_FOUND: message";
+	                           valid during the callback only */
 	ProtobufCMessage *resp; /* on success the decoded response, owned by the
 	                           receiver: protobuf_c_message_free_unpacked(resp, NULL) */
 } vk_cri_result;
@@ -77,14 +78,16 @@ typedef void (*vk_cri_cb)(vk_cri_call *call, vk_cri_result *r, void *ud);
 /* Starts one unary call.  `req` must be a message of m->request; it is
  * packed before this returns, so the caller may free it right away.
  * timeout_ms 0 means VK_CRI_DEFAULT_TIMEOUT_MS; it is sent as grpc-timeout
- * and enforced locally too.  Returns 0 (cb called exactly once unless
+ * and enforced locally too (one second later, so that the runtime's own
+ * DEADLINE_EXCEEDED wins).  The callback never runs inside this call.  Returns 0 (cb called exactly once unless
  * cancelled), or a negative errno with *err set (malloc'd) and cb never
  * called: -EMSGSIZE for a request over VK_CRI_MAX_MESSAGE, -EINVAL for a
  * message of the wrong type, -ENOMEM. */
 int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage *req,
                       uint32_t timeout_ms, vk_cri_cb cb, void *ud, vk_cri_call **out,
                       char **err);
-/* Stops a call; its callback is not called. */
+/* Stops a call; its callback is not called.  A no-op inside the call's own
+ * callback (the call is freed when the callback returns). */
 void vk_cri_call_cancel(vk_cri_call *call);
 
 #endif

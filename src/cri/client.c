@@ -29,6 +29,7 @@ struct vk_cri_call {
 	vk_cri_cb cb;
 	void *ud;
 	uint32_t timeout_ms;
+	bool in_cb;                   /* the callback runs: cancel is a no-op */
 	char *endpoint, *socket_path; /* copies: the vk_cri may be gone */
 };
 
@@ -253,6 +254,7 @@ static void on_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 		free(msg);
 	}
 	r.error = error;
+	call->in_cb = true;
 	call->cb(call, &r, call->ud);
 	free(error);
 	call_free(call);
@@ -386,7 +388,7 @@ fail_quiet:
 
 void vk_cri_call_cancel(vk_cri_call *call)
 {
-	if (!call)
+	if (!call || call->in_cb) /* inside its own callback it is freed right after */
 		return;
 	vk_http_cancel(call->req);
 	call_free(call);

@@ -36,6 +36,15 @@ char *vk_kube_key(const cJSON *obj)
 	return ns && *ns ? vk_asprintf("%s/%s", ns, name) : vk_strdup(name);
 }
 
+/* The stored copy, without metadata.managedFields: nothing in vk reads
+ * them, and they are often the largest part of an object. */
+static cJSON *keep(const cJSON *obj)
+{
+	cJSON *c = cJSON_Duplicate(obj, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "managedFields");
+	return c;
+}
+
 static void set_rv(vk_informer *inf, const cJSON *obj)
 {
 	const char *rv = str_at(obj, "metadata", "resourceVersion");
@@ -98,7 +107,7 @@ static void list_done(const vk_kube_result *r, void *ud)
 		char *key = vk_kube_key(it);
 		if (!key)
 			continue;
-		cJSON_Delete(vk_map_set(inf->store, key, cJSON_Duplicate(it, 1)));
+		cJSON_Delete(vk_map_set(inf->store, key, keep(it)));
 		free(key);
 	}
 	const char *k;
@@ -179,7 +188,7 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 			inf->o.on_delete(key, old, inf->o.ud);
 		cJSON_Delete(old);
 	} else {
-		cJSON *mine = cJSON_Duplicate(obj, 1);
+		cJSON *mine = keep(obj);
 		cJSON_Delete(vk_map_set(inf->store, key, mine));
 		if (inf->o.on_upsert)
 			inf->o.on_upsert(key, mine, inf->o.ud);

@@ -124,6 +124,7 @@ int vk_lua_open_kube(lua_State *L);
 int vk_lua_open_http(lua_State *L);
 int vk_lua_open_cri(lua_State *L);
 int vk_lua_open_fs(lua_State *L);
+int vk_lua_open_event(lua_State *L);
 
 /* json.c */
 void vk_lua__json_init(lua_State *L);   /* the array metatable in the registry */

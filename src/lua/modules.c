@@ -16,6 +16,7 @@ static const luaL_Reg modules[] = {
 	{"vk.http", vk_lua_open_http},
 	{"vk.cri", vk_lua_open_cri},
 	{"vk.fs", vk_lua_open_fs},
+	{"vk.event", vk_lua_open_event},
 	{NULL, NULL},
 };
 

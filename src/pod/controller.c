@@ -79,7 +79,13 @@ void vk_pods_resync(vk_pods *pc)
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
 		pod_rec *r = v;
-		if (r->created)
+		if (!r->created)
+			continue;
+		/* A read in flight may run on the version a hot reload has just
+		 * replaced: ask once more when it is back. */
+		if (r->polling)
+			r->poll_again = true;
+		else
 			vk_pods_fetch_status(pc, r);
 	}
 }

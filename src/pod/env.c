@@ -205,12 +205,15 @@ static char *b64decode(const char *in, size_t *outlen)
 	return out;
 }
 
-/* Value of key in a ConfigMap (data) or Secret (base64 data); malloc'd. */
+/* Value of key in a ConfigMap (data) or Secret (base64 data); malloc'd.
+ * Keys are looked up as they are: "app.conf" is one key, not a path. */
 static char *object_value(const cJSON *obj, const char *key, bool secret)
 {
-	const char *v = vk_json_str(cJSON_GetObjectItemCaseSensitive(obj, "data"), key);
+	const char *v = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "data"), key));
 	if (!v && !secret)
-		v = vk_json_str(cJSON_GetObjectItemCaseSensitive(obj, "binaryData"), key);
+		v = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "binaryData"), key));
 	if (!v)
 		return NULL;
 	if (!secret)

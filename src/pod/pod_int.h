@@ -18,6 +18,7 @@ typedef struct pod_rec {
 	bool status_busy;     /* a status write is in flight */
 	cJSON *status_next;   /* a status that arrived while one was in flight */
 	bool polling;         /* a get_pod_status call is in flight */
+	bool poll_again;      /* a resync came meanwhile: read once more after it */
 } pod_rec;
 
 struct vk_pods {

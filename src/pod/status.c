@@ -187,7 +187,7 @@ void vk_pods_notify(cJSON *v, void *ud)
 
 typedef struct {
 	vk_pods *pc;
-	char *key;
+	char *key, *uid;
 } poll_op;
 
 static void poll_done(const vk_provider_result *res, void *ud)
@@ -196,6 +196,10 @@ static void poll_done(const vk_provider_result *res, void *ud)
 	vk_pods *pc = p->pc;
 	pc->inflight--;
 	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, p->key);
+	/* The pod may have been replaced by one of the same name meanwhile:
+	 * this answer was about the old one. */
+	if (r && strcmp(r->uid, p->uid) != 0)
+		r = NULL;
 	if (r)
 		r->polling = false;
 	if (res->err && res->err != -ECANCELED && r)
@@ -204,7 +208,14 @@ static void poll_done(const vk_provider_result *res, void *ud)
 		vk_pods_status_from_provider(pc, p->key, res->value);
 	else
 		cJSON_Delete(res->value);
+	r = pc->closing ? NULL : vk_map_get(pc->recs, p->key);
+	if (r && strcmp(r->uid, p->uid) == 0 && r->poll_again) {
+		r->poll_again = false;
+		if (r->created)
+			vk_pods_fetch_status(pc, r);
+	}
 	free(p->key);
+	free(p->uid);
 	free(p);
 }
 
@@ -217,17 +228,21 @@ void vk_pods_fetch_status(vk_pods *pc, pod_rec *r)
 	poll_op *p = vk_xcalloc(1, sizeof *p);
 	p->pc = pc;
 	p->key = vk_strdup(r->key);
+	p->uid = vk_strdup(r->uid);
 	r->polling = true;
 	pc->inflight++;
 	if (vk_provider_get_pod_status(pc->o.provider, ns, slash + 1, poll_done, p) < 0) {
 		r->polling = false;
 		pc->inflight--;
 		free(p->key);
+		free(p->uid);
 		free(p);
 	}
 	free(ns);
 }
 
+/* The safety net under vk.notify: every pod's status, every interval.  Not
+ * vk_pods_resync: a slow provider's reads in flight are not asked again. */
 static void poll_tick(uv_timer_t *t)
 {
 	vk_pods *pc = t->data;

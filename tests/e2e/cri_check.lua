@@ -17,7 +17,7 @@ local function expect(cond, msg)
 end
 
 function P.init(config)
-  -- Run by tests/e2e/cri_client.sh, which starts containerd and exports these.
+  -- Run by tests/e2e/vk/cri_binding_works_from_lua.sh, which starts containerd.
   config.runtime_endpoint = config.runtime_endpoint or os.getenv("VK_CRI_ENDPOINT")
   config.image = config.image or os.getenv("BUSYBOX_IMAGE")
   config.log_dir = config.log_dir or os.getenv("LOG_DIR")

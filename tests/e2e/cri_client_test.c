@@ -1,5 +1,6 @@
-/* The CRI client against a real containerd (started by cri_client.sh with
- * tests/cluster/containerd-up.sh; its endpoint comes in VK_CRI_ENDPOINT).
+/* The CRI client against a real containerd, started by
+ * tests/e2e/vk/cri_client_speaks_grpc_to_containerd.sh (containerd-up.sh);
+ * its endpoint comes in VK_CRI_ENDPOINT.
  *
  * Requests are written as Lua table literals and go through the same codec
  * as vk.cri, so this also proves the codec against the real runtime.  Each
@@ -419,7 +420,7 @@ int main(void)
 {
 	const char *ep = getenv("VK_CRI_ENDPOINT");
 	if (!ep || !getenv("TEST_TMP")) {
-		printf("1..0 # SKIP VK_CRI_ENDPOINT/TEST_TMP not set (run tests/e2e/cri_client.sh)\n");
+		printf("1..0 # SKIP VK_CRI_ENDPOINT/TEST_TMP not set (run tests/e2e/vk/cri_client_speaks_grpc_to_containerd.sh)\n");
 		return 77;
 	}
 	loop = uv_default_loop();

@@ -11,13 +11,6 @@
 #include "vk/lua.h"
 #include "vk/util.h"
 
-/* Until src/kube lands (branch kube), these keep vk.kube linkable; weak,
- * so the real ones win once they exist.  Nothing here reaches them. */
-__attribute__((weak)) int vk_kube_request(vk_kube *k, const char *m, const char *p, const char *ct,
-                                          const char *b, vk_kube_cb cb, void *ud, vk_kube_call **out)
-{ return -1; }
-__attribute__((weak)) void vk_kube_cancel(vk_kube_call *c) {}
-
 static uv_loop_t *loop;
 
 typedef struct {
@@ -45,6 +38,22 @@ static void on_result(const vk_provider_result *r, void *ud)
 
 int main(int argc, char **argv)
 {
+	char tmpdir[] = "/tmp/vk-luacheck.XXXXXX";
+	char *dir_arg = NULL;
+#ifdef LUA_CHECK_FILE
+	/* Built as a unit test: the check file is fixed and gets a fresh dir=. */
+	if (argc < 2) {
+		if (!mkdtemp(tmpdir))
+			return 1;
+		dir_arg = vk_asprintf("dir=%s", tmpdir);
+		static char *fixed[4];
+		fixed[0] = argv[0];
+		fixed[1] = (char *)LUA_CHECK_FILE;
+		fixed[2] = dir_arg;
+		argv = fixed;
+		argc = 3;
+	}
+#endif
 	if (argc < 2) {
 		fprintf(stderr, "usage: lua_checks PROVIDER.lua [KEY=VALUE...]\n");
 		return 2;
@@ -94,5 +103,12 @@ int main(int argc, char **argv)
 	vk_http_close(http);
 	uv_run(loop, UV_RUN_DEFAULT);
 	ok(uv_loop_close(loop) == 0, "every uv handle is closed at the end");
+	if (dir_arg) {
+		char *rm = vk_asprintf("rm -rf '%s'", tmpdir);
+		if (system(rm) != 0)
+			fprintf(stderr, "could not remove %s\n", tmpdir);
+		free(rm);
+		free(dir_arg);
+	}
 	return tap_done();
 }

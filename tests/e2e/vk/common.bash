@@ -1,7 +1,7 @@
 # Helpers for vk's end-to-end tests, on top of ../lib.sh.
 #
 # tests/run.sh starts one control plane for the whole e2e suite and passes
-# it as VK_TEST_CLUSTER (with node identities e2e-1 ... e2e-40) and each
+# it as VK_TEST_CLUSTER (with node identities e2e-1 ... e2e-80) and each
 # test's VK_TEST_NODE_INDEX; run alone, a test starts a control plane of its
 # own.  Each test works in its own namespace and with its own node name.
 # shellcheck shell=bash
@@ -10,7 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 VK_BIN=${VK_BIN:-$VK_ROOT/build/vk}
 [[ -x $VK_BIN ]] || tap_bail "no vk binary at $VK_BIN (build first, or run tests/run.sh)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # vk_setup NODEVAR [NODEVAR...]: picks node names, makes the test's temp
 # folder ($tmp) and namespace ($ns), and has a control plane ready.
@@ -19,8 +20,8 @@ vk_setup() {
 	local base=$((${VK_TEST_NODE_INDEX:-1} * 1)) i=0 v names=()
 	for v in "$@"; do
 		if [[ -n ${VK_TEST_CLUSTER:-} ]]; then
-			# run.sh gives test i the identities e2e-i and, for a second node, e2e-(20+i).
-			printf -v "$v" 'e2e-%d' $((base + i * 20))
+			# run.sh gives test i the identities e2e-i and, for a second node, e2e-(40+i).
+			printf -v "$v" 'e2e-%d' $((base + i * 40))
 		else
 			printf -v "$v" 'node-%d' "$i"
 		fi
@@ -53,7 +54,17 @@ vk_start() {
 	"$VK_BIN" --provider "$provider" --kubeconfig "$CLUSTER_DIR/$node.kubeconfig" --nodename "$node" \
 		--port 0 "$@" >>"$tmp/$name.log" 2>&1 &
 	printf -v "${name}_pid" '%s' $!
-	on_exit "vk_stop $!"
+	on_exit "vk_stop $! && vk_sanitizers_quiet $! '$tmp/$name.log'"
+}
+
+# After vk stopped: a sanitizer report (ASan, LeakSanitizer, UBSan) in its
+# log fails the test even when everything else passed.
+vk_sanitizers_quiet() { # PID LOG
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$2" 2>/dev/null; then
+		echo "not ok - vk (pid $1) reported a sanitizer error"
+		grep -E -A25 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$2" | head -n 60 | tap_diag
+		return 1
+	fi
 }
 
 # Stops a vk by PID: SIGTERM, then SIGKILL after 10 s.  Returns vk's exit status.

@@ -38,7 +38,7 @@ if wait_until 40 all 1 && wait_until 10 ready_replicas 1; then tap_pass "scaled 
 last=$(k -n "$ns" get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
 last_uid=$(k -n "$ns" get pods -l app=web -o jsonpath='{.items[0].metadata.uid}')
 # Watch the pod's last status before it goes.
-k -n "$ns" get pod "$last" --watch -o json >"$tmp/watch.json" 2>/dev/null &
+"$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" get pod "$last" --watch -o json >"$tmp/watch.json" 2>/dev/null &
 watch_pid=$!
 on_exit "kill $watch_pid 2>/dev/null"
 sleep 1

@@ -10,7 +10,7 @@ vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --status-inte
 wait_until 10 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 
 # A watch on the namespace's pods records every write with the time it saw it.
-k -n "$ns" get pods --watch --output-watch-events -o json >"$tmp/watch.json" 2>/dev/null &
+"$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" get pods --watch --output-watch-events -o json >"$tmp/watch.json" 2>/dev/null &
 watch_pid=$!
 on_exit "kill $watch_pid 2>/dev/null"
 sleep 1
@@ -23,12 +23,13 @@ if ((t_push < 1500)); then tap_pass "a notified status is written at once ($t_pu
 
 t0=$(date +%s%N)
 # This pod says Pending for 1 s after create_pod and never notifies: only the
-# poll every 3 s can see it go Running, so it shows between 1 s and ~4 s.
+# poll every 3 s can see it go Running, so it shows between 1 s and 4 s
+# (plus kubectl's own delays on a busy machine: 6 s at most).
 pod_yaml polled "$node" | sed 's/^metadata: {name: polled,/metadata: {annotations: {vk-test\/notify: "no", vk-test\/running-after: "1000"}, name: polled,/' | k apply -f - >/dev/null
 wait_until 10 pod_is polled Running || true
 t_poll=$((($(date +%s%N) - t0) / 1000000))
 tap_is "$(pod_phase polled)" Running "a provider that does not notify is polled"
-if ((t_poll >= 1000 && t_poll <= 4500)); then tap_pass "the polled status arrives on the next 3 s poll ($t_poll ms)"; else tap_fail "the polled status arrives on the next 3 s poll" "took $t_poll ms"; fi
+if ((t_poll >= 1000 && t_poll <= 6000)); then tap_pass "the polled status arrives on the next 3 s poll ($t_poll ms)"; else tap_fail "the polled status arrives on the next 3 s poll" "took $t_poll ms"; fi
 
 # Let several poll intervals pass: no further writes to either pod.
 before=$(jq -s '[.[] | select(.type=="MODIFIED")] | length' "$tmp/watch.json")

@@ -13,17 +13,21 @@
 --                   "sleep:MS"     delete_pod sleeps MS on a timer first
 --   vk-test/notify: "no"           status only through polling
 --   vk-test/running-after: MS      get_pod_status says Pending until MS after create
+--   vk-test/status-sleep: MS       get_pod_status sleeps MS on a timer first
 -- Provider-wide, from config:
 --   ping_fail_file: while this file exists, ping() raises an error
---   message: the Ready condition's message (hot-reload tests change it)
+--   message: the Ready condition's message (default MESSAGE below)
 --   internal_ip: the node's InternalIP (127.0.0.1 lets the API server reach
 --                vk's kubelet API: kubectl logs)
 --   log_text: what container_logs returns (default: one line naming the container)
+-- Hot reload: on_reload takes the pods over from the previous version, and
+-- the hot-reload tests edit MESSAGE in a copy of this file.
 local json = require "vk.json"
 local timer = require "vk.timer"
 local log = require "vk.log"
 local podspec = require "vk.podspec"
 
+local MESSAGE = "running in recorder"
 local P = {name = "recorder"}
 local cfg = {}
 local pods = {}       -- key -> {pod=, status=}
@@ -73,7 +77,7 @@ local function running_status(pod)
 			started = true, state = {running = {startedAt = now}},
 		}
 	end
-	local msg = cfg.message or "running in recorder"
+	local msg = cfg.message or MESSAGE
 	return {
 		phase = "Running",
 		startTime = now,
@@ -103,6 +107,21 @@ function P.init(config, node)
 	local n = 0
 	for _ in pairs(pods) do n = n + 1 end
 	record("init", {pods = n})
+end
+
+-- What a new version takes over on a hot reload (the pods it runs).
+function P.state() return {pods = pods, failed_once = failed_once} end
+
+function P.on_reload(previous)
+	local st = previous.state and previous.state() or {}
+	pods = st.pods or pods
+	failed_once = st.failed_once or failed_once
+	local n = 0
+	for _ in pairs(pods) do n = n + 1 end
+	-- lua_kb after a full collection: what the Lua heap really holds (the
+	-- memory test sees old versions freed).
+	collectgarbage("collect")
+	record("on_reload", {pods = n, message = cfg.message or MESSAGE, lua_kb = math.floor(collectgarbage("count"))})
 end
 
 function P.create_pod(pod)
@@ -153,14 +172,17 @@ end
 function P.get_pod_status(ns, name)
 	local p = pods[key(ns, name)]
 	if not p then return nil end
+	local nap = tonumber(annotation(p.pod, "status-sleep") or "")
+	if nap then
+		record("get_pod_status", {key = key(ns, name), message = cfg.message or MESSAGE})
+		timer.sleep(nap)
+	end
 	local after = tonumber(annotation(p.pod, "running-after") or "")
 	if after and p.created_ms and timer.now_ms() - p.created_ms < after then
 		return {phase = "Pending"}
 	end
-	if cfg.message then
-		for _, c in ipairs(p.status.conditions) do
-			if c.type == "Ready" then c.message = cfg.message end
-		end
+	for _, c in ipairs(p.status.conditions or {}) do
+		if c.type == "Ready" then c.message = cfg.message or MESSAGE end
 	end
 	return p.status
 end

@@ -1,0 +1,47 @@
+/* vk.event.record(obj, type, reason, message) -> true | false
+ *
+ * Records a core/v1 Event about a Pod (or Node) table, as kubelet does for
+ * "Failed"/"BackOff"/"Pulling" while it works on a pod.  Fire and forget
+ * through the core's client (vk_kube_event): no yield, false when vk runs
+ * without a cluster (vk check, tests).  The event's source host is the
+ * object's spec.nodeName when it has one. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "vk/util.h"
+
+static int l_record(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	const char *type = luaL_checkstring(L, 2);
+	const char *reason = luaL_checkstring(L, 3);
+	const char *msg = luaL_checkstring(L, 4);
+	if (strcmp(type, "Normal") != 0 && strcmp(type, "Warning") != 0)
+		return luaL_error(L, "vk.event.record: type must be \"Normal\" or \"Warning\", got \"%s\"", type);
+	vk_kube *k = vk_lua_kube(L);
+	if (!k) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	char *err = NULL;
+	cJSON *obj = vk_lua_to_json(L, 1, &err);
+	if (!obj) {
+		lua_pushfstring(L, "vk.event.record: %s", err ? err : "out of memory");
+		free(err);
+		return lua_error(L);
+	}
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
+	const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "nodeName"));
+	vk_kube_event(k, obj, type, reason, host ? host : "vk", "%s", msg);
+	cJSON_Delete(obj);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+int vk_lua_open_event(lua_State *L)
+{
+	static const luaL_Reg fns[] = {{"record", l_record}, {NULL, NULL}};
+	luaL_newlib(L, fns);
+	return 1;
+}
