@@ -32,7 +32,8 @@
 ---@field get_pods? fun(): vk.Object[]  every pod the provider runs (start-up reconcile)
 ---@field ping? fun()  error() marks the node NotReady
 ---@field node_status? fun(node: vk.Object): vk.Object?  edit or return the node before each status update
----@field container_logs? fun(namespace: string, pod: string, container: string, opts: table): string
+---@field container_logs? fun(namespace: string, pod: string, container: string, opts: table): string  opts: tailLines, limitBytes, sinceSeconds, sinceTime, timestamps, previous, follow (those given); the core re-applies tailLines/limitBytes
+---@field stats_summary? fun(): table  kubelet's /stats/summary object; without it vk sends a minimal one
 ---@field on_reload? fun(previous: vk.Provider)
 
 ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ cleanup() {
 	say "stopping"
 	if [[ -n $vk_pid ]] && kill -0 "$vk_pid" 2>/dev/null; then
 		k delete deployment critest --wait=false >/dev/null 2>&1 || true
+		k delete pod hello --wait=false >/dev/null 2>&1 || true
 		sleep 2
 		kill -TERM "$vk_pid" 2>/dev/null || true
 		wait "$vk_pid" 2>/dev/null || true
@@ -59,11 +60,23 @@ cat >"$demo/mynode.yaml" <<YAML
 runtime_endpoint: $CRI_ENDPOINT
 log_root: $demo/pod-logs
 pod_root: $demo/pods
+node_ip: 127.0.0.1
 capacity: {cpu: "2", memory: 4Gi, pods: "20"}
 YAML
-say "starting vk --provider providers/mynode.lua --nodename $node"
+# vk's kubelet API (kubectl logs) on a free port of 127.0.0.1, with the
+# node's serving certificate; the API server is its client.
+kport=
+for _ in $(seq 200); do
+	p=$((20000 + RANDOM % 12000))
+	[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { kport=$p; break; }
+done
+pki=$demo/cluster/pki
+say "starting vk --provider providers/mynode.lua --nodename $node (kubelet API on 127.0.0.1:$kport)"
 build/vk --provider providers/mynode.lua --provider-config "$demo/mynode.yaml" \
-	--kubeconfig "$demo/cluster/$node.kubeconfig" --nodename "$node" --port 0 >"$demo/vk.log" 2>&1 &
+	--kubeconfig "$demo/cluster/$node.kubeconfig" --nodename "$node" \
+	--listen-address 127.0.0.1 --port "$kport" --client-ca-file "$pki/ca.crt" \
+	--tls-cert-file "$pki/node-$node-serving.crt" --tls-private-key-file "$pki/node-$node-serving.key" \
+	>"$demo/vk.log" 2>&1 &
 vk_pid=$!
 for _ in $(seq 50); do
 	[[ $(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]] && break
@@ -77,6 +90,27 @@ k rollout status deployment/critest --timeout=120s
 k get pods -o wide
 say "the container, as containerd sees it"
 "$CRICTL" --config "$CRICTL_CONFIG" ps
+
+say "kubectl logs, through vk's kubelet API, from the container's CRI log"
+k apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: hello}
+spec:
+  nodeSelector: {type: virtual-kubelet}
+  tolerations: [{key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}]
+  containers:
+  - name: hello
+    image: docker.io/library/busybox:1.35
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'for i in 1 2 3; do echo "hello from vk \$i"; done; exec sleep 86400']
+YAML
+k wait --for=condition=Ready pod/hello --timeout=60s >/dev/null
+sleep 1
+echo "\$ kubectl logs hello"
+k logs hello
+echo "\$ kubectl logs hello --tail=1 --timestamps"
+k logs hello --tail=1 --timestamps
 
 if ((once)); then exit 0; fi
 say "running; vk's log: $demo/vk.log.  Ctrl-C stops vk, containerd and the control plane."

@@ -18,6 +18,7 @@
 #include "vk/node.h"
 #include "vk/pod.h"
 #include "vk/provider.h"
+#include "vk/server.h"
 #include "vk/util.h"
 
 typedef struct {
@@ -30,6 +31,8 @@ typedef struct {
 	const char *store;
 	const char *listen;
 	int port;
+	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */
+	bool authz_always_allow;                    /* --authorization-mode AlwaysAllow */
 	bool disable_taint;
 	bool no_reload;
 	unsigned status_interval_ms;
@@ -62,7 +65,12 @@ static const char usage_text[] =
 	"                           (the edge cache is not in this version yet: only `embedded`\n"
 	"                           is accepted, and nothing is persisted)\n"
 	"  --listen-address ADDR    kubelet API address (default 0.0.0.0)\n"
-	"  --port N                 kubelet API port (default 10250)\n"
+	"  --port N                 kubelet API port (default 10250; 0: do not serve it)\n"
+	"  --tls-cert-file FILE     kubelet API serving certificate (default: self-signed)\n"
+	"  --tls-private-key-file FILE  its key\n"
+	"  --client-ca-file FILE    CA for client certificates (the API server's); without\n"
+	"                           it the kubelet API answers only /healthz\n"
+	"  --authorization-mode M   Webhook (default: SubjectAccessReviews) or AlwaysAllow\n"
 	"  --no-reload              do not watch the provider for changes (SIGHUP still reloads)\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --version                print the version and exit\n"
@@ -72,6 +80,7 @@ enum {
 	OPT_PROVIDER = 256, OPT_PROVIDER_CONFIG, OPT_KUBECONFIG, OPT_CONTEXT, OPT_NODENAME,
 	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_LISTEN, OPT_PORT,
 	OPT_NO_RELOAD, OPT_LOG_LEVEL, OPT_VERSION,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE,
 };
 
 static const struct option long_opts[] = {
@@ -86,6 +95,10 @@ static const struct option long_opts[] = {
 	{"store", required_argument, NULL, OPT_STORE},
 	{"listen-address", required_argument, NULL, OPT_LISTEN},
 	{"port", required_argument, NULL, OPT_PORT},
+	{"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-private-key-file", required_argument, NULL, OPT_TLS_KEY},
+	{"client-ca-file", required_argument, NULL, OPT_CLIENT_CA},
+	{"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
 	{"no-reload", no_argument, NULL, OPT_NO_RELOAD},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -144,6 +157,14 @@ static int parse_args(int argc, char **argv, vk_options *o)
 				return bad_usage("--port takes a port number from 0 to 65535, not '%s'", optarg);
 			o->port = (int)v;
 			break;
+		case OPT_TLS_CERT: o->tls_cert = optarg; break;
+		case OPT_TLS_KEY: o->tls_key = optarg; break;
+		case OPT_CLIENT_CA: o->client_ca = optarg; break;
+		case OPT_AUTHZ_MODE:
+			if (strcmp(optarg, "Webhook") != 0 && strcmp(optarg, "AlwaysAllow") != 0)
+				return bad_usage("--authorization-mode takes Webhook or AlwaysAllow, not '%s'", optarg);
+			o->authz_always_allow = strcmp(optarg, "AlwaysAllow") == 0;
+			break;
 		case OPT_NO_RELOAD: o->no_reload = true; break;
 		case OPT_LOG_LEVEL: {
 			vk_log_level lvl;
@@ -182,6 +203,7 @@ typedef struct {
 	vk_provider *provider;
 	vk_node *node;
 	vk_pods *pods;
+	vk_server *server;     /* the kubelet API; NULL with --port 0 */
 	cJSON *node_obj;       /* the template, until the node controller takes it */
 	cJSON *config;         /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
@@ -208,6 +230,8 @@ static void stop(vk_agent *a, int code)
 	a->watch = NULL;
 	vk_pods_close(a->pods);
 	vk_node_close(a->node);
+	vk_server_close(a->server); /* a caller of the provider, like the controllers */
+	a->server = NULL;
 	if (a->provider)
 		a->provider->ops->close(a->provider);
 	a->provider = NULL;
@@ -389,6 +413,28 @@ static vk_node_opts node_opts(vk_agent *a)
 	};
 }
 
+/* The kubelet API, once the provider is there and init has set the node's
+ * addresses (the self-signed certificate names them). */
+static int start_server(vk_agent *a)
+{
+	if (a->o.port == 0)
+		return 0;
+	vk_server_opts so = {
+		.loop = a->loop, .provider = a->provider, .nodename = a->o.nodename,
+		.address = a->o.listen, .port = a->o.port, .tls_cert_file = a->o.tls_cert,
+		.tls_key_file = a->o.tls_key, .client_ca_file = a->o.client_ca, .node = a->node_obj,
+		.kube = a->o.authz_always_allow ? NULL : a->kube,
+	};
+	char *err = NULL;
+	a->server = vk_server_new(&so, &err);
+	if (!a->server) {
+		vk_error("main", "%s", err);
+		free(err);
+		return -1;
+	}
+	return 0;
+}
+
 static void on_provider(vk_provider *p, const char *err, void *ud)
 {
 	vk_agent *a = ud;
@@ -406,6 +452,10 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 		rewatch(a);
 	}
 	retaint(a->node_obj, p->name);
+	if (start_server(a) < 0) {
+		stop(a, 1);
+		return;
+	}
 	vk_node_opts no = node_opts(a);
 	a->node = vk_node_new(&no, a->node_obj);
 	a->node_obj = NULL;

@@ -24,6 +24,8 @@ typedef enum {
 	VK_CALL_GET_PODS,
 	VK_CALL_PING,
 	VK_CALL_NODE_STATUS,
+	VK_CALL_CONTAINER_LOGS, /* container_logs(ns, pod, container, opts) -> string */
+	VK_CALL_STATS_SUMMARY,  /* stats_summary() -> a kubelet Summary object */
 	VK_CALL__COUNT
 } vk_provider_call;
 
@@ -50,7 +52,9 @@ typedef struct vk_provider vk_provider;
 
 typedef struct {
 	/* Starts callback `c`.  `pod` for create/update/delete, `ns`+`name` for
-	 * get_pod/get_pod_status, `node` for node_status; others NULL. */
+	 * get_pod/get_pod_status, `node` for node_status; for container_logs
+	 * `ns`+`name` and in `pod` the arguments {"container": NAME, "opts":
+	 * {tailLines=, ...}} (see vk_provider_container_logs); others NULL. */
 	int (*call)(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns,
 	            const char *name, vk_provider_cb cb, void *ud);
 	bool (*has)(vk_provider *p, vk_provider_call c);
@@ -80,6 +84,15 @@ static inline int vk_provider_ping(vk_provider *p, vk_provider_cb cb, void *ud)
 { return p->ops->call(p, VK_CALL_PING, NULL, NULL, NULL, cb, ud); }
 static inline int vk_provider_node_status(vk_provider *p, const cJSON *node, vk_provider_cb cb, void *ud)
 { return p->ops->call(p, VK_CALL_NODE_STATUS, node, NULL, NULL, cb, ud); }
+/* args: {"container": "main", "opts": {"tailLines": 10, "timestamps": true, ...}}
+ * (opts: the PodLogOptions query names that were given: tailLines,
+ * limitBytes, sinceSeconds as numbers; timestamps, previous, follow as
+ * booleans; sinceTime as a string).  The result's value is a string. */
+static inline int vk_provider_container_logs(vk_provider *p, const char *ns, const char *name,
+                                             const cJSON *args, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_CONTAINER_LOGS, args, ns, name, cb, ud); }
+static inline int vk_provider_stats_summary(vk_provider *p, vk_provider_cb cb, void *ud)
+{ return p->ops->call(p, VK_CALL_STATS_SUMMARY, NULL, NULL, NULL, cb, ud); }
 static inline bool vk_provider_has(vk_provider *p, vk_provider_call c) { return p->ops->has(p, c); }
 static inline void vk_provider_set_notify(vk_provider *p, vk_provider_notify_cb cb, void *ud)
 { p->notify = cb; p->notify_ud = ud; }

@@ -17,6 +17,7 @@ static const char *const call_names[VK_CALL__COUNT] = {
 	[VK_CALL_DELETE_POD] = "delete_pod",   [VK_CALL_GET_POD] = "get_pod",
 	[VK_CALL_GET_POD_STATUS] = "get_pod_status", [VK_CALL_GET_PODS] = "get_pods",
 	[VK_CALL_PING] = "ping",               [VK_CALL_NODE_STATUS] = "node_status",
+	[VK_CALL_CONTAINER_LOGS] = "container_logs", [VK_CALL_STATS_SUMMARY] = "stats_summary",
 };
 
 const char *vk_provider_call_name(vk_provider_call c)
@@ -109,6 +110,19 @@ static int build_args(lua_State *L)
 		lua_pushstring(L, a->ns ? a->ns : "");
 		lua_pushstring(L, a->name ? a->name : "");
 		return 2;
+	case VK_CALL_CONTAINER_LOGS: {
+		/* container_logs(ns, pod, container, opts): opts is always a table */
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(a->pod, "container");
+		const cJSON *opts = cJSON_GetObjectItemCaseSensitive(a->pod, "opts");
+		lua_pushstring(L, a->ns ? a->ns : "");
+		lua_pushstring(L, a->name ? a->name : "");
+		lua_pushstring(L, cJSON_IsString(c) ? c->valuestring : "");
+		if (cJSON_IsObject(opts))
+			vk_lua_push_json(L, opts);
+		else
+			lua_newtable(L);
+		return 4;
+	}
 	default:
 		return 0;
 	}

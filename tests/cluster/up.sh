@@ -167,6 +167,8 @@ start_proc etcd "$bin/etcd" --name vk-test --data-dir "$dir/etcd" \
 wait_for etcd 30 curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health"
 
 # ---- kube-apiserver ------------------------------------------------------
+# It calls kubelets (vk's kubelet API: logs, exec) as apiserver-kubelet-client,
+# at their InternalIP first: node names do not resolve here.
 start_proc kube-apiserver "$bin/kube-apiserver" \
 	--etcd-servers "http://127.0.0.1:$etcd_port" \
 	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
@@ -181,6 +183,7 @@ start_proc kube-apiserver "$bin/kube-apiserver" \
 	--service-cluster-ip-range 10.0.0.0/24 \
 	--kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
 	--kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+	--kubelet-preferred-address-types InternalIP,Hostname \
 	--requestheader-client-ca-file "$pki/front-proxy-ca.crt" \
 	--requestheader-allowed-names front-proxy-client \
 	--requestheader-username-headers X-Remote-User \

@@ -241,6 +241,20 @@ int main(void)
 	spin(&r.done);
 	is_str(r.value, "[]", "get_pods_empty_table_is_an_empty_array");
 	result_free(&r);
+	cJSON *la = cJSON_Parse("{\"container\":\"main\",\"opts\":{\"tailLines\":3,\"timestamps\":true}}");
+	is_int(vk_provider_container_logs(p, "default", "web", la, on_result, &r), 0, "container_logs_starts");
+	cJSON_Delete(la);
+	spin(&r.done);
+	is_str(r.value, "\"default/web/main tailLines=3 timestamps=true\"",
+	       "container_logs_gets_ns_pod_container_and_opts_and_returns_a_string");
+	result_free(&r);
+	la = cJSON_Parse("{\"container\":\"main\"}");
+	vk_provider_container_logs(p, "default", "web", la, on_result, &r);
+	cJSON_Delete(la);
+	spin(&r.done);
+	is_str(r.value, "\"default/web/main tailLines=nil timestamps=nil\"", "container_logs_opts_default_to_an_empty_table");
+	result_free(&r);
+	is_int(vk_provider_stats_summary(p, on_result, &r), -ENOSYS, "stats_summary_is_optional");
 	cJSON *n2 = cJSON_Parse("{\"metadata\":{\"name\":\"n1\",\"labels\":{}},\"status\":{}}");
 	vk_provider_node_status(p, n2, on_result, &r);
 	cJSON_Delete(n2);

@@ -109,6 +109,12 @@ end
 
 function P.get_pods() return {} end
 
+-- Echoes its arguments, so the host's argument passing can be checked.
+function P.container_logs(ns, pod, container, opts)
+	return ("%s/%s/%s tailLines=%s timestamps=%s"):format(ns, pod, container, tostring(opts.tailLines),
+	                                                      tostring(opts.timestamps))
+end
+
 function P.node_status(node)
 	node.status.conditions = json.array()
 	node.metadata.labels["example.com/status"] = "seen"

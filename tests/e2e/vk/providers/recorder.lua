@@ -17,6 +17,9 @@
 -- Provider-wide, from config:
 --   ping_fail_file: while this file exists, ping() raises an error
 --   message: the Ready condition's message (default MESSAGE below)
+--   internal_ip: the node's InternalIP (127.0.0.1 lets the API server reach
+--                vk's kubelet API: kubectl logs)
+--   log_text: what container_logs returns (default: one line naming the container)
 -- Hot reload: on_reload takes the pods over from the previous version, and
 -- the hot-reload tests edit MESSAGE in a copy of this file.
 local json = require "vk.json"
@@ -95,6 +98,12 @@ function P.init(config, node)
 	node.status.capacity = {cpu = cfg.cpu or "8", memory = cfg.memory or "16Gi", pods = cfg.pods or "110"}
 	node.status.allocatable = {cpu = cfg.cpu or "8", memory = cfg.memory or "16Gi", pods = cfg.pods or "110"}
 	for k, v in pairs(cfg.labels or {}) do node.metadata.labels[k] = v end
+	if cfg.internal_ip then
+		node.status.addresses = json.array {
+			{type = "InternalIP", address = tostring(cfg.internal_ip)},
+			{type = "Hostname", address = node.metadata.name},
+		}
+	end
 	local n = 0
 	for _ in pairs(pods) do n = n + 1 end
 	record("init", {pods = n})
@@ -194,6 +203,12 @@ end
 
 function P.node_status(node)
 	return node
+end
+
+function P.container_logs(ns, name, container, opts)
+	record("container_logs", {key = key(ns, name), container = container, opts = opts})
+	if not pods[key(ns, name)] then error("pod " .. key(ns, name) .. " not found") end
+	return cfg.log_text or ("recorder: logs of " .. key(ns, name) .. "/" .. container .. "\n")
 end
 
 log.info("recorder provider loaded")

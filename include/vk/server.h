@@ -1,0 +1,69 @@
+/* vk/server.h - the kubelet HTTP API (what the API server calls on :10250).
+ *
+ * HTTPS (h2o on vk's libuv loop), HTTP/1.1 and HTTP/2:
+ *   GET /healthz                        "ok" (also to anonymous clients)
+ *   GET /pods, /runningpods/            PodList of the provider's get_pods()
+ *   GET /containerLogs/NS/POD/CONTAINER ?tailLines=&limitBytes=&timestamps=
+ *                                       &previous=&sinceSeconds=&sinceTime=&follow=
+ *                                       text from the provider's container_logs
+ *   GET /stats/summary                  the provider's stats_summary(), else a
+ *                                       minimal summary (node name, start time,
+ *                                       pod references)
+ *   /exec, /attach, /portForward, /run  501: they need SPDY/WebSocket streams
+ *   /metrics...                         404 for now
+ *
+ * Serving certificate: tls_cert_file + tls_key_file, else a self-signed one
+ * made in memory for the node's name and addresses (as kubelet does).
+ * Clients: with client_ca_file, a client certificate that verifies against
+ * it is authenticated (the API server's apiserver-kubelet-client: CN is the
+ * user, each O a group); a bad certificate fails the handshake.  Anonymous
+ * requests get 401, except /healthz.  Without client_ca_file nobody can
+ * authenticate.  Authorization as kubelet's --authorization-mode: with
+ * `kube`, Webhook: a SubjectAccessReview for verb (get, create...) on
+ * nodes/NODENAME with subresource stats, metrics, log, spec or proxy
+ * (everything else), answers cached 5 min (allowed) / 30 s (denied), 403
+ * when denied; without `kube`, AlwaysAllow.
+ *
+ * follow=true is not streamed yet: the logs that exist are sent and the
+ * response ends.  tailLines and limitBytes are applied again by the core to
+ * whatever the provider returns, so a provider may ignore them. */
+#ifndef VK_SERVER_H
+#define VK_SERVER_H
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "vk/provider.h"
+
+typedef struct {
+	uv_loop_t *loop;
+	vk_provider *provider;       /* borrowed; must outlive vk_server_close */
+	const char *nodename;
+	const char *address;         /* "0.0.0.0", "127.0.0.1", "::" ... */
+	int port;                    /* 0: any free port (see vk_server_port) */
+	const char *tls_cert_file;   /* PEM, may hold the chain; NULL: self-signed */
+	const char *tls_key_file;
+	const char *client_ca_file;  /* PEM bundle; NULL: only /healthz is served */
+	vk_kube *kube;               /* NULL: AlwaysAllow; else SubjectAccessReviews
+	                                (must outlive vk_server_close) */
+	const cJSON *node;           /* the Node object, read during vk_server_new
+	                                for the self-signed certificate's names */
+} vk_server_opts;
+
+typedef struct vk_server vk_server;
+
+/* Loads or makes the certificate and listens.  Returns the server, or NULL
+ * with *err (malloc'd, e.g. "--tls-cert-file x.crt: No such file...").
+ * The certificate files are read here, before the loop serves anything. */
+vk_server *vk_server_new(const vk_server_opts *o, char **err);
+
+/* The port it listens on (useful after port 0). */
+int vk_server_port(const vk_server *s);
+
+/* Stops listening, asks the open connections to finish and stops calling
+ * the provider.  Calls already at the provider get their answer (or 503
+ * when the provider is closed meanwhile); the memory is released once the
+ * last connection is gone.  Call before closing the provider. */
+void vk_server_close(vk_server *s);
+
+#endif
