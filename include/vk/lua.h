@@ -34,8 +34,43 @@ typedef void (*vk_lua_open_cb)(vk_provider *p, const char *err, void *ud);
 
 /* Loads the provider.  `node` is the Node object the core will register:
  * init may edit it in place (labels, capacity...); it must stay alive until
- * the callback.  Returns 0 (cb called later) or a negative errno. */
+ * the callback.  Returns 0 (cb called later) or a negative errno.  The file
+ * is read and its top level run during this call (under the budget); o and
+ * o->config are not kept.  On failure the host is already gone when cb runs.
+ *
+ * The vk_provider it yields (p->name = P.name or the file's basename):
+ *  - call() never invokes its callback from inside itself: every callback
+ *    starts on a later loop turn and reports from the loop; the pod/node
+ *    cJSON is converted before call() returns (the caller keeps it);
+ *  - p->notify runs synchronously inside the Lua callback that called
+ *    vk.notify; it may start calls (they queue) or even close p;
+ *  - results: value = the first return value as JSON (NULL for nil); for
+ *    node_status, the edited argument when it returns nothing; for get_pods,
+ *    `{}` is [];
+ *  - errors: -EIO for error() or a return value with no JSON form,
+ *    -ETIMEDOUT for a budget kill, -ECANCELED for close; errmsg's first
+ *    line is "file:line: message", a Lua traceback may follow after '\n';
+ *  - close() ends every pending callback with -ECANCELED before it returns
+ *    (their callbacks run inside close), stops vk.timer.every timers and
+ *    cancels the bindings' I/O; the lua_State is freed once the last op and
+ *    uv handle are released.  p must not be used after close.  close may be
+ *    called from inside any callback, also a result or notify callback. */
 int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, void *ud);
+
+/* ---- hot reload (DESIGN.md 5) --------------------------------------------
+ * Loads the provider file again into the same Lua state and, if it loads,
+ * passes the checks and its init(config, node) and on_reload(previous)
+ * return without error, swaps it in: later calls go to the new version,
+ * callbacks already running finish on the old one, vk.timer.every timers
+ * of the old version stop.  On failure nothing changes (package.loaded is
+ * restored).  cb gets the same p on success, or NULL and the message.
+ * p->name keeps its first value (it is the node's taint).  `node` is
+ * edited like in open and must stay alive until cb; NULL passes {}.
+ * Returns 0 (cb later), -EBUSY while another reload runs, -ESHUTDOWN. */
+int vk_lua_provider_reload(vk_provider *p, const cJSON *config, cJSON *node, vk_lua_open_cb cb, void *ud);
+/* The files to watch: the provider and the modules it required from its
+ * own folder.  NULL-terminated, malloc'd, caller frees each and the list. */
+char **vk_lua_provider_sources(vk_provider *p);
 
 /* ---- JSON <-> Lua -------------------------------------------------------
  * Objects become tables with string keys, arrays become sequences tagged
@@ -47,6 +82,7 @@ void vk_lua_push_json(lua_State *L, const cJSON *j);
 cJSON *vk_lua_to_json(lua_State *L, int idx, char **err);
 
 /* ---- for bindings --------------------------------------------------------
+ * Bindings are registered in src/lua/modules.c (one line each).
  * A binding that does I/O:
  *     vk_lua_op *op = vk_lua_op_new(L, "vk.cri.version");   // raises if L cannot yield
  *     start_io(..., on_io_done, op);
@@ -56,7 +92,14 @@ cJSON *vk_lua_to_json(lua_State *L, int idx, char **err);
  * `push` runs on the coroutine's stack and returns how many values it
  * pushed; they become the binding's return values.  If the coroutine was
  * abandoned meanwhile (budget kill, provider closed) push is not called,
- * the op is just freed; the binding's cancel hook was already called then. */
+ * the op is just freed; the binding's cancel hook was already called then.
+ * So every op gets exactly one vk_lua_op_finish: a cancel hook that stops
+ * the I/O (so that its callback never comes) calls vk_lua_op_finish(op,
+ * NULL, NULL) itself.  A binding whose start fails after vk_lua_op_new
+ * calls vk_lua_op_finish(op, NULL, NULL) and then raises its error.
+ * vk_lua_op_new raises when L cannot yield (a module's top level, a
+ * metamethod, a coroutine the provider made), when another op of the same
+ * callback is pending, or when the provider is closing. */
 typedef struct vk_lua_op vk_lua_op;
 typedef int (*vk_lua_push_fn)(lua_State *L, void *ud);
 

@@ -33,7 +33,9 @@ const char *vk_provider_call_name(vk_provider_call c);
 typedef struct {
 	int err;             /* 0, or a negative errno (-ECANCELED, -ETIMEDOUT, -EIO) */
 	const char *errmsg;  /* Lua's message with file:line, e.g.
-	                        "providers/mock.lua:40: boom"; NULL when err == 0 */
+	                        "providers/mock.lua:40: boom"; NULL when err == 0.
+	                        The Lua host may append a traceback after a
+	                        '\n': use the first line for Events. */
 	cJSON *value;        /* the callback's return value as JSON, NULL for nil;
 	                        owned by the receiver */
 } vk_provider_result;

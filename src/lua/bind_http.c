@@ -141,7 +141,6 @@ static int l_request(lua_State *L)
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	if (insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -154,8 +153,6 @@ static int l_request(lua_State *L)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (method && strcmp(method, body ? "POST" : "GET"))
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	if (hl)
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
 
 	http_call *c = vk_xcalloc(1, sizeof *c);
 	c->op = op;

@@ -77,6 +77,7 @@ typedef struct vk_lua_every {
 	int fn_ref, ud_ref;
 	bool busy;              /* a tick's task still runs: skip ticks */
 	bool closed;            /* the handle is closed; freed when !busy */
+	unsigned gen;           /* the provider version that started it */
 	struct vk_lua_every *next;
 } vk_lua_every;
 
@@ -126,6 +127,19 @@ void vk_lua__timers_close(vk_lua_host *h)
 		every_stop(h->everies);
 }
 
+/* A reload stops the timers of the versions it replaces (or of the version
+ * that failed to load). */
+void vk_lua__timers_stop_gen(vk_lua_host *h, unsigned gen, bool older)
+{
+	vk_lua_every *e = h->everies;
+	while (e) {
+		vk_lua_every *next = e->next;
+		if (older ? e->gen < gen : e->gen == gen)
+			every_stop(e);
+		e = next;
+	}
+}
+
 static void tick_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 {
 	vk_lua_every *e = t->done_ud;
@@ -159,6 +173,7 @@ static int l_every(lua_State *L)
 		luaL_error(L, "vk.timer.every: the provider is closing");
 	vk_lua_every *e = vk_xcalloc(1, sizeof *e);
 	e->h = h;
+	e->gen = h->gen;
 	every_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
 	u->e = e;
 	luaL_setmetatable(L, EVERY_MT);

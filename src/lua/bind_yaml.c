@@ -1,4 +1,5 @@
-/* vk.yaml: decode(s) -> table (arrays marked, null as vk.json.null). */
+/* vk.yaml: decode(s) -> table (arrays marked, null as vk.json.null), with
+ * the core's YAML reader (vk_yaml_parse, vk/kube.h). */
 #include <stdlib.h>
 
 #include "host.h"

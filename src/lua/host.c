@@ -202,6 +202,30 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 	lua_error(L);
 }
 
+/* A protected call on the main thread under the same budget as a task:
+ * the provider's top level (and what it requires) must not hang vk either.
+ * On a kill the error on the stack is the budget message. */
+int vk_lua__pcall_budgeted(vk_lua_host *h, int nargs, int nres, int msgh, const char *speaker)
+{
+	lua_State *L = h->L;
+	vk_lua_task pseudo = {.h = h, .co = L, .speaker = (char *)speaker, .arg_ref = LUA_NOREF};
+	vk_lua_task *saved = h->current;
+	h->current = &pseudo;
+	pseudo.resumed_ns = uv_hrtime();
+	lua_sethook(L, budget_hook, LUA_MASKCOUNT, h->max_instr < HOOK_EVERY ? (int)h->max_instr : HOOK_EVERY);
+	int st = lua_pcall(L, nargs, nres, msgh);
+	lua_sethook(L, NULL, 0, 0);
+	h->current = saved;
+	if (pseudo.killed) {
+		lua_pop(L, 1);
+		lua_pushstring(L, pseudo.killmsg);
+		free(pseudo.killmsg);
+		if (st == LUA_OK) /* cannot happen: the kill is sticky */
+			st = LUA_ERRRUN;
+	}
+	return st;
+}
+
 /* ---- tasks -------------------------------------------------------------- */
 
 vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_fn done, void *ud)
@@ -279,8 +303,9 @@ static void on_kick(uv_idle_t *idle)
 		h->ready_head = t->ready_next;
 		if (!h->ready_head)
 			h->ready_tail = NULL;
-		vk_lua__task_resume(t, t->nargs);
-		if (t == last)
+		bool was_last = t == last;
+		vk_lua__task_resume(t, t->nargs); /* may free t */
+		if (was_last)
 			break;
 	}
 	if (!h->ready_head && !h->closing)

@@ -71,6 +71,9 @@ struct vk_lua_host {
 	uint64_t max_instr;
 	uint32_t max_ms;
 	int provider_ref;        /* the provider table */
+	int base_loaded_ref;     /* package.loaded keys that are not the provider's */
+	unsigned gen;            /* bumped by each successful reload */
+	bool reloading;
 	bool has[VK_CALL__COUNT];
 	vk_provider prov;
 	uv_idle_t kick;          /* starts queued tasks on the next loop turn */
@@ -98,9 +101,17 @@ vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_
 void vk_lua__task_queue(vk_lua_task *t, int nargs);   /* starts on the next loop turn */
 void vk_lua__task_resume(vk_lua_task *t, int nargs);  /* runs it now */
 vk_lua_task *vk_lua__current(lua_State *L);           /* NULL outside a task */
+int vk_lua__pcall_budgeted(vk_lua_host *h, int nargs, int nres, int msgh, const char *speaker);
 void vk_lua__op_free_early(vk_lua_task *t);             /* op.c */
 /* Fills path's position "file:line:" of the Lua function at `level`. */
 void vk_lua__where(lua_State *L, int level, char *out, size_t n);
+
+/* provider.c / reload.c */
+char *vk_lua__load_provider(vk_lua_host *h, bool has[VK_CALL__COUNT], int *ref, char **name);
+char *vk_lua__write_back_node(vk_lua_host *h, lua_State *co, int ref, cJSON *node);
+void vk_lua__snapshot_loaded(vk_lua_host *h); /* what package.loaded holds before the provider */
+vk_lua_host *vk_lua__host_from_provider(vk_provider *p); /* NULL when p is not a Lua provider */
+int vk_lua__nothing(lua_State *L);
 
 /* modules.c: the module table behind require "vk.*" */
 void vk_lua__open_modules(lua_State *L);
@@ -121,5 +132,6 @@ extern char vk_lua__null_sentinel;
 
 /* bind_timer.c: stops every vk.timer.every on close */
 void vk_lua__timers_close(vk_lua_host *h);
+void vk_lua__timers_stop_gen(vk_lua_host *h, unsigned gen, bool older);
 
 #endif

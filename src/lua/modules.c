@@ -59,8 +59,32 @@ static int lua_print(lua_State *L)
 	return 0;
 }
 
+static int refuse_exit(lua_State *L)
+{
+	return luaL_error(L, "os.exit is not available to a provider: an error() fails only this callback");
+}
+
+static int refuse_sethook(lua_State *L)
+{
+	return luaL_error(L, "debug.sethook is reserved for vk's callback budget");
+}
+
+/* A provider must not end vk (os.exit) nor lift its own budget. */
+static void guard_stdlib(lua_State *L)
+{
+	lua_getglobal(L, "os");
+	lua_pushcfunction(L, refuse_exit);
+	lua_setfield(L, -2, "exit");
+	lua_pop(L, 1);
+	lua_getglobal(L, "debug");
+	lua_pushcfunction(L, refuse_sethook);
+	lua_setfield(L, -2, "sethook");
+	lua_pop(L, 1);
+}
+
 void vk_lua__open_modules(lua_State *L)
 {
+	guard_stdlib(L);
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	for (const luaL_Reg *m = modules; m->name; m++) {
 		lua_pushcfunction(L, m->func);

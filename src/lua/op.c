@@ -18,6 +18,8 @@ vk_lua_op *vk_lua_op_new(lua_State *L, const char *what)
 	vk_lua_task *t = h ? h->current : NULL;
 	if (t && t->killed)
 		luaL_error(L, "%s", t->killmsg);
+	if (h && h->closing)
+		luaL_error(L, "%s: the provider is closing", what);
 	if (!lua_isyieldable(L) || !t)
 		luaL_error(L, "%s: cannot do I/O here: a module's top level (require) and metamethods "
 		              "cannot yield; move the call into a callback", what);

@@ -25,6 +25,12 @@ const char *vk_provider_call_name(vk_provider_call c)
 }
 
 static vk_lua_host *host_of(vk_provider *p) { return VK_CONTAINER_OF(p, vk_lua_host, prov); }
+static const vk_provider_ops lua_ops;
+
+vk_lua_host *vk_lua__host_from_provider(vk_provider *p)
+{
+	return p && p->ops == &lua_ops ? host_of(p) : NULL;
+}
 
 /* ---- calls -------------------------------------------------------------- */
 
@@ -215,9 +221,10 @@ static int traceback_handler(lua_State *L)
 	return 1;
 }
 
-/* Loads and runs the chunk, checks the provider table and leaves it in the
- * registry.  Returns NULL or a malloc'd "file:line: message". */
-static char *load_provider(vk_lua_host *h)
+/* Loads and runs the chunk and checks the provider table; on success sets
+ * has[], *ref (the table, in the registry) and *name.  Returns NULL or a
+ * malloc'd "file:line: message".  Also used by reload. */
+char *vk_lua__load_provider(vk_lua_host *h, bool has[VK_CALL__COUNT], int *ref, char **name)
 {
 	lua_State *L = h->L;
 	lua_pushcfunction(L, traceback_handler);
@@ -227,7 +234,7 @@ static char *load_provider(vk_lua_host *h)
 		lua_settop(L, hidx - 1);
 		return e;
 	}
-	if (lua_pcall(L, 0, 1, hidx) != LUA_OK) {
+	if (vk_lua__pcall_budgeted(h, 0, 1, hidx, "provider load") != LUA_OK) {
 		char *e = vk_strdup(lua_tostring(L, -1));
 		lua_settop(L, hidx - 1);
 		return e;
@@ -243,7 +250,7 @@ static char *load_provider(vk_lua_host *h)
 		lua_getfield(L, -1, call_names[c]);
 		int ty = lua_type(L, -1);
 		lua_pop(L, 1);
-		h->has[c] = ty == LUA_TFUNCTION;
+		has[c] = ty == LUA_TFUNCTION;
 		if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
 			char *e = vk_asprintf("%s: provider field %s must be a function (it is a %s)", h->path,
 			                      call_names[c], lua_typename(L, ty));
@@ -252,7 +259,7 @@ static char *load_provider(vk_lua_host *h)
 			return e;
 		}
 		bool required = c == VK_CALL_CREATE_POD || c == VK_CALL_DELETE_POD || c == VK_CALL_GET_POD_STATUS;
-		if (required && !h->has[c])
+		if (required && !has[c])
 			vk_buf_printf(&missing, "%s%s", missing.len ? ", " : "", call_names[c]);
 	}
 	if (missing.len) {
@@ -263,24 +270,26 @@ static char *load_provider(vk_lua_host *h)
 		lua_settop(L, hidx - 1);
 		return e;
 	}
-	lua_getfield(L, -1, "init");
-	int ity = lua_type(L, -1);
-	lua_pop(L, 1);
-	if (ity != LUA_TNIL && ity != LUA_TFUNCTION) {
-		lua_settop(L, hidx - 1);
-		return vk_asprintf("%s: provider field init must be a function (it is a %s)", h->path,
-		                   lua_typename(L, ity));
+	static const char *const other_fns[] = {"init", "on_reload"};
+	for (size_t i = 0; i < VK_ARRAY_LEN(other_fns); i++) {
+		lua_getfield(L, -1, other_fns[i]);
+		int ty = lua_type(L, -1);
+		lua_pop(L, 1);
+		if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
+			lua_settop(L, hidx - 1);
+			return vk_asprintf("%s: provider field %s must be a function (it is a %s)", h->path,
+			                   other_fns[i], lua_typename(L, ty));
+		}
 	}
-	h->name = provider_name(L, h->path);
-	h->prov.name = h->name;
+	*name = provider_name(L, h->path);
 	lua_pushvalue(L, -1);
-	h->provider_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	*ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, hidx - 1);
 	return NULL;
 }
 
 /* Replaces the caller's node contents with the edited table's JSON. */
-static char *write_back_node(vk_lua_host *h, lua_State *co, int ref, cJSON *node)
+char *vk_lua__write_back_node(vk_lua_host *h, lua_State *co, int ref, cJSON *node)
 {
 	lua_rawgeti(co, LUA_REGISTRYINDEX, ref);
 	char *err = NULL;
@@ -324,14 +333,14 @@ static void init_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 		open_finish(h, errmsg);
 		return;
 	}
-	char *e = h->open_node ? write_back_node(h, t->co, t->arg_ref, h->open_node) : NULL;
+	char *e = h->open_node ? vk_lua__write_back_node(h, t->co, t->arg_ref, h->open_node) : NULL;
 	open_finish(h, e);
 	free(e);
 }
 
 /* A load error is reported from the loop like any other outcome: a task
  * that does nothing carries it. */
-static int nothing(lua_State *L)
+int vk_lua__nothing(lua_State *L)
 {
 	(void)L;
 	return 0;
@@ -382,10 +391,13 @@ int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, v
 	h->open_node = node;
 	lua_State *L = h->L;
 
-	char *lerr = load_provider(h);
+	vk_lua__snapshot_loaded(h);
+	char *lerr = vk_lua__load_provider(h, h->has, &h->provider_ref, &h->name);
+	h->prov.name = h->name;
 	if (lerr) {
 		h->name = name_from_path(h->path);
-		lua_pushcfunction(L, nothing);
+		h->prov.name = h->name;
+		lua_pushcfunction(L, vk_lua__nothing);
 		vk_lua_task *t = vk_lua__task_new(h, "provider load", load_failed_done, lerr);
 		vk_lua__task_queue(t, 0);
 		return 0;
@@ -396,7 +408,7 @@ int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, v
 	lua_remove(L, -2);
 	if (!lua_isfunction(L, -1)) { /* no init: the node goes back untouched */
 		lua_pop(L, 1);
-		lua_pushcfunction(L, nothing);
+		lua_pushcfunction(L, vk_lua__nothing);
 	}
 	vk_lua_task *t = vk_lua__task_new(h, "provider init", init_done, NULL);
 	init_args a = {o->config, node};

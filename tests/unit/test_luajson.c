@@ -1,4 +1,4 @@
-/* JSON <-> Lua conversion (vk_lua_push_json / vk_lua_to_json) and YAML. */
+/* JSON <-> Lua conversion (vk_lua_push_json / vk_lua_to_json). */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>

@@ -1,0 +1,179 @@
+---@meta
+-- Type stubs for editors (LuaLS / lua-language-server).  Point your
+-- workspace's `Lua.workspace.library` at vk's lua/ folder.  These files are
+-- never loaded by vk; the real modules are built into the binary.
+--
+-- Rules of the host worth knowing while you type:
+-- * Each provider callback runs in its own coroutine.  vk.timer.sleep,
+--   vk.http.request and vk.kube.* yield until their I/O is done; the rest of
+--   vk keeps running meanwhile.
+-- * No I/O at a module's top level (`require` cannot yield in Lua 5.4), in
+--   coroutines you create yourself, or in metamethods: do it in callbacks.
+-- * A callback that runs too long without yielding (an endless loop) is
+--   stopped with an error, and pcall cannot catch that stop.
+-- * Pods, statuses and nodes are tables shaped like the Kubernetes JSON.
+--   JSON null is vk.json.null (a light userdata, truthy!).  Build arrays that
+--   may be empty with vk.json.array() so that they stay [] in JSON.
+
+---@alias vk.Object table<string, any>   a Kubernetes object as a table (pod, node, status)
+
+---------------------------------------------------------------------------
+-- The provider table: what providers/*.lua returns.
+---------------------------------------------------------------------------
+
+---@class vk.Provider
+---@field name? string  used for the node taint virtual-kubelet.io/provider=<name>; default: the file name
+---@field init? fun(config: table, node: vk.Object)  edit `node` in place (labels, capacity, addresses)
+---@field create_pod fun(pod: vk.Object): any?  required
+---@field update_pod? fun(pod: vk.Object): any?
+---@field delete_pod fun(pod: vk.Object): any?  required
+---@field get_pod? fun(namespace: string, name: string): vk.Object?
+---@field get_pod_status fun(namespace: string, name: string): vk.Object?  required; the pod's .status
+---@field get_pods? fun(): vk.Object[]  every pod the provider runs (start-up reconcile)
+---@field ping? fun()  error() marks the node NotReady
+---@field node_status? fun(node: vk.Object): vk.Object?  edit or return the node before each status update
+---@field container_logs? fun(namespace: string, pod: string, container: string, opts: table): string
+---@field on_reload? fun(previous: vk.Provider)
+
+---------------------------------------------------------------------------
+-- vk: every module below, loaded on first use (vk.timer, vk.json, ...).
+---------------------------------------------------------------------------
+
+---@class vk
+---@field timer vk.timer
+---@field log vk.log
+---@field json vk.json
+---@field yaml vk.yaml
+---@field kube vk.kube
+---@field http vk.http
+---@field notify fun(pod_or_status: vk.Object): boolean
+vk = {}
+
+---------------------------------------------------------------------------
+---@class vk.timer
+local timer = {}
+
+--- Suspends the callback for `ms` milliseconds without blocking vk.
+---@param ms integer
+function timer.sleep(ms) end
+
+--- Runs `fn` every `ms` milliseconds, each time in a fresh coroutine (so it
+--- may sleep or do I/O).  A tick is skipped while the previous one still runs.
+---@param ms integer
+---@param fn fun()
+---@return vk.timer.Every
+function timer.every(ms, fn) end
+
+--- Monotonic milliseconds (for measuring durations, not dates).
+---@return integer
+function timer.now_ms() end
+
+---@class vk.timer.Every
+local Every = {}
+--- Stops the timer; safe to call more than once.
+function Every:stop() end
+
+---------------------------------------------------------------------------
+--- Log lines tagged with the callback and pod ("provider create_pod ns/name").
+--- One argument is logged as is; more are formatted with string.format.
+---@class vk.log
+local log = {}
+---@param fmt any
+---@param ... any
+function log.debug(fmt, ...) end
+---@param fmt any
+---@param ... any
+function log.info(fmt, ...) end
+---@param fmt any
+---@param ... any
+function log.warn(fmt, ...) end
+---@param fmt any
+---@param ... any
+function log.error(fmt, ...) end
+
+---------------------------------------------------------------------------
+---@class vk.json
+---@field null lightuserdata  JSON null
+local json = {}
+
+--- Encodes a value; raises on functions, cycles, NaN, mixed tables (the
+--- message names the path, e.g. "spec.containers[2].env: ...").
+---@param v any
+---@param opts? {pretty?: boolean}
+---@return string
+function json.encode(v, opts) end
+
+--- Decodes JSON text; arrays come back marked (see json.array).  Raises on
+--- invalid text.
+---@param s string
+---@return any
+function json.decode(s) end
+
+--- Marks `t` (or a new table) as a JSON array, so it encodes as [] when empty.
+---@generic T: table
+---@param t? T
+---@return T
+function json.array(t) end
+
+---@param t any
+---@return boolean
+function json.is_array(t) end
+
+---------------------------------------------------------------------------
+---@class vk.yaml
+local yaml = {}
+--- Decodes the first YAML document (core schema, anchors and merge keys).
+---@param s string
+---@return any
+function yaml.decode(s) end
+
+---------------------------------------------------------------------------
+--- Reads through the core's Kubernetes client (yields).  Answers are
+--- tables, or nil plus a message: "not found" for a 404.
+---@class vk.kube
+local kube = {}
+---@param path string  "/api/v1/namespaces/default/configmaps/x"
+---@return vk.Object|nil, string?
+function kube.get(path) end
+---@param namespace string
+---@param name string
+---@return vk.Object|nil, string?
+function kube.get_configmap(namespace, name) end
+--- The Secret as the API returns it: `data` values stay base64.
+---@param namespace string
+---@param name string
+---@return vk.Object|nil, string?
+function kube.get_secret(namespace, name) end
+
+---------------------------------------------------------------------------
+---@class vk.http
+local http = {}
+
+---@class vk.http.Request
+---@field url string  http:// or https://
+---@field method? string  default GET, or POST when there is a body
+---@field headers? table<string, string>
+---@field body? string
+---@field timeout_ms? integer  default 30000
+---@field insecure? boolean  skip TLS verification
+
+---@class vk.http.Response
+---@field status integer
+---@field headers table<string, string>  lower-case names; repeated ones joined with ", "
+---@field body string
+
+--- One HTTP(S) exchange on vk's shared curl engine (yields).  A non-2xx
+--- status is still a response; nil, message means no response came.
+---@param req vk.http.Request
+---@return vk.http.Response|nil, string?
+function http.request(req) end
+
+---------------------------------------------------------------------------
+--- PodNotifier: push a status to the core at once.  Pass a whole pod, or
+--- {namespace=, name=, status=} (namespace and name default to the pod of
+--- the running callback).  Returns false when the core has no notifier.
+---@param pod_or_status vk.Object
+---@return boolean
+function vk.notify(pod_or_status) end
+
+return vk

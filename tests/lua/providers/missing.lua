@@ -1,0 +1,2 @@
+-- Lacks two required callbacks.
+return { create_pod = function() end }

@@ -1,0 +1,3 @@
+local P = {}
+function P.create_pod(pod
+return P

@@ -1,0 +1,329 @@
+/* kube client: request/response mapping and watch stream framing, against a
+ * tiny local HTTP server (python3 on 127.0.0.1).  It only plays back canned
+ * answers: the real API server is exercised by tests/e2e/kube_client_test.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyserver.h"
+#include "tap.h"
+#include "vk/kube.h"
+#include "vk/util.h"
+
+static const char *server_py =
+	"import json, time, http.server, socketserver\n"
+	"from urllib.parse import urlparse\n"
+	"class H(http.server.BaseHTTPRequestHandler):\n"
+	"    protocol_version = 'HTTP/1.1'\n"
+	"    def log_message(self, *a): pass\n"
+	"    def reply(self, code, body, ctype='application/json'):\n"
+	"        b = body.encode() if isinstance(body, str) else body\n"
+	"        self.send_response(code)\n"
+	"        self.send_header('Content-Type', ctype)\n"
+	"        self.send_header('Content-Length', str(len(b)))\n"
+	"        self.end_headers(); self.wfile.write(b)\n"
+	"    def chunk(self, b):\n"
+	"        self.wfile.write(b'%x\\r\\n' % len(b) + b + b'\\r\\n'); self.wfile.flush()\n"
+	"    def start_stream(self):\n"
+	"        self.send_response(200); self.send_header('Content-Type', 'application/json')\n"
+	"        self.send_header('Transfer-Encoding', 'chunked'); self.end_headers()\n"
+	"    def ev(self, t, name):\n"
+	"        return json.dumps({'type': t, 'object': {'kind': 'ConfigMap', 'metadata': {'name': name},\n"
+	"                           'query': urlparse(self.path).query}}).encode()\n"
+	"    def status(self, code, reason, msg):\n"
+	"        self.reply(code, json.dumps({'kind': 'Status', 'apiVersion': 'v1', 'status': 'Failure',\n"
+	"                                     'message': msg, 'reason': reason, 'code': code}))\n"
+	"    def do_GET(self):\n"
+	"        p = urlparse(self.path).path\n"
+	"        try:\n"
+	"            if p == '/api/v1/namespaces/default/configmaps/cm1':\n"
+	"                self.reply(200, json.dumps({'kind': 'ConfigMap', 'metadata': {'name': 'cm1'}}))\n"
+	"            elif p == '/api/v1/namespaces/default/configmaps/missing':\n"
+	"                self.status(404, 'NotFound', 'configmaps \"missing\" not found')\n"
+	"            elif p == '/proxy-error':\n"
+	"                self.reply(502, 'bad gateway', 'text/plain')\n"
+	"            elif p == '/garbage':\n"
+	"                self.reply(200, '{not json', 'application/json')\n"
+	"            elif p == '/slow':\n"
+	"                time.sleep(2); self.reply(200, '{}')\n"
+	"            elif p == '/watch/split':\n"
+	"                self.start_stream()\n"
+	"                data = self.ev('ADDED', 'a') + b'\\n' + self.ev('MODIFIED', 'b') + b'\\n\\n' + self.ev('DELETED', 'c')\n"
+	"                for i in range(0, len(data), 7):\n"
+	"                    self.chunk(data[i:i+7]); time.sleep(0.002)\n"
+	"                self.wfile.write(b'0\\r\\n\\r\\n')\n"
+	"            elif p == '/watch/endless':\n"
+	"                self.start_stream(); i = 0\n"
+	"                while True:\n"
+	"                    self.chunk(self.ev('ADDED', 'n%d' % i) + b'\\n'); i += 1; time.sleep(0.01)\n"
+	"            elif p == '/watch/huge':\n"
+	"                self.start_stream()\n"
+	"                for i in range(17 * 16):\n"
+	"                    self.chunk(b'x' * 65536)\n"
+	"                self.wfile.write(b'0\\r\\n\\r\\n')\n"
+	"            elif p == '/watch/badjson':\n"
+	"                self.start_stream(); self.chunk(b'{oops}\\n'); self.wfile.write(b'0\\r\\n\\r\\n')\n"
+	"            elif p == '/watch/forbidden':\n"
+	"                self.status(403, 'Forbidden', 'configmaps is forbidden: User \"x\" cannot watch')\n"
+	"            else:\n"
+	"                self.status(404, 'NotFound', 'no route')\n"
+	"        except (BrokenPipeError, ConnectionResetError):\n"
+	"            pass\n"
+	"    def echo(self):\n"
+	"        n = int(self.headers.get('Content-Length', '0'))\n"
+	"        body = self.rfile.read(n).decode()\n"
+	"        self.reply(201, json.dumps({'method': self.command, 'body': body,\n"
+	"            'auth': self.headers.get('Authorization'), 'ctype': self.headers.get('Content-Type'),\n"
+	"            'accept': self.headers.get('Accept')}))\n"
+	"    do_POST = do_PUT = do_PATCH = do_DELETE = echo\n"
+	"class S(socketserver.ThreadingMixIn, http.server.HTTPServer):\n"
+	"    daemon_threads = True\n"
+	"    request_queue_size = 128\n"
+	"    def handle_error(self, *a): pass  # clients that hang up are part of the tests\n"
+	"s = S(('127.0.0.1', 0), H)\n"
+	"print(s.server_address[1], flush=True)\n"
+	"s.serve_forever()\n";
+
+static uv_loop_t *loop;
+static vk_http *http;
+static vk_kube *kube;
+
+typedef struct {
+	int calls;
+	long status;
+	char *error, *reason, *json;
+} res;
+
+static void on_res(const vk_kube_result *r, void *ud)
+{
+	res *x = ud;
+	x->calls++;
+	x->status = r->status;
+	x->error = vk_strdup(r->error);
+	x->reason = vk_strdup(r->reason);
+	x->json = r->json ? cJSON_PrintUnformatted(r->json) : NULL;
+}
+
+static void res_free(res *x)
+{
+	free(x->error);
+	free(x->reason);
+	free(x->json);
+}
+
+static const char *jstr(const char *json, const char *key, char *out, size_t n)
+{
+	cJSON *j = cJSON_Parse(json ? json : "");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	snprintf(out, n, "%s", cJSON_IsString(v) ? v->valuestring : "(none)");
+	cJSON_Delete(j);
+	return out;
+}
+
+static void get_parses_json_and_maps_status_errors(void)
+{
+	res ok200 = {0}, nf = {0}, proxy = {0}, garbage = {0};
+	vk_kube_get(kube, "/api/v1/namespaces/default/configmaps/cm1", on_res, &ok200);
+	vk_kube_get(kube, "/api/v1/namespaces/default/configmaps/missing", on_res, &nf);
+	vk_kube_get(kube, "/proxy-error", on_res, &proxy);
+	vk_kube_get(kube, "/garbage", on_res, &garbage);
+	uv_run(loop, UV_RUN_DEFAULT);
+	ok(ok200.status == 200 && ok200.json && strstr(ok200.json, "\"name\":\"cm1\"") && !ok200.error,
+	   "200 gives the parsed object and no error");
+	is_int(nf.status, 404, "404 status");
+	is_str(nf.reason, "NotFound", "reason from the Status object");
+	is_str(nf.error, "configmaps \"missing\" not found", "error is Status.message");
+	is_str(proxy.error, "HTTP 502: bad gateway", "a non-Status error body is shown as text");
+	ok(proxy.reason == NULL && proxy.json == NULL, "and has no reason or json");
+	is_str(garbage.error, "response is not valid JSON", "invalid JSON on 200 is reported");
+	res_free(&ok200);
+	res_free(&nf);
+	res_free(&proxy);
+	res_free(&garbage);
+}
+
+static void send_json_sets_method_body_and_headers(void)
+{
+	res post = {0}, patch = {0}, del = {0};
+	cJSON *body = cJSON_Parse("{\"metadata\":{\"name\":\"x\"}}");
+	vk_kube_send_json(kube, "POST", "/api/v1/namespaces/default/configmaps", NULL, body, on_res, &post);
+	vk_kube_send_json(kube, "PATCH", "/api/v1/namespaces/default/configmaps/x",
+	                  "application/merge-patch+json", body, on_res, &patch);
+	vk_kube_request(kube, "DELETE", "/api/v1/namespaces/default/configmaps/x", NULL, NULL, on_res, &del, NULL);
+	cJSON_Delete(body);
+	uv_run(loop, UV_RUN_DEFAULT);
+	char b[256];
+	is_int(post.status, 201, "POST answered");
+	is_str(jstr(post.json, "method", b, sizeof b), "POST", "method POST");
+	is_str(jstr(post.json, "body", b, sizeof b), "{\"metadata\":{\"name\":\"x\"}}", "body sent as compact JSON");
+	is_str(jstr(post.json, "ctype", b, sizeof b), "application/json", "default content type");
+	is_str(jstr(post.json, "auth", b, sizeof b), "Bearer test-token", "bearer token sent");
+	is_str(jstr(post.json, "accept", b, sizeof b), "application/json", "Accept: application/json");
+	is_str(jstr(patch.json, "method", b, sizeof b), "PATCH", "method PATCH");
+	is_str(jstr(patch.json, "ctype", b, sizeof b), "application/merge-patch+json", "given content type");
+	is_str(jstr(patch.json, "body", b, sizeof b), "{\"metadata\":{\"name\":\"x\"}}", "PATCH carries the body");
+	is_str(jstr(del.json, "method", b, sizeof b), "DELETE", "method DELETE");
+	is_str(jstr(del.json, "body", b, sizeof b), "", "DELETE without body");
+	res_free(&post);
+	res_free(&patch);
+	res_free(&del);
+}
+
+static void cancelled_call_never_calls_back(void)
+{
+	res slow = {0}, fast = {0};
+	vk_kube_call *c = NULL;
+	is_int(vk_kube_request(kube, "GET", "/slow", NULL, NULL, on_res, &slow, &c), 0, "slow call started");
+	vk_kube_get(kube, "/api/v1/namespaces/default/configmaps/cm1", on_res, &fast);
+	vk_kube_cancel(c);
+	uint64_t t0 = vk_now_ms();
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_int(slow.calls, 0, "cancelled call: no callback");
+	is_int(fast.calls, 1, "the other call completes");
+	ok(vk_now_ms() - t0 < 1500, "loop did not wait for the cancelled call");
+	is_int(vk_kube_request(kube, "GET", "api/v1", NULL, NULL, on_res, &slow, NULL), -22,
+	       "a path without a leading / is -EINVAL");
+	res_free(&slow);
+	res_free(&fast);
+}
+
+/* ---- watches ---------------------------------------------------------- */
+typedef struct {
+	vk_kube_watch *w;
+	int events, closes, stop_after;
+	vk_buf log; /* "TYPE name;" per event */
+	long status;
+	char *error;
+	char *query;
+} wrec;
+
+static void on_event(const char *type, cJSON *obj, void *ud)
+{
+	wrec *r = ud;
+	r->events++;
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(md, "name");
+	const cJSON *q = cJSON_GetObjectItemCaseSensitive(obj, "query");
+	vk_buf_printf(&r->log, "%s %s;", type, cJSON_IsString(name) ? name->valuestring : "?");
+	if (!r->query && cJSON_IsString(q))
+		r->query = vk_strdup(q->valuestring);
+	if (r->stop_after && r->events == r->stop_after)
+		vk_kube_watch_stop(r->w);
+}
+
+static void on_close(long status, const char *error, void *ud)
+{
+	wrec *r = ud;
+	r->closes++;
+	r->status = status;
+	r->error = vk_strdup(error);
+}
+
+static void wrec_free(wrec *r)
+{
+	vk_buf_free(&r->log);
+	free(r->error);
+	free(r->query);
+}
+
+static void watch_events_split_across_chunks(void)
+{
+	wrec r = {0};
+	is_int(vk_kube_watch_start(kube, "/watch/split?resourceVersion=5", on_event, on_close, &r, &r.w), 0,
+	       "watch started");
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_str(r.log.data, "ADDED a;MODIFIED b;DELETED c;",
+	       "events cut in 7-byte chunks arrive whole, in order, blank line skipped, last without newline");
+	is_str(r.query, "resourceVersion=5&watch=true", "watch=true added to the query");
+	is_int(r.closes, 1, "on_close once");
+	ok(r.status == 200 && r.error == NULL, "clean end: 200 and no error");
+	wrec_free(&r);
+}
+
+static void watch_stop_inside_on_event(void)
+{
+	wrec r = {.stop_after = 3};
+	vk_kube_watch_start(kube, "/watch/endless", on_event, on_close, &r, &r.w);
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_int(r.events, 3, "no event after stop");
+	is_int(r.closes, 0, "no on_close after stop");
+	wrec_free(&r);
+}
+
+static void watch_failures_close_with_a_reason(void)
+{
+	wrec huge = {0}, bad = {0}, forb = {0};
+	vk_kube_watch_start(kube, "/watch/huge", on_event, on_close, &huge, NULL);
+	vk_kube_watch_start(kube, "/watch/badjson", on_event, on_close, &bad, NULL);
+	vk_kube_watch_start(kube, "/watch/forbidden", on_event, on_close, &forb, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	ok(huge.closes == 1 && huge.events == 0 && tap_streq(huge.error, "watch: event larger than 16 MiB"),
+	   "a line over 16 MiB ends the watch (%s)", huge.error ? huge.error : "null");
+	ok(bad.closes == 1 && tap_streq(bad.error, "watch: event is not valid JSON"),
+	   "an invalid event ends the watch (%s)", bad.error ? bad.error : "null");
+	is_int(forb.status, 403, "403 reaches on_close");
+	is_str(forb.error, "configmaps is forbidden: User \"x\" cannot watch", "with the Status message");
+	is_int(forb.events, 0, "and no event");
+	wrec_free(&huge);
+	wrec_free(&bad);
+	wrec_free(&forb);
+}
+
+static void free_client_with_work_in_flight(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k2 = vk_kube_new(loop, http, &kc, &err);
+	res a = {0};
+	wrec w = {0};
+	vk_kube_get(k2, "/slow", on_res, &a);
+	vk_kube_watch_start(k2, "/watch/endless", on_event, on_close, &w, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	vk_kube_free(k2);
+	uv_run(loop, UV_RUN_DEFAULT);
+	ok(a.calls == 0 && w.closes == 0, "vk_kube_free cancels calls and watches without callbacks");
+	is_int(vk_http_active(http), 0, "nothing left in the engine");
+	res_free(&a);
+	wrec_free(&w);
+}
+
+static void escape_encodes_selectors(void)
+{
+	char *s = vk_kube_escape("spec.nodeName=n1,status.phase!=Failed a/b~");
+	is_str(s, "spec.nodeName%3Dn1%2Cstatus.phase%21%3DFailed%20a%2Fb~", "query values are percent-encoded");
+	free(s);
+}
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	loop = uv_default_loop();
+	pid_t pid;
+	int port = pyserver_start(server_py, &pid);
+	if (port < 0) {
+		tap_skip("python3 test server did not start");
+		pyserver_stop(pid);
+		return tap_done();
+	}
+	http = vk_http_new(loop);
+	char server[64], *err = NULL;
+	snprintf(server, sizeof server, "http://127.0.0.1:%d/", port);
+	vk_kubeconfig kc = {.server = server, .token = "test-token"};
+	kube = vk_kube_new(loop, http, &kc, &err);
+	server[strlen(server) - 1] = '\0';
+	is_str(vk_kube_server(kube), server, "server URL kept without its trailing slash");
+	get_parses_json_and_maps_status_errors();
+	send_json_sets_method_body_and_headers();
+	cancelled_call_never_calls_back();
+	watch_events_split_across_chunks();
+	watch_stop_inside_on_event();
+	watch_failures_close_with_a_reason();
+	free_client_with_work_in_flight();
+	escape_encodes_selectors();
+	vk_kube_free(kube);
+	vk_http_close(http);
+	uv_run(loop, UV_RUN_DEFAULT);
+	pyserver_stop(pid);
+	uv_loop_close(loop);
+	curl_global_cleanup();
+	return tap_done();
+}
