@@ -84,6 +84,9 @@ tmp_dir tmp
 say "starting the control plane in $tmp/cluster"
 cluster_up "$tmp/cluster" "$vk_node" "$up_node" >&2 || { say "control plane did not start"; exit 1; }
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
+# free_port (a free TCP port on 127.0.0.1) comes from the cluster's helpers.
+# shellcheck source=../cluster/common.sh
+source "$VK_CLUSTER/common.sh"
 pki=$CLUSTER_DIR/pki
 mkdir -p "$tmp/raw" "$tmp/logs"
 
@@ -136,13 +139,14 @@ start_agent upstream "$up_kubeconfig" "$tmp/logs/upstream-probe.log"
 if wait_until 30 node_ready "$up_node"; then
 	up_note="Upstream ran as its node identity system:node:$up_node, like vk."
 else
-	why=$(grep -m1 -oE 'is forbidden[^"]*|forbidden[^"]{0,200}' "$tmp/logs/upstream-probe.log" || true)
+	why=$(grep -m1 -oE 'error registering node[^"]*(\\"[^"]*)*' "$tmp/logs/upstream-probe.log" | sed 's/\\"/"/g' || true)
 	say "upstream did not register as system:node:$up_node: ${why:-see $tmp/logs/upstream-probe.log}"
 	up_kubeconfig=$ADMIN_KUBECONFIG up_identity="vk-admin (system:masters)"
 	up_note="Upstream could not register as its node identity system:node:$up_node (the API server said: ${why:-no Ready node within 30 s}); it ran with the admin kubeconfig (group system:masters) instead. vk ran as system:node:$vk_node."
 fi
 stop_pid "$agent_pid"
 k delete node "$up_node" --wait=false >/dev/null 2>&1 || true
+up_note="$up_note Upstream's cmd/virtual-kubelet sets no QPS on its client, so client-go's default limit (5 QPS, burst 10) applies to it; vk has no client-side limit."
 say "$up_note"
 
 # ---- one measured run ---------------------------------------------------------
