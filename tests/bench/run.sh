@@ -139,7 +139,7 @@ start_agent upstream "$up_kubeconfig" "$tmp/logs/upstream-probe.log"
 if wait_until 30 node_ready "$up_node"; then
 	up_note="Upstream ran as its node identity system:node:$up_node, like vk."
 else
-	why=$(grep -m1 -oE 'error registering node[^"]*(\\"[^"]*)*' "$tmp/logs/upstream-probe.log" | sed 's/\\"/"/g' || true)
+	why=$(grep -m1 '^Error: ' "$tmp/logs/upstream-probe.log" | sed 's/^Error: //' || true)
 	say "upstream did not register as system:node:$up_node: ${why:-see $tmp/logs/upstream-probe.log}"
 	up_kubeconfig=$ADMIN_KUBECONFIG up_identity="vk-admin (system:masters)"
 	up_note="Upstream could not register as its node identity system:node:$up_node (the API server said: ${why:-no Ready node within 30 s}); it ran with the admin kubeconfig (group system:masters) instead. vk ran as system:node:$vk_node."
@@ -174,7 +174,7 @@ run_one() {
 	fi
 	if ! "$loadgen_bin" -kubeconfig "$ADMIN_KUBECONFIG" -namespace "$ns" -node "$node" -run-id "b$r" \
 		-pods "$pods" -clk-tck "$clk_tck" -settle "${settle_s}s" -idle "${idle_s}s" -steady "${steady_s}s" \
-		"${lgargs[@]}" >"$tmp/raw/$which-$r.json" 2>"$tmp/logs/loadgen-$which-$r.log"; then
+		-timeout "$((600 + pods))s" "${lgargs[@]}" >"$tmp/raw/$which-$r.json" 2>"$tmp/logs/loadgen-$which-$r.log"; then
 		say "$which round $r: the load client failed:"
 		tail -n 20 "$tmp/logs/loadgen-$which-$r.log" >&2
 		[[ $which == ceiling ]] || { say "agent log:"; tail -n 30 "$logf" >&2; }
@@ -206,6 +206,6 @@ python3 "$here/report.py" --raw "$base.raw" --pods "$pods" --rounds "$rounds" --
 	--meta "vk: \`$vk_ver\` ($(git -C "$VK_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), release build, provider $(basename "$provider"), log level $log_level); upstream virtual-kubelet $up_ver (cmd/virtual-kubelet, provider mock, as $up_identity, log level $log_level); control plane $(basename "$BIN"); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')." \
 	--note "$up_note"
 gnuplot -e "datadir='$tmp/plot'; out='$base.png'; n=$pods" "$here/plot.gp"
-echo "(plot: $base.png)" >>"$base.md"
+printf '![pods Running over time](%s)\n' "$(basename "$base.png")" >>"$base.md"
 cat "$base.md"
 say "wrote $base.md and $base.png (raw JSON in $base.raw/, logs in $base.logs/)"
