@@ -145,6 +145,9 @@ def main():
         f.write("\n".join(out) + "\n")
 
     os.makedirs(a.plot_data, exist_ok=True)
+    slowest = max([r["create_to_all_running_s"] for r in runs["vk"] + runs["ceiling"]] or [1])
+    with open(os.path.join(a.plot_data, "zoom"), "w") as f:
+        f.write(f"{max(1.0, 1.5 * slowest):.2f}\n")
     for w, _ in ROWS:
         for r in runs[w]:
             with open(os.path.join(a.plot_data, f"{w}-{r['_round']}.dat"), "w") as f:
