@@ -26,6 +26,7 @@ COLS = [
     ("peak_anon_kb", "peak RssAnon (MiB)", 1 / 1024, "{:.1f}", True),
     ("steady_rss_kb", "RSS at N (MiB)", 1 / 1024, "{:.1f}", True),
     ("steady_anon_kb", "RssAnon at N (MiB)", 1 / 1024, "{:.1f}", True),
+    ("api_writes_per_pod_besides_load_client", "API writes/pod by agent", 1, "{:.2f}", False),
     ("churn_cpu_s", "CPU s churn", 1, "{:.2f}", True),
     ("idle_cpu_s", "CPU s idle", 1, "{:.2f}", True),
 ]
@@ -141,6 +142,17 @@ def main():
                          + (f" / {cpu:.2f} / {anon / 1024:.1f}" if cpu is not None else ""))
         out.append(f"- {label}: " + "; ".join(cells))
     out.append("")
+    first = {w: min(runs[w], key=lambda r: r["_round"]) for w, _ in ROWS if runs[w]}
+    if any("api_requests" in r for r in first.values()):
+        out.append("API requests the API server served during the churn of round 1, all clients together "
+                   f"(the load client's own {a.pods} POST pods and {a.pods} DELETE pods among them; WATCH not counted):")
+        out.append("")
+        for w, label in ROWS:
+            req = first.get(w, {}).get("api_requests")
+            if req:
+                cells = ", ".join(f"{k} {v:.0f}" for k, v in sorted(req.items(), key=lambda kv: -kv[1]))
+                out.append(f"- {label}: {cells}")
+        out.append("")
     with open(a.md, "w") as f:
         f.write("\n".join(out) + "\n")
 

@@ -445,6 +445,62 @@ func (a *simAgent) work() {
 	}
 }
 
+// ---- API requests, from the API server's own counters ----------------------
+
+// apiCounts sums apiserver_request_total by "VERB resource[/subresource]"
+// (the API server counts every request it served, whoever made it).
+func apiCounts(ctx context.Context, cs *kubernetes.Clientset) (map[string]float64, error) {
+	body, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		end := strings.LastIndexByte(line, '}')
+		if end < 0 {
+			continue
+		}
+		labels := map[string]string{}
+		for _, kv := range strings.Split(line[len("apiserver_request_total{"):end], ",") {
+			if eq := strings.IndexByte(kv, '='); eq > 0 {
+				labels[kv[:eq]] = strings.Trim(kv[eq+1:], `"`)
+			}
+		}
+		if labels["resource"] == "" || labels["verb"] == "WATCH" {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(line[end+1:]), 64)
+		if err != nil {
+			continue
+		}
+		key := labels["verb"] + " " + labels["resource"]
+		if labels["subresource"] != "" {
+			key += "/" + labels["subresource"]
+		}
+		out[key] += v
+	}
+	return out, nil
+}
+
+// apiDelta is after - before, without zero entries; writes counts the
+// POST/PUT/PATCH/DELETE requests among them.
+func apiDelta(before, after map[string]float64) (d map[string]float64, writes float64) {
+	d = map[string]float64{}
+	for k, v := range after {
+		if dv := v - before[k]; dv > 0 {
+			d[k] = dv
+			switch strings.SplitN(k, " ", 2)[0] {
+			case "POST", "PUT", "PATCH", "DELETE":
+				writes += dv
+			}
+		}
+	}
+	return d, writes
+}
+
 // ---- main -----------------------------------------------------------------
 
 func main() {
@@ -560,6 +616,7 @@ func run(o *options) error {
 		}
 	}
 	pods := cs.CoreV1().Pods(o.namespace)
+	api0, apiErr := apiCounts(ctx, cs)
 	tr.mu.Lock()
 	tr.t0 = time.Now()
 	tr.mu.Unlock()
@@ -686,6 +743,13 @@ func run(o *options) error {
 		out["churn_cpu_s"] = round(float64(c-cpu0)/o.clkTck, 3)
 		_, _, rMax, aMax := summarize(smp.window(tr.t0, tEnd))
 		out["peak_rss_kb"], out["peak_anon_kb"] = rMax, aMax
+	}
+	// The requests the API server served during the churn, all clients
+	// together (the load client's own N creates and N deletes among them).
+	if api1, err := apiCounts(ctx, cs); err == nil && apiErr == nil {
+		d, writes := apiDelta(api0, api1)
+		out["api_requests"] = d
+		out["api_writes_per_pod_besides_load_client"] = round((writes-float64(2*o.pods))/float64(o.pods), 2)
 	}
 	if sim != nil {
 		out["simulated_agent_errors"] = atomic.LoadInt64(&sim.errs)
