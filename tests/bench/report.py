@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Turns the load client's JSON of every run (RAW/WHICH-ROUND.json) into the
+benchmark's markdown table of medians, the ratios against the goals of
+issue 6, and the data files the gnuplot script plots.  Standard library only.
+"""
+import argparse
+import glob
+import json
+import os
+import statistics
+
+ROWS = [("vk", "vk"), ("upstream", "upstream virtual-kubelet"), ("ceiling", "raw API ceiling")]
+
+# (key, header, unit conversion, format, agents only)
+COLS = [
+    ("create_to_all_running_s", "create→all Running (s)", 1, "{:.2f}", False),
+    ("pods_per_s", "pods/s to Running", 1, "{:.1f}", False),
+    ("delete_all_gone_s", "delete→all gone (s)", 1, "{:.2f}", False),
+    ("delete_pods_per_s", "pods/s deleted", 1, "{:.1f}", False),
+    ("churn_pods_per_s", "churn pods/s", 1, "{:.1f}", False),
+    ("latency_ms_p50", "latency p50 (ms)", 1, "{:.0f}", False),
+    ("latency_ms_p99", "latency p99 (ms)", 1, "{:.0f}", False),
+    ("idle_rss_kb", "idle RSS (MiB)", 1 / 1024, "{:.1f}", True),
+    ("idle_anon_kb", "idle RssAnon (MiB)", 1 / 1024, "{:.1f}", True),
+    ("peak_rss_kb", "peak RSS (MiB)", 1 / 1024, "{:.1f}", True),
+    ("peak_anon_kb", "peak RssAnon (MiB)", 1 / 1024, "{:.1f}", True),
+    ("steady_rss_kb", "RSS at N (MiB)", 1 / 1024, "{:.1f}", True),
+    ("steady_anon_kb", "RssAnon at N (MiB)", 1 / 1024, "{:.1f}", True),
+    ("api_writes_per_pod_besides_load_client", "API writes/pod by agent", 1, "{:.2f}", False),
+    ("churn_cpu_s", "CPU s churn", 1, "{:.2f}", True),
+    ("idle_cpu_s", "CPU s idle", 1, "{:.2f}", True),
+]
+
+# The goals of issue 6: (header, key, num, den, op, goal)
+GOALS = [
+    ("idle RSS, vk / upstream", "idle_rss_kb", "vk", "upstream", "<=", 0.3),
+    ("idle RssAnon, vk / upstream", "idle_anon_kb", "vk", "upstream", "<=", 0.1),
+    ("RSS at N pods, vk / upstream", "steady_rss_kb", "vk", "upstream", "<=", 0.25),
+    ("RssAnon at N pods, vk / upstream", "steady_anon_kb", "vk", "upstream", "<=", 0.15),
+    ("churn throughput, vk / upstream", "churn_pods_per_s", "vk", "upstream", ">=", 1.5),
+    ("churn throughput, vk / raw ceiling", "churn_pods_per_s", "vk", "ceiling", ">=", 0.8),
+    ("CPU seconds for the churn, vk / upstream", "churn_cpu_s", "vk", "upstream", "<=", 0.33),
+]
+EXTRA = [
+    ("pods/s to Running, vk / upstream", "pods_per_s", "vk", "upstream"),
+    ("pods/s to Running, vk / raw ceiling", "pods_per_s", "vk", "ceiling"),
+    ("pods/s deleted, vk / upstream", "delete_pods_per_s", "vk", "upstream"),
+    ("pods/s deleted, vk / raw ceiling", "delete_pods_per_s", "vk", "ceiling"),
+    ("latency p50, vk / upstream", "latency_ms_p50", "vk", "upstream"),
+    ("latency p99, vk / upstream", "latency_ms_p99", "vk", "upstream"),
+    ("peak RSS, vk / upstream", "peak_rss_kb", "vk", "upstream"),
+    ("peak RssAnon, vk / upstream", "peak_anon_kb", "vk", "upstream"),
+    ("CPU seconds idle, vk / upstream", "idle_cpu_s", "vk", "upstream"),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--pods", type=int, required=True)
+    ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--idle-seconds", required=True)
+    ap.add_argument("--md", required=True)
+    ap.add_argument("--plot-data", required=True)
+    ap.add_argument("--meta", default="")
+    ap.add_argument("--note", default="")
+    a = ap.parse_args()
+
+    runs = {w: [] for w, _ in ROWS}
+    for path in sorted(glob.glob(os.path.join(a.raw, "*.json"))):
+        which, rnd = os.path.basename(path)[:-5].rsplit("-", 1)
+        with open(path) as f:
+            d = json.load(f)
+        d["_round"] = int(rnd)
+        runs[which].append(d)
+
+    med = {}
+    for w, _ in ROWS:
+        med[w] = {}
+        for key, *_ in COLS:
+            vals = [r[key] for r in runs[w] if isinstance(r.get(key), (int, float))]
+            med[w][key] = statistics.median(vals) if vals else None
+
+    out = []
+    out.append(f"# vk vs upstream virtual-kubelet: N = {a.pods} pods, {a.rounds} round(s), medians\n")
+    out.append("| | " + " | ".join(c[1] for c in COLS) + " |")
+    out.append("|---|" + "---:|" * len(COLS))
+    for w, label in ROWS:
+        cells = []
+        for key, _, conv, fmt, agents_only in COLS:
+            v = med[w][key]
+            cells.append("—" if v is None else fmt.format(v * conv))
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out.append("")
+
+    def ratio(key, num, den):
+        n, d = med[num].get(key), med[den].get(key)
+        if n is None or not d:
+            return None
+        return n / d
+
+    out.append("| ratio | measured | goal | met |")
+    out.append("|---|---:|---:|:---:|")
+    for label, key, num, den, op, goal in GOALS:
+        v = ratio(key, num, den)
+        if v is None:
+            out.append(f"| {label} | — | {op} {goal} | |")
+            continue
+        met = v <= goal if op == "<=" else v >= goal
+        out.append(f"| {label} | {v:.2f} | {op} {goal} | {'yes' if met else 'no'} |")
+    for label, key, num, den in EXTRA:
+        v = ratio(key, num, den)
+        out.append(f"| {label} | {'—' if v is None else f'{v:.2f}'} | | |")
+    out.append("")
+    out.append("Figures: *create→all Running* runs from the first create to the watch seeing the last pod "
+               "Running; *pods/s* is N over that time (likewise for the graceful delete of all N until the "
+               "watch saw the last one gone; the agent does the final delete); *churn pods/s* is N over the "
+               "sum of both. *Latency* is per pod, from its create request returning to the watch seeing it "
+               "Running (ms, local clock). Memory is VmRSS / RssAnon from /proc/PID/status sampled every "
+               "0.5 s: idle = median over the idle window with 0 pods (after a settle time), peak = maximum "
+               "during the churn, at N = median while all N pods run. CPU is utime+stime from /proc/PID/stat: "
+               f"during the churn (create until all gone, without the hold at N), and idle over "
+               f"{a.idle_seconds} s. The raw API ceiling is the same load client plus a simulated agent "
+               "(its own client and watch) that makes only the writes an agent must: one status update to "
+               "Running per pod and one delete with grace 0; it has no process of its own to measure. "
+               "All runs used one control plane and alternated vk, upstream, ceiling each round.")
+    out.append("")
+    if a.note:
+        out.append(f"Note: {a.note}")
+        out.append("")
+    if a.meta:
+        out.append(f"Setup: {a.meta}")
+        out.append("")
+    out.append("Per run (create→all Running s / delete→all gone s / churn CPU s / RssAnon at N MiB):")
+    out.append("")
+    for w, label in ROWS:
+        cells = []
+        for r in sorted(runs[w], key=lambda r: r["_round"]):
+            cpu = r.get("churn_cpu_s")
+            anon = r.get("steady_anon_kb")
+            cells.append(f"r{r['_round']}: {r['create_to_all_running_s']:.2f} / {r['delete_all_gone_s']:.2f}"
+                         + (f" / {cpu:.2f} / {anon / 1024:.1f}" if cpu is not None else ""))
+        out.append(f"- {label}: " + "; ".join(cells))
+    out.append("")
+    first = {w: min(runs[w], key=lambda r: r["_round"]) for w, _ in ROWS if runs[w]}
+    if any("api_requests" in r for r in first.values()):
+        out.append("API requests the API server served during the churn of round 1, all clients together "
+                   f"(the load client's own {a.pods} POST pods and {a.pods} DELETE pods among them; WATCH not counted):")
+        out.append("")
+        for w, label in ROWS:
+            req = first.get(w, {}).get("api_requests")
+            if req:
+                cells = ", ".join(f"{k} {v:.0f}" for k, v in sorted(req.items(), key=lambda kv: -kv[1]))
+                out.append(f"- {label}: {cells}")
+        out.append("")
+    with open(a.md, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+    os.makedirs(a.plot_data, exist_ok=True)
+    slowest = max([r["create_to_all_running_s"] for r in runs["vk"] + runs["ceiling"]] or [1])
+    with open(os.path.join(a.plot_data, "zoom"), "w") as f:
+        f.write(f"{max(1.0, 1.5 * slowest):.2f}\n")
+    for w, _ in ROWS:
+        for r in runs[w]:
+            with open(os.path.join(a.plot_data, f"{w}-{r['_round']}.dat"), "w") as f:
+                f.write("0 0\n")
+                for t, n in r.get("series", []):
+                    f.write(f"{t:.4f} {n:.0f}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Benchmarks vk against upstream virtual-kubelet on one local control plane
+# (issue 6).  Runs vk, upstream, the raw API ceiling, then again, ROUNDS times,
+# and reports the medians as a markdown table (printed and written to
+# tests/bench/results/DATE-NPODS.md) with a PNG plot of pods Running over time.
+#
+#   tests/bench/run.sh [--pods N] [--rounds R] [--idle-seconds S] [--log-level L] [--out DIR]
+#   tests/bench/run.sh --smoke        N=20, 1 round, short idle (harness check)
+#
+# What it needs it builds or installs once: a release build of vk in
+# build-bench/ (or $VK_BIN), upstream virtual-kubelet and the load client
+# under ~/.cache/vk/bench/ (Go module tests/bench/go.mod), gnuplot-nox.
+# Everything it starts it stops by PID at exit; VK_KEEP_TMP=1 keeps the
+# temporary folder (logs, raw JSON).  Progress goes to stderr, the table to
+# stdout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../e2e/lib.sh
+source "$here/../e2e/lib.sh"
+
+pods=100 rounds=2 idle_s=60 settle_s=10 steady_s=5 log_level= out_dir=$here/results smoke=0
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while (($#)); do
+	case $1 in
+	--pods) pods=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	--idle-seconds) idle_s=$2; shift 2 ;;
+	--log-level) log_level=$2; shift 2 ;;
+	--out) out_dir=$2; shift 2 ;;
+	--smoke) smoke=1; pods=20 rounds=1 idle_s=3 settle_s=2 steady_s=2; shift ;;
+	-h | --help) usage ;;
+	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
+	esac
+done
+[[ $pods =~ ^[0-9]+$ && $pods -gt 0 && $rounds =~ ^[0-9]+$ && $rounds -gt 0 ]] || usage
+# Logging every pod at info costs both agents alike; big runs log less.
+[[ -n $log_level ]] || { if ((pods >= 500)); then log_level=warn; else log_level=info; fi; }
+
+say() { echo "[bench] $*" >&2; }
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/bench
+mkdir -p "$cache" "$out_dir"
+
+# ---- tools ------------------------------------------------------------------
+if ! command -v gnuplot >/dev/null; then
+	say "installing gnuplot-nox (Debian) for the plot"
+	sudo=""
+	[[ $(id -u) -eq 0 ]] || sudo=sudo
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
+fi
+
+# vk: a release build (benchmarks never use the sanitizer build).
+if [[ -z ${VK_BIN:-} ]]; then
+	if [[ ! -f $VK_ROOT/build-bench/build.ninja ]]; then
+		meson setup "$VK_ROOT/build-bench" "$VK_ROOT" -Dbuildtype=release -Dsanitize=false >&2
+	fi
+	meson compile -C "$VK_ROOT/build-bench" -j2 vk >&2
+	VK_BIN=$VK_ROOT/build-bench/vk
+fi
+provider=$VK_ROOT/providers/mock.lua
+[[ -f $provider ]] || provider=$VK_ROOT/tests/e2e/vk/providers/recorder.lua
+
+# Upstream virtual-kubelet (its cmd/ with the built-in mock provider) and the
+# load client, from the Go module beside this script; cached by version and
+# by the load client's source.
+up_ver=$(awk '$1=="require" && $2=="github.com/virtual-kubelet/virtual-kubelet" {print $3}
+	$1=="github.com/virtual-kubelet/virtual-kubelet" {print $2}' "$here/go.mod" | head -1)
+upstream_bin=$cache/virtual-kubelet-$up_ver/virtual-kubelet
+gobuild() { # OUT PKG [LDFLAGS]
+	[[ -x $1 ]] && return 0
+	say "building $2 (first run only; minutes on 2 cores)"
+	mkdir -p "$(dirname "$1")"
+	(cd "$here" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w ${3:-}" -o "$1.tmp" "$2") >&2
+	mv "$1.tmp" "$1"
+}
+gobuild "$upstream_bin" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet "-X main.buildVersion=$up_ver"
+lg_hash=$(cat "$here/loadgen/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
+loadgen_bin=$cache/loadgen-$lg_hash/loadgen
+gobuild "$loadgen_bin" ./loadgen
+clk_tck=$(getconf CLK_TCK)
+
+# ---- the control plane --------------------------------------------------------
+vk_node=bench-vk up_node=bench-upstream ceil_node=bench-ceiling
+tmp_dir tmp
+say "starting the control plane in $tmp/cluster"
+cluster_up "$tmp/cluster" "$vk_node" "$up_node" >&2 || { say "control plane did not start"; exit 1; }
+k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
+# free_port (a free TCP port on 127.0.0.1) comes from the cluster's helpers.
+# shellcheck source=../cluster/common.sh
+source "$VK_CLUSTER/common.sh"
+pki=$CLUSTER_DIR/pki
+mkdir -p "$tmp/raw" "$tmp/logs"
+
+# The same capacity for both agents: enough pods for the workload.
+cap_pods=$((pods > 110 ? pods : 110))
+printf '{"cpu": "20", "memory": "100Gi", "pods": "%s"}\n' "$cap_pods" >"$tmp/vk-config.json"
+printf '{"%s": {"cpu": "20", "memory": "100Gi", "pods": "%s"}}\n' "$up_node" "$cap_pods" >"$tmp/upstream-config.json"
+
+# ---- the agents -----------------------------------------------------------------
+agent_pid=
+start_agent() { # vk|upstream KUBECONFIG LOG
+	local which=$1 kc=$2 logf=$3
+	if [[ $which == vk ]]; then
+		"$VK_BIN" --provider "$provider" --provider-config "$tmp/vk-config.json" --kubeconfig "$kc" \
+			--nodename "$vk_node" --listen-address 127.0.0.1 --port 0 --log-level "$log_level" \
+			--state-dir "$tmp/vk-state" </dev/null >>"$logf" 2>&1 &
+	else
+		# Upstream listens on all addresses of KUBELET_PORT (it has no address
+		# flag); it needs a serving certificate or it does not start.
+		KUBELET_PORT=$(free_port) APISERVER_CERT_LOCATION=$pki/node-$up_node-serving.crt \
+			APISERVER_KEY_LOCATION=$pki/node-$up_node-serving.key \
+			"$upstream_bin" --provider mock --provider-config "$tmp/upstream-config.json" \
+			--kubeconfig "$kc" --nodename "$up_node" --metrics-addr "127.0.0.1:$(free_port)" \
+			--log-level "$log_level" </dev/null >>"$logf" 2>&1 &
+	fi
+	agent_pid=$!
+	on_exit "stop_pid $agent_pid"
+}
+
+stop_pid() { # PID: TERM, KILL after 15 s
+	local pid=$1 i
+	pid_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 150; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+	pid_alive "$pid" && { say "pid $pid ignored TERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+	wait "$pid" 2>/dev/null || true
+}
+
+node_ready() { [[ $(k get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]; }
+node_taint() { # NODE -> KEY=VALUE of its virtual-kubelet taint
+	k get node "$1" -o jsonpath='{range .spec.taints[*]}{.key}={.value}{"\n"}{end}' | grep '^virtual-kubelet.io/provider=' | head -1
+}
+
+# Upstream's node sets the label kubernetes.io/role, which NodeRestriction
+# refuses to a node identity: find out whether it registers as its node, and
+# fall back to the admin identity if not (said in the table's footnote).
+up_kubeconfig=$CLUSTER_DIR/$up_node.kubeconfig up_identity="system:node:$up_node"
+say "probing whether upstream registers with its node identity"
+start_agent upstream "$up_kubeconfig" "$tmp/logs/upstream-probe.log"
+if wait_until 30 node_ready "$up_node"; then
+	up_note="Upstream ran as its node identity system:node:$up_node, like vk."
+else
+	why=$(grep -m1 '^Error: ' "$tmp/logs/upstream-probe.log" | sed 's/^Error: //' || true)
+	say "upstream did not register as system:node:$up_node: ${why:-see $tmp/logs/upstream-probe.log}"
+	up_kubeconfig=$ADMIN_KUBECONFIG up_identity="vk-admin (system:masters)"
+	up_note="Upstream could not register as its node identity system:node:$up_node (the API server said: ${why:-no Ready node within 30 s}); it ran with the admin kubeconfig (group system:masters) instead. vk ran as system:node:$vk_node."
+fi
+stop_pid "$agent_pid"
+k delete node "$up_node" --wait=false >/dev/null 2>&1 || true
+up_note="$up_note Upstream's cmd/virtual-kubelet sets no QPS on its client, so client-go's default limit (5 QPS, burst 10) applies to it; vk has no client-side limit."
+say "$up_note"
+
+# ---- one measured run ---------------------------------------------------------
+# run_one vk|upstream|ceiling ROUND: writes $tmp/raw/WHICH-ROUND.json.
+run_one() {
+	local which=$1 r=$2 node kc taint lgargs=() logf=$tmp/logs/$1-$2.log
+	local ns=bench-$which-$r
+	case $which in
+	vk) node=$vk_node kc=$CLUSTER_DIR/$vk_node.kubeconfig ;;
+	upstream) node=$up_node kc=$up_kubeconfig ;;
+	ceiling) node=$ceil_node ;;
+	esac
+	say "round $r: $which, $pods pods"
+	if [[ $which == ceiling ]]; then
+		lgargs=(-simulate-agent -create-node -taint-value simulated)
+	else
+		start_agent "$which" "$kc" "$logf"
+		if ! wait_until 60 node_ready "$node"; then
+			say "$which: node $node not Ready after 60 s; its log:"
+			tail -n 30 "$logf" >&2
+			return 1
+		fi
+		taint=$(node_taint "$node")
+		lgargs=(-pid "$agent_pid" -taint-key "${taint%%=*}" -taint-value "${taint#*=}")
+	fi
+	if ! "$loadgen_bin" -kubeconfig "$ADMIN_KUBECONFIG" -namespace "$ns" -node "$node" -run-id "b$r" \
+		-pods "$pods" -clk-tck "$clk_tck" -settle "${settle_s}s" -idle "${idle_s}s" -steady "${steady_s}s" \
+		-timeout "$((600 + pods))s" "${lgargs[@]}" >"$tmp/raw/$which-$r.json" 2>"$tmp/logs/loadgen-$which-$r.log"; then
+		say "$which round $r: the load client failed:"
+		tail -n 20 "$tmp/logs/loadgen-$which-$r.log" >&2
+		[[ $which == ceiling ]] || { say "agent log:"; tail -n 30 "$logf" >&2; }
+		return 1
+	fi
+	if [[ $which != ceiling ]]; then
+		pid_alive "$agent_pid" || { say "$which exited during the run"; tail -n 30 "$logf" >&2; return 1; }
+		stop_pid "$agent_pid"
+	fi
+	k delete node "$node" --wait=false >/dev/null 2>&1 || true
+	k delete namespace "$ns" --wait=false >/dev/null 2>&1 || true
+}
+
+for ((r = 1; r <= rounds; r++)); do
+	for which in vk upstream ceiling; do
+		run_one "$which" "$r" || exit 1
+	done
+done
+
+# ---- the report -----------------------------------------------------------------
+stamp=$(date -u +%Y-%m-%d)
+base=$out_dir/$stamp-N$pods
+mkdir -p "$base.raw"
+cp "$tmp/raw/"*.json "$base.raw/"
+rm -rf "$base.logs" && cp -r "$tmp/logs" "$base.logs" # agents' and load client's logs (not committed)
+vk_ver=$("$VK_BIN" --version 2>&1 | head -1 || true)
+python3 "$here/report.py" --raw "$base.raw" --pods "$pods" --rounds "$rounds" --idle-seconds "$idle_s" \
+	--md "$base.md" --plot-data "$tmp/plot" \
+	--meta "vk: \`$vk_ver\` ($(git -C "$VK_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), release build, provider $(basename "$provider"), log level $log_level); upstream virtual-kubelet $up_ver (cmd/virtual-kubelet, provider mock, as $up_identity, log level $log_level); control plane $(basename "$BIN"); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')." \
+	--note "$up_note"
+gnuplot -e "datadir='$tmp/plot'; out='$base.png'; n=$pods" "$here/plot.gp"
+printf '![pods Running over time](%s)\n' "$(basename "$base.png")" >>"$base.md"
+cat "$base.md"
+say "wrote $base.md and $base.png (raw JSON in $base.raw/, logs in $base.logs/)"
