@@ -4,6 +4,7 @@
  * subsystems onto one libuv loop.  Everything else lives in src/<subsystem>/. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,7 @@ typedef struct {
 	cJSON *node_obj;       /* the template, until the node controller takes it */
 	cJSON *config;         /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
+	uv_timer_t trim;       /* gives freed heap pages back to the system */
 	vk_lua_watch *watch;   /* NULL with --no-reload */
 	bool reloading;        /* a reload runs ... */
 	bool reload_again;     /* ... and another change came meanwhile */
@@ -216,6 +218,8 @@ typedef struct {
 	bool stopping;
 	uint64_t t0;
 } vk_agent;
+
+static void on_trim(uv_timer_t *t) { malloc_trim(0); }
 
 static void stop(vk_agent *a, int code)
 {
@@ -241,6 +245,7 @@ static void stop(vk_agent *a, int code)
 	if (a->http)
 		vk_http_close(a->http);
 	a->http = NULL;
+	uv_close((uv_handle_t *)&a->trim, NULL);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
 	uv_close((uv_handle_t *)&a->sighup, NULL);
@@ -565,6 +570,11 @@ int main(int argc, char **argv)
 	}
 	vk_kubeconfig_free(&kc);
 
+	/* glibc keeps freed memory mapped; after a burst of pods comes and goes
+	 * that is most of the RSS of an edge node's agent. */
+	uv_timer_init(a.loop, &a.trim);
+	uv_timer_start(&a.trim, on_trim, 30000, 30000);
+	uv_unref((uv_handle_t *)&a.trim);
 	uv_signal_init(a.loop, &a.sigint);
 	uv_signal_init(a.loop, &a.sigterm);
 	uv_signal_init(a.loop, &a.sighup);

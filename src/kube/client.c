@@ -92,6 +92,7 @@ void vk_kube_free(vk_kube *k)
 		free(c);
 	}
 	vk_kube_watch_unlink_all(k);
+	vk_kube_events_free(k);
 	free(k->server);
 	free(k->ca_pem);
 	free(k->cert_pem);

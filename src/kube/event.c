@@ -1,10 +1,50 @@
-/* Kubernetes Events: what users see in `kubectl describe` and `get events`. */
+/* Kubernetes Events: what users see in `kubectl describe` and `get events`.
+ *
+ * Events are recorded asynchronously and rate-limited, as kubelet does
+ * (--event-qps 50, --event-burst 100): they queue behind a token bucket and
+ * at most a few are in flight, so that during a burst of pod changes the
+ * writes that matter (status, deletion) reach the API server first.  A full
+ * queue drops the oldest event and says so once. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kube_int.h"
 #include "vk/kube.h"
 #include "vk/util.h"
+
+#define EVENT_QPS 50.0
+#define EVENT_BURST 100.0
+#define EVENT_INFLIGHT 4
+#define EVENT_QUEUE_MAX 4096
+
+typedef struct ev_item {
+	struct ev_item *next, *prev;
+	struct vk_events *q;
+	char *path, *what;
+	cJSON *body;
+} ev_item;
+
+struct vk_events {
+	vk_kube *k;
+	ev_item *head, *tail;  /* waiting */
+	ev_item *sending;      /* in flight (doubly linked) */
+	size_t len, dropped;
+	unsigned inflight;
+	double tokens;
+	uint64_t refill_ms;
+	uv_timer_t *timer;     /* freed in its close callback */
+};
+
+static void item_free(ev_item *it)
+{
+	free(it->path);
+	free(it->what);
+	cJSON_Delete(it->body);
+	free(it);
+}
+
+static void pump(struct vk_events *q);
 
 static const char *str_at(const cJSON *o, const char *a, const char *b)
 {
@@ -16,11 +56,111 @@ static const char *str_at(const cJSON *o, const char *a, const char *b)
 
 static void event_done(const vk_kube_result *r, void *ud)
 {
-	char *what = ud;
+	ev_item *it = ud;
+	struct vk_events *q = it->q;
 	if (r->status < 200 || r->status >= 300)
-		vk_warn("event", "could not record event %s: %ld %s", what, r->status,
+		vk_warn("event", "could not record event %s: %ld %s", it->what, r->status,
 		        r->error ? r->error : "");
-	free(what);
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		q->sending = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	q->inflight--;
+	item_free(it);
+	pump(q);
+}
+
+static void on_timer(uv_timer_t *t) { pump(t->data); }
+
+static void pump(struct vk_events *q)
+{
+	uint64_t now = vk_now_ms();
+	q->tokens += (double)(now - q->refill_ms) * EVENT_QPS / 1000.0;
+	if (q->tokens > EVENT_BURST)
+		q->tokens = EVENT_BURST;
+	q->refill_ms = now;
+	while (q->head && q->tokens >= 1.0 && q->inflight < EVENT_INFLIGHT) {
+		ev_item *it = q->head;
+		q->head = it->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->len--;
+		q->tokens -= 1.0;
+		it->prev = NULL;
+		it->next = q->sending;
+		if (q->sending)
+			q->sending->prev = it;
+		q->sending = it;
+		q->inflight++;
+		if (vk_kube_send_json(q->k, "POST", it->path, NULL, it->body, event_done, it) < 0) {
+			vk_warn("event", "could not record event %s", it->what);
+			q->sending = it->next;
+			if (it->next)
+				it->next->prev = NULL;
+			q->inflight--;
+			item_free(it);
+		}
+	}
+	if (q->head && q->tokens < 1.0 && !uv_is_active((uv_handle_t *)q->timer))
+		uv_timer_start(q->timer, on_timer, (uint64_t)((1.0 - q->tokens) * 1000.0 / EVENT_QPS) + 1, 0);
+}
+
+static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
+{
+	struct vk_events *q = k->events;
+	if (!q) {
+		q = k->events = vk_xcalloc(1, sizeof *q);
+		q->k = k;
+		q->tokens = EVENT_BURST;
+		q->refill_ms = vk_now_ms();
+		q->timer = vk_xcalloc(1, sizeof *q->timer);
+		uv_timer_init(k->loop, q->timer);
+		q->timer->data = q;
+	}
+	if (q->len >= EVENT_QUEUE_MAX) {
+		ev_item *old = q->head;
+		q->head = old->next;
+		q->len--;
+		if (q->dropped++ == 0)
+			vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
+		item_free(old);
+	}
+	ev_item *it = vk_xcalloc(1, sizeof *it);
+	it->q = q;
+	it->path = path;
+	it->body = body;
+	it->what = what;
+	if (q->tail)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	q->len++;
+	pump(q);
+}
+
+static void timer_closed(uv_handle_t *h) { free(h); }
+
+/* Called by vk_kube_free, after it cancelled every call: what is still
+ * queued or was in flight is dropped. */
+void vk_kube_events_free(vk_kube *k)
+{
+	struct vk_events *q = k->events;
+	if (!q)
+		return;
+	for (ev_item *it = q->head, *n; it; it = n) {
+		n = it->next;
+		item_free(it);
+	}
+	for (ev_item *it = q->sending, *n; it; it = n) {
+		n = it->next;
+		item_free(it);
+	}
+	uv_close((uv_handle_t *)q->timer, timer_closed);
+	free(q);
+	k->events = NULL;
 }
 
 void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *reason,
@@ -75,10 +215,5 @@ void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *r
 
 	char *path = vk_asprintf("/api/v1/namespaces/%s/events", evns);
 	char *what = vk_asprintf("%s on %s %s%s%s", reason, kind, ns ? ns : "", ns ? "/" : "", name);
-	if (vk_kube_send_json(k, "POST", path, NULL, ev, event_done, what) < 0) {
-		vk_warn("event", "could not record event %s", what);
-		free(what);
-	}
-	free(path);
-	cJSON_Delete(ev);
+	enqueue(k, path, ev, what);
 }

@@ -30,6 +30,7 @@ struct vk_kube {
 	struct timespec token_mtime;
 	vk_kube_call *calls;   /* in flight, for vk_kube_free */
 	vk_kube_watch *watches;
+	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
 };
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
@@ -39,6 +40,7 @@ CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char 
 /* Fills *message and *reason from a Kubernetes Status object (borrowed). */
 void vk_kube_status_of(const cJSON *json, const char **message, const char **reason);
 void vk_kube_watch_unlink_all(vk_kube *k); /* from vk_kube_free */
+void vk_kube_events_free(vk_kube *k);      /* from vk_kube_free */
 
 #define VK_KUBE_MAX_BODY (256u << 20)    /* a LIST of thousands of objects fits */
 #define VK_KUBE_MAX_EVENT (16u << 20)    /* one watch line */

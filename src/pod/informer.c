@@ -15,6 +15,7 @@ static void on_upsert(const char *key, const cJSON *obj, void *ud)
 static void on_delete(const char *key, const cJSON *old, void *ud)
 {
 	vk_pods *pc = ud;
+	vk_pods_forget(pc, key, old);
 	vk_queue_add(pc->q, key);
 }
 

@@ -11,9 +11,10 @@
 typedef struct pod_rec {
 	char *key;            /* "ns/name" */
 	char *uid;
-	cJSON *pod;           /* the pod as last handed to the provider */
+	cJSON *pod;           /* only while the API lacks it: the last copy seen
+	                         (or get_pods'), for delete_pod */
 	char *spec_sig;       /* what update_pod compares: labels, annotations, spec */
-	char *last_status;    /* the status JSON last written, to skip no-op writes */
+	uint64_t last_status; /* hash of the status JSON last written (0: none) */
 	bool created;         /* the provider has it */
 	bool status_busy;     /* a status write is in flight */
 	cJSON *status_next;   /* a status that arrived while one was in flight */
@@ -41,6 +42,8 @@ void vk_pods_sync(vk_queue *q, const char *key, void *ud);
 pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid);
 void vk_pods_rec_free(vk_pods *pc, pod_rec *r);
 char *vk_pods_spec_sig(const cJSON *pod);
+/* The informer dropped `key`: keep its last copy for delete_pod. */
+void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old);
 /* status.c */
 void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *status);
 void vk_pods_notify(cJSON *pod_or_status, void *ud);

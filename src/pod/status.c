@@ -43,6 +43,15 @@ static bool json_subset(const cJSON *a, const cJSON *b)
 	return cJSON_IsNull(a) && cJSON_IsNull(b);
 }
 
+/* 64-bit FNV-1a: a status is remembered by its hash, not its text. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h ? h : 1;
+}
+
 /* Fields kubelet always reports that a provider may leave out. */
 static void fill_defaults(vk_pods *pc, pod_rec *r, cJSON *st)
 {
@@ -70,7 +79,7 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	char *uid;
-	char *printed;
+	uint64_t hash;
 } write_op;
 
 static void write_done(const vk_kube_result *res, void *ud)
@@ -82,9 +91,7 @@ static void write_done(const vk_kube_result *res, void *ud)
 	if (r && strcmp(r->uid, w->uid) == 0) {
 		r->status_busy = false;
 		if (res->status == 200) {
-			free(r->last_status);
-			r->last_status = w->printed;
-			w->printed = NULL;
+			r->last_status = w->hash;
 		} else if (res->status != 404) {
 			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, res->status,
 			        res->error ? res->error : "");
@@ -96,7 +103,6 @@ static void write_done(const vk_kube_result *res, void *ud)
 	}
 	free(w->key);
 	free(w->uid);
-	free(w->printed);
 	free(w);
 }
 
@@ -110,11 +116,12 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	}
 	fill_defaults(pc, r, st);
 	char *printed = cJSON_PrintUnformatted(st);
+	uint64_t hash = fnv1a(printed);
+	free(printed);
 	const cJSON *api = vk_pods_api(pc, r->key);
-	if ((r->last_status && strcmp(printed, r->last_status) == 0) ||
+	if (hash == r->last_status ||
 	    (api && json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status")))) {
-		free(r->last_status);
-		r->last_status = printed;
+		r->last_status = hash;
 		cJSON_Delete(st);
 		return;
 	}
@@ -129,7 +136,7 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	w->pc = pc;
 	w->key = vk_strdup(r->key);
 	w->uid = vk_strdup(r->uid);
-	w->printed = printed;
+	w->hash = hash;
 	pc->inflight++;
 	r->status_busy = true;
 	if (vk_kube_send_json(pc->o.kube, "PATCH", path, "application/merge-patch+json", patch, write_done, w) < 0) {
@@ -137,8 +144,7 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 		pc->inflight--;
 		free(w->key);
 		free(w->uid);
-		free(w->printed);
-		free(w);
+			free(w);
 	}
 	free(path);
 	cJSON_Delete(patch);

@@ -90,7 +90,6 @@ void vk_pods_rec_free(vk_pods *pc, pod_rec *r)
 	free(r->uid);
 	cJSON_Delete(r->pod);
 	free(r->spec_sig);
-	free(r->last_status);
 	cJSON_Delete(r->status_next);
 	free(r);
 }
@@ -258,11 +257,8 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		r->created = true;
 		free(r->spec_sig);
 		r->spec_sig = vk_pods_spec_sig(vk_pods_api(pc, op->key) ? vk_pods_api(pc, op->key) : op->pod);
-		cJSON_Delete(r->pod);
-		r->pod = op->pod;
-		op->pod = NULL;
 		vk_info(SUB, "%s: created in the provider", op->key);
-		event(pc, r->pod, "Normal", "ProviderCreateSuccess", "Create pod in provider successfully");
+		event(pc, op->pod, "Normal", "ProviderCreateSuccess", "Create pod in provider successfully");
 		vk_pods_fetch_status(pc, r);
 		finish(pc, op->key, false, 0);
 		break;
@@ -270,11 +266,8 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		if (r) {
 			free(r->spec_sig);
 			r->spec_sig = vk_pods_spec_sig(op->pod);
-			cJSON_Delete(r->pod);
-			r->pod = op->pod;
-			op->pod = NULL;
 		}
-		event(pc, r ? r->pod : op->pod, "Normal", "ProviderUpdateSuccess", "Update pod in provider successfully");
+		event(pc, op->pod, "Normal", "ProviderUpdateSuccess", "Update pod in provider successfully");
 		finish(pc, op->key, false, 0);
 		break;
 	case OP_DELETE_GONE:
@@ -365,6 +358,39 @@ static bool terminal_phase(const cJSON *pod)
 	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
 }
 
+/* The pod to hand delete_pod when the API no longer has it: the last copy
+ * the informer held (kept by vk_pods_forget), the provider's own from
+ * get_pods, or at least its namespace, name and uid.  Caller owns it. */
+static cJSON *last_known(pod_rec *r)
+{
+	if (r->pod) {
+		cJSON *p = r->pod;
+		r->pod = NULL;
+		return p;
+	}
+	const char *slash = strchr(r->key, '/');
+	cJSON *p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "apiVersion", "v1");
+	cJSON_AddStringToObject(p, "kind", "Pod");
+	cJSON *md = cJSON_AddObjectToObject(p, "metadata");
+	char *ns = vk_asprintf("%.*s", (int)(slash - r->key), r->key);
+	cJSON_AddStringToObject(md, "namespace", ns);
+	free(ns);
+	cJSON_AddStringToObject(md, "name", slash + 1);
+	cJSON_AddStringToObject(md, "uid", r->uid);
+	return p;
+}
+
+void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old)
+{
+	pod_rec *r = vk_map_get(pc->recs, key);
+	if (r && r->created && !r->pod) {
+		const char *uid = vk_json_str(old, "metadata.uid");
+		if (uid && strcmp(uid, r->uid) == 0)
+			r->pod = cJSON_Duplicate(old, 1);
+	}
+}
+
 void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 {
 	vk_pods *pc = ud;
@@ -372,10 +398,8 @@ void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 	pod_rec *r = vk_map_get(pc->recs, key);
 
 	if (!api) {
-		if (r && r->created && r->pod) {
-			cJSON *pod = r->pod;
-			r->pod = NULL;
-			call_provider(pc, key, OP_DELETE_GONE, pod);
+		if (r && r->created) {
+			call_provider(pc, key, OP_DELETE_GONE, last_known(r));
 			return;
 		}
 		if (r)
@@ -386,10 +410,8 @@ void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 
 	const char *uid = vk_json_str(api, "metadata.uid");
 	if (r && uid && strcmp(r->uid, uid) != 0) {
-		if (r->created && r->pod) {
-			cJSON *pod = r->pod;
-			r->pod = NULL;
-			call_provider(pc, key, OP_DELETE_STALE, pod);
+		if (r->created) {
+			call_provider(pc, key, OP_DELETE_STALE, last_known(r));
 			return;
 		}
 		vk_pods_rec_free(pc, r);
@@ -406,6 +428,12 @@ void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 		/* Never reached the provider: nothing to stop, finish the deletion. */
 		finish_deletion(op_new(pc, key, OP_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)));
 		return;
+	}
+
+	if (r && r->pod) {
+		/* adopted from get_pods: the API's copy serves from now on */
+		cJSON_Delete(r->pod);
+		r->pod = NULL;
 	}
 
 	if (!r || !r->created) {
