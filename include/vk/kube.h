@@ -121,10 +121,10 @@ void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *r
  * it lists, then watches from the list's resourceVersion (with bookmarks),
  * resumes from the last resourceVersion after a dropped stream, lists
  * again after a 410 Gone, and reconnects with jittered backoff.  The store
- * maps "namespace/name" (or "name") to the object, owned by the informer.
- * Callbacks see the store already updated:
- *   on_upsert(key, obj)   obj added or changed (borrowed)
- *   on_delete(key, old)   obj gone (old borrowed, freed after the call)
+ * maps "namespace/name" (or "name") to the object, kept as compact JSON
+ * text without managedFields.  Callbacks see the store already updated:
+ *   on_upsert(key, obj)   obj added or changed (borrowed, for the call)
+ *   on_delete(key, old)   obj gone (its last state, borrowed)
  *   on_synced()           after each complete list
  * A relist reports what vanished meanwhile through on_delete. */
 typedef struct vk_informer vk_informer;
@@ -143,10 +143,13 @@ vk_informer *vk_informer_new(uv_loop_t *loop, vk_kube *k, const vk_informer_opts
 void vk_informer_start(vk_informer *inf);
 void vk_informer_close(vk_informer *inf); /* no callbacks after this */
 bool vk_informer_synced(const vk_informer *inf);
-const cJSON *vk_informer_get(const vk_informer *inf, const char *key);
+/* A parsed copy of the object (caller frees), or NULL. */
+cJSON *vk_informer_get(const vk_informer *inf, const char *key);
+bool vk_informer_has(const vk_informer *inf, const char *key);
 size_t vk_informer_len(const vk_informer *inf);
-/* Iterates the store: for (vk_map_iter it = {0}; vk_informer_next(inf, &it, &key, &obj);) */
-bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key, const cJSON **obj);
+/* Iterates the store as JSON text (borrowed):
+ * for (vk_map_iter it = {0}; vk_informer_next(inf, &it, &key, &json);) */
+bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key, const char **json);
 /* "namespace/name" or "name" of an object; caller frees, NULL without a name. */
 char *vk_kube_key(const cJSON *obj);
 

@@ -88,6 +88,9 @@ size_t vk_map_len(const vk_map *m);
 /* for (vk_map_iter it = {0}; vk_map_next(m, &it, &k, &v);) ... */
 bool vk_map_next(const vk_map *m, vk_map_iter *it, const char **key, void **val);
 
+/* 64-bit FNV-1a of a string; never 0, so 0 can mean "none". */
+uint64_t vk_hash64(const char *s);
+
 /* Small helpers. */
 #define VK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define VK_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

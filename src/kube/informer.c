@@ -1,4 +1,9 @@
-/* The informer: a list + watch cache of one kind of object (see kube.h). */
+/* The informer: a list + watch cache of one kind of object (see kube.h).
+ *
+ * The store holds each object as compact JSON text, not as a cJSON tree:
+ * a pod is about 3 KiB of text and well over 15 KiB of tree, and an edge
+ * node's agent spends most of its memory on this cache.  Readers get a
+ * parsed copy (vk_informer_get), which costs microseconds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +15,7 @@ struct vk_informer {
 	vk_informer_opts o;
 	char *what, *path, *selector; /* our copies of the options' strings */
 	vk_kube *kube;
-	vk_map *store;         /* key -> cJSON (owned) */
+	vk_map *store;         /* key -> JSON text (owned) */
 	char *rv;              /* resourceVersion to resume from; NULL: list */
 	bool synced, closing, resuming, listing;
 	vk_kube_watch *watch;
@@ -38,11 +43,14 @@ char *vk_kube_key(const cJSON *obj)
 
 /* The stored copy, without metadata.managedFields: nothing in vk reads
  * them, and they are often the largest part of an object. */
-static cJSON *keep(const cJSON *obj)
+static char *keep(const cJSON *obj)
 {
-	cJSON *c = cJSON_Duplicate(obj, 1);
-	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "metadata"), "managedFields");
-	return c;
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	cJSON *mf = cJSON_DetachItemFromObjectCaseSensitive(md, "managedFields");
+	char *text = cJSON_PrintUnformatted(obj);
+	if (mf)
+		cJSON_AddItemToObject(md, "managedFields", mf); /* the caller's object stays whole */
+	return text;
 }
 
 static void set_rv(vk_informer *inf, const cJSON *obj)
@@ -101,28 +109,37 @@ static void list_done(const vk_kube_result *r, void *ud)
 	/* Replace the store; report what changed and what vanished. */
 	vk_map *old = inf->store;
 	inf->store = vk_map_new();
-	const cJSON *it;
+	cJSON *it;
 	cJSON_ArrayForEach(it, items)
 	{
 		char *key = vk_kube_key(it);
 		if (!key)
 			continue;
-		cJSON_Delete(vk_map_set(inf->store, key, keep(it)));
+		free(vk_map_set(inf->store, key, keep(it)));
 		free(key);
 	}
 	const char *k;
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(old, &i, &k, &v);) {
-		if (!vk_map_get(inf->store, k) && inf->o.on_delete)
-			inf->o.on_delete(k, v, inf->o.ud);
-		cJSON_Delete(v);
+		if (!vk_map_get(inf->store, k) && inf->o.on_delete) {
+			cJSON *gone = cJSON_Parse(v);
+			inf->o.on_delete(k, gone, inf->o.ud);
+			cJSON_Delete(gone);
+		}
+		free(v);
 		if (inf->closing)
 			break;
 	}
 	vk_map_free(old);
-	for (vk_map_iter i = {0}; !inf->closing && vk_map_next(inf->store, &i, &k, &v);)
-		if (inf->o.on_upsert)
-			inf->o.on_upsert(k, v, inf->o.ud);
+	cJSON_ArrayForEach(it, items)
+	{
+		if (inf->closing || !inf->o.on_upsert)
+			break;
+		char *key = vk_kube_key(it);
+		if (key)
+			inf->o.on_upsert(key, it, inf->o.ud);
+		free(key);
+	}
 	if (inf->closing)
 		return;
 	set_rv(inf, r->json);
@@ -183,15 +200,13 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 	set_rv(inf, obj);
 	vk_backoff_reset(&inf->backoff);
 	if (strcmp(type, "DELETED") == 0) {
-		cJSON *old = vk_map_del(inf->store, key);
-		if (old && inf->o.on_delete)
-			inf->o.on_delete(key, old, inf->o.ud);
-		cJSON_Delete(old);
+		free(vk_map_del(inf->store, key));
+		if (inf->o.on_delete)
+			inf->o.on_delete(key, obj, inf->o.ud);
 	} else {
-		cJSON *mine = keep(obj);
-		cJSON_Delete(vk_map_set(inf->store, key, mine));
+		free(vk_map_set(inf->store, key, keep(obj)));
 		if (inf->o.on_upsert)
-			inf->o.on_upsert(key, mine, inf->o.ud);
+			inf->o.on_upsert(key, obj, inf->o.ud);
 	}
 	free(key);
 }
@@ -260,17 +275,23 @@ void vk_informer_start(vk_informer *inf) { relist(inf); }
 bool vk_informer_synced(const vk_informer *inf) { return inf->synced; }
 size_t vk_informer_len(const vk_informer *inf) { return vk_map_len(inf->store); }
 
-const cJSON *vk_informer_get(const vk_informer *inf, const char *key)
+cJSON *vk_informer_get(const vk_informer *inf, const char *key)
 {
-	return vk_map_get(inf->store, key);
+	const char *text = vk_map_get(inf->store, key);
+	return text ? cJSON_Parse(text) : NULL;
 }
 
-bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key, const cJSON **obj)
+bool vk_informer_has(const vk_informer *inf, const char *key)
+{
+	return vk_map_get(inf->store, key) != NULL;
+}
+
+bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key, const char **json)
 {
 	void *v;
 	if (!vk_map_next(inf->store, it, key, &v))
 		return false;
-	*obj = v;
+	*json = v;
 	return true;
 }
 
@@ -280,7 +301,7 @@ static void closed(uv_handle_t *h)
 	const char *k;
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(inf->store, &i, &k, &v);)
-		cJSON_Delete(v);
+		free(v);
 	vk_map_free(inf->store);
 	free(inf->rv);
 	free(inf->what);

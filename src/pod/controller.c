@@ -48,8 +48,7 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 		r->created = true;
 		cJSON_Delete(r->pod);
 		r->pod = cJSON_Duplicate(p, 1);
-		free(r->spec_sig);
-		r->spec_sig = NULL; /* taken from the API pod at its first sync */
+		r->spec_sig = 0; /* taken from the API pod at its first sync */
 		free(key);
 		n++;
 	}

@@ -614,15 +614,14 @@ static void services_from_cache(env_job *j, vk_informer *services, bool links)
 	all->obj = cJSON_CreateObject();
 	cJSON *items = cJSON_AddArrayToObject(all->obj, "items");
 	size_t nslen = strlen(pod_ns(j));
-	const char *k;
-	const cJSON *svc;
-	for (vk_map_iter i = {0}; links && vk_informer_next(services, &i, &k, &svc);)
-		if (strncmp(k, pod_ns(j), nslen) == 0 && k[nslen] == '/')
-			cJSON_AddItemToArray(items, cJSON_Duplicate(svc, 1));
-	const cJSON *m = vk_informer_get(services, "default/kubernetes");
-	if (m)
-		master->obj = cJSON_Duplicate(m, 1);
-	else
+	const char *k, *text;
+	for (vk_map_iter i = {0}; links && vk_informer_next(services, &i, &k, &text);) {
+		cJSON *svc;
+		if (strncmp(k, pod_ns(j), nslen) == 0 && k[nslen] == '/' && (svc = cJSON_Parse(text)))
+			cJSON_AddItemToArray(items, svc);
+	}
+	master->obj = vk_informer_get(services, "default/kubernetes");
+	if (!master->obj)
 		master->status = 404;
 	vk_map_set(j->fetches, "svc", all);
 	vk_map_set(j->fetches, "master", master);

@@ -25,7 +25,7 @@ static void on_synced(void *ud)
 	const char *k;
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);)
-		if (!vk_informer_get(pc->inf, k))
+		if (!vk_informer_has(pc->inf, k))
 			vk_queue_add(pc->q, k);
 }
 

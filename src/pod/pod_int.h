@@ -13,7 +13,8 @@ typedef struct pod_rec {
 	char *uid;
 	cJSON *pod;           /* only while the API lacks it: the last copy seen
 	                         (or get_pods'), for delete_pod */
-	char *spec_sig;       /* what update_pod compares: labels, annotations, spec */
+	uint64_t spec_sig;    /* hash of what update_pod compares: labels,
+	                         annotations, spec (0: not known yet) */
 	uint64_t last_status; /* hash of the status JSON last written (0: none) */
 	bool created;         /* the provider has it */
 	bool status_busy;     /* a status write is in flight */
@@ -41,7 +42,7 @@ void vk_pods_informer_stop(vk_pods *pc);
 void vk_pods_sync(vk_queue *q, const char *key, void *ud);
 pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid);
 void vk_pods_rec_free(vk_pods *pc, pod_rec *r);
-char *vk_pods_spec_sig(const cJSON *pod);
+uint64_t vk_pods_spec_sig(const cJSON *pod);
 /* The informer dropped `key`: keep its last copy for delete_pod. */
 void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old);
 /* status.c */
@@ -49,8 +50,8 @@ void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *status);
 void vk_pods_notify(cJSON *pod_or_status, void *ud);
 void vk_pods_poll_start(vk_pods *pc);
 void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
-/* The API's view of a pod, or NULL. */
-static inline const cJSON *vk_pods_api(const vk_pods *pc, const char *key)
+/* The API's view of a pod: a parsed copy the caller frees, or NULL. */
+static inline cJSON *vk_pods_api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }

@@ -43,15 +43,6 @@ static bool json_subset(const cJSON *a, const cJSON *b)
 	return cJSON_IsNull(a) && cJSON_IsNull(b);
 }
 
-/* 64-bit FNV-1a: a status is remembered by its hash, not its text. */
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return h ? h : 1;
-}
-
 /* Fields kubelet always reports that a provider may leave out. */
 static void fill_defaults(vk_pods *pc, pod_rec *r, cJSON *st)
 {
@@ -116,15 +107,17 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	}
 	fill_defaults(pc, r, st);
 	char *printed = cJSON_PrintUnformatted(st);
-	uint64_t hash = fnv1a(printed);
+	uint64_t hash = vk_hash64(printed); /* remembered by hash, not text */
 	free(printed);
-	const cJSON *api = vk_pods_api(pc, r->key);
+	cJSON *api = hash == r->last_status ? NULL : vk_pods_api(pc, r->key);
 	if (hash == r->last_status ||
 	    (api && json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status")))) {
 		r->last_status = hash;
+		cJSON_Delete(api);
 		cJSON_Delete(st);
 		return;
 	}
+	cJSON_Delete(api);
 	/* The uid in the patch makes it a precondition: a pod re-created under
 	 * the same name does not get the old one's status. */
 	cJSON *patch = cJSON_CreateObject();
@@ -155,8 +148,10 @@ void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *st)
 	pod_rec *r = vk_map_get(pc->recs, key);
 	/* Only pods the provider has, and not while they are being deleted: the
 	 * deletion writes the terminal status itself. */
-	const cJSON *api = vk_pods_api(pc, key);
-	if (!r || !r->created || !api || vk_json_str(api, "metadata.deletionTimestamp") || !cJSON_IsObject(st)) {
+	cJSON *api = r && r->created ? vk_pods_api(pc, key) : NULL;
+	bool writable = api && !vk_json_str(api, "metadata.deletionTimestamp") && cJSON_IsObject(st);
+	cJSON_Delete(api);
+	if (!writable) {
 		cJSON_Delete(st);
 		return;
 	}

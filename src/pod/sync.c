@@ -52,7 +52,7 @@ char *vk_pod_key(const cJSON *pod)
 }
 
 /* What update_pod is called for: the parts of a pod a user may change. */
-char *vk_pods_spec_sig(const cJSON *pod)
+uint64_t vk_pods_spec_sig(const cJSON *pod)
 {
 	cJSON *sig = cJSON_CreateObject();
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
@@ -67,7 +67,9 @@ char *vk_pods_spec_sig(const cJSON *pod)
 		cJSON_AddItemToObject(sig, "spec", cJSON_Duplicate(spec, 1));
 	char *s = cJSON_PrintUnformatted(sig);
 	cJSON_Delete(sig);
-	return s;
+	uint64_t h = vk_hash64(s);
+	free(s);
+	return h;
 }
 
 pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid)
@@ -89,7 +91,6 @@ void vk_pods_rec_free(vk_pods *pc, pod_rec *r)
 	free(r->key);
 	free(r->uid);
 	cJSON_Delete(r->pod);
-	free(r->spec_sig);
 	cJSON_Delete(r->status_next);
 	free(r);
 }
@@ -240,8 +241,9 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		snprintf(reason, sizeof reason, "Provider%sFailed", what);
 		vk_warn(SUB, "%s: %s_pod failed: %s", op->key, op->kind == OP_CREATE ? "create" : op->kind == OP_UPDATE ? "update" : "delete",
 		        res->errmsg ? res->errmsg : "error");
-		const cJSON *about = vk_pods_api(pc, op->key);
+		cJSON *about = vk_pods_api(pc, op->key);
 		event(pc, about ? about : op->pod, "Warning", reason, res->errmsg ? res->errmsg : "provider error");
+		cJSON_Delete(about);
 		/* A failed delete keeps the pod it was for, so the retry can try again. */
 		if ((op->kind == OP_DELETE_GONE || op->kind == OP_DELETE_STALE) && r && !r->pod) {
 			r->pod = op->pod;
@@ -255,18 +257,17 @@ static void provider_done(const vk_provider_result *res, void *ud)
 	case OP_CREATE:
 		r = vk_pods_rec(pc, op->key, vk_json_str(op->pod, "metadata.uid"));
 		r->created = true;
-		free(r->spec_sig);
-		r->spec_sig = vk_pods_spec_sig(vk_pods_api(pc, op->key) ? vk_pods_api(pc, op->key) : op->pod);
+		cJSON *api = vk_pods_api(pc, op->key);
+		r->spec_sig = vk_pods_spec_sig(api ? api : op->pod);
+		cJSON_Delete(api);
 		vk_info(SUB, "%s: created in the provider", op->key);
 		event(pc, op->pod, "Normal", "ProviderCreateSuccess", "Create pod in provider successfully");
 		vk_pods_fetch_status(pc, r);
 		finish(pc, op->key, false, 0);
 		break;
 	case OP_UPDATE:
-		if (r) {
-			free(r->spec_sig);
+		if (r)
 			r->spec_sig = vk_pods_spec_sig(op->pod);
-		}
 		event(pc, op->pod, "Normal", "ProviderUpdateSuccess", "Update pod in provider successfully");
 		finish(pc, op->key, false, 0);
 		break;
@@ -320,7 +321,7 @@ static void env_done(cJSON *pod, const char *err, void *ud)
 		return;
 	}
 	if (err) {
-		const cJSON *api = vk_pods_api(pc, op->key);
+		cJSON *api = vk_pods_api(pc, op->key);
 		unsigned n = vk_queue_attempts(pc->q, op->key);
 		/* A read that failed (not a missing object) is usually the Node
 		 * authorizer catching up with a new pod: retry quietly at first. */
@@ -330,6 +331,7 @@ static void env_done(cJSON *pod, const char *err, void *ud)
 				vk_warn(SUB, "%s: cannot start yet: %s", op->key, err);
 			event(pc, api ? api : op->pod, "Warning", "CreateContainerConfigError", err);
 		}
+		cJSON_Delete(api);
 		finish(pc, op->key, true, ENV_RETRY_MAX_MS);
 		op_free(op);
 		return;
@@ -391,10 +393,19 @@ void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old)
 	}
 }
 
+static void sync_with(vk_pods *pc, const char *key, const cJSON *api);
+
 void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 {
 	vk_pods *pc = ud;
-	const cJSON *api = vk_pods_api(pc, key);
+	cJSON *api = vk_pods_api(pc, key);
+	sync_with(pc, key, api);
+	cJSON_Delete(api);
+}
+
+/* `api` is the API's pod (NULL: gone), valid for this call only. */
+static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
+{
 	pod_rec *r = vk_map_get(pc->recs, key);
 
 	if (!api) {
@@ -445,7 +456,7 @@ void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 		return;
 	}
 
-	char *sig = vk_pods_spec_sig(api);
+	uint64_t sig = vk_pods_spec_sig(api);
 	if (!r->spec_sig) {
 		/* Adopted from get_pods at start-up: the provider's copy is the
 		 * resolved pod, not comparable; the API's is the reference from now. */
@@ -453,15 +464,10 @@ void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 		finish(pc, key, false, 0);
 		return;
 	}
-	bool changed = strcmp(sig, r->spec_sig) != 0;
-	free(sig);
-	if (changed && vk_provider_has(pc->o.provider, VK_CALL_UPDATE_POD)) {
+	if (sig != r->spec_sig && vk_provider_has(pc->o.provider, VK_CALL_UPDATE_POD)) {
 		call_provider(pc, key, OP_UPDATE, cJSON_Duplicate(api, 1));
 		return;
 	}
-	if (changed) {
-		free(r->spec_sig);
-		r->spec_sig = vk_pods_spec_sig(api);
-	}
+	r->spec_sig = sig;
 	finish(pc, key, false, 0);
 }

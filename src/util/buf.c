@@ -123,3 +123,11 @@ char *vk_asprintf(const char *fmt, ...)
 		oom();
 	return out;
 }
+
+uint64_t vk_hash64(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h ? h : 1;
+}

@@ -397,9 +397,13 @@ static void wrong_endpoints_say_so(void)
 	v = vk_cri_method_find("version");
 	vk_cri_method bogus = {"bogus", "/runtime.v1.RuntimeService/Bogus", v->request, v->response};
 	code = call_on(cri, &bogus, "{}", 0);
-	ok(code == VK_GRPC_UNIMPLEMENTED && strncmp(last_error, "UNIMPLEMENTED: ", 15) == 0 &&
-	   strstr(last_error, "is this a CRI v1 endpoint?"),
-	   "an RPC the endpoint lacks is UNIMPLEMENTED with a hint: %s", last_error);
+	/* containerd answers trailers-only and resets the stream; curl 7.88 now
+	 * and then reports that as a framing error before it hands over the
+	 * headers.  Either way the caller must be told what is likely wrong. */
+	ok((code == VK_GRPC_UNIMPLEMENTED && strncmp(last_error, "UNIMPLEMENTED: ", 15) == 0 &&
+	    strstr(last_error, "is this a CRI v1 endpoint?")) ||
+	   (code == VK_GRPC_UNAVAILABLE && strstr(last_error, "is this a CRI endpoint?")),
+	   "an RPC the endpoint lacks is UNIMPLEMENTED (or a broken stream) with a hint: %s", last_error);
 
 	err = NULL;
 	ok(vk_cri_new(http, "tcp://127.0.0.1:1", &c, &err) == -EINVAL && err &&
