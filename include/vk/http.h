@@ -13,7 +13,8 @@
  *
  * The engine sets these options itself, so callers must leave them alone:
  * CURLOPT_PRIVATE, CURLOPT_WRITEFUNCTION/WRITEDATA, CURLOPT_ERRORBUFFER,
- * CURLOPT_NOSIGNAL, CURLOPT_HTTPHEADER (when `headers` is given) and
+ * CURLOPT_NOSIGNAL, CURLOPT_UPLOAD_BUFFERSIZE and CURLOPT_BUFFERSIZE (small:
+ * 16 KiB and 8 KiB), CURLOPT_HTTPHEADER (when `headers` is given) and
  * CURLOPT_MAXFILESIZE_LARGE (when max_body is set).  A vk_http_req pointer
  * is valid until its on_done returns or it is cancelled.  Everything here is
  * safe to call from inside on_data and on_done (work that libcurl forbids in

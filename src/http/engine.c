@@ -400,6 +400,12 @@ int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	/* curl gives every transfer a 64 KiB upload and a 16 KiB download
+	 * buffer; with a hundred status writes in flight that is most of vk's
+	 * memory, and it fragments the heap long after.  Kubernetes objects
+	 * are a few KiB: the smallest upload buffer curl allows, and 8 KiB in. */
+	curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 8192L);
 	if (headers)
 		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	if (opts->max_body)
