@@ -94,6 +94,11 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 		*err = vk_strdup("out of memory");
 		return NULL;
 	}
+	/* Each callback converts a pod to a fresh table: garbage that the
+	 * default pause (200: wait until the heap doubles) lets pile up to as
+	 * much again as the live data.  Collect when it grew by half instead
+	 * (measured: about a quarter less memory at 500 pods). */
+	lua_gc(L, LUA_GCINC, 150, 0, 0);
 	vk_lua_host *h = vk_xcalloc(1, sizeof *h);
 	h->L = L;
 	h->loop = o->loop;
