@@ -16,6 +16,7 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 		pc->o.workers = 64;
 	pc->recs = vk_map_new();
 	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pods_sync, pc);
+	pc->sq = vk_pods_status_queue(pc);
 	uv_timer_init(o->loop, &pc->poll_timer);
 	pc->poll_timer.data = pc;
 	pc->open_handles = 1;
@@ -114,5 +115,6 @@ void vk_pods_close(vk_pods *pc)
 	vk_provider_set_notify(pc->o.provider, NULL, NULL);
 	vk_pods_informer_stop(pc);
 	vk_queue_close(pc->q);
+	vk_queue_close(pc->sq);
 	uv_close((uv_handle_t *)&pc->poll_timer, closed);
 }

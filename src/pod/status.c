@@ -64,7 +64,11 @@ static void fill_defaults(vk_pods *pc, pod_rec *r, cJSON *st)
 	(void)r;
 }
 
-static void write_status(vk_pods *pc, pod_rec *r, cJSON *st);
+/* Status writes run through a queue of their own (pc->sq): one per pod at a
+ * time, a newer status superseding a waiting one, and a bounded number in
+ * flight, so that a burst of pods does not open a transfer (and its
+ * buffers) for each of them at once. */
+#define STATUS_WRITES_IN_FLIGHT 32
 
 typedef struct {
 	vk_pods *pc;
@@ -80,31 +84,32 @@ static void write_done(const vk_kube_result *res, void *ud)
 	pc->inflight--;
 	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, w->key);
 	if (r && strcmp(r->uid, w->uid) == 0) {
-		r->status_busy = false;
 		if (res->status == 200) {
 			r->last_status = w->hash;
 		} else if (res->status != 404) {
 			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, res->status,
 			        res->error ? res->error : "");
 		}
-		cJSON *next = r->status_next;
-		r->status_next = NULL;
-		if (next)
-			write_status(pc, r, next);
 	}
+	if (!pc->closing)
+		vk_queue_done(pc->sq, w->key, false, 0);
 	free(w->key);
 	free(w->uid);
 	free(w);
 }
 
-/* Takes st. */
-static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
+/* The status queue's worker: writes the pod's newest status, unless the API
+ * already says all of it. */
+static void status_work(vk_queue *q, const char *key, void *ud)
 {
-	if (r->status_busy) {
-		cJSON_Delete(r->status_next);
-		r->status_next = st;
+	vk_pods *pc = ud;
+	pod_rec *r = vk_map_get(pc->recs, key);
+	cJSON *st = r ? r->status_next : NULL;
+	if (!st) {
+		vk_queue_done(q, key, false, 0);
 		return;
 	}
+	r->status_next = NULL;
 	fill_defaults(pc, r, st);
 	char *printed = cJSON_PrintUnformatted(st);
 	uint64_t hash = vk_hash64(printed); /* remembered by hash, not text */
@@ -115,6 +120,7 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 		r->last_status = hash;
 		cJSON_Delete(api);
 		cJSON_Delete(st);
+		vk_queue_done(q, key, false, 0);
 		return;
 	}
 	cJSON_Delete(api);
@@ -131,16 +137,28 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	w->uid = vk_strdup(r->uid);
 	w->hash = hash;
 	pc->inflight++;
-	r->status_busy = true;
 	if (vk_kube_send_json(pc->o.kube, "PATCH", path, "application/merge-patch+json", patch, write_done, w) < 0) {
-		r->status_busy = false;
 		pc->inflight--;
 		free(w->key);
 		free(w->uid);
-			free(w);
+		free(w);
+		vk_queue_done(q, key, true, 5000);
 	}
 	free(path);
 	cJSON_Delete(patch);
+}
+
+vk_queue *vk_pods_status_queue(vk_pods *pc)
+{
+	return vk_queue_new(pc->o.loop, STATUS_WRITES_IN_FLIGHT, status_work, pc);
+}
+
+/* Takes st: it replaces any status still waiting for this pod. */
+static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
+{
+	cJSON_Delete(r->status_next);
+	r->status_next = st;
+	vk_queue_add(pc->sq, r->key);
 }
 
 void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *st)
