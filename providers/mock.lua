@@ -138,26 +138,44 @@ function P.init(config, node)
 	         node.status.capacity.memory, node.status.capacity.pods, host_ip)
 end
 
+-- A pod is kept as its JSON text (a few KiB) with its status as a table:
+-- an edge node holding a thousand pods keeps them in a fraction of the
+-- memory their tables would take.
+local function record(pod)
+	local status = pod.status
+	pod.status = nil
+	local r = { text = json.encode(pod), status = status }
+	pod.status = status
+	return r
+end
+
+local function pod_of(r)
+	local pod = json.decode(r.text)
+	pod.status = r.status
+	return pod
+end
+
 function P.create_pod(pod)
 	local k = key(pod.metadata.namespace, pod.metadata.name)
-	local t = now()
-	pod.status = pending_status(pod, t)
-	pods[k] = pod
+	local r = record(pod)
+	r.status = pending_status(pod, now())
+	pods[k] = r
 	local delay = tonumber(cfg.startup_delay_ms) or 0
 	if delay > 0 then
 		timer.sleep(delay)
-		if pods[k] ~= pod then return end -- deleted or replaced meanwhile
+		if pods[k] ~= r then return end -- deleted or replaced meanwhile
 	end
 	local ip = (pod.spec.hostNetwork and host_ip) or (cfg.pod_ip and tostring(cfg.pod_ip)) or fake_ip()
-	pod.status = running_status(pod, ip, now())
-	vk.notify { namespace = pod.metadata.namespace, name = pod.metadata.name, status = pod.status }
+	r.status = running_status(pod, ip, now())
+	vk.notify { namespace = pod.metadata.namespace, name = pod.metadata.name, status = r.status }
 end
 
 function P.update_pod(pod)
 	local k = key(pod.metadata.namespace, pod.metadata.name)
 	local old = pods[k]
-	if old then pod.status = old.status end
-	pods[k] = pod
+	local r = record(pod)
+	if old then r.status = old.status end
+	pods[k] = r
 end
 
 function P.delete_pod(pod)
@@ -165,17 +183,18 @@ function P.delete_pod(pod)
 end
 
 function P.get_pod(namespace, name)
-	return pods[key(namespace, name)]
+	local r = pods[key(namespace, name)]
+	return r and pod_of(r)
 end
 
 function P.get_pod_status(namespace, name)
-	local pod = pods[key(namespace, name)]
-	return pod and pod.status
+	local r = pods[key(namespace, name)]
+	return r and r.status
 end
 
 function P.get_pods()
 	local list = json.array()
-	for _, pod in pairs(pods) do list[#list + 1] = pod end
+	for _, r in pairs(pods) do list[#list + 1] = pod_of(r) end
 	return list
 end
 
