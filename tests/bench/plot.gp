@@ -6,9 +6,10 @@ set terminal pngcairo size 1400,600 noenhanced
 set output out
 files = system("ls " . datadir . "/*.dat")
 zoom = real(system("cat " . datadir . "/zoom"))
-color(f) = strstrt(f, "/vk-") ? "#1f77b4" : (strstrt(f, "/upstream-") ? "#d62728" : "#7f7f7f")
-dash(f) = strstrt(f, "-1.dat") ? 1 : 2
 label(f) = system("basename " . f . " .dat")
+# By the file's own name: the folder's path may hold "vk-" too.
+color(f) = strstrt(label(f), "vk-") == 1 ? "#1f77b4" : (strstrt(label(f), "upstream-") == 1 ? "#d62728" : "#7f7f7f")
+dash(f) = label(f)[strlen(label(f))-1:] eq "-1" ? 1 : 2
 set multiplot layout 1,2 title sprintf("Pods Running after the first create, seen through a watch (N = %d, one line per round)", n)
 set xlabel "seconds since the first create"
 set ylabel "pods Running"

@@ -56,6 +56,7 @@ if [[ -z ${VK_BIN:-} ]]; then
 	meson compile -C "$VK_ROOT/build-bench" -j2 vk >&2
 	VK_BIN=$VK_ROOT/build-bench/vk
 fi
+vk_rev=$(git -C "$VK_ROOT" describe --always --dirty 2>/dev/null || echo '?') # the tree vk was built from
 provider=$VK_ROOT/providers/mock.lua
 [[ -f $provider ]] || provider=$VK_ROOT/tests/e2e/vk/providers/recorder.lua
 
@@ -203,7 +204,7 @@ rm -rf "$base.logs" && cp -r "$tmp/logs" "$base.logs" # agents' and load client'
 vk_ver=$("$VK_BIN" --version 2>&1 | head -1 || true)
 python3 "$here/report.py" --raw "$base.raw" --pods "$pods" --rounds "$rounds" --idle-seconds "$idle_s" \
 	--md "$base.md" --plot-data "$tmp/plot" \
-	--meta "vk: \`$vk_ver\` ($(git -C "$VK_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), release build, provider $(basename "$provider"), log level $log_level); upstream virtual-kubelet $up_ver (cmd/virtual-kubelet, provider mock, as $up_identity, log level $log_level); control plane $(basename "$BIN"); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')." \
+	--meta "vk: \`$vk_ver\` ($vk_rev, release build, provider $(basename "$provider"), log level $log_level); upstream virtual-kubelet $up_ver (cmd/virtual-kubelet, provider mock, as $up_identity, log level $log_level); control plane $(basename "$BIN"); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')." \
 	--note "$up_note"
 gnuplot -e "datadir='$tmp/plot'; out='$base.png'; n=$pods" "$here/plot.gp"
 printf '![pods Running over time](%s)\n' "$(basename "$base.png")" >>"$base.md"
