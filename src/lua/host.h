@@ -127,6 +127,13 @@ int vk_lua_open_fs(lua_State *L);
 int vk_lua_open_event(lua_State *L);
 
 /* json.c */
+/* init(config, node)'s arguments, converted under lua_pcall (conversion may
+ * raise): push vk_lua__push_init_args, a light userdata to this, call it
+ * with 1 argument and 2 results.  NULL config or node give {}. */
+typedef struct {
+	const cJSON *config, *node;
+} vk_lua_init_args;
+int vk_lua__push_init_args(lua_State *L);
 void vk_lua__json_init(lua_State *L);   /* the array metatable in the registry */
 void vk_lua__json_mark_array(lua_State *L, int idx);
 bool vk_lua__json_is_array(lua_State *L, int idx);

@@ -356,3 +356,18 @@ cJSON *vk_lua_to_json(lua_State *L, int idx, char **err)
 	free(c);
 	return j;
 }
+
+int vk_lua__push_init_args(lua_State *L)
+{
+	vk_lua_init_args *a = lua_touserdata(L, 1);
+	lua_settop(L, 0);
+	if (a->config)
+		vk_lua_push_json(L, a->config);
+	else
+		lua_newtable(L);
+	if (a->node)
+		vk_lua_push_json(L, a->node);
+	else
+		lua_newtable(L);
+	return 2;
+}

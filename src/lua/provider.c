@@ -367,26 +367,6 @@ static void load_failed_done(vk_lua_task *t, int err, const char *errmsg, int nr
 	free(lerr);
 }
 
-typedef struct {
-	const cJSON *config;
-	const cJSON *node;
-} init_args;
-
-static int build_init_args(lua_State *L)
-{
-	init_args *a = lua_touserdata(L, 1);
-	lua_settop(L, 0);
-	if (a->config)
-		vk_lua_push_json(L, a->config);
-	else
-		lua_newtable(L);
-	if (a->node)
-		vk_lua_push_json(L, a->node);
-	else
-		lua_newtable(L);
-	return 2;
-}
-
 int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, void *ud)
 {
 	if (!o || !o->loop || !o->path || !cb)
@@ -425,9 +405,9 @@ int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, v
 		lua_pushcfunction(L, vk_lua__nothing);
 	}
 	vk_lua_task *t = vk_lua__task_new(h, "provider init", init_done, NULL);
-	init_args a = {o->config, node};
+	vk_lua_init_args a = {o->config, node};
 	int top = lua_gettop(L);
-	lua_pushcfunction(L, build_init_args);
+	lua_pushcfunction(L, vk_lua__push_init_args);
 	lua_pushlightuserdata(L, &a);
 	if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
 		lua_settop(L, top);

@@ -135,25 +135,6 @@ static const char driver[] = "local new, old, config, node = ...\n"
                              "if new.init then new.init(config, node) end\n"
                              "if new.on_reload then new.on_reload(old) end\n";
 
-typedef struct {
-	const cJSON *config, *node;
-} reload_args;
-
-static int build_args(lua_State *L)
-{
-	reload_args *a = lua_touserdata(L, 1);
-	lua_settop(L, 0);
-	if (a->config)
-		vk_lua_push_json(L, a->config);
-	else
-		lua_newtable(L);
-	if (a->node)
-		vk_lua_push_json(L, a->node);
-	else
-		lua_newtable(L);
-	return 2;
-}
-
 int vk_lua_provider_reload(vk_provider *p, const cJSON *config, cJSON *node, vk_lua_open_cb cb, void *ud)
 {
 	vk_lua_host *h = vk_lua__host_from_provider(p);
@@ -189,10 +170,10 @@ int vk_lua_provider_reload(vk_provider *p, const cJSON *config, cJSON *node, vk_
 	}
 	vk_lua_task *t = vk_lua__task_new(h, "provider reload", reload_done, r);
 	if (!r->err) {
-		reload_args a = {config, node};
+		vk_lua_init_args a = {config, node};
 		lua_rawgeti(L, LUA_REGISTRYINDEX, r->new_ref);
 		lua_rawgeti(L, LUA_REGISTRYINDEX, h->provider_ref);
-		lua_pushcfunction(L, build_args);
+		lua_pushcfunction(L, vk_lua__push_init_args);
 		lua_pushlightuserdata(L, &a);
 		if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
 			lua_settop(L, top);
