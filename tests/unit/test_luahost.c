@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "provider_wait.h"
 #include "tap.h"
 #include "vk/lua.h"
 #include "vk/util.h"
@@ -16,25 +17,7 @@ static uv_loop_t loop;
 
 /* ---- opening ------------------------------------------------------------ */
 
-typedef struct {
-	bool done;
-	vk_provider *p;
-	char *err;
-} opened;
-
-static void on_open(vk_provider *p, const char *err, void *ud)
-{
-	opened *o = ud;
-	o->done = true;
-	o->p = p;
-	o->err = err ? strdup(err) : NULL;
-}
-
-static void spin(bool *flag)
-{
-	while (!*flag)
-		uv_run(&loop, UV_RUN_ONCE);
-}
+static void spin(bool *flag) { spin_until(&loop, flag); }
 
 static vk_provider *open_p(const char *path, const char *config, cJSON *node, uint64_t max_instr,
                            char **err)
@@ -56,25 +39,6 @@ static vk_provider *open_p(const char *path, const char *config, cJSON *node, ui
 }
 
 /* ---- calls -------------------------------------------------------------- */
-
-typedef struct {
-	bool done;
-	int err;
-	char *errmsg;
-	char *value; /* printed JSON */
-	uint64_t at;
-} result;
-
-static void on_result(const vk_provider_result *r, void *ud)
-{
-	result *x = ud;
-	x->done = true;
-	x->err = r->err;
-	x->errmsg = r->errmsg ? strdup(r->errmsg) : NULL;
-	x->value = r->value ? cJSON_PrintUnformatted(r->value) : NULL;
-	cJSON_Delete(r->value);
-	x->at = vk_now_ms();
-}
 
 static void result_free(result *r)
 {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "pyserver.h"
+#include "provider_wait.h"
 #include "tap.h"
 #include "vk/lua.h"
 #include "vk/util.h"
@@ -51,41 +52,7 @@ static const char *server_py =
 
 static uv_loop_t *loop;
 
-typedef struct {
-	bool done;
-	vk_provider *p;
-	char *err;
-} opened;
-
-static void on_open(vk_provider *p, const char *err, void *ud)
-{
-	opened *o = ud;
-	o->done = true;
-	o->p = p;
-	o->err = vk_strdup(err);
-}
-
-typedef struct {
-	bool done;
-	int err;
-	char *errmsg, *value;
-} result;
-
-static void on_result(const vk_provider_result *r, void *ud)
-{
-	result *x = ud;
-	x->done = true;
-	x->err = r->err;
-	x->errmsg = vk_strdup(r->errmsg);
-	x->value = r->value ? cJSON_PrintUnformatted(r->value) : NULL;
-	cJSON_Delete(r->value);
-}
-
-static void spin(bool *flag)
-{
-	while (!*flag)
-		uv_run(loop, UV_RUN_ONCE);
-}
+static void spin(bool *flag) { spin_until(loop, flag); }
 
 static void call(vk_provider *p, const char *action, result *r, bool wait)
 {
