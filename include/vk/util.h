@@ -88,6 +88,14 @@ size_t vk_map_len(const vk_map *m);
 /* for (vk_map_iter it = {0}; vk_map_next(m, &it, &k, &v);) ... */
 bool vk_map_next(const vk_map *m, vk_map_iter *it, const char **key, void **val);
 
+/* Standard base64 (RFC 4648), as Go's encoding/base64 StdEncoding reads
+ * kubeconfig *-data fields and Secret data: line breaks are ignored,
+ * padding optional.  Appends to `out`; returns 0 or -EINVAL. */
+int vk_base64_decode(const char *in, size_t len, vk_buf *out);
+
+/* The value of one hex digit, or -1. */
+int vk_hexval(char c);
+
 /* 64-bit FNV-1a of a string; never 0, so 0 can mean "none". */
 uint64_t vk_hash64(const char *s);
 

@@ -83,24 +83,13 @@ static void call_free(vk_cri_call *call)
 	free(call);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* grpc-message is percent-encoded (gRPC over HTTP/2, "Responses"). */
 static char *percent_decode(const char *s)
 {
 	char *out = vk_xmalloc(strlen(s) + 1), *o = out;
 	while (*s) {
 		int hi, lo;
-		if (s[0] == '%' && (hi = hexval(s[1])) >= 0 && (lo = hexval(s[2])) >= 0) {
+		if (s[0] == '%' && (hi = vk_hexval(s[1])) >= 0 && (lo = vk_hexval(s[2])) >= 0) {
 			*o++ = (char)(hi << 4 | lo);
 			s += 3;
 		} else {

@@ -6,10 +6,6 @@
 
 #include "vk/util.h"
 
-/* Standard base64 (RFC 4648), as Go's encoding/base64 StdEncoding reads it
- * in kubeconfig *-data fields: line breaks are ignored, padding optional.
- * Appends to `out`; returns 0 or -EINVAL. */
-int vk_base64_decode(const char *in, size_t len, vk_buf *out);
 
 
 /* ---- client internals (client.c, watch.c) ---------------------------- */

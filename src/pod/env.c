@@ -177,34 +177,6 @@ static bool valid_env_name(const char *s)
 	return true;
 }
 
-static char *b64decode(const char *in, size_t *outlen)
-{
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in);
-	char *out = vk_xmalloc(n / 4 * 3 + 4);
-	size_t o = 0;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (in[i] == '=' || in[i] == '\n' || in[i] == '\r')
-			continue;
-		const char *p = strchr(tbl, in[i]);
-		if (!p || !*p) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (unsigned)(p - tbl);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*outlen = o;
-	return out;
-}
-
 /* Value of key in a ConfigMap (data) or Secret (base64 data); malloc'd.
  * Keys are looked up as they are: "app.conf" is one key, not a path. */
 static char *object_value(const cJSON *obj, const char *key, bool secret)
@@ -218,8 +190,12 @@ static char *object_value(const cJSON *obj, const char *key, bool secret)
 		return NULL;
 	if (!secret)
 		return vk_strdup(v);
-	size_t n;
-	return b64decode(v, &n);
+	vk_buf out = {0};
+	if (vk_base64_decode(v, strlen(v), &out) < 0) {
+		vk_buf_free(&out);
+		return NULL;
+	}
+	return vk_buf_steal(&out);
 }
 
 /* Parses a Kubernetes quantity ("500m", "2", "128Mi", "1G", "1e3") into base units. */

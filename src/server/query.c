@@ -6,25 +6,14 @@
 
 #include "server_int.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *vk_srv_unescape(const char *s, size_t len, bool query)
 {
 	char *out = vk_xmalloc(len + 1), *o = out;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < len ? vk_hexval(s[i + 1]) : -1;
+			int lo = hi >= 0 ? vk_hexval(s[i + 2]) : -1;
 			if (lo < 0 || (hi == 0 && lo == 0)) { /* short, not hex, or %00 */
 				free(out);
 				return NULL;

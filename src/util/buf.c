@@ -131,3 +131,14 @@ uint64_t vk_hash64(const char *s)
 		h = (h ^ (uint8_t)*s) * 1099511628211ull;
 	return h ? h : 1;
 }
+
+int vk_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -1,8 +1,8 @@
-/* base64 decoding for kubeconfig *-data fields. */
+/* base64 decoding: kubeconfig *-data fields, Secret data. */
 #include <errno.h>
 #include <stdint.h>
 
-#include "kube_int.h"
+#include "vk/util.h"
 
 static int sextet(unsigned char ch)
 {
