@@ -21,6 +21,14 @@ required() { awk -v m="$2" '$1=="require" && $2==m {print $3}' "$here/$1/go.mod"
 
 log() { echo "[build] $*" >&2; }
 
+# Kubernetes v1.35 needs Go >= 1.25; Debian 12's golang-go (1.19) is too old,
+# so the toolchain of the machine image (or GOTOOLCHAIN downloads through the
+# module proxy) is used.  Say so plainly instead of failing deep in a build.
+if ! command -v go >/dev/null; then
+	log "no Go toolchain on PATH: the control plane is built from source with Go >= 1.25"
+	exit 1
+fi
+
 # go build -v names each package as it compiles it: count them so a long,
 # silent build shows that it moves.  A package path has no blank in it, so
 # every other line is a message (compiler "#" headers and file.go:N: lines, or
