@@ -114,6 +114,10 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	uv_idle_init(h->loop, &h->kick);
 	h->kick.data = h;
 	h->refs++; /* the kick handle, until its close callback */
+	uv_timer_init(h->loop, &h->settle);
+	h->settle.data = h;
+	uv_unref((uv_handle_t *)&h->settle);
+	h->refs++; /* the settle timer, likewise */
 
 	luaL_openlibs(L);
 	vk_lua__json_init(L);
@@ -139,6 +143,24 @@ void vk_lua__host_unref(vk_lua_host *h)
 }
 
 static void on_kick_closed(uv_handle_t *hd) { vk_lua__host_unref(hd->data); }
+
+/* The incremental collector runs only as the heap grows: after a burst of
+ * pods the garbage of their callbacks (each pod converted to a table) would
+ * stay until the next burst.  Once the provider has been quiet for a
+ * second, a full collection frees it, when there is enough to be worth it. */
+#define SETTLE_MS 1000
+
+static void on_settle(uv_timer_t *tm)
+{
+	vk_lua_host *h = tm->data;
+	if (h->closing)
+		return;
+	size_t kb = (size_t)lua_gc(h->L, LUA_GCCOUNT, 0);
+	if (kb > h->gc_base_kb + h->gc_base_kb / 4 + 256) {
+		lua_gc(h->L, LUA_GCCOLLECT, 0);
+		h->gc_base_kb = (size_t)lua_gc(h->L, LUA_GCCOUNT, 0);
+	}
+}
 
 static void task_complete(vk_lua_task *t, int err, const char *errmsg, int nres);
 
@@ -172,6 +194,7 @@ void vk_lua__host_close(vk_lua_host *h)
 		task_complete(t, -ECANCELED, "provider closed", 0);
 	}
 	uv_close((uv_handle_t *)&h->kick, on_kick_closed);
+	uv_close((uv_handle_t *)&h->settle, on_kick_closed);
 	vk_lua__host_unref(h); /* the provider's reference */
 	vk_lua__host_unref(h);
 }
@@ -238,8 +261,15 @@ vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_
 	lua_State *L = h->L;
 	vk_lua_task *t = vk_xcalloc(1, sizeof *t);
 	t->h = h;
-	t->co = lua_newthread(L);
-	t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	if (h->n_idle_co > 0) {
+		t->ref = h->idle_co[--h->n_idle_co];
+		lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+		t->co = lua_tothread(L, -1);
+		lua_pop(L, 1);
+	} else {
+		t->co = lua_newthread(L);
+		t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
 	lua_xmove(L, t->co, 1); /* the function */
 	lua_sethook(t->co, budget_hook, LUA_MASKCOUNT,
 	            h->max_instr < HOOK_EVERY ? (int)h->max_instr : HOOK_EVERY);
@@ -266,7 +296,15 @@ static void task_free(vk_lua_task *t)
 		h->tasks = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	luaL_unref(h->L, LUA_REGISTRYINDEX, t->ref);
+	/* A coroutine that returned is as good as new once its stack is empty;
+	 * one that raised or was killed is dropped. */
+	if (t->reusable && !h->closing && h->n_idle_co < VK_LUA_IDLE_COROUTINES &&
+	    lua_status(t->co) == LUA_OK) {
+		lua_settop(t->co, 0);
+		h->idle_co[h->n_idle_co++] = t->ref;
+	} else {
+		luaL_unref(h->L, LUA_REGISTRYINDEX, t->ref);
+	}
 	luaL_unref(h->L, LUA_REGISTRYINDEX, t->arg_ref);
 	free(t->speaker);
 	free(t->ns);
@@ -279,6 +317,8 @@ static void task_free(vk_lua_task *t)
 static void task_complete(vk_lua_task *t, int err, const char *errmsg, int nres)
 {
 	t->state = VK_TASK_DONE;
+	if (!t->h->closing)
+		uv_timer_start(&t->h->settle, on_settle, SETTLE_MS, 0);
 	if (t->done)
 		t->done(t, err, errmsg, nres);
 	task_free(t);
@@ -380,6 +420,7 @@ void vk_lua__task_resume(vk_lua_task *t, int nargs)
 		free(full);
 		free(m);
 	} else if (st == LUA_OK) {
+		t->reusable = true;
 		task_complete(t, 0, NULL, nres);
 	} else {
 		char *m = error_message(h, t->co);

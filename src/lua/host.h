@@ -42,6 +42,7 @@ struct vk_lua_task {
 	uint64_t instr;          /* instructions since the last resume */
 	uint64_t resumed_ns;     /* uv_hrtime() at the last resume */
 	bool killed;             /* budget exceeded: sticky */
+	bool reusable;           /* returned normally: co may serve another task */
 	char *killmsg;
 	vk_task_done_fn done;
 	void *done_ud;           /* per-kind data, see provider.c / bind_timer.c */
@@ -60,6 +61,11 @@ struct vk_lua_op {
 	void (*cancel)(void *ud);
 	void *cancel_ud;
 };
+
+/* Coroutines that returned normally are kept for the next task: a callback
+ * then costs no new thread (about 1 KiB of garbage each), which matters when
+ * the status poll calls get_pod_status for every pod. */
+#define VK_LUA_IDLE_COROUTINES 32
 
 struct vk_lua_host {
 	lua_State *L;
@@ -80,6 +86,10 @@ struct vk_lua_host {
 	vk_lua_task *tasks;
 	vk_lua_task *ready_head, *ready_tail;
 	vk_lua_task *current;    /* the task whose coroutine is running */
+	int idle_co[VK_LUA_IDLE_COROUTINES]; /* registry refs of finished coroutines to reuse */
+	int n_idle_co;
+	uv_timer_t settle;       /* a while after the last task: collect the garbage a burst left */
+	size_t gc_base_kb;       /* the heap after the last full collection */
 	unsigned refs;
 	bool closing;
 	struct vk_lua_every *everies; /* vk.timer.every handles, see bind_timer.c */
