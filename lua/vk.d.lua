@@ -27,9 +27,9 @@
 ---@field create_pod fun(pod: vk.Object): any?  required
 ---@field update_pod? fun(pod: vk.Object): any?
 ---@field delete_pod fun(pod: vk.Object): any?  required
----@field get_pod? fun(namespace: string, name: string): vk.Object?
----@field get_pod_status fun(namespace: string, name: string): vk.Object?  required; the pod's .status
----@field get_pods? fun(): vk.Object[]  every pod the provider runs (start-up reconcile)
+---@field get_pod? fun(namespace: string, name: string): (vk.Object|string)?  a table or its JSON text
+---@field get_pod_status fun(namespace: string, name: string): (vk.Object|string)?  required; the pod's .status, as a table or its JSON text
+---@field get_pods? fun(): (vk.Object[]|string)  every pod the provider runs (start-up reconcile); a list or its JSON text
 ---@field ping? fun()  error() marks the node NotReady
 ---@field node_status? fun(node: vk.Object): vk.Object?  edit or return the node before each status update
 ---@field container_logs? fun(namespace: string, pod: string, container: string, opts: table): string  opts: tailLines, limitBytes, sinceSeconds, sinceTime, timestamps, previous, follow (those given); the core re-applies tailLines/limitBytes
@@ -172,7 +172,8 @@ function http.request(req) end
 ---------------------------------------------------------------------------
 --- PodNotifier: push a status to the core at once.  Pass a whole pod, or
 --- {namespace=, name=, status=} (namespace and name default to the pod of
---- the running callback).  Returns false when the core has no notifier.
+--- the running callback); status may be a table or its JSON text.  Returns
+--- false when the core has no notifier.
 ---@param pod_or_status vk.Object
 ---@return boolean
 function vk.notify(pod_or_status) end

@@ -1,5 +1,6 @@
 /* vk.notify(pod_or_status): PodNotifier.  Hands the core a whole Pod (a
- * table with metadata) or {namespace=, name=, status=}; inside a callback
+ * table with metadata) or {namespace=, name=, status=}, the status a table
+ * or its JSON text; inside a callback
  * that has a pod, namespace and name default to that pod's.  Returns true
  * when the core took it, false when no notifier is set. */
 #include <stdlib.h>
@@ -23,11 +24,21 @@ static int l_notify(lua_State *L)
 		cJSON_Delete(j);
 		return luaL_error(L, "vk.notify: expected a Pod or {namespace=, name=, status=}");
 	}
+	cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "status");
+	if (cJSON_IsString(text)) { /* the status as its JSON text */
+		cJSON *st = cJSON_Parse(text->valuestring);
+		if (!cJSON_IsObject(st)) {
+			cJSON_Delete(st);
+			cJSON_Delete(j);
+			return luaL_error(L, "vk.notify: status= is a string but not the JSON text of an object");
+		}
+		cJSON_ReplaceItemInObjectCaseSensitive(j, "status", st);
+	}
 	if (!cJSON_GetObjectItemCaseSensitive(j, "metadata")) {
 		if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "status"))) {
 			cJSON_Delete(j);
 			return luaL_error(L, "vk.notify: expected a Pod (with metadata) or {namespace=, name=, "
-			                     "status=} with a status table");
+			                     "status=} with a status table or its JSON text");
 		}
 		if (!cJSON_GetObjectItemCaseSensitive(j, "namespace") && t && t->ns)
 			cJSON_AddStringToObject(j, "namespace", t->ns);

@@ -56,7 +56,23 @@ static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 			base = lua_gettop(co);
 			has_value = true;
 		}
-		if (has_value) {
+		bool text_ok = c->call == VK_CALL_GET_POD || c->call == VK_CALL_GET_POD_STATUS ||
+		               c->call == VK_CALL_GET_PODS;
+		if (has_value && text_ok && lua_type(co, base) == LUA_TSTRING) {
+			/* Pods and statuses may come back as their JSON text: a provider
+			 * holding many pods keeps them as strings, and parsing in C
+			 * makes no garbage in the provider's heap. */
+			size_t len;
+			const char *text = lua_tolstring(co, base, &len);
+			const char *end = NULL;
+			r.value = cJSON_ParseWithLengthOpts(text, len, &end, false);
+			if (!r.value) {
+				r.err = -EIO;
+				cerr = vk_asprintf("%s: %s returned a string that is not JSON (at byte %zu)",
+				                   t->h->path, call_names[c->call], end ? (size_t)(end - text) : 0);
+				r.errmsg = cerr;
+			}
+		} else if (has_value) {
 			r.value = vk_lua_to_json(co, base, &cerr);
 			if (!r.value) {
 				r.err = -EIO;

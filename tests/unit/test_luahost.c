@@ -201,6 +201,15 @@ int main(void)
 	spin(&r.done);
 	ok(r.err == 0 && r.value == NULL, "nil_return_is_a_NULL_value");
 	result_free(&r);
+	vk_provider_get_pod_status(p, "default", "as-text", on_result, &r);
+	spin(&r.done);
+	is_str(r.value, "{\"phase\":\"Running\",\"podIP\":\"10.0.0.3\"}", "a_status_returned_as_JSON_text_is_parsed");
+	result_free(&r);
+	vk_provider_get_pod_status(p, "default", "bad-text", on_result, &r);
+	spin(&r.done);
+	ok(r.err == -EIO && r.errmsg && strstr(r.errmsg, "get_pod_status returned a string that is not JSON"),
+	   "a_string_that_is_not_JSON_is_an_error_naming_the_callback (%s)", r.errmsg ? r.errmsg : "");
+	result_free(&r);
 	vk_provider_get_pods(p, on_result, &r);
 	spin(&r.done);
 	is_str(r.value, "[]", "get_pods_empty_table_is_an_empty_array");

@@ -104,6 +104,9 @@ function P.delete_pod(pod) end
 
 function P.get_pod_status(namespace, name)
 	if name == "missing" then return nil end
+	-- a status may come back as its JSON text
+	if name == "as-text" then return '{"phase":"Running","podIP":"10.0.0.3"}' end
+	if name == "bad-text" then return '{"phase":"Runn' end
 	return { phase = "Running", podIP = "10.0.0.2", ns = namespace }
 end
 
