@@ -17,6 +17,7 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 	pc->recs = vk_map_new();
 	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pods_sync, pc);
 	pc->sq = vk_pods_status_queue(pc);
+	pc->pq = vk_pods_poll_queue(pc);
 	uv_timer_init(o->loop, &pc->poll_timer);
 	pc->poll_timer.data = pc;
 	pc->open_handles = 1;
@@ -82,11 +83,8 @@ void vk_pods_resync(vk_pods *pc)
 		if (!r->created)
 			continue;
 		/* A read in flight may run on the version a hot reload has just
-		 * replaced: ask once more when it is back. */
-		if (r->polling)
-			r->poll_again = true;
-		else
-			vk_pods_fetch_status(pc, r);
+		 * replaced: the poll queue asks once more when it is back. */
+		vk_pods_fetch_status(pc, r);
 	}
 }
 
@@ -116,5 +114,6 @@ void vk_pods_close(vk_pods *pc)
 	vk_pods_informer_stop(pc);
 	vk_queue_close(pc->q);
 	vk_queue_close(pc->sq);
+	vk_queue_close(pc->pq);
 	uv_close((uv_handle_t *)&pc->poll_timer, closed);
 }

@@ -590,10 +590,10 @@ static void services_from_cache(env_job *j, vk_informer *services, bool links)
 	all->obj = cJSON_CreateObject();
 	cJSON *items = cJSON_AddArrayToObject(all->obj, "items");
 	size_t nslen = strlen(pod_ns(j));
-	const char *k, *text;
-	for (vk_map_iter i = {0}; links && vk_informer_next(services, &i, &k, &text);) {
+	const char *k;
+	for (vk_map_iter i = {0}; links && vk_informer_next(services, &i, &k);) {
 		cJSON *svc;
-		if (strncmp(k, pod_ns(j), nslen) == 0 && k[nslen] == '/' && (svc = cJSON_Parse(text)))
+		if (strncmp(k, pod_ns(j), nslen) == 0 && k[nslen] == '/' && (svc = vk_informer_get(services, k)))
 			cJSON_AddItemToArray(items, svc);
 	}
 	master->obj = vk_informer_get(services, "default/kubernetes");

@@ -17,15 +17,16 @@ typedef struct pod_rec {
 	                         annotations, spec (0: not known yet) */
 	uint64_t last_status; /* hash of the status JSON last written (0: none) */
 	bool created;         /* the provider has it */
-	cJSON *status_next;   /* the newest status, waiting in the status queue */
-	bool polling;         /* a get_pod_status call is in flight */
-	bool poll_again;      /* a resync came meanwhile: read once more after it */
+	bool deleted;         /* terminal status and DELETE done: a tombstone
+	                         until the watch reports the pod gone */
+	char *status_next;    /* the newest status (JSON text), waiting in the status queue */
 } pod_rec;
 
 struct vk_pods {
 	vk_pod_opts o;
 	vk_queue *q;          /* pod keys to sync */
 	vk_queue *sq;         /* pod keys whose status is to be written */
+	vk_queue *pq;         /* pod keys whose status is to be read (get_pod_status) */
 	vk_informer *inf;     /* the API's pods bound to this node */
 	vk_informer *services;/* every Service, for the service links of env */
 	vk_map *recs;         /* key -> pod_rec */
@@ -51,6 +52,7 @@ void vk_pods_notify(cJSON *pod_or_status, void *ud);
 void vk_pods_poll_start(vk_pods *pc);
 void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
 vk_queue *vk_pods_status_queue(vk_pods *pc);
+vk_queue *vk_pods_poll_queue(vk_pods *pc);
 /* The API's view of a pod: a parsed copy the caller frees, or NULL. */
 static inline cJSON *vk_pods_api(const vk_pods *pc, const char *key)
 {

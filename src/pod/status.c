@@ -104,31 +104,38 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 {
 	vk_pods *pc = ud;
 	pod_rec *r = vk_map_get(pc->recs, key);
-	cJSON *st = r ? r->status_next : NULL;
-	if (!st) {
+	char *text = r ? r->status_next : NULL;
+	if (!text) {
 		vk_queue_done(q, key, false, 0);
 		return;
 	}
 	r->status_next = NULL;
-	fill_defaults(pc, r, st);
-	char *printed = cJSON_PrintUnformatted(st);
-	uint64_t hash = vk_hash64(printed); /* remembered by hash, not text */
-	free(printed);
-	cJSON *api = hash == r->last_status ? NULL : vk_pods_api(pc, r->key);
-	if (hash == r->last_status ||
-	    (api && json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status")))) {
+	uint64_t hash = vk_hash64(text); /* remembered by hash, not text */
+	bool known = hash == r->last_status;
+	if (!known) {
+		cJSON *api = vk_pods_api(pc, r->key);
+		if (api) {
+			cJSON *st = cJSON_Parse(text);
+			known = json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status"));
+			cJSON_Delete(st);
+			cJSON_Delete(api);
+		}
+	}
+	if (known) {
 		r->last_status = hash;
-		cJSON_Delete(api);
-		cJSON_Delete(st);
+		free(text);
 		vk_queue_done(q, key, false, 0);
 		return;
 	}
-	cJSON_Delete(api);
 	/* The uid in the patch makes it a precondition: a pod re-created under
-	 * the same name does not get the old one's status. */
-	cJSON *patch = cJSON_CreateObject();
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "uid", r->uid);
-	cJSON_AddItemToObject(patch, "status", st);
+	 * the same name does not get the old one's status.  The body is put
+	 * together as text: the status already is. */
+	cJSON *u = cJSON_CreateStringReference(r->uid);
+	char *uid = cJSON_PrintUnformatted(u);
+	cJSON_Delete(u);
+	char *body = vk_asprintf("{\"metadata\":{\"uid\":%s},\"status\":%s}", uid, text);
+	free(uid);
+	free(text);
 	const char *slash = strchr(r->key, '/');
 	char *path = vk_asprintf("/api/v1/namespaces/%.*s/pods/%s/status", (int)(slash - r->key), r->key, slash + 1);
 	write_op *w = vk_xcalloc(1, sizeof *w);
@@ -137,7 +144,7 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	w->uid = vk_strdup(r->uid);
 	w->hash = hash;
 	pc->inflight++;
-	if (vk_kube_send_json(pc->o.kube, "PATCH", path, "application/merge-patch+json", patch, write_done, w) < 0) {
+	if (vk_kube_request(pc->o.kube, "PATCH", path, "application/merge-patch+json", body, write_done, w, NULL) < 0) {
 		pc->inflight--;
 		free(w->key);
 		free(w->uid);
@@ -145,7 +152,7 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 		vk_queue_done(q, key, true, 5000);
 	}
 	free(path);
-	cJSON_Delete(patch);
+	free(body);
 }
 
 vk_queue *vk_pods_status_queue(vk_pods *pc)
@@ -153,11 +160,15 @@ vk_queue *vk_pods_status_queue(vk_pods *pc)
 	return vk_queue_new(pc->o.loop, STATUS_WRITES_IN_FLIGHT, status_work, pc);
 }
 
-/* Takes st: it replaces any status still waiting for this pod. */
+/* Takes st: it replaces any status still waiting for this pod, which waits
+ * as compact text (a fifth of its tree; a burst of pods may have hundreds
+ * waiting). */
 static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 {
-	cJSON_Delete(r->status_next);
-	r->status_next = st;
+	fill_defaults(pc, r, st);
+	free(r->status_next);
+	r->status_next = cJSON_PrintUnformatted(st);
+	cJSON_Delete(st);
 	vk_queue_add(pc->sq, r->key);
 }
 
@@ -219,45 +230,60 @@ static void poll_done(const vk_provider_result *res, void *ud)
 	 * this answer was about the old one. */
 	if (r && strcmp(r->uid, p->uid) != 0)
 		r = NULL;
-	if (r)
-		r->polling = false;
 	if (res->err && res->err != -ECANCELED && r)
 		vk_warn(SUB, "%s: get_pod_status failed: %s", p->key, res->errmsg ? res->errmsg : "error");
 	if (r && !res->err && res->value)
 		vk_pods_status_from_provider(pc, p->key, res->value);
 	else
 		cJSON_Delete(res->value);
-	r = pc->closing ? NULL : vk_map_get(pc->recs, p->key);
-	if (r && strcmp(r->uid, p->uid) == 0 && r->poll_again) {
-		r->poll_again = false;
-		if (r->created)
-			vk_pods_fetch_status(pc, r);
-	}
+	/* A read asked for meanwhile (a hot reload's resync) runs after this. */
+	if (!pc->closing)
+		vk_queue_done(pc->pq, p->key, false, 0);
 	free(p->key);
 	free(p->uid);
 	free(p);
 }
 
-void vk_pods_fetch_status(vk_pods *pc, pod_rec *r)
+/* The poll queue's worker: one get_pod_status, a few pods at a time. */
+static void poll_work(vk_queue *q, const char *key, void *ud)
 {
-	if (r->polling || pc->closing)
+	vk_pods *pc = ud;
+	pod_rec *r = vk_map_get(pc->recs, key);
+	if (!r || !r->created) {
+		vk_queue_done(q, key, false, 0);
 		return;
+	}
 	const char *slash = strchr(r->key, '/');
 	char *ns = vk_asprintf("%.*s", (int)(slash - r->key), r->key);
 	poll_op *p = vk_xcalloc(1, sizeof *p);
 	p->pc = pc;
 	p->key = vk_strdup(r->key);
 	p->uid = vk_strdup(r->uid);
-	r->polling = true;
 	pc->inflight++;
 	if (vk_provider_get_pod_status(pc->o.provider, ns, slash + 1, poll_done, p) < 0) {
-		r->polling = false;
 		pc->inflight--;
 		free(p->key);
 		free(p->uid);
 		free(p);
+		vk_queue_done(q, key, false, 0);
 	}
 	free(ns);
+}
+
+/* Reads go through a queue of their own with a few in flight: a poll of a
+ * thousand pods then neither floods the provider nor holds a thousand
+ * callbacks (and their coroutines) at once. */
+#define STATUS_READS_IN_FLIGHT 8
+
+vk_queue *vk_pods_poll_queue(vk_pods *pc)
+{
+	return vk_queue_new(pc->o.loop, STATUS_READS_IN_FLIGHT, poll_work, pc);
+}
+
+void vk_pods_fetch_status(vk_pods *pc, pod_rec *r)
+{
+	if (!pc->closing)
+		vk_queue_add(pc->pq, r->key);
 }
 
 /* The safety net under vk.notify: every pod's status, every interval.  Not

@@ -91,7 +91,7 @@ void vk_pods_rec_free(vk_pods *pc, pod_rec *r)
 	free(r->key);
 	free(r->uid);
 	cJSON_Delete(r->pod);
-	cJSON_Delete(r->status_next);
+	free(r->status_next);
 	free(r);
 }
 
@@ -150,6 +150,18 @@ static cJSON *terminal_status(const cJSON *pod)
 	return st;
 }
 
+/* The deletion of this uid is done: until the watch says the pod is gone,
+ * the events its last writes cause find a tombstone and do nothing (instead
+ * of writing the terminal status and deleting once more). */
+static void mark_deleted(vk_pods *pc, const char *key, const char *uid)
+{
+	if (!uid)
+		return;
+	pod_rec *r = vk_pods_rec(pc, key, uid);
+	if (strcmp(r->uid, uid) == 0 && !r->created)
+		r->deleted = true;
+}
+
 static void deleted_done(const vk_kube_result *r, void *ud)
 {
 	sync_op *op = ud;
@@ -158,7 +170,9 @@ static void deleted_done(const vk_kube_result *r, void *ud)
 		/* 404: already gone; 409: the uid precondition failed, a new pod of
 		 * the same name exists and is not ours to delete. */
 		if (r->status == 200 || r->status == 202 || r->status == 404 || r->status == 409) {
-			vk_debug(SUB, "%s: deleted from the API (%ld)", op->key, r->status);
+			vk_info(SUB, "%s: deleted from the API (%ld)", op->key, r->status);
+			if (r->status != 409)
+				mark_deleted(pc, op->key, vk_json_str(op->pod, "metadata.uid"));
 			finish(pc, op->key, false, 0);
 		} else {
 			vk_warn(SUB, "%s: delete failed: %ld %s", op->key, r->status, r->error ? r->error : "");
@@ -430,6 +444,10 @@ static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
 	}
 
 	if (vk_json_str(api, "metadata.deletionTimestamp")) {
+		if (r && r->deleted) {
+			finish(pc, key, false, 0);
+			return;
+		}
 		if (r && r->created) {
 			call_provider(pc, key, OP_DELETE_GRACEFUL, cJSON_Duplicate(api, 1));
 			return;

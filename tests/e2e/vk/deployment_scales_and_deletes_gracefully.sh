@@ -4,7 +4,7 @@
 # graceful deletion: delete_pod, terminal status, DELETE grace 0 + uid.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 9
+tap_plan 10
 vk_setup node
 printf 'record: %s\n' "$tmp/calls.jsonl" >"$tmp/config.yaml"
 vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --provider-config "$tmp/config.yaml"
@@ -50,5 +50,9 @@ tap_is "$deletes" 10 "delete_pod was called once for each of the 10 pods"
 tap_ok "delete_pod for the last pod carried its uid" grep -q "\"delete_pod\".*\"uid\":\"$last_uid\"" "$tmp/calls.jsonl"
 final=$(jq -s -r '[.[] | select(.metadata.deletionTimestamp != null)] | last | .status.containerStatuses[0].state.terminated.reason // "none"' "$tmp/watch.json")
 tap_is "$final" ProviderDeleted "the pod got a terminal status before it was removed"
+# The terminal status write causes a watch event while the DELETE is on its
+# way: it must not start a second round of status write and DELETE.
+api_deletes=$(grep -c ': deleted from the API (' "$tmp/vk.log" || true)
+tap_is "$api_deletes" 10 "vk sent the final DELETE once for each of the 10 pods"
 tap_ok "vk logged no failed delete" bash -c "! grep -E 'delete failed|delete_pod failed' '$tmp/vk.log'"
 tap_done
