@@ -28,6 +28,7 @@ static void call_unlink(vk_kube_call *c)
 {
 	if (!c->k)
 		return;
+	c->k->ncalls--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -284,6 +285,7 @@ int vk_kube_request(vk_kube *k, const char *method, const char *path,
 		return rc;
 	}
 	c->k = k;
+	k->ncalls++;
 	c->next = k->calls;
 	if (k->calls)
 		k->calls->prev = c;

@@ -2,9 +2,12 @@
  *
  * Events are recorded asynchronously and rate-limited, as kubelet does
  * (--event-qps 50, --event-burst 100): they queue behind a token bucket and
- * at most a few are in flight, so that during a burst of pod changes the
- * writes that matter (status, deletion) reach the API server first.  A full
- * queue drops the oldest event and says so once. */
+ * at most a few are in flight.  They also yield to the writes that matter:
+ * while the client has many other calls in flight (a burst of pods being
+ * started or deleted: their status writes and deletions), events wait, and
+ * go out once the burst is through.  An event costs the API server about
+ * what a status write does, and nobody waits on an event.  A full queue
+ * drops the oldest event and says so once. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +20,14 @@
 #define EVENT_BURST 100.0
 #define EVENT_INFLIGHT 4
 #define EVENT_QUEUE_MAX 4096
+#define BUSY_CALLS 16      /* other calls in flight at which events wait ... */
+#define BUSY_RETRY_MS 100  /* ... and look again this much later */
 
 typedef struct ev_item {
 	struct ev_item *next, *prev;
 	struct vk_events *q;
 	char *path, *what;
-	cJSON *body;
+	char *body;            /* JSON text: a tenth of its tree, and many may wait */
 } ev_item;
 
 struct vk_events {
@@ -40,7 +45,7 @@ static void item_free(ev_item *it)
 {
 	free(it->path);
 	free(it->what);
-	cJSON_Delete(it->body);
+	free(it->body);
 	free(it);
 }
 
@@ -81,6 +86,11 @@ static void pump(struct vk_events *q)
 	if (q->tokens > EVENT_BURST)
 		q->tokens = EVENT_BURST;
 	q->refill_ms = now;
+	if (q->head && q->k->ncalls - q->inflight >= BUSY_CALLS) {
+		if (!uv_is_active((uv_handle_t *)q->timer))
+			uv_timer_start(q->timer, on_timer, BUSY_RETRY_MS, 0);
+		return;
+	}
 	while (q->head && q->tokens >= 1.0 && q->inflight < EVENT_INFLIGHT) {
 		ev_item *it = q->head;
 		q->head = it->next;
@@ -94,7 +104,7 @@ static void pump(struct vk_events *q)
 			q->sending->prev = it;
 		q->sending = it;
 		q->inflight++;
-		if (vk_kube_send_json(q->k, "POST", it->path, NULL, it->body, event_done, it) < 0) {
+		if (vk_kube_request(q->k, "POST", it->path, NULL, it->body, event_done, it, NULL) < 0) {
 			vk_warn("event", "could not record event %s", it->what);
 			q->sending = it->next;
 			if (it->next)
@@ -130,7 +140,8 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 	ev_item *it = vk_xcalloc(1, sizeof *it);
 	it->q = q;
 	it->path = path;
-	it->body = body;
+	it->body = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
 	it->what = what;
 	if (q->tail)
 		q->tail->next = it;

@@ -25,6 +25,7 @@ struct vk_kube {
 	uint64_t token_checked_ms; /* last look at token_file */
 	struct timespec token_mtime;
 	vk_kube_call *calls;   /* in flight, for vk_kube_free */
+	unsigned ncalls;       /* how many (events among them) */
 	vk_kube_watch *watches;
 	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
 };
