@@ -122,7 +122,7 @@ void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *r
  * resumes from the last resourceVersion after a dropped stream, lists
  * again after a 410 Gone, and reconnects with jittered backoff.  The store
  * maps "namespace/name" (or "name") to the object, kept as compact JSON
- * text without managedFields.  Callbacks see the store already updated:
+ * text (packed) without managedFields.  Callbacks see the store already updated:
  *   on_upsert(key, obj)   obj added or changed (borrowed, for the call)
  *   on_delete(key, old)   obj gone (its last state, borrowed)
  *   on_synced()           after each complete list
@@ -147,9 +147,9 @@ bool vk_informer_synced(const vk_informer *inf);
 cJSON *vk_informer_get(const vk_informer *inf, const char *key);
 bool vk_informer_has(const vk_informer *inf, const char *key);
 size_t vk_informer_len(const vk_informer *inf);
-/* Iterates the store as JSON text (borrowed):
- * for (vk_map_iter it = {0}; vk_informer_next(inf, &it, &key, &json);) */
-bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key, const char **json);
+/* Iterates the store's keys (borrowed; vk_informer_get reads an object):
+ * for (vk_map_iter it = {0}; vk_informer_next(inf, &it, &key);) */
+bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key);
 /* "namespace/name" or "name" of an object; caller frees, NULL without a name. */
 char *vk_kube_key(const cJSON *obj);
 

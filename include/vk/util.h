@@ -52,6 +52,20 @@ void *vk_xcalloc(size_t n, size_t sz);
  * negative errno and sets *err (malloc'd) to "PATH: reason". */
 int vk_read_file(const char *path, vk_buf *out, char **err);
 
+/* ---- packed text -----------------------------------------------------
+ * Many similar texts (a cache's JSON objects) kept deflated, with the first
+ * text packed as the dictionary of the rest.  A blob is malloc'd (free()
+ * it) and self-describing; unpack gives the text back NUL-terminated
+ * (caller frees), or NULL if the blob is corrupt.  Loop thread only: the
+ * compressor state is shared. */
+typedef struct vk_ztext vk_ztext;
+vk_ztext *vk_ztext_new(void);
+void vk_ztext_free(vk_ztext *z);                 /* after the blobs it packed */
+void *vk_ztext_pack(vk_ztext *z, const char *text, size_t len); /* NULL: too big */
+char *vk_ztext_unpack(const vk_ztext *z, const void *blob);
+size_t vk_ztext_len(const void *blob);           /* the text's length */
+size_t vk_ztext_size(const void *blob);          /* the blob's own size */
+
 /* ---- time ------------------------------------------------------------ */
 uint64_t vk_now_ms(void);               /* monotonic */
 uint64_t vk_wall_ms(void);              /* realtime, ms since epoch */

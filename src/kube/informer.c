@@ -1,9 +1,10 @@
 /* The informer: a list + watch cache of one kind of object (see kube.h).
  *
- * The store holds each object as compact JSON text, not as a cJSON tree:
- * a pod is about 3 KiB of text and well over 15 KiB of tree, and an edge
- * node's agent spends most of its memory on this cache.  Readers get a
- * parsed copy (vk_informer_get), which costs microseconds. */
+ * The store holds each object as packed JSON text (vk_ztext), not as a
+ * cJSON tree: a pod is well over 15 KiB of tree, about 3 KiB of text, and
+ * a few hundred bytes packed with the store's first object as dictionary;
+ * an edge node's agent spends most of its memory on this cache.  Readers
+ * get a parsed copy (vk_informer_get), which costs microseconds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@ struct vk_informer {
 	vk_informer_opts o;
 	char *what, *path, *selector; /* our copies of the options' strings */
 	vk_kube *kube;
-	vk_map *store;         /* key -> JSON text (owned) */
+	vk_map *store;         /* key -> packed JSON text (owned) */
+	vk_ztext *z;           /* the store's dictionary */
 	char *rv;              /* resourceVersion to resume from; NULL: list */
 	bool synced, closing, resuming, listing;
 	vk_kube_watch *watch;
@@ -43,14 +45,24 @@ char *vk_kube_key(const cJSON *obj)
 
 /* The stored copy, without metadata.managedFields: nothing in vk reads
  * them, and they are often the largest part of an object. */
-static char *keep(const cJSON *obj)
+static void *keep(vk_informer *inf, const cJSON *obj)
 {
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	cJSON *mf = cJSON_DetachItemFromObjectCaseSensitive(md, "managedFields");
 	char *text = cJSON_PrintUnformatted(obj);
 	if (mf)
 		cJSON_AddItemToObject(md, "managedFields", mf); /* the caller's object stays whole */
-	return text;
+	void *blob = text ? vk_ztext_pack(inf->z, text, strlen(text)) : NULL;
+	free(text);
+	return blob;
+}
+
+static cJSON *unpack(const vk_informer *inf, const void *blob)
+{
+	char *text = vk_ztext_unpack(inf->z, blob);
+	cJSON *obj = text ? cJSON_ParseWithLength(text, vk_ztext_len(blob)) : NULL;
+	free(text);
+	return obj;
 }
 
 static void set_rv(vk_informer *inf, const cJSON *obj)
@@ -115,14 +127,14 @@ static void list_done(const vk_kube_result *r, void *ud)
 		char *key = vk_kube_key(it);
 		if (!key)
 			continue;
-		free(vk_map_set(inf->store, key, keep(it)));
+		free(vk_map_set(inf->store, key, keep(inf, it)));
 		free(key);
 	}
 	const char *k;
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(old, &i, &k, &v);) {
 		if (!vk_map_get(inf->store, k) && inf->o.on_delete) {
-			cJSON *gone = cJSON_Parse(v);
+			cJSON *gone = unpack(inf, v);
 			inf->o.on_delete(k, gone, inf->o.ud);
 			cJSON_Delete(gone);
 		}
@@ -204,7 +216,7 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 		if (inf->o.on_delete)
 			inf->o.on_delete(key, obj, inf->o.ud);
 	} else {
-		free(vk_map_set(inf->store, key, keep(obj)));
+		free(vk_map_set(inf->store, key, keep(inf, obj)));
 		if (inf->o.on_upsert)
 			inf->o.on_upsert(key, obj, inf->o.ud);
 	}
@@ -265,6 +277,7 @@ vk_informer *vk_informer_new(uv_loop_t *loop, vk_kube *k, const vk_informer_opts
 	inf->o.selector = inf->selector;
 	inf->kube = k;
 	inf->store = vk_map_new();
+	inf->z = vk_ztext_new();
 	inf->backoff = (vk_backoff){.base_ms = 250, .max_ms = 30000};
 	uv_timer_init(loop, &inf->timer);
 	inf->timer.data = inf;
@@ -277,8 +290,8 @@ size_t vk_informer_len(const vk_informer *inf) { return vk_map_len(inf->store); 
 
 cJSON *vk_informer_get(const vk_informer *inf, const char *key)
 {
-	const char *text = vk_map_get(inf->store, key);
-	return text ? cJSON_Parse(text) : NULL;
+	const void *blob = vk_map_get(inf->store, key);
+	return blob ? unpack(inf, blob) : NULL;
 }
 
 bool vk_informer_has(const vk_informer *inf, const char *key)
@@ -286,13 +299,10 @@ bool vk_informer_has(const vk_informer *inf, const char *key)
 	return vk_map_get(inf->store, key) != NULL;
 }
 
-bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key, const char **json)
+bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key)
 {
 	void *v;
-	if (!vk_map_next(inf->store, it, key, &v))
-		return false;
-	*json = v;
-	return true;
+	return vk_map_next(inf->store, it, key, &v);
 }
 
 static void closed(uv_handle_t *h)
@@ -303,6 +313,7 @@ static void closed(uv_handle_t *h)
 	for (vk_map_iter i = {0}; vk_map_next(inf->store, &i, &k, &v);)
 		free(v);
 	vk_map_free(inf->store);
+	vk_ztext_free(inf->z);
 	free(inf->rv);
 	free(inf->what);
 	free(inf->path);

@@ -1,4 +1,4 @@
-/* util: buffers, backoff, timestamps. */
+/* util: buffers, backoff, timestamps, packed text. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,8 +76,82 @@ static void map_sets_gets_deletes_and_iterates(void)
 	vk_map_free(m);
 }
 
+
+/* A pod as the API server sends it (trimmed), with a varying name and uid. */
+static char *pod_text(int i)
+{
+	return vk_asprintf(
+	    "{\"metadata\":{\"name\":\"web-%05d\",\"namespace\":\"default\",\"uid\":\"%08x-1f2e-4d3c-8b7a-%012d\","
+	    "\"resourceVersion\":\"%d\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"main\","
+	    "\"image\":\"docker.io/library/busybox:1.35\",\"command\":[\"sleep\",\"3600\"],\"terminationMessagePath\":"
+	    "\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"IfNotPresent\"}],"
+	    "\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":\"ClusterFirst\","
+	    "\"serviceAccountName\":\"default\",\"nodeName\":\"edge-1\",\"schedulerName\":\"default-scheduler\","
+	    "\"tolerations\":[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":"
+	    "\"NoExecute\",\"tolerationSeconds\":300}],\"priority\":0,\"enableServiceLinks\":true}}",
+	    i, (unsigned)(i * 2654435761u), i, 1000 + i);
+}
+
+static void packed_text_round_trips_and_shrinks(void)
+{
+	vk_ztext *z = vk_ztext_new();
+	void *blobs[200];
+	size_t text_bytes = 0, blob_bytes = 0;
+	bool same = true;
+	for (int i = 0; i < 200; i++) {
+		char *t = pod_text(i);
+		text_bytes += strlen(t);
+		blobs[i] = vk_ztext_pack(z, t, strlen(t));
+		blob_bytes += vk_ztext_size(blobs[i]);
+		free(t);
+	}
+	for (int i = 0; i < 200; i++) {
+		char *t = pod_text(i), *back = vk_ztext_unpack(z, blobs[i]);
+		if (!back || strcmp(back, t) != 0 || vk_ztext_len(blobs[i]) != strlen(t))
+			same = false;
+		free(t);
+		free(back);
+	}
+	ok(same, "200 pods unpack to the very texts packed");
+	/* the dictionary (the first pod) leaves little more than what differs */
+	ok(blob_bytes * 4 < text_bytes, "packed with the dictionary: %zu bytes for %zu of text", blob_bytes,
+	   text_bytes);
+
+	void *tiny = vk_ztext_pack(z, "{}", 2);
+	char *back = vk_ztext_unpack(z, tiny);
+	is_str(back, "{}", "a text too short to gain is stored as it is");
+	ok(vk_ztext_size(tiny) < 2 + 16, "and costs only its header more");
+	free(back);
+	free(tiny);
+
+	char *t = pod_text(7);
+	char *bad = vk_ztext_pack(z, t, strlen(t));
+	size_t n = vk_ztext_size(bad);
+	memset(bad + n - 8, 0x5a, 8); /* damage the deflate stream's tail */
+	char *broken = vk_ztext_unpack(z, bad);
+	ok(broken == NULL || strcmp(broken, t) != 0, "a damaged blob does not unpack to the original");
+	free(broken);
+	free(bad);
+	free(t);
+
+	vk_ztext *other = vk_ztext_new(); /* no dictionary yet: plain deflate */
+	char *big = pod_text(3);
+	void *b2 = vk_ztext_pack(other, "short text, no dictionary", 26);
+	char *b2back = vk_ztext_unpack(other, b2);
+	is_str(b2back, "short text, no dictionary", "a store without a dictionary round-trips");
+	free(b2back);
+	free(b2);
+	free(big);
+	vk_ztext_free(other);
+
+	for (int i = 0; i < 200; i++)
+		free(blobs[i]);
+	vk_ztext_free(z);
+}
+
 int main(void)
 {
+	packed_text_round_trips_and_shrinks();
 	map_sets_gets_deletes_and_iterates();
 	buffers_grow_and_stay_terminated();
 	backoff_doubles_with_jitter_and_caps();
