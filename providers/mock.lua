@@ -138,22 +138,23 @@ function P.init(config, node)
 	         node.status.capacity.memory, node.status.capacity.pods, host_ip)
 end
 
--- A pod is kept as JSON text, its status too: an edge node holding a
--- thousand pods keeps them in a fraction of the memory their tables would
--- take, and get_pod_status hands the core a string it parses in C, which
--- makes no garbage here.
+-- A pod is kept as packed JSON text (json.pack, a tenth of the text), its
+-- status as JSON text: an edge node holding a thousand pods keeps them in a
+-- fraction of the memory their tables would take, and get_pod_status hands
+-- the core a string it parses in C, which makes no garbage here.
 local function record(pod)
 	local status = pod.status
 	pod.status = nil
-	local r = { text = json.encode(pod) }
+	local r = { packed = json.pack(pod) }
 	pod.status = status
 	return r
 end
 
--- The pod's JSON with its status in it (text ends with the closing brace).
+-- The pod's JSON with its status in it (the text ends with its closing brace).
 local function pod_text(r)
-	if not r.status then return r.text end
-	return r.text:sub(1, -2) .. ',"status":' .. r.status .. "}"
+	local text = json.unpack(r.packed)
+	if not r.status then return text end
+	return text:sub(1, -2) .. ',"status":' .. r.status .. "}"
 end
 
 function P.create_pod(pod)

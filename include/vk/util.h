@@ -65,6 +65,7 @@ void *vk_ztext_pack(vk_ztext *z, const char *text, size_t len); /* NULL: too big
 char *vk_ztext_unpack(const vk_ztext *z, const void *blob);
 size_t vk_ztext_len(const void *blob);           /* the text's length */
 size_t vk_ztext_size(const void *blob);          /* the blob's own size */
+bool vk_ztext_check(const void *blob, size_t n); /* n bytes look like a whole blob */
 
 /* ---- time ------------------------------------------------------------ */
 uint64_t vk_now_ms(void);               /* monotonic */

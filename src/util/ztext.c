@@ -124,6 +124,15 @@ fail:
 	return NULL;
 }
 
+bool vk_ztext_check(const void *blob, size_t n)
+{
+	blob_head h;
+	if (n < sizeof h)
+		return false;
+	memcpy(&h, blob, sizeof h);
+	return (h.flags & ~HAS_DICT) == 0 && n == sizeof h + (h.zlen ? h.zlen : h.len);
+}
+
 size_t vk_ztext_len(const void *blob)
 {
 	blob_head h;

@@ -192,6 +192,11 @@ int main(void)
 	is_int(r.err, 0, "a_returning_callback_has_no_error");
 	result_free(&r);
 
+	create_sync(p, "pack", &r);
+	is_str(r.value, "{\"refused\":true,\"same\":true,\"smaller\":true,\"table_too\":\"pack\"}",
+	       "json_pack_round_trips_shrinks_takes_tables_and_refuses_other_strings");
+	result_free(&r);
+
 	is_int(vk_provider_get_pod_status(p, "default", "web", on_result, &r), 0, "get_pod_status_starts");
 	ok(!r.done, "the_callback_never_runs_inside_call");
 	spin(&r.done);

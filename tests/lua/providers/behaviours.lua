@@ -25,6 +25,17 @@ function actions.hello(pod)
 	         shout = helper.shout("x"), same_vk = require("vk") == vk and vk.timer == timer }
 end
 
+-- json.pack/unpack: the text comes back whole, smaller; a table packs as
+-- its JSON; a string pack did not make is refused.
+function actions.pack(pod)
+	local text = json.encode(pod)
+	local p = json.pack(text)
+	local ok, err = pcall(json.unpack, "not packed")
+	return { same = json.unpack(p) == text, smaller = #p < #text,
+	         table_too = json.decode(json.unpack(json.pack(pod))).metadata.name,
+	         refused = not ok and tostring(err):match("not a string vk.json.pack made") ~= nil }
+end
+
 function actions.boom(pod)
 	error("boom")
 end
