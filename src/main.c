@@ -573,7 +573,7 @@ int main(int argc, char **argv)
 	/* glibc keeps freed memory mapped; after a burst of pods comes and goes
 	 * that is most of the RSS of an edge node's agent. */
 	uv_timer_init(a.loop, &a.trim);
-	uv_timer_start(&a.trim, on_trim, 30000, 30000);
+	uv_timer_start(&a.trim, on_trim, 10000, 10000);
 	uv_unref((uv_handle_t *)&a.trim);
 	uv_signal_init(a.loop, &a.sigint);
 	uv_signal_init(a.loop, &a.sigterm);

@@ -7,10 +7,13 @@
  * started or deleted: their status writes and deletions), events wait, and
  * go out once the burst is through.  An event costs the API server about
  * what a status write does, and nobody waits on an event.  A full queue
- * drops the oldest event and says so once. */
+ * drops the oldest event and says so once.  Waiting events are kept packed
+ * (vk_ztext): a burst of a thousand pods leaves a thousand or two waiting. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kube_int.h"
 #include "vk/kube.h"
@@ -27,7 +30,7 @@ typedef struct ev_item {
 	struct ev_item *next, *prev;
 	struct vk_events *q;
 	char *path, *what;
-	char *body;            /* JSON text: a tenth of its tree, and many may wait */
+	void *body;            /* packed JSON text (vk_ztext): during a burst hundreds wait */
 } ev_item;
 
 struct vk_events {
@@ -39,6 +42,7 @@ struct vk_events {
 	double tokens;
 	uint64_t refill_ms;
 	uv_timer_t *timer;     /* freed in its close callback */
+	vk_ztext *z;
 };
 
 static void item_free(ev_item *it)
@@ -104,7 +108,10 @@ static void pump(struct vk_events *q)
 			q->sending->prev = it;
 		q->sending = it;
 		q->inflight++;
-		if (vk_kube_request(q->k, "POST", it->path, NULL, it->body, event_done, it, NULL) < 0) {
+		char *body = vk_ztext_unpack(q->z, it->body);
+		int rc = body ? vk_kube_request(q->k, "POST", it->path, NULL, body, event_done, it, NULL) : -ENOMEM;
+		free(body);
+		if (rc < 0) {
 			vk_warn("event", "could not record event %s", it->what);
 			q->sending = it->next;
 			if (it->next)
@@ -128,6 +135,7 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 		q->timer = vk_xcalloc(1, sizeof *q->timer);
 		uv_timer_init(k->loop, q->timer);
 		q->timer->data = q;
+		q->z = vk_ztext_new();
 	}
 	if (q->len >= EVENT_QUEUE_MAX) {
 		ev_item *old = q->head;
@@ -140,8 +148,16 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 	ev_item *it = vk_xcalloc(1, sizeof *it);
 	it->q = q;
 	it->path = path;
-	it->body = cJSON_PrintUnformatted(body);
+	char *text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
+	it->body = text ? vk_ztext_pack(q->z, text, strlen(text)) : NULL;
+	free(text);
+	if (!it->body) {
+		free(it->path);
+		free(it->what);
+		free(it);
+		return;
+	}
 	it->what = what;
 	if (q->tail)
 		q->tail->next = it;
@@ -170,6 +186,7 @@ void vk_kube_events_free(vk_kube *k)
 		item_free(it);
 	}
 	uv_close((uv_handle_t *)q->timer, timer_closed);
+	vk_ztext_free(q->z);
 	free(q);
 	k->events = NULL;
 }
