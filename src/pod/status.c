@@ -77,18 +77,17 @@ typedef struct {
 	uint64_t hash;
 } write_op;
 
-static void write_done(const vk_kube_result *res, void *ud)
+static void write_done(long status, const char *error, void *ud)
 {
 	write_op *w = ud;
 	vk_pods *pc = w->pc;
 	pc->inflight--;
 	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, w->key);
 	if (r && strcmp(r->uid, w->uid) == 0) {
-		if (res->status == 200) {
+		if (status == 200) {
 			r->last_status = w->hash;
-		} else if (res->status != 404) {
-			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, res->status,
-			        res->error ? res->error : "");
+		} else if (status != 404) {
+			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, status, error ? error : "");
 		}
 	}
 	if (!pc->closing)
@@ -111,48 +110,36 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	}
 	r->status_next = NULL;
 	uint64_t hash = vk_hash64(text); /* remembered by hash, not text */
+	cJSON *api = hash == r->last_status ? NULL : vk_pods_api(pc, r->key);
 	bool known = hash == r->last_status;
-	if (!known) {
-		cJSON *api = vk_pods_api(pc, r->key);
-		if (api) {
-			cJSON *st = cJSON_Parse(text);
-			known = json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status"));
-			cJSON_Delete(st);
-			cJSON_Delete(api);
-		}
+	if (!known && api) {
+		cJSON *st = cJSON_Parse(text);
+		known = json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status"));
+		cJSON_Delete(st);
 	}
 	if (known) {
 		r->last_status = hash;
+		cJSON_Delete(api);
 		free(text);
 		vk_queue_done(q, key, false, 0);
 		return;
 	}
-	/* The uid in the patch makes it a precondition: a pod re-created under
-	 * the same name does not get the old one's status.  The body is put
-	 * together as text: the status already is. */
-	cJSON *u = cJSON_CreateStringReference(r->uid);
-	char *uid = cJSON_PrintUnformatted(u);
-	cJSON_Delete(u);
-	char *body = vk_asprintf("{\"metadata\":{\"uid\":%s},\"status\":%s}", uid, text);
-	free(uid);
-	free(text);
-	const char *slash = strchr(r->key, '/');
-	char *path = vk_asprintf("/api/v1/namespaces/%.*s/pods/%s/status", (int)(slash - r->key), r->key, slash + 1);
+	/* The uid makes it a precondition: a pod re-created under the same name
+	 * does not get the old one's status. */
 	write_op *w = vk_xcalloc(1, sizeof *w);
 	w->pc = pc;
 	w->key = vk_strdup(r->key);
 	w->uid = vk_strdup(r->uid);
 	w->hash = hash;
 	pc->inflight++;
-	if (vk_kube_request(pc->o.kube, "PATCH", path, "application/merge-patch+json", body, write_done, w, NULL) < 0) {
+	if (vk_pods_write_status(pc, r->key, r->uid, api, text, write_done, w) < 0) {
 		pc->inflight--;
 		free(w->key);
 		free(w->uid);
 		free(w);
 		vk_queue_done(q, key, true, 5000);
 	}
-	free(path);
-	free(body);
+	free(text);
 }
 
 vk_queue *vk_pods_status_queue(vk_pods *pc)

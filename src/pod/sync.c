@@ -128,6 +128,17 @@ static cJSON *terminal_status(const cJSON *pod)
 	vk_rfc3339(now, vk_wall_ms(), false);
 	cJSON *st = cJSON_CreateObject();
 	cJSON_AddStringToObject(st, "phase", "Succeeded");
+	/* Not ready any more; conditions merge by type, so the others stay. */
+	cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
+	static const char *const not_ready[] = {"Ready", "ContainersReady"};
+	for (size_t i = 0; i < VK_ARRAY_LEN(not_ready); i++) {
+		cJSON *cond = cJSON_CreateObject();
+		cJSON_AddStringToObject(cond, "type", not_ready[i]);
+		cJSON_AddStringToObject(cond, "status", "False");
+		cJSON_AddStringToObject(cond, "reason", "PodCompleted");
+		cJSON_AddStringToObject(cond, "lastTransitionTime", now);
+		cJSON_AddItemToArray(conds, cond);
+	}
 	cJSON *cs = cJSON_AddArrayToObject(st, "containerStatuses");
 	const cJSON *c;
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
@@ -201,32 +212,28 @@ static void delete_object(sync_op *op)
 	cJSON_Delete(opts);
 }
 
-static void terminal_done(const vk_kube_result *r, void *ud)
+static void terminal_done(long status, const char *error, void *ud)
 {
 	sync_op *op = ud;
 	if (op->pc->closing) {
 		op_free(op);
 		return;
 	}
-	if (r->status != 200 && r->status != 404)
-		vk_warn(SUB, "%s: could not write the terminal status: %ld %s", op->key, r->status,
-		        r->error ? r->error : "");
+	if (status != 200 && status != 404)
+		vk_warn(SUB, "%s: could not write the terminal status: %ld %s", op->key, status, error ? error : "");
 	delete_object(op);
 }
 
 static void finish_deletion(sync_op *op)
 {
-	cJSON *patch = cJSON_CreateObject();
 	const char *uid = vk_json_str(op->pod, "metadata.uid");
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "uid", uid ? uid : "");
-	cJSON_AddItemToObject(patch, "status", terminal_status(op->pod));
-	char *path = vk_asprintf("/api/v1/namespaces/%s/pods/%s/status", vk_json_str(op->pod, "metadata.namespace"),
-	                         vk_json_str(op->pod, "metadata.name"));
-	if (vk_kube_send_json(op->pc->o.kube, "PATCH", path, "application/merge-patch+json", patch,
-	                      terminal_done, op) < 0)
+	cJSON *st = terminal_status(op->pod);
+	char *text = cJSON_PrintUnformatted(st);
+	cJSON_Delete(st);
+	if (vk_pods_write_status(op->pc, op->key, uid ? uid : "", cJSON_Duplicate(op->pod, 1), text, terminal_done,
+	                         op) < 0)
 		delete_object(op);
-	free(path);
-	cJSON_Delete(patch);
+	free(text);
 }
 
 /* ---- provider calls -------------------------------------------------------- */

@@ -4,7 +4,7 @@
 # graceful deletion: delete_pod, terminal status, DELETE grace 0 + uid.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 10
+tap_plan 11
 vk_setup node
 printf 'record: %s\n' "$tmp/calls.jsonl" >"$tmp/config.yaml"
 vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --provider-config "$tmp/config.yaml"
@@ -41,6 +41,10 @@ last_uid=$(k -n "$ns" get pods -l app=web -o jsonpath='{.items[0].metadata.uid}'
 "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" get pod "$last" --watch -o json >"$tmp/watch.json" 2>/dev/null &
 watch_pid=$!
 on_exit "kill $watch_pid 2>/dev/null"
+# A condition someone else set (a readiness gate's controller) survives
+# vk's status writes: conditions merge by type.
+k -n "$ns" patch pod "$last" --subresource=status --type=strategic \
+	-p '{"status":{"conditions":[{"type":"example.com/gate","status":"True"}]}}' >/dev/null
 sleep 1
 k -n "$ns" delete deploy web >/dev/null
 if wait_until 40 all 0; then tap_pass "deleting the Deployment removes every pod"; else tap_fail "deleting the Deployment removes every pod" "$(k -n "$ns" get pods -o wide)"; fi
@@ -50,6 +54,9 @@ tap_is "$deletes" 10 "delete_pod was called once for each of the 10 pods"
 tap_ok "delete_pod for the last pod carried its uid" grep -q "\"delete_pod\".*\"uid\":\"$last_uid\"" "$tmp/calls.jsonl"
 final=$(jq -s -r '[.[] | select(.metadata.deletionTimestamp != null)] | last | .status.containerStatuses[0].state.terminated.reason // "none"' "$tmp/watch.json")
 tap_is "$final" ProviderDeleted "the pod got a terminal status before it was removed"
+conds=$(jq -s -r '[.[] | select(.metadata.deletionTimestamp != null)] | last | [.status.conditions[] | "\(.type)=\(.status)"] | sort | join(",")' "$tmp/watch.json")
+tap_ok "the terminal status says not Ready and keeps the gate's condition ($conds)" \
+	bash -c "[[ '$conds' == *ContainersReady=False* && '$conds' == *Ready=False* && '$conds' == *example.com/gate=True* ]]"
 # The terminal status write causes a watch event while the DELETE is on its
 # way: it must not start a second round of status write and DELETE.
 api_deletes=$(grep -c ': deleted from the API (' "$tmp/vk.log" || true)
