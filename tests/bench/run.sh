@@ -151,18 +151,21 @@ up_note="$up_note Upstream's cmd/virtual-kubelet sets no QPS on its client, so c
 say "$up_note"
 
 # ---- one measured run ---------------------------------------------------------
-# run_one vk|upstream|ceiling ROUND: writes $tmp/raw/WHICH-ROUND.json.
+# run_one vk|upstream|ceiling|ceiling-min ROUND: writes $tmp/raw/WHICH-ROUND.json.
+# ceiling: the writes kubelet makes (Running status, terminal status, delete);
+# ceiling-min: the fewest an agent can make (Running status, delete).
 run_one() {
 	local which=$1 r=$2 node kc taint lgargs=() logf=$tmp/logs/$1-$2.log
 	local ns=bench-$which-$r
 	case $which in
 	vk) node=$vk_node kc=$CLUSTER_DIR/$vk_node.kubeconfig ;;
 	upstream) node=$up_node kc=$up_kubeconfig ;;
-	ceiling) node=$ceil_node ;;
+	ceiling | ceiling-min) node=$ceil_node ;;
 	esac
 	say "round $r: $which, $pods pods"
-	if [[ $which == ceiling ]]; then
+	if [[ $which == ceiling* ]]; then
 		lgargs=(-simulate-agent -create-node -taint-value simulated)
+		[[ $which == ceiling ]] && lgargs+=(-terminal-status)
 	else
 		start_agent "$which" "$kc" "$logf"
 		if ! wait_until 60 node_ready "$node"; then
@@ -178,10 +181,10 @@ run_one() {
 		-timeout "$((600 + pods))s" "${lgargs[@]}" >"$tmp/raw/$which-$r.json" 2>"$tmp/logs/loadgen-$which-$r.log"; then
 		say "$which round $r: the load client failed:"
 		tail -n 20 "$tmp/logs/loadgen-$which-$r.log" >&2
-		[[ $which == ceiling ]] || { say "agent log:"; tail -n 30 "$logf" >&2; }
+		[[ $which == ceiling* ]] || { say "agent log:"; tail -n 30 "$logf" >&2; }
 		return 1
 	fi
-	if [[ $which != ceiling ]]; then
+	if [[ $which != ceiling* ]]; then
 		pid_alive "$agent_pid" || { say "$which exited during the run"; tail -n 30 "$logf" >&2; return 1; }
 		stop_pid "$agent_pid"
 	fi
@@ -190,7 +193,7 @@ run_one() {
 }
 
 for ((r = 1; r <= rounds; r++)); do
-	for which in vk upstream ceiling; do
+	for which in vk upstream ceiling ceiling-min; do
 		run_one "$which" "$r" || exit 1
 	done
 done

@@ -10,8 +10,9 @@
 //
 // With -simulate-agent the same process also plays a perfect agent through a
 // client of its own: for each pod it sees, one status write to Running, and on
-// deletionTimestamp one delete with grace 0.  Those are the API writes every
-// agent must do, so the run measures the API server's ceiling.
+// deletionTimestamp one delete with grace 0 (with -terminal-status, first the
+// terminal status kubelet writes before that delete).  Those are the API
+// writes an agent must do, so the run measures the API server's ceiling.
 package main
 
 import (
@@ -52,6 +53,7 @@ type options struct {
 	settle, idle, steady        time.Duration
 	timeout                     time.Duration
 	simulate, createNode        bool
+	terminalStatus              bool
 }
 
 // tracker follows the pods of the run through a watch (an informer) and
@@ -359,13 +361,14 @@ func parallel(n, w int, fn func(i int) error) (errs int64, first error) {
 // ---- the simulated agent (raw API ceiling) ---------------------------------
 
 type simAgent struct {
-	cs      *kubernetes.Clientset
-	ns      string
-	queue   chan *corev1.Pod
-	mu      sync.Mutex
-	statusd map[string]bool
-	deleted map[string]bool
-	errs    int64
+	cs       *kubernetes.Clientset
+	ns       string
+	queue    chan *corev1.Pod
+	mu       sync.Mutex
+	statusd  map[string]bool
+	deleted  map[string]bool
+	errs     int64
+	terminal bool // write the terminal status before the final delete
 }
 
 func newSimAgent(cs *kubernetes.Clientset, ns string, n, workers int) *simAgent {
@@ -415,12 +418,42 @@ func runningStatus(pod *corev1.Pod) corev1.PodStatus {
 	return st
 }
 
+// terminalStatus is what kubelet reports of a pod it has stopped for its
+// deletion: phase Succeeded, not ready, every container terminated.
+func terminalStatus(pod *corev1.Pod) corev1.PodStatus {
+	now := metav1.Now()
+	st := pod.Status
+	st.Phase = corev1.PodSucceeded
+	st.Conditions = []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, LastTransitionTime: now, Reason: "PodCompleted"},
+		{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now, Reason: "PodCompleted"},
+	}
+	st.ContainerStatuses = nil
+	for _, c := range pod.Spec.Containers {
+		st.ContainerStatuses = append(st.ContainerStatuses, corev1.ContainerStatus{
+			Name: c.Name, Image: c.Image,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed", FinishedAt: now}},
+		})
+	}
+	return st
+}
+
 func (a *simAgent) work() {
 	ctx := context.Background()
 	pods := a.cs.CoreV1().Pods(a.ns)
 	for pod := range a.queue {
 		var err error
 		if pod.DeletionTimestamp != nil {
+			if a.terminal {
+				// kubelet's order: the containers' final state, then the delete
+				p := pod.DeepCopy()
+				p.Status = terminalStatus(p)
+				if _, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+					fmt.Fprintf(os.Stderr, "loadgen: simulated agent: terminal status of %s: %v\n", pod.Name, err)
+				}
+			}
 			zero := int64(0)
 			err = pods.Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero,
 				Preconditions: &metav1.Preconditions{UID: &pod.UID}})
@@ -525,6 +558,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a phase after this long")
 	flag.BoolVar(&o.simulate, "simulate-agent", false, "also play the agent (raw API ceiling)")
 	flag.BoolVar(&o.createNode, "create-node", false, "create the Node object -node first (for -simulate-agent)")
+	flag.BoolVar(&o.terminalStatus, "terminal-status", false, "the simulated agent writes a terminal status before the final delete, as kubelet does")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
@@ -551,7 +585,8 @@ func run(o *options) error {
 		}
 	}
 
-	out := map[string]interface{}{"node": o.node, "pods": o.pods, "simulated_agent": o.simulate}
+	out := map[string]interface{}{"node": o.node, "pods": o.pods, "simulated_agent": o.simulate,
+		"simulated_terminal_status": o.simulate && o.terminalStatus}
 
 	// Idle: memory and CPU of the agent with 0 pods.
 	var smp *sampler
@@ -587,6 +622,7 @@ func run(o *options) error {
 			return err
 		}
 		sim = newSimAgent(acs, o.namespace, o.pods, o.agentWorkers)
+		sim.terminal = o.terminalStatus
 		// The simulated agent watches through its own client, like a real one.
 		stopSim := make(chan struct{})
 		defer close(stopSim)
