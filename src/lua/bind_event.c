@@ -24,13 +24,7 @@ static int l_record(lua_State *L)
 		lua_pushboolean(L, 0);
 		return 1;
 	}
-	char *err = NULL;
-	cJSON *obj = vk_lua_to_json(L, 1, &err);
-	if (!obj) {
-		lua_pushfstring(L, "vk.event.record: %s", err ? err : "out of memory");
-		free(err);
-		return lua_error(L);
-	}
+	cJSON *obj = vk_lua__to_json_or_raise(L, 1, "vk.event.record");
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "nodeName"));
 	vk_kube_event(k, obj, type, reason, host ? host : "vk", "%s", msg);

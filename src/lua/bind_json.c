@@ -16,13 +16,7 @@ static int l_encode(lua_State *L)
 		pretty = lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	}
-	char *err = NULL;
-	cJSON *j = vk_lua_to_json(L, 1, &err);
-	if (!j) {
-		lua_pushfstring(L, "vk.json.encode: %s", err ? err : "out of memory");
-		free(err);
-		return lua_error(L);
-	}
+	cJSON *j = vk_lua__to_json_or_raise(L, 1, "vk.json.encode");
 	char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	if (!s)
@@ -69,13 +63,7 @@ static int l_pack(lua_State *L)
 	if (lua_type(L, 1) == LUA_TSTRING) {
 		s = lua_tolstring(L, 1, &n);
 	} else {
-		char *err = NULL;
-		cJSON *j = vk_lua_to_json(L, 1, &err);
-		if (!j) {
-			lua_pushfstring(L, "vk.json.pack: %s", err ? err : "out of memory");
-			free(err);
-			return lua_error(L);
-		}
+		cJSON *j = vk_lua__to_json_or_raise(L, 1, "vk.json.pack");
 		text = cJSON_PrintUnformatted(j);
 		cJSON_Delete(j);
 		if (!text)

@@ -13,13 +13,7 @@ static int l_notify(lua_State *L)
 	luaL_checktype(L, 1, LUA_TTABLE);
 	vk_lua_host *h = vk_lua__host_of(L);
 	vk_lua_task *t = vk_lua__current(L);
-	char *err = NULL;
-	cJSON *j = vk_lua_to_json(L, 1, &err);
-	if (!j) {
-		lua_pushfstring(L, "vk.notify: %s", err ? err : "out of memory");
-		free(err);
-		return lua_error(L);
-	}
+	cJSON *j = vk_lua__to_json_or_raise(L, 1, "vk.notify");
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		return luaL_error(L, "vk.notify: expected a Pod or {namespace=, name=, status=}");

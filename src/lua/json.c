@@ -371,3 +371,15 @@ int vk_lua__push_init_args(lua_State *L)
 		lua_newtable(L);
 	return 2;
 }
+
+cJSON *vk_lua__to_json_or_raise(lua_State *L, int idx, const char *what)
+{
+	char *err = NULL;
+	cJSON *j = vk_lua_to_json(L, idx, &err);
+	if (!j) {
+		lua_pushfstring(L, "%s: %s", what, err ? err : "out of memory");
+		free(err);
+		lua_error(L); /* does not return */
+	}
+	return j;
+}
