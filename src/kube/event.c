@@ -55,6 +55,17 @@ static void item_free(ev_item *it)
 
 static void pump(struct vk_events *q);
 
+static void unlink_sending(struct vk_events *q, ev_item *it)
+{
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		q->sending = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	q->inflight--;
+}
+
 static const char *str_at(const cJSON *o, const char *a, const char *b)
 {
 	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
@@ -70,13 +81,7 @@ static void event_done(const vk_kube_result *r, void *ud)
 	if (r->status < 200 || r->status >= 300)
 		vk_warn("event", "could not record event %s: %ld %s", it->what, r->status,
 		        r->error ? r->error : "");
-	if (it->prev)
-		it->prev->next = it->next;
-	else
-		q->sending = it->next;
-	if (it->next)
-		it->next->prev = it->prev;
-	q->inflight--;
+	unlink_sending(q, it);
 	item_free(it);
 	pump(q);
 }
@@ -113,10 +118,7 @@ static void pump(struct vk_events *q)
 		free(body);
 		if (rc < 0) {
 			vk_warn("event", "could not record event %s", it->what);
-			q->sending = it->next;
-			if (it->next)
-				it->next->prev = NULL;
-			q->inflight--;
+			unlink_sending(q, it);
 			item_free(it);
 		}
 	}
@@ -148,17 +150,16 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 	ev_item *it = vk_xcalloc(1, sizeof *it);
 	it->q = q;
 	it->path = path;
+	it->what = what;
 	char *text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	it->body = text ? vk_ztext_pack(q->z, text, strlen(text)) : NULL;
 	free(text);
 	if (!it->body) {
-		free(it->path);
-		free(it->what);
-		free(it);
+		vk_warn("event", "could not record event %s: out of memory", what);
+		item_free(it);
 		return;
 	}
-	it->what = what;
 	if (q->tail)
 		q->tail->next = it;
 	else

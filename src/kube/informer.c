@@ -44,8 +44,9 @@ char *vk_kube_key(const cJSON *obj)
 }
 
 /* The stored copy, without metadata.managedFields: nothing in vk reads
- * them, and they are often the largest part of an object. */
-static void *keep(vk_informer *inf, const cJSON *obj)
+ * them, and they are often the largest part of an object.  They are taken
+ * out of obj for the print and put back (at the end of metadata). */
+static void *keep(vk_informer *inf, cJSON *obj)
 {
 	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
 	cJSON *mf = cJSON_DetachItemFromObjectCaseSensitive(md, "managedFields");

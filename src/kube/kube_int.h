@@ -6,8 +6,6 @@
 
 #include "vk/util.h"
 
-
-
 /* ---- client internals (client.c, watch.c) ---------------------------- */
 #include <curl/curl.h>
 #include <stdint.h>

@@ -54,8 +54,9 @@ void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
 vk_queue *vk_pods_status_queue(vk_pods *pc);
 vk_queue *vk_pods_poll_queue(vk_pods *pc);
 /* status_write.c: writes status_text (JSON) for the pod `key` of `uid`: a
- * PUT of `api` (the informer's copy, taken; may be NULL) with that status,
- * or a merge PATCH when there is no copy or it was stale.  cb gets the HTTP
+ * PUT of `api` (the informer's copy, taken; may be NULL) with that status
+ * laid over its own, or a strategic merge PATCH when there is no copy or it
+ * was stale.  cb gets the HTTP
  * status of the last request.  0, or a negative errno (cb not called). */
 typedef void (*vk_status_write_cb)(long status, const char *error, void *ud);
 int vk_pods_write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,

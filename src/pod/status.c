@@ -110,15 +110,19 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	}
 	r->status_next = NULL;
 	uint64_t hash = vk_hash64(text); /* remembered by hash, not text */
-	cJSON *api = hash == r->last_status ? NULL : vk_pods_api(pc, r->key);
 	bool known = hash == r->last_status;
-	if (!known && api) {
+	cJSON *api = known ? NULL : vk_pods_api(pc, r->key);
+	/* Not when the pod left the API or is being deleted: the deletion
+	 * writes the terminal status itself. */
+	bool wanted = api && !vk_json_str(api, "metadata.deletionTimestamp");
+	if (wanted) {
 		cJSON *st = cJSON_Parse(text);
 		known = json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status"));
 		cJSON_Delete(st);
 	}
-	if (known) {
-		r->last_status = hash;
+	if (known || !wanted) {
+		if (known)
+			r->last_status = hash;
 		cJSON_Delete(api);
 		free(text);
 		vk_queue_done(q, key, false, 0);
@@ -162,12 +166,11 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *st)
 {
 	pod_rec *r = vk_map_get(pc->recs, key);
-	/* Only pods the provider has, and not while they are being deleted: the
-	 * deletion writes the terminal status itself. */
-	cJSON *api = r && r->created ? vk_pods_api(pc, key) : NULL;
-	bool writable = api && !vk_json_str(api, "metadata.deletionTimestamp") && cJSON_IsObject(st);
-	cJSON_Delete(api);
-	if (!writable) {
+	/* Only pods the provider has.  Whether the API still wants a status
+	 * (the pod is there and not being deleted) the writer decides, and only
+	 * for a status that differs from the last one written: a poll that
+	 * finds nothing new reads no pod from the informer. */
+	if (!r || !r->created || !cJSON_IsObject(st)) {
 		cJSON_Delete(st);
 		return;
 	}

@@ -5,11 +5,10 @@
  * that copy is stale (409) or there is none, a strategic merge PATCH with
  * the uid as precondition.  Either way conditions merge by type, as
  * kubelet's status patches do: those others set (a readiness gate's, the
- * DisruptionTarget) stay.  The PUT is
- * the cheaper of the two for the API server: it decodes the body, where a
- * merge patch also encodes the stored pod, merges and decodes again
- * (measured with the API server's CPU profile during a 1000-pod churn:
- * applying merge patches was a sixth of its time). */
+ * DisruptionTarget) stay.  The PUT is the cheaper of the two for the API
+ * server: it decodes the body, where a patch also encodes the stored pod,
+ * merges and decodes again (measured with the API server's CPU profile
+ * during a 1000-pod churn: applying merge patches was a sixth of its time). */
 #include <stdlib.h>
 #include <string.h>
 
