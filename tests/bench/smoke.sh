@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
 
-tap_plan 7
+tap_plan 8
 tmp_dir tmp
 rc=0
 mkdir -p "$tmp/t"
@@ -32,6 +32,7 @@ row_numeric() { # LABEL FIRST_N
 tap_ok "the vk row has a number for every figure" row_numeric vk 16
 tap_ok "the upstream row has a number for every figure" row_numeric "upstream virtual-kubelet" 16
 tap_ok "the raw ceiling row has numbers for throughput and latency" row_numeric "raw API ceiling" 7
+tap_ok "the minimal ceiling row has them too" row_numeric "raw API ceiling, minimal writes" 7
 
 # Everything run.sh started had its temporary folder in its command line.
 left=$(ps -eo pid=,args= | grep -F "$tmp" | grep -v -e grep -e "$$" || true)

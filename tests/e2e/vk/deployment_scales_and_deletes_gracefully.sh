@@ -56,7 +56,7 @@ final=$(jq -s -r '[.[] | select(.metadata.deletionTimestamp != null)] | last | .
 tap_is "$final" ProviderDeleted "the pod got a terminal status before it was removed"
 conds=$(jq -s -r '[.[] | select(.metadata.deletionTimestamp != null)] | last | [.status.conditions[] | "\(.type)=\(.status)"] | sort | join(",")' "$tmp/watch.json")
 tap_ok "the terminal status says not Ready and keeps the gate's condition ($conds)" \
-	bash -c "[[ '$conds' == *ContainersReady=False* && '$conds' == *Ready=False* && '$conds' == *example.com/gate=True* ]]"
+	bash -c "[[ ',$conds,' == *,ContainersReady=False,* && ',$conds,' == *,Ready=False,* && ',$conds,' == *,example.com/gate=True,* ]]"
 # The terminal status write causes a watch event while the DELETE is on its
 # way: it must not start a second round of status write and DELETE.
 api_deletes=$(grep -c ': deleted from the API (' "$tmp/vk.log" || true)
