@@ -11,6 +11,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
+# Two runs at once (parallel test sessions) would build into the same cache
+# files: the second waits for the first, then finds the binaries built.
+cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/vk
+mkdir -p "$cache_root"
+exec 9>"$cache_root/build.lock"
+flock 9
+
 target=${1:-cluster}
 case $target in
 cluster | crictl) ;;
@@ -62,7 +69,7 @@ gobuild() { # DIR OUT PKG LDFLAGS
 
 if [[ $target == crictl ]]; then
 	crictl_ver=$(required cri-tools sigs.k8s.io/cri-tools)
-	cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/cri-tools-$crictl_ver
+	cache=$cache_root/cri-tools-$crictl_ver
 	mkdir -p "$cache"
 	gobuild "$here/cri-tools" crictl sigs.k8s.io/cri-tools/cmd/crictl \
 		"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_ver"
@@ -72,7 +79,7 @@ fi
 
 k8s_ver=$(required k8s k8s.io/kubernetes)
 etcd_ver=$(required etcd go.etcd.io/etcd/server/v3)
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/cluster/k8s-$k8s_ver-etcd-$etcd_ver
+cache=$cache_root/cluster/k8s-$k8s_ver-etcd-$etcd_ver
 mkdir -p "$cache"
 
 minor=$(echo "$k8s_ver" | cut -d. -f2)

@@ -16,38 +16,58 @@ show_log() { # NAME
 	echo "-----" >&2
 }
 
-# True when PID is alive and its command line mentions DIR, so a PID the
-# kernel gave to someone else after our process ended is never touched.
-pid_is_ours() { # PID
-	local pid=$1 cmd
-	[[ -r /proc/$pid/cmdline ]] || return 1
-	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-	[[ $cmd == *"$dir"* ]]
+# A process is known by its PID and its start time (field 22 of
+# /proc/PID/stat, in clock ticks since boot).  The start time is set at fork
+# and survives exec, so it is readable from the moment `&` returns, unlike
+# /proc/PID/cmdline, which is the parent shell's until exec and empty in the
+# middle of it.  A PID the kernel gave to someone else after our process
+# ended has another start time, so it is never taken for ours.
+proc_start() { # PID -> its start time; fails if it is gone or a zombie
+	local stat rest
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	rest=${stat##*) } # the name in parentheses may hold blanks
+	# shellcheck disable=SC2086 # split the fields on purpose
+	set -- $rest
+	[[ $1 != Z && $1 != X ]] || return 1
+	echo "${20}"
 }
 
-recorded_pid() { # NAME -> the PID in DIR/pids/NAME.pid, if any
+# True when the process ID ("PID:START", as start_proc records it) is alive.
+pid_is_ours() { # ID
+	local pid=${1%%:*} start=${1#*:} now
+	[[ $1 == *:* && $pid =~ ^[0-9]+$ ]] || return 1
+	now=$(proc_start "$pid") || return 1
+	[[ $now == "$start" ]]
+}
+
+recorded_id() { # NAME -> the "PID:START" in DIR/pids/NAME.pid, if any
 	local f=$dir/pids/$1.pid
 	[[ -f $f ]] && cat "$f"
 }
 
-# Starts NAME in the background with stdin closed and output in its log.
+# Starts NAME in the background with stdin closed and output in its log,
+# and records "PID:START" in DIR/pids/NAME.pid.
 start_proc() { # NAME CMD...
-	local name=$1
+	local name=$1 pid start
 	shift
 	mkdir -p "$dir/pids" "$dir/logs"
 	"$@" </dev/null >>"$dir/logs/$name.log" 2>&1 &
-	echo $! >"$dir/pids/$name.pid"
+	pid=$!
+	# Gone already (it failed at once and was reaped): record a start time
+	# no process has, so it reads as exited.
+	start=$(proc_start "$pid") || start=gone
+	echo "$pid:$start" >"$dir/pids/$name.pid"
 }
 
 # Stops the recorded processes NAME...: TERM to all, up to VK_STOP_WAIT
 # seconds for them to go, then KILL.  Returns non-zero if one survives.
 stop_procs() { # NAME...
-	local name pid pids=() deadline
+	local name id pid pids=() deadline
 	for name in "$@"; do
-		pid=$(recorded_pid "$name") || continue
-		if pid_is_ours "$pid"; then
-			kill -TERM "$pid" 2>/dev/null || true
-			pids+=("$pid")
+		id=$(recorded_id "$name") || continue
+		if pid_is_ours "$id"; then
+			kill -TERM "${id%%:*}" 2>/dev/null || true
+			pids+=("$id")
 		fi
 		rm -f "$dir/pids/$name.pid"
 	done
@@ -57,7 +77,8 @@ stop_procs() { # NAME...
 		alive_pids "${pids[@]}" >/dev/null || return 0
 		sleep 0.1
 	done
-	for pid in $(alive_pids "${pids[@]}"); do
+	for id in $(alive_pids "${pids[@]}"); do
+		pid=${id%%:*}
 		log "pid $pid ignored TERM; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	done
@@ -65,12 +86,12 @@ stop_procs() { # NAME...
 	! alive_pids "${pids[@]}" >/dev/null
 }
 
-# Prints those of PID... still alive (and ours); fails if none is.
+# Prints those of ID... ("PID:START") still alive; fails if none is.
 alive_pids() {
-	local pid found=1
-	for pid in "$@"; do
-		if pid_is_ours "$pid"; then
-			echo "$pid"
+	local id found=1
+	for id in "$@"; do
+		if pid_is_ours "$id"; then
+			echo "$id"
 			found=0
 		fi
 	done
@@ -99,12 +120,12 @@ free_port() {
 # Waits up to TIMEOUT seconds for CMD to succeed while NAME stays alive.
 # On failure says why and shows NAME's log.
 wait_for() { # NAME TIMEOUT CMD...
-	local name=$1 timeout=$2 pid deadline
+	local name=$1 timeout=$2 id deadline
 	shift 2
-	pid=$(recorded_pid "$name" || true)
+	id=$(recorded_id "$name" || true)
 	deadline=$((SECONDS + timeout))
 	until "$@" >/dev/null 2>&1; do
-		if [[ -n $pid ]] && ! pid_is_ours "$pid"; then
+		if [[ -n $id ]] && ! pid_is_ours "$id"; then
 			log "$name exited during start-up"
 			show_log "$name"
 			return 1

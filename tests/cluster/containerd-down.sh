@@ -47,8 +47,8 @@ descendants() { # PID...
 }
 
 # 1. Pods, through the CRI while containerd still answers.
-pid=$(recorded_pid containerd || true)
-if [[ -n $pid ]] && pid_is_ours "$pid" && [[ -S $sock ]]; then
+id=$(recorded_id containerd || true)
+if [[ -n $id ]] && pid_is_ours "$id" && [[ -S $sock ]]; then
 	crictl=$("$here/build.sh" crictl 2>/dev/null)/crictl
 	if [[ -x $crictl && -f $dir/crictl.yaml ]]; then
 		"$crictl" --config "$dir/crictl.yaml" rmp --all --force >/dev/null 2>&1 ||

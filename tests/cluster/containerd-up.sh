@@ -20,7 +20,7 @@ dir=$(cd "$1" && pwd)
 # shellcheck source=common.sh
 source "$here/common.sh"
 
-if pid=$(recorded_pid containerd) && pid_is_ours "$pid"; then
+if id=$(recorded_id containerd) && pid_is_ours "$id"; then
 	log "containerd already runs for $dir; run containerd-down.sh first"
 	exit 1
 fi

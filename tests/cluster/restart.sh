@@ -17,9 +17,9 @@ down_s=${3:-0}
 # shellcheck source=common.sh
 source "$here/common.sh"
 
-pid=$(recorded_pid "$name") || { log "$name: no PID recorded in $dir/pids"; exit 1; }
-pid_is_ours "$pid" || { log "$name: PID $pid is not running"; exit 1; }
-mapfile -d '' cmd <"/proc/$pid/cmdline"
+id=$(recorded_id "$name") || { log "$name: no PID recorded in $dir/pids"; exit 1; }
+pid_is_ours "$id" || { log "$name: PID ${id%%:*} is not running"; exit 1; }
+mapfile -d '' cmd <"/proc/${id%%:*}/cmdline"
 stop_procs "$name"
 sleep "$down_s"
 start_proc "$name" "${cmd[@]}"

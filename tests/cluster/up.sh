@@ -28,7 +28,7 @@ source "$here/common.sh"
 for n in "${nodes[@]}"; do
 	[[ $n =~ ^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$ ]] || { log "bad node name: $n"; exit 2; }
 done
-if [[ -f $dir/pids/kube-apiserver.pid ]] && pid_is_ours "$(cat "$dir/pids/kube-apiserver.pid")"; then
+if id=$(recorded_id kube-apiserver) && pid_is_ours "$id"; then
 	log "a control plane already runs in $dir; run down.sh first"
 	exit 1
 fi

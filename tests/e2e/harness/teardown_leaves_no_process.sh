@@ -27,7 +27,8 @@ pod=$(cri runp "$tmp/pod.json" 2>/dev/null) || tap_bail "RunPodSandbox failed"
 ctr=$(cri create "$pod" "$tmp/ctr.json" "$tmp/pod.json" 2>/dev/null) || tap_bail "CreateContainer failed"
 cri start "$ctr" >/dev/null 2>&1 || tap_bail "StartContainer failed"
 
-mapfile -t recorded < <(cat "$dir"/pids/*.pid)
+# Each pid file holds "PID:START"; the PID is what must be gone.
+mapfile -t recorded < <(cut -d: -f1 "$dir"/pids/*.pid)
 mapfile -t shims < <(pgrep -f -- "^[^ ]*containerd-shim[^ ]* .*-address $CRI_SOCK" || true)
 container_pid=$(cri inspect "$ctr" 2>/dev/null | jq -r '.info.pid')
 running=$(pid_alive "$container_pid" && echo running || echo "not running (pid '$container_pid')")

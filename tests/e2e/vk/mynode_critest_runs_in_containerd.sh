@@ -129,14 +129,11 @@ tap_is "$new" "" "and no other container was created"
 
 # containerd restarted while pods run: the shims keep the containers; vk
 # reconnects (fresh connection per call) and keeps reporting them.
-cpid=$(cat "$CONTAINERD_DIR/pids/containerd.pid")
-mapfile -d '' cargs <"/proc/$cpid/cmdline"
-kill -TERM "$cpid"
-gone_pid() { ! pid_alive "$cpid"; }
-wait_until 20 gone_pid || tap_bail "containerd $cpid did not stop"
-sleep 2 # vk sees the runtime gone (UNAVAILABLE) for a couple of rounds
-"${cargs[@]}" </dev/null >>"$CONTAINERD_DIR/logs/containerd.log" 2>&1 &
-echo $! >"$CONTAINERD_DIR/pids/containerd.pid"
+# restart.sh stops it by its recorded PID and start time, stays down 2 s
+# (vk sees the runtime gone, UNAVAILABLE, for a couple of rounds) and starts
+# it again with the same command line.
+"$VK_CLUSTER/restart.sh" "$CONTAINERD_DIR" containerd 2 >/dev/null 2>&1 ||
+	tap_bail "containerd could not be restarted"
 cri_up() { cri version >/dev/null 2>&1; }
 wait_until 30 cri_up || tap_bail "containerd did not come back"
 sleep 3
