@@ -26,6 +26,7 @@ struct vk_kube {
 	unsigned ncalls;       /* how many (events among them) */
 	vk_kube_watch *watches;
 	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
+	struct vk_kube_cache *cache; /* the read-through cache (cache.c), lazily */
 };
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
@@ -36,6 +37,11 @@ CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char 
 void vk_kube_status_of(const cJSON *json, const char **message, const char **reason);
 void vk_kube_watch_unlink_all(vk_kube *k); /* from vk_kube_free */
 void vk_kube_events_free(vk_kube *k);      /* from vk_kube_free */
+void vk_kube_cache_free(vk_kube *k);       /* from vk_kube_free */
+/* A cached GET's answer: remembers a 200, forgets on 404, and for a
+ * failure (no answer, 5xx) rewrites *r as a 200 from the cache (*json
+ * replaced; true) when it holds the path. */
+bool vk_kube_cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json);
 
 #define VK_KUBE_MAX_BODY (256u << 20)    /* a LIST of thousands of objects fits */
 #define VK_KUBE_MAX_EVENT (16u << 20)    /* one watch line */
