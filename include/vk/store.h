@@ -220,7 +220,7 @@ void vk_store_wb_put(vk_store_wb *w, const char *key, const void *value, size_t 
                      uint64_t rv, unsigned ttl_s);
 void vk_store_wb_delete(vk_store_wb *w, const char *key, uint64_t rv);
 
-/* Read-your-writes: if `key` has a pending write, sets *value/*len (NULL for
+/* Read-your-writes: if `key` has a pending write, sets *value and *len (NULL for
  * a pending delete; valid until the next call into the write-behind) and
  * *rv and returns true; otherwise false (then ask the store). */
 bool vk_store_wb_pending(const vk_store_wb *w, const char *key, const char **value,
