@@ -20,6 +20,7 @@
 #include "vk/pod.h"
 #include "vk/provider.h"
 #include "vk/server.h"
+#include "vk/store.h"
 #include "vk/util.h"
 
 typedef struct {
@@ -29,7 +30,8 @@ typedef struct {
 	const char *context;
 	const char *nodename;
 	const char *state_dir;
-	const char *store;
+	const char *store;          /* NULL: no edge cache */
+	const char *state_key_file;
 	const char *listen;
 	int port;
 	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */
@@ -61,10 +63,14 @@ static const char usage_text[] =
 	"  --nodename NAME          the Node name (default: the host name)\n"
 	"  --disable-taint          do not taint the node virtual-kubelet.io/provider=NAME:NoSchedule\n"
 	"  --status-interval MS     how often pod statuses are polled from the provider (default 5000)\n"
-	"  --state-dir DIR          the embedded local cache (default /var/lib/vk)\n"
-	"  --store URL              cache backend: embedded (default), redis://HOST:PORT, etcd://HOST:PORT\n"
-	"                           (the edge cache is not in this version yet: only `embedded`\n"
-	"                           is accepted, and nothing is persisted)\n"
+	"  --store URL              the edge cache: embedded (SQLite in --state-dir),\n"
+	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT; vk keeps\n"
+	"                           its pods, their statuses and what they reference there, and\n"
+	"                           starts from it when the API server cannot be reached\n"
+	"  --state-dir DIR          the embedded cache's folder (default /var/lib/vk); also\n"
+	"                           turns the cache on (embedded) without --store\n"
+	"  --state-key-file FILE    a 32-byte key: Secrets are kept in the cache sealed with\n"
+	"                           AES-256-GCM (without it they are not kept)\n"
 	"  --listen-address ADDR    kubelet API address (default 0.0.0.0)\n"
 	"  --port N                 kubelet API port (default 10250; 0: do not serve it)\n"
 	"  --tls-cert-file FILE     kubelet API serving certificate (default: self-signed)\n"
@@ -81,7 +87,7 @@ enum {
 	OPT_PROVIDER = 256, OPT_PROVIDER_CONFIG, OPT_KUBECONFIG, OPT_CONTEXT, OPT_NODENAME,
 	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_LISTEN, OPT_PORT,
 	OPT_NO_RELOAD, OPT_LOG_LEVEL, OPT_VERSION,
-	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE, OPT_STATE_KEY_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -94,6 +100,7 @@ static const struct option long_opts[] = {
 	{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	{"store", required_argument, NULL, OPT_STORE},
+	{"state-key-file", required_argument, NULL, OPT_STATE_KEY_FILE},
 	{"listen-address", required_argument, NULL, OPT_LISTEN},
 	{"port", required_argument, NULL, OPT_PORT},
 	{"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
@@ -145,13 +152,24 @@ static int parse_args(int argc, char **argv, vk_options *o)
 				return bad_usage("--status-interval takes milliseconds from 100 to 3600000, not '%s'", optarg);
 			o->status_interval_ms = (unsigned)v;
 			break;
-		case OPT_STATE_DIR: o->state_dir = optarg; break;
-		case OPT_STORE:
-			/* Said plainly rather than accepted and ignored. */
-			if (strcmp(optarg, "embedded") != 0)
-				return bad_usage("--store '%s': only 'embedded' exists in this version", optarg);
+		case OPT_STATE_DIR:
+			o->state_dir = optarg;
+			if (!o->store)
+				o->store = "embedded";
+			break;
+		case OPT_STORE: {
+			vk_store_url u;
+			char *err = NULL;
+			if (vk_store_url_parse(optarg, &u, &err) < 0) {
+				fprintf(stderr, "vk: %s (see vk --help)\n", err ? err : "--store: bad URL");
+				free(err);
+				return 2;
+			}
+			vk_store_url_free(&u);
 			o->store = optarg;
 			break;
+		}
+		case OPT_STATE_KEY_FILE: o->state_key_file = optarg; break;
 		case OPT_LISTEN: o->listen = optarg; break;
 		case OPT_PORT:
 			if (parse_uint(optarg, 65535, &v) < 0)
@@ -205,6 +223,10 @@ typedef struct {
 	vk_node *node;
 	vk_pods *pods;
 	vk_server *server;     /* the kubelet API; NULL with --port 0 */
+	vk_store *store;       /* the edge cache; NULL without --store/--state-dir */
+	vk_store_wb *wb;       /* its write-behind */
+	uint8_t state_key[VK_STORE_KEY_LEN];
+	bool have_key;
 	cJSON *node_obj;       /* the template, until the node controller takes it */
 	cJSON *config;         /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
@@ -221,6 +243,8 @@ typedef struct {
 
 static void on_trim(uv_timer_t *t) { malloc_trim(0); }
 
+static void close_store(vk_agent *a);
+
 static void stop(vk_agent *a, int code)
 {
 	if (a->stopping)
@@ -232,8 +256,10 @@ static void stop(vk_agent *a, int code)
 	 * controllers' memory is still there), then the transports. */
 	vk_lua_watch_close(a->watch);
 	a->watch = NULL;
+	vk_server_set_pods(a->server, NULL, NULL);
 	vk_pods_close(a->pods);
 	vk_node_close(a->node);
+	close_store(a);
 	vk_server_close(a->server); /* a caller of the provider, like the controllers */
 	a->server = NULL;
 	if (a->provider)
@@ -249,6 +275,87 @@ static void stop(vk_agent *a, int code)
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
 	uv_close((uv_handle_t *)&a->sighup, NULL);
+}
+
+/* ---- the edge cache ------------------------------------------------------ */
+
+static void store_flushed(vk_store_wb *wb, int status, void *ud)
+{
+	vk_agent *a = ud;
+	if (status < 0)
+		vk_warn("main", "%zu writes could not reach the store %s before stopping", vk_store_wb_len(wb),
+		        vk_store_name(a->store));
+	vk_store_wb_close(a->wb);
+	a->wb = NULL;
+	vk_store_close(a->store);
+	a->store = NULL;
+}
+
+/* What is still queued goes to the store first (unless it is down). */
+static void close_store(vk_agent *a)
+{
+	if (!a->store)
+		return;
+	if (a->wb && vk_store_wb_len(a->wb) && !vk_store_wb_is_down(a->wb) &&
+	    vk_store_wb_flush(a->wb, store_flushed, a) == 0)
+		return;
+	store_flushed(a->wb, 0, a);
+}
+
+static void on_store_open(vk_store *s, int status, const char *err, void *ud)
+{
+	vk_agent *a = ud;
+	if (status < 0) {
+		vk_error("main", "%s", err ? err : vk_store_strerror(status));
+		stop(a, 1);
+		return;
+	}
+	vk_info("main", "store %s open", vk_store_name(s));
+}
+
+static int open_store(vk_agent *a)
+{
+	if (!a->o.store)
+		return 0;
+	if (a->o.state_key_file) {
+		char *err = NULL;
+		if (vk_store_key_load(a->o.state_key_file, a->state_key, &err) < 0) {
+			fprintf(stderr, "vk: --state-key-file %s\n", err ? err : "cannot read");
+			free(err);
+			return -1;
+		}
+		a->have_key = true;
+	}
+	char prefix[300];
+	snprintf(prefix, sizeof prefix, "vk/%s/", a->o.nodename);
+	vk_store_opts so = {
+		.loop = a->loop, .http = a->http, .url = a->o.store, .state_dir = a->o.state_dir, .prefix = prefix,
+	};
+	char *err = NULL;
+	if (vk_store_open(&so, on_store_open, a, &a->store, &err) < 0) {
+		fprintf(stderr, "vk: %s\n", err ? err : "cannot open the store");
+		free(err);
+		a->store = NULL;
+		return -1;
+	}
+	a->wb = vk_store_wb_new(a->store, NULL);
+	return 0;
+}
+
+static cJSON *pods_for_server(void *ud) { return vk_pods_list(ud); }
+
+static void start_pods(vk_agent *a)
+{
+	if (a->pods || a->stopping)
+		return;
+	vk_pod_opts po = {
+		.loop = a->loop, .kube = a->kube, .provider = a->provider, .node = a->node,
+		.nodename = a->o.nodename, .status_poll_ms = a->o.status_interval_ms,
+		.store = a->store, .wb = a->wb, .secret_key = a->have_key ? a->state_key : NULL,
+	};
+	a->pods = vk_pods_new(&po);
+	vk_server_set_pods(a->server, pods_for_server, a->pods);
+	vk_pods_start(a->pods);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -390,12 +497,7 @@ static void on_node_ready(const char *err, void *ud)
 	}
 	vk_info("main", "node %s registered in %llu ms", a->o.nodename,
 	        (unsigned long long)(vk_now_ms() - a->t0));
-	vk_pod_opts po = {
-		.loop = a->loop, .kube = a->kube, .provider = a->provider, .node = a->node,
-		.nodename = a->o.nodename, .status_poll_ms = a->o.status_interval_ms,
-	};
-	a->pods = vk_pods_new(&po);
-	vk_pods_start(a->pods);
+	start_pods(a);
 }
 
 /* The provider's name may differ from the file's: fix the taint's value. */
@@ -465,6 +567,10 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	a->node = vk_node_new(&no, a->node_obj);
 	a->node_obj = NULL;
 	vk_node_start(a->node, on_node_ready, a);
+	/* With the edge cache the pods need not wait for the API server: they
+	 * start from the store while registration keeps retrying. */
+	if (a->store)
+		start_pods(a);
 }
 
 /* vk check: every problem on stderr, an OK line on stdout. */
@@ -518,7 +624,7 @@ static const char *base_name(const char *path, char *out, size_t n)
 int main(int argc, char **argv)
 {
 	vk_agent a = {
-		.o = {.state_dir = "/var/lib/vk", .store = "embedded", .listen = "0.0.0.0",
+		.o = {.state_dir = "/var/lib/vk", .listen = "0.0.0.0",
 		      .port = 10250, .status_interval_ms = 5000},
 	};
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
@@ -569,6 +675,8 @@ int main(int argc, char **argv)
 		        vk_kube_server(a.kube), a.o.provider);
 	}
 	vk_kubeconfig_free(&kc);
+	if (!a.o.check && open_store(&a) < 0)
+		return 1;
 
 	/* glibc keeps freed memory mapped; after a burst of pods comes and goes
 	 * that is most of the RSS of an edge node's agent. */

@@ -9,12 +9,14 @@
 static void on_upsert(const char *key, const cJSON *obj, void *ud)
 {
 	vk_pods *pc = ud;
+	vk_pods_persist_pod(pc, key, obj);
 	vk_queue_add(pc->q, key);
 }
 
 static void on_delete(const char *key, const cJSON *old, void *ud)
 {
 	vk_pods *pc = ud;
+	vk_pods_persist_pod_gone(pc, key, old);
 	vk_pods_forget(pc, key, old);
 	vk_queue_add(pc->q, key);
 }
@@ -40,6 +42,18 @@ void vk_pods_informer_start(vk_pods *pc)
 	pc->inf = vk_informer_new(pc->o.loop, pc->o.kube, &o);
 	free(sel);
 	free(what);
+	/* With the edge cache: the pods and resourceVersion a previous run kept.
+	 * Each is synced as if just listed (the provider keeps what it runs;
+	 * what it lacks is created); nothing is deleted for being absent until
+	 * the API has confirmed the state (on_synced). */
+	if (vk_pods_persist_seed(pc, pc->inf)) {
+		const char *k;
+		size_t n = 0;
+		for (vk_map_iter i = {0}; vk_informer_next(pc->inf, &i, &k); n++)
+			vk_queue_add(pc->q, k);
+		vk_info(SUB, "%zu pods from the store; resuming the watch from resourceVersion %s", n,
+		        vk_informer_rv(pc->inf));
+	}
 	vk_informer_start(pc->inf);
 	/* Service links need every Service of a pod's namespace: a cache, as
 	 * kubelet keeps, instead of two reads per pod created. */

@@ -20,7 +20,12 @@ typedef struct pod_rec {
 	bool deleted;         /* terminal status and DELETE done: a tombstone
 	                         until the watch reports the pod gone */
 	char *status_next;    /* the newest status (JSON text), waiting in the status queue */
+	uint64_t kept_status; /* hash of the provider status last written to the store */
+	char *unwritten;      /* the provider's latest status while the API lacks it
+	                         (JSON text; NULL once written): for vk_pods_list */
 } pod_rec;
+
+typedef struct vk_pods_persist vk_pods_persist;
 
 struct vk_pods {
 	vk_pod_opts o;
@@ -34,6 +39,7 @@ struct vk_pods {
 	uv_timer_t poll_timer;
 	int open_handles;
 	unsigned inflight;    /* provider/kube calls holding a pointer to us */
+	vk_pods_persist *persist; /* the edge cache, or NULL (persist.c) */
 };
 
 /* informer.c */
@@ -66,6 +72,17 @@ static inline cJSON *vk_pods_api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }
+/* persist.c: the edge cache (see there); every call is a no-op without a store. */
+typedef void (*vk_pods_persist_cb)(vk_pods *pc);
+vk_pods_persist *vk_pods_persist_new(vk_pods *pc);   /* NULL without a store */
+void vk_pods_persist_close(vk_pods_persist *ps);
+int vk_pods_persist_load(vk_pods *pc, vk_pods_persist_cb cb); /* 0: cb called later */
+bool vk_pods_persist_seed(vk_pods *pc, vk_informer *inf);     /* true: seeded */
+void vk_pods_persist_pod(vk_pods *pc, const char *key, const cJSON *pod);
+void vk_pods_persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old);
+/* written: the status the API got; else the provider's latest. */
+void vk_pods_persist_status(vk_pods *pc, const char *key, bool written, const char *text);
+uint64_t vk_pods_persist_written(vk_pods *pc, const char *key); /* hash, 0: none */
 /* helpers */
 const char *vk_json_str(const cJSON *o, const char *path); /* "metadata.name" */
 char *vk_pod_key(const cJSON *pod);

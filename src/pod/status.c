@@ -74,6 +74,7 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	char *uid;
+	char *text;   /* the status written, for the store */
 	uint64_t hash;
 } write_op;
 
@@ -86,6 +87,11 @@ static void write_done(long status, const char *error, void *ud)
 	if (r && strcmp(r->uid, w->uid) == 0) {
 		if (status == 200) {
 			r->last_status = w->hash;
+			vk_pods_persist_status(pc, w->key, true, w->text);
+			if (r->unwritten && vk_hash64(r->unwritten) == w->hash) {
+				free(r->unwritten);
+				r->unwritten = NULL;
+			}
 		} else if (status != 404) {
 			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, status, error ? error : "");
 		}
@@ -94,6 +100,7 @@ static void write_done(long status, const char *error, void *ud)
 		vk_queue_done(pc->sq, w->key, false, 0);
 	free(w->key);
 	free(w->uid);
+	free(w->text);
 	free(w);
 }
 
@@ -135,11 +142,13 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	w->key = vk_strdup(r->key);
 	w->uid = vk_strdup(r->uid);
 	w->hash = hash;
+	w->text = pc->persist ? vk_strdup(text) : NULL;
 	pc->inflight++;
 	if (vk_pods_write_status(pc, r->key, r->uid, api, text, write_done, w) < 0) {
 		pc->inflight--;
 		free(w->key);
 		free(w->uid);
+		free(w->text);
 		free(w);
 		vk_queue_done(q, key, true, 5000);
 	}
@@ -160,6 +169,14 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	free(r->status_next);
 	r->status_next = cJSON_PrintUnformatted(st);
 	cJSON_Delete(st);
+	/* The edge cache keeps the provider's latest status when it changes. */
+	uint64_t h = r->status_next ? vk_hash64(r->status_next) : 0;
+	if (pc->persist && h && h != r->kept_status && h != r->last_status) {
+		r->kept_status = h;
+		vk_pods_persist_status(pc, r->key, false, r->status_next);
+		free(r->unwritten);
+		r->unwritten = vk_strdup(r->status_next);
+	}
 	vk_queue_add(pc->sq, r->key);
 }
 
