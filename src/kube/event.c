@@ -8,7 +8,11 @@
  * go out once the burst is through.  An event costs the API server about
  * what a status write does, and nobody waits on an event.  A full queue
  * drops the oldest event and says so once.  Waiting events are kept packed
- * (vk_ztext): a burst of a thousand pods leaves a thousand or two waiting. */
+ * (vk_ztext): a burst of a thousand pods leaves a thousand or two waiting.
+ * While the API server is unreachable (vk_kube_link_up) events wait too,
+ * an event that failed on the way goes back to the front of the queue, and
+ * when the link returns the queue drains and how many were dropped (the
+ * oldest, beyond EVENT_QUEUE_MAX) is said once. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +41,7 @@ struct vk_events {
 	vk_kube *k;
 	ev_item *head, *tail;  /* waiting */
 	ev_item *sending;      /* in flight (doubly linked) */
-	size_t len, dropped;
+	size_t len, dropped, dropped_said;
 	unsigned inflight;
 	double tokens;
 	uint64_t refill_ms;
@@ -74,10 +78,35 @@ static const char *str_at(const cJSON *o, const char *a, const char *b)
 	return cJSON_IsString(x) ? x->valuestring : NULL;
 }
 
+static void drop_oldest(struct vk_events *q)
+{
+	ev_item *old = q->head;
+	q->head = old->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->len--;
+	if (q->dropped++ == q->dropped_said)
+		vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
+	item_free(old);
+}
+
 static void event_done(const vk_kube_result *r, void *ud)
 {
 	ev_item *it = ud;
 	struct vk_events *q = it->q;
+	if (r->status == 0 && !vk_kube_link_up(q->k)) {
+		/* The link went down under it: it waits at the front for the link. */
+		unlink_sending(q, it);
+		if (q->len >= EVENT_QUEUE_MAX)
+			drop_oldest(q);
+		it->prev = NULL;
+		it->next = q->head;
+		q->head = it;
+		if (!q->tail)
+			q->tail = it;
+		q->len++;
+		return;
+	}
 	if (r->status < 200 || r->status >= 300)
 		vk_warn("event", "could not record event %s: %ld %s", it->what, r->status,
 		        r->error ? r->error : "");
@@ -95,6 +124,8 @@ static void pump(struct vk_events *q)
 	if (q->tokens > EVENT_BURST)
 		q->tokens = EVENT_BURST;
 	q->refill_ms = now;
+	if (!vk_kube_link_up(q->k))
+		return; /* the link listener pumps when it is back */
 	if (q->head && q->k->ncalls - q->inflight >= BUSY_CALLS) {
 		if (!uv_is_active((uv_handle_t *)q->timer))
 			uv_timer_start(q->timer, on_timer, BUSY_RETRY_MS, 0);
@@ -126,6 +157,19 @@ static void pump(struct vk_events *q)
 		uv_timer_start(q->timer, on_timer, (uint64_t)((1.0 - q->tokens) * 1000.0 / EVENT_QPS) + 1, 0);
 }
 
+static void on_link(bool up, void *ud)
+{
+	struct vk_events *q = ud;
+	if (!up)
+		return;
+	if (q->dropped > q->dropped_said) {
+		vk_warn("event", "%zu event(s) dropped while the API server was unreachable (the queue keeps %d)",
+		        q->dropped - q->dropped_said, EVENT_QUEUE_MAX);
+		q->dropped_said = q->dropped;
+	}
+	pump(q);
+}
+
 static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 {
 	struct vk_events *q = k->events;
@@ -138,15 +182,10 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 		uv_timer_init(k->loop, q->timer);
 		q->timer->data = q;
 		q->z = vk_ztext_new();
+		vk_kube_link_listen(k, on_link, q);
 	}
-	if (q->len >= EVENT_QUEUE_MAX) {
-		ev_item *old = q->head;
-		q->head = old->next;
-		q->len--;
-		if (q->dropped++ == 0)
-			vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
-		item_free(old);
-	}
+	if (q->len >= EVENT_QUEUE_MAX)
+		drop_oldest(q);
 	ev_item *it = vk_xcalloc(1, sizeof *it);
 	it->q = q;
 	it->path = path;
@@ -178,6 +217,7 @@ void vk_kube_events_free(vk_kube *k)
 	struct vk_events *q = k->events;
 	if (!q)
 		return;
+	vk_kube_link_unlisten(k, on_link, q);
 	for (ev_item *it = q->head, *n; it; it = n) {
 		n = it->next;
 		item_free(it);

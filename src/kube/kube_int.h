@@ -27,6 +27,7 @@ struct vk_kube {
 	vk_kube_watch *watches;
 	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
 	struct vk_kube_cache *cache; /* the read-through cache (cache.c), lazily */
+	struct vk_kube_link *link; /* is the server answering (link.c) */
 };
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
@@ -36,6 +37,23 @@ CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char 
 /* Fills *message and *reason from a Kubernetes Status object (borrowed). */
 void vk_kube_status_of(const cJSON *json, const char **message, const char **reason);
 void vk_kube_watch_unlink_all(vk_kube *k); /* from vk_kube_free */
+
+/* ---- link (link.c) ----------------------------------------------------
+ * Every call and watch reports how its transfer went: an answer (any HTTP
+ * status, or bytes of a watch) says the server is there; a transport
+ * failure says the link is down; a call that ran out of time also ends
+ * the connections to the server (a black hole keeps TCP quiet for minutes).
+ * `easy` is the transfer's handle, valid during its on_done/on_data. */
+void vk_kube_link_new(vk_kube *k);
+void vk_kube_link_free(vk_kube *k);
+void vk_kube_link_answer(vk_kube *k, CURL *easy);
+void vk_kube_link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *error);
+/* Watches: bytes arrived on an open stream (cheap: one clock read). */
+void vk_kube_link_heard(vk_kube *k);
+/* A call of ours with its own time limit (the probe, vk_kube_request_within). */
+int vk_kube_request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
+                            const char *path, const char *content_type, const char *body, vk_kube_cb cb,
+                            void *ud, vk_kube_call **out);
 void vk_kube_events_free(vk_kube *k);      /* from vk_kube_free */
 void vk_kube_cache_free(vk_kube *k);       /* from vk_kube_free */
 /* A cached GET's answer: remembers a 200, forgets on 404, and for a

@@ -59,6 +59,7 @@ static void renew_done(const vk_kube_result *r, void *ud)
 {
 	vk_node *n = ud;
 	n->lease_busy = false;
+	n->lease_call = NULL;
 	if (n->closing)
 		return;
 	if (r->status == 200 || r->status == 201) {
@@ -77,11 +78,25 @@ static void renew_done(const vk_kube_result *r, void *ud)
 		return;
 	}
 	vk_warn("lease", "renewal failed: %ld %s", r->status, r->error ? r->error : "");
-	/* Retry well inside the lease duration rather than a full period later. */
-	uv_timer_start(&n->lease_timer, lease_tick, 1000, n->o.lease_renew_ms);
+	/* Retry well inside the lease duration rather than a full period later;
+	 * but not while the API server is unreachable: the client probes the
+	 * link and vk_node_on_link renews the moment it is back. */
+	if (vk_kube_link_up(n->o.kube))
+		uv_timer_start(&n->lease_timer, lease_tick, 1000, n->o.lease_renew_ms);
 }
 
 static void get_done(const vk_kube_result *r, void *ud);
+
+static int send_lease(vk_node *n, const char *method, const char *path)
+{
+	cJSON *body = lease_body(n);
+	char *text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	int rc = vk_kube_request_within(n->o.kube, VK_NODE_CALL_MS, method, path, NULL, text, renew_done, n,
+	                                &n->lease_call);
+	free(text);
+	return rc;
+}
 
 void vk_node_lease_renew(vk_node *n)
 {
@@ -91,11 +106,10 @@ void vk_node_lease_renew(vk_node *n)
 	char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
 	int rc;
 	if (!n->lease_rv) {
-		rc = vk_kube_get(n->o.kube, path, get_done, n);
+		rc = vk_kube_request_within(n->o.kube, VK_NODE_CALL_MS, "GET", path, NULL, NULL, get_done, n,
+		                            &n->lease_call);
 	} else {
-		cJSON *body = lease_body(n);
-		rc = vk_kube_send_json(n->o.kube, "PUT", path, NULL, body, renew_done, n);
-		cJSON_Delete(body);
+		rc = send_lease(n, "PUT", path);
 	}
 	free(path);
 	if (rc < 0) {
@@ -109,6 +123,7 @@ static void get_done(const vk_kube_result *r, void *ud)
 {
 	vk_node *n = ud;
 	n->lease_busy = false;
+	n->lease_call = NULL;
 	if (n->closing)
 		return;
 	int rc;
@@ -116,18 +131,15 @@ static void get_done(const vk_kube_result *r, void *ud)
 	if (r->status == 200) {
 		remember_rv(n, r->json);
 		char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
-		cJSON *body = lease_body(n);
-		rc = vk_kube_send_json(n->o.kube, "PUT", path, NULL, body, renew_done, n);
-		cJSON_Delete(body);
+		rc = send_lease(n, "PUT", path);
 		free(path);
 	} else if (r->status == 404) {
-		cJSON *body = lease_body(n);
-		rc = vk_kube_send_json(n->o.kube, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-		                       NULL, body, renew_done, n);
-		cJSON_Delete(body);
+		rc = send_lease(n, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases");
 	} else {
 		n->lease_busy = false;
 		vk_warn("lease", "could not read the lease: %ld %s", r->status, r->error ? r->error : "");
+		if (vk_kube_link_up(n->o.kube))
+			uv_timer_start(&n->lease_timer, lease_tick, 1000, n->o.lease_renew_ms);
 		return;
 	}
 	if (rc < 0)

@@ -86,6 +86,7 @@ static void store_loaded(vk_pods *pc)
 
 int vk_pods_start(vk_pods *pc)
 {
+	vk_kube_link_listen(pc->o.kube, vk_pods_on_link, pc);
 	if (pc->persist) {
 		pc->inflight++;
 		if (vk_pods_persist_load(pc, store_loaded) == 0)
@@ -135,6 +136,7 @@ void vk_pods_close(vk_pods *pc)
 	pc->closing = true;
 	vk_pods_persist_close(pc->persist);
 	pc->persist = NULL;
+	vk_kube_link_unlisten(pc->o.kube, vk_pods_on_link, pc);
 	vk_provider_set_notify(pc->o.provider, NULL, NULL);
 	vk_pods_informer_stop(pc);
 	vk_queue_close(pc->q);

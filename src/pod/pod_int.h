@@ -56,6 +56,7 @@ void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old);
 void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *status);
 void vk_pods_notify(cJSON *pod_or_status, void *ud);
 void vk_pods_poll_start(vk_pods *pc);
+void vk_pods_on_link(bool up, void *ud); /* statuses kept while offline go out */
 void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
 vk_queue *vk_pods_status_queue(vk_pods *pc);
 vk_queue *vk_pods_poll_queue(vk_pods *pc);
@@ -65,6 +66,8 @@ vk_queue *vk_pods_poll_queue(vk_pods *pc);
  * was stale.  cb gets the HTTP
  * status of the last request.  0, or a negative errno (cb not called). */
 typedef void (*vk_status_write_cb)(long status, const char *error, void *ud);
+/* A status write that waits longer than this is on a dead link. */
+#define VK_POD_STATUS_CALL_MS 15000
 int vk_pods_write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
                          vk_status_write_cb cb, void *ud);
 /* The API's view of a pod: a parsed copy the caller frees, or NULL. */

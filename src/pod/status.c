@@ -74,7 +74,8 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	char *uid;
-	char *text;   /* the status written, for the store */
+	char *text;   /* what is being written: kept again if the link fails,
+	                 kept in the store once written */
 	uint64_t hash;
 } write_op;
 
@@ -84,6 +85,7 @@ static void write_done(long status, const char *error, void *ud)
 	vk_pods *pc = w->pc;
 	pc->inflight--;
 	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, w->key);
+	bool retry = false;
 	if (r && strcmp(r->uid, w->uid) == 0) {
 		if (status == 200) {
 			r->last_status = w->hash;
@@ -92,12 +94,22 @@ static void write_done(long status, const char *error, void *ud)
 				free(r->unwritten);
 				r->unwritten = NULL;
 			}
+		} else if (status == 0) {
+			/* No answer: the status waits (unless a newer one does already)
+			 * and goes out when the link is back (vk_pods_on_link), or after
+			 * a backoff if the link is up and only this call failed. */
+			if (!r->status_next) {
+				r->status_next = w->text;
+				w->text = NULL;
+			}
+			retry = vk_kube_link_up(pc->o.kube);
+			vk_debug(SUB, "%s: status update failed, kept for later: %s", w->key, error ? error : "");
 		} else if (status != 404) {
 			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, status, error ? error : "");
 		}
 	}
 	if (!pc->closing)
-		vk_queue_done(pc->sq, w->key, false, 0);
+		vk_queue_done(pc->sq, w->key, retry, 5000);
 	free(w->key);
 	free(w->uid);
 	free(w->text);
@@ -111,7 +123,9 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	vk_pods *pc = ud;
 	pod_rec *r = vk_map_get(pc->recs, key);
 	char *text = r ? r->status_next : NULL;
-	if (!text) {
+	/* While the API server is unreachable the newest status waits in
+	 * status_next (a newer one replaces it) for vk_pods_on_link. */
+	if (!text || !vk_kube_link_up(pc->o.kube)) {
 		vk_queue_done(q, key, false, 0);
 		return;
 	}
@@ -142,7 +156,7 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	w->key = vk_strdup(r->key);
 	w->uid = vk_strdup(r->uid);
 	w->hash = hash;
-	w->text = pc->persist ? vk_strdup(text) : NULL;
+	w->text = text;
 	pc->inflight++;
 	if (vk_pods_write_status(pc, r->key, r->uid, api, text, write_done, w) < 0) {
 		pc->inflight--;
@@ -152,7 +166,25 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 		free(w);
 		vk_queue_done(q, key, true, 5000);
 	}
-	free(text);
+}
+
+void vk_pods_on_link(bool up, void *ud)
+{
+	vk_pods *pc = ud;
+	if (!up || pc->closing)
+		return;
+	size_t n = 0;
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
+		pod_rec *r = v;
+		if (r->status_next) {
+			vk_queue_add(pc->sq, r->key);
+			n++;
+		}
+	}
+	if (n)
+		vk_info(SUB, "the API server is back: writing %zu pod status(es) kept meanwhile", n);
 }
 
 vk_queue *vk_pods_status_queue(vk_pods *pc)
