@@ -1,6 +1,7 @@
 /* kube client: request/response mapping and watch stream framing, against a
  * tiny local HTTP server (python3 on 127.0.0.1).  It only plays back canned
  * answers: the real API server is exercised by tests/e2e/kube_client_test.c. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,6 +356,46 @@ static void hook_del(const char *path, void *ud)
 	h->last_path = vk_strdup(path);
 }
 
+/* ---- an informer started from stored objects, its API server unreachable ---- */
+
+typedef struct {
+	int upserts, deletes, synced;
+} inf_seen;
+
+static void inf_upsert(const char *key, const cJSON *obj, void *ud) { ((inf_seen *)ud)->upserts++; }
+static void inf_delete(const char *key, const cJSON *old, void *ud) { ((inf_seen *)ud)->deletes++; }
+static void inf_synced(void *ud) { ((inf_seen *)ud)->synced++; }
+static void stop_loop(uv_timer_t *t) { uv_stop(t->loop); }
+
+static void seeded_informer_serves_stored_objects_while_unreachable(vk_kube *off)
+{
+	inf_seen seen = {0};
+	vk_informer_opts o = {.what = "pods", .path = "/api/v1/pods", .selector = "spec.nodeName=n1",
+	                      .on_upsert = inf_upsert, .on_delete = inf_delete, .on_synced = inf_synced, .ud = &seen};
+	vk_informer *inf = vk_informer_new(loop, off, &o);
+	const char *p1 = "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\",\"resourceVersion\":\"41\"}}";
+	const char *p2 = "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"b\",\"resourceVersion\":\"42\"}}";
+	is_int(vk_informer_seed(inf, p1, strlen(p1)), 0, "a stored object seeds the informer");
+	vk_informer_seed(inf, p2, strlen(p2));
+	is_int(vk_informer_seed(inf, "{\"kind\":\"Pod\"}", 14), -EINVAL, "an object without a name is refused");
+	vk_informer_seed_rv(inf, "42");
+	vk_informer_start(inf);
+	uv_timer_t t;
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, stop_loop, 600, 0); /* a few reconnect attempts */
+	uv_run(loop, UV_RUN_DEFAULT);
+	cJSON *a = vk_informer_get(inf, "ns/a");
+	ok(a && vk_informer_len(inf) == 2, "the stored objects are served while the API server cannot be reached");
+	cJSON_Delete(a);
+	is_str(vk_informer_rv(inf), "42", "the watch would resume from the stored resourceVersion");
+	ok(vk_informer_seeded(inf) && !vk_informer_synced(inf), "the state is not taken as confirmed");
+	ok(seen.synced == 0 && seen.deletes == 0 && seen.upserts == 0,
+	   "no on_synced (nothing is deleted for being absent) and no events");
+	vk_informer_close(inf);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
 static void cached_get_remembers_forgets_and_answers_when_unreachable(int port)
 {
 	hooks_seen h = {0};
@@ -413,6 +454,7 @@ static void cached_get_remembers_forgets_and_answers_when_unreachable(int port)
 		ok(o1.status == 200 && o1.cached && o1.json && strstr(o1.json, "\"cm1\""),
 		   "unreachable API server: a cached path is answered from the cache");
 		ok(o2.status == 0 && o2.error && !o2.cached, "and one never cached fails with the transport error");
+		seeded_informer_serves_stored_objects_while_unreachable(off);
 	}
 	vk_kube_free(off);
 	res *all[] = {&a, &a2, &p, &p2, &m, &o1, &o2};
