@@ -22,8 +22,9 @@ static void lay_over(cJSON *pod, const char *status_text)
 	cJSON *it;
 	while ((it = st->child)) {
 		cJSON_DetachItemViaPointer(st, it);
-		if (cJSON_GetObjectItemCaseSensitive(have, it->string))
-			cJSON_ReplaceItemInObjectCaseSensitive(have, it->string, it);
+		cJSON *old = cJSON_GetObjectItemCaseSensitive(have, it->string);
+		if (old)
+			cJSON_ReplaceItemViaPointer(have, old, it); /* `it` keeps its own key */
 		else
 			cJSON_AddItemToObject(have, it->string, it);
 	}
