@@ -104,6 +104,20 @@ static vk_store_req *pop(vk_store_req **h, vk_store_req **t)
 	return r;
 }
 
+static void on_watchdog(uv_timer_t *t);
+
+/* The watchdog runs while something waits for redis: like any request in
+ * flight, it keeps the loop alive, and it is what ends a connection attempt
+ * that never completes (libuv reports a refused connect as a poll error,
+ * which hiredis 0.14's adapter ignores). */
+static void watch(rd *b)
+{
+	if (uv_is_active((uv_handle_t *)&b->watchdog))
+		return;
+	unsigned every = b->s->timeout_ms / 4 ? b->s->timeout_ms / 4 : 1;
+	uv_timer_start(&b->watchdog, on_watchdog, every, every);
+}
+
 static void fail_waiting(rd *b, const char *why)
 {
 	vk_store_req *r;
@@ -181,6 +195,7 @@ static void send_req(rd *b, vk_store_req *r)
 	int rc;
 	if (!b->fly_head)
 		b->last_ms = vk_now_ms();
+	watch(b);
 	if (r->type == VK_STORE__GET) {
 		const char *argv[] = {"HMGET", r->key, "~v", "~rv"};
 		rc = redisAsyncCommandArgv(b->ac, on_reply, r, 4, argv, NULL);
@@ -310,6 +325,7 @@ static void connect_now(rd *b)
 		return;
 	}
 	b->ac = ac;
+	watch(b);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	b->last_ms = vk_now_ms();
@@ -333,9 +349,11 @@ static void connect_now(rd *b)
 static void on_watchdog(uv_timer_t *t)
 {
 	rd *b = t->data;
-	if (!b->ac)
-		return;
 	bool waiting = b->fly_head || !b->ready;
+	if (!b->ac || !waiting) {
+		uv_timer_stop(t);
+		return;
+	}
 	if (waiting && vk_now_ms() - b->last_ms > b->s->timeout_ms) {
 		char *why = vk_asprintf("no answer within %u ms", b->s->timeout_ms);
 		free(b->down_err);
@@ -362,9 +380,6 @@ static int rd_start(vk_store *s, char **err)
 	s->bd = b;
 	uv_timer_init(s->loop, &b->watchdog);
 	b->watchdog.data = b;
-	unsigned every = s->timeout_ms / 4 ? s->timeout_ms / 4 : 1;
-	uv_timer_start(&b->watchdog, on_watchdog, every, every);
-	uv_unref((uv_handle_t *)&b->watchdog);
 	connect_now(b);
 	if (!b->ac) /* failed at once (e.g. a name that does not resolve) */
 		vk_store__opened_later(s, VK_STORE_EDOWN, b->down_err);

@@ -40,11 +40,13 @@ static uv_timer_t tick;
 static void on_tick(uv_timer_t *t) { (void)t; }
 static void spin_until(const bool *flag, uint64_t max_ms)
 {
+	bool mine = !uv_is_active((uv_handle_t *)&tick);
 	uv_timer_start(&tick, on_tick, 5, 5);
 	uint64_t t0 = vk_now_ms();
 	while (!*flag && vk_now_ms() - t0 < max_ms)
 		uv_run(loop, UV_RUN_ONCE);
-	uv_timer_stop(&tick);
+	if (mine)
+		uv_timer_stop(&tick);
 }
 
 static void wait_done(res *r)
