@@ -20,6 +20,7 @@
 #include "vk/pod.h"
 #include "vk/provider.h"
 #include "vk/server.h"
+#include "vk/store.h"
 #include "vk/util.h"
 
 typedef struct {
@@ -30,6 +31,7 @@ typedef struct {
 	const char *nodename;
 	const char *state_dir;
 	const char *store;
+	const char *state_key_file;
 	const char *listen;
 	int port;
 	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */
@@ -61,10 +63,11 @@ static const char usage_text[] =
 	"  --nodename NAME          the Node name (default: the host name)\n"
 	"  --disable-taint          do not taint the node virtual-kubelet.io/provider=NAME:NoSchedule\n"
 	"  --status-interval MS     how often pod statuses are polled from the provider (default 5000)\n"
-	"  --state-dir DIR          the embedded local cache (default /var/lib/vk)\n"
-	"  --store URL              cache backend: embedded (default), redis://HOST:PORT, etcd://HOST:PORT\n"
-	"                           (the edge cache is not in this version yet: only `embedded`\n"
-	"                           is accepted, and nothing is persisted)\n"
+	"  --store URL              the local store: embedded (default: SQLite in the state dir),\n"
+	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT\n"
+	"  --state-dir DIR          the embedded store's folder (default /var/lib/vk/NODENAME)\n"
+	"  --state-key-file FILE    a 256-bit key (32 bytes, 64 hex digits or base64) to encrypt\n"
+	"                           Secrets at rest; without it Secrets are not persisted\n"
 	"  --listen-address ADDR    kubelet API address (default 0.0.0.0)\n"
 	"  --port N                 kubelet API port (default 10250; 0: do not serve it)\n"
 	"  --tls-cert-file FILE     kubelet API serving certificate (default: self-signed)\n"
@@ -79,7 +82,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_PROVIDER = 256, OPT_PROVIDER_CONFIG, OPT_KUBECONFIG, OPT_CONTEXT, OPT_NODENAME,
-	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_LISTEN, OPT_PORT,
+	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_STATE_KEY_FILE, OPT_LISTEN, OPT_PORT,
 	OPT_NO_RELOAD, OPT_LOG_LEVEL, OPT_VERSION,
 	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE,
 };
@@ -94,6 +97,7 @@ static const struct option long_opts[] = {
 	{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	{"store", required_argument, NULL, OPT_STORE},
+	{"state-key-file", required_argument, NULL, OPT_STATE_KEY_FILE},
 	{"listen-address", required_argument, NULL, OPT_LISTEN},
 	{"port", required_argument, NULL, OPT_PORT},
 	{"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
@@ -146,12 +150,19 @@ static int parse_args(int argc, char **argv, vk_options *o)
 			o->status_interval_ms = (unsigned)v;
 			break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
-		case OPT_STORE:
-			/* Said plainly rather than accepted and ignored. */
-			if (strcmp(optarg, "embedded") != 0)
-				return bad_usage("--store '%s': only 'embedded' exists in this version", optarg);
+		case OPT_STORE: {
+			vk_store_url u;
+			char *err = NULL;
+			if (vk_store_url_parse(optarg, &u, &err) != 0) {
+				bad_usage("%s", err);
+				free(err);
+				return 2;
+			}
+			vk_store_url_free(&u);
 			o->store = optarg;
 			break;
+		}
+		case OPT_STATE_KEY_FILE: o->state_key_file = optarg; break;
 		case OPT_LISTEN: o->listen = optarg; break;
 		case OPT_PORT:
 			if (parse_uint(optarg, 65535, &v) < 0)
@@ -205,6 +216,9 @@ typedef struct {
 	vk_node *node;
 	vk_pods *pods;
 	vk_server *server;     /* the kubelet API; NULL with --port 0 */
+	vk_store *store;       /* the local store (--store, --state-dir) */
+	bool have_state_key;   /* --state-key-file given: Secrets may be persisted */
+	uint8_t state_key[VK_STORE_KEY_LEN];
 	cJSON *node_obj;       /* the template, until the node controller takes it */
 	cJSON *config;         /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
@@ -242,6 +256,9 @@ static void stop(vk_agent *a, int code)
 	if (a->kube)
 		vk_kube_free(a->kube);
 	a->kube = NULL;
+	if (a->store)
+		vk_store_close(a->store); /* before http: etcd's requests are its transfers */
+	a->store = NULL;
 	if (a->http)
 		vk_http_close(a->http);
 	a->http = NULL;
@@ -515,10 +532,40 @@ static const char *base_name(const char *path, char *out, size_t n)
 	return out;
 }
 
+/* --store, --state-dir, --state-key-file: the local store is open (or vk
+ * says in one line why not) before anything else runs. */
+static int open_store(vk_agent *a)
+{
+	static char dir[4096];
+	if (!a->o.state_dir) {
+		snprintf(dir, sizeof dir, "/var/lib/vk/%s", a->o.nodename);
+		a->o.state_dir = dir;
+	}
+	char *err = NULL;
+	if (a->o.state_key_file) {
+		if (vk_store_key_load(a->o.state_key_file, a->state_key, &err) < 0) {
+			fprintf(stderr, "vk: --state-key-file %s\n", err);
+			free(err);
+			return -1;
+		}
+		a->have_state_key = true;
+	}
+	a->store = vk_store_open_startup(a->loop, a->http, a->o.store, a->o.state_dir, &err);
+	if (!a->store) {
+		fprintf(stderr, "vk: --store: %s\n", err ? err : "cannot open");
+		free(err);
+		return -1;
+	}
+	vk_info("main", "local store %s", vk_store_name(a->store));
+	if (!a->have_state_key)
+		vk_info("main", "Secrets are not persisted in the local store: no --state-key-file");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	vk_agent a = {
-		.o = {.state_dir = "/var/lib/vk", .store = "embedded", .listen = "0.0.0.0",
+		.o = {.store = "embedded", .listen = "0.0.0.0",
 		      .port = 10250, .status_interval_ms = 5000},
 	};
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
@@ -557,6 +604,15 @@ int main(int argc, char **argv)
 
 	a.loop = uv_default_loop();
 	a.http = vk_http_new(a.loop);
+	if (!a.o.check && open_store(&a) < 0) {
+		vk_http_close(a.http);
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		uv_loop_close(a.loop);
+		cJSON_Delete(a.config);
+		vk_kubeconfig_free(&kc);
+		curl_global_cleanup();
+		return 2;
+	}
 	if (!a.o.check) {
 		char *err = NULL;
 		a.kube = vk_kube_new(a.loop, a.http, &kc, &err);
@@ -589,6 +645,7 @@ int main(int argc, char **argv)
 	a.node_obj = vk_node_template(&no, base_name(a.o.provider, pname, sizeof pname));
 	vk_lua_opts lo = {
 		.loop = a.loop, .http = a.http, .kube = a.kube, .path = a.o.provider, .config = a.config,
+		.store = a.store,
 	};
 	if (a.o.check ? vk_lua_provider_check(&lo, a.node_obj, on_checked, &a) < 0
 	              : vk_lua_provider_open(&lo, a.node_obj, on_provider, &a) < 0) {

@@ -11,6 +11,7 @@
  * flight are a FIFO; a watchdog drops the connection when the oldest one
  * waits longer than the timeout, and the next request reconnects. */
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include <hiredis/adapters/libuv.h>
@@ -114,7 +115,8 @@ static void watch(rd *b)
 {
 	if (uv_is_active((uv_handle_t *)&b->watchdog))
 		return;
-	unsigned every = b->s->timeout_ms / 4 ? b->s->timeout_ms / 4 : 1;
+	/* Often enough to see a refused connect soon (below). */
+	unsigned every = b->s->timeout_ms / 4 < 100 ? (b->s->timeout_ms / 4 ? b->s->timeout_ms / 4 : 1) : 100;
 	uv_timer_start(&b->watchdog, on_watchdog, every, every);
 }
 
@@ -354,8 +356,16 @@ static void on_watchdog(uv_timer_t *t)
 		uv_timer_stop(t);
 		return;
 	}
-	if (waiting && vk_now_ms() - b->last_ms > b->s->timeout_ms) {
-		char *why = vk_asprintf("no answer within %u ms", b->s->timeout_ms);
+	/* A connect that failed shows in the socket's error (hiredis is not
+	 * told: libuv reports it as a poll error its adapter ignores). */
+	int soerr = 0;
+	socklen_t sl = sizeof soerr;
+	if (!(b->ac->c.flags & REDIS_CONNECTED) && b->ac->c.fd >= 0 &&
+	    getsockopt(b->ac->c.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+		soerr = 0;
+	if (soerr || vk_now_ms() - b->last_ms > b->s->timeout_ms) {
+		char *why = soerr ? vk_strdup(strerror(soerr))
+		                  : vk_asprintf("no answer within %u ms", b->s->timeout_ms);
 		free(b->down_err);
 		b->down_err = vk_asprintf("%s: %s", b->s->name, why);
 		if (!b->ready) {
