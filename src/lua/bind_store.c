@@ -72,6 +72,7 @@ static void call_unlink(scall *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
+	c->ls = NULL; /* unlinked once */
 }
 
 static void call_free(scall *c)
@@ -146,12 +147,13 @@ static int push_result(lua_State *L, void *ud)
 
 static void finish(scall *c)
 {
-	if (c->opened && !c->op) {
-		vk_store_close(c->opened);
-		c->opened = NULL;
-	}
-	if (c->op)
-		vk_lua_op_finish(c->op, push_result, c);
+	/* Resuming the coroutine may close the store (ls_close): this call is
+	 * no longer its to free. */
+	call_unlink(c);
+	vk_lua_op *op = c->op;
+	c->op = NULL;
+	if (op)
+		vk_lua_op_finish(op, push_result, c);
 	if (c->opened) /* the push did not take it (the op was abandoned) */
 		vk_store_close(c->opened);
 	call_free(c);
@@ -399,6 +401,14 @@ static int l_list(lua_State *L)
 static int l_open(lua_State *L)
 {
 	const char *url = luaL_checkstring(L, 1);
+	/* embedded:DIR opens DIR/vk.db; "embedded" alone has no folder here. */
+	const char *dir = NULL;
+	if (strncmp(url, "embedded:", 9) == 0) {
+		dir = url + 9;
+		url = "embedded";
+	}
+	if (strcmp(url, "embedded") == 0 && (!dir || !*dir))
+		return luaL_error(L, "vk.store.open: 'embedded:DIR' names the folder of its vk.db");
 	vk_store_url u;
 	char *err = NULL;
 	if (vk_store_url_parse(url, &u, &err) != 0) {
@@ -407,12 +417,6 @@ static int l_open(lua_State *L)
 		return lua_error(L);
 	}
 	vk_store_url_free(&u);
-	/* embedded:DIR opens DIR/vk.db; "embedded" alone has no folder here. */
-	const char *dir = NULL;
-	if (strncmp(url, "embedded:", 9) == 0) {
-		dir = url + 9;
-		url = "embedded";
-	}
 	vk_store_opts o = {.loop = vk_lua_loop(L), .http = vk_lua_http(L), .url = url, .state_dir = dir};
 	scall *c = new_call(L, NULL, "vk.store.open");
 	vk_store *s = NULL;

@@ -262,11 +262,11 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *priv)
 		char *why = vk_asprintf("%s failed: %s", step, x ? x->str : "connection lost");
 		free(b->down_err);
 		b->down_err = vk_asprintf("%s: %s", b->s->name, why);
+		if (x)
+			redisAsyncDisconnect(ac);
 		fail_waiting(b, why);
 		free(why);
 		vk_store__opened(b->s, VK_STORE_EDOWN, b->down_err);
-		if (x)
-			redisAsyncDisconnect(ac);
 		return;
 	}
 	if (strcmp(step, "PING") != 0)
@@ -368,18 +368,20 @@ static void on_watchdog(uv_timer_t *t)
 		                  : vk_asprintf("no answer within %u ms", b->s->timeout_ms);
 		free(b->down_err);
 		b->down_err = vk_asprintf("%s: %s", b->s->name, why);
-		if (!b->ready) {
-			fail_waiting(b, why);
-			vk_store__opened(b->s, VK_STORE_EDOWN, b->down_err);
-		}
-		free(why);
+		bool was_ready = b->ready;
 		/* A forced free: a polite disconnect would wait for the replies
-		 * that are not coming.  In-flight requests fail with EDOWN. */
+		 * that are not coming.  In-flight requests fail with EDOWN.  The
+		 * context is detached first: callbacks may close the store. */
 		redisAsyncContext *ac = b->ac;
 		ac->data = NULL;
 		b->ac = NULL;
 		b->ready = false;
 		redisAsyncFree(ac);
+		if (!was_ready) {
+			fail_waiting(b, why);
+			vk_store__opened(b->s, VK_STORE_EDOWN, b->down_err);
+		}
+		free(why);
 	}
 }
 
