@@ -7,9 +7,10 @@
  * with version rv is applied inside one txn when the key is missing
  * (VERSION == 0) or its value is LESS than the 20 digits of rv+1 (stored
  * rv <= rv).  A batch is one txn of nested txns, one per operation, so each
- * op is decided on its own while the whole commits at once; etcd allows at
- * most 128 operations per txn (--max-txn-ops), so a larger batch is sent
- * as several txns, in order.  A TTL is an etcd lease granted first. */
+ * op is decided on its own while the whole commits at once.  etcd allows at
+ * most 128 operations per txn (--max-txn-ops), and a nested txn gets what
+ * its parent left (128 - n), so a batch is sent as txns of 100 ops, in
+ * order, each atomic on its own.  A TTL is an etcd lease granted first. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,7 @@
 
 #include "store_int.h"
 
-#define CHUNK 128
+#define CHUNK 100 /* see the file comment */
 
 typedef struct et_call et_call;
 
