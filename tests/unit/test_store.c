@@ -206,8 +206,18 @@ static int sh(const char *fmt, const char *arg)
 
 static void servers_down(void)
 {
-	if (strcmp(kind, "embedded") != 0)
+	if (root && strcmp(kind, "embedded") != 0)
 		sh("%s/tests/cluster/store-down.sh %s %s >/dev/null 2>&1", kind);
+}
+
+/* At exit, whatever path ended the test: stores stopped, folder removed. */
+static void cleanup(void)
+{
+	servers_down();
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmp);
 }
 
 /* ---- pure parts ------------------------------------------------------------ */
@@ -654,6 +664,7 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
+	atexit(cleanup);
 	if (strcmp(kind, "embedded") == 0) {
 		snprintf(url, sizeof url, "embedded");
 		test_urls();
@@ -668,7 +679,6 @@ int main(int argc, char **argv)
 			printf("1..0 # SKIP redis-server is not installed (scripts/install-deps.sh)\n");
 			return 77;
 		}
-		atexit(servers_down);
 		if (sh("%s/tests/cluster/store-up.sh %s %s >&2", kind) != 0) {
 			ok(false, "store-up.sh %s", kind);
 			return tap_done();
@@ -705,10 +715,5 @@ int main(int argc, char **argv)
 		vk_http_close(http);
 	uv_close((uv_handle_t *)&tick, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-	servers_down();
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmp);
 	return tap_done();
 }
