@@ -460,6 +460,23 @@ static void test_batch(vk_store *s)
 	is_int(r.status, 0, "a 300-op batch commits: %s", r.err);
 	list(s, "big/", &r);
 	is_int(r.n, 300, "all 300 are there");
+	/* 3 MB in one batch (etcd takes requests up to 1.5 MiB). */
+	b = vk_store_batch_new();
+	char *blob = vk_xmalloc(100001);
+	memset(blob, 'x', 100000);
+	blob[100000] = 0;
+	for (int i = 0; i < 30; i++) {
+		char k[32];
+		snprintf(k, sizeof k, "fat/%02d", i);
+		vk_store_batch_put(b, k, blob, 100000, 1, 0);
+	}
+	free(blob);
+	memset(&r, 0, sizeof r);
+	vk_store_commit(s, b, on_commit, &r);
+	wait_done(&r);
+	is_int(r.status, 0, "a 3 MB batch commits: %s", r.err);
+	list(s, "fat/", &r);
+	is_int(r.n, 30, "all 30 large values are there");
 	memset(&r, 0, sizeof r);
 	vk_store_commit(s, vk_store_batch_new(), on_commit, &r);
 	wait_done(&r);
