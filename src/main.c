@@ -30,7 +30,7 @@ typedef struct {
 	const char *context;
 	const char *nodename;
 	const char *state_dir;
-	const char *store;          /* NULL: no edge cache */
+	const char *store;
 	const char *state_key_file;
 	const char *listen;
 	int port;
@@ -63,14 +63,11 @@ static const char usage_text[] =
 	"  --nodename NAME          the Node name (default: the host name)\n"
 	"  --disable-taint          do not taint the node virtual-kubelet.io/provider=NAME:NoSchedule\n"
 	"  --status-interval MS     how often pod statuses are polled from the provider (default 5000)\n"
-	"  --store URL              the edge cache: embedded (SQLite in --state-dir),\n"
-	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT; vk keeps\n"
-	"                           its pods, their statuses and what they reference there, and\n"
-	"                           starts from it when the API server cannot be reached\n"
-	"  --state-dir DIR          the embedded cache's folder (default /var/lib/vk); also\n"
-	"                           turns the cache on (embedded) without --store\n"
-	"  --state-key-file FILE    a 32-byte key: Secrets are kept in the cache sealed with\n"
-	"                           AES-256-GCM (without it they are not kept)\n"
+	"  --store URL              the local store: embedded (default: SQLite in the state dir),\n"
+	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT\n"
+	"  --state-dir DIR          the embedded store's folder (default /var/lib/vk/NODENAME)\n"
+	"  --state-key-file FILE    a 256-bit key (32 bytes, 64 hex digits or base64) to encrypt\n"
+	"                           Secrets at rest; without it Secrets are not persisted\n"
 	"  --listen-address ADDR    kubelet API address (default 0.0.0.0)\n"
 	"  --port N                 kubelet API port (default 10250; 0: do not serve it)\n"
 	"  --tls-cert-file FILE     kubelet API serving certificate (default: self-signed)\n"
@@ -85,9 +82,9 @@ static const char usage_text[] =
 
 enum {
 	OPT_PROVIDER = 256, OPT_PROVIDER_CONFIG, OPT_KUBECONFIG, OPT_CONTEXT, OPT_NODENAME,
-	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_LISTEN, OPT_PORT,
+	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_STATE_KEY_FILE, OPT_LISTEN, OPT_PORT,
 	OPT_NO_RELOAD, OPT_LOG_LEVEL, OPT_VERSION,
-	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE, OPT_STATE_KEY_FILE,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE,
 };
 
 static const struct option long_opts[] = {
@@ -152,16 +149,12 @@ static int parse_args(int argc, char **argv, vk_options *o)
 				return bad_usage("--status-interval takes milliseconds from 100 to 3600000, not '%s'", optarg);
 			o->status_interval_ms = (unsigned)v;
 			break;
-		case OPT_STATE_DIR:
-			o->state_dir = optarg;
-			if (!o->store)
-				o->store = "embedded";
-			break;
+		case OPT_STATE_DIR: o->state_dir = optarg; break;
 		case OPT_STORE: {
 			vk_store_url u;
 			char *err = NULL;
-			if (vk_store_url_parse(optarg, &u, &err) < 0) {
-				fprintf(stderr, "vk: %s (see vk --help)\n", err ? err : "--store: bad URL");
+			if (vk_store_url_parse(optarg, &u, &err) != 0) {
+				bad_usage("%s", err);
 				free(err);
 				return 2;
 			}
@@ -223,10 +216,10 @@ typedef struct {
 	vk_node *node;
 	vk_pods *pods;
 	vk_server *server;     /* the kubelet API; NULL with --port 0 */
-	vk_store *store;       /* the edge cache; NULL without --store/--state-dir */
-	vk_store_wb *wb;       /* its write-behind */
+	vk_store *store;       /* the local store (--store, --state-dir) */
+	vk_store_wb *wb;       /* its write-behind: the pod controller's edge cache */
+	bool have_state_key;   /* --state-key-file given: Secrets may be persisted */
 	uint8_t state_key[VK_STORE_KEY_LEN];
-	bool have_key;
 	cJSON *node_obj;       /* the template, until the node controller takes it */
 	cJSON *config;         /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
@@ -238,12 +231,11 @@ typedef struct {
 	cJSON *reload_node;    /* the Node handed to the new version's init */
 	int exit_code;
 	bool stopping;
+	bool flushing;         /* a signal came: the edge cache is written, then stop */
 	uint64_t t0;
 } vk_agent;
 
 static void on_trim(uv_timer_t *t) { malloc_trim(0); }
-
-static void close_store(vk_agent *a);
 
 static void stop(vk_agent *a, int code)
 {
@@ -259,7 +251,6 @@ static void stop(vk_agent *a, int code)
 	vk_server_set_pods(a->server, NULL, NULL);
 	vk_pods_close(a->pods);
 	vk_node_close(a->node);
-	close_store(a);
 	vk_server_close(a->server); /* a caller of the provider, like the controllers */
 	a->server = NULL;
 	if (a->provider)
@@ -268,6 +259,11 @@ static void stop(vk_agent *a, int code)
 	if (a->kube)
 		vk_kube_free(a->kube);
 	a->kube = NULL;
+	vk_store_wb_close(a->wb); /* what it still holds is in the watch's replay */
+	a->wb = NULL;
+	if (a->store)
+		vk_store_close(a->store); /* before http: etcd's requests are its transfers */
+	a->store = NULL;
 	if (a->http)
 		vk_http_close(a->http);
 	a->http = NULL;
@@ -277,92 +273,35 @@ static void stop(vk_agent *a, int code)
 	uv_close((uv_handle_t *)&a->sighup, NULL);
 }
 
-/* ---- the edge cache ------------------------------------------------------ */
-
-static void store_flushed(vk_store_wb *wb, int status, void *ud)
+static void flushed_then_stop(vk_store_wb *wb, int status, void *ud)
 {
 	vk_agent *a = ud;
 	if (status < 0)
-		vk_warn("main", "%zu writes could not reach the store %s before stopping", vk_store_wb_len(wb),
-		        vk_store_name(a->store));
-	vk_store_wb_close(a->wb);
-	a->wb = NULL;
-	vk_store_close(a->store);
-	a->store = NULL;
-}
-
-/* What is still queued goes to the store first (unless it is down). */
-static void close_store(vk_agent *a)
-{
-	if (!a->store)
-		return;
-	if (a->wb && vk_store_wb_len(a->wb) && !vk_store_wb_is_down(a->wb) &&
-	    vk_store_wb_flush(a->wb, store_flushed, a) == 0)
-		return;
-	store_flushed(a->wb, 0, a);
-}
-
-static void on_store_open(vk_store *s, int status, const char *err, void *ud)
-{
-	vk_agent *a = ud;
-	if (status < 0) {
-		vk_error("main", "%s", err ? err : vk_store_strerror(status));
-		stop(a, 1);
-		return;
-	}
-	vk_info("main", "store %s open", vk_store_name(s));
-}
-
-static int open_store(vk_agent *a)
-{
-	if (!a->o.store)
-		return 0;
-	if (a->o.state_key_file) {
-		char *err = NULL;
-		if (vk_store_key_load(a->o.state_key_file, a->state_key, &err) < 0) {
-			fprintf(stderr, "vk: --state-key-file %s\n", err ? err : "cannot read");
-			free(err);
-			return -1;
-		}
-		a->have_key = true;
-	}
-	char prefix[300];
-	snprintf(prefix, sizeof prefix, "vk/%s/", a->o.nodename);
-	vk_store_opts so = {
-		.loop = a->loop, .http = a->http, .url = a->o.store, .state_dir = a->o.state_dir, .prefix = prefix,
-	};
-	char *err = NULL;
-	if (vk_store_open(&so, on_store_open, a, &a->store, &err) < 0) {
-		fprintf(stderr, "vk: %s\n", err ? err : "cannot open the store");
-		free(err);
-		a->store = NULL;
-		return -1;
-	}
-	a->wb = vk_store_wb_new(a->store, NULL);
-	return 0;
-}
-
-static cJSON *pods_for_server(void *ud) { return vk_pods_list(ud); }
-
-static void start_pods(vk_agent *a)
-{
-	if (a->pods || a->stopping)
-		return;
-	vk_pod_opts po = {
-		.loop = a->loop, .kube = a->kube, .provider = a->provider, .node = a->node,
-		.nodename = a->o.nodename, .status_poll_ms = a->o.status_interval_ms,
-		.store = a->store, .wb = a->wb, .secret_key = a->have_key ? a->state_key : NULL,
-	};
-	a->pods = vk_pods_new(&po);
-	vk_server_set_pods(a->server, pods_for_server, a->pods);
-	vk_pods_start(a->pods);
+		vk_warn("main", "%zu writes could not reach the store before stopping", vk_store_wb_len(wb));
+	stop(a, 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
 	vk_agent *a = s->data;
+	if (a->stopping)
+		return;
+	if (a->flushing) { /* a second signal: no more waiting for the store */
+		stop(a, 0);
+		return;
+	}
 	vk_info("main", "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
 	        strsignal(signum));
+	/* What the edge cache still holds goes to the store first (a store that
+	 * does not answer ends the flush with an error after its timeout). */
+	if (a->wb && vk_store_wb_len(a->wb) && !vk_store_wb_is_down(a->wb)) {
+		a->flushing = true;
+		vk_server_set_pods(a->server, NULL, NULL);
+		vk_pods_close(a->pods); /* no new writes meanwhile */
+		a->pods = NULL;
+		if (vk_store_wb_flush(a->wb, flushed_then_stop, a) == 0)
+			return;
+	}
 	stop(a, 0);
 }
 
@@ -485,6 +424,23 @@ static void on_sighup(uv_signal_t *s, int signum)
 	if (!a->reloading)
 		a->reload_seen_ms = vk_now_ms();
 	start_reload(a, "SIGHUP");
+}
+
+static cJSON *pods_for_server(void *ud) { return vk_pods_list(ud); }
+
+/* The pod controller, with the edge cache in the store. */
+static void start_pods(vk_agent *a)
+{
+	if (a->pods || a->stopping || a->flushing)
+		return;
+	vk_pod_opts po = {
+		.loop = a->loop, .kube = a->kube, .provider = a->provider, .node = a->node,
+		.nodename = a->o.nodename, .status_poll_ms = a->o.status_interval_ms,
+		.store = a->store, .wb = a->wb, .secret_key = a->have_state_key ? a->state_key : NULL,
+	};
+	a->pods = vk_pods_new(&po);
+	vk_server_set_pods(a->server, pods_for_server, a->pods);
+	vk_pods_start(a->pods);
 }
 
 static void on_node_ready(const char *err, void *ud)
@@ -621,10 +577,41 @@ static const char *base_name(const char *path, char *out, size_t n)
 	return out;
 }
 
+/* --store, --state-dir, --state-key-file: the local store is open (or vk
+ * says in one line why not) before anything else runs. */
+static int open_store(vk_agent *a)
+{
+	static char dir[4096];
+	if (!a->o.state_dir) {
+		snprintf(dir, sizeof dir, "/var/lib/vk/%s", a->o.nodename);
+		a->o.state_dir = dir;
+	}
+	char *err = NULL;
+	if (a->o.state_key_file) {
+		if (vk_store_key_load(a->o.state_key_file, a->state_key, &err) < 0) {
+			fprintf(stderr, "vk: --state-key-file %s\n", err);
+			free(err);
+			return -1;
+		}
+		a->have_state_key = true;
+	}
+	a->store = vk_store_open_startup(a->loop, a->http, a->o.store, a->o.state_dir, &err);
+	if (!a->store) {
+		fprintf(stderr, "vk: --store: %s\n", err ? err : "cannot open");
+		free(err);
+		return -1;
+	}
+	vk_info("main", "local store %s", vk_store_name(a->store));
+	a->wb = vk_store_wb_new(a->store, NULL);
+	if (!a->have_state_key)
+		vk_info("main", "Secrets are not persisted in the local store: no --state-key-file");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	vk_agent a = {
-		.o = {.state_dir = "/var/lib/vk", .listen = "0.0.0.0",
+		.o = {.store = "embedded", .listen = "0.0.0.0",
 		      .port = 10250, .status_interval_ms = 5000},
 	};
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
@@ -663,6 +650,15 @@ int main(int argc, char **argv)
 
 	a.loop = uv_default_loop();
 	a.http = vk_http_new(a.loop);
+	if (!a.o.check && open_store(&a) < 0) {
+		vk_http_close(a.http);
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		uv_loop_close(a.loop);
+		cJSON_Delete(a.config);
+		vk_kubeconfig_free(&kc);
+		curl_global_cleanup();
+		return 2;
+	}
 	if (!a.o.check) {
 		char *err = NULL;
 		a.kube = vk_kube_new(a.loop, a.http, &kc, &err);
@@ -675,8 +671,6 @@ int main(int argc, char **argv)
 		        vk_kube_server(a.kube), a.o.provider);
 	}
 	vk_kubeconfig_free(&kc);
-	if (!a.o.check && open_store(&a) < 0)
-		return 1;
 
 	/* glibc keeps freed memory mapped; after a burst of pods comes and goes
 	 * that is most of the RSS of an edge node's agent. */
@@ -697,6 +691,7 @@ int main(int argc, char **argv)
 	a.node_obj = vk_node_template(&no, base_name(a.o.provider, pname, sizeof pname));
 	vk_lua_opts lo = {
 		.loop = a.loop, .http = a.http, .kube = a.kube, .path = a.o.provider, .config = a.config,
+		.store = a.store,
 	};
 	if (a.o.check ? vk_lua_provider_check(&lo, a.node_obj, on_checked, &a) < 0
 	              : vk_lua_provider_open(&lo, a.node_obj, on_provider, &a) < 0) {

@@ -117,6 +117,13 @@ typedef void (*vk_store_open_cb)(vk_store *s, int status, const char *err, void 
 int vk_store_open(const vk_store_opts *o, vk_store_open_cb on_open, void *ud,
                   vk_store **out, char **err);
 
+/* For start-up only (main, before anything else runs on the loop): opens
+ * the store and runs `loop` until it answers.  Returns the store, or NULL
+ * and sets *err (malloc'd, one line naming the URL or file and what is
+ * wrong: unreachable, corrupt, bad URL). */
+vk_store *vk_store_open_startup(uv_loop_t *loop, vk_http *http, const char *url,
+                                const char *state_dir, char **err);
+
 /* Fails every request in flight (their callbacks are NOT called), stops the
  * backend's thread/connection and frees the handle once its uv handles are
  * closed.  Safe from inside any callback of this store. */

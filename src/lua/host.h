@@ -72,6 +72,7 @@ struct vk_lua_host {
 	uv_loop_t *loop;
 	vk_http *http;
 	vk_kube *kube;
+	vk_store *store;
 	char *path;              /* as given */
 	char *name;              /* P.name or the file's basename */
 	uint64_t max_instr;
@@ -135,6 +136,7 @@ int vk_lua_open_http(lua_State *L);
 int vk_lua_open_cri(lua_State *L);
 int vk_lua_open_fs(lua_State *L);
 int vk_lua_open_event(lua_State *L);
+int vk_lua_open_store(lua_State *L);
 
 /* json.c */
 /* init(config, node)'s arguments, converted under lua_pcall (conversion may

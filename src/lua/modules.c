@@ -17,6 +17,7 @@ static const luaL_Reg modules[] = {
 	{"vk.cri", vk_lua_open_cri},
 	{"vk.fs", vk_lua_open_fs},
 	{"vk.event", vk_lua_open_event},
+	{"vk.store", vk_lua_open_store},
 	{NULL, NULL},
 };
 

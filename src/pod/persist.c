@@ -3,7 +3,8 @@
  * What a node needs to keep its pods when it restarts cut off from the API
  * server, written through the store's write-behind (coalesced per key,
  * committed in batches, so an event storm is a few transactions, not one
- * fsync per event).  Keys, under the store handle's own prefix:
+ * fsync per event).  Keys, under node/NODENAME/ (a redis or etcd may serve
+ * several nodes):
  *
  *   pod/NS/NAME         the API's pod as last seen (rv: its resourceVersion)
  *   status/provider/NS/NAME  the last status the provider reported
@@ -14,6 +15,9 @@
  *                       kept), the Services of env's service links, a
  *                       provider's vk.kube.get (rv: the object's)
  *   node                the Node object
+ *   meta/server         the API server these are from: a store written for
+ *                       another one (a rebuilt cluster, a reused folder) is
+ *                       not loaded
  *
  * FRESHER WINS is the store's: a pod is put with its resourceVersion, so a
  * late write of an older copy never replaces a newer one.  The informer's
@@ -36,12 +40,14 @@
 #define K_OBJ "obj/"
 #define K_RV "rv/pods"
 #define K_NODE "node"
+#define K_SERVER "meta/server"
 #define TICK_MS 1000
 
 struct vk_pods_persist {
 	vk_pods *pc;
 	vk_store *store;
 	vk_store_wb *wb;
+	char *pfx;              /* "node/NODENAME/" */
 	const uint8_t *key;     /* seals Secrets; NULL: they are not kept */
 	vk_map *pod_rv;         /* key -> uint64_t*: the rv last written for a pod */
 	vk_map *written;        /* key -> uint64_t*: hash of the stored API status (load) */
@@ -74,7 +80,18 @@ static void free_u64_map(vk_map *m)
 	vk_map_free(m);
 }
 
-static char *pkey(const char *prefix, const char *key) { return vk_asprintf("%s%s", prefix, key); }
+static char *pkey_of(const vk_pods_persist *ps, const char *prefix, const char *key)
+{
+	return vk_asprintf("%s%s%s", ps->pfx, prefix, key);
+}
+#define pkey(prefix, key) pkey_of(ps, prefix, key)
+
+static void put(vk_pods_persist *ps, const char *key, const char *value, size_t len, uint64_t rv)
+{
+	char *k = pkey(key, "");
+	vk_store_wb_put(ps->wb, k, value, len, rv, 0);
+	free(k);
+}
 
 /* ---- writes ------------------------------------------------------------------ */
 
@@ -170,7 +187,7 @@ static void save_rv(vk_pods_persist *ps)
 	const char *rv = ps->pc->inf ? vk_informer_rv(ps->pc->inf) : NULL;
 	if (!rv || (ps->rv_saved && strcmp(ps->rv_saved, rv) == 0))
 		return;
-	vk_store_wb_put(ps->wb, K_RV, rv, strlen(rv), vk_store_rv(rv), 0);
+	put(ps, K_RV, rv, strlen(rv), vk_store_rv(rv));
 	free(ps->rv_saved);
 	ps->rv_saved = vk_strdup(rv);
 }
@@ -185,7 +202,7 @@ static void save_node(vk_pods_persist *ps)
 	uint64_t h = text ? vk_hash64(text) : 0;
 	if (text && h != ps->node_hash) {
 		ps->node_hash = h;
-		vk_store_wb_put(ps->wb, K_NODE, text, strlen(text), 0, 0);
+		put(ps, K_NODE, text, strlen(text), 0);
 	}
 	free(text);
 }
@@ -223,9 +240,28 @@ static void loaded(vk_store *s, int status, const char *err, const vk_store_rec 
 		n = 0;
 	}
 	vk_kube *kube = ps->pc->o.kube;
+	const char *server = vk_kube_server(kube);
+	size_t plen = strlen(ps->pfx);
+	for (size_t i = 0; i < n; i++) {
+		const vk_store_rec *r = &recs[i];
+		if (strncmp(r->key, ps->pfx, plen) == 0 && strcmp(r->key + plen, K_SERVER) == 0 && server &&
+		    strcmp(r->value, server) != 0) {
+			vk_warn(SUB, "the store %s was written for the API server %s, not %s: clearing what it holds",
+			        vk_store_name(s), r->value, server);
+			for (size_t j = 0; j < n; j++)
+				vk_store_wb_delete(ps->wb, recs[j].key, 0);
+			n = 0;
+			break;
+		}
+	}
+	if (server)
+		put(ps, K_SERVER, server, strlen(server), 0);
 	for (size_t i = 0; i < n; i++) {
 		const vk_store_rec *r = &recs[i];
 		const char *rest;
+		vk_store_rec rr = *r;
+		rr.key += plen; /* the list was of our prefix */
+		r = &rr;
 		if (starts(r->key, K_POD, &rest)) {
 			cJSON *pod = cJSON_ParseWithLength(r->value, r->len);
 			char *key = pod ? vk_pod_key(pod) : NULL;
@@ -281,7 +317,7 @@ int vk_pods_persist_load(vk_pods *pc, vk_pods_persist_cb cb)
 	vk_pods_persist *ps = pc->persist;
 	ps->load_cb = cb;
 	ps->loading = true;
-	int rc = vk_store_list(ps->store, "", loaded, ps);
+	int rc = vk_store_list(ps->store, ps->pfx, loaded, ps);
 	if (rc < 0) {
 		ps->loading = false;
 		ps->load_cb = NULL;
@@ -337,6 +373,7 @@ vk_pods_persist *vk_pods_persist_new(vk_pods *pc)
 	ps->tick.data = ps;
 	uv_timer_start(&ps->tick, on_tick, TICK_MS, TICK_MS);
 	uv_unref((uv_handle_t *)&ps->tick);
+	ps->pfx = vk_asprintf("node/%s/", pc->o.nodename);
 	vk_kube_cache_hooks h = {.on_put = obj_put, .on_del = obj_del, .ud = ps};
 	vk_kube_cache_set_hooks(pc->o.kube, &h);
 	if (!ps->key)
@@ -352,6 +389,7 @@ static void persist_closed(uv_handle_t *h)
 	free_u64_map(ps->written);
 	free(ps->rv_loaded);
 	free(ps->rv_saved);
+	free(ps->pfx);
 	free(ps);
 }
 

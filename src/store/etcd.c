@@ -7,9 +7,11 @@
  * with version rv is applied inside one txn when the key is missing
  * (VERSION == 0) or its value is LESS than the 20 digits of rv+1 (stored
  * rv <= rv).  A batch is one txn of nested txns, one per operation, so each
- * op is decided on its own while the whole commits at once; etcd allows at
- * most 128 operations per txn (--max-txn-ops), so a larger batch is sent
- * as several txns, in order.  A TTL is an etcd lease granted first. */
+ * op is decided on its own while the whole commits at once.  etcd allows at
+ * most 128 operations per txn (--max-txn-ops), and a nested txn gets what
+ * its parent left (128 - n), and a request over 1.5 MiB, so a batch is
+ * sent as txns of at most 100 ops and about 1 MiB, in order, each atomic
+ * on its own.  A TTL is an etcd lease granted first. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +19,8 @@
 
 #include "store_int.h"
 
-#define CHUNK 128
+#define CHUNK 100                /* ops per txn, see the file comment */
+#define CHUNK_BYTES (1u << 20)   /* etcd refuses requests over 1.5 MiB by default */
 
 typedef struct et_call et_call;
 
@@ -32,6 +35,7 @@ struct et_call {
 	vk_store_req *r;
 	vk_http_req *h;
 	size_t done_ops;   /* COMMIT: ops sent in earlier txns */
+	size_t chunk_end;  /* COMMIT: end of the txn in flight */
 	unsigned *ttls;    /* COMMIT: distinct TTLs needing a lease */
 	char **leases;     /* their lease IDs */
 	size_t nttl, granted;
@@ -196,7 +200,15 @@ static void send_txn(et_call *c)
 	vk_store_batch *bt = c->r->batch;
 	cJSON *root = cJSON_CreateObject();
 	cJSON *succ = cJSON_AddArrayToObject(root, "success");
-	size_t end = c->done_ops + CHUNK < bt->n ? c->done_ops + CHUNK : bt->n;
+	/* Up to CHUNK ops and about CHUNK_BYTES of values (base64 grows them
+	 * by a third), at least one op. */
+	size_t end = c->done_ops, bytes = 0;
+	while (end < bt->n && end - c->done_ops < CHUNK &&
+	       (end == c->done_ops || bytes + bt->ops[end].len * 4 / 3 < CHUNK_BYTES)) {
+		bytes += bt->ops[end].len * 4 / 3 + strlen(bt->ops[end].key);
+		end++;
+	}
+	c->chunk_end = end;
 	for (size_t i = c->done_ops; i < end; i++) {
 		vk_store__op *op = &bt->ops[i];
 		const char *lease = op->kind == VK_STORE__PUT ? lease_for(c, op->ttl_s) : NULL;
@@ -331,7 +343,7 @@ static void http_done(vk_http_req *h, const vk_http_resp *resp, void *ud)
 		return;
 	} else {
 		const cJSON *resps = cJSON_GetObjectItemCaseSensitive(j, "responses");
-		size_t end = c->done_ops + CHUNK < r->batch->n ? c->done_ops + CHUNK : r->batch->n;
+		size_t end = c->chunk_end;
 		for (size_t i = c->done_ops; i < end; i++) {
 			int ok = op_result(&r->batch->ops[i], cJSON_GetArrayItem(resps, (int)(i - c->done_ops)));
 			if (ok < 0) {

@@ -11,6 +11,7 @@
  * flight are a FIFO; a watchdog drops the connection when the oldest one
  * waits longer than the timeout, and the next request reconnects. */
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include <hiredis/adapters/libuv.h>
@@ -104,6 +105,21 @@ static vk_store_req *pop(vk_store_req **h, vk_store_req **t)
 	return r;
 }
 
+static void on_watchdog(uv_timer_t *t);
+
+/* The watchdog runs while something waits for redis: like any request in
+ * flight, it keeps the loop alive, and it is what ends a connection attempt
+ * that never completes (libuv reports a refused connect as a poll error,
+ * which hiredis 0.14's adapter ignores). */
+static void watch(rd *b)
+{
+	if (uv_is_active((uv_handle_t *)&b->watchdog))
+		return;
+	/* Often enough to see a refused connect soon (below). */
+	unsigned every = b->s->timeout_ms / 4 < 100 ? (b->s->timeout_ms / 4 ? b->s->timeout_ms / 4 : 1) : 100;
+	uv_timer_start(&b->watchdog, on_watchdog, every, every);
+}
+
 static void fail_waiting(rd *b, const char *why)
 {
 	vk_store_req *r;
@@ -181,6 +197,7 @@ static void send_req(rd *b, vk_store_req *r)
 	int rc;
 	if (!b->fly_head)
 		b->last_ms = vk_now_ms();
+	watch(b);
 	if (r->type == VK_STORE__GET) {
 		const char *argv[] = {"HMGET", r->key, "~v", "~rv"};
 		rc = redisAsyncCommandArgv(b->ac, on_reply, r, 4, argv, NULL);
@@ -245,11 +262,11 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *priv)
 		char *why = vk_asprintf("%s failed: %s", step, x ? x->str : "connection lost");
 		free(b->down_err);
 		b->down_err = vk_asprintf("%s: %s", b->s->name, why);
+		if (x)
+			redisAsyncDisconnect(ac);
 		fail_waiting(b, why);
 		free(why);
 		vk_store__opened(b->s, VK_STORE_EDOWN, b->down_err);
-		if (x)
-			redisAsyncDisconnect(ac);
 		return;
 	}
 	if (strcmp(step, "PING") != 0)
@@ -310,6 +327,7 @@ static void connect_now(rd *b)
 		return;
 	}
 	b->ac = ac;
+	watch(b);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	b->last_ms = vk_now_ms();
@@ -333,25 +351,37 @@ static void connect_now(rd *b)
 static void on_watchdog(uv_timer_t *t)
 {
 	rd *b = t->data;
-	if (!b->ac)
-		return;
 	bool waiting = b->fly_head || !b->ready;
-	if (waiting && vk_now_ms() - b->last_ms > b->s->timeout_ms) {
-		char *why = vk_asprintf("no answer within %u ms", b->s->timeout_ms);
+	if (!b->ac || !waiting) {
+		uv_timer_stop(t);
+		return;
+	}
+	/* A connect that failed shows in the socket's error (hiredis is not
+	 * told: libuv reports it as a poll error its adapter ignores). */
+	int soerr = 0;
+	socklen_t sl = sizeof soerr;
+	if (!(b->ac->c.flags & REDIS_CONNECTED) && b->ac->c.fd >= 0 &&
+	    getsockopt(b->ac->c.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+		soerr = 0;
+	if (soerr || vk_now_ms() - b->last_ms > b->s->timeout_ms) {
+		char *why = soerr ? vk_strdup(strerror(soerr))
+		                  : vk_asprintf("no answer within %u ms", b->s->timeout_ms);
 		free(b->down_err);
 		b->down_err = vk_asprintf("%s: %s", b->s->name, why);
-		if (!b->ready) {
-			fail_waiting(b, why);
-			vk_store__opened(b->s, VK_STORE_EDOWN, b->down_err);
-		}
-		free(why);
+		bool was_ready = b->ready;
 		/* A forced free: a polite disconnect would wait for the replies
-		 * that are not coming.  In-flight requests fail with EDOWN. */
+		 * that are not coming.  In-flight requests fail with EDOWN.  The
+		 * context is detached first: callbacks may close the store. */
 		redisAsyncContext *ac = b->ac;
 		ac->data = NULL;
 		b->ac = NULL;
 		b->ready = false;
 		redisAsyncFree(ac);
+		if (!was_ready) {
+			fail_waiting(b, why);
+			vk_store__opened(b->s, VK_STORE_EDOWN, b->down_err);
+		}
+		free(why);
 	}
 }
 
@@ -362,9 +392,6 @@ static int rd_start(vk_store *s, char **err)
 	s->bd = b;
 	uv_timer_init(s->loop, &b->watchdog);
 	b->watchdog.data = b;
-	unsigned every = s->timeout_ms / 4 ? s->timeout_ms / 4 : 1;
-	uv_timer_start(&b->watchdog, on_watchdog, every, every);
-	uv_unref((uv_handle_t *)&b->watchdog);
 	connect_now(b);
 	if (!b->ac) /* failed at once (e.g. a name that does not resolve) */
 		vk_store__opened_later(s, VK_STORE_EDOWN, b->down_err);

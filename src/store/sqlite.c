@@ -94,6 +94,9 @@ static int db_open(sq *q, char **err)
 		*err = db_error(q, rc, q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
 		return VK_STORE_EIO;
 	}
+	/* Pod specs and (sealed) Secrets: for vk's eyes only.  SQLite gives
+	 * the -wal and -shm files the database file's mode. */
+	chmod(q->path, 0600);
 	sqlite3_extended_result_codes(q->db, 1);
 	sqlite3_busy_timeout(q->db, 5000);
 	static const char *setup[] = {

@@ -296,6 +296,51 @@ int vk_store_open(const vk_store_opts *o, vk_store_open_cb on_open, void *ud,
 	return 0;
 }
 
+typedef struct {
+	bool done;
+	int status;
+	char *err;
+} startup;
+
+static void startup_opened(vk_store *s, int status, const char *err, void *ud)
+{
+	startup *st = ud;
+	st->done = true;
+	st->status = status;
+	st->err = status ? vk_strdup(err) : NULL;
+}
+
+static void startup_tick(uv_timer_t *t)
+{
+	(void)t;
+}
+
+vk_store *vk_store_open_startup(uv_loop_t *loop, vk_http *http, const char *url,
+                                const char *state_dir, char **err)
+{
+	startup st = {0};
+	vk_store_opts o = {.loop = loop, .http = http, .url = url, .state_dir = state_dir};
+	vk_store *s = NULL;
+	int rc = vk_store_open(&o, startup_opened, &st, &s, err);
+	if (rc)
+		return NULL;
+	/* A ticking timer: uv_run(ONCE) must come back after an answer that
+	 * arrived in its timer phase rather than wait in poll. */
+	uv_timer_t *tick = vk_xcalloc(1, sizeof *tick);
+	uv_timer_init(loop, tick);
+	uv_timer_start(tick, startup_tick, 50, 50);
+	while (!st.done)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)tick, (uv_close_cb)free);
+	if (st.status) {
+		*err = st.err;
+		vk_store_close(s);
+		uv_run(loop, UV_RUN_NOWAIT);
+		return NULL;
+	}
+	return s;
+}
+
 void vk_store_close(vk_store *s)
 {
 	if (!s || s->closing)

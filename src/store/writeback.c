@@ -252,7 +252,7 @@ static void committed(vk_store *s, int status, const char *err, const int *resul
 	free(fly);
 	if (!w->down) {
 		w->down = true;
-		vk_warn("store", "%s; keeping %zu writes in memory and retrying until the store is back",
+		vk_warn("store", "%s; keeping %zu writes in memory and retrying until it answers again",
 		        err ? err : vk_store_strerror(status), vk_map_len(w->pending));
 	}
 	wake(w, status);

@@ -28,7 +28,9 @@ port_of() { # NAME -> the port it had in DIR, or a new free one
 	local f=$dir/$1.port p
 	if [[ -f $f ]]; then
 		p=$(cat "$f")
-		if [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]]; then
+		# Only a listener makes it taken: the TIME_WAIT sockets a stopped
+		# server leaves do not stop it from binding again (SO_REUSEADDR).
+		if [[ -z $(ss -Hltn "sport = :$p" 2>/dev/null) ]]; then
 			echo "$p"
 			return
 		fi
@@ -39,12 +41,16 @@ port_of() { # NAME -> the port it had in DIR, or a new free one
 }
 
 write_env() {
-	{
-		[[ -f $dir/redis.port ]] && printf 'REDIS_PORT=%q\nREDIS_URL=%q\n' \
-			"$(cat "$dir/redis.port")" "redis://127.0.0.1:$(cat "$dir/redis.port")"
-		[[ -f $dir/store-etcd.port ]] && printf 'STORE_ETCD_PORT=%q\nSTORE_ETCD_URL=%q\n' \
-			"$(cat "$dir/store-etcd.port")" "etcd://127.0.0.1:$(cat "$dir/store-etcd.port")"
-	} >"$dir/store.env"
+	local p
+	: >"$dir/store.env"
+	if [[ -f $dir/redis.port ]]; then
+		p=$(cat "$dir/redis.port")
+		printf 'REDIS_PORT=%q\nREDIS_URL=%q\n' "$p" "redis://127.0.0.1:$p" >>"$dir/store.env"
+	fi
+	if [[ -f $dir/store-etcd.port ]]; then
+		p=$(cat "$dir/store-etcd.port")
+		printf 'STORE_ETCD_PORT=%q\nSTORE_ETCD_URL=%q\n' "$p" "etcd://127.0.0.1:$p" >>"$dir/store.env"
+	fi
 }
 
 for w in "${what[@]}"; do

@@ -40,11 +40,13 @@ static uv_timer_t tick;
 static void on_tick(uv_timer_t *t) { (void)t; }
 static void spin_until(const bool *flag, uint64_t max_ms)
 {
+	bool mine = !uv_is_active((uv_handle_t *)&tick);
 	uv_timer_start(&tick, on_tick, 5, 5);
 	uint64_t t0 = vk_now_ms();
 	while (!*flag && vk_now_ms() - t0 < max_ms)
 		uv_run(loop, UV_RUN_ONCE);
-	uv_timer_stop(&tick);
+	if (mine)
+		uv_timer_stop(&tick);
 }
 
 static void wait_done(res *r)
@@ -204,8 +206,18 @@ static int sh(const char *fmt, const char *arg)
 
 static void servers_down(void)
 {
-	if (strcmp(kind, "embedded") != 0)
+	if (root && strcmp(kind, "embedded") != 0)
 		sh("%s/tests/cluster/store-down.sh %s %s >/dev/null 2>&1", kind);
+}
+
+/* At exit, whatever path ended the test: stores stopped, folder removed. */
+static void cleanup(void)
+{
+	servers_down();
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmp);
 }
 
 /* ---- pure parts ------------------------------------------------------------ */
@@ -448,6 +460,23 @@ static void test_batch(vk_store *s)
 	is_int(r.status, 0, "a 300-op batch commits: %s", r.err);
 	list(s, "big/", &r);
 	is_int(r.n, 300, "all 300 are there");
+	/* 3 MB in one batch (etcd takes requests up to 1.5 MiB). */
+	b = vk_store_batch_new();
+	char *blob = vk_xmalloc(100001);
+	memset(blob, 'x', 100000);
+	blob[100000] = 0;
+	for (int i = 0; i < 30; i++) {
+		char k[32];
+		snprintf(k, sizeof k, "fat/%02d", i);
+		vk_store_batch_put(b, k, blob, 100000, 1, 0);
+	}
+	free(blob);
+	memset(&r, 0, sizeof r);
+	vk_store_commit(s, b, on_commit, &r);
+	wait_done(&r);
+	is_int(r.status, 0, "a 3 MB batch commits: %s", r.err);
+	list(s, "fat/", &r);
+	is_int(r.n, 30, "all 30 large values are there");
 	memset(&r, 0, sizeof r);
 	vk_store_commit(s, vk_store_batch_new(), on_commit, &r);
 	wait_done(&r);
@@ -652,6 +681,7 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
+	atexit(cleanup);
 	if (strcmp(kind, "embedded") == 0) {
 		snprintf(url, sizeof url, "embedded");
 		test_urls();
@@ -666,7 +696,6 @@ int main(int argc, char **argv)
 			printf("1..0 # SKIP redis-server is not installed (scripts/install-deps.sh)\n");
 			return 77;
 		}
-		atexit(servers_down);
 		if (sh("%s/tests/cluster/store-up.sh %s %s >&2", kind) != 0) {
 			ok(false, "store-up.sh %s", kind);
 			return tap_done();
@@ -703,10 +732,5 @@ int main(int argc, char **argv)
 		vk_http_close(http);
 	uv_close((uv_handle_t *)&tick, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-	servers_down();
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmp);
 	return tap_done();
 }
