@@ -33,8 +33,10 @@ done
 tap_diag "renewal gaps (s): ${gaps[*]}"
 tap_ok "renewed at least twice while create_pod slept" test "${#gaps[@]}" -ge 2
 worst=$(printf '%s\n' "${gaps[@]:-99}" | sort -g | tail -1)
-tap_ok "every renewal came 9.5-11 s after the last (worst $worst s)" \
-	python3 -c "import sys; g=[float(x) for x in '${gaps[*]}'.split()]; sys.exit(0 if g and all(9.5<=x<=11 for x in g) else 1)"
+# Not sooner than the 10 s period; later only by what a busy machine adds,
+# far from the 30 s a renewal waiting for the create would take.
+tap_ok "every renewal came 9.5-15 s after the last (worst $worst s)" \
+	python3 -c "import sys; g=[float(x) for x in '${gaps[*]}'.split()]; sys.exit(0 if g and all(9.5<=x<=15 for x in g) else 1)"
 wait_until 15 pod_is slow Running || true
 tap_is "$(pod_phase slow)" Running "the slow pod ends up Running"
 tap_done
