@@ -103,12 +103,16 @@ tap_done() {
 
 # ---- waiting --------------------------------------------------------------
 # Runs CMD every VK_POLL seconds (0.2) until it succeeds; fails after
-# TIMEOUT seconds.  CMD runs in this shell (it may set variables).  When it
+# TIMEOUT seconds, but never before VK_WAIT_MIN seconds (30): every wait is
+# for something that must happen, and a busy machine may take longer than
+# the test's estimate, so a short TIMEOUT only ever makes a failure slow
+# to come.  CMD runs in this shell (it may set variables).  When it
 # gives up it says on stderr, as TAP diagnostics, what it waited for, how
 # many tries, CMD's last exit status and output, and the registered context
 # (vk's log as it was at that moment).
 wait_until() { # TIMEOUT CMD...
 	local limit=$1 deadline t0 tries=0 rc=0 out
+	((limit >= ${VK_WAIT_MIN:-30})) || limit=${VK_WAIT_MIN:-30}
 	t0=$(date +%s)
 	deadline=$((t0 + limit))
 	shift
@@ -120,7 +124,7 @@ wait_until() { # TIMEOUT CMD...
 		((rc != 0)) || break
 		if (($(date +%s) >= deadline)); then
 			{
-				echo "wait_until gave up after $(($(date +%s) - t0)) s ($limit asked, $tries tries) waiting for: $*"
+				echo "wait_until gave up after $(($(date +%s) - t0)) s (limit $limit s, $tries tries) waiting for: $*"
 				echo "its last try exited $rc, saying:"
 				tail -n 20 "$out"
 			} | tap_diag >&2
