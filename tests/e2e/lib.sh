@@ -50,7 +50,11 @@ tap_fail() { # DESC [DIAG...]
 # diagnostics after every failed test, failed wait and bail-out: the tests
 # of vk register the tail of vk's log (tests/e2e/vk/common.bash).
 _tap_context=()
-tap_context() { _tap_context+=("$*"); }
+tap_context() {
+	local c
+	for c in "${_tap_context[@]}"; do [[ $c == "$*" ]] && return 0; done
+	_tap_context+=("$*")
+}
 _tap_show_context() {
 	local c
 	for c in "${_tap_context[@]}"; do
