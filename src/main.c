@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <uv.h>
 
+#include "vk/fswatch.h"
 #include "vk/http.h"
 #include "vk/kube.h"
 #include "vk/lua.h"
@@ -209,7 +210,7 @@ typedef struct {
 	cJSON *config;         /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t trim;       /* gives freed heap pages back to the system */
-	vk_lua_watch *watch;   /* NULL with --no-reload */
+	vk_fswatch *watch;     /* NULL with --no-reload */
 	bool reloading;        /* a reload runs ... */
 	bool reload_again;     /* ... and another change came meanwhile */
 	uint64_t reload_seen_ms, reload_start_ms;
@@ -230,7 +231,7 @@ static void stop(vk_agent *a, int code)
 	/* Order matters: controllers first (they stop issuing work), then the
 	 * provider (its in-flight callbacks end with -ECANCELED while the
 	 * controllers' memory is still there), then the transports. */
-	vk_lua_watch_close(a->watch);
+	vk_fswatch_close(a->watch);
 	a->watch = NULL;
 	vk_pods_close(a->pods);
 	vk_node_close(a->node);
@@ -274,7 +275,7 @@ static void rewatch(vk_agent *a)
 	if (!a->watch || !a->provider)
 		return;
 	char **files = vk_lua_provider_sources(a->provider);
-	vk_lua_watch_set(a->watch, files);
+	vk_fswatch_set(a->watch, files);
 	for (size_t i = 0; files && files[i]; i++)
 		free(files[i]);
 	free(files);
@@ -453,7 +454,7 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	code_hash(p, hash);
 	vk_info("main", "provider %s (\"%s\") loaded: code %.12s", a->o.provider, p->name, hash);
 	if (!a->o.no_reload) {
-		a->watch = vk_lua_watch_new(a->loop, 100, on_sources_changed, a);
+		a->watch = vk_fswatch_new(a->loop, 100, on_sources_changed, a);
 		rewatch(a);
 	}
 	retaint(a->node_obj, p->name);

@@ -92,11 +92,19 @@ meson_suite() { # OUR_SUITE MESON_SUITE
 
 suite_unit() { meson_suite unit unit; }
 
+# A test may ask for a longer time limit than 900 s with a line
+# "# vk-test-timeout: SECONDS".
+test_limit() { # FILE
+	local l
+	l=$(sed -nE 's/^# vk-test-timeout: ([0-9]+)$/\1/p' "$1" | head -1)
+	echo "${l:-900}"
+}
+
 suite_harness() {
 	local t
 	for t in tests/e2e/harness/*.sh; do
 		[[ -f $t ]] || continue
-		run_one harness "$(basename "$t" .sh)" 900 bash "$t"
+		run_one harness "$(basename "$t" .sh)" "$(test_limit "$t")" bash "$t"
 	done
 }
 
@@ -126,7 +134,7 @@ suite_e2e() {
 	local i=0
 	for t in "${tests[@]}"; do
 		i=$((i + 1))
-		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" 900 bash "$t"
+		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" "$(test_limit "$t")" bash "$t"
 	done
 	if [[ -n $own ]]; then
 		tests/cluster/down.sh "$own" >"$logs/e2e.cluster-down.log" 2>&1 || failed=$((failed + 1))

@@ -238,12 +238,14 @@ static void sandbox_and_containers(void)
 	/* grpc-timeout is sent and honoured. */
 	uint64_t t0 = vk_now_ms();
 	code = call_on(cri, vk_cri_method_find("exec_sync"),
-	               "{container_id = sleeper_id, cmd = {'sleep', '5'}}", 500);
+	               "{container_id = sleeper_id, cmd = {'sleep', '60'}}", 500);
 	uint64_t took = vk_now_ms() - t0;
 	/* The runtime cuts the call at the deadline it was sent; containerd
-	 * reports its exec case as UNKNOWN "... context deadline exceeded". */
+	 * reports its exec case as UNKNOWN "... context deadline exceeded".
+	 * Not before the deadline; far sooner than the 60 s the call asks for,
+	 * with room for a busy machine. */
 	ok((code == VK_GRPC_DEADLINE_EXCEEDED || strstr(last_error, "deadline exceeded")) &&
-	   took >= 400 && took < 3000,
+	   took >= 400 && took < 30000,
 	   "a call past its timeout is DEADLINE_EXCEEDED (%s, %llu ms)", last_error,
 	   (unsigned long long)took);
 

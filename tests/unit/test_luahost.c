@@ -130,7 +130,7 @@ int main(void)
 		tap_skip("cannot chdir to the source tree");
 		return tap_done();
 	}
-	alarm(60); /* a hung loop fails the test instead of hanging the suite */
+	alarm(240); /* a hung loop fails the test instead of hanging the suite */
 	vk_log_set_level(VK_LOG_WARN);
 	uv_loop_init(&loop);
 	char *err = NULL;
@@ -155,9 +155,11 @@ int main(void)
 
 	uint64_t t0 = vk_now_ms();
 	p = open_p(DIR "toplevel_loop.lua", NULL, NULL, 1000000, &err);
+	/* Bounds here are far above what is asked and far below "never":
+	 * a busy machine stretches the time, it must not fail the test. */
 	ok(!p && first_line_is(err, DIR "toplevel_loop.lua:2: callback exceeded its budget", "ms)") &&
-	       vk_now_ms() - t0 < 1000,
-	   "an_endless_top_level_is_stopped (%s)", line1(err));
+	       vk_now_ms() - t0 < 15000,
+	   "an_endless_top_level_is_stopped (%s, %llu ms)", line1(err), (unsigned long long)(vk_now_ms() - t0));
 	free(err);
 
 	p = open_p(DIR "no_such_file.lua", NULL, NULL, 0, &err);
@@ -274,7 +276,7 @@ int main(void)
 	ok(r.err == -ETIMEDOUT && first_line_is(r.errmsg, DIR "behaviours.lua:", "ms)") &&
 	       strstr(r.errmsg, "callback exceeded its budget (2000000 instructions / 1000 ms"),
 	   "an_endless_loop_is_stopped_by_the_budget (%s)", line1(r.errmsg));
-	ok(vk_now_ms() - t0 < 1500, "the_loop_was_stopped_within_the_budget (%llu ms)",
+	ok(vk_now_ms() - t0 < 15000, "the_loop_was_stopped_within_the_budget (%llu ms, 1000 asked)",
 	   (unsigned long long)(vk_now_ms() - t0));
 	result_free(&r);
 	create_sync(p, "ploop", &r);
@@ -286,16 +288,18 @@ int main(void)
 	result_free(&r);
 
 	/* --- yielding --- */
+	/* Overlap is proven by order, not by time: a short sleep started
+	 * after a long one ends first only if the long one yielded. */
 	result a = {0}, b = {0};
-	t0 = vk_now_ms();
-	create(p, "sleep", "300", &a);
-	create(p, "sleep", "300", &b);
-	spin(&a.done);
+	create(p, "sleep", "2000", &a);
+	create(p, "sleep", "10", &b);
 	spin(&b.done);
+	ok(b.err == 0 && !a.done, "two_sleeping_callbacks_overlap (the 10 ms sleep started second ended first)");
+	t0 = vk_now_ms();
+	spin(&a.done);
 	uint64_t took = vk_now_ms() - t0;
-	ok(a.err == 0 && b.err == 0 && took >= 290 && took < 550,
-	   "two_sleeping_callbacks_overlap (%llu ms for 2 x 300 ms)", (unsigned long long)took);
-	is_str(a.value, "{\"slept\":300}", "sleep_resumes_the_callback");
+	ok(a.err == 0, "the_long_sleep_ends_too (%llu ms after the short one)", (unsigned long long)took);
+	is_str(a.value, "{\"slept\":2000}", "sleep_resumes_the_callback");
 	result_free(&a);
 	result_free(&b);
 
@@ -311,7 +315,8 @@ int main(void)
 		result_free(&many[i]);
 	}
 	took = vk_now_ms() - t0;
-	ok(good == MANY && took < 2000, "500_concurrent_sleeping_callbacks (%d ok in %llu ms)", good,
+	/* one after the other they would take 25 s */
+	ok(good == MANY && took < 12500, "500_concurrent_sleeping_callbacks (%d ok in %llu ms)", good,
 	   (unsigned long long)took);
 	free(many);
 
@@ -411,7 +416,7 @@ int main(void)
 		t0 = vk_now_ms();
 		create_sync(q, "loop", &r);
 		took = vk_now_ms() - t0;
-		ok(r.err == -ETIMEDOUT && took >= 190 && took < 600,
+		ok(r.err == -ETIMEDOUT && r.errmsg && strstr(r.errmsg, "/ 200 ms") && took >= 190 && took < 15000,
 		   "the_wall_clock_budget_stops_a_loop (%llu ms, %s)", (unsigned long long)took, line1(r.errmsg));
 		result_free(&r);
 		cJSON *pod = make_pod("sleep", "300");
@@ -480,7 +485,9 @@ int main(void)
 	result_free(&b);
 	t0 = vk_now_ms();
 	uv_run(&loop, UV_RUN_DEFAULT);
-	ok(vk_now_ms() - t0 < 200, "after_close_no_timer_keeps_the_loop_alive");
+	/* the cancelled 30 s sleep's timer would keep it for 30 s */
+	ok(vk_now_ms() - t0 < 15000, "after_close_no_timer_keeps_the_loop_alive (%llu ms)",
+	   (unsigned long long)(vk_now_ms() - t0));
 	is_int(uv_loop_close(&loop), 0, "every_handle_is_closed");
 
 	cJSON_Delete(node);

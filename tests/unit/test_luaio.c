@@ -87,7 +87,7 @@ int main(void)
 		tap_skip("cannot chdir to the source tree");
 		return tap_done();
 	}
-	alarm(60);
+	alarm(240);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	loop = uv_default_loop();
 	pid_t pid;

@@ -497,10 +497,11 @@ static void test_serving(void)
 	/* curl still keeps idle HTTP/1.1 and HTTP/2 connections to it: the
 	 * server closes them itself. */
 	t0 = vk_now_ms();
-	while (tcp_handles() > 0 && vk_now_ms() - t0 < 8000)
+	while (tcp_handles() > 0 && vk_now_ms() - t0 < 30000)
 		uv_run(loop, UV_RUN_ONCE);
 	uint64_t ms = vk_now_ms() - t0;
-	ok(tcp_handles() == 0 && ms < 3000, "a closed server drops the idle connections clients keep (%llu ms)",
+	/* curl would keep them for minutes; a busy machine takes seconds */
+	ok(tcp_handles() == 0 && ms < 20000, "a closed server drops the idle connections clients keep (%llu ms)",
 	   (unsigned long long)ms);
 }
 
@@ -561,7 +562,7 @@ int main(void)
 	uint64_t t0 = vk_now_ms();
 	uv_run(loop, UV_RUN_DEFAULT);
 	uint64_t ms = vk_now_ms() - t0;
-	ok(ms < 3000, "after close, the loop ends once the connections drained (%llu ms)", (unsigned long long)ms);
+	ok(ms < 20000, "after close, the loop ends once the connections drained (%llu ms)", (unsigned long long)ms);
 	is_int(uv_loop_close(loop), 0, "no handle is left on the loop");
 	free(fake.ns);
 	free(fake.name);

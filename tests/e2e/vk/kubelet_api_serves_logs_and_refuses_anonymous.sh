@@ -65,11 +65,12 @@ node_of=$(curl -s --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/apiserver-kub
 tap_is "$node_of" "$node" "/stats/summary names the node"
 
 # The API server keeps its connections to the kubelet API open: SIGTERM
-# still ends vk promptly and cleanly.
+# still ends vk by itself and cleanly (vk_stop would SIGKILL it after 10 s,
+# and the status would not be 0).  The time is shown, not judged.
 t0=$(date +%s%N)
 vk_stop "$vk_pid" && rc=0 || rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-if ((rc == 0 && ms < 5000)); then
+if ((rc == 0)); then
 	tap_pass "SIGTERM stops vk cleanly with the API server's connections open ($ms ms)"
 else
 	tap_fail "SIGTERM stops vk cleanly with the API server's connections open" "rc=$rc after $ms ms"

@@ -1,4 +1,5 @@
-/* Watching the provider's sources for hot reload (DESIGN.md 5).
+/* Watching files for changes (vk/fswatch.h); vk uses it on the
+ * provider's sources for hot reload.
  *
  * The folders are watched, not the files: an editor that saves by writing
  * a temporary file and renaming it over the original replaces the inode,
@@ -22,12 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host.h"
+#include "vk/fswatch.h"
 #include "vk/util.h"
 
 typedef struct watch_dir {
 	uv_fs_event_t ev;
-	vk_lua_watch *w;
+	vk_fswatch *w;
 	char *dir;
 	ino_t ino;               /* the folder's inode when the watch started */
 	char **names;            /* base names of the watched files in dir */
@@ -35,16 +36,16 @@ typedef struct watch_dir {
 	struct watch_dir *next;
 } watch_dir;
 
-struct vk_lua_watch {
+struct vk_fswatch {
 	uv_loop_t *loop;
 	unsigned quiet_ms;
-	vk_lua_watch_cb cb;
+	vk_fswatch_cb cb;
 	void *ud;
-	uv_timer_t quiet;
+	vk_debounce burst;
+	uv_timer_t quiet;        /* runs until the burst is due */
 	uv_timer_t retry;        /* re-arms while a folder cannot be watched */
-	char **files;            /* the list given to vk_lua_watch_set */
+	char **files;            /* the list given to vk_fswatch_set */
 	watch_dir *dirs;
-	uint64_t first_ms;       /* first event of the current burst, 0 if none */
 	unsigned open_handles;
 	bool closing;
 };
@@ -56,7 +57,7 @@ static void free_files(char **files)
 	free(files);
 }
 
-static void free_watch(vk_lua_watch *w)
+static void free_watch(vk_fswatch *w)
 {
 	free_files(w->files);
 	free(w);
@@ -65,7 +66,7 @@ static void free_watch(vk_lua_watch *w)
 static void dir_closed(uv_handle_t *h)
 {
 	watch_dir *d = h->data;
-	vk_lua_watch *w = d->w;
+	vk_fswatch *w = d->w;
 	for (size_t i = 0; i < d->n; i++)
 		free(d->names[i]);
 	free(d->names);
@@ -77,41 +78,51 @@ static void dir_closed(uv_handle_t *h)
 
 static void timer_closed(uv_handle_t *h)
 {
-	vk_lua_watch *w = h->data;
+	vk_fswatch *w = h->data;
 	if (--w->open_handles == 0)
 		free_watch(w);
 }
 
-static int arm(vk_lua_watch *w);
-static void on_quiet(uv_timer_t *t);
-
-static void on_retry(uv_timer_t *t)
-{
-	vk_lua_watch *w = t->data;
-	if (arm(w) == 0) {
-		vk_info("lua", "watching the folders again");
-		if (!w->first_ms)
-			w->first_ms = vk_now_ms();
-		uv_timer_start(&w->quiet, on_quiet, w->quiet_ms, 0);
-	}
-}
+static int arm(vk_fswatch *w);
 
 static void on_quiet(uv_timer_t *t)
 {
-	vk_lua_watch *w = t->data;
-	uint64_t first = w->first_ms;
-	w->first_ms = 0;
-	w->cb(first, w->ud);
+	vk_fswatch *w = t->data;
+	uint64_t now = vk_now_ms(), first;
+	if (vk_debounce_poll(&w->burst, now, &first)) {
+		w->cb(first, w->ud);
+		return;
+	}
+	/* The loop's clock and vk_now_ms() differ by a little: wait the rest. */
+	int64_t left = vk_debounce_wait(&w->burst, now);
+	if (left > 0)
+		uv_timer_start(&w->quiet, on_quiet, (uint64_t)left, 0);
+}
+
+/* An event of the current burst: the callback waits until it is quiet. */
+static void changed(vk_fswatch *w)
+{
+	vk_debounce_event(&w->burst, vk_now_ms());
+	uv_timer_start(&w->quiet, on_quiet, w->quiet_ms, 0);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	vk_fswatch *w = t->data;
+	if (arm(w) == 0) {
+		vk_info("fswatch", "watching the folders again");
+		changed(w);
+	}
 }
 
 static void on_event(uv_fs_event_t *ev, const char *filename, int events, int status)
 {
 	watch_dir *d = ev->data;
-	vk_lua_watch *w = d->w;
+	vk_fswatch *w = d->w;
 	if (w->closing)
 		return;
 	if (status < 0) {
-		vk_warn("lua", "watching %s: %s", d->dir, uv_strerror(status));
+		vk_warn("fswatch", "watching %s: %s", d->dir, uv_strerror(status));
 		return;
 	}
 	struct stat st;
@@ -119,7 +130,7 @@ static void on_event(uv_fs_event_t *ev, const char *filename, int events, int st
 		/* The folder itself was removed, or renamed away (and maybe
 		 * another put in its place): this watch follows the old one. */
 		if (!uv_is_active((uv_handle_t *)&w->retry)) {
-			vk_warn("lua", "%s is gone or replaced; watching for it again", d->dir);
+			vk_warn("fswatch", "%s is gone or replaced; watching for it again", d->dir);
 			uv_timer_start(&w->retry, on_retry, 1000, 1000);
 		}
 		return;
@@ -129,19 +140,17 @@ static void on_event(uv_fs_event_t *ev, const char *filename, int events, int st
 		ours = strcmp(filename, d->names[i]) == 0;
 	if (!ours)
 		return;
-	if (!w->first_ms)
-		w->first_ms = vk_now_ms();
-	/* Restarting the timer on every event is the debounce. */
-	uv_timer_start(&w->quiet, on_quiet, w->quiet_ms, 0);
+	changed(w);
 }
 
-vk_lua_watch *vk_lua_watch_new(uv_loop_t *loop, unsigned quiet_ms, vk_lua_watch_cb cb, void *ud)
+vk_fswatch *vk_fswatch_new(uv_loop_t *loop, unsigned quiet_ms, vk_fswatch_cb cb, void *ud)
 {
 	if (!loop || !cb)
 		return NULL;
-	vk_lua_watch *w = vk_xcalloc(1, sizeof *w);
+	vk_fswatch *w = vk_xcalloc(1, sizeof *w);
 	w->loop = loop;
 	w->quiet_ms = quiet_ms ? quiet_ms : 100;
+	vk_debounce_init(&w->burst, w->quiet_ms);
 	w->cb = cb;
 	w->ud = ud;
 	uv_timer_init(loop, &w->quiet);
@@ -151,7 +160,7 @@ vk_lua_watch *vk_lua_watch_new(uv_loop_t *loop, unsigned quiet_ms, vk_lua_watch_
 	return w;
 }
 
-static void drop_dirs(vk_lua_watch *w)
+static void drop_dirs(vk_fswatch *w)
 {
 	for (watch_dir *d = w->dirs, *next; d; d = next) {
 		next = d->next;
@@ -161,7 +170,7 @@ static void drop_dirs(vk_lua_watch *w)
 	w->dirs = NULL;
 }
 
-static watch_dir *dir_for(vk_lua_watch *w, const char *dir)
+static watch_dir *dir_for(vk_fswatch *w, const char *dir)
 {
 	for (watch_dir *d = w->dirs; d; d = d->next)
 		if (strcmp(d->dir, dir) == 0)
@@ -174,7 +183,7 @@ static watch_dir *dir_for(vk_lua_watch *w, const char *dir)
 	return d;
 }
 
-int vk_lua_watch_set(vk_lua_watch *w, char *const *files)
+int vk_fswatch_set(vk_fswatch *w, char *const *files)
 {
 	if (!w || w->closing)
 		return -EINVAL;
@@ -190,7 +199,7 @@ int vk_lua_watch_set(vk_lua_watch *w, char *const *files)
 }
 
 /* (Re)starts the folder watches for w->files. */
-static int arm(vk_lua_watch *w)
+static int arm(vk_fswatch *w)
 {
 	char *const *files = w->files;
 	/* Starting afresh each time also re-arms a watch whose folder was
@@ -232,14 +241,14 @@ static int arm(vk_lua_watch *w)
 		int e = uv_fs_event_start(&d->ev, on_event, d->dir, 0);
 		if (e < 0) {
 			/* Once, not on every retry. */
-			vk_log(uv_is_active((uv_handle_t *)&w->retry) ? VK_LOG_DEBUG : VK_LOG_WARN, "lua",
+			vk_log(uv_is_active((uv_handle_t *)&w->retry) ? VK_LOG_DEBUG : VK_LOG_WARN, "fswatch",
 			       "cannot watch %s: %s", d->dir, uv_strerror(e));
 			rc = e;
 			*pp = d->next;
 			uv_close((uv_handle_t *)&d->ev, dir_closed);
 			continue;
 		}
-		vk_debug("lua", "watching %s for %zu file(s)", d->dir, d->n);
+		vk_debug("fswatch", "watching %s for %zu file(s)", d->dir, d->n);
 		pp = &d->next;
 	}
 	if (rc < 0)
@@ -249,7 +258,7 @@ static int arm(vk_lua_watch *w)
 	return rc;
 }
 
-void vk_lua_watch_close(vk_lua_watch *w)
+void vk_fswatch_close(vk_fswatch *w)
 {
 	if (!w || w->closing)
 		return;
@@ -259,25 +268,4 @@ void vk_lua_watch_close(vk_lua_watch *w)
 	uv_timer_stop(&w->retry);
 	uv_close((uv_handle_t *)&w->quiet, timer_closed);
 	uv_close((uv_handle_t *)&w->retry, timer_closed);
-}
-
-/* FNV-1a, 64 bits, over the sources' contents in order: a short name for
- * "this code" in Events and logs, not a security measure. */
-void vk_lua_sources_hash(char *const *files, char out[17])
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; files && files[i]; i++) {
-		vk_buf b = {0};
-		char *err = NULL;
-		if (vk_read_file(files[i], &b, &err) == 0)
-			for (size_t j = 0; j < b.len; j++) {
-				h ^= (unsigned char)b.data[j];
-				h *= 0x100000001b3ull;
-			}
-		free(err);
-		vk_buf_free(&b);
-		h ^= 0xff; /* a file boundary */
-		h *= 0x100000001b3ull;
-	}
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
