@@ -205,6 +205,13 @@ done
 # ---- the report -----------------------------------------------------------------
 stamp=$(date -u +%Y-%m-%d)
 base=$out_dir/$stamp-N$pods
+# results/ keeps one result per N (the latest); older ones live in git's history
+for old in "$out_dir"/*-N"$pods".md; do
+	[[ -e $old && $old != "$base.md" ]] || continue
+	rm -rf "${old%.md}.md" "${old%.md}.png" "${old%.md}.raw" "${old%.md}.logs"
+	say "removed the older result $(basename "$old") (git keeps it)"
+done
+rm -rf "$base.raw"
 mkdir -p "$base.raw"
 cp "$tmp/raw/"*.json "$base.raw/"
 rm -rf "$base.logs" && cp -r "$tmp/logs" "$base.logs" # agents' and load client's logs (not committed)
