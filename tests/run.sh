@@ -10,7 +10,7 @@
 # when anything failed.  Logs: build-test/test-logs/.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 suites=("$@")
 ((${#suites[@]})) || suites=(unit harness e2e)
 
@@ -84,6 +84,7 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 meson_suite() { # OUR_SUITE MESON_SUITE
 	local name cmd env
 	while IFS=$'\t' read -r name cmd env; do
+		# shellcheck disable=SC2086 # $env is meson's KEY=VALUE list, one word each
 		run_one "$1" "$name" 300 env $env bash -c "cd '$build' && exec $cmd"
 	done < <(meson introspect "$build" --tests |
 		jq -r --arg s "vk:$2" '.[] | select(.suite | index($s)) |
