@@ -1,4 +1,4 @@
-/* Watching the provider's sources for hot reload (DESIGN.md 5).
+/* Watching the provider's sources for hot reload (docs/design.md, "Hot reload").
  *
  * The folders are watched, not the files: an editor that saves by writing
  * a temporary file and renaming it over the original replaces the inode,
