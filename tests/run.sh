@@ -104,8 +104,8 @@ suite_unit() { meson_suite unit unit; }
 # The tree's habits, one step per tool, one TAP test per file
 # (tests/style.sh): a misformatted file is a failed test.
 suite_style() {
-	run_one style clang-format 600 tests/style.sh clang-format
-	run_one style shellcheck 600 tests/style.sh shellcheck
+	run_one style clang-format 900 tests/style.sh clang-format
+	run_one style shellcheck 900 tests/style.sh shellcheck
 }
 
 suite_harness() {
