@@ -260,7 +260,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	stop(a, 0);
 }
 
-/* ---- hot reload (DESIGN.md 5) ------------------------------------------------
+/* ---- hot reload (docs/design.md, "Hot reload") -------------------------------
  * A change to the sources (after the watcher's quiet time) or SIGHUP loads
  * the provider again inside the same Lua state; vk_lua_provider_reload does
  * the all-or-nothing swap.  Here: one reload at a time (a change during a

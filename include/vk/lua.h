@@ -66,7 +66,7 @@ int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, v
 typedef void (*vk_lua_check_cb)(const char *name, char *const *problems, void *ud);
 int vk_lua_provider_check(const vk_lua_opts *o, cJSON *node, vk_lua_check_cb cb, void *ud);
 
-/* ---- hot reload (DESIGN.md 5) --------------------------------------------
+/* ---- hot reload (docs/design.md, "Hot reload") -------------------------
  * Loads the provider file again into the same Lua state and, if it loads,
  * passes the checks and its init(config, node) and on_reload(previous)
  * return without error, swaps it in: later calls go to the new version,

@@ -1,4 +1,4 @@
-/* vk check (DESIGN.md 5): validates a provider without a cluster.
+/* vk check (docs/design.md, "Hot reload"): validates a provider without a cluster.
  *
  * Same steps as open (compile, top level, the table, init(config, node)),
  * but where open stops at the first problem, check goes on as far as it

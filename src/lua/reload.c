@@ -1,4 +1,4 @@
-/* Hot reload (DESIGN.md 5) inside the same lua_State.
+/* Hot reload (docs/design.md, "Hot reload") inside the same lua_State.
  *
  * The new version is loaded beside the old one: the provider's own modules
  * are taken out of package.loaded so that its require lines load them

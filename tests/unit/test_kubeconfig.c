@@ -56,7 +56,10 @@ typedef struct {
 	size_t off;
 } field;
 
+/* a braced initializer in a macro, kept as written */
+/* clang-format off */
 #define F(n) {#n, offsetof(vk_kubeconfig, n)}
+/* clang-format on */
 static const field fields[] = {F(server), F(ca_pem), F(cert_pem), F(key_pem), F(token),
                                F(token_file), {"namespace", offsetof(vk_kubeconfig, namespace_)},
                                F(origin)};

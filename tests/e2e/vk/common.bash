@@ -1,3 +1,4 @@
+# shellcheck disable=SC2154 # assigned by name: tmp by tmp_dir (lib.sh)
 # Helpers for vk's end-to-end tests, on top of ../lib.sh.
 #
 # tests/run.sh starts one control plane for the whole e2e suite and passes

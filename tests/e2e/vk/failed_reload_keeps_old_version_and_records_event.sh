@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # Hot reload that fails: a syntax error, an init that raises an error, a
 # required callback missing.  Each time the old version keeps running (a new
 # pod still goes Running with the old version's status), vk logs the error

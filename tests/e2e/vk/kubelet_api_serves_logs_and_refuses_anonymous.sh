@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # The kubelet API: `kubectl logs` (and --tail) reach the provider's
 # container_logs through the API server, which authenticates with its
 # apiserver-kubelet-client certificate and is authorized by a SubjectAccessReview;
@@ -41,9 +42,9 @@ tap_is "$(curl -s --max-time 5 --cacert "$pki/ca.crt" "https://127.0.0.1:$port/h
 	"/healthz answers ok over TLS with the node's serving certificate"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$pki/ca.crt" "https://127.0.0.1:$port/pods")
 tap_is "$code" 401 "an anonymous /pods is refused with 401"
-names=$(curl -s --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/apiserver-kubelet-client.crt" \
+pod_names=$(curl -s --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/apiserver-kubelet-client.crt" \
 	--key "$pki/apiserver-kubelet-client.key" "https://127.0.0.1:$port/pods" | jq -r '.items[].metadata.name' 2>&1)
-tap_is "$names" web "/pods with the API server's client certificate lists the node's pod"
+tap_is "$pod_names" web "/pods with the API server's client certificate lists the node's pod"
 # Authorization is kubelet's Webhook mode: a SubjectAccessReview.  The node's
 # own identity may not use nodes/proxy; the API server's (system:masters) may.
 body=$(curl -s -w ' %{http_code}' --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/node-$node.crt" \

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: node2 by vk_setup (common.bash)
 # Node registration: capacity and labels from the provider, kubelet's
 # labels, the provider taint (or none with --disable-taint), a restricted
 # label dropped with one warning, and Ready soon after start (the time is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # Hot reload while a create_pod is in flight (sleeping on a timer): that
 # create completes on the version that started it, is not made again, and
 # the pod ends up Running; calls that start after the swap go to the new

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # Start-up reconcile: vk restarted (slowly) while pods run re-creates none
 # of them and deletes none that is still wanted; a pod the provider has but
 # the API no longer does is deleted from the provider.  SIGTERM stops vk

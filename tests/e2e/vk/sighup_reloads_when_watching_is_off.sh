@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # --no-reload: an edit of the provider is not picked up by itself, SIGHUP
 # reloads it (and the pods get the new version's status: the poll interval
 # is 10 min, so only the reload's resync can bring it).
