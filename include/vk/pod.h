@@ -16,23 +16,6 @@
 #include "vk/node.h"
 #include "vk/provider.h"
 
-/* ---- work queue -----------------------------------------------------------
- * Keys are "namespace/name".  A key is handed to `work` at most once at a
- * time; adding it while it is being worked marks it to run again after.
- * The handler ends each run with vk_queue_done(). */
-typedef struct vk_queue vk_queue;
-typedef void (*vk_queue_work_fn)(vk_queue *q, const char *key, void *ud);
-
-vk_queue *vk_queue_new(uv_loop_t *loop, unsigned max_active, vk_queue_work_fn work, void *ud);
-void vk_queue_add(vk_queue *q, const char *key);
-void vk_queue_add_after(vk_queue *q, const char *key, uint64_t ms);
-/* retry: schedule the key again after its backoff (base 200 ms, max
- * `retry_max_ms`, 0 for the default 60 s); otherwise its backoff is reset. */
-void vk_queue_done(vk_queue *q, const char *key, bool retry, uint64_t retry_max_ms);
-size_t vk_queue_len(const vk_queue *q);   /* keys waiting or running */
-unsigned vk_queue_attempts(const vk_queue *q, const char *key);
-void vk_queue_close(vk_queue *q);         /* nothing runs after this */
-
 /* ---- environment ------------------------------------------------------------
  * Resolves env[].valueFrom, envFrom and service links of every container
  * (and init container) of `pod` the way kubelet does, fetching ConfigMaps,

@@ -3,6 +3,7 @@
 #define VK_POD_INT_H
 
 #include "vk/pod.h"
+#include "vk/queue.h"
 #include "vk/util.h"
 
 #define SUB "pod"

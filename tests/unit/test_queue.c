@@ -1,9 +1,9 @@
-/* pod/queue: per-key serialisation, dedupe, retry backoff, concurrency cap. */
+/* util/queue: per-key serialisation, dedupe, retry backoff, concurrency cap. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
-#include "vk/pod.h"
+#include "vk/queue.h"
 #include "vk/util.h"
 
 typedef struct {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk/pod.h"
+#include "vk/queue.h"
 #include "vk/util.h"
 
 typedef enum { ST_IDLE, ST_QUEUED, ST_ACTIVE, ST_DELAYED } state;
