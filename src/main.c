@@ -21,6 +21,7 @@
 #include "vk/provider.h"
 #include "vk/server.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 typedef struct {
 	const char *provider;

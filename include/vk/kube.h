@@ -43,17 +43,6 @@ int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const 
                         const char *context, vk_kubeconfig *out, char **err);
 void vk_kubeconfig_free(vk_kubeconfig *kc);
 
-/* ---- YAML ----------------------------------------------------------------
- * YAML -> cJSON as Kubernetes reads it (sigs.k8s.io/yaml): mappings become
- * objects, sequences arrays, plain scalars resolve with the YAML 1.2 core
- * schema (null, true/false, ints, floats, else strings), quoted scalars are
- * strings; anchors, aliases and `<<` merge keys are expanded.  On a syntax
- * error returns NULL with *err = "line N: problem" (malloc'd).
- * vk_yaml_parse returns the first document (JSON null for an empty text);
- * vk_yaml_parse_all an array of every document. */
-cJSON *vk_yaml_parse(const char *text, size_t len, char **err);
-cJSON *vk_yaml_parse_all(const char *text, size_t len, char **err);
-
 /* ---- client ------------------------------------------------------------ */
 typedef struct vk_kube vk_kube;
 typedef struct vk_kube_call vk_kube_call;

@@ -1,9 +1,10 @@
 /* vk.yaml: decode(s) -> table (arrays marked, null as vk.json.null), with
- * the core's YAML reader (vk_yaml_parse, vk/kube.h). */
+ * the core's YAML reader (vk_yaml_parse, vk/yaml.h). */
 #include <stdlib.h>
 
 #include "host.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 static int l_decode(lua_State *L)
 {

@@ -18,6 +18,7 @@
 #include "tap.h"
 #include "vk/kube.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 static char data_dir[4096]; /* realpath() wants PATH_MAX */
 

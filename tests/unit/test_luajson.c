@@ -8,6 +8,7 @@
 #include "tap.h"
 #include "vk/kube.h"
 #include "vk/lua.h"
+#include "vk/yaml.h"
 
 /* Parses, converts to Lua and back, prints unformatted. */
 static char *round_trip(lua_State *L, const char *text, char **err)

@@ -12,9 +12,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "kube_int.h"
-#include "vk/kube.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 #define MAX_DEPTH 256
 #define MAX_NODES 1000000 /* alias expansion budget */
