@@ -21,7 +21,7 @@ struct vk_kube_call {
 	vk_kube_cb cb;
 	void *ud;
 	bool in_cb;
-	vk_kube_call *prev, *next;
+	vk_list link; /* k->calls */
 };
 
 static void call_unlink(vk_kube_call *c)
@@ -29,13 +29,7 @@ static void call_unlink(vk_kube_call *c)
 	if (!c->k)
 		return;
 	c->k->ncalls--;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		c->k->calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	vk_list_remove(&c->link);
 	c->k = NULL;
 }
 
@@ -54,6 +48,8 @@ vk_kube *vk_kube_new(uv_loop_t *loop, vk_http *http, const vk_kubeconfig *kc, ch
 		return NULL;
 	}
 	vk_kube *k = vk_xcalloc(1, sizeof *k);
+	vk_list_init(&k->calls);
+	vk_list_init(&k->watches);
 	k->loop = loop;
 	k->http = http;
 	k->server = vk_strdup(kc->server);
@@ -86,8 +82,8 @@ void vk_kube_free(vk_kube *k)
 {
 	if (!k)
 		return;
-	while (k->calls) {
-		vk_kube_call *c = k->calls;
+	for (vk_list *n; (n = vk_list_first(&k->calls));) {
+		vk_kube_call *c = VK_LIST_ENTRY(n, vk_kube_call, link);
 		call_unlink(c);
 		vk_http_cancel(c->req);
 		free(c);
@@ -286,10 +282,7 @@ int vk_kube_request(vk_kube *k, const char *method, const char *path,
 	}
 	c->k = k;
 	k->ncalls++;
-	c->next = k->calls;
-	if (k->calls)
-		k->calls->prev = c;
-	k->calls = c;
+	vk_list_insert_head(&k->calls, &c->link);
 	if (out)
 		*out = c;
 	return 0;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "vk/kube.h"
+#include "vk/list.h"
 
 struct vk_kube {
 	uv_loop_t *loop;
@@ -22,9 +23,9 @@ struct vk_kube {
 	bool insecure;
 	uint64_t token_checked_ms; /* last look at token_file */
 	struct timespec token_mtime;
-	vk_kube_call *calls;   /* in flight, for vk_kube_free */
+	vk_list calls;         /* vk_kube_call in flight, for vk_kube_free */
 	unsigned ncalls;       /* how many (events among them) */
-	vk_kube_watch *watches;
+	vk_list watches;       /* vk_kube_watch */
 	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
 };
 

@@ -28,20 +28,14 @@ struct vk_kube_watch {
 	int in_cb;
 	bool stopped;    /* vk_kube_watch_stop called: no more callbacks */
 	bool closed;     /* on_close running or done */
-	vk_kube_watch *prev, *next;
+	vk_list link; /* k->watches */
 };
 
 static void watch_unlink(vk_kube_watch *w)
 {
 	if (!w->k)
 		return;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		w->k->watches = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	w->prev = w->next = NULL;
+	vk_list_remove(&w->link);
 	w->k = NULL;
 }
 
@@ -194,10 +188,7 @@ int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
 		return rc;
 	}
 	w->k = k;
-	w->next = k->watches;
-	if (k->watches)
-		k->watches->prev = w;
-	k->watches = w;
+	vk_list_insert_head(&k->watches, &w->link);
 	if (out)
 		*out = w;
 	return 0;
@@ -216,6 +207,6 @@ void vk_kube_watch_stop(vk_kube_watch *w)
 
 void vk_kube_watch_unlink_all(vk_kube *k)
 {
-	while (k->watches)
-		vk_kube_watch_stop(k->watches);
+	for (vk_list *n; (n = vk_list_first(&k->watches));)
+		vk_kube_watch_stop(VK_LIST_ENTRY(n, vk_kube_watch, link));
 }

@@ -100,6 +100,8 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	 * (measured: about a quarter less memory at 500 pods). */
 	lua_gc(L, LUA_GCINC, 150, 0, 0);
 	vk_lua_host *h = vk_xcalloc(1, sizeof *h);
+	vk_list_init(&h->tasks);
+	vk_list_init(&h->ready);
 	h->L = L;
 	h->loop = o->loop;
 	h->http = o->http;
@@ -174,14 +176,21 @@ void vk_lua__host_close(vk_lua_host *h)
 	h->closing = true;
 	vk_lua__host_ref(h);
 	vk_lua__timers_close(h);
-	h->ready_head = h->ready_tail = NULL;
+	for (vk_list *n; (n = vk_list_first(&h->ready));)
+		vk_list_remove(n);
 	/* A RUNNING task (close called from inside it) is ended by
 	 * task_resume when its resume returns.  Callbacks may change the list,
 	 * so look again from the head after each one. */
 	for (;;) {
-		vk_lua_task *t = h->tasks;
-		while (t && (t->state == VK_TASK_RUNNING || t->state == VK_TASK_DONE))
-			t = t->next;
+		vk_lua_task *t = NULL;
+		vk_list *n, *tmp;
+		VK_LIST_FOREACH_SAFE(n, tmp, &h->tasks) {
+			vk_lua_task *c = VK_LIST_ENTRY(n, vk_lua_task, link);
+			if (c->state != VK_TASK_RUNNING && c->state != VK_TASK_DONE) {
+				t = c;
+				break;
+			}
+		}
 		if (!t)
 			break;
 		vk_lua_op *op = t->op;
@@ -278,10 +287,7 @@ vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_
 	t->done_ud = ud;
 	t->arg_ref = LUA_NOREF;
 	t->state = VK_TASK_QUEUED;
-	t->next = h->tasks;
-	if (h->tasks)
-		h->tasks->prev = t;
-	h->tasks = t;
+	vk_list_insert_head(&h->tasks, &t->link);
 	vk_lua__host_ref(h);
 	return t;
 }
@@ -290,12 +296,8 @@ static void task_free(vk_lua_task *t)
 {
 	vk_lua_host *h = t->h;
 	vk_lua__op_free_early(t);
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		h->tasks = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	vk_list_remove(&t->link);
+	vk_list_remove(&t->ready_link);
 	/* A coroutine that returned is as good as new once its stack is empty;
 	 * one that raised or was killed is dropped. */
 	if (t->reusable && !h->closing && h->n_idle_co < VK_LUA_IDLE_COROUTINES &&
@@ -328,12 +330,7 @@ void vk_lua__task_queue(vk_lua_task *t, int nargs)
 {
 	vk_lua_host *h = t->h;
 	t->nargs = nargs;
-	t->ready_next = NULL;
-	if (h->ready_tail)
-		h->ready_tail->ready_next = t;
-	else
-		h->ready_head = t;
-	h->ready_tail = t;
+	vk_list_insert_tail(&h->ready, &t->ready_link);
 	uv_idle_start(&h->kick, on_kick);
 }
 
@@ -342,18 +339,16 @@ static void on_kick(uv_idle_t *idle)
 	vk_lua_host *h = idle->data;
 	vk_lua__host_ref(h);
 	/* Only the tasks queued so far: one started now may queue more. */
-	vk_lua_task *last = h->ready_tail;
-	while (h->ready_head && !h->closing) {
-		vk_lua_task *t = h->ready_head;
-		h->ready_head = t->ready_next;
-		if (!h->ready_head)
-			h->ready_tail = NULL;
-		bool was_last = t == last;
+	vk_list *last = vk_list_last(&h->ready);
+	for (vk_list *n; !h->closing && (n = vk_list_first(&h->ready));) {
+		vk_lua_task *t = VK_LIST_ENTRY(n, vk_lua_task, ready_link);
+		vk_list_remove(n);
+		bool was_last = n == last;
 		vk_lua__task_resume(t, t->nargs); /* may free t */
 		if (was_last)
 			break;
 	}
-	if (!h->ready_head && !h->closing)
+	if (vk_list_empty(&h->ready) && !h->closing)
 		uv_idle_stop(&h->kick);
 	vk_lua__host_unref(h);
 }

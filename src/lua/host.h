@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vk/list.h"
 #include "vk/lua.h"
 
 typedef struct vk_lua_host vk_lua_host;
@@ -47,8 +48,8 @@ struct vk_lua_task {
 	vk_task_done_fn done;
 	void *done_ud;           /* per-kind data, see provider.c / bind_timer.c */
 	int arg_ref;             /* LUA_NOREF or a table to read back (init, node_status) */
-	vk_lua_task *prev, *next;      /* h->tasks */
-	vk_lua_task *ready_next;       /* h->ready queue */
+	vk_list link;            /* h->tasks */
+	vk_list ready_link;      /* h->ready, while QUEUED */
 };
 
 struct vk_lua_op {
@@ -83,8 +84,8 @@ struct vk_lua_host {
 	bool has[VK_CALL__COUNT];
 	vk_provider prov;
 	uv_idle_t kick;          /* starts queued tasks on the next loop turn */
-	vk_lua_task *tasks;
-	vk_lua_task *ready_head, *ready_tail;
+	vk_list tasks;           /* vk_lua_task, newest first */
+	vk_list ready;           /* vk_lua_task queued to start, oldest first */
 	vk_lua_task *current;    /* the task whose coroutine is running */
 	int idle_co[VK_LUA_IDLE_COROUTINES]; /* registry refs of finished coroutines to reuse */
 	int n_idle_co;

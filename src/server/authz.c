@@ -42,24 +42,12 @@ static void cache_put(vk_server *s, const char *key, bool allowed)
 	e->until_ms = vk_now_ms() + (allowed ? ALLOWED_TTL_MS : DENIED_TTL_MS);
 }
 
-static void unlink_review(vk_srv_call *c)
-{
-	vk_server *s = c->s;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->reviews = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-}
-
 static void on_review(const vk_kube_result *r, void *ud)
 {
 	vk_srv_call *c = ud;
 	vk_server *s = c->s;
 	c->review = NULL;
-	unlink_review(c);
+	vk_list_remove(&c->link);
 	const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "status"), "allowed");
 	bool ok = (r->status == 200 || r->status == 201) && r->json;
 	if (ok)
@@ -131,18 +119,15 @@ int vk_srv_authorize(vk_server *s, h2o_req_t *req, const char *user, const cJSON
 		vk_srv_call_free(c);
 		return -1;
 	}
-	c->next = s->reviews;
-	if (s->reviews)
-		s->reviews->prev = c;
-	s->reviews = c;
+	vk_list_insert_head(&s->reviews, &c->link);
 	return 0;
 }
 
 void vk_srv_authz_close(vk_server *s)
 {
-	while (s->reviews) {
-		vk_srv_call *c = s->reviews;
-		unlink_review(c);
+	for (vk_list *n; (n = vk_list_first(&s->reviews));) {
+		vk_srv_call *c = VK_LIST_ENTRY(n, vk_srv_call, link);
+		vk_list_remove(&c->link);
 		if (c->review)
 			vk_kube_cancel(c->review);
 		h2o_req_t *req = c->req;

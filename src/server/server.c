@@ -122,6 +122,7 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 	if (!ssl)
 		return NULL;
 	vk_server *s = vk_xcalloc(1, sizeof *s);
+	vk_list_init(&s->reviews);
 	s->loop = o->loop;
 	s->provider = o->provider;
 	s->nodename = vk_strdup(o->nodename);

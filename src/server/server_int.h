@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "vk/kube.h"
+#include "vk/list.h"
 #include "vk/server.h"
 #include "vk/util.h"
 
@@ -44,7 +45,7 @@ struct vk_server {
 	bool client_auth;          /* a client CA was given */
 	vk_kube *kube;             /* SubjectAccessReviews; NULL: AlwaysAllow */
 	vk_map *authz;             /* "user|groups|verb|sub" -> authz_entry */
-	vk_srv_call *reviews;      /* calls waiting for a SubjectAccessReview */
+	vk_list reviews;           /* vk_srv_call waiting for a SubjectAccessReview */
 	SSL_CTX *ssl;
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
@@ -82,7 +83,7 @@ struct vk_srv_call {
 	char *what;              /* "containerLogs ns/pod/container", for messages */
 	vk_kube_call *review;    /* authz: the SubjectAccessReview in flight */
 	char *key;               /* authz: the cache key */
-	vk_srv_call *prev, *next;/* authz: s->reviews */
+	vk_list link;            /* authz: s->reviews */
 };
 
 vk_srv_call *vk_srv_call_new(vk_server *s, h2o_req_t *req, int kind, char *what); /* takes what */
