@@ -13,7 +13,6 @@
 #include <uv.h>
 
 #include "vk/kube.h"
-#include "vk/node.h"
 #include "vk/provider.h"
 
 /* ---- environment ------------------------------------------------------------
@@ -37,7 +36,7 @@ typedef struct {
 	uv_loop_t *loop;
 	vk_kube *kube;
 	vk_provider *provider;
-	vk_node *node;
+	struct vk_node *node;      /* for status.hostIP (vk/node.h); may be NULL */
 	const char *nodename;
 	unsigned status_poll_ms;   /* 0: 5000 */
 	unsigned workers;          /* callbacks in flight at most; 0: 64 */

@@ -2,6 +2,7 @@
 #ifndef VK_POD_INT_H
 #define VK_POD_INT_H
 
+#include "vk/node.h"
 #include "vk/pod.h"
 #include "vk/queue.h"
 #include "vk/util.h"
