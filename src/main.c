@@ -238,7 +238,7 @@ static void stop(vk_agent *a, int code)
 	vk_server_close(a->server); /* a caller of the provider, like the controllers */
 	a->server = NULL;
 	if (a->provider)
-		a->provider->ops->close(a->provider);
+		vk_provider_close(a->provider);
 	a->provider = NULL;
 	if (a->kube)
 		vk_kube_free(a->kube);

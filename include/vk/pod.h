@@ -29,7 +29,7 @@ typedef void (*vk_env_cb)(cJSON *pod, const char *err, void *ud);
 int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,
                        vk_env_cb cb, void *ud);
 /* $(VAR) expansion as kubelet does it; pure, for the unit tests.  Caller frees. */
-char *vk_env_expand(const char *s, const cJSON *defined_env);
+char *vk_pod_env_expand(const char *s, const cJSON *defined_env);
 
 /* ---- the controller ------------------------------------------------------ */
 typedef struct {

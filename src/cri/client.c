@@ -239,7 +239,7 @@ static void on_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	char *msg = interpret(call, resp, &r.code, &r.resp);
 	char *error = NULL;
 	if (msg) {
-		error = vk_asprintf("%s: %s", vk_grpc_code_name(r.code), msg);
+		error = vk_asprintf("%s: %s", vk_cri_code_name(r.code), msg);
 		free(msg);
 	}
 	r.error = error;

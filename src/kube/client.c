@@ -88,8 +88,8 @@ void vk_kube_free(vk_kube *k)
 		vk_http_cancel(c->req);
 		free(c);
 	}
-	vk_kube_watch_unlink_all(k);
-	vk_kube_events_free(k);
+	vk_kube__watch_unlink_all(k);
+	vk_kube__events_free(k);
 	free(k->server);
 	free(k->ca_pem);
 	free(k->cert_pem);
@@ -142,7 +142,7 @@ static void set_blob(CURL *e, CURLoption opt, const char *pem)
 	curl_easy_setopt(e, opt, &blob);
 }
 
-CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char *content_type,
+CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char *content_type,
                    bool watch, struct curl_slist **headers)
 {
 	CURL *e = curl_easy_init();
@@ -201,7 +201,7 @@ CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char 
 	return e;
 }
 
-void vk_kube_status_of(const cJSON *json, const char **message, const char **reason)
+void vk_kube__status_of(const cJSON *json, const char **message, const char **reason)
 {
 	*message = *reason = NULL;
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(json, "kind");
@@ -232,7 +232,7 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 			json = cJSON_ParseWithLength(resp->body, resp->body_len);
 		r.json = json;
 		if (resp->status < 200 || resp->status > 299) {
-			vk_kube_status_of(json, &r.error, &r.reason);
+			vk_kube__status_of(json, &r.error, &r.reason);
 			if (!r.error) {
 				/* Not a Status (a proxy, an old server): show the start of the body. */
 				int n = (int)(resp->body_len > 200 ? 200 : resp->body_len);
@@ -260,7 +260,7 @@ int vk_kube_request(vk_kube *k, const char *method, const char *path,
 	struct curl_slist *headers = NULL;
 	if (body && !content_type)
 		content_type = "application/json";
-	CURL *e = vk_kube_easy(k, method, path, body ? content_type : NULL, false, &headers);
+	CURL *e = vk_kube__easy(k, method, path, body ? content_type : NULL, false, &headers);
 	if (!e)
 		return -ENOMEM;
 	if (body) {

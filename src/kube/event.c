@@ -160,7 +160,7 @@ static void timer_closed(uv_handle_t *h) { free(h); }
 
 /* Called by vk_kube_free, after it cancelled every call: what is still
  * queued or was in flight is dropped. */
-void vk_kube_events_free(vk_kube *k)
+void vk_kube__events_free(vk_kube *k)
 {
 	struct vk_events *q = k->events;
 	if (!q)

@@ -31,12 +31,12 @@ struct vk_kube {
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
  * Accept) and its header list; `watch` selects streaming timeouts. */
-CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char *content_type,
+CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char *content_type,
                    bool watch, struct curl_slist **headers);
 /* Fills *message and *reason from a Kubernetes Status object (borrowed). */
-void vk_kube_status_of(const cJSON *json, const char **message, const char **reason);
-void vk_kube_watch_unlink_all(vk_kube *k); /* from vk_kube_free */
-void vk_kube_events_free(vk_kube *k);      /* from vk_kube_free */
+void vk_kube__status_of(const cJSON *json, const char **message, const char **reason);
+void vk_kube__watch_unlink_all(vk_kube *k); /* from vk_kube_free */
+void vk_kube__events_free(vk_kube *k);      /* from vk_kube_free */
 
 #define VK_KUBE_MAX_BODY (256u << 20)    /* a LIST of thousands of objects fits */
 #define VK_KUBE_MAX_EVENT (16u << 20)    /* one watch line */

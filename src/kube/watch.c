@@ -152,7 +152,7 @@ static void watch_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	} else if (!ok_status(status)) {
 		cJSON *json = cJSON_ParseWithLength(w->line.data ? w->line.data : "", w->line.len);
 		const char *m, *r;
-		vk_kube_status_of(json, &m, &r);
+		vk_kube__status_of(json, &m, &r);
 		msg = m ? vk_strdup(m) : vk_asprintf("HTTP %ld", status);
 		cJSON_Delete(json);
 		error = msg;
@@ -170,7 +170,7 @@ int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
 	char *full = strstr(path, "watch=") ? vk_strdup(path)
 	             : vk_asprintf("%s%swatch=true", path, strchr(path, '?') ? "&" : "?");
 	struct curl_slist *headers = NULL;
-	CURL *e = vk_kube_easy(k, "GET", full, NULL, true, &headers);
+	CURL *e = vk_kube__easy(k, "GET", full, NULL, true, &headers);
 	free(full);
 	if (!e)
 		return -ENOMEM;
@@ -205,7 +205,7 @@ void vk_kube_watch_stop(vk_kube_watch *w)
 		watch_free(w);
 }
 
-void vk_kube_watch_unlink_all(vk_kube *k)
+void vk_kube__watch_unlink_all(vk_kube *k)
 {
 	for (vk_list *n; (n = vk_list_first(&k->watches));)
 		vk_kube_watch_stop(VK_LIST_ENTRY(n, vk_kube_watch, link));

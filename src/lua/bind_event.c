@@ -33,7 +33,7 @@ static int l_record(lua_State *L)
 	return 1;
 }
 
-int vk_lua_open_event(lua_State *L)
+int vk_lua__open_event(lua_State *L)
 {
 	static const luaL_Reg fns[] = {{"record", l_record}, {NULL, NULL}};
 	luaL_newlib(L, fns);

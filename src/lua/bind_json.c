@@ -112,7 +112,7 @@ static int l_is_array(lua_State *L)
 	return 1;
 }
 
-int vk_lua_open_json(lua_State *L)
+int vk_lua__open_json(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"encode", l_encode}, {"decode", l_decode}, {"array", l_array}, {"is_array", l_is_array},

@@ -55,7 +55,7 @@ static int l_notify(lua_State *L)
 }
 
 /* require "vk.notify" is the function itself: vk.notify(status). */
-int vk_lua_open_notify(lua_State *L)
+int vk_lua__open_notify(lua_State *L)
 {
 	lua_pushcfunction(L, l_notify);
 	return 1;

@@ -204,7 +204,7 @@ static int l_now_ms(lua_State *L)
 	return 1;
 }
 
-int vk_lua_open_timer(lua_State *L)
+int vk_lua__open_timer(lua_State *L)
 {
 	static const luaL_Reg handle[] = {{"stop", l_every_stop}, {NULL, NULL}};
 	if (luaL_newmetatable(L, EVERY_MT)) {

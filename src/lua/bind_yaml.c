@@ -22,7 +22,7 @@ static int l_decode(lua_State *L)
 	return 1;
 }
 
-int vk_lua_open_yaml(lua_State *L)
+int vk_lua__open_yaml(lua_State *L)
 {
 	static const luaL_Reg fns[] = {{"decode", l_decode}, {NULL, NULL}};
 	luaL_newlib(L, fns);

@@ -265,7 +265,7 @@ int vk_lua__pcall_budgeted(vk_lua_host *h, int nargs, int nres, int msgh, const 
 
 /* ---- tasks -------------------------------------------------------------- */
 
-vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_fn done, void *ud)
+vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_lua_task_done_fn done, void *ud)
 {
 	lua_State *L = h->L;
 	vk_lua_task *t = vk_xcalloc(1, sizeof *t);

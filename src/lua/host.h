@@ -24,17 +24,17 @@
 typedef struct vk_lua_host vk_lua_host;
 typedef struct vk_lua_task vk_lua_task;
 
-typedef enum { VK_TASK_QUEUED, VK_TASK_RUNNING, VK_TASK_WAITING, VK_TASK_DONE } vk_task_state;
+typedef enum { VK_TASK_QUEUED, VK_TASK_RUNNING, VK_TASK_WAITING, VK_TASK_DONE } vk_lua_task_state;
 
 /* Called once when a task ends.  err: 0, -EIO (error()), -ETIMEDOUT (budget),
  * -ECANCELED (closed).  On success the nres results sit on top of t->co. */
-typedef void (*vk_task_done_fn)(vk_lua_task *t, int err, const char *errmsg, int nres);
+typedef void (*vk_lua_task_done_fn)(vk_lua_task *t, int err, const char *errmsg, int nres);
 
 struct vk_lua_task {
 	vk_lua_host *h;
 	lua_State *co;
 	int ref;                 /* registry ref anchoring co */
-	vk_task_state state;
+	vk_lua_task_state state;
 	int nargs;               /* arguments waiting on co's stack (QUEUED) */
 	char *speaker;           /* "provider create_pod default/web-1" */
 	char *ns, *name;         /* pod key when known, else NULL */
@@ -45,7 +45,7 @@ struct vk_lua_task {
 	bool killed;             /* budget exceeded: sticky */
 	bool reusable;           /* returned normally: co may serve another task */
 	char *killmsg;
-	vk_task_done_fn done;
+	vk_lua_task_done_fn done;
 	void *done_ud;           /* per-kind data, see provider.c / bind_timer.c */
 	int arg_ref;             /* LUA_NOREF or a table to read back (init, node_status) */
 	vk_list link;            /* h->tasks */
@@ -108,7 +108,7 @@ void vk_lua__host_unref(vk_lua_host *h); /* may free h */
 void vk_lua__host_close(vk_lua_host *h); /* cancels everything, then unrefs */
 /* Creates a task whose coroutine will call the function on top of h->L's
  * stack (popped).  Push its arguments onto t->co, then queue or resume it. */
-vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_fn done, void *ud);
+vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_lua_task_done_fn done, void *ud);
 void vk_lua__task_queue(vk_lua_task *t, int nargs);   /* starts on the next loop turn */
 void vk_lua__task_resume(vk_lua_task *t, int nargs);  /* runs it now */
 vk_lua_task *vk_lua__current(lua_State *L);           /* NULL outside a task */
@@ -126,16 +126,16 @@ int vk_lua__nothing(lua_State *L);
 
 /* modules.c: the module table behind require "vk.*" */
 void vk_lua__open_modules(lua_State *L);
-int vk_lua_open_timer(lua_State *L);
-int vk_lua_open_log(lua_State *L);
-int vk_lua_open_json(lua_State *L);
-int vk_lua_open_yaml(lua_State *L);
-int vk_lua_open_notify(lua_State *L);
-int vk_lua_open_kube(lua_State *L);
-int vk_lua_open_http(lua_State *L);
-int vk_lua_open_cri(lua_State *L);
-int vk_lua_open_fs(lua_State *L);
-int vk_lua_open_event(lua_State *L);
+int vk_lua__open_timer(lua_State *L);
+int vk_lua__open_log(lua_State *L);
+int vk_lua__open_json(lua_State *L);
+int vk_lua__open_yaml(lua_State *L);
+int vk_lua__open_notify(lua_State *L);
+int vk_lua__open_kube(lua_State *L);
+int vk_lua__open_http(lua_State *L);
+int vk_lua__open_cri(lua_State *L);
+int vk_lua__open_fs(lua_State *L);
+int vk_lua__open_event(lua_State *L);
 
 /* json.c */
 /* init(config, node)'s arguments, converted under lua_pcall (conversion may

@@ -134,7 +134,7 @@ static void status_done(const vk_kube_result *r, void *ud)
 	if (r->status == 404) {
 		vk_warn(SUB, "Node %s is gone from the API; registering it again", n->name);
 		n->registered = false;
-		vk_node_register(n);
+		vk_node__register(n);
 		return;
 	}
 	if (r->status != 200) {
@@ -144,12 +144,12 @@ static void status_done(const vk_kube_result *r, void *ud)
 	}
 	if (n->status_dirty) {
 		n->status_dirty = false;
-		vk_node_write_status(n);
+		vk_node__write_status(n);
 	}
 }
 
 /* PATCHes the whole status (strategic merge: conditions merge by type). */
-void vk_node_write_status(vk_node *n)
+void vk_node__write_status(vk_node *n)
 {
 	if (n->closing || !n->registered)
 		return;
@@ -191,7 +191,7 @@ static void node_status_done(const vk_provider_result *r, void *ud)
 		}
 	}
 	cJSON_Delete(r->value);
-	vk_node_write_status(n);
+	vk_node__write_status(n);
 }
 
 static void status_tick(uv_timer_t *t)
@@ -205,7 +205,7 @@ static void status_tick(uv_timer_t *t)
 			return;
 		n->node_status_busy = false;
 	}
-	vk_node_write_status(n);
+	vk_node__write_status(n);
 }
 
 /* ---- ping ----------------------------------------------------------------- */
@@ -233,7 +233,7 @@ static void ping_done(const vk_provider_result *r, void *ud)
 		vk_info(SUB, "provider ping recovered: node Ready");
 	else
 		vk_warn(SUB, "provider ping failed, node NotReady: %s", r->errmsg ? r->errmsg : msg);
-	vk_node_write_status(n);
+	vk_node__write_status(n);
 }
 
 static void ping_tick(uv_timer_t *t)
@@ -261,8 +261,8 @@ static void registered(vk_node *n, const cJSON *obj)
 	vk_backoff_reset(&n->reg_backoff);
 	free(n->lease_rv);
 	n->lease_rv = NULL;
-	vk_node_write_status(n);
-	vk_node_lease_renew(n);
+	vk_node__write_status(n);
+	vk_node__lease_renew(n);
 	if (first) {
 		vk_node_ready_cb cb = n->ready_cb;
 		n->ready_cb = NULL;
@@ -270,7 +270,7 @@ static void registered(vk_node *n, const cJSON *obj)
 	}
 }
 
-static void retry_tick(uv_timer_t *t) { vk_node_register(t->data); }
+static void retry_tick(uv_timer_t *t) { vk_node__register(t->data); }
 
 static void retry_later(vk_node *n, const char *why)
 {
@@ -323,7 +323,7 @@ static void create_done(const vk_kube_result *r, void *ud)
 	retry_later(n, r->error ? r->error : "create failed");
 }
 
-void vk_node_register(vk_node *n)
+void vk_node__register(vk_node *n)
 {
 	if (n->closing || n->registering)
 		return;
@@ -338,7 +338,7 @@ void vk_node_register(vk_node *n)
 
 /* ---- watching our own Node, to re-create it at once if deleted ----------- */
 
-static void watch_tick(uv_timer_t *t) { vk_node_watch_start(t->data); }
+static void watch_tick(uv_timer_t *t) { vk_node__watch_start(t->data); }
 
 static void watch_event(const char *type, cJSON *obj, void *ud)
 {
@@ -346,7 +346,7 @@ static void watch_event(const char *type, cJSON *obj, void *ud)
 	if (strcmp(type, "DELETED") == 0 && !n->closing) {
 		vk_warn(SUB, "Node %s was deleted; registering it again", n->name);
 		n->registered = false;
-		vk_node_register(n);
+		vk_node__register(n);
 	}
 }
 
@@ -362,7 +362,7 @@ static void watch_closed(long status, const char *err, void *ud)
 	uv_timer_start(&n->watch_timer, watch_tick, d, 0);
 }
 
-void vk_node_watch_start(vk_node *n)
+void vk_node__watch_start(vk_node *n)
 {
 	if (n->closing || n->watch)
 		return;
@@ -382,11 +382,11 @@ int vk_node_start(vk_node *n, vk_node_ready_cb cb, void *ud)
 {
 	n->ready_cb = cb;
 	n->ready_ud = ud;
-	vk_node_register(n);
-	vk_node_lease_start(n);
+	vk_node__register(n);
+	vk_node__lease_start(n);
 	uv_timer_start(&n->ping_timer, ping_tick, 0, n->o.ping_ms);
 	uv_timer_start(&n->status_timer, status_tick, n->o.status_ms, n->o.status_ms);
-	vk_node_watch_start(n);
+	vk_node__watch_start(n);
 	return 0;
 }
 

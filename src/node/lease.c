@@ -9,10 +9,10 @@
 
 static void lease_tick(uv_timer_t *t)
 {
-	vk_node_lease_renew(t->data);
+	vk_node__lease_renew(t->data);
 }
 
-void vk_node_lease_start(vk_node *n)
+void vk_node__lease_start(vk_node *n)
 {
 	n->lease_timer.data = n;
 	uv_timer_start(&n->lease_timer, lease_tick, 0, n->o.lease_renew_ms);
@@ -73,7 +73,7 @@ static void renew_done(const vk_kube_result *r, void *ud)
 	n->lease_rv = NULL;
 	if (r->status == 404 || r->status == 409) {
 		vk_debug("lease", "%ld %s, creating or refreshing", r->status, r->reason ? r->reason : "");
-		vk_node_lease_renew(n);
+		vk_node__lease_renew(n);
 		return;
 	}
 	vk_warn("lease", "renewal failed: %ld %s", r->status, r->error ? r->error : "");
@@ -83,7 +83,7 @@ static void renew_done(const vk_kube_result *r, void *ud)
 
 static void get_done(const vk_kube_result *r, void *ud);
 
-void vk_node_lease_renew(vk_node *n)
+void vk_node__lease_renew(vk_node *n)
 {
 	if (n->lease_busy || n->closing || !n->registered)
 		return;

@@ -33,10 +33,10 @@ struct vk_node {
 	uv_timer_t watch_timer;
 };
 
-void vk_node_lease_start(vk_node *n);
-void vk_node_lease_renew(vk_node *n);
-void vk_node_register(vk_node *n);
-void vk_node_write_status(vk_node *n);
-void vk_node_watch_start(vk_node *n);
+void vk_node__lease_start(vk_node *n);
+void vk_node__lease_renew(vk_node *n);
+void vk_node__register(vk_node *n);
+void vk_node__write_status(vk_node *n);
+void vk_node__watch_start(vk_node *n);
 
 #endif

@@ -49,7 +49,7 @@ static const char *lookup(const cJSON *env, const char *name, size_t n)
 	return found;
 }
 
-char *vk_env_expand(const char *s, const cJSON *env)
+char *vk_pod_env_expand(const char *s, const cJSON *env)
 {
 	vk_buf out = {0};
 	for (const char *p = s; *p;) {
@@ -448,7 +448,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 		const cJSON *vf = cJSON_GetObjectItemCaseSensitive(e, "valueFrom");
 		if (!vf) {
 			const char *v = vk_json_str(e, "value");
-			char *x = vk_env_expand(v ? v : "", out);
+			char *x = vk_pod_env_expand(v ? v : "", out);
 			add_env(out, name, x);
 			free(x);
 			continue;

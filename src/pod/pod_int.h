@@ -39,32 +39,32 @@ struct vk_pods {
 };
 
 /* informer.c */
-void vk_pods_informer_start(vk_pods *pc);
-void vk_pods_informer_stop(vk_pods *pc);
+void vk_pod__informer_start(vk_pods *pc);
+void vk_pod__informer_stop(vk_pods *pc);
 /* sync.c */
-void vk_pods_sync(vk_queue *q, const char *key, void *ud);
-pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid);
-void vk_pods_rec_free(vk_pods *pc, pod_rec *r);
-uint64_t vk_pods_spec_sig(const cJSON *pod);
+void vk_pod__sync(vk_queue *q, const char *key, void *ud);
+pod_rec *vk_pod__rec(vk_pods *pc, const char *key, const char *uid);
+void vk_pod__rec_free(vk_pods *pc, pod_rec *r);
+uint64_t vk_pod__spec_sig(const cJSON *pod);
 /* The informer dropped `key`: keep its last copy for delete_pod. */
-void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old);
+void vk_pod__forget(vk_pods *pc, const char *key, const cJSON *old);
 /* status.c */
-void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *status);
-void vk_pods_notify(cJSON *pod_or_status, void *ud);
-void vk_pods_poll_start(vk_pods *pc);
-void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
-vk_queue *vk_pods_status_queue(vk_pods *pc);
-vk_queue *vk_pods_poll_queue(vk_pods *pc);
+void vk_pod__status_from_provider(vk_pods *pc, const char *key, cJSON *status);
+void vk_pod__notify(cJSON *pod_or_status, void *ud);
+void vk_pod__poll_start(vk_pods *pc);
+void vk_pod__fetch_status(vk_pods *pc, pod_rec *r);
+vk_queue *vk_pod__status_queue(vk_pods *pc);
+vk_queue *vk_pod__poll_queue(vk_pods *pc);
 /* status_write.c: writes status_text (JSON) for the pod `key` of `uid`: a
  * PUT of `api` (the informer's copy, taken; may be NULL) with that status
  * laid over its own, or a strategic merge PATCH when there is no copy or it
  * was stale.  cb gets the HTTP
  * status of the last request.  0, or a negative errno (cb not called). */
-typedef void (*vk_status_write_cb)(long status, const char *error, void *ud);
-int vk_pods_write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
-                         vk_status_write_cb cb, void *ud);
+typedef void (*vk_pod_status_write_cb)(long status, const char *error, void *ud);
+int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
+                         vk_pod_status_write_cb cb, void *ud);
 /* The API's view of a pod: a parsed copy the caller frees, or NULL. */
-static inline cJSON *vk_pods_api(const vk_pods *pc, const char *key)
+static inline cJSON *vk_pod__api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }

@@ -61,4 +61,4 @@ int uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[], unsign
 }
 
 /* Referenced by server.c so that the linker keeps this file. */
-void vk_srv_h2o_compat(void) {}
+void vk_server__h2o_compat(void) {}

@@ -74,7 +74,7 @@ static int call_on(vk_cri *c, const vk_cri_method *m, const char *expr, uint32_t
 	free(chunk);
 	ProtobufCMessage *req;
 	char *err = NULL;
-	if (vk_cri_codec_encode(L, -1, m->request, &req, &err) < 0) {
+	if (vk_lua__cri_encode(L, -1, m->request, &req, &err) < 0) {
 		fprintf(stderr, "encode %s: %s\n", m->name, err);
 		abort();
 	}
@@ -91,7 +91,7 @@ static int call_on(vk_cri *c, const vk_cri_method *m, const char *expr, uint32_t
 	while (!o.done)
 		uv_run(loop, UV_RUN_ONCE);
 	if (o.resp) {
-		vk_cri_codec_push(L, o.resp);
+		vk_lua__cri_push(L, o.resp);
 		protobuf_c_message_free_unpacked(o.resp, NULL);
 	} else {
 		lua_pushnil(L);
@@ -270,7 +270,7 @@ static void concurrent_calls_all_complete(void)
 	ProtobufCMessage *req;
 	char *err = NULL;
 	lua_newtable(L);
-	vk_cri_codec_encode(L, -1, vk_cri_method_find("version")->request, &req, &err);
+	vk_lua__cri_encode(L, -1, vk_cri_method_find("version")->request, &req, &err);
 	lua_settop(L, 0);
 	int started = 0;
 	for (int i = 0; i < N; i++)
@@ -303,7 +303,7 @@ static void cancel_stops_the_callback(void)
 	ProtobufCMessage *req;
 	char *err = NULL;
 	lua_newtable(L);
-	vk_cri_codec_encode(L, -1, vk_cri_method_find("version")->request, &req, &err);
+	vk_lua__cri_encode(L, -1, vk_cri_method_find("version")->request, &req, &err);
 	lua_settop(L, 0);
 	vk_cri_call *c = NULL;
 	vk_cri_call_start(cri, vk_cri_method_find("version"), req, 0, on_result, &o, &c, &err);
@@ -321,7 +321,7 @@ static void request_cap_is_synchronous(void)
 	ProtobufCMessage *req;
 	char *err = NULL;
 	run("return {container_id = 'x', cmd = {big}}");
-	vk_cri_codec_encode(L, -1, vk_cri_method_find("exec_sync")->request, &req, &err);
+	vk_lua__cri_encode(L, -1, vk_cri_method_find("exec_sync")->request, &req, &err);
 	lua_settop(L, 0);
 	run("big = nil");
 	int rc = vk_cri_call_start(cri, vk_cri_method_find("exec_sync"), req, 0, on_result, &o,

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 		ok(n > 0, "%d Lua checks ran", n);
 		cJSON_Delete(g.value);
 		free(g.err);
-		op.p->ops->close(op.p);
+		vk_provider_close(op.p);
 	}
 	cJSON_Delete(cfg);
 	cJSON_Delete(node);

@@ -18,7 +18,7 @@ int main(void)
 		{"", "", "empty stays empty"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		char *got = vk_env_expand(cases[i].in, env);
+		char *got = vk_pod_env_expand(cases[i].in, env);
 		is_str(got, cases[i].out, "%s: '%s' -> '%s'", cases[i].what, cases[i].in, got);
 		free(got);
 	}

@@ -103,14 +103,14 @@ static void close_on_result(const vk_provider_result *r, void *ud)
 	if (to_close) {
 		vk_provider *p = to_close;
 		to_close = NULL;
-		p->ops->close(p);
+		vk_provider_close(p);
 	}
 }
 static void close_on_notify(cJSON *j, void *ud)
 {
 	cJSON_Delete(j);
 	vk_provider *p = ud;
-	p->ops->close(p);
+	vk_provider_close(p);
 }
 
 static int notified;
@@ -397,7 +397,7 @@ int main(void)
 		ok(r.err == 0 && r.value == NULL, "mock_forgets_a_deleted_pod");
 		result_free(&r);
 		cJSON_Delete(pod);
-		m->ops->close(m);
+		vk_provider_close(m);
 	}
 	cJSON_Delete(mnode);
 
@@ -420,7 +420,7 @@ int main(void)
 		spin(&r.done);
 		ok(r.err == 0, "time_spent_waiting_does_not_count (%s)", line1(r.errmsg));
 		result_free(&r);
-		q->ops->close(q);
+		vk_provider_close(q);
 	}
 
 	/* --- close from inside callbacks --- */
@@ -464,7 +464,7 @@ int main(void)
 		ok(r.err == -EIO && strstr(line1(r.errmsg), "debug.sethook is reserved"),
 		   "the_budget_hook_cannot_be_removed (%s)", line1(r.errmsg));
 		result_free(&r);
-		q->ops->close(q);
+		vk_provider_close(q);
 	}
 	cJSON_Delete(cnode);
 
@@ -473,7 +473,7 @@ int main(void)
 	uv_run(&loop, UV_RUN_NOWAIT);
 	ok(!a.done, "a_long_sleep_is_in_flight");
 	create(p, "hello", NULL, &b); /* queued, not yet started */
-	p->ops->close(p);
+	vk_provider_close(p);
 	ok(a.done && a.err == -ECANCELED && b.done && b.err == -ECANCELED,
 	   "close_ends_in_flight_callbacks_with_ECANCELED (%d, %d)", a.err, b.err);
 	result_free(&a);

@@ -231,7 +231,7 @@ int main(void)
 	ok(good == 100 && kb1 > 0 && kb1 < kb0 * 2, "100_reloads_do_not_grow_the_heap (%d KB after 10, %d KB after 100)",
 	   kb0, kb1);
 
-	p->ops->close(p);
+	vk_provider_close(p);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	is_int(uv_loop_close(&loop), 0, "every_handle_is_closed");
 	cJSON_Delete(node);
