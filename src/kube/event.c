@@ -61,14 +61,6 @@ static void unlink_sending(struct vk_events *q, ev_item *it)
 	q->inflight--;
 }
 
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-	if (b)
-		x = cJSON_GetObjectItemCaseSensitive(x, b);
-	return cJSON_IsString(x) ? x->valuestring : NULL;
-}
-
 static void event_done(const vk_kube_result *r, void *ud)
 {
 	ev_item *it = ud;
@@ -185,10 +177,10 @@ void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *r
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 
-	const char *kind = str_at(obj, "kind", NULL);
-	const char *name = str_at(obj, "metadata", "name");
-	const char *ns = str_at(obj, "metadata", "namespace");
-	const char *uid = str_at(obj, "metadata", "uid");
+	const char *kind = vk_json_str(obj, "kind");
+	const char *name = vk_json_str(obj, "metadata.name");
+	const char *ns = vk_json_str(obj, "metadata.namespace");
+	const char *uid = vk_json_str(obj, "metadata.uid");
 	if (!kind)
 		kind = ns ? "Pod" : "Node";
 	if (!name)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 
@@ -28,16 +29,10 @@ struct vk_informer {
 static void relist(vk_informer *inf);
 static void watch(vk_informer *inf);
 
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b);
-	return cJSON_IsString(x) ? x->valuestring : NULL;
-}
-
 char *vk_kube_key(const cJSON *obj)
 {
-	const char *ns = str_at(obj, "metadata", "namespace");
-	const char *name = str_at(obj, "metadata", "name");
+	const char *ns = vk_json_str(obj, "metadata.namespace");
+	const char *name = vk_json_str(obj, "metadata.name");
 	if (!name)
 		return NULL;
 	return ns && *ns ? vk_asprintf("%s/%s", ns, name) : vk_strdup(name);
@@ -68,7 +63,7 @@ static cJSON *unpack(const vk_informer *inf, const void *blob)
 
 static void set_rv(vk_informer *inf, const cJSON *obj)
 {
-	const char *rv = str_at(obj, "metadata", "resourceVersion");
+	const char *rv = vk_json_str(obj, "metadata.resourceVersion");
 	if (rv && *rv) {
 		free(inf->rv);
 		inf->rv = vk_strdup(rv);

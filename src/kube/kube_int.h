@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/list.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "vk/json.h"
 #include "vk/util.h"
 
 static vk_lua_host *host_of(vk_provider *p) { return VK_CONTAINER_OF(p, vk_lua_host, prov); }
@@ -133,11 +134,8 @@ static int build_args(lua_State *L)
 
 static void pod_key(const cJSON *pod, const char **ns, const char **name)
 {
-	const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(md, "namespace");
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(md, "name");
-	*ns = cJSON_IsString(n) ? n->valuestring : NULL;
-	*name = cJSON_IsString(m) ? m->valuestring : NULL;
+	*ns = vk_json_str(pod, "metadata.namespace");
+	*name = vk_json_str(pod, "metadata.name");
 }
 
 static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns,

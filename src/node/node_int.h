@@ -2,6 +2,7 @@
 #ifndef VK_NODE_INT_H
 #define VK_NODE_INT_H
 
+#include "vk/json.h"
 #include "vk/node.h"
 #include "vk/util.h"
 

@@ -43,7 +43,8 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 	const cJSON *p, *list = cJSON_IsArray(res->value) ? res->value : NULL;
 	cJSON_ArrayForEach(p, list)
 	{
-		char *key = vk_pod_key(p);
+		/* A pod without a namespace cannot be one of the API's. */
+		char *key = vk_json_str(p, "metadata.namespace") ? vk_kube_key(p) : NULL;
 		if (!key)
 			continue;
 		pod_rec *r = vk_pod__rec(pc, key, vk_json_str(p, "metadata.uid"));

@@ -2,6 +2,7 @@
 #ifndef VK_POD_INT_H
 #define VK_POD_INT_H
 
+#include "vk/json.h"
 #include "vk/node.h"
 #include "vk/pod.h"
 #include "vk/queue.h"
@@ -68,8 +69,5 @@ static inline cJSON *vk_pod__api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }
-/* helpers */
-const char *vk_json_str(const cJSON *o, const char *path); /* "metadata.name" */
-char *vk_pod_key(const cJSON *pod);
 
 #endif

@@ -26,31 +26,6 @@ typedef struct {
 	cJSON *pod; /* the pod handed to the provider (owned) */
 } sync_job;
 
-const char *vk_json_str(const cJSON *o, const char *path)
-{
-	char part[128];
-	while (o && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof part)
-			return NULL;
-		memcpy(part, path, n);
-		part[n] = '\0';
-		o = cJSON_GetObjectItemCaseSensitive(o, part);
-		path += n + (dot ? 1 : 0);
-	}
-	return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
-char *vk_pod_key(const cJSON *pod)
-{
-	const char *ns = vk_json_str(pod, "metadata.namespace");
-	const char *name = vk_json_str(pod, "metadata.name");
-	if (!ns || !name)
-		return NULL;
-	return vk_asprintf("%s/%s", ns, name);
-}
-
 /* What update_pod is called for: the parts of a pod a user may change. */
 uint64_t vk_pod__spec_sig(const cJSON *pod)
 {

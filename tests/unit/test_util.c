@@ -1,9 +1,10 @@
-/* util: buffers, backoff, timestamps, packed text, the intrusive list. */
+/* util: buffers, backoff, timestamps, packed text, the intrusive list, JSON paths. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/list.h"
 #include "vk/util.h"
 
@@ -184,8 +185,26 @@ static void list_keeps_order_and_removes_safely(void)
 	ok(vk_list_empty(&head), "the list is empty after removing every element");
 }
 
+static void json_paths_find_strings_and_objects(void)
+{
+	cJSON *o = cJSON_Parse("{\"metadata\": {\"name\": \"web\", \"namespace\": \"default\", \"labels\": {\"a.b/c\": \"x\"}},"
+	                       " \"spec\": {\"nodeName\": 7, \"containers\": [{\"name\": \"c\"}]}}");
+	is_str(vk_json_str(o, "metadata.name"), "web", "a two-key path finds the string");
+	is_str(vk_json_str(o, "metadata.namespace"), "default", "a sibling key is found");
+	ok(vk_json_str(o, "spec.nodeName") == NULL, "a number is not a string");
+	ok(vk_json_str(o, "metadata.uid") == NULL, "a missing key gives NULL");
+	ok(vk_json_str(o, "metadata.name.more") == NULL, "a path through a string gives NULL");
+	ok(vk_json_at(o, "spec.containers.name") == NULL, "a path does not go through an array");
+	ok(cJSON_IsObject(vk_json_at(o, "metadata.labels")), "vk_json_at returns objects");
+	ok(vk_json_at(o, "metadata") == cJSON_GetObjectItemCaseSensitive(o, "metadata"), "one key is one lookup");
+	ok(vk_json_str(NULL, "metadata.name") == NULL, "a NULL object gives NULL");
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
+	vk_json_init();
+	json_paths_find_strings_and_objects();
 	list_keeps_order_and_removes_safely();
 	packed_text_round_trips_and_shrinks();
 	map_sets_gets_deletes_and_iterates();
