@@ -4,9 +4,11 @@
  * is wired and run by src/app/wiring.c (hot reload: src/app/reload.c).
  * Everything else lives in src/<subsystem>/. */
 #include "vk/app.h"
+#include "vk/json.h"
 
 int main(int argc, char **argv)
 {
+	vk_json_init(); /* cJSON allocates through vk's aborting allocator */
 	vk_app_options o;
 	int rc = vk_app_parse_args(argc, argv, &o);
 	if (rc >= 0)

@@ -291,8 +291,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
 		/* on_data may have cancelled this transfer: stop reading at once. */
 		return r->cancelled ? 0 : n;
 	}
-	if (vk_buf_append(&r->body, data, n) < 0)
-		return 0;
+	vk_buf_append(&r->body, data, n);
 	return n;
 }
 
@@ -360,9 +359,7 @@ int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
 		return -EINVAL;
 	if (h->closing)
 		return -ESHUTDOWN;
-	vk_http_req *r = calloc(1, sizeof *r);
-	if (!r)
-		return -ENOMEM;
+	vk_http_req *r = vk_xcalloc(1, sizeof *r);
 	r->h = h;
 	r->easy = easy;
 	r->headers = headers;

@@ -306,8 +306,8 @@ int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const ch
                       const cJSON *body, vk_kube_cb cb, void *ud)
 {
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-	if (body && !text)
-		return -ENOMEM;
+	if (body && !text) /* not a printable tree (cJSON aborts on out of memory) */
+		return -EINVAL;
 	int rc = vk_kube_request(k, method, path, content_type, text, cb, ud, NULL);
 	free(text);
 	return rc;

@@ -95,7 +95,7 @@ static void pump(struct vk_events *q)
 		vk_list_insert_head(&q->sending, &it->link);
 		q->inflight++;
 		char *body = vk_ztext_unpack(q->z, it->body);
-		int rc = body ? vk_kube_request(q->k, "POST", it->path, NULL, body, event_done, it, NULL) : -ENOMEM;
+		int rc = body ? vk_kube_request(q->k, "POST", it->path, NULL, body, event_done, it, NULL) : -EIO;
 		free(body);
 		if (rc < 0) {
 			vk_warn("event", "could not record event %s", it->what);
@@ -137,9 +137,10 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 	char *text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	it->body = text ? vk_ztext_pack(q->z, text, strlen(text)) : NULL;
+	bool printed = text != NULL;
 	free(text);
 	if (!it->body) {
-		vk_warn("event", "could not record event %s: out of memory", what);
+		vk_warn("event", "could not record event %s: %s", what, printed ? "too large" : "not printable");
 		item_free(it);
 		return;
 	}

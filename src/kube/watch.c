@@ -103,10 +103,7 @@ static int watch_data(vk_http_req *req, const char *data, size_t len, void *ud)
 			vk_buf_append(&w->line, data, len);
 		return 0;
 	}
-	if (vk_buf_append(&w->line, data, len) < 0) {
-		w->fail = vk_strdup("watch: out of memory");
-		return 1;
-	}
+	vk_buf_append(&w->line, data, len);
 	w->in_cb++;
 	bool go = drain_lines(w);
 	w->in_cb--;

@@ -32,9 +32,7 @@ typedef struct {
 
 static void add(check_ctx *c, char *problem)
 {
-	c->problems = realloc(c->problems, (c->n + 2) * sizeof *c->problems);
-	if (!c->problems)
-		abort();
+	c->problems = vk_xrealloc(c->problems, (c->n + 2) * sizeof *c->problems);
 	c->problems[c->n++] = problem;
 	c->problems[c->n] = NULL;
 }

@@ -217,9 +217,7 @@ char **vk_lua_provider_sources(vk_provider *p)
 		lua_pushstring(L, templ);
 		if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
 			if (n + 2 > cap)
-				list = realloc(list, (cap *= 2) * sizeof *list);
-			if (!list)
-				abort();
+				list = vk_xrealloc(list, (cap *= 2) * sizeof *list);
 			const char *f = lua_tostring(L, -1);
 			list[n++] = vk_strdup(strncmp(f, "./", 2) || slash ? f : f + 2);
 		}

@@ -63,7 +63,7 @@ static void send_json(h2o_req_t *req, cJSON *j)
 	char *s = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	if (!s) {
-		send_text(req, 500, "out of memory");
+		send_text(req, 500, "cannot print the answer as JSON");
 		return;
 	}
 	send_body(req, 200, "application/json", s, strlen(s));

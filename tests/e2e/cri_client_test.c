@@ -19,6 +19,7 @@
 #include "../unit/tap.h"
 #include "cri_codec.h"
 #include "vk/cri.h"
+#include "vk/json.h"
 #include "vk/util.h"
 
 static uv_loop_t *loop;
@@ -422,6 +423,7 @@ static void wrong_endpoints_say_so(void)
 
 int main(void)
 {
+	vk_json_init();
 	const char *ep = getenv("VK_CRI_ENDPOINT");
 	if (!ep || !getenv("TEST_TMP")) {
 		printf("1..0 # SKIP VK_CRI_ENDPOINT/TEST_TMP not set (run tests/e2e/vk/cri_client_speaks_grpc_to_containerd.sh)\n");

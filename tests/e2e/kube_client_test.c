@@ -13,6 +13,7 @@
 
 #include "../../src/kube/kube_int.h" /* vk_kube__easy, to check the HTTP version */
 #include "../unit/tap.h"
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 
@@ -535,6 +536,7 @@ static vk_kube *client_from(const char *path, vk_http *engine)
 
 int main(void)
 {
+	vk_json_init();
 	const char *kc = getenv("VK_TEST_KUBECONFIG");
 	if (!kc || !*kc) {
 		printf("1..0 # SKIP VK_TEST_KUBECONFIG not set (start tests/cluster/up.sh DIR and point it at "

@@ -9,6 +9,7 @@
 #include "cri_codec.h"
 #include "tap.h"
 #include "vk/cri.h"
+#include "vk/json.h"
 #include "vk/lua.h"
 
 static lua_State *L;
@@ -331,6 +332,7 @@ static void bad_requests_name_the_field(void)
 
 int main(void)
 {
+	vk_json_init();
 	L = luaL_newstate();
 	luaL_openlibs(L);
 	if (luaL_dostring(L,

@@ -17,6 +17,7 @@
 #include "cri_codec.h"
 #include "tap.h"
 #include "vk/cri.h"
+#include "vk/json.h"
 #include "vk/util.h"
 
 extern char **environ;
@@ -163,6 +164,7 @@ static void a_silent_endpoint_times_out(void)
 
 int main(void)
 {
+	vk_json_init();
 	if (system(PYTHON " -c 'import h2' 2>/dev/null") != 0) {
 		printf("1..0 # SKIP " PYTHON " has no h2 module (Debian python3-h2)\n");
 		return 77;

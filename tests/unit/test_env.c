@@ -2,10 +2,12 @@
 #include <stdlib.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/pod.h"
 
 int main(void)
 {
+	vk_json_init();
 	cJSON *env = cJSON_Parse("[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"B\",\"value\":\"two\"},"
 	                         "{\"name\":\"A\",\"value\":\"3\"}]");
 	struct { const char *in, *out, *what; } cases[] = {

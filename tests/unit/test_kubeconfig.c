@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 #include "vk/yaml.h"
@@ -410,6 +411,7 @@ static void mutated_kubeconfigs_fail_cleanly(void)
 
 int main(void)
 {
+	vk_json_init();
 	if (!find_data_dir()) {
 		tap_skip("data folder not found");
 		return tap_done();

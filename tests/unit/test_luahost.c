@@ -8,6 +8,7 @@
 
 #include "provider_wait.h"
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/lua.h"
 #include "vk/util.h"
 
@@ -125,6 +126,7 @@ static void on_notify(cJSON *j, void *ud)
 
 int main(void)
 {
+	vk_json_init();
 	/* Paths in messages are relative to the source tree. */
 	if (chdir(VK_SOURCE_LUA_DIR "/..") != 0) {
 		tap_skip("cannot chdir to the source tree");

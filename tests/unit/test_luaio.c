@@ -9,6 +9,7 @@
 #include "pyserver.h"
 #include "provider_wait.h"
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/lua.h"
 #include "vk/util.h"
 
@@ -83,6 +84,7 @@ static const char *line1(const char *m)
 
 int main(void)
 {
+	vk_json_init();
 	if (chdir(VK_SOURCE_LUA_DIR "/..") != 0) {
 		tap_skip("cannot chdir to the source tree");
 		return tap_done();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/lua.h"
 #include "vk/yaml.h"
@@ -75,6 +76,7 @@ static const char pod[] =
 
 int main(void)
 {
+	vk_json_init();
 	lua_State *L = luaL_newstate();
 	luaL_openlibs(L);
 

@@ -8,6 +8,7 @@
 
 #include "provider_wait.h"
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/lua.h"
 #include "vk/util.h"
 
@@ -107,6 +108,7 @@ static void sleep_ms(unsigned ms)
 
 int main(void)
 {
+	vk_json_init();
 	alarm(60);
 	vk_log_set_level(VK_LOG_ERROR);
 	uv_loop_init(&loop);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/queue.h"
 #include "vk/util.h"
 
@@ -47,6 +48,7 @@ static void work(vk_queue *q, const char *key, void *ud)
 
 int main(void)
 {
+	vk_json_init();
 	uv_loop_t *loop = uv_default_loop();
 	world w = {0};
 	uv_timer_init(loop, &w.t);

@@ -12,6 +12,7 @@
 #include "server_int.h"
 #include "tap.h"
 #include "vk/http.h"
+#include "vk/json.h"
 #include "vk/server.h"
 #include "vk/util.h"
 
@@ -535,6 +536,7 @@ static void test_files(void)
 
 int main(void)
 {
+	vk_json_init();
 	signal(SIGPIPE, SIG_IGN); /* as vk does: a client that resets must not kill us */
 	test_unescape();
 	test_split();
