@@ -19,11 +19,15 @@
  * Resolves env[].valueFrom, envFrom and service links of every container
  * (and init container) of `pod` the way kubelet does, fetching ConfigMaps,
  * Secrets and Services.  The callback gets a copy of the pod whose env lists
- * hold plain {name, value} entries (envFrom removed), or err = why a
- * mandatory reference is missing.  status.podIP/podIPs references stay as
- * valueFrom entries when the IP is not known yet: the provider resolves
- * them once it has an IP (lua/vk/podspec.lua). */
-typedef void (*vk_env_cb)(cJSON *pod, const char *err, void *ud);
+ * hold plain {name, value} entries (envFrom removed), or pod NULL, an error
+ * code and a message (errmsg) saying why:
+ *   -EAGAIN  a read failed (not a missing object: e.g. the Node authorizer
+ *            has not yet seen the pod that references it); try again;
+ *   -ENOENT  a mandatory reference is missing, or a reference is invalid.
+ * status.podIP/podIPs references stay as valueFrom entries when the IP is
+ * not known yet: the provider resolves them once it has an IP
+ * (lua/vk/podspec.lua). */
+typedef void (*vk_env_cb)(cJSON *pod, int err, const char *errmsg, void *ud);
 /* `services`: an informer on all Services for the service links; NULL or
  * not yet synced, and they are read from the API instead. */
 int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,

@@ -539,7 +539,7 @@ static void compute(env_job *j)
 		if (f->status != 200 && f->status != 404 && strcmp(k, "master") != 0) {
 			char *err = vk_asprintf("reading %s failed (HTTP %ld)", f->path, f->status);
 			cJSON *pod = j->pod;
-			j->cb(NULL, err, j->ud);
+			j->cb(NULL, -EAGAIN, err, j->ud);
 			free(err);
 			cJSON_Delete(pod);
 			job_free(j);
@@ -558,11 +558,11 @@ static void compute(env_job *j)
 		}
 	}
 	if (err) {
-		j->cb(NULL, err, j->ud);
+		j->cb(NULL, -ENOENT, err, j->ud);
 		free(err);
 		cJSON_Delete(j->pod);
 	} else {
-		j->cb(j->pod, NULL, j->ud);
+		j->cb(j->pod, 0, NULL, j->ud);
 	}
 	job_free(j);
 }

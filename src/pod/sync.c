@@ -307,7 +307,7 @@ static void call_provider(vk_pods *pc, const char *key, job_kind kind, cJSON *po
 
 /* ---- create ---------------------------------------------------------------- */
 
-static void env_done(cJSON *pod, const char *err, void *ud)
+static void env_done(cJSON *pod, int err, const char *errmsg, void *ud)
 {
 	sync_job *job = ud;
 	vk_pods *pc = job->pc;
@@ -321,11 +321,11 @@ static void env_done(cJSON *pod, const char *err, void *ud)
 		unsigned n = vk_queue_attempts(pc->q, job->key);
 		/* A read that failed (not a missing object) is usually the Node
 		 * authorizer catching up with a new pod: retry quietly at first. */
-		bool transient = strncmp(err, "reading ", 8) == 0;
+		bool transient = err == -EAGAIN;
 		if (!transient || n >= 3) {
 			if (n == 0 || n % 10 == 0 || transient)
-				vk_warn(SUB, "%s: cannot start yet: %s", job->key, err);
-			event(pc, api ? api : job->pod, "Warning", "CreateContainerConfigError", err);
+				vk_warn(SUB, "%s: cannot start yet: %s", job->key, errmsg);
+			event(pc, api ? api : job->pod, "Warning", "CreateContainerConfigError", errmsg);
 		}
 		cJSON_Delete(api);
 		finish(pc, job->key, true, ENV_RETRY_MAX_MS);
