@@ -169,7 +169,7 @@ void vk_kube__events_free(vk_kube *k)
 	k->events = NULL;
 }
 
-void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *reason,
+void vk_kube_event(vk_kube *k, const char *kind, const cJSON *obj, const char *type, const char *reason,
                    const char *host, const char *fmt, ...)
 {
 	char msg[1024];
@@ -178,13 +178,10 @@ void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *r
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 
-	const char *kind = vk_json_str(obj, "kind");
 	const char *name = vk_json_str(obj, "metadata.name");
 	const char *ns = vk_json_str(obj, "metadata.namespace");
 	const char *uid = vk_json_str(obj, "metadata.uid");
-	if (!kind)
-		kind = ns ? "Pod" : "Node";
-	if (!name)
+	if (!name || !kind)
 		return;
 	/* Events about cluster-scoped objects (the Node) live in "default". */
 	const char *evns = ns ? ns : "default";

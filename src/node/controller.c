@@ -81,12 +81,11 @@ const char *vk_node_internal_ip(const vk_node *n)
 void vk_node_event(vk_node *n, const char *type, const char *reason, const char *msg)
 {
 	cJSON *ref = cJSON_CreateObject();
-	cJSON_AddStringToObject(ref, "kind", "Node");
 	cJSON *md = cJSON_AddObjectToObject(ref, "metadata");
 	cJSON_AddStringToObject(md, "name", n->name);
 	/* kubectl describe node matches events on uid = name for Nodes. */
 	cJSON_AddStringToObject(md, "uid", n->name);
-	vk_kube_event(n->o.kube, ref, type, reason, n->name, "%s", msg);
+	vk_kube_event(n->o.kube, "Node", ref, type, reason, n->name, "%s", msg);
 	cJSON_Delete(ref);
 }
 

@@ -218,7 +218,7 @@ static void finish_deletion(sync_job *job)
 static void event(vk_pods *pc, const cJSON *pod, const char *type, const char *reason, const char *msg)
 {
 	int n = (int)strcspn(msg, "\n");
-	vk_kube_event(pc->o.kube, pod, type, reason, pc->o.nodename, "%.*s", n, msg);
+	vk_kube_event(pc->o.kube, "Pod", pod, type, reason, pc->o.nodename, "%.*s", n, msg);
 }
 
 static void provider_done(const vk_provider_result *res, void *ud)
