@@ -124,6 +124,16 @@ void vk_lua__snapshot_loaded(vk_lua_host *h); /* what package.loaded holds befor
 vk_lua_host *vk_lua__host_from_provider(vk_provider *p); /* NULL when p is not a Lua provider */
 int vk_lua__nothing(lua_State *L);
 
+/* validate.c: checks the provider table on top of L (left there): the
+ * callbacks are functions and the required ones are there, init and
+ * on_reload are functions, name is a string that can be a label value.
+ * Each problem goes to add (which takes it), as "file[:line]: message".
+ * Sets has[] (may be NULL) and *name (malloc'd, NULL when absent or bad;
+ * name may be NULL).  Returns the number of problems. */
+typedef void (*vk_lua_problem_fn)(void *ud, char *problem);
+size_t vk_lua__validate_provider(lua_State *L, const char *path, bool has[VK_CALL__COUNT], char **name,
+                                 vk_lua_problem_fn add, void *ud);
+
 /* modules.c: the module table behind require "vk.*" */
 void vk_lua__open_modules(lua_State *L);
 int vk_lua__open_timer(lua_State *L);

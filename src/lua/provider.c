@@ -217,16 +217,11 @@ static char *name_from_path(const char *path)
 
 /* The provider's name (table on top): P.name, else the file's basename
  * without ".lua". */
-static char *provider_name(lua_State *L, const char *path)
+static void join_problem(void *ud, char *problem)
 {
-	lua_getfield(L, -1, "name");
-	if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-		char *n = vk_strdup(lua_tostring(L, -1));
-		lua_pop(L, 1);
-		return n;
-	}
-	lua_pop(L, 1);
-	return name_from_path(path);
+	vk_buf *b = ud;
+	vk_buf_printf(b, "%s%s", b->len ? "; " : "", problem);
+	free(problem);
 }
 
 static int traceback_handler(lua_State *L)
@@ -260,43 +255,15 @@ char *vk_lua__load_provider(vk_lua_host *h, bool has[VK_CALL__COUNT], int *ref, 
 		lua_settop(L, hidx - 1);
 		return e;
 	}
-	vk_buf missing = {0};
-	for (int c = 0; c < VK_CALL__COUNT; c++) {
-		lua_getfield(L, -1, vk_provider_call_name(c));
-		int ty = lua_type(L, -1);
-		lua_pop(L, 1);
-		has[c] = ty == LUA_TFUNCTION;
-		if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
-			char *e = vk_asprintf("%s: provider field %s must be a function (it is a %s)", h->path,
-			                      vk_provider_call_name(c), lua_typename(L, ty));
-			lua_settop(L, hidx - 1);
-			vk_buf_free(&missing);
-			return e;
-		}
-		bool required = c == VK_CALL_CREATE_POD || c == VK_CALL_DELETE_POD || c == VK_CALL_GET_POD_STATUS;
-		if (required && !has[c])
-			vk_buf_printf(&missing, "%s%s", missing.len ? ", " : "", vk_provider_call_name(c));
-	}
-	if (missing.len) {
-		char *e = vk_asprintf("%s: the provider lacks required callback(s): %s (create_pod, "
-		                      "delete_pod and get_pod_status are required)",
-		                      h->path, missing.data);
-		vk_buf_free(&missing);
+	/* Every problem, on one line: it becomes a log line and an Event. */
+	vk_buf problems = {0};
+	char *given = NULL;
+	if (vk_lua__validate_provider(L, h->path, has, &given, join_problem, &problems) > 0) {
+		free(given);
 		lua_settop(L, hidx - 1);
-		return e;
+		return vk_buf_steal(&problems);
 	}
-	static const char *const other_fns[] = {"init", "on_reload"};
-	for (size_t i = 0; i < VK_ARRAY_LEN(other_fns); i++) {
-		lua_getfield(L, -1, other_fns[i]);
-		int ty = lua_type(L, -1);
-		lua_pop(L, 1);
-		if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
-			lua_settop(L, hidx - 1);
-			return vk_asprintf("%s: provider field %s must be a function (it is a %s)", h->path,
-			                   other_fns[i], lua_typename(L, ty));
-		}
-	}
-	*name = provider_name(L, h->path);
+	*name = given ? given : name_from_path(h->path);
 	lua_pushvalue(L, -1);
 	*ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, hidx - 1);

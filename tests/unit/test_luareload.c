@@ -190,7 +190,7 @@ int main(void)
 	free(err);
 	write_version(3, "P.delete_pod = nil");
 	err = reload(p, node, &swapped);
-	ok(!swapped && err && strstr(err, "lacks required callback(s): delete_pod"),
+	ok(!swapped && err && strstr(err, "the required callback delete_pod is missing"),
 	   "a_missing_callback_fails_the_reload (%s)", err ? err : "");
 	free(err);
 	write_version(3, "function P.init() error('no init today') end");
