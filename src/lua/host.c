@@ -101,6 +101,7 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	lua_gc(L, LUA_GCINC, 150, 0, 0);
 	vk_lua_host *h = vk_xcalloc(1, sizeof *h);
 	vk_list_init(&h->tasks);
+	vk_list_init(&h->handles);
 	vk_list_init(&h->ready);
 	h->L = L;
 	h->loop = o->loop;
@@ -175,7 +176,7 @@ void vk_lua__host_close(vk_lua_host *h)
 		return;
 	h->closing = true;
 	vk_lua__host_ref(h);
-	vk_lua__timers_close(h);
+	vk_lua__handles_stop(h);
 	for (vk_list *n; (n = vk_list_first(&h->ready));)
 		vk_list_remove(n);
 	/* A RUNNING task (close called from inside it) is ended by
@@ -423,4 +424,59 @@ void vk_lua__task_resume(vk_lua_task *t, int nargs)
 		free(m);
 	}
 	vk_lua__host_unref(h);
+}
+
+/* ---- the host as bindings see it ------------------------------------------ */
+
+lua_State *vk_lua__state(const vk_lua_host *h) { return h->L; }
+bool vk_lua__closing(const vk_lua_host *h) { return h->closing; }
+unsigned vk_lua__generation(const vk_lua_host *h) { return h->gen; }
+void *vk_lua__task_ud(const vk_lua_task *t) { return t->done_ud; }
+const char *vk_lua__task_speaker(const vk_lua_task *t) { return t->speaker; }
+
+void vk_lua__task_pod(lua_State *L, const char **ns, const char **name)
+{
+	vk_lua_task *t = vk_lua__current(L);
+	*ns = t ? t->ns : NULL;
+	*name = t ? t->name : NULL;
+}
+
+bool vk_lua__notify(lua_State *L, cJSON *pod_or_status)
+{
+	vk_lua_host *h = vk_lua__host_of(L);
+	if (!h->prov.notify || h->closing) {
+		cJSON_Delete(pod_or_status);
+		return false;
+	}
+	h->prov.notify(pod_or_status, h->prov.notify_ud); /* the receiver owns it */
+	return true;
+}
+
+void vk_lua__handle_add(vk_lua_host *h, vk_lua_handle *hd)
+{
+	hd->gen = h->gen;
+	vk_list_insert_head(&h->handles, &hd->link);
+}
+
+void vk_lua__handle_remove(vk_lua_handle *hd) { vk_list_remove(&hd->link); }
+
+void vk_lua__handles_stop(vk_lua_host *h)
+{
+	for (vk_list *n; (n = vk_list_first(&h->handles));) {
+		vk_lua_handle *hd = VK_LIST_ENTRY(n, vk_lua_handle, link);
+		vk_list_remove(n); /* in case stop does not */
+		hd->stop(hd);
+	}
+}
+
+void vk_lua__handles_stop_gen(vk_lua_host *h, unsigned gen, bool older)
+{
+	vk_list *n, *tmp;
+	VK_LIST_FOREACH_SAFE(n, tmp, &h->handles) {
+		vk_lua_handle *hd = VK_LIST_ENTRY(n, vk_lua_handle, link);
+		if (older ? hd->gen < gen : hd->gen == gen) {
+			vk_list_remove(n);
+			hd->stop(hd);
+		}
+	}
 }

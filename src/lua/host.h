@@ -93,7 +93,7 @@ struct vk_lua_host {
 	size_t gc_base_kb;       /* the heap after the last full collection */
 	unsigned refs;
 	bool closing;
-	struct vk_lua_every *everies; /* vk.timer.every handles, see bind_timer.c */
+	vk_list handles;         /* vk_lua_handle: what bindings keep running across callbacks */
 	/* open-time state */
 	vk_lua_open_cb open_cb;
 	void *open_ud;
@@ -164,8 +164,31 @@ cJSON *vk_lua__to_json_or_raise(lua_State *L, int idx, const char *what);
 extern char vk_lua__null_sentinel;
 #define VK_LUA_NULL ((void *)&vk_lua__null_sentinel)
 
-/* bind_timer.c: stops every vk.timer.every on close */
-void vk_lua__timers_close(vk_lua_host *h);
-void vk_lua__timers_stop_gen(vk_lua_host *h, unsigned gen, bool older);
+/* ---- the host as bindings see it ------------------------------------------
+ * Bindings use these rather than the host's fields. */
+lua_State *vk_lua__state(const vk_lua_host *h);   /* the main state */
+bool vk_lua__closing(const vk_lua_host *h);
+unsigned vk_lua__generation(const vk_lua_host *h); /* the provider version now running */
+void *vk_lua__task_ud(const vk_lua_task *t);       /* the ud given to vk_lua__task_new */
+const char *vk_lua__task_speaker(const vk_lua_task *t);
+/* The pod of the running callback ("namespace", "name"), or NULLs. */
+void vk_lua__task_pod(lua_State *L, const char **ns, const char **name);
+/* Hands pod_or_status (taken) to the provider's notifier (vk.notify);
+ * false, and it is freed, when no notifier is set or the host is closing. */
+bool vk_lua__notify(lua_State *L, cJSON *pod_or_status);
+
+/* Something a binding keeps running beyond one call (a vk.timer.every):
+ * the host stops it when it closes, and a reload stops those of the
+ * versions it replaces (or of the version that failed to load).  `stop`
+ * must unlink it (vk_lua__handle_remove). */
+typedef struct vk_lua_handle {
+	vk_list link;
+	unsigned gen;                          /* set by vk_lua__handle_add */
+	void (*stop)(struct vk_lua_handle *hd);
+} vk_lua_handle;
+void vk_lua__handle_add(vk_lua_host *h, vk_lua_handle *hd);
+void vk_lua__handle_remove(vk_lua_handle *hd);
+void vk_lua__handles_stop(vk_lua_host *h);                              /* all: on close */
+void vk_lua__handles_stop_gen(vk_lua_host *h, unsigned gen, bool older); /* gen, or older ones */
 
 #endif

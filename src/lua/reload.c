@@ -101,14 +101,14 @@ static void reload_end(vk_lua_host *h, reload_ctx *r, const char *err)
 	if (err) {
 		if (!h->closing) {
 			restore_modules(h, r->saved_ref);
-			vk_lua__timers_stop_gen(h, h->gen, false);
+			vk_lua__handles_stop_gen(h, h->gen, false);
 		}
 		luaL_unref(L, LUA_REGISTRYINDEX, r->new_ref);
 	} else {
 		luaL_unref(L, LUA_REGISTRYINDEX, h->provider_ref);
 		h->provider_ref = r->new_ref;
 		memcpy(h->has, r->has, sizeof h->has);
-		vk_lua__timers_stop_gen(h, h->gen, true);
+		vk_lua__handles_stop_gen(h, h->gen, true);
 	}
 	luaL_unref(L, LUA_REGISTRYINDEX, r->saved_ref);
 	r->cb(err ? NULL : &h->prov, err, r->ud);
