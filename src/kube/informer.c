@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vk/json.h"
+#include "kube_int.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 
@@ -189,8 +190,7 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 		return;
 	}
 	if (strcmp(type, "ERROR") == 0) {
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
-		if (cJSON_IsNumber(code) && code->valueint == 410) {
+		if (vk_kube__watch_expired(obj)) {
 			vk_info("informer", "%s watch: resourceVersion %s is too old (410 Gone); listing again",
 			        inf->what, inf->rv ? inf->rv : "?");
 			free(inf->rv);
@@ -219,19 +219,31 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 	free(key);
 }
 
+vk_kube_informer_step vk_kube__informer_after_close(bool have_rv, long status, const char *err)
+{
+	if (!have_rv) /* never listed, or a 410 made us forget it */
+		return VK_KUBE_INFORMER_RELIST;
+	if (status == 200 && !err) /* the server's timeout, or a clean end mid-burst */
+		return VK_KUBE_INFORMER_RESUME;
+	return VK_KUBE_INFORMER_RESUME_LATER;
+}
+
+bool vk_kube__watch_expired(const cJSON *status)
+{
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(status, "code");
+	return cJSON_IsNumber(code) && code->valueint == 410;
+}
+
 static void on_close(long status, const char *err, void *ud)
 {
 	vk_informer *inf = ud;
 	inf->watch = NULL;
 	if (inf->closing)
 		return;
-	if (!inf->rv) {
-		relist(inf);
-		return;
-	}
-	if (status == 200 && !err) {
-		watch(inf); /* the server's timeout: resume at once */
-		return;
+	switch (vk_kube__informer_after_close(inf->rv != NULL, status, err)) {
+	case VK_KUBE_INFORMER_RELIST: relist(inf); return;
+	case VK_KUBE_INFORMER_RESUME: watch(inf); return;
+	case VK_KUBE_INFORMER_RESUME_LATER: break;
 	}
 	char why[256];
 	snprintf(why, sizeof why, "stream ended (%ld %s)", status, err ? err : "");

@@ -36,6 +36,13 @@ CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char
                    bool watch, struct curl_slist **headers);
 /* Fills *message and *reason from a Kubernetes Status object (borrowed). */
 void vk_kube__status_of(const cJSON *json, const char **message, const char **reason);
+/* informer.c: what follows the end of a watch stream (pure): list again
+ * (no resourceVersion to resume from), resume at once (a clean end), or
+ * resume after the backoff (a failure). */
+typedef enum { VK_KUBE_INFORMER_RELIST, VK_KUBE_INFORMER_RESUME, VK_KUBE_INFORMER_RESUME_LATER } vk_kube_informer_step;
+vk_kube_informer_step vk_kube__informer_after_close(bool have_rv, long status, const char *err);
+/* An ERROR event's Status says the resourceVersion is too old (code 410). */
+bool vk_kube__watch_expired(const cJSON *status);
 void vk_kube__watch_unlink_all(vk_kube *k); /* from vk_kube_free */
 void vk_kube__events_free(vk_kube *k);      /* from vk_kube_free */
 

@@ -34,6 +34,17 @@ struct vk_node {
 	uv_timer_t watch_timer;
 };
 
+/* lease.c: the Lease object to write (pure: the time is given), and what
+ * follows a write's answer. */
+cJSON *vk_node__lease_body(const char *name, const char *uid, const char *rv, unsigned duration_s,
+                           uint64_t wall_ms);
+typedef enum {
+	VK_NODE_LEASE_RENEWED,    /* keep the new resourceVersion; next renewal on the timer */
+	VK_NODE_LEASE_AGAIN_NOW,  /* 404/409: forget the version, read or create it again now */
+	VK_NODE_LEASE_AGAIN_SOON, /* other failures: again after VK_NODE_LEASE_RETRY_MS */
+} vk_node_lease_next;
+#define VK_NODE_LEASE_RETRY_MS 1000
+vk_node_lease_next vk_node__lease_next(long status);
 void vk_node__lease_start(vk_node *n);
 void vk_node__lease_renew(vk_node *n);
 void vk_node__register(vk_node *n);

@@ -64,6 +64,29 @@ vk_queue *vk_pod__poll_queue(vk_pods *pc);
 typedef void (*vk_pod_status_write_cb)(long status, const char *error, void *ud);
 int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
                          vk_pod_status_write_cb cb, void *ud);
+/* decide.c: what a sync of one key does, from what the core knows (r, may
+ * be NULL), what the API says (api, NULL: gone) and what the provider can
+ * do.  Pure. */
+typedef enum {
+	VK_POD_SYNC_DONE,             /* nothing to call: the key is done */
+	VK_POD_SYNC_CREATE,           /* resolve env, then create_pod */
+	VK_POD_SYNC_UPDATE,           /* update_pod: labels, annotations or spec changed */
+	VK_POD_SYNC_DELETE_GONE,      /* delete_pod: the API lost the pod */
+	VK_POD_SYNC_DELETE_STALE,     /* delete_pod: another pod (uid) took the name */
+	VK_POD_SYNC_DELETE_GRACEFUL,  /* delete_pod, terminal status, DELETE */
+	VK_POD_SYNC_FINISH_DELETION,  /* terminal status, DELETE: the provider never had it */
+} vk_pod_sync_action;
+typedef struct {
+	vk_pod_sync_action action;
+	bool drop_rec;                /* forget the pod_rec first (it was never created) */
+	bool drop_adopted_copy;       /* r->pod (from get_pods) is no longer needed */
+	uint64_t spec_sig;            /* the API pod's signature when computed, else 0 */
+} vk_pod_sync_plan;
+vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p);
+/* Whether a status (JSON text) is to be written, given the API's pod (NULL:
+ * gone).  Pure. */
+typedef enum { VK_POD_STATUS_WRITE, VK_POD_STATUS_KNOWN, VK_POD_STATUS_UNWANTED } vk_pod_status_verdict;
+vk_pod_status_verdict vk_pod__status_verdict(const char *text, const cJSON *api);
 /* The API's view of a pod: a parsed copy the caller frees, or NULL. */
 static inline cJSON *vk_pod__api(const vk_pods *pc, const char *key)
 {

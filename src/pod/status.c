@@ -9,40 +9,6 @@
 
 #include "pod_int.h"
 
-/* true when every field `a` sets has the same value in `b`: the API already
- * says all that `a` says. */
-static bool json_subset(const cJSON *a, const cJSON *b)
-{
-	if (!b)
-		return false;
-	if (cJSON_IsObject(a)) {
-		if (!cJSON_IsObject(b))
-			return false;
-		const cJSON *x;
-		cJSON_ArrayForEach(x, a)
-		{
-			if (!json_subset(x, cJSON_GetObjectItemCaseSensitive(b, x->string)))
-				return false;
-		}
-		return true;
-	}
-	if (cJSON_IsArray(a)) {
-		if (!cJSON_IsArray(b) || cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
-			return false;
-		for (const cJSON *x = a->child, *y = b->child; x; x = x->next, y = y->next)
-			if (!json_subset(x, y))
-				return false;
-		return true;
-	}
-	if (cJSON_IsString(a))
-		return cJSON_IsString(b) && strcmp(a->valuestring, b->valuestring) == 0;
-	if (cJSON_IsNumber(a))
-		return cJSON_IsNumber(b) && fabs(a->valuedouble - b->valuedouble) < 1e-9;
-	if (cJSON_IsBool(a))
-		return cJSON_IsBool(b) && cJSON_IsTrue(a) == cJSON_IsTrue(b);
-	return cJSON_IsNull(a) && cJSON_IsNull(b);
-}
-
 /* Fields kubelet always reports that a provider may leave out. */
 static void fill_defaults(vk_pods *pc, pod_rec *r, cJSON *st)
 {
@@ -112,13 +78,11 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	uint64_t hash = vk_hash64(text); /* remembered by hash, not text */
 	bool known = hash == r->last_status;
 	cJSON *api = known ? NULL : vk_pod__api(pc, r->key);
-	/* Not when the pod left the API or is being deleted: the deletion
-	 * writes the terminal status itself. */
-	bool wanted = api && !vk_json_str(api, "metadata.deletionTimestamp");
-	if (wanted) {
-		cJSON *st = cJSON_Parse(text);
-		known = json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status"));
-		cJSON_Delete(st);
+	bool wanted = true;
+	if (!known) {
+		vk_pod_status_verdict v = vk_pod__status_verdict(text, api);
+		known = v == VK_POD_STATUS_KNOWN;
+		wanted = v != VK_POD_STATUS_UNWANTED;
 	}
 	if (known || !wanted) {
 		if (known)

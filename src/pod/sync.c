@@ -350,12 +350,6 @@ static void create(vk_pods *pc, const char *key, const cJSON *api)
 
 /* ---- the sync ----------------------------------------------------------------- */
 
-static bool terminal_phase(const cJSON *pod)
-{
-	const char *ph = vk_json_str(pod, "status.phase");
-	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
-}
-
 /* The pod to hand delete_pod when the API no longer has it: the last copy
  * the informer held (kept by vk_pod__forget), the provider's own from
  * get_pods, or at least its namespace, name and uid.  Caller owns it. */
@@ -403,71 +397,28 @@ void vk_pod__sync(vk_queue *q, const char *key, void *ud)
 static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
 {
 	pod_rec *r = vk_map_get(pc->recs, key);
-
-	if (!api) {
-		if (r && r->created) {
-			call_provider(pc, key, JOB_DELETE_GONE, last_known(r));
-			return;
-		}
-		if (r)
-			vk_pod__rec_free(pc, r);
-		finish(pc, key, false, 0);
-		return;
-	}
-
-	const char *uid = vk_json_str(api, "metadata.uid");
-	if (r && uid && strcmp(r->uid, uid) != 0) {
-		if (r->created) {
-			call_provider(pc, key, JOB_DELETE_STALE, last_known(r));
-			return;
-		}
+	vk_pod_sync_plan d = vk_pod__decide_sync(r, api, pc->o.provider);
+	if (d.drop_rec) {
 		vk_pod__rec_free(pc, r);
 		r = NULL;
 	}
-
-	if (vk_json_str(api, "metadata.deletionTimestamp")) {
-		if (r && r->deleted) {
-			finish(pc, key, false, 0);
-			return;
-		}
-		if (r && r->created) {
-			call_provider(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1));
-			return;
-		}
-		if (r)
-			vk_pod__rec_free(pc, r);
-		/* Never reached the provider: nothing to stop, finish the deletion. */
-		finish_deletion(job_new(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)));
-		return;
-	}
-
-	if (r && r->pod) {
-		/* adopted from get_pods: the API's copy serves from now on */
+	if (d.drop_adopted_copy) {
 		cJSON_Delete(r->pod);
 		r->pod = NULL;
 	}
-
-	if (!r || !r->created) {
-		if (terminal_phase(api)) {
-			finish(pc, key, false, 0);
-			return;
-		}
-		create(pc, key, api);
+	switch (d.action) {
+	case VK_POD_SYNC_DELETE_GONE: call_provider(pc, key, JOB_DELETE_GONE, last_known(r)); return;
+	case VK_POD_SYNC_DELETE_STALE: call_provider(pc, key, JOB_DELETE_STALE, last_known(r)); return;
+	case VK_POD_SYNC_DELETE_GRACEFUL: call_provider(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)); return;
+	case VK_POD_SYNC_FINISH_DELETION:
+		finish_deletion(job_new(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)));
 		return;
-	}
-
-	uint64_t sig = vk_pod__spec_sig(api);
-	if (!r->spec_sig) {
-		/* Adopted from get_pods at start-up: the provider's copy is the
-		 * resolved pod, not comparable; the API's is the reference from now. */
-		r->spec_sig = sig;
+	case VK_POD_SYNC_CREATE: create(pc, key, api); return;
+	case VK_POD_SYNC_UPDATE: call_provider(pc, key, JOB_UPDATE, cJSON_Duplicate(api, 1)); return;
+	case VK_POD_SYNC_DONE:
+		if (r && r->created && d.spec_sig)
+			r->spec_sig = d.spec_sig;
 		finish(pc, key, false, 0);
 		return;
 	}
-	if (sig != r->spec_sig && vk_provider_has(pc->o.provider, VK_CALL_UPDATE_POD)) {
-		call_provider(pc, key, JOB_UPDATE, cJSON_Duplicate(api, 1));
-		return;
-	}
-	r->spec_sig = sig;
-	finish(pc, key, false, 0);
 }
