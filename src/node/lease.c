@@ -50,7 +50,7 @@ cJSON *vk_node__lease_body(const char *name, const char *uid, const char *rv, un
 
 static cJSON *lease_body(vk_node *n)
 {
-	return vk_node__lease_body(n->name, n->uid, n->lease_rv, n->o.lease_duration_s, vk_wall_ms());
+	return vk_node__lease_body(n->name, n->uid, n->lease_rv, n->o.lease_duration_s, n->lease_started_wall_ms);
 }
 
 vk_node_lease_next vk_node__lease_next(long status)
@@ -104,6 +104,9 @@ void vk_node__lease_renew(vk_node *n)
 	if (n->lease_busy || n->closing || !n->registered)
 		return;
 	n->lease_busy = true;
+	/* renewTime is when this renewal started, also when it must read the
+	 * lease first: a slow GET does not push it late and the next one early. */
+	n->lease_started_wall_ms = vk_wall_ms();
 	char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
 	int rc;
 	if (!n->lease_rv) {

@@ -25,6 +25,7 @@ struct vk_node {
 	char *lease_rv;         /* resourceVersion of our Lease, NULL until known */
 	bool lease_busy;
 	uint64_t lease_last_ok_ms;
+	uint64_t lease_started_wall_ms; /* the renewal in flight started then: its renewTime */
 
 	/* status writes: at most one in flight, a later request marks it dirty */
 	bool status_busy, status_dirty, ping_busy, node_status_busy;
