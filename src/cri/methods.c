@@ -60,7 +60,7 @@ static const char *const code_names[] = {
 	"UNAUTHENTICATED",
 };
 
-const char *vk_grpc_code_name(int code)
+const char *vk_cri_code_name(int code)
 {
 	if (code < 0 || (size_t)code >= VK_ARRAY_LEN(code_names))
 		return "UNKNOWN";

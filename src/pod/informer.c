@@ -15,7 +15,7 @@ static void on_upsert(const char *key, const cJSON *obj, void *ud)
 static void on_delete(const char *key, const cJSON *old, void *ud)
 {
 	vk_pods *pc = ud;
-	vk_pods_forget(pc, key, old);
+	vk_pod__forget(pc, key, old);
 	vk_queue_add(pc->q, key);
 }
 
@@ -29,7 +29,7 @@ static void on_synced(void *ud)
 			vk_queue_add(pc->q, k);
 }
 
-void vk_pods_informer_start(vk_pods *pc)
+void vk_pod__informer_start(vk_pods *pc)
 {
 	char *sel = vk_asprintf("spec.nodeName=%s", pc->o.nodename);
 	char *what = vk_asprintf("pods on %s", pc->o.nodename);
@@ -48,7 +48,7 @@ void vk_pods_informer_start(vk_pods *pc)
 	vk_informer_start(pc->services);
 }
 
-void vk_pods_informer_stop(vk_pods *pc)
+void vk_pod__informer_stop(vk_pods *pc)
 {
 	vk_informer_close(pc->inf);
 	vk_informer_close(pc->services);

@@ -14,6 +14,7 @@
 #include "pyserver.h"
 #include "tap.h"
 #include "vk/http.h"
+#include "vk/json.h"
 #include "vk/util.h"
 
 static const char *server_py =
@@ -440,6 +441,7 @@ static void close_from_inside_on_done(void)
 
 int main(void)
 {
+	vk_json_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	loop = uv_default_loop();
 	if (server_start() < 0) {

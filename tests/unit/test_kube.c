@@ -10,6 +10,7 @@
 #include "../../src/kube/kube_int.h" /* to age the token check in token_file_is_re_read */
 #include "pyserver.h"
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 
@@ -330,6 +331,7 @@ static void escape_encodes_selectors(void)
 
 int main(void)
 {
+	vk_json_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	loop = uv_default_loop();
 	pid_t pid;

@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 static char data_dir[4096]; /* realpath() wants PATH_MAX */
 
@@ -412,6 +414,7 @@ static void mutated_kubeconfigs_fail_cleanly(void)
 
 int main(void)
 {
+	vk_json_init();
 	if (!find_data_dir()) {
 		tap_skip("data folder not found");
 		return tap_done();

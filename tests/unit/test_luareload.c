@@ -8,6 +8,7 @@
 
 #include "provider_wait.h"
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/lua.h"
 #include "vk/util.h"
 
@@ -107,6 +108,7 @@ static void sleep_ms(unsigned ms)
 
 int main(void)
 {
+	vk_json_init();
 	alarm(240);
 	vk_log_set_level(VK_LOG_ERROR);
 	uv_loop_init(&loop);
@@ -198,7 +200,7 @@ int main(void)
 	free(err);
 	write_version(3, "P.delete_pod = nil");
 	err = reload(p, node, &swapped);
-	ok(!swapped && err && strstr(err, "lacks required callback(s): delete_pod"),
+	ok(!swapped && err && strstr(err, "the required callback delete_pod is missing"),
 	   "a_missing_callback_fails_the_reload (%s)", err ? err : "");
 	free(err);
 	write_version(3, "function P.init() error('no init today') end");
@@ -241,7 +243,7 @@ int main(void)
 	ok(good == 100 && kb1 > 0 && kb1 < kb0 * 2, "100_reloads_do_not_grow_the_heap (%d KB after 10, %d KB after 100)",
 	   kb0, kb1);
 
-	p->ops->close(p);
+	vk_provider_close(p);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	is_int(uv_loop_close(&loop), 0, "every_handle_is_closed");
 	cJSON_Delete(node);

@@ -1,9 +1,10 @@
-/* pod/queue: per-key serialisation, dedupe, retry backoff, concurrency cap. */
+/* util/queue: per-key serialisation, dedupe, retry backoff, concurrency cap. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
-#include "vk/pod.h"
+#include "vk/json.h"
+#include "vk/queue.h"
 #include "vk/util.h"
 
 typedef struct {
@@ -47,6 +48,7 @@ static void work(vk_queue *q, const char *key, void *ud)
 
 int main(void)
 {
+	vk_json_init();
 	uv_loop_t *loop = uv_default_loop();
 	world w = {0};
 	uv_timer_init(loop, &w.t);

@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk/pod.h"
+#include "vk/list.h"
+#include "vk/queue.h"
 #include "vk/util.h"
 
 typedef enum { ST_IDLE, ST_QUEUED, ST_ACTIVE, ST_DELAYED } state;
 
 typedef struct item {
-	struct item *prev, *next; /* FIFO links while queued */
+	vk_list link;             /* q->fifo while queued */
 	vk_queue *q;
 	char *key;
 	state st;
@@ -31,7 +32,7 @@ typedef struct item {
 struct vk_queue {
 	uv_loop_t *loop;
 	vk_map *items;
-	item *head, *tail;
+	vk_list fifo;             /* queued items, oldest first */
 	unsigned max_active, active;
 	vk_queue_work_fn work;
 	void *ud;
@@ -44,28 +45,17 @@ static void kick(vk_queue *q);
 static void fifo_push(vk_queue *q, item *it)
 {
 	it->st = ST_QUEUED;
-	it->next = NULL;
-	it->prev = q->tail;
-	if (q->tail)
-		q->tail->next = it;
-	else
-		q->head = it;
-	q->tail = it;
+	vk_list_insert_tail(&q->fifo, &it->link);
 	kick(q);
 }
 
 static item *fifo_pop(vk_queue *q)
 {
-	item *it = q->head;
-	if (!it)
+	vk_list *n = vk_list_first(&q->fifo);
+	if (!n)
 		return NULL;
-	q->head = it->next;
-	if (q->head)
-		q->head->prev = NULL;
-	else
-		q->tail = NULL;
-	it->next = it->prev = NULL;
-	return it;
+	vk_list_remove(n);
+	return VK_LIST_ENTRY(n, item, link);
 }
 
 static void item_closed(uv_handle_t *h)
@@ -108,7 +98,7 @@ static void on_idle(uv_idle_t *h)
 		q->active++;
 		q->work(q, it->key, q->ud);
 	}
-	if (!q->head || q->active >= q->max_active || q->closing) {
+	if (vk_list_empty(&q->fifo) || q->active >= q->max_active || q->closing) {
 		uv_idle_stop(&q->idle);
 		q->idle_on = false;
 	}
@@ -126,6 +116,7 @@ vk_queue *vk_queue_new(uv_loop_t *loop, unsigned max_active, vk_queue_work_fn wo
 {
 	vk_queue *q = vk_xcalloc(1, sizeof *q);
 	q->loop = loop;
+	vk_list_init(&q->fifo);
 	q->items = vk_map_new();
 	q->max_active = max_active ? max_active : 1;
 	q->work = work;
@@ -246,6 +237,7 @@ void vk_queue_close(vk_queue *q)
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(q->items, &i, &k, &v);)
 		item_free(v);
+	vk_list_init(&q->fifo); /* its items are freed */
 	/* Late vk_queue_done calls then find nothing. */
 	vk_map_free(q->items);
 	q->items = vk_map_new();

@@ -12,9 +12,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "kube_int.h"
-#include "vk/kube.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 #define MAX_DEPTH 256
 #define MAX_NODES 1000000 /* alias expansion budget */
@@ -137,9 +136,7 @@ static void remember_anchor(ctx *c, const yaml_char_t *name, const cJSON *node)
 {
 	if (!name)
 		return;
-	c->anchors = realloc(c->anchors, (c->n_anchors + 1) * sizeof *c->anchors);
-	if (!c->anchors)
-		abort();
+	c->anchors = vk_xrealloc(c->anchors, (c->n_anchors + 1) * sizeof *c->anchors);
 	c->anchors[c->n_anchors].name = vk_strdup((const char *)name);
 	c->anchors[c->n_anchors].node = cJSON_Duplicate(node, true);
 	c->n_anchors++;
