@@ -47,6 +47,9 @@
 ---@field yaml vk.yaml
 ---@field kube vk.kube
 ---@field http vk.http
+---@field cri vk.cri  see vk.cri.d.lua
+---@field fs vk.fs  see vk.fs.d.lua
+---@field event vk.event  see vk.event.d.lua
 ---@field store vk.store
 ---@field notify fun(pod_or_status: vk.Object): boolean
 vk = {}

@@ -5,8 +5,8 @@
 ---@class vk.event
 local event = {}
 
---- Records an Event about a Pod (or Node) table.  false without a cluster.
----@param obj table      the pod: kind, metadata.name/namespace/uid are used; spec.nodeName is the source host
+--- Records an Event about a Pod table (or another object: set its kind, e.g. "Node").  false without a cluster.
+---@param obj table      the pod: metadata.name/namespace/uid are used, kind (default "Pod"); spec.nodeName is the source host
 ---@param type "Normal"|"Warning"
 ---@param reason string  CamelCase, e.g. "Failed"
 ---@param message string

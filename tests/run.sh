@@ -3,31 +3,39 @@
 # suite, counting TAP results across all of them.
 #
 #   tests/run.sh                 all suites
-#   tests/run.sh unit e2e        only these suites (unit, harness, e2e)
+#   tests/run.sh unit e2e        only these suites (style, unit, harness, e2e)
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
 # when anything failed.  Logs: build-test/test-logs/.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 suites=("$@")
-((${#suites[@]})) || suites=(unit harness e2e)
+((${#suites[@]})) || suites=(style unit harness e2e)
 
 say() { echo "[tests] $*"; }
 
 scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
+# The style suite needs no build; every other suite does.  The test build
+# turns warnings into errors.
 build=$root/build-test
-if [[ ! -f $build/build.ninja ]]; then
-	meson setup "$build" -Dsanitize=true -Dbuildtype=debug >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+if [[ " ${suites[*]} " != " style " ]]; then
+	if [[ ! -f $build/build.ninja ]]; then
+		meson setup "$build" -Dsanitize=true -Dbuildtype=debug -Dwerror=true >/dev/null ||
+			{ echo "0 passed, 1 failed"; exit 1; }
+	elif [[ $(meson introspect "$build" --buildoptions | jq -r '.[] | select(.name == "werror") | .value') != true ]]; then
+		meson configure "$build" -Dwerror=true >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+	fi
+	if ! meson compile -C "$build" >"$build/compile.log" 2>&1; then
+		tail -n 40 "$build/compile.log"
+		say "build failed"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
 fi
-if ! meson compile -C "$build" >"$build/compile.log" 2>&1; then
-	tail -n 40 "$build/compile.log"
-	say "build failed"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+mkdir -p "$build"
 export VK_BUILD=$build VK_BIN=$build/vk VK_ROOT=$root
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -84,6 +92,7 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 meson_suite() { # OUR_SUITE MESON_SUITE
 	local name cmd env
 	while IFS=$'\t' read -r name cmd env; do
+		# shellcheck disable=SC2086 # $env is meson's KEY=VALUE list, one word each
 		run_one "$1" "$name" 300 env $env bash -c "cd '$build' && exec $cmd"
 	done < <(meson introspect "$build" --tests |
 		jq -r --arg s "vk:$2" '.[] | select(.suite | index($s)) |
@@ -92,11 +101,26 @@ meson_suite() { # OUR_SUITE MESON_SUITE
 
 suite_unit() { meson_suite unit unit; }
 
+# A test may ask for a longer time limit than 900 s with a line
+# "# vk-test-timeout: SECONDS".
+test_limit() { # FILE
+	local l
+	l=$(sed -nE 's/^# vk-test-timeout: ([0-9]+)$/\1/p' "$1" | head -1)
+	echo "${l:-900}"
+}
+
+# The tree's habits, one step per tool, one TAP test per file
+# (tests/style.sh): a misformatted file is a failed test.
+suite_style() {
+	run_one style clang-format 900 tests/style.sh clang-format
+	run_one style shellcheck 900 tests/style.sh shellcheck
+}
+
 suite_harness() {
 	local t
 	for t in tests/e2e/harness/*.sh; do
 		[[ -f $t ]] || continue
-		run_one harness "$(basename "$t" .sh)" 900 bash "$t"
+		run_one harness "$(basename "$t" .sh)" "$(test_limit "$t")" bash "$t"
 	done
 }
 
@@ -126,7 +150,7 @@ suite_e2e() {
 	local i=0
 	for t in "${tests[@]}"; do
 		i=$((i + 1))
-		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" 900 bash "$t"
+		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" "$(test_limit "$t")" bash "$t"
 	done
 	if [[ -n $own ]]; then
 		tests/cluster/down.sh "$own" >"$logs/e2e.cluster-down.log" 2>&1 || failed=$((failed + 1))
@@ -137,8 +161,8 @@ suite_e2e() {
 
 for s in "${suites[@]}"; do
 	case $s in
-	unit | harness | e2e) "suite_$s" ;;
-	*) say "unknown suite $s (unit, harness, e2e)"; failed=$((failed + 1)) ;;
+	style | unit | harness | e2e) "suite_$s" ;;
+	*) say "unknown suite $s (style, unit, harness, e2e)"; failed=$((failed + 1)) ;;
 	esac
 done
 

@@ -45,7 +45,7 @@ enum {
 	VK_GRPC_UNAVAILABLE, VK_GRPC_DATA_LOSS, VK_GRPC_UNAUTHENTICATED,
 };
 /* "NOT_FOUND"; "UNKNOWN" for a code outside 0..16. */
-const char *vk_grpc_code_name(int code);
+const char *vk_cri_code_name(int code);
 
 /* ---- the client ---------------------------------------------------------
  * A vk_cri is a parsed endpoint plus the engine; it holds no connection of

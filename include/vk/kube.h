@@ -43,17 +43,6 @@ int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const 
                         const char *context, vk_kubeconfig *out, char **err);
 void vk_kubeconfig_free(vk_kubeconfig *kc);
 
-/* ---- YAML ----------------------------------------------------------------
- * YAML -> cJSON as Kubernetes reads it (sigs.k8s.io/yaml): mappings become
- * objects, sequences arrays, plain scalars resolve with the YAML 1.2 core
- * schema (null, true/false, ints, floats, else strings), quoted scalars are
- * strings; anchors, aliases and `<<` merge keys are expanded.  On a syntax
- * error returns NULL with *err = "line N: problem" (malloc'd).
- * vk_yaml_parse returns the first document (JSON null for an empty text);
- * vk_yaml_parse_all an array of every document. */
-cJSON *vk_yaml_parse(const char *text, size_t len, char **err);
-cJSON *vk_yaml_parse_all(const char *text, size_t len, char **err);
-
 /* ---- client ------------------------------------------------------------ */
 typedef struct vk_kube vk_kube;
 typedef struct vk_kube_call vk_kube_call;
@@ -165,12 +154,13 @@ size_t vk_kube_cache_len(const vk_kube *k);
 char *vk_kube_escape(const char *s);
 
 /* ---- events ------------------------------------------------------------
- * Records a core/v1 Event about `obj` (a Pod or Node as JSON: kind,
- * metadata.name/namespace/uid are read from it).  Fire and forget: a
+ * Records a core/v1 Event about `obj`, an object of kind `kind` ("Pod",
+ * "Node"; the caller knows it: objects from a list often carry no kind)
+ * whose metadata.name, namespace and uid are read.  Fire and forget: a
  * failure is logged, never retried, never fatal.  `type` is "Normal" or
- * "Warning"; `component`/`host` fill the event's source. */
-void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *reason,
-                   const char *host, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+ * "Warning"; the source is component "vk" on `host` (may be NULL). */
+void vk_kube_event(vk_kube *k, const char *kind, const cJSON *obj, const char *type, const char *reason,
+                   const char *host, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 /* ---- informer ----------------------------------------------------------
  * A list + watch cache of one kind of object, as client-go's informers:
  * it lists, then watches from the list's resourceVersion (with bookmarks),

@@ -68,7 +68,7 @@ int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, v
 typedef void (*vk_lua_check_cb)(const char *name, char *const *problems, void *ud);
 int vk_lua_provider_check(const vk_lua_opts *o, cJSON *node, vk_lua_check_cb cb, void *ud);
 
-/* ---- hot reload (DESIGN.md 5) --------------------------------------------
+/* ---- hot reload (docs/design.md, "Hot reload") -------------------------
  * Loads the provider file again into the same Lua state and, if it loads,
  * passes the checks and its init(config, node) and on_reload(previous)
  * return without error, swaps it in: later calls go to the new version,
@@ -79,24 +79,11 @@ int vk_lua_provider_check(const vk_lua_opts *o, cJSON *node, vk_lua_check_cb cb,
  * edited like in open and must stay alive until cb; NULL passes {}.
  * Returns 0 (cb later), -EBUSY while another reload runs, -ESHUTDOWN. */
 int vk_lua_provider_reload(vk_provider *p, const cJSON *config, cJSON *node, vk_lua_open_cb cb, void *ud);
-/* The files to watch: the provider and the modules it required from its
- * own folder.  NULL-terminated, malloc'd, caller frees each and the list. */
+/* The files to watch for hot reload (vk/fswatch.h): the provider and the
+ * modules it required from its own folder.  NULL-terminated, malloc'd;
+ * the caller frees each and the list. */
 char **vk_lua_provider_sources(vk_provider *p);
 
-/* Watches files (e.g. the sources above) for changes: their folders are
- * watched and events matched by base name, so that saving through a
- * temporary file and a rename is seen too.  cb runs once the files have
- * been quiet for quiet_ms (0: 100) after a burst of changes; first_ms is
- * vk_now_ms() of the burst's first event.  vk_lua_watch_set replaces the
- * watched list (call it again after a reload); it returns 0 or the last
- * error of a folder it could not watch (the others work).  A folder that
- * is gone (removed, renamed away) is tried again every second, and cb runs
- * once it is watched again. */
-typedef struct vk_lua_watch vk_lua_watch;
-typedef void (*vk_lua_watch_cb)(uint64_t first_ms, void *ud);
-vk_lua_watch *vk_lua_watch_new(uv_loop_t *loop, unsigned quiet_ms, vk_lua_watch_cb cb, void *ud);
-int vk_lua_watch_set(vk_lua_watch *w, char *const *files);
-void vk_lua_watch_close(vk_lua_watch *w); /* freed once its handles closed */
 /* 16 hex digits of FNV-1a over the files' contents (a missing file counts
  * as empty), e.g. for the ProviderReloaded Event. */
 void vk_lua_sources_hash(char *const *files, char out[17]);

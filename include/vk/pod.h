@@ -13,49 +13,35 @@
 #include <uv.h>
 
 #include "vk/kube.h"
-#include "vk/node.h"
 #include "vk/provider.h"
 #include "vk/store.h"
-
-/* ---- work queue -----------------------------------------------------------
- * Keys are "namespace/name".  A key is handed to `work` at most once at a
- * time; adding it while it is being worked marks it to run again after.
- * The handler ends each run with vk_queue_done(). */
-typedef struct vk_queue vk_queue;
-typedef void (*vk_queue_work_fn)(vk_queue *q, const char *key, void *ud);
-
-vk_queue *vk_queue_new(uv_loop_t *loop, unsigned max_active, vk_queue_work_fn work, void *ud);
-void vk_queue_add(vk_queue *q, const char *key);
-void vk_queue_add_after(vk_queue *q, const char *key, uint64_t ms);
-/* retry: schedule the key again after its backoff (base 200 ms, max
- * `retry_max_ms`, 0 for the default 60 s); otherwise its backoff is reset. */
-void vk_queue_done(vk_queue *q, const char *key, bool retry, uint64_t retry_max_ms);
-size_t vk_queue_len(const vk_queue *q);   /* keys waiting or running */
-unsigned vk_queue_attempts(const vk_queue *q, const char *key);
-void vk_queue_close(vk_queue *q);         /* nothing runs after this */
 
 /* ---- environment ------------------------------------------------------------
  * Resolves env[].valueFrom, envFrom and service links of every container
  * (and init container) of `pod` the way kubelet does, fetching ConfigMaps,
  * Secrets and Services.  The callback gets a copy of the pod whose env lists
- * hold plain {name, value} entries (envFrom removed), or err = why a
- * mandatory reference is missing.  status.podIP/podIPs references stay as
- * valueFrom entries when the IP is not known yet: the provider resolves
- * them once it has an IP (lua/vk/podspec.lua). */
-typedef void (*vk_env_cb)(cJSON *pod, const char *err, void *ud);
+ * hold plain {name, value} entries (envFrom removed), or pod NULL, an error
+ * code and a message (errmsg) saying why:
+ *   -EAGAIN  a read failed (not a missing object: e.g. the Node authorizer
+ *            has not yet seen the pod that references it); try again;
+ *   -ENOENT  a mandatory reference is missing, or a reference is invalid.
+ * status.podIP/podIPs references stay as valueFrom entries when the IP is
+ * not known yet: the provider resolves them once it has an IP
+ * (lua/vk/podspec.lua). */
+typedef void (*vk_env_cb)(cJSON *pod, int err, const char *errmsg, void *ud);
 /* `services`: an informer on all Services for the service links; NULL or
  * not yet synced, and they are read from the API instead. */
 int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,
                        vk_env_cb cb, void *ud);
 /* $(VAR) expansion as kubelet does it; pure, for the unit tests.  Caller frees. */
-char *vk_env_expand(const char *s, const cJSON *defined_env);
+char *vk_pod_env_expand(const char *s, const cJSON *defined_env);
 
 /* ---- the controller ------------------------------------------------------ */
 typedef struct {
 	uv_loop_t *loop;
 	vk_kube *kube;
 	vk_provider *provider;
-	vk_node *node;
+	struct vk_node *node;      /* for status.hostIP (vk/node.h); may be NULL */
 	const char *nodename;
 	unsigned status_poll_ms;   /* 0: 5000 */
 	unsigned workers;          /* callbacks in flight at most; 0: 64 */

@@ -1,5 +1,17 @@
-/* vk/util.h - logging, growable buffers, backoff, time.  Used by every
- * subsystem; depends on nothing of vk's. */
+/* vk/util.h - logging, memory, growable buffers, backoff, time.  Used by
+ * every subsystem; depends on nothing of vk's.
+ *
+ * Out of memory: vk aborts.  Every allocation of vk's goes through the
+ * aborting allocators below (vk_xmalloc, vk_xcalloc, vk_xrealloc,
+ * vk_strdup, vk_asprintf, and vk_buf_* which grows with them), and cJSON
+ * allocates through them too once vk_json_init() (vk/json.h) has run, which
+ * main and every test do first.  So no caller checks these for NULL, and
+ * no vk function fails with -ENOMEM.  A cJSON call can still return NULL
+ * for other reasons (a NULL or invalid argument, a missing key, text that
+ * does not parse): those are checked and reported as what they are.
+ * Libraries with heaps of their own keep their rules: Lua raises a memory
+ * error inside the provider (a Lua error, like any other), and a libcurl
+ * call that fails is reported as that call's failure. */
 #ifndef VK_UTIL_H
 #define VK_UTIL_H
 
@@ -33,19 +45,19 @@ typedef struct {
 	size_t len, cap;
 } vk_buf;
 
-int vk_buf_append(vk_buf *b, const void *p, size_t n); /* 0 or -ENOMEM */
-int vk_buf_printf(vk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vk_buf_append(vk_buf *b, const void *p, size_t n);
+void vk_buf_printf(vk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vk_buf_consume(vk_buf *b, size_t n); /* drop the first n bytes */
 void vk_buf_reset(vk_buf *b);             /* len = 0, keeps memory */
 void vk_buf_free(vk_buf *b);
 char *vk_buf_steal(vk_buf *b);            /* caller frees; b is left empty */
 
-/* malloc'd printf; aborts on out-of-memory like the rest of the small
- * allocators below: vk treats OOM on tiny strings as fatal. */
-char *vk_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-char *vk_strdup(const char *s); /* NULL-safe */
+/* The aborting allocators (see the top of this file).  Free with free(). */
 void *vk_xmalloc(size_t n);
 void *vk_xcalloc(size_t n, size_t sz);
+void *vk_xrealloc(void *p, size_t n);
+char *vk_strdup(const char *s); /* NULL-safe: NULL for NULL */
+char *vk_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Reads a whole local file (config, kubeconfig, certificates) at start-up.
  * Never called on the loop for files of unknown size.  Returns 0, or a

@@ -239,7 +239,7 @@ static void on_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	char *msg = interpret(call, resp, &r.code, &r.resp);
 	char *error = NULL;
 	if (msg) {
-		error = vk_asprintf("%s: %s", vk_grpc_code_name(r.code), msg);
+		error = vk_asprintf("%s: %s", vk_cri_code_name(r.code), msg);
 		free(msg);
 	}
 	r.error = error;
@@ -309,12 +309,12 @@ int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage 
 	if (timeout_ms == 0)
 		timeout_ms = VK_CRI_DEFAULT_TIMEOUT_MS;
 
-	unsigned char *frame = malloc(size + 5);
+	unsigned char *frame = vk_xmalloc(size + 5);
 	CURL *easy = curl_easy_init();
 	struct curl_slist *headers = grpc_headers(timeout_ms);
 	char *url = vk_asprintf("http://localhost%s", m->path);
-	int rc = -ENOMEM;
-	if (!frame || !easy || !headers)
+	int rc = -EIO;
+	if (!easy || !headers) /* libcurl's own allocations */
 		goto fail;
 	frame[0] = 0;
 	frame[1] = (unsigned char)(size >> 24);
@@ -365,7 +365,7 @@ int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage 
 	return 0;
 
 fail:
-	*err = vk_asprintf("vk.cri.%s: out of memory", m->name);
+	*err = vk_asprintf("vk.cri.%s: libcurl could not set up the transfer", m->name);
 fail_quiet:
 	free(frame);
 	free(url);

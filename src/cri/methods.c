@@ -9,9 +9,12 @@
 
 #define RT "/runtime.v1.RuntimeService/"
 #define IM "/runtime.v1.ImageService/"
+/* a braced initializer in a macro, kept as written */
+/* clang-format off */
 #define ROW(lua, svc, rpc, msg) \
 	{ lua, svc #rpc, &runtime__v1__##msg##_request__descriptor, \
 	  &runtime__v1__##msg##_response__descriptor }
+/* clang-format on */
 
 static const vk_cri_method methods[] = {
 	ROW("version", RT, Version, version),
@@ -57,7 +60,7 @@ static const char *const code_names[] = {
 	"UNAUTHENTICATED",
 };
 
-const char *vk_grpc_code_name(int code)
+const char *vk_cri_code_name(int code)
 {
 	if (code < 0 || (size_t)code >= VK_ARRAY_LEN(code_names))
 		return "UNKNOWN";

@@ -22,13 +22,14 @@
 #include <unistd.h>
 
 #include "vk/http.h"
+#include "vk/list.h"
 #include "vk/util.h"
 
 typedef struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	vk_http *h;
-	struct sock_ctx *prev, *next; /* h->socks */
+	vk_list link;  /* h->socks */
 } sock_ctx;
 
 enum req_state {
@@ -48,15 +49,15 @@ struct vk_http_req {
 	size_t received;
 	vk_buf body;
 	char errbuf[CURL_ERROR_SIZE];
-	vk_http_req *prev, *next; /* h->reqs */
+	vk_list link; /* h->reqs */
 };
 
 struct vk_http {
 	uv_loop_t *loop;
 	CURLM *multi;
 	uv_timer_t timer;
-	sock_ctx *socks;
-	vk_http_req *reqs;
+	vk_list socks;         /* sock_ctx */
+	vk_list reqs;          /* vk_http_req */
 	size_t active;         /* started, not cancelled, on_done not yet called */
 	unsigned open_handles; /* uv handles not yet through their close callback */
 	curl_socket_t *fds;    /* every socket curl opened and has not closed */
@@ -69,28 +70,6 @@ struct vk_http {
 
 static void teardown(vk_http *h);
 
-/* ---- lists ------------------------------------------------------------ */
-
-static void req_link(vk_http *h, vk_http_req *r)
-{
-	r->prev = NULL;
-	r->next = h->reqs;
-	if (h->reqs)
-		h->reqs->prev = r;
-	h->reqs = r;
-}
-
-static void req_unlink(vk_http *h, vk_http_req *r)
-{
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		h->reqs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->prev = r->next = NULL;
-}
-
 /* Takes a request out of the multi handle and frees it.  Only called outside
  * curl's callbacks. */
 static void req_destroy(vk_http_req *r)
@@ -98,7 +77,7 @@ static void req_destroy(vk_http_req *r)
 	vk_http *h = r->h;
 	if (r->state == REQ_RUNNING || r->state == REQ_DONE)
 		curl_multi_remove_handle(h->multi, r->easy);
-	req_unlink(h, r);
+	vk_list_remove(&r->link);
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	vk_buf_free(&r->body);
@@ -134,14 +113,7 @@ static void on_timer_closed(uv_handle_t *handle)
 
 static void sock_close(sock_ctx *s)
 {
-	vk_http *h = s->h;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		h->socks = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->prev = s->next = NULL;
+	vk_list_remove(&s->link);
 	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
@@ -180,8 +152,9 @@ static void settle(vk_http *h)
 	h->dispatching++;
 	for (bool again = true; again && !h->closing;) {
 		again = false;
-		for (vk_http_req *r = h->reqs, *next; r; r = next) {
-			next = r->next;
+		vk_list *n, *tmp;
+		VK_LIST_FOREACH_SAFE(n, tmp, &h->reqs) {
+			vk_http_req *r = VK_LIST_ENTRY(n, vk_http_req, link);
 			if (r->cancelled) {
 				req_destroy(r);
 				again = true;
@@ -275,10 +248,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		}
 		s->poll.data = s;
 		h->open_handles++;
-		s->next = h->socks;
-		if (h->socks)
-			h->socks->prev = s;
-		h->socks = s;
+		vk_list_insert_head(&h->socks, &s->link);
 		curl_multi_assign(h->multi, fd, s);
 	}
 	int events = 0;
@@ -385,8 +355,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
 		/* on_data may have cancelled this transfer: stop reading at once. */
 		return r->cancelled ? 0 : n;
 	}
-	if (vk_buf_append(&r->body, data, n) < 0)
-		return 0;
+	vk_buf_append(&r->body, data, n);
 	return n;
 }
 
@@ -397,6 +366,8 @@ vk_http *vk_http_new(uv_loop_t *loop)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return NULL;
 	vk_http *h = vk_xcalloc(1, sizeof *h);
+	vk_list_init(&h->socks);
+	vk_list_init(&h->reqs);
 	h->loop = loop;
 	h->multi = curl_multi_init();
 	if (!h->multi) {
@@ -422,14 +393,14 @@ static void teardown(vk_http *h)
 {
 	h->torn_down = true;
 	h->active = 0;
-	while (h->reqs)
-		req_destroy(h->reqs);
+	for (vk_list *n; (n = vk_list_first(&h->reqs));)
+		req_destroy(VK_LIST_ENTRY(n, vk_http_req, link));
 	/* curl may report REMOVE for cached connections while cleaning up;
 	 * curl_socket_cb handles that without touching the multi. */
 	curl_multi_cleanup(h->multi);
 	h->multi = NULL;
-	while (h->socks)
-		sock_close(h->socks);
+	for (vk_list *n; (n = vk_list_first(&h->socks));)
+		sock_close(VK_LIST_ENTRY(n, sock_ctx, link));
 	uv_timer_stop(&h->timer);
 	uv_close((uv_handle_t *)&h->timer, on_timer_closed);
 }
@@ -452,9 +423,7 @@ int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
 		return -EINVAL;
 	if (h->closing)
 		return -ESHUTDOWN;
-	vk_http_req *r = calloc(1, sizeof *r);
-	if (!r)
-		return -ENOMEM;
+	vk_http_req *r = vk_xcalloc(1, sizeof *r);
 	r->h = h;
 	r->easy = easy;
 	r->headers = headers;
@@ -489,7 +458,7 @@ int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
 		}
 		r->state = REQ_RUNNING;
 	}
-	req_link(h, r);
+	vk_list_insert_head(&h->reqs, &r->link);
 	h->active++;
 	if (out)
 		*out = r;

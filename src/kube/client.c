@@ -22,7 +22,7 @@ struct vk_kube_call {
 	void *ud;
 	bool in_cb;
 	char *cache_path;  /* vk_kube_get_cached: the path (cache.c) */
-	vk_kube_call *prev, *next;
+	vk_list link; /* k->calls */
 };
 
 static void call_unlink(vk_kube_call *c)
@@ -30,13 +30,7 @@ static void call_unlink(vk_kube_call *c)
 	if (!c->k)
 		return;
 	c->k->ncalls--;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		c->k->calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
+	vk_list_remove(&c->link);
 	c->k = NULL;
 }
 
@@ -55,6 +49,8 @@ vk_kube *vk_kube_new(uv_loop_t *loop, vk_http *http, const vk_kubeconfig *kc, ch
 		return NULL;
 	}
 	vk_kube *k = vk_xcalloc(1, sizeof *k);
+	vk_list_init(&k->calls);
+	vk_list_init(&k->watches);
 	k->loop = loop;
 	k->http = http;
 	k->server = vk_strdup(kc->server);
@@ -88,15 +84,15 @@ void vk_kube_free(vk_kube *k)
 {
 	if (!k)
 		return;
-	while (k->calls) {
-		vk_kube_call *c = k->calls;
+	for (vk_list *n; (n = vk_list_first(&k->calls));) {
+		vk_kube_call *c = VK_LIST_ENTRY(n, vk_kube_call, link);
 		call_unlink(c);
 		vk_http_cancel(c->req);
 		free(c->cache_path);
 		free(c);
 	}
-	vk_kube_watch_unlink_all(k);
-	vk_kube_events_free(k);
+	vk_kube__watch_unlink_all(k);
+	vk_kube__events_free(k);
 	vk_kube_cache_free(k);
 	vk_kube_link_free(k);
 	free(k->server);
@@ -151,7 +147,7 @@ static void set_blob(CURL *e, CURLoption opt, const char *pem)
 	curl_easy_setopt(e, opt, &blob);
 }
 
-CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char *content_type,
+CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char *content_type,
                    bool watch, struct curl_slist **headers)
 {
 	CURL *e = curl_easy_init();
@@ -210,7 +206,7 @@ CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char 
 	return e;
 }
 
-void vk_kube_status_of(const cJSON *json, const char **message, const char **reason)
+void vk_kube__status_of(const cJSON *json, const char **message, const char **reason)
 {
 	*message = *reason = NULL;
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(json, "kind");
@@ -246,7 +242,7 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 			json = cJSON_ParseWithLength(resp->body, resp->body_len);
 		r.json = json;
 		if (resp->status < 200 || resp->status > 299) {
-			vk_kube_status_of(json, &r.error, &r.reason);
+			vk_kube__status_of(json, &r.error, &r.reason);
 			if (!r.error) {
 				/* Not a Status (a proxy, an old server): show the start of the body. */
 				int n = (int)(resp->body_len > 200 ? 200 : resp->body_len);
@@ -277,7 +273,7 @@ int vk_kube_request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms
 	struct curl_slist *headers = NULL;
 	if (body && !content_type)
 		content_type = "application/json";
-	CURL *e = vk_kube_easy(k, method, path, body ? content_type : NULL, false, &headers);
+	CURL *e = vk_kube__easy(k, method, path, body ? content_type : NULL, false, &headers);
 	if (!e)
 		return -ENOMEM;
 	if (timeout_ms)
@@ -303,10 +299,7 @@ int vk_kube_request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms
 	}
 	c->k = k;
 	k->ncalls++;
-	c->next = k->calls;
-	if (k->calls)
-		k->calls->prev = c;
-	k->calls = c;
+	vk_list_insert_head(&k->calls, &c->link);
 	if (out)
 		*out = c;
 	return 0;
@@ -357,8 +350,8 @@ int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method
                              const char *content_type, const cJSON *body, vk_kube_cb cb, void *ud)
 {
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-	if (body && !text)
-		return -ENOMEM;
+	if (body && !text) /* not a printable tree (cJSON aborts on out of memory) */
+		return -EINVAL;
 	int rc = vk_kube_request_limited(k, timeout_ms, 0, method, path, content_type, text, cb, ud, NULL);
 	free(text);
 	return rc;

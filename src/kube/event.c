@@ -31,7 +31,7 @@
 #define BUSY_RETRY_MS 100  /* ... and look again this much later */
 
 typedef struct ev_item {
-	struct ev_item *next, *prev;
+	vk_list link;          /* q->waiting, then q->sending */
 	struct vk_events *q;
 	char *path, *what;
 	void *body;            /* packed JSON text (vk_ztext): during a burst hundreds wait */
@@ -39,8 +39,8 @@ typedef struct ev_item {
 
 struct vk_events {
 	vk_kube *k;
-	ev_item *head, *tail;  /* waiting */
-	ev_item *sending;      /* in flight (doubly linked) */
+	vk_list waiting;       /* ev_item, oldest first */
+	vk_list sending;       /* ev_item in flight */
 	size_t len, dropped, dropped_said;
 	unsigned inflight;
 	double tokens;
@@ -61,29 +61,14 @@ static void pump(struct vk_events *q);
 
 static void unlink_sending(struct vk_events *q, ev_item *it)
 {
-	if (it->prev)
-		it->prev->next = it->next;
-	else
-		q->sending = it->next;
-	if (it->next)
-		it->next->prev = it->prev;
+	vk_list_remove(&it->link);
 	q->inflight--;
-}
-
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-	if (b)
-		x = cJSON_GetObjectItemCaseSensitive(x, b);
-	return cJSON_IsString(x) ? x->valuestring : NULL;
 }
 
 static void drop_oldest(struct vk_events *q)
 {
-	ev_item *old = q->head;
-	q->head = old->next;
-	if (!q->head)
-		q->tail = NULL;
+	ev_item *old = VK_LIST_ENTRY(vk_list_first(&q->waiting), ev_item, link);
+	vk_list_remove(&old->link);
 	q->len--;
 	if (q->dropped++ == q->dropped_said)
 		vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
@@ -99,11 +84,7 @@ static void event_done(const vk_kube_result *r, void *ud)
 		unlink_sending(q, it);
 		if (q->len >= EVENT_QUEUE_MAX)
 			drop_oldest(q);
-		it->prev = NULL;
-		it->next = q->head;
-		q->head = it;
-		if (!q->tail)
-			q->tail = it;
+		vk_list_insert_head(&q->waiting, &it->link);
 		q->len++;
 		return;
 	}
@@ -126,26 +107,20 @@ static void pump(struct vk_events *q)
 	q->refill_ms = now;
 	if (!vk_kube_link_up(q->k))
 		return; /* the link listener pumps when it is back */
-	if (q->head && q->k->ncalls - q->inflight >= BUSY_CALLS) {
+	if (!vk_list_empty(&q->waiting) && q->k->ncalls - q->inflight >= BUSY_CALLS) {
 		if (!uv_is_active((uv_handle_t *)q->timer))
 			uv_timer_start(q->timer, on_timer, BUSY_RETRY_MS, 0);
 		return;
 	}
-	while (q->head && q->tokens >= 1.0 && q->inflight < EVENT_INFLIGHT) {
-		ev_item *it = q->head;
-		q->head = it->next;
-		if (!q->head)
-			q->tail = NULL;
+	while (!vk_list_empty(&q->waiting) && q->tokens >= 1.0 && q->inflight < EVENT_INFLIGHT) {
+		ev_item *it = VK_LIST_ENTRY(vk_list_first(&q->waiting), ev_item, link);
+		vk_list_remove(&it->link);
 		q->len--;
 		q->tokens -= 1.0;
-		it->prev = NULL;
-		it->next = q->sending;
-		if (q->sending)
-			q->sending->prev = it;
-		q->sending = it;
+		vk_list_insert_head(&q->sending, &it->link);
 		q->inflight++;
 		char *body = vk_ztext_unpack(q->z, it->body);
-		int rc = body ? vk_kube_request(q->k, "POST", it->path, NULL, body, event_done, it, NULL) : -ENOMEM;
+		int rc = body ? vk_kube_request(q->k, "POST", it->path, NULL, body, event_done, it, NULL) : -EIO;
 		free(body);
 		if (rc < 0) {
 			vk_warn("event", "could not record event %s", it->what);
@@ -153,7 +128,7 @@ static void pump(struct vk_events *q)
 			item_free(it);
 		}
 	}
-	if (q->head && q->tokens < 1.0 && !uv_is_active((uv_handle_t *)q->timer))
+	if (!vk_list_empty(&q->waiting) && q->tokens < 1.0 && !uv_is_active((uv_handle_t *)q->timer))
 		uv_timer_start(q->timer, on_timer, (uint64_t)((1.0 - q->tokens) * 1000.0 / EVENT_QPS) + 1, 0);
 }
 
@@ -176,6 +151,8 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 	if (!q) {
 		q = k->events = vk_xcalloc(1, sizeof *q);
 		q->k = k;
+		vk_list_init(&q->waiting);
+		vk_list_init(&q->sending);
 		q->tokens = EVENT_BURST;
 		q->refill_ms = vk_now_ms();
 		q->timer = vk_xcalloc(1, sizeof *q->timer);
@@ -193,17 +170,14 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 	char *text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	it->body = text ? vk_ztext_pack(q->z, text, strlen(text)) : NULL;
+	bool printed = text != NULL;
 	free(text);
 	if (!it->body) {
-		vk_warn("event", "could not record event %s: out of memory", what);
+		vk_warn("event", "could not record event %s: %s", what, printed ? "too large" : "not printable");
 		item_free(it);
 		return;
 	}
-	if (q->tail)
-		q->tail->next = it;
-	else
-		q->head = it;
-	q->tail = it;
+	vk_list_insert_tail(&q->waiting, &it->link);
 	q->len++;
 	pump(q);
 }
@@ -212,27 +186,24 @@ static void timer_closed(uv_handle_t *h) { free(h); }
 
 /* Called by vk_kube_free, after it cancelled every call: what is still
  * queued or was in flight is dropped. */
-void vk_kube_events_free(vk_kube *k)
+void vk_kube__events_free(vk_kube *k)
 {
 	struct vk_events *q = k->events;
 	if (!q)
 		return;
 	vk_kube_link_unlisten(k, on_link, q);
-	for (ev_item *it = q->head, *n; it; it = n) {
-		n = it->next;
-		item_free(it);
-	}
-	for (ev_item *it = q->sending, *n; it; it = n) {
-		n = it->next;
-		item_free(it);
-	}
+	vk_list *n, *tmp;
+	VK_LIST_FOREACH_SAFE(n, tmp, &q->waiting)
+		item_free(VK_LIST_ENTRY(n, ev_item, link));
+	VK_LIST_FOREACH_SAFE(n, tmp, &q->sending)
+		item_free(VK_LIST_ENTRY(n, ev_item, link));
 	uv_close((uv_handle_t *)q->timer, timer_closed);
 	vk_ztext_free(q->z);
 	free(q);
 	k->events = NULL;
 }
 
-void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *reason,
+void vk_kube_event(vk_kube *k, const char *kind, const cJSON *obj, const char *type, const char *reason,
                    const char *host, const char *fmt, ...)
 {
 	char msg[1024];
@@ -241,13 +212,10 @@ void vk_kube_event(vk_kube *k, const cJSON *obj, const char *type, const char *r
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 
-	const char *kind = str_at(obj, "kind", NULL);
-	const char *name = str_at(obj, "metadata", "name");
-	const char *ns = str_at(obj, "metadata", "namespace");
-	const char *uid = str_at(obj, "metadata", "uid");
-	if (!kind)
-		kind = ns ? "Pod" : "Node";
-	if (!name)
+	const char *name = vk_json_str(obj, "metadata.name");
+	const char *ns = vk_json_str(obj, "metadata.namespace");
+	const char *uid = vk_json_str(obj, "metadata.uid");
+	if (!name || !kind)
 		return;
 	/* Events about cluster-scoped objects (the Node) live in "default". */
 	const char *evns = ns ? ns : "default";

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vk/json.h"
+#include "kube_int.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 
@@ -31,16 +33,10 @@ struct vk_informer {
 static void relist(vk_informer *inf);
 static void watch(vk_informer *inf);
 
-static const char *str_at(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b);
-	return cJSON_IsString(x) ? x->valuestring : NULL;
-}
-
 char *vk_kube_key(const cJSON *obj)
 {
-	const char *ns = str_at(obj, "metadata", "namespace");
-	const char *name = str_at(obj, "metadata", "name");
+	const char *ns = vk_json_str(obj, "metadata.namespace");
+	const char *name = vk_json_str(obj, "metadata.name");
 	if (!name)
 		return NULL;
 	return ns && *ns ? vk_asprintf("%s/%s", ns, name) : vk_strdup(name);
@@ -71,7 +67,7 @@ static cJSON *unpack(const vk_informer *inf, const void *blob)
 
 static void set_rv(vk_informer *inf, const cJSON *obj)
 {
-	const char *rv = str_at(obj, "metadata", "resourceVersion");
+	const char *rv = vk_json_str(obj, "metadata.resourceVersion");
 	if (rv && *rv) {
 		free(inf->rv);
 		inf->rv = vk_strdup(rv);
@@ -221,13 +217,13 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 		return;
 	}
 	if (strcmp(type, "ERROR") == 0) {
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
-		if (cJSON_IsNumber(code) && code->valueint == 410) {
+		if (vk_kube__watch_expired(obj)) {
 			vk_info("informer", "%s watch: resourceVersion %s is too old (410 Gone); listing again",
 			        inf->what, inf->rv ? inf->rv : "?");
 			free(inf->rv);
 			inf->rv = NULL;
-		} else if (inf->seeded && cJSON_IsNumber(code) && code->valueint == 504) {
+		} else if (inf->seeded && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, "code")) &&
+		           cJSON_GetObjectItemCaseSensitive(obj, "code")->valueint == 504) {
 			/* "Too large resource version": the stored one is not of this
 			 * API server's history (a restored etcd); only a list helps. */
 			vk_warn("informer", "%s watch: the stored resourceVersion %s is unknown to the API server; listing again",
@@ -258,19 +254,31 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 	free(key);
 }
 
+vk_kube_informer_step vk_kube__informer_after_close(bool have_rv, long status, const char *err)
+{
+	if (!have_rv) /* never listed, or a 410 made us forget it */
+		return VK_KUBE_INFORMER_RELIST;
+	if (status == 200 && !err) /* the server's timeout, or a clean end mid-burst */
+		return VK_KUBE_INFORMER_RESUME;
+	return VK_KUBE_INFORMER_RESUME_LATER;
+}
+
+bool vk_kube__watch_expired(const cJSON *status)
+{
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(status, "code");
+	return cJSON_IsNumber(code) && code->valueint == 410;
+}
+
 static void on_close(long status, const char *err, void *ud)
 {
 	vk_informer *inf = ud;
 	inf->watch = NULL;
 	if (inf->closing)
 		return;
-	if (!inf->rv) {
-		relist(inf);
-		return;
-	}
-	if (status == 200 && !err) {
-		watch(inf); /* the server's timeout: resume at once */
-		return;
+	switch (vk_kube__informer_after_close(inf->rv != NULL, status, err)) {
+	case VK_KUBE_INFORMER_RELIST: relist(inf); return;
+	case VK_KUBE_INFORMER_RESUME: watch(inf); return;
+	case VK_KUBE_INFORMER_RESUME_LATER: break;
 	}
 	char why[256];
 	snprintf(why, sizeof why, "stream ended (%ld %s)", status, err ? err : "");

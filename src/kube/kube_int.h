@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "vk/json.h"
 #include "vk/kube.h"
+#include "vk/list.h"
 
 struct vk_kube {
 	uv_loop_t *loop;
@@ -22,9 +24,9 @@ struct vk_kube {
 	bool insecure;
 	uint64_t token_checked_ms; /* last look at token_file */
 	struct timespec token_mtime;
-	vk_kube_call *calls;   /* in flight, for vk_kube_free */
+	vk_list calls;         /* vk_kube_call in flight, for vk_kube_free */
 	unsigned ncalls;       /* how many (events among them) */
-	vk_kube_watch *watches;
+	vk_list watches;       /* vk_kube_watch */
 	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
 	struct vk_kube_cache *cache; /* the read-through cache (cache.c), lazily */
 	struct vk_kube_link *link; /* is the server answering (link.c) */
@@ -32,11 +34,19 @@ struct vk_kube {
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
  * Accept) and its header list; `watch` selects streaming timeouts. */
-CURL *vk_kube_easy(vk_kube *k, const char *method, const char *path, const char *content_type,
+CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char *content_type,
                    bool watch, struct curl_slist **headers);
 /* Fills *message and *reason from a Kubernetes Status object (borrowed). */
-void vk_kube_status_of(const cJSON *json, const char **message, const char **reason);
-void vk_kube_watch_unlink_all(vk_kube *k); /* from vk_kube_free */
+void vk_kube__status_of(const cJSON *json, const char **message, const char **reason);
+/* informer.c: what follows the end of a watch stream (pure): list again
+ * (no resourceVersion to resume from), resume at once (a clean end), or
+ * resume after the backoff (a failure). */
+typedef enum { VK_KUBE_INFORMER_RELIST, VK_KUBE_INFORMER_RESUME, VK_KUBE_INFORMER_RESUME_LATER } vk_kube_informer_step;
+vk_kube_informer_step vk_kube__informer_after_close(bool have_rv, long status, const char *err);
+/* An ERROR event's Status says the resourceVersion is too old (code 410). */
+bool vk_kube__watch_expired(const cJSON *status);
+void vk_kube__watch_unlink_all(vk_kube *k); /* from vk_kube_free */
+void vk_kube__events_free(vk_kube *k);      /* from vk_kube_free */
 
 /* ---- link (link.c) ----------------------------------------------------
  * Every call and watch reports how its transfer went: an answer (any HTTP
@@ -54,7 +64,6 @@ void vk_kube_link_heard(vk_kube *k);
 int vk_kube_request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
                             const char *path, const char *content_type, const char *body, vk_kube_cb cb,
                             void *ud, vk_kube_call **out);
-void vk_kube_events_free(vk_kube *k);      /* from vk_kube_free */
 void vk_kube_cache_free(vk_kube *k);       /* from vk_kube_free */
 /* A cached GET's answer: remembers a 200, forgets on 404, and for a
  * failure (no answer, 5xx) rewrites *r as a 200 from the cache (*json

@@ -15,6 +15,7 @@
 #include "kube_int.h"
 #include "vk/kube.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 

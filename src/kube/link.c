@@ -84,7 +84,7 @@ static void tick(uv_timer_t *t)
 	if (l->down) {
 		if (now - l->last_probe_ms >= DOWN_PROBE_MS)
 			probe(k, true);
-	} else if (k->watches && now - l->last_rx_ms >= IDLE_MS && now - l->last_probe_ms >= IDLE_MS) {
+	} else if (!vk_list_empty(&k->watches) && now - l->last_rx_ms >= IDLE_MS && now - l->last_probe_ms >= IDLE_MS) {
 		probe(k, false);
 	}
 }

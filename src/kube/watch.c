@@ -28,20 +28,14 @@ struct vk_kube_watch {
 	int in_cb;
 	bool stopped;    /* vk_kube_watch_stop called: no more callbacks */
 	bool closed;     /* on_close running or done */
-	vk_kube_watch *prev, *next;
+	vk_list link; /* k->watches */
 };
 
 static void watch_unlink(vk_kube_watch *w)
 {
 	if (!w->k)
 		return;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		w->k->watches = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	w->prev = w->next = NULL;
+	vk_list_remove(&w->link);
 	w->k = NULL;
 }
 
@@ -114,10 +108,7 @@ static int watch_data(vk_http_req *req, const char *data, size_t len, void *ud)
 			vk_buf_append(&w->line, data, len);
 		return 0;
 	}
-	if (vk_buf_append(&w->line, data, len) < 0) {
-		w->fail = vk_strdup("watch: out of memory");
-		return 1;
-	}
+	vk_buf_append(&w->line, data, len);
 	w->in_cb++;
 	bool go = drain_lines(w);
 	w->in_cb--;
@@ -169,7 +160,7 @@ static void watch_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	} else if (!ok_status(status)) {
 		cJSON *json = cJSON_ParseWithLength(w->line.data ? w->line.data : "", w->line.len);
 		const char *m, *r;
-		vk_kube_status_of(json, &m, &r);
+		vk_kube__status_of(json, &m, &r);
 		msg = m ? vk_strdup(m) : vk_asprintf("HTTP %ld", status);
 		cJSON_Delete(json);
 		error = msg;
@@ -187,7 +178,7 @@ int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
 	char *full = strstr(path, "watch=") ? vk_strdup(path)
 	             : vk_asprintf("%s%swatch=true", path, strchr(path, '?') ? "&" : "?");
 	struct curl_slist *headers = NULL;
-	CURL *e = vk_kube_easy(k, "GET", full, NULL, true, &headers);
+	CURL *e = vk_kube__easy(k, "GET", full, NULL, true, &headers);
 	free(full);
 	if (!e)
 		return -ENOMEM;
@@ -205,10 +196,7 @@ int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
 		return rc;
 	}
 	w->k = k;
-	w->next = k->watches;
-	if (k->watches)
-		k->watches->prev = w;
-	k->watches = w;
+	vk_list_insert_head(&k->watches, &w->link);
 	if (out)
 		*out = w;
 	return 0;
@@ -225,8 +213,8 @@ void vk_kube_watch_stop(vk_kube_watch *w)
 		watch_free(w);
 }
 
-void vk_kube_watch_unlink_all(vk_kube *k)
+void vk_kube__watch_unlink_all(vk_kube *k)
 {
-	while (k->watches)
-		vk_kube_watch_stop(k->watches);
+	for (vk_list *n; (n = vk_list_first(&k->watches));)
+		vk_kube_watch_stop(VK_LIST_ENTRY(n, vk_kube_watch, link));
 }

@@ -69,7 +69,7 @@ static int push_result(lua_State *L, void *ud)
 		lua_pushfstring(L, "vk.cri.%s: %s", p->m->name, p->r->error);
 		return 2;
 	}
-	vk_cri_codec_push(L, p->r->resp);
+	vk_lua__cri_push(L, p->r->resp);
 	return 1;
 }
 
@@ -132,7 +132,7 @@ static int l_raw(lua_State *L)
 	luaL_setmetatable(L, GUARD_MT);
 	char *err = NULL;
 	if (vk_cri_new(http, ep, &g->cri, &err) < 0 ||
-	    vk_cri_codec_encode(L, 3, m->request, &g->req, &err) < 0) {
+	    vk_lua__cri_encode(L, 3, m->request, &g->req, &err) < 0) {
 		lua_pushfstring(L, "vk.cri.%s: %s", name, err);
 		free(err);
 		return lua_error(L);
@@ -232,7 +232,7 @@ static const char module_lua[] =
 	"end\n"
 	"return M\n";
 
-int vk_lua_open_cri(lua_State *L)
+int vk_lua__open_cri(lua_State *L)
 {
 	if (luaL_newmetatable(L, GUARD_MT)) {
 		lua_pushcfunction(L, guard_gc);

@@ -1,6 +1,7 @@
 /* vk.event.record(obj, type, reason, message) -> true | false
  *
- * Records a core/v1 Event about a Pod (or Node) table, as kubelet does for
+ * Records a core/v1 Event about a Pod table (or another object whose `kind`
+ * says what it is, e.g. kind = "Node"), as kubelet does for
  * "Failed"/"BackOff"/"Pulling" while it works on a pod.  Fire and forget
  * through the core's client (vk_kube_event): no yield, false when vk runs
  * without a cluster (vk check, tests).  The event's source host is the
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "vk/json.h"
 #include "vk/util.h"
 
 static int l_record(lua_State *L)
@@ -27,13 +29,15 @@ static int l_record(lua_State *L)
 	cJSON *obj = vk_lua__to_json_or_raise(L, 1, "vk.event.record");
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const char *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "nodeName"));
-	vk_kube_event(k, obj, type, reason, host ? host : "vk", "%s", msg);
+	/* The pods a provider holds often carry no kind: they are the Pods. */
+	const char *kind = vk_json_str(obj, "kind");
+	vk_kube_event(k, kind ? kind : "Pod", obj, type, reason, host ? host : "vk", "%s", msg);
 	cJSON_Delete(obj);
 	lua_pushboolean(L, 1);
 	return 1;
 }
 
-int vk_lua_open_event(lua_State *L)
+int vk_lua__open_event(lua_State *L)
 {
 	static const luaL_Reg fns[] = {{"record", l_record}, {NULL, NULL}};
 	luaL_newlib(L, fns);

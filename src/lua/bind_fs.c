@@ -356,7 +356,7 @@ static int l_remove_all(lua_State *L)
 	return vk_lua_op_yield(L, op);
 }
 
-int vk_lua_open_fs(lua_State *L)
+int vk_lua__open_fs(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"mkdir_p", l_mkdir_p}, {"write_file", l_write_file},

@@ -171,7 +171,7 @@ static int l_request(lua_State *L)
 	return vk_lua_op_yield(L, op);
 }
 
-int vk_lua_open_http(lua_State *L)
+int vk_lua__open_http(lua_State *L)
 {
 	static const luaL_Reg fns[] = {{"request", l_request}, {NULL, NULL}};
 	luaL_newlib(L, fns);

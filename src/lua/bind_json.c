@@ -19,8 +19,8 @@ static int l_encode(lua_State *L)
 	cJSON *j = vk_lua__to_json_or_raise(L, 1, "vk.json.encode");
 	char *s = pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
-	if (!s)
-		return luaL_error(L, "vk.json.encode: out of memory");
+	if (!s) /* cJSON prints any tree vk_lua_to_json builds; say so if it ever does not */
+		return luaL_error(L, "vk.json.encode: cJSON could not print the value");
 	lua_pushstring(L, s);
 	free(s);
 	return 1;
@@ -67,7 +67,7 @@ static int l_pack(lua_State *L)
 		text = cJSON_PrintUnformatted(j);
 		cJSON_Delete(j);
 		if (!text)
-			return luaL_error(L, "vk.json.pack: out of memory");
+			return luaL_error(L, "vk.json.pack: cJSON could not print the value");
 		s = text;
 		n = strlen(text);
 	}
@@ -112,7 +112,7 @@ static int l_is_array(lua_State *L)
 	return 1;
 }
 
-int vk_lua_open_json(lua_State *L)
+int vk_lua__open_json(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"encode", l_encode}, {"decode", l_decode}, {"array", l_array}, {"is_array", l_is_array},

@@ -103,7 +103,7 @@ static int get_named(lua_State *L, const char *what, const char *kind)
 static int l_get_configmap(lua_State *L) { return get_named(L, "vk.kube.get_configmap", "configmaps"); }
 static int l_get_secret(lua_State *L) { return get_named(L, "vk.kube.get_secret", "secrets"); }
 
-int vk_lua_open_kube(lua_State *L)
+int vk_lua__open_kube(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"get", l_get}, {"get_configmap", l_get_configmap}, {"get_secret", l_get_secret}, {NULL, NULL},

@@ -30,7 +30,7 @@ static int l_info(lua_State *L) { return log_at(L, VK_LOG_INFO); }
 static int l_warn(lua_State *L) { return log_at(L, VK_LOG_WARN); }
 static int l_error(lua_State *L) { return log_at(L, VK_LOG_ERROR); }
 
-int vk_lua_open_log(lua_State *L)
+int vk_lua__open_log(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"debug", l_debug}, {"info", l_info}, {"warn", l_warn}, {"error", l_error}, {NULL, NULL},

@@ -11,8 +11,6 @@
 static int l_notify(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	vk_lua_host *h = vk_lua__host_of(L);
-	vk_lua_task *t = vk_lua__current(L);
 	cJSON *j = vk_lua__to_json_or_raise(L, 1, "vk.notify");
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
@@ -34,28 +32,24 @@ static int l_notify(lua_State *L)
 			return luaL_error(L, "vk.notify: expected a Pod (with metadata) or {namespace=, name=, "
 			                     "status=} with a status table or its JSON text");
 		}
-		if (!cJSON_GetObjectItemCaseSensitive(j, "namespace") && t && t->ns)
-			cJSON_AddStringToObject(j, "namespace", t->ns);
-		if (!cJSON_GetObjectItemCaseSensitive(j, "name") && t && t->name)
-			cJSON_AddStringToObject(j, "name", t->name);
+		const char *ns, *name;
+		vk_lua__task_pod(L, &ns, &name);
+		if (!cJSON_GetObjectItemCaseSensitive(j, "namespace") && ns)
+			cJSON_AddStringToObject(j, "namespace", ns);
+		if (!cJSON_GetObjectItemCaseSensitive(j, "name") && name)
+			cJSON_AddStringToObject(j, "name", name);
 		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "namespace")) ||
 		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "name"))) {
 			cJSON_Delete(j);
 			return luaL_error(L, "vk.notify: a status needs namespace= and name= (strings)");
 		}
 	}
-	if (!h->prov.notify || h->closing) {
-		cJSON_Delete(j);
-		lua_pushboolean(L, 0);
-		return 1;
-	}
-	h->prov.notify(j, h->prov.notify_ud); /* the receiver owns j */
-	lua_pushboolean(L, 1);
+	lua_pushboolean(L, vk_lua__notify(L, j)); /* takes j */
 	return 1;
 }
 
 /* require "vk.notify" is the function itself: vk.notify(status). */
-int vk_lua_open_notify(lua_State *L)
+int vk_lua__open_notify(lua_State *L)
 {
 	lua_pushcfunction(L, l_notify);
 	return 1;

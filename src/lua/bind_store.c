@@ -465,7 +465,7 @@ static int l_tostring(lua_State *L)
 	return 1;
 }
 
-int vk_lua_open_store(lua_State *L)
+int vk_lua__open_store(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{"get", l_get}, {"put", l_put}, {"delete", l_delete}, {"list", l_list},

@@ -56,7 +56,7 @@ static int l_sleep(lua_State *L)
 	sleeper *s = vk_xcalloc(1, sizeof *s);
 	s->h = h;
 	s->op = op;
-	uv_timer_init(h->loop, &s->timer);
+	uv_timer_init(vk_lua_loop(L), &s->timer);
 	s->timer.data = s;
 	vk_lua__host_ref(h); /* until the handle's close callback */
 	uv_timer_start(&s->timer, sleeper_fired, (uint64_t)ms, 0);
@@ -68,17 +68,16 @@ static int l_sleep(lua_State *L)
 
 #define EVERY_MT "vk.timer.every"
 
-/* Owned by the host (h->everies) while its timer runs; the Lua handle only
- * points at it, and is anchored (ud_ref) so that a dropped handle does not
- * stop the timer, as with setInterval. */
+/* Held by the host (a vk_lua_handle) while its timer runs; the Lua handle
+ * only points at it, and is anchored (ud_ref) so that a dropped handle does
+ * not stop the timer, as with setInterval. */
 typedef struct vk_lua_every {
+	vk_lua_handle hd;       /* the host stops it on close and on reload */
 	uv_timer_t timer;
 	vk_lua_host *h;
 	int fn_ref, ud_ref;
 	bool busy;              /* a tick's task still runs: skip ticks */
 	bool closed;            /* the handle is closed; freed when !busy */
-	unsigned gen;           /* the provider version that started it */
-	struct vk_lua_every *next;
 } vk_lua_every;
 
 typedef struct {
@@ -103,48 +102,26 @@ static void every_closed(uv_handle_t *hd)
 
 static void every_stop(vk_lua_every *e)
 {
-	vk_lua_host *h = e->h;
-	for (vk_lua_every **p = &h->everies; *p; p = &(*p)->next) {
-		if (*p == e) {
-			*p = e->next;
-			break;
-		}
-	}
-	lua_rawgeti(h->L, LUA_REGISTRYINDEX, e->ud_ref);
-	every_ud *u = lua_touserdata(h->L, -1);
+	lua_State *L = vk_lua__state(e->h);
+	vk_lua__handle_remove(&e->hd);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, e->ud_ref);
+	every_ud *u = lua_touserdata(L, -1);
 	if (u)
 		u->e = NULL;
-	lua_pop(h->L, 1);
-	luaL_unref(h->L, LUA_REGISTRYINDEX, e->fn_ref);
-	luaL_unref(h->L, LUA_REGISTRYINDEX, e->ud_ref);
+	lua_pop(L, 1);
+	luaL_unref(L, LUA_REGISTRYINDEX, e->fn_ref);
+	luaL_unref(L, LUA_REGISTRYINDEX, e->ud_ref);
 	uv_timer_stop(&e->timer);
 	uv_close((uv_handle_t *)&e->timer, every_closed);
 }
 
-void vk_lua__timers_close(vk_lua_host *h)
-{
-	while (h->everies)
-		every_stop(h->everies);
-}
-
-/* A reload stops the timers of the versions it replaces (or of the version
- * that failed to load). */
-void vk_lua__timers_stop_gen(vk_lua_host *h, unsigned gen, bool older)
-{
-	vk_lua_every *e = h->everies;
-	while (e) {
-		vk_lua_every *next = e->next;
-		if (older ? e->gen < gen : e->gen == gen)
-			every_stop(e);
-		e = next;
-	}
-}
+static void every_host_stop(vk_lua_handle *hd) { every_stop(VK_CONTAINER_OF(hd, vk_lua_every, hd)); }
 
 static void tick_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 {
-	vk_lua_every *e = t->done_ud;
+	vk_lua_every *e = vk_lua__task_ud(t);
 	if (err && err != -ECANCELED)
-		vk_warn(t->speaker, "%s", errmsg);
+		vk_warn(vk_lua__task_speaker(t), "%s", errmsg);
 	e->busy = false;
 	if (e->closed)
 		every_free(e);
@@ -154,10 +131,10 @@ static void every_fired(uv_timer_t *tm)
 {
 	vk_lua_every *e = tm->data;
 	vk_lua_host *h = e->h;
-	if (e->busy || h->closing)
+	if (e->busy || vk_lua__closing(h))
 		return;
 	e->busy = true;
-	lua_rawgeti(h->L, LUA_REGISTRYINDEX, e->fn_ref);
+	lua_rawgeti(vk_lua__state(h), LUA_REGISTRYINDEX, e->fn_ref);
 	vk_lua_task *t = vk_lua__task_new(h, "provider timer", tick_done, e);
 	vk_lua__task_resume(t, 0);
 }
@@ -169,11 +146,11 @@ static int l_every(lua_State *L)
 	if (ms < 1)
 		luaL_error(L, "vk.timer.every: ms must be at least 1");
 	vk_lua_host *h = vk_lua__host_of(L);
-	if (h->closing)
+	if (vk_lua__closing(h))
 		luaL_error(L, "vk.timer.every: the provider is closing");
 	vk_lua_every *e = vk_xcalloc(1, sizeof *e);
 	e->h = h;
-	e->gen = h->gen;
+	e->hd.stop = every_host_stop;
 	every_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
 	u->e = e;
 	luaL_setmetatable(L, EVERY_MT);
@@ -181,12 +158,11 @@ static int l_every(lua_State *L)
 	e->ud_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushvalue(L, 2);
 	e->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	uv_timer_init(h->loop, &e->timer);
+	uv_timer_init(vk_lua_loop(L), &e->timer);
 	e->timer.data = e;
 	vk_lua__host_ref(h);
 	uv_timer_start(&e->timer, every_fired, (uint64_t)ms, (uint64_t)ms);
-	e->next = h->everies;
-	h->everies = e;
+	vk_lua__handle_add(h, &e->hd);
 	return 1;
 }
 
@@ -204,7 +180,7 @@ static int l_now_ms(lua_State *L)
 	return 1;
 }
 
-int vk_lua_open_timer(lua_State *L)
+int vk_lua__open_timer(lua_State *L)
 {
 	static const luaL_Reg handle[] = {{"stop", l_every_stop}, {NULL, NULL}};
 	if (luaL_newmetatable(L, EVERY_MT)) {

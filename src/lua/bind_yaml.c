@@ -1,9 +1,10 @@
 /* vk.yaml: decode(s) -> table (arrays marked, null as vk.json.null), with
- * the core's YAML reader (vk_yaml_parse, vk/kube.h). */
+ * the core's YAML reader (vk_yaml_parse, vk/yaml.h). */
 #include <stdlib.h>
 
 #include "host.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 static int l_decode(lua_State *L)
 {
@@ -21,7 +22,7 @@ static int l_decode(lua_State *L)
 	return 1;
 }
 
-int vk_lua_open_yaml(lua_State *L)
+int vk_lua__open_yaml(lua_State *L)
 {
 	static const luaL_Reg fns[] = {{"decode", l_decode}, {NULL, NULL}};
 	luaL_newlib(L, fns);

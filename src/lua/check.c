@@ -1,12 +1,9 @@
-/* vk check (DESIGN.md 5): validates a provider without a cluster.
+/* vk check (docs/design.md, "Hot reload"): validates a provider without a cluster.
  *
- * Same steps as open (compile, top level, the table, init(config, node)),
- * but where open stops at the first problem, check goes on as far as it
- * can and lists every problem, each "file:line: message".  A field that is
- * not a function has no line of its own in Lua's eyes: the line of its
- * first assignment is found in the source text, else the file alone is
- * named (as for a callback that is missing). */
-#include <ctype.h>
+ * Same steps as open (compile, top level, the table's checks of
+ * validate.c, init(config, node)), but where open stops at the first step
+ * that fails, check goes on as far as it can and lists every problem, each
+ * "file[:line]: message". */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,128 +29,18 @@ typedef struct {
 
 static void add(check_ctx *c, char *problem)
 {
-	c->problems = realloc(c->problems, (c->n + 2) * sizeof *c->problems);
-	if (!c->problems)
-		abort();
+	c->problems = vk_xrealloc(c->problems, (c->n + 2) * sizeof *c->problems);
 	c->problems[c->n++] = problem;
 	c->problems[c->n] = NULL;
 }
+
+static void add_problem(void *ud, char *problem) { add(ud, problem); }
 
 /* Keeps the first line of a Lua error (a traceback may follow). */
 static void add_first_line(check_ctx *c, const char *msg)
 {
 	msg = msg ? msg : "(error object is not a string)";
 	add(c, vk_asprintf("%.*s", (int)strcspn(msg, "\n"), msg));
-}
-
-static bool ident_char(char ch) { return isalnum((unsigned char)ch) || ch == '_'; }
-
-/* The first line of `path` that assigns `field` ("x.field =", "field =",
- * "function X.field"), or 0. */
-static int assignment_line(const char *path, const char *field)
-{
-	vk_buf b = {0};
-	char *err = NULL;
-	if (vk_read_file(path, &b, &err) < 0) {
-		free(err);
-		return 0;
-	}
-	size_t flen = strlen(field);
-	int line = 1, found = 0;
-	for (size_t i = 0; i + flen <= b.len && !found; i++) {
-		if (b.data[i] == '\n') {
-			line++;
-			continue;
-		}
-		if (memcmp(b.data + i, field, flen) != 0 || (i > 0 && ident_char(b.data[i - 1])) ||
-		    (i + flen < b.len && ident_char(b.data[i + flen])))
-			continue;
-		size_t j = i + flen;
-		while (j < b.len && (b.data[j] == ' ' || b.data[j] == '\t'))
-			j++;
-		bool assigns = j < b.len && b.data[j] == '=' && (j + 1 >= b.len || b.data[j + 1] != '=');
-		bool fn = i >= 1 && (b.data[i - 1] == '.' || b.data[i - 1] == ':');
-		if (fn) { /* "function P.field" */
-			size_t k = i - 1;
-			while (k > 0 && (ident_char(b.data[k - 1]) || b.data[k - 1] == '.'))
-				k--;
-			while (k > 0 && (b.data[k - 1] == ' ' || b.data[k - 1] == '\t'))
-				k--;
-			fn = k >= 8 && memcmp(b.data + k - 8, "function", 8) == 0;
-		}
-		if (assigns || fn)
-			found = line;
-	}
-	vk_buf_free(&b);
-	return found;
-}
-
-static char *where(const char *path, const char *field)
-{
-	int line = assignment_line(path, field);
-	return line ? vk_asprintf("%s:%d", path, line) : vk_strdup(path);
-}
-
-/* A label value (the taint's value is P.name): at most 63 characters of
- * [A-Za-z0-9._-], alphanumeric at both ends. */
-static bool label_value_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-			return false;
-	return true;
-}
-
-/* The provider table on top of L. */
-static void check_table(vk_lua_host *h, check_ctx *c)
-{
-	lua_State *L = h->L;
-	for (int k = 0; k < VK_CALL__COUNT; k++) {
-		const char *f = vk_provider_call_name((vk_provider_call)k);
-		lua_getfield(L, -1, f);
-		int ty = lua_type(L, -1);
-		lua_pop(L, 1);
-		bool required = k == VK_CALL_CREATE_POD || k == VK_CALL_DELETE_POD || k == VK_CALL_GET_POD_STATUS;
-		if (ty == LUA_TNIL && required) {
-			add(c, vk_asprintf("%s: the required callback %s is missing (create_pod, delete_pod and "
-			                   "get_pod_status are required)", h->path, f));
-		} else if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
-			char *w = where(h->path, f);
-			add(c, vk_asprintf("%s: %s must be a function (it is a %s)", w, f, lua_typename(L, ty)));
-			free(w);
-		}
-	}
-	static const char *const others[] = {"init", "on_reload"};
-	for (size_t i = 0; i < VK_ARRAY_LEN(others); i++) {
-		lua_getfield(L, -1, others[i]);
-		int ty = lua_type(L, -1);
-		lua_pop(L, 1);
-		if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
-			char *w = where(h->path, others[i]);
-			add(c, vk_asprintf("%s: %s must be a function (it is a %s)", w, others[i], lua_typename(L, ty)));
-			free(w);
-		}
-	}
-	lua_getfield(L, -1, "name");
-	int ty = lua_type(L, -1);
-	if (ty == LUA_TSTRING) {
-		free(c->name);
-		c->name = vk_strdup(lua_tostring(L, -1));
-		if (!label_value_ok(c->name)) {
-			char *w = where(h->path, "name");
-			add(c, vk_asprintf("%s: name \"%s\" cannot be the value of the node's taint (a label value: "
-			                   "up to 63 of [A-Za-z0-9._-], alphanumeric at both ends)", w, c->name));
-			free(w);
-		}
-	} else if (ty != LUA_TNIL) {
-		char *w = where(h->path, "name");
-		add(c, vk_asprintf("%s: name must be a string (it is a %s)", w, lua_typename(L, ty)));
-		free(w);
-	}
-	lua_pop(L, 1);
 }
 
 static void deadline_closed(uv_handle_t *t) { free(t); }
@@ -249,7 +136,12 @@ int vk_lua_provider_check(const vk_lua_opts *o, cJSON *node, vk_lua_check_cb cb,
 		add(c, vk_asprintf("%s: the provider must return a table of callbacks (it returned %s)", h->path,
 		                   luaL_typename(L, -1)));
 	} else {
-		check_table(h, c);
+		char *name = NULL;
+		vk_lua__validate_provider(L, h->path, NULL, &name, add_problem, c);
+		if (name) {
+			free(c->name);
+			c->name = name;
+		}
 		lua_getfield(L, -1, "init");
 		run_init = lua_isfunction(L, -1);
 		if (!run_init)

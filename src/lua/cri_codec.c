@@ -382,7 +382,7 @@ static int enc_message(enc *e, int idx, const ProtobufCMessageDescriptor *d,
 	return 0;
 }
 
-int vk_cri_codec_encode(lua_State *L, int idx, const ProtobufCMessageDescriptor *d,
+int vk_lua__cri_encode(lua_State *L, int idx, const ProtobufCMessageDescriptor *d,
                         ProtobufCMessage **out, char **err)
 {
 	idx = lua_absindex(L, idx);
@@ -459,7 +459,7 @@ static void push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const vo
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
 		if (sub)
-			vk_cri_codec_push(L, sub);
+			vk_lua__cri_push(L, sub);
 		else
 			lua_pushnil(L);
 		break;
@@ -467,7 +467,7 @@ static void push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const vo
 	}
 }
 
-void vk_cri_codec_push(lua_State *L, const ProtobufCMessage *msg)
+void vk_lua__cri_push(lua_State *L, const ProtobufCMessage *msg)
 {
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 	const char *m = (const char *)msg;

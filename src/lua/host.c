@@ -101,6 +101,9 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	 * (measured: about a quarter less memory at 500 pods). */
 	lua_gc(L, LUA_GCINC, 150, 0, 0);
 	vk_lua_host *h = vk_xcalloc(1, sizeof *h);
+	vk_list_init(&h->tasks);
+	vk_list_init(&h->handles);
+	vk_list_init(&h->ready);
 	h->L = L;
 	h->loop = o->loop;
 	h->http = o->http;
@@ -175,15 +178,22 @@ void vk_lua__host_close(vk_lua_host *h)
 		return;
 	h->closing = true;
 	vk_lua__host_ref(h);
-	vk_lua__timers_close(h);
-	h->ready_head = h->ready_tail = NULL;
+	vk_lua__handles_stop(h);
+	for (vk_list *n; (n = vk_list_first(&h->ready));)
+		vk_list_remove(n);
 	/* A RUNNING task (close called from inside it) is ended by
 	 * task_resume when its resume returns.  Callbacks may change the list,
 	 * so look again from the head after each one. */
 	for (;;) {
-		vk_lua_task *t = h->tasks;
-		while (t && (t->state == VK_TASK_RUNNING || t->state == VK_TASK_DONE))
-			t = t->next;
+		vk_lua_task *t = NULL;
+		vk_list *n, *tmp;
+		VK_LIST_FOREACH_SAFE(n, tmp, &h->tasks) {
+			vk_lua_task *c = VK_LIST_ENTRY(n, vk_lua_task, link);
+			if (c->state != VK_TASK_RUNNING && c->state != VK_TASK_DONE) {
+				t = c;
+				break;
+			}
+		}
 		if (!t)
 			break;
 		vk_lua_op *op = t->op;
@@ -258,7 +268,7 @@ int vk_lua__pcall_budgeted(vk_lua_host *h, int nargs, int nres, int msgh, const 
 
 /* ---- tasks -------------------------------------------------------------- */
 
-vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_fn done, void *ud)
+vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_lua_task_done_fn done, void *ud)
 {
 	lua_State *L = h->L;
 	vk_lua_task *t = vk_xcalloc(1, sizeof *t);
@@ -280,10 +290,7 @@ vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_
 	t->done_ud = ud;
 	t->arg_ref = LUA_NOREF;
 	t->state = VK_TASK_QUEUED;
-	t->next = h->tasks;
-	if (h->tasks)
-		h->tasks->prev = t;
-	h->tasks = t;
+	vk_list_insert_head(&h->tasks, &t->link);
 	vk_lua__host_ref(h);
 	return t;
 }
@@ -292,12 +299,8 @@ static void task_free(vk_lua_task *t)
 {
 	vk_lua_host *h = t->h;
 	vk_lua__op_free_early(t);
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		h->tasks = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	vk_list_remove(&t->link);
+	vk_list_remove(&t->ready_link);
 	/* A coroutine that returned is as good as new once its stack is empty;
 	 * one that raised or was killed is dropped. */
 	if (t->reusable && !h->closing && h->n_idle_co < VK_LUA_IDLE_COROUTINES &&
@@ -330,12 +333,7 @@ void vk_lua__task_queue(vk_lua_task *t, int nargs)
 {
 	vk_lua_host *h = t->h;
 	t->nargs = nargs;
-	t->ready_next = NULL;
-	if (h->ready_tail)
-		h->ready_tail->ready_next = t;
-	else
-		h->ready_head = t;
-	h->ready_tail = t;
+	vk_list_insert_tail(&h->ready, &t->ready_link);
 	uv_idle_start(&h->kick, on_kick);
 }
 
@@ -344,18 +342,16 @@ static void on_kick(uv_idle_t *idle)
 	vk_lua_host *h = idle->data;
 	vk_lua__host_ref(h);
 	/* Only the tasks queued so far: one started now may queue more. */
-	vk_lua_task *last = h->ready_tail;
-	while (h->ready_head && !h->closing) {
-		vk_lua_task *t = h->ready_head;
-		h->ready_head = t->ready_next;
-		if (!h->ready_head)
-			h->ready_tail = NULL;
-		bool was_last = t == last;
+	vk_list *last = vk_list_last(&h->ready);
+	for (vk_list *n; !h->closing && (n = vk_list_first(&h->ready));) {
+		vk_lua_task *t = VK_LIST_ENTRY(n, vk_lua_task, ready_link);
+		vk_list_remove(n);
+		bool was_last = n == last;
 		vk_lua__task_resume(t, t->nargs); /* may free t */
 		if (was_last)
 			break;
 	}
-	if (!h->ready_head && !h->closing)
+	if (vk_list_empty(&h->ready) && !h->closing)
 		uv_idle_stop(&h->kick);
 	vk_lua__host_unref(h);
 }
@@ -430,4 +426,59 @@ void vk_lua__task_resume(vk_lua_task *t, int nargs)
 		free(m);
 	}
 	vk_lua__host_unref(h);
+}
+
+/* ---- the host as bindings see it ------------------------------------------ */
+
+lua_State *vk_lua__state(const vk_lua_host *h) { return h->L; }
+bool vk_lua__closing(const vk_lua_host *h) { return h->closing; }
+unsigned vk_lua__generation(const vk_lua_host *h) { return h->gen; }
+void *vk_lua__task_ud(const vk_lua_task *t) { return t->done_ud; }
+const char *vk_lua__task_speaker(const vk_lua_task *t) { return t->speaker; }
+
+void vk_lua__task_pod(lua_State *L, const char **ns, const char **name)
+{
+	vk_lua_task *t = vk_lua__current(L);
+	*ns = t ? t->ns : NULL;
+	*name = t ? t->name : NULL;
+}
+
+bool vk_lua__notify(lua_State *L, cJSON *pod_or_status)
+{
+	vk_lua_host *h = vk_lua__host_of(L);
+	if (!h->prov.notify || h->closing) {
+		cJSON_Delete(pod_or_status);
+		return false;
+	}
+	h->prov.notify(pod_or_status, h->prov.notify_ud); /* the receiver owns it */
+	return true;
+}
+
+void vk_lua__handle_add(vk_lua_host *h, vk_lua_handle *hd)
+{
+	hd->gen = h->gen;
+	vk_list_insert_head(&h->handles, &hd->link);
+}
+
+void vk_lua__handle_remove(vk_lua_handle *hd) { vk_list_remove(&hd->link); }
+
+void vk_lua__handles_stop(vk_lua_host *h)
+{
+	for (vk_list *n; (n = vk_list_first(&h->handles));) {
+		vk_lua_handle *hd = VK_LIST_ENTRY(n, vk_lua_handle, link);
+		vk_list_remove(n); /* in case stop does not */
+		hd->stop(hd);
+	}
+}
+
+void vk_lua__handles_stop_gen(vk_lua_host *h, unsigned gen, bool older)
+{
+	vk_list *n, *tmp;
+	VK_LIST_FOREACH_SAFE(n, tmp, &h->handles) {
+		vk_lua_handle *hd = VK_LIST_ENTRY(n, vk_lua_handle, link);
+		if (older ? hd->gen < gen : hd->gen == gen) {
+			vk_list_remove(n);
+			hd->stop(hd);
+		}
+	}
 }

@@ -18,22 +18,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vk/list.h"
 #include "vk/lua.h"
 
 typedef struct vk_lua_host vk_lua_host;
 typedef struct vk_lua_task vk_lua_task;
 
-typedef enum { VK_TASK_QUEUED, VK_TASK_RUNNING, VK_TASK_WAITING, VK_TASK_DONE } vk_task_state;
+typedef enum { VK_TASK_QUEUED, VK_TASK_RUNNING, VK_TASK_WAITING, VK_TASK_DONE } vk_lua_task_state;
 
 /* Called once when a task ends.  err: 0, -EIO (error()), -ETIMEDOUT (budget),
  * -ECANCELED (closed).  On success the nres results sit on top of t->co. */
-typedef void (*vk_task_done_fn)(vk_lua_task *t, int err, const char *errmsg, int nres);
+typedef void (*vk_lua_task_done_fn)(vk_lua_task *t, int err, const char *errmsg, int nres);
 
 struct vk_lua_task {
 	vk_lua_host *h;
 	lua_State *co;
 	int ref;                 /* registry ref anchoring co */
-	vk_task_state state;
+	vk_lua_task_state state;
 	int nargs;               /* arguments waiting on co's stack (QUEUED) */
 	char *speaker;           /* "provider create_pod default/web-1" */
 	char *ns, *name;         /* pod key when known, else NULL */
@@ -44,11 +45,11 @@ struct vk_lua_task {
 	bool killed;             /* budget exceeded: sticky */
 	bool reusable;           /* returned normally: co may serve another task */
 	char *killmsg;
-	vk_task_done_fn done;
+	vk_lua_task_done_fn done;
 	void *done_ud;           /* per-kind data, see provider.c / bind_timer.c */
 	int arg_ref;             /* LUA_NOREF or a table to read back (init, node_status) */
-	vk_lua_task *prev, *next;      /* h->tasks */
-	vk_lua_task *ready_next;       /* h->ready queue */
+	vk_list link;            /* h->tasks */
+	vk_list ready_link;      /* h->ready, while QUEUED */
 };
 
 struct vk_lua_op {
@@ -84,8 +85,8 @@ struct vk_lua_host {
 	bool has[VK_CALL__COUNT];
 	vk_provider prov;
 	uv_idle_t kick;          /* starts queued tasks on the next loop turn */
-	vk_lua_task *tasks;
-	vk_lua_task *ready_head, *ready_tail;
+	vk_list tasks;           /* vk_lua_task, newest first */
+	vk_list ready;           /* vk_lua_task queued to start, oldest first */
 	vk_lua_task *current;    /* the task whose coroutine is running */
 	int idle_co[VK_LUA_IDLE_COROUTINES]; /* registry refs of finished coroutines to reuse */
 	int n_idle_co;
@@ -93,7 +94,7 @@ struct vk_lua_host {
 	size_t gc_base_kb;       /* the heap after the last full collection */
 	unsigned refs;
 	bool closing;
-	struct vk_lua_every *everies; /* vk.timer.every handles, see bind_timer.c */
+	vk_list handles;         /* vk_lua_handle: what bindings keep running across callbacks */
 	/* open-time state */
 	vk_lua_open_cb open_cb;
 	void *open_ud;
@@ -108,7 +109,7 @@ void vk_lua__host_unref(vk_lua_host *h); /* may free h */
 void vk_lua__host_close(vk_lua_host *h); /* cancels everything, then unrefs */
 /* Creates a task whose coroutine will call the function on top of h->L's
  * stack (popped).  Push its arguments onto t->co, then queue or resume it. */
-vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_task_done_fn done, void *ud);
+vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_lua_task_done_fn done, void *ud);
 void vk_lua__task_queue(vk_lua_task *t, int nargs);   /* starts on the next loop turn */
 void vk_lua__task_resume(vk_lua_task *t, int nargs);  /* runs it now */
 vk_lua_task *vk_lua__current(lua_State *L);           /* NULL outside a task */
@@ -124,19 +125,29 @@ void vk_lua__snapshot_loaded(vk_lua_host *h); /* what package.loaded holds befor
 vk_lua_host *vk_lua__host_from_provider(vk_provider *p); /* NULL when p is not a Lua provider */
 int vk_lua__nothing(lua_State *L);
 
+/* validate.c: checks the provider table on top of L (left there): the
+ * callbacks are functions and the required ones are there, init and
+ * on_reload are functions, name is a string that can be a label value.
+ * Each problem goes to add (which takes it), as "file[:line]: message".
+ * Sets has[] (may be NULL) and *name (malloc'd, NULL when absent or bad;
+ * name may be NULL).  Returns the number of problems. */
+typedef void (*vk_lua_problem_fn)(void *ud, char *problem);
+size_t vk_lua__validate_provider(lua_State *L, const char *path, bool has[VK_CALL__COUNT], char **name,
+                                 vk_lua_problem_fn add, void *ud);
+
 /* modules.c: the module table behind require "vk.*" */
 void vk_lua__open_modules(lua_State *L);
-int vk_lua_open_timer(lua_State *L);
-int vk_lua_open_log(lua_State *L);
-int vk_lua_open_json(lua_State *L);
-int vk_lua_open_yaml(lua_State *L);
-int vk_lua_open_notify(lua_State *L);
-int vk_lua_open_kube(lua_State *L);
-int vk_lua_open_http(lua_State *L);
-int vk_lua_open_cri(lua_State *L);
-int vk_lua_open_fs(lua_State *L);
-int vk_lua_open_event(lua_State *L);
-int vk_lua_open_store(lua_State *L);
+int vk_lua__open_timer(lua_State *L);
+int vk_lua__open_log(lua_State *L);
+int vk_lua__open_json(lua_State *L);
+int vk_lua__open_yaml(lua_State *L);
+int vk_lua__open_notify(lua_State *L);
+int vk_lua__open_kube(lua_State *L);
+int vk_lua__open_http(lua_State *L);
+int vk_lua__open_cri(lua_State *L);
+int vk_lua__open_fs(lua_State *L);
+int vk_lua__open_event(lua_State *L);
+int vk_lua__open_store(lua_State *L);
 
 /* json.c */
 /* init(config, node)'s arguments, converted under lua_pcall (conversion may
@@ -155,8 +166,31 @@ cJSON *vk_lua__to_json_or_raise(lua_State *L, int idx, const char *what);
 extern char vk_lua__null_sentinel;
 #define VK_LUA_NULL ((void *)&vk_lua__null_sentinel)
 
-/* bind_timer.c: stops every vk.timer.every on close */
-void vk_lua__timers_close(vk_lua_host *h);
-void vk_lua__timers_stop_gen(vk_lua_host *h, unsigned gen, bool older);
+/* ---- the host as bindings see it ------------------------------------------
+ * Bindings use these rather than the host's fields. */
+lua_State *vk_lua__state(const vk_lua_host *h);   /* the main state */
+bool vk_lua__closing(const vk_lua_host *h);
+unsigned vk_lua__generation(const vk_lua_host *h); /* the provider version now running */
+void *vk_lua__task_ud(const vk_lua_task *t);       /* the ud given to vk_lua__task_new */
+const char *vk_lua__task_speaker(const vk_lua_task *t);
+/* The pod of the running callback ("namespace", "name"), or NULLs. */
+void vk_lua__task_pod(lua_State *L, const char **ns, const char **name);
+/* Hands pod_or_status (taken) to the provider's notifier (vk.notify);
+ * false, and it is freed, when no notifier is set or the host is closing. */
+bool vk_lua__notify(lua_State *L, cJSON *pod_or_status);
+
+/* Something a binding keeps running beyond one call (a vk.timer.every):
+ * the host stops it when it closes, and a reload stops those of the
+ * versions it replaces (or of the version that failed to load).  `stop`
+ * must unlink it (vk_lua__handle_remove). */
+typedef struct vk_lua_handle {
+	vk_list link;
+	unsigned gen;                          /* set by vk_lua__handle_add */
+	void (*stop)(struct vk_lua_handle *hd);
+} vk_lua_handle;
+void vk_lua__handle_add(vk_lua_host *h, vk_lua_handle *hd);
+void vk_lua__handle_remove(vk_lua_handle *hd);
+void vk_lua__handles_stop(vk_lua_host *h);                              /* all: on close */
+void vk_lua__handles_stop_gen(vk_lua_host *h, unsigned gen, bool older); /* gen, or older ones */
 
 #endif

@@ -147,13 +147,6 @@ static void fail(conv *c, const char *fmt, ...)
 
 static cJSON *to_json(conv *c, int idx);
 
-static cJSON *oom(conv *c, cJSON *partial)
-{
-	cJSON_Delete(partial);
-	fail(c, "out of memory");
-	return NULL;
-}
-
 /* Pushes a path element, converts the value at idx, pops the element. */
 static bool add_child(conv *c, cJSON *parent, int idx, const char *key, lua_Integer i)
 {
@@ -164,11 +157,10 @@ static bool add_child(conv *c, cJSON *parent, int idx, const char *key, lua_Inte
 	c->depth--;
 	if (!v)
 		return false;
-	if (key ? !cJSON_AddItemToObject(parent, key, v) : !cJSON_AddItemToArray(parent, v)) {
-		cJSON_Delete(v);
-		fail(c, "out of memory");
-		return false;
-	}
+	if (key)
+		cJSON_AddItemToObject(parent, key, v);
+	else
+		cJSON_AddItemToArray(parent, v);
 	return true;
 }
 
@@ -176,16 +168,12 @@ static cJSON *array_from(conv *c, int t, lua_Integer n)
 {
 	lua_State *L = c->L;
 	cJSON *a = cJSON_CreateArray();
-	if (!a)
-		return oom(c, NULL);
 	for (lua_Integer i = 1; i <= n; i++) {
 		lua_rawgeti(L, t, i);
 		bool okv;
 		if (lua_isnil(L, -1)) { /* a hole in a marked array is a null */
-			cJSON *nul = cJSON_CreateNull();
-			okv = nul && cJSON_AddItemToArray(a, nul);
-			if (!okv)
-				fail(c, "out of memory");
+			okv = true;
+			cJSON_AddItemToArray(a, cJSON_CreateNull());
 		} else {
 			okv = add_child(c, a, -1, NULL, i);
 		}
@@ -247,13 +235,9 @@ static cJSON *table_to_json(conv *c, int t)
 	}
 
 	cJSON *o = cJSON_CreateObject();
-	if (!o)
-		return oom(c, NULL);
 	if (nstr == 0)
 		return o;
-	const char **keys = malloc(nstr * sizeof *keys);
-	if (!keys)
-		return oom(c, o);
+	const char **keys = vk_xmalloc(nstr * sizeof *keys);
 	size_t k = 0;
 	lua_pushnil(L);
 	while (lua_next(L, t)) {
@@ -335,18 +319,13 @@ static cJSON *to_json(conv *c, int idx)
 
 cJSON *vk_lua_to_json(lua_State *L, int idx, char **err)
 {
-	conv *c = calloc(1, sizeof *c);
-	if (!c) {
-		if (err)
-			*err = vk_strdup("out of memory");
-		return NULL;
-	}
+	conv *c = vk_xcalloc(1, sizeof *c);
 	c->L = L;
 	int top = lua_gettop(L);
 	cJSON *j = to_json(c, idx);
 	lua_settop(L, top);
-	if (!j && !c->err)
-		fail(c, "out of memory");
+	if (!j && !c->err) /* every failing path says why; never leave err empty */
+		fail(c, "cannot convert");
 	if (err)
 		*err = j ? NULL : c->err;
 	else
@@ -377,7 +356,7 @@ cJSON *vk_lua__to_json_or_raise(lua_State *L, int idx, const char *what)
 	char *err = NULL;
 	cJSON *j = vk_lua_to_json(L, idx, &err);
 	if (!j) {
-		lua_pushfstring(L, "%s: %s", what, err ? err : "out of memory");
+		lua_pushfstring(L, "%s: %s", what, err ? err : "cannot convert");
 		free(err);
 		lua_error(L); /* does not return */
 	}

@@ -7,17 +7,17 @@
 #include "vk/util.h"
 
 static const luaL_Reg modules[] = {
-	{"vk.timer", vk_lua_open_timer},
-	{"vk.log", vk_lua_open_log},
-	{"vk.json", vk_lua_open_json},
-	{"vk.yaml", vk_lua_open_yaml},
-	{"vk.notify", vk_lua_open_notify},
-	{"vk.kube", vk_lua_open_kube},
-	{"vk.http", vk_lua_open_http},
-	{"vk.cri", vk_lua_open_cri},
-	{"vk.fs", vk_lua_open_fs},
-	{"vk.event", vk_lua_open_event},
-	{"vk.store", vk_lua_open_store},
+	{"vk.timer", vk_lua__open_timer},
+	{"vk.log", vk_lua__open_log},
+	{"vk.json", vk_lua__open_json},
+	{"vk.yaml", vk_lua__open_yaml},
+	{"vk.notify", vk_lua__open_notify},
+	{"vk.kube", vk_lua__open_kube},
+	{"vk.http", vk_lua__open_http},
+	{"vk.cri", vk_lua__open_cri},
+	{"vk.fs", vk_lua__open_fs},
+	{"vk.event", vk_lua__open_event},
+	{"vk.store", vk_lua__open_store},
 	{NULL, NULL},
 };
 

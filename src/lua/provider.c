@@ -10,27 +10,15 @@
 #include <string.h>
 
 #include "host.h"
+#include "vk/json.h"
 #include "vk/util.h"
 
-static const char *const call_names[VK_CALL__COUNT] = {
-	[VK_CALL_CREATE_POD] = "create_pod",   [VK_CALL_UPDATE_POD] = "update_pod",
-	[VK_CALL_DELETE_POD] = "delete_pod",   [VK_CALL_GET_POD] = "get_pod",
-	[VK_CALL_GET_POD_STATUS] = "get_pod_status", [VK_CALL_GET_PODS] = "get_pods",
-	[VK_CALL_PING] = "ping",               [VK_CALL_NODE_STATUS] = "node_status",
-	[VK_CALL_CONTAINER_LOGS] = "container_logs", [VK_CALL_STATS_SUMMARY] = "stats_summary",
-};
-
-const char *vk_provider_call_name(vk_provider_call c)
-{
-	return (unsigned)c < VK_CALL__COUNT ? call_names[c] : "unknown";
-}
-
 static vk_lua_host *host_of(vk_provider *p) { return VK_CONTAINER_OF(p, vk_lua_host, prov); }
-static const vk_provider_ops lua_ops;
+static const vk_provider_iface lua_iface;
 
 vk_lua_host *vk_lua__host_from_provider(vk_provider *p)
 {
-	return p && p->ops == &lua_ops ? host_of(p) : NULL;
+	return p && p->iface == &lua_iface ? host_of(p) : NULL;
 }
 
 /* ---- calls -------------------------------------------------------------- */
@@ -69,7 +57,7 @@ static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 			if (!r.value) {
 				r.err = -EIO;
 				cerr = vk_asprintf("%s: %s returned a string that is not JSON (at byte %zu)",
-				                   t->h->path, call_names[c->call], end ? (size_t)(end - text) : 0);
+				                   t->h->path, vk_provider_call_name(c->call), end ? (size_t)(end - text) : 0);
 				r.errmsg = cerr;
 			}
 		} else if (has_value) {
@@ -77,7 +65,7 @@ static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 			if (!r.value) {
 				r.err = -EIO;
 				char *m = vk_asprintf("%s: %s returned a value with no JSON form: %s", t->h->path,
-				                      call_names[c->call], cerr);
+				                      vk_provider_call_name(c->call), cerr);
 				free(cerr);
 				cerr = m;
 				r.errmsg = cerr;
@@ -146,11 +134,8 @@ static int build_args(lua_State *L)
 
 static void pod_key(const cJSON *pod, const char **ns, const char **name)
 {
-	const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(md, "namespace");
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(md, "name");
-	*ns = cJSON_IsString(n) ? n->valuestring : NULL;
-	*name = cJSON_IsString(m) ? m->valuestring : NULL;
+	*ns = vk_json_str(pod, "metadata.namespace");
+	*name = vk_json_str(pod, "metadata.name");
 }
 
 static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns,
@@ -170,15 +155,15 @@ static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, con
 		pod_key(pod, &ns, &name);
 
 	lua_State *L = h->L;
-	char *speaker = (ns || name) ? vk_asprintf("provider %s %s/%s", call_names[c], ns ? ns : "",
+	char *speaker = (ns || name) ? vk_asprintf("provider %s %s/%s", vk_provider_call_name(c), ns ? ns : "",
 	                                           name ? name : "")
-	                             : vk_asprintf("provider %s", call_names[c]);
+	                             : vk_asprintf("provider %s", vk_provider_call_name(c));
 	call_ctx *cc = vk_xcalloc(1, sizeof *cc);
 	cc->call = c;
 	cc->cb = cb;
 	cc->ud = ud;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->provider_ref);
-	lua_getfield(L, -1, call_names[c]);
+	lua_getfield(L, -1, vk_provider_call_name(c));
 	lua_remove(L, -2);
 	vk_lua_task *t = vk_lua__task_new(h, speaker, call_done, cc);
 	free(speaker);
@@ -212,7 +197,7 @@ static bool lua_has(vk_provider *p, vk_provider_call c)
 
 static void lua_close_op(vk_provider *p) { vk_lua__host_close(host_of(p)); }
 
-static const vk_provider_ops lua_ops = {
+static const vk_provider_iface lua_iface = {
 	.call = lua_call_op,
 	.has = lua_has,
 	.close = lua_close_op,
@@ -232,16 +217,11 @@ static char *name_from_path(const char *path)
 
 /* The provider's name (table on top): P.name, else the file's basename
  * without ".lua". */
-static char *provider_name(lua_State *L, const char *path)
+static void join_problem(void *ud, char *problem)
 {
-	lua_getfield(L, -1, "name");
-	if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0) {
-		char *n = vk_strdup(lua_tostring(L, -1));
-		lua_pop(L, 1);
-		return n;
-	}
-	lua_pop(L, 1);
-	return name_from_path(path);
+	vk_buf *b = ud;
+	vk_buf_printf(b, "%s%s", b->len ? "; " : "", problem);
+	free(problem);
 }
 
 static int traceback_handler(lua_State *L)
@@ -275,43 +255,15 @@ char *vk_lua__load_provider(vk_lua_host *h, bool has[VK_CALL__COUNT], int *ref, 
 		lua_settop(L, hidx - 1);
 		return e;
 	}
-	vk_buf missing = {0};
-	for (int c = 0; c < VK_CALL__COUNT; c++) {
-		lua_getfield(L, -1, call_names[c]);
-		int ty = lua_type(L, -1);
-		lua_pop(L, 1);
-		has[c] = ty == LUA_TFUNCTION;
-		if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
-			char *e = vk_asprintf("%s: provider field %s must be a function (it is a %s)", h->path,
-			                      call_names[c], lua_typename(L, ty));
-			lua_settop(L, hidx - 1);
-			vk_buf_free(&missing);
-			return e;
-		}
-		bool required = c == VK_CALL_CREATE_POD || c == VK_CALL_DELETE_POD || c == VK_CALL_GET_POD_STATUS;
-		if (required && !has[c])
-			vk_buf_printf(&missing, "%s%s", missing.len ? ", " : "", call_names[c]);
-	}
-	if (missing.len) {
-		char *e = vk_asprintf("%s: the provider lacks required callback(s): %s (create_pod, "
-		                      "delete_pod and get_pod_status are required)",
-		                      h->path, missing.data);
-		vk_buf_free(&missing);
+	/* Every problem, on one line: it becomes a log line and an Event. */
+	vk_buf problems = {0};
+	char *given = NULL;
+	if (vk_lua__validate_provider(L, h->path, has, &given, join_problem, &problems) > 0) {
+		free(given);
 		lua_settop(L, hidx - 1);
-		return e;
+		return vk_buf_steal(&problems);
 	}
-	static const char *const other_fns[] = {"init", "on_reload"};
-	for (size_t i = 0; i < VK_ARRAY_LEN(other_fns); i++) {
-		lua_getfield(L, -1, other_fns[i]);
-		int ty = lua_type(L, -1);
-		lua_pop(L, 1);
-		if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
-			lua_settop(L, hidx - 1);
-			return vk_asprintf("%s: provider field %s must be a function (it is a %s)", h->path,
-			                   other_fns[i], lua_typename(L, ty));
-		}
-	}
-	*name = provider_name(L, h->path);
+	*name = given ? given : name_from_path(h->path);
 	lua_pushvalue(L, -1);
 	*ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, hidx - 1);
@@ -395,7 +347,7 @@ int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, v
 		free(err);
 		return -ENOMEM;
 	}
-	h->prov.ops = &lua_ops;
+	h->prov.iface = &lua_iface;
 	h->open_cb = cb;
 	h->open_ud = ud;
 	h->open_node = node;

@@ -1,4 +1,4 @@
-/* Hot reload (DESIGN.md 5) inside the same lua_State.
+/* Hot reload (docs/design.md, "Hot reload") inside the same lua_State.
  *
  * The new version is loaded beside the old one: the provider's own modules
  * are taken out of package.loaded so that its require lines load them
@@ -101,14 +101,14 @@ static void reload_end(vk_lua_host *h, reload_ctx *r, const char *err)
 	if (err) {
 		if (!h->closing) {
 			restore_modules(h, r->saved_ref);
-			vk_lua__timers_stop_gen(h, h->gen, false);
+			vk_lua__handles_stop_gen(h, h->gen, false);
 		}
 		luaL_unref(L, LUA_REGISTRYINDEX, r->new_ref);
 	} else {
 		luaL_unref(L, LUA_REGISTRYINDEX, h->provider_ref);
 		h->provider_ref = r->new_ref;
 		memcpy(h->has, r->has, sizeof h->has);
-		vk_lua__timers_stop_gen(h, h->gen, true);
+		vk_lua__handles_stop_gen(h, h->gen, true);
 	}
 	luaL_unref(L, LUA_REGISTRYINDEX, r->saved_ref);
 	r->cb(err ? NULL : &h->prov, err, r->ud);
@@ -217,9 +217,7 @@ char **vk_lua_provider_sources(vk_provider *p)
 		lua_pushstring(L, templ);
 		if (lua_pcall(L, 2, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
 			if (n + 2 > cap)
-				list = realloc(list, (cap *= 2) * sizeof *list);
-			if (!list)
-				abort();
+				list = vk_xrealloc(list, (cap *= 2) * sizeof *list);
 			const char *f = lua_tostring(L, -1);
 			list[n++] = vk_strdup(strncmp(f, "./", 2) || slash ? f : f + 2);
 		}

@@ -10,12 +10,6 @@
 
 #define SUB "node"
 
-static cJSON *get_path(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-	return b ? cJSON_GetObjectItemCaseSensitive(x, b) : (cJSON *)x;
-}
-
 /* Sets obj[key] = val, taking ownership of val. */
 static void set_item(cJSON *obj, const char *key, cJSON *val)
 {
@@ -49,11 +43,11 @@ vk_node *vk_node_new(const vk_node_opts *o, cJSON *node)
 	n->watch_backoff = (vk_backoff){.base_ms = 500, .max_ms = 30000};
 
 	/* The provider may not rename the node or drop what the API requires. */
-	cJSON *md = get_path(node, "metadata", NULL);
+	cJSON *md = vk_json_at(node, "metadata");
 	if (!md)
 		md = cJSON_AddObjectToObject(node, "metadata");
 	set_str(md, "name", n->name);
-	cJSON *labels = get_path(node, "metadata", "labels");
+	cJSON *labels = vk_json_at(node, "metadata.labels");
 	char *dropped = NULL;
 	if (vk_node_filter_labels(labels, &dropped) > 0) {
 		vk_warn(SUB, "dropped labels a node may not set on itself (NodeRestriction): %s", dropped);
@@ -74,7 +68,7 @@ const cJSON *vk_node_object(const vk_node *n) { return n->node; }
 const char *vk_node_internal_ip(const vk_node *n)
 {
 	const cJSON *a;
-	cJSON_ArrayForEach(a, get_path(n->node, "status", "addresses"))
+	cJSON_ArrayForEach(a, vk_json_at(n->node, "status.addresses"))
 	{
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "type");
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, "address");
@@ -87,12 +81,11 @@ const char *vk_node_internal_ip(const vk_node *n)
 void vk_node_event(vk_node *n, const char *type, const char *reason, const char *msg)
 {
 	cJSON *ref = cJSON_CreateObject();
-	cJSON_AddStringToObject(ref, "kind", "Node");
 	cJSON *md = cJSON_AddObjectToObject(ref, "metadata");
 	cJSON_AddStringToObject(md, "name", n->name);
 	/* kubectl describe node matches events on uid = name for Nodes. */
 	cJSON_AddStringToObject(md, "uid", n->name);
-	vk_kube_event(n->o.kube, ref, type, reason, n->name, "%s", msg);
+	vk_kube_event(n->o.kube, "Node", ref, type, reason, n->name, "%s", msg);
 	cJSON_Delete(ref);
 }
 
@@ -101,7 +94,7 @@ void vk_node_event(vk_node *n, const char *type, const char *reason, const char 
 static void set_ready_condition(vk_node *n, const char *now)
 {
 	cJSON *c;
-	cJSON_ArrayForEach(c, get_path(n->node, "status", "conditions"))
+	cJSON_ArrayForEach(c, vk_json_at(n->node, "status.conditions"))
 	{
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
 		if (!cJSON_IsString(t))
@@ -136,12 +129,12 @@ static void status_done(const vk_kube_result *r, void *ud)
 	if (r->status == 404) {
 		vk_warn(SUB, "Node %s is gone from the API; registering it again", n->name);
 		n->registered = false;
-		vk_node_register(n);
+		vk_node__register(n);
 		return;
 	}
 	if (r->status != 200) {
 		vk_warn(SUB, "status update failed: %ld %s", r->status, r->error ? r->error : "");
-		/* While the API server is unreachable, vk_node_on_link writes it
+		/* While the API server is unreachable, vk_node__on_link writes it
 		 * the moment it is back. */
 		if (vk_kube_link_up(n->o.kube))
 			uv_timer_start(&n->status_timer, status_tick, 2000, n->o.status_ms);
@@ -149,12 +142,12 @@ static void status_done(const vk_kube_result *r, void *ud)
 	}
 	if (n->status_dirty) {
 		n->status_dirty = false;
-		vk_node_write_status(n);
+		vk_node__write_status(n);
 	}
 }
 
 /* PATCHes the whole status (strategic merge: conditions merge by type). */
-void vk_node_write_status(vk_node *n)
+void vk_node__write_status(vk_node *n)
 {
 	if (n->closing || !n->registered)
 		return;
@@ -166,7 +159,7 @@ void vk_node_write_status(vk_node *n)
 	vk_rfc3339(now, vk_wall_ms(), false);
 	set_ready_condition(n, now);
 	cJSON *patch = cJSON_CreateObject();
-	cJSON_AddItemToObject(patch, "status", cJSON_Duplicate(get_path(n->node, "status", NULL), 1));
+	cJSON_AddItemToObject(patch, "status", cJSON_Duplicate(vk_json_at(n->node, "status"), 1));
 	char *path = vk_asprintf("/api/v1/nodes/%s/status", n->name);
 	char *text = cJSON_PrintUnformatted(patch);
 	n->status_busy = true;
@@ -188,8 +181,8 @@ static void node_status_done(const vk_provider_result *r, void *ud)
 	if (r->err) {
 		vk_warn(SUB, "provider node_status failed: %s", r->errmsg ? r->errmsg : "error");
 	} else if (cJSON_IsObject(r->value)) {
-		const cJSON *st = get_path(r->value, "status", NULL);
-		cJSON *mine = get_path(n->node, "status", NULL);
+		const cJSON *st = vk_json_at(r->value, "status");
+		cJSON *mine = vk_json_at(n->node, "status");
 		static const char *const keys[] = {"capacity", "allocatable", "addresses", "nodeInfo", "daemonEndpoints"};
 		for (size_t i = 0; st && mine && i < VK_ARRAY_LEN(keys); i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, keys[i]);
@@ -198,7 +191,7 @@ static void node_status_done(const vk_provider_result *r, void *ud)
 		}
 	}
 	cJSON_Delete(r->value);
-	vk_node_write_status(n);
+	vk_node__write_status(n);
 }
 
 static void status_tick(uv_timer_t *t)
@@ -212,7 +205,7 @@ static void status_tick(uv_timer_t *t)
 			return;
 		n->node_status_busy = false;
 	}
-	vk_node_write_status(n);
+	vk_node__write_status(n);
 }
 
 /* ---- ping ----------------------------------------------------------------- */
@@ -240,7 +233,7 @@ static void ping_done(const vk_provider_result *r, void *ud)
 		vk_info(SUB, "provider ping recovered: node Ready");
 	else
 		vk_warn(SUB, "provider ping failed, node NotReady: %s", r->errmsg ? r->errmsg : msg);
-	vk_node_write_status(n);
+	vk_node__write_status(n);
 }
 
 static void ping_tick(uv_timer_t *t)
@@ -257,7 +250,7 @@ static void ping_tick(uv_timer_t *t)
 
 static void registered(vk_node *n, const cJSON *obj)
 {
-	const cJSON *uid = get_path(obj, "metadata", "uid");
+	const cJSON *uid = vk_json_at(obj, "metadata.uid");
 	if (cJSON_IsString(uid)) {
 		free(n->uid);
 		n->uid = vk_strdup(uid->valuestring);
@@ -268,8 +261,8 @@ static void registered(vk_node *n, const cJSON *obj)
 	vk_backoff_reset(&n->reg_backoff);
 	free(n->lease_rv);
 	n->lease_rv = NULL;
-	vk_node_write_status(n);
-	vk_node_lease_renew(n);
+	vk_node__write_status(n);
+	vk_node__lease_renew(n);
 	if (first) {
 		vk_node_ready_cb cb = n->ready_cb;
 		n->ready_cb = NULL;
@@ -277,7 +270,7 @@ static void registered(vk_node *n, const cJSON *obj)
 	}
 }
 
-static void retry_tick(uv_timer_t *t) { vk_node_register(t->data); }
+static void retry_tick(uv_timer_t *t) { vk_node__register(t->data); }
 
 static void retry_later(vk_node *n, const char *why)
 {
@@ -314,7 +307,7 @@ static void create_done(const vk_kube_result *r, void *ud)
 		/* It exists already (a restart): bring our labels onto it. */
 		cJSON *patch = cJSON_CreateObject();
 		cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
-		const cJSON *labels = get_path(n->node, "metadata", "labels");
+		const cJSON *labels = vk_json_at(n->node, "metadata.labels");
 		cJSON_AddItemToObject(md, "labels", labels ? cJSON_Duplicate(labels, 1) : cJSON_CreateObject());
 		char *path = vk_asprintf("/api/v1/nodes/%s", n->name);
 		int rc = vk_kube_send_json(n->o.kube, "PATCH", path, "application/strategic-merge-patch+json",
@@ -330,14 +323,14 @@ static void create_done(const vk_kube_result *r, void *ud)
 	retry_later(n, r->error ? r->error : "create failed");
 }
 
-void vk_node_register(vk_node *n)
+void vk_node__register(vk_node *n)
 {
 	if (n->closing || n->registering)
 		return;
 	n->registering = true;
 	cJSON *body = cJSON_Duplicate(n->node, 1);
-	cJSON_DeleteItemFromObjectCaseSensitive(get_path(body, "metadata", NULL), "resourceVersion");
-	cJSON_DeleteItemFromObjectCaseSensitive(get_path(body, "metadata", NULL), "uid");
+	cJSON_DeleteItemFromObjectCaseSensitive(vk_json_at(body, "metadata"), "resourceVersion");
+	cJSON_DeleteItemFromObjectCaseSensitive(vk_json_at(body, "metadata"), "uid");
 	if (vk_kube_send_json(n->o.kube, "POST", "/api/v1/nodes", NULL, body, create_done, n) < 0)
 		retry_later(n, "could not start the request");
 	cJSON_Delete(body);
@@ -345,7 +338,7 @@ void vk_node_register(vk_node *n)
 
 /* ---- watching our own Node, to re-create it at once if deleted ----------- */
 
-static void watch_tick(uv_timer_t *t) { vk_node_watch_start(t->data); }
+static void watch_tick(uv_timer_t *t) { vk_node__watch_start(t->data); }
 
 static void watch_event(const char *type, cJSON *obj, void *ud)
 {
@@ -353,7 +346,7 @@ static void watch_event(const char *type, cJSON *obj, void *ud)
 	if (strcmp(type, "DELETED") == 0 && !n->closing) {
 		vk_warn(SUB, "Node %s was deleted; registering it again", n->name);
 		n->registered = false;
-		vk_node_register(n);
+		vk_node__register(n);
 	}
 }
 
@@ -369,7 +362,7 @@ static void watch_closed(long status, const char *err, void *ud)
 	uv_timer_start(&n->watch_timer, watch_tick, d, 0);
 }
 
-void vk_node_watch_start(vk_node *n)
+void vk_node__watch_start(vk_node *n)
 {
 	if (n->closing || n->watch)
 		return;
@@ -389,12 +382,12 @@ int vk_node_start(vk_node *n, vk_node_ready_cb cb, void *ud)
 {
 	n->ready_cb = cb;
 	n->ready_ud = ud;
-	vk_node_register(n);
-	vk_node_lease_start(n);
+	vk_node__register(n);
+	vk_node__lease_start(n);
 	uv_timer_start(&n->ping_timer, ping_tick, 0, n->o.ping_ms);
 	uv_timer_start(&n->status_timer, status_tick, n->o.status_ms, n->o.status_ms);
-	vk_node_watch_start(n);
-	vk_kube_link_listen(n->o.kube, vk_node_on_link, n);
+	vk_node__watch_start(n);
+	vk_kube_link_listen(n->o.kube, vk_node__on_link, n);
 	return 0;
 }
 
@@ -416,7 +409,7 @@ void vk_node_close(vk_node *n)
 	if (!n || n->closing)
 		return;
 	n->closing = true;
-	vk_kube_link_unlisten(n->o.kube, vk_node_on_link, n);
+	vk_kube_link_unlisten(n->o.kube, vk_node__on_link, n);
 	vk_kube_cancel(n->resync_call);
 	n->resync_call = NULL;
 	if (n->watch)

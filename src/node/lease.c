@@ -9,42 +9,60 @@
 
 static void lease_tick(uv_timer_t *t)
 {
-	vk_node_lease_renew(t->data);
+	vk_node__lease_renew(t->data);
 }
 
-void vk_node_lease_start(vk_node *n)
+void vk_node__lease_start(vk_node *n)
 {
 	n->lease_timer.data = n;
 	uv_timer_start(&n->lease_timer, lease_tick, 0, n->o.lease_renew_ms);
 }
 
-static cJSON *lease_body(vk_node *n)
+cJSON *vk_node__lease_body(const char *name, const char *uid, const char *rv, unsigned duration_s,
+                           uint64_t wall_ms)
 {
 	char now[40];
-	vk_rfc3339(now, vk_wall_ms(), true);
+	vk_rfc3339(now, wall_ms, true);
 	cJSON *l = cJSON_CreateObject();
 	cJSON_AddStringToObject(l, "apiVersion", "coordination.k8s.io/v1");
 	cJSON_AddStringToObject(l, "kind", "Lease");
 	cJSON *md = cJSON_AddObjectToObject(l, "metadata");
-	cJSON_AddStringToObject(md, "name", n->name);
+	cJSON_AddStringToObject(md, "name", name);
 	cJSON_AddStringToObject(md, "namespace", "kube-node-lease");
-	if (n->lease_rv)
-		cJSON_AddStringToObject(md, "resourceVersion", n->lease_rv);
-	if (n->uid) {
+	if (rv)
+		cJSON_AddStringToObject(md, "resourceVersion", rv);
+	if (uid) {
 		/* Owned by the Node, so the garbage collector removes it with the Node. */
 		cJSON *refs = cJSON_AddArrayToObject(md, "ownerReferences");
 		cJSON *r = cJSON_CreateObject();
 		cJSON_AddStringToObject(r, "apiVersion", "v1");
 		cJSON_AddStringToObject(r, "kind", "Node");
-		cJSON_AddStringToObject(r, "name", n->name);
-		cJSON_AddStringToObject(r, "uid", n->uid);
+		cJSON_AddStringToObject(r, "name", name);
+		cJSON_AddStringToObject(r, "uid", uid);
 		cJSON_AddItemToArray(refs, r);
 	}
 	cJSON *spec = cJSON_AddObjectToObject(l, "spec");
-	cJSON_AddStringToObject(spec, "holderIdentity", n->name);
-	cJSON_AddNumberToObject(spec, "leaseDurationSeconds", n->o.lease_duration_s);
+	cJSON_AddStringToObject(spec, "holderIdentity", name);
+	cJSON_AddNumberToObject(spec, "leaseDurationSeconds", duration_s);
 	cJSON_AddStringToObject(spec, "renewTime", now);
 	return l;
+}
+
+static cJSON *lease_body(vk_node *n)
+{
+	return vk_node__lease_body(n->name, n->uid, n->lease_rv, n->o.lease_duration_s, n->lease_started_wall_ms);
+}
+
+vk_node_lease_next vk_node__lease_next(long status)
+{
+	if (status == 200 || status == 201)
+		return VK_NODE_LEASE_RENEWED;
+	/* 404: no lease yet (or the Node and its lease were deleted);
+	 * 409: someone else wrote it; both: forget the version, try again now. */
+	if (status == 404 || status == 409)
+		return VK_NODE_LEASE_AGAIN_NOW;
+	/* Anything else: well inside the lease duration rather than a full period later. */
+	return VK_NODE_LEASE_AGAIN_SOON;
 }
 
 static void remember_rv(vk_node *n, const cJSON *lease)
@@ -62,27 +80,26 @@ static void renew_done(const vk_kube_result *r, void *ud)
 	n->lease_call = NULL;
 	if (n->closing)
 		return;
-	if (r->status == 200 || r->status == 201) {
+	vk_node_lease_next next = vk_node__lease_next(r->status);
+	if (next == VK_NODE_LEASE_RENEWED) {
 		remember_rv(n, r->json);
 		n->lease_last_ok_ms = vk_now_ms();
 		vk_debug("lease", "renewed (rv %s)", n->lease_rv ? n->lease_rv : "?");
 		return;
 	}
-	/* 404: no lease yet (or the Node and its lease were deleted);
-	 * 409: someone else wrote it; both: forget the version, try again soon. */
 	free(n->lease_rv);
 	n->lease_rv = NULL;
-	if (r->status == 404 || r->status == 409) {
+	if (next == VK_NODE_LEASE_AGAIN_NOW) {
 		vk_debug("lease", "%ld %s, creating or refreshing", r->status, r->reason ? r->reason : "");
-		vk_node_lease_renew(n);
+		vk_node__lease_renew(n);
 		return;
 	}
 	vk_warn("lease", "renewal failed: %ld %s", r->status, r->error ? r->error : "");
 	/* Retry well inside the lease duration rather than a full period later;
 	 * but not while the API server is unreachable: the client probes the
-	 * link and vk_node_on_link renews the moment it is back. */
+	 * link and vk_node__on_link renews the moment it is back. */
 	if (vk_kube_link_up(n->o.kube))
-		uv_timer_start(&n->lease_timer, lease_tick, 1000, n->o.lease_renew_ms);
+		uv_timer_start(&n->lease_timer, lease_tick, VK_NODE_LEASE_RETRY_MS, n->o.lease_renew_ms);
 }
 
 static void get_done(const vk_kube_result *r, void *ud);
@@ -98,11 +115,14 @@ static int send_lease(vk_node *n, const char *method, const char *path)
 	return rc;
 }
 
-void vk_node_lease_renew(vk_node *n)
+void vk_node__lease_renew(vk_node *n)
 {
 	if (n->lease_busy || n->closing || !n->registered)
 		return;
 	n->lease_busy = true;
+	/* renewTime is when this renewal started, also when it must read the
+	 * lease first: a slow GET does not push it late and the next one early. */
+	n->lease_started_wall_ms = vk_wall_ms();
 	char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
 	int rc;
 	if (!n->lease_rv) {

@@ -2,6 +2,7 @@
 #ifndef VK_NODE_INT_H
 #define VK_NODE_INT_H
 
+#include "vk/json.h"
 #include "vk/node.h"
 #include "vk/util.h"
 
@@ -25,6 +26,7 @@ struct vk_node {
 	bool lease_busy;
 	vk_kube_call *lease_call; /* the lease call in flight, if any */
 	uint64_t lease_last_ok_ms;
+	uint64_t lease_started_wall_ms; /* the renewal in flight started then: its renewTime */
 
 	/* status writes: at most one in flight, a later request marks it dirty */
 	bool status_busy, status_dirty, ping_busy, node_status_busy;
@@ -37,12 +39,23 @@ struct vk_node {
 	uv_timer_t watch_timer;
 };
 
-void vk_node_lease_start(vk_node *n);
-void vk_node_lease_renew(vk_node *n);
-void vk_node_register(vk_node *n);
-void vk_node_write_status(vk_node *n);
-void vk_node_watch_start(vk_node *n);
-void vk_node_on_link(bool up, void *ud); /* reconnect.c */
+/* lease.c: the Lease object to write (pure: the time is given), and what
+ * follows a write's answer. */
+cJSON *vk_node__lease_body(const char *name, const char *uid, const char *rv, unsigned duration_s,
+                           uint64_t wall_ms);
+typedef enum {
+	VK_NODE_LEASE_RENEWED,    /* keep the new resourceVersion; next renewal on the timer */
+	VK_NODE_LEASE_AGAIN_NOW,  /* 404/409: forget the version, read or create it again now */
+	VK_NODE_LEASE_AGAIN_SOON, /* other failures: again after VK_NODE_LEASE_RETRY_MS */
+} vk_node_lease_next;
+#define VK_NODE_LEASE_RETRY_MS 1000
+vk_node_lease_next vk_node__lease_next(long status);
+void vk_node__lease_start(vk_node *n);
+void vk_node__lease_renew(vk_node *n);
+void vk_node__register(vk_node *n);
+void vk_node__write_status(vk_node *n);
+void vk_node__watch_start(vk_node *n);
+void vk_node__on_link(bool up, void *ud); /* reconnect.c */
 
 /* Unary calls of the node controller get as long as kubelet's heartbeat
  * client does: a lease renewal that waits longer is on a dead link. */

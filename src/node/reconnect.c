@@ -34,10 +34,10 @@ static void resync_done(const vk_kube_result *r, void *ud)
 			n->ready_transition = true;
 		}
 	}
-	vk_node_write_status(n);
+	vk_node__write_status(n);
 }
 
-void vk_node_on_link(bool up, void *ud)
+void vk_node__on_link(bool up, void *ud)
 {
 	vk_node *n = ud;
 	if (!up || n->closing || !n->registered)
@@ -47,7 +47,7 @@ void vk_node_on_link(bool up, void *ud)
 		n->lease_call = NULL;
 		n->lease_busy = false;
 	}
-	vk_node_lease_renew(n);
+	vk_node__lease_renew(n);
 	if (n->status_busy && n->status_call) {
 		vk_kube_cancel(n->status_call);
 		n->status_call = NULL;
@@ -58,6 +58,6 @@ void vk_node_on_link(bool up, void *ud)
 	char *path = vk_asprintf("/api/v1/nodes/%s", n->name);
 	if (vk_kube_request_within(n->o.kube, VK_NODE_CALL_MS, "GET", path, NULL, NULL, resync_done, n,
 	                           &n->resync_call) < 0)
-		vk_node_write_status(n);
+		vk_node__write_status(n);
 	free(path);
 }

@@ -15,14 +15,14 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 	if (!pc->o.workers)
 		pc->o.workers = 64;
 	pc->recs = vk_map_new();
-	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pods_sync, pc);
-	pc->sq = vk_pods_status_queue(pc);
-	pc->pq = vk_pods_poll_queue(pc);
+	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pod__sync, pc);
+	pc->sq = vk_pod__status_queue(pc);
+	pc->pq = vk_pod__poll_queue(pc);
 	uv_timer_init(o->loop, &pc->poll_timer);
 	pc->poll_timer.data = pc;
 	pc->open_handles = 1;
-	pc->persist = vk_pods_persist_new(pc);
-	vk_provider_set_notify(o->provider, vk_pods_notify, pc);
+	pc->persist = vk_pod__persist_new(pc);
+	vk_provider_set_notify(o->provider, vk_pod__notify, pc);
 	return pc;
 }
 
@@ -44,14 +44,15 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 	const cJSON *p, *list = cJSON_IsArray(res->value) ? res->value : NULL;
 	cJSON_ArrayForEach(p, list)
 	{
-		char *key = vk_pod_key(p);
+		/* A pod without a namespace cannot be one of the API's. */
+		char *key = vk_json_str(p, "metadata.namespace") ? vk_kube_key(p) : NULL;
 		if (!key)
 			continue;
-		pod_rec *r = vk_pods_rec(pc, key, vk_json_str(p, "metadata.uid"));
+		pod_rec *r = vk_pod__rec(pc, key, vk_json_str(p, "metadata.uid"));
 		r->created = true;
 		/* A restart: the status the API last got from us is known again. */
 		if (!r->last_status)
-			r->last_status = vk_pods_persist_written(pc, key);
+			r->last_status = vk_pod__persist_written(pc, key);
 		cJSON_Delete(r->pod);
 		r->pod = cJSON_Duplicate(p, 1);
 		r->spec_sig = 0; /* taken from the API pod at its first sync */
@@ -60,8 +61,8 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 	}
 	cJSON_Delete(res->value);
 	vk_info(SUB, "the provider reports %zu pods", n);
-	vk_pods_informer_start(pc);
-	vk_pods_poll_start(pc);
+	vk_pod__informer_start(pc);
+	vk_pod__poll_start(pc);
 }
 
 static void get_pods(vk_pods *pc)
@@ -73,8 +74,8 @@ static void get_pods(vk_pods *pc)
 	pc->inflight--;
 	if (rc != -ENOSYS)
 		vk_warn(SUB, "provider get_pods could not start: %s", strerror(-rc));
-	vk_pods_informer_start(pc);
-	vk_pods_poll_start(pc);
+	vk_pod__informer_start(pc);
+	vk_pod__poll_start(pc);
 }
 
 static void store_loaded(vk_pods *pc)
@@ -86,10 +87,10 @@ static void store_loaded(vk_pods *pc)
 
 int vk_pods_start(vk_pods *pc)
 {
-	vk_kube_link_listen(pc->o.kube, vk_pods_on_link, pc);
+	vk_kube_link_listen(pc->o.kube, vk_pod__on_link, pc);
 	if (pc->persist) {
 		pc->inflight++;
-		if (vk_pods_persist_load(pc, store_loaded) == 0)
+		if (vk_pod__persist_load(pc, store_loaded) == 0)
 			return 0;
 		pc->inflight--;
 		vk_warn(SUB, "the store could not be read: starting from the API only");
@@ -108,7 +109,7 @@ void vk_pods_resync(vk_pods *pc)
 			continue;
 		/* A read in flight may run on the version a hot reload has just
 		 * replaced: the poll queue asks once more when it is back. */
-		vk_pods_fetch_status(pc, r);
+		vk_pod__fetch_status(pc, r);
 	}
 }
 
@@ -120,7 +121,7 @@ static void closed(uv_handle_t *h)
 	const char *k;
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);)
-		vk_pods_rec_free(pc, v);
+		vk_pod__rec_free(pc, v);
 	vk_map_free(pc->recs);
 	free(pc);
 }
@@ -134,11 +135,11 @@ void vk_pods_close(vk_pods *pc)
 	if (!pc || pc->closing)
 		return;
 	pc->closing = true;
-	vk_pods_persist_close(pc->persist);
+	vk_pod__persist_close(pc->persist);
 	pc->persist = NULL;
-	vk_kube_link_unlisten(pc->o.kube, vk_pods_on_link, pc);
+	vk_kube_link_unlisten(pc->o.kube, vk_pod__on_link, pc);
 	vk_provider_set_notify(pc->o.provider, NULL, NULL);
-	vk_pods_informer_stop(pc);
+	vk_pod__informer_stop(pc);
 	vk_queue_close(pc->q);
 	vk_queue_close(pc->sq);
 	vk_queue_close(pc->pq);

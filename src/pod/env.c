@@ -49,7 +49,7 @@ static const char *lookup(const cJSON *env, const char *name, size_t n)
 	return found;
 }
 
-char *vk_env_expand(const char *s, const cJSON *env)
+char *vk_pod_env_expand(const char *s, const cJSON *env)
 {
 	vk_buf out = {0};
 	for (const char *p = s; *p;) {
@@ -448,7 +448,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 		const cJSON *vf = cJSON_GetObjectItemCaseSensitive(e, "valueFrom");
 		if (!vf) {
 			const char *v = vk_json_str(e, "value");
-			char *x = vk_env_expand(v ? v : "", out);
+			char *x = vk_pod_env_expand(v ? v : "", out);
 			add_env(out, name, x);
 			free(x);
 			continue;
@@ -539,7 +539,7 @@ static void compute(env_job *j)
 		if (f->status != 200 && f->status != 404 && strcmp(k, "master") != 0) {
 			char *err = vk_asprintf("reading %s failed (HTTP %ld)", f->path, f->status);
 			cJSON *pod = j->pod;
-			j->cb(NULL, err, j->ud);
+			j->cb(NULL, -EAGAIN, err, j->ud);
 			free(err);
 			cJSON_Delete(pod);
 			job_free(j);
@@ -558,11 +558,11 @@ static void compute(env_job *j)
 		}
 	}
 	if (err) {
-		j->cb(NULL, err, j->ud);
+		j->cb(NULL, -ENOENT, err, j->ud);
 		free(err);
 		cJSON_Delete(j->pod);
 	} else {
-		j->cb(j->pod, NULL, j->ud);
+		j->cb(j->pod, 0, NULL, j->ud);
 	}
 	job_free(j);
 }

@@ -9,15 +9,15 @@
 static void on_upsert(const char *key, const cJSON *obj, void *ud)
 {
 	vk_pods *pc = ud;
-	vk_pods_persist_pod(pc, key, obj);
+	vk_pod__persist_pod(pc, key, obj);
 	vk_queue_add(pc->q, key);
 }
 
 static void on_delete(const char *key, const cJSON *old, void *ud)
 {
 	vk_pods *pc = ud;
-	vk_pods_persist_pod_gone(pc, key, old);
-	vk_pods_forget(pc, key, old);
+	vk_pod__persist_pod_gone(pc, key, old);
+	vk_pod__forget(pc, key, old);
 	vk_queue_add(pc->q, key);
 }
 
@@ -31,7 +31,7 @@ static void on_synced(void *ud)
 			vk_queue_add(pc->q, k);
 }
 
-void vk_pods_informer_start(vk_pods *pc)
+void vk_pod__informer_start(vk_pods *pc)
 {
 	char *sel = vk_asprintf("spec.nodeName=%s", pc->o.nodename);
 	char *what = vk_asprintf("pods on %s", pc->o.nodename);
@@ -46,7 +46,7 @@ void vk_pods_informer_start(vk_pods *pc)
 	 * Each is synced as if just listed (the provider keeps what it runs;
 	 * what it lacks is created); nothing is deleted for being absent until
 	 * the API has confirmed the state (on_synced). */
-	if (vk_pods_persist_seed(pc, pc->inf)) {
+	if (vk_pod__persist_seed(pc, pc->inf)) {
 		const char *k;
 		size_t n = 0;
 		for (vk_map_iter i = {0}; vk_informer_next(pc->inf, &i, &k); n++)
@@ -62,7 +62,7 @@ void vk_pods_informer_start(vk_pods *pc)
 	vk_informer_start(pc->services);
 }
 
-void vk_pods_informer_stop(vk_pods *pc)
+void vk_pod__informer_stop(vk_pods *pc)
 {
 	vk_informer_close(pc->inf);
 	vk_informer_close(pc->services);

@@ -24,7 +24,7 @@
  * resourceVersion trails the objects (queued once a second, after them), so
  * a restart never resumes the watch past a change the store lacks.
  *
- * At start-up (vk_pods_persist_load) everything is read back: the informer
+ * At start-up (vk_pod__persist_load) everything is read back: the informer
  * is seeded with the pods and the resourceVersion (it resumes its watch
  * from there), the read-through cache with the objects, and each pod's
  * last written status is known again, so nothing is written twice. */
@@ -43,7 +43,7 @@
 #define K_SERVER "meta/server"
 #define TICK_MS 1000
 
-struct vk_pods_persist {
+struct vk_pod_persist {
 	vk_pods *pc;
 	vk_store *store;
 	vk_store_wb *wb;
@@ -57,7 +57,7 @@ struct vk_pods_persist {
 	uint64_t node_hash;
 	uint64_t events;        /* pod events (watch/list changes) seen */
 	uv_timer_t tick;
-	vk_pods_persist_cb load_cb;
+	vk_pod_persist_cb load_cb;
 	bool loading, closing;
 };
 
@@ -80,13 +80,13 @@ static void free_u64_map(vk_map *m)
 	vk_map_free(m);
 }
 
-static char *pkey_of(const vk_pods_persist *ps, const char *prefix, const char *key)
+static char *pkey_of(const vk_pod_persist *ps, const char *prefix, const char *key)
 {
 	return vk_asprintf("%s%s%s", ps->pfx, prefix, key);
 }
 #define pkey(prefix, key) pkey_of(ps, prefix, key)
 
-static void put(vk_pods_persist *ps, const char *key, const char *value, size_t len, uint64_t rv)
+static void put(vk_pod_persist *ps, const char *key, const char *value, size_t len, uint64_t rv)
 {
 	char *k = pkey(key, "");
 	vk_store_wb_put(ps->wb, k, value, len, rv, 0);
@@ -100,7 +100,7 @@ static bool is_secret_path(const char *path) { return strstr(path, "/secrets") !
 /* The read-through cache changed: mirror it (Secrets sealed, or not at all). */
 static void obj_put(const char *path, const char *json, size_t len, const char *rv, void *ud)
 {
-	vk_pods_persist *ps = ud;
+	vk_pod_persist *ps = ud;
 	if (ps->closing)
 		return;
 	char *k = pkey(K_OBJ, path);
@@ -119,7 +119,7 @@ static void obj_put(const char *path, const char *json, size_t len, const char *
 
 static void obj_del(const char *path, void *ud)
 {
-	vk_pods_persist *ps = ud;
+	vk_pod_persist *ps = ud;
 	if (ps->closing)
 		return;
 	char *k = pkey(K_OBJ, path);
@@ -127,9 +127,9 @@ static void obj_del(const char *path, void *ud)
 	free(k);
 }
 
-void vk_pods_persist_pod(vk_pods *pc, const char *key, const cJSON *pod)
+void vk_pod__persist_pod(vk_pods *pc, const char *key, const cJSON *pod)
 {
-	vk_pods_persist *ps = pc->persist;
+	vk_pod_persist *ps = pc->persist;
 	if (!ps || ps->closing)
 		return;
 	ps->events++;
@@ -151,9 +151,9 @@ void vk_pods_persist_pod(vk_pods *pc, const char *key, const cJSON *pod)
 	free(text);
 }
 
-void vk_pods_persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old)
+void vk_pod__persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old)
 {
-	vk_pods_persist *ps = pc->persist;
+	vk_pod_persist *ps = pc->persist;
 	if (!ps || ps->closing)
 		return;
 	ps->events++;
@@ -168,9 +168,9 @@ void vk_pods_persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old)
 	}
 }
 
-void vk_pods_persist_status(vk_pods *pc, const char *key, bool written, const char *text)
+void vk_pod__persist_status(vk_pods *pc, const char *key, bool written, const char *text)
 {
-	vk_pods_persist *ps = pc->persist;
+	vk_pod_persist *ps = pc->persist;
 	if (!ps || ps->closing || !text)
 		return;
 	char *k = pkey(written ? K_WSTATUS : K_PSTATUS, key);
@@ -182,7 +182,7 @@ void vk_pods_persist_status(vk_pods *pc, const char *key, bool written, const ch
  * covers.  The write-behind commits oldest first, so it never lands before
  * them; a write coalesced with a later one of the same key stands for an
  * event after this resourceVersion, which a resumed watch replays. */
-static void save_rv(vk_pods_persist *ps)
+static void save_rv(vk_pod_persist *ps)
 {
 	const char *rv = ps->pc->inf ? vk_informer_rv(ps->pc->inf) : NULL;
 	if (!rv || (ps->rv_saved && strcmp(ps->rv_saved, rv) == 0))
@@ -192,7 +192,7 @@ static void save_rv(vk_pods_persist *ps)
 	ps->rv_saved = vk_strdup(rv);
 }
 
-static void save_node(vk_pods_persist *ps)
+static void save_node(vk_pod_persist *ps)
 {
 	const cJSON *node = ps->pc->o.node ? vk_node_object(ps->pc->o.node) : NULL;
 	if (!node)
@@ -209,7 +209,7 @@ static void save_node(vk_pods_persist *ps)
 
 static void on_tick(uv_timer_t *t)
 {
-	vk_pods_persist *ps = t->data;
+	vk_pod_persist *ps = t->data;
 	if (ps->closing || ps->loading)
 		return;
 	save_rv(ps);
@@ -229,7 +229,7 @@ static bool starts(const char *s, const char *prefix, const char **rest)
 
 static void loaded(vk_store *s, int status, const char *err, const vk_store_rec *recs, size_t n, void *ud)
 {
-	vk_pods_persist *ps = ud;
+	vk_pod_persist *ps = ud;
 	ps->loading = false;
 	if (ps->closing)
 		return;
@@ -264,7 +264,7 @@ static void loaded(vk_store *s, int status, const char *err, const vk_store_rec 
 		r = &rr;
 		if (starts(r->key, K_POD, &rest)) {
 			cJSON *pod = cJSON_ParseWithLength(r->value, r->len);
-			char *key = pod ? vk_pod_key(pod) : NULL;
+			char *key = pod ? vk_kube_key(pod) : NULL;
 			if (!key || strcmp(key, rest) != 0) {
 				bad++;
 				cJSON_Delete(pod);
@@ -306,15 +306,15 @@ static void loaded(vk_store *s, int status, const char *err, const vk_store_rec 
 		vk_info(SUB, "the store %s holds %zu pods (resourceVersion %s), %zu statuses, %zu objects%s",
 		        vk_store_name(s), pods, ps->rv_loaded ? ps->rv_loaded : "none", statuses, objs,
 		        bad ? "; some records could not be read and are ignored" : "");
-	vk_pods_persist_cb cb = ps->load_cb;
+	vk_pod_persist_cb cb = ps->load_cb;
 	ps->load_cb = NULL;
 	if (cb)
 		cb(ps->pc);
 }
 
-int vk_pods_persist_load(vk_pods *pc, vk_pods_persist_cb cb)
+int vk_pod__persist_load(vk_pods *pc, vk_pod_persist_cb cb)
 {
-	vk_pods_persist *ps = pc->persist;
+	vk_pod_persist *ps = pc->persist;
 	ps->load_cb = cb;
 	ps->loading = true;
 	int rc = vk_store_list(ps->store, ps->pfx, loaded, ps);
@@ -325,9 +325,9 @@ int vk_pods_persist_load(vk_pods *pc, vk_pods_persist_cb cb)
 	return rc;
 }
 
-bool vk_pods_persist_seed(vk_pods *pc, vk_informer *inf)
+bool vk_pod__persist_seed(vk_pods *pc, vk_informer *inf)
 {
-	vk_pods_persist *ps = pc->persist;
+	vk_pod_persist *ps = pc->persist;
 	if (!ps || !ps->pods || !ps->rv_loaded) {
 		if (ps) {
 			cJSON_Delete(ps->pods);
@@ -349,20 +349,20 @@ bool vk_pods_persist_seed(vk_pods *pc, vk_informer *inf)
 	return true;
 }
 
-uint64_t vk_pods_persist_written(vk_pods *pc, const char *key)
+uint64_t vk_pod__persist_written(vk_pods *pc, const char *key)
 {
-	vk_pods_persist *ps = pc->persist;
+	vk_pod_persist *ps = pc->persist;
 	uint64_t *h = ps ? vk_map_get(ps->written, key) : NULL;
 	return h ? *h : 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------- */
 
-vk_pods_persist *vk_pods_persist_new(vk_pods *pc)
+vk_pod_persist *vk_pod__persist_new(vk_pods *pc)
 {
 	if (!pc->o.store || !pc->o.wb)
 		return NULL;
-	vk_pods_persist *ps = vk_xcalloc(1, sizeof *ps);
+	vk_pod_persist *ps = vk_xcalloc(1, sizeof *ps);
 	ps->pc = pc;
 	ps->store = pc->o.store;
 	ps->wb = pc->o.wb;
@@ -376,14 +376,12 @@ vk_pods_persist *vk_pods_persist_new(vk_pods *pc)
 	ps->pfx = vk_asprintf("node/%s/", pc->o.nodename);
 	vk_kube_cache_hooks h = {.on_put = obj_put, .on_del = obj_del, .ud = ps};
 	vk_kube_cache_set_hooks(pc->o.kube, &h);
-	if (!ps->key)
-		vk_info(SUB, "no --state-key-file: Secrets are not written to the store (kept in memory only)");
 	return ps;
 }
 
 static void persist_closed(uv_handle_t *h)
 {
-	vk_pods_persist *ps = h->data;
+	vk_pod_persist *ps = h->data;
 	cJSON_Delete(ps->pods);
 	free_u64_map(ps->pod_rv);
 	free_u64_map(ps->written);
@@ -393,7 +391,7 @@ static void persist_closed(uv_handle_t *h)
 	free(ps);
 }
 
-void vk_pods_persist_close(vk_pods_persist *ps)
+void vk_pod__persist_close(vk_pod_persist *ps)
 {
 	if (!ps || ps->closing)
 		return;

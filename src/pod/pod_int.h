@@ -2,7 +2,10 @@
 #ifndef VK_POD_INT_H
 #define VK_POD_INT_H
 
+#include "vk/json.h"
+#include "vk/node.h"
 #include "vk/pod.h"
+#include "vk/queue.h"
 #include "vk/util.h"
 
 #define SUB "pod"
@@ -25,7 +28,7 @@ typedef struct pod_rec {
 	                         (JSON text; NULL once written): for vk_pods_list */
 } pod_rec;
 
-typedef struct vk_pods_persist vk_pods_persist;
+typedef struct vk_pod_persist vk_pod_persist;
 
 struct vk_pods {
 	vk_pod_opts o;
@@ -39,55 +42,75 @@ struct vk_pods {
 	uv_timer_t poll_timer;
 	int open_handles;
 	unsigned inflight;    /* provider/kube calls holding a pointer to us */
-	vk_pods_persist *persist; /* the edge cache, or NULL (persist.c) */
+	vk_pod_persist *persist; /* the edge cache, or NULL (persist.c) */
 };
 
 /* informer.c */
-void vk_pods_informer_start(vk_pods *pc);
-void vk_pods_informer_stop(vk_pods *pc);
+void vk_pod__informer_start(vk_pods *pc);
+void vk_pod__informer_stop(vk_pods *pc);
 /* sync.c */
-void vk_pods_sync(vk_queue *q, const char *key, void *ud);
-pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid);
-void vk_pods_rec_free(vk_pods *pc, pod_rec *r);
-uint64_t vk_pods_spec_sig(const cJSON *pod);
+void vk_pod__sync(vk_queue *q, const char *key, void *ud);
+pod_rec *vk_pod__rec(vk_pods *pc, const char *key, const char *uid);
+void vk_pod__rec_free(vk_pods *pc, pod_rec *r);
+uint64_t vk_pod__spec_sig(const cJSON *pod);
 /* The informer dropped `key`: keep its last copy for delete_pod. */
-void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old);
+void vk_pod__forget(vk_pods *pc, const char *key, const cJSON *old);
 /* status.c */
-void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *status);
-void vk_pods_notify(cJSON *pod_or_status, void *ud);
-void vk_pods_poll_start(vk_pods *pc);
-void vk_pods_on_link(bool up, void *ud); /* statuses kept while offline go out */
-void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
-vk_queue *vk_pods_status_queue(vk_pods *pc);
-vk_queue *vk_pods_poll_queue(vk_pods *pc);
+void vk_pod__status_from_provider(vk_pods *pc, const char *key, cJSON *status);
+void vk_pod__notify(cJSON *pod_or_status, void *ud);
+void vk_pod__poll_start(vk_pods *pc);
+void vk_pod__fetch_status(vk_pods *pc, pod_rec *r);
+vk_queue *vk_pod__status_queue(vk_pods *pc);
+vk_queue *vk_pod__poll_queue(vk_pods *pc);
+void vk_pod__on_link(bool up, void *ud); /* statuses kept while offline go out */
 /* status_write.c: writes status_text (JSON) for the pod `key` of `uid`: a
  * PUT of `api` (the informer's copy, taken; may be NULL) with that status
  * laid over its own, or a strategic merge PATCH when there is no copy or it
  * was stale.  cb gets the HTTP
  * status of the last request.  0, or a negative errno (cb not called). */
-typedef void (*vk_status_write_cb)(long status, const char *error, void *ud);
 /* A status write that waits longer than this is on a dead link. */
 #define VK_POD_STATUS_CALL_MS 15000
-int vk_pods_write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
-                         vk_status_write_cb cb, void *ud);
+typedef void (*vk_pod_status_write_cb)(long status, const char *error, void *ud);
+int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
+                         vk_pod_status_write_cb cb, void *ud);
+/* decide.c: what a sync of one key does, from what the core knows (r, may
+ * be NULL), what the API says (api, NULL: gone) and what the provider can
+ * do.  Pure. */
+typedef enum {
+	VK_POD_SYNC_DONE,             /* nothing to call: the key is done */
+	VK_POD_SYNC_CREATE,           /* resolve env, then create_pod */
+	VK_POD_SYNC_UPDATE,           /* update_pod: labels, annotations or spec changed */
+	VK_POD_SYNC_DELETE_GONE,      /* delete_pod: the API lost the pod */
+	VK_POD_SYNC_DELETE_STALE,     /* delete_pod: another pod (uid) took the name */
+	VK_POD_SYNC_DELETE_GRACEFUL,  /* delete_pod, terminal status, DELETE */
+	VK_POD_SYNC_FINISH_DELETION,  /* terminal status, DELETE: the provider never had it */
+} vk_pod_sync_action;
+typedef struct {
+	vk_pod_sync_action action;
+	bool drop_rec;                /* forget the pod_rec first (it was never created) */
+	bool drop_adopted_copy;       /* r->pod (from get_pods) is no longer needed */
+	uint64_t spec_sig;            /* the API pod's signature when computed, else 0 */
+} vk_pod_sync_plan;
+vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p);
+/* Whether a status (JSON text) is to be written, given the API's pod (NULL:
+ * gone).  Pure. */
+typedef enum { VK_POD_STATUS_WRITE, VK_POD_STATUS_KNOWN, VK_POD_STATUS_UNWANTED } vk_pod_status_verdict;
+vk_pod_status_verdict vk_pod__status_verdict(const char *text, const cJSON *api);
 /* The API's view of a pod: a parsed copy the caller frees, or NULL. */
-static inline cJSON *vk_pods_api(const vk_pods *pc, const char *key)
+static inline cJSON *vk_pod__api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }
 /* persist.c: the edge cache (see there); every call is a no-op without a store. */
-typedef void (*vk_pods_persist_cb)(vk_pods *pc);
-vk_pods_persist *vk_pods_persist_new(vk_pods *pc);   /* NULL without a store */
-void vk_pods_persist_close(vk_pods_persist *ps);
-int vk_pods_persist_load(vk_pods *pc, vk_pods_persist_cb cb); /* 0: cb called later */
-bool vk_pods_persist_seed(vk_pods *pc, vk_informer *inf);     /* true: seeded */
-void vk_pods_persist_pod(vk_pods *pc, const char *key, const cJSON *pod);
-void vk_pods_persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old);
+typedef void (*vk_pod_persist_cb)(vk_pods *pc);
+vk_pod_persist *vk_pod__persist_new(vk_pods *pc);   /* NULL without a store */
+void vk_pod__persist_close(vk_pod_persist *ps);
+int vk_pod__persist_load(vk_pods *pc, vk_pod_persist_cb cb); /* 0: cb called later */
+bool vk_pod__persist_seed(vk_pods *pc, vk_informer *inf);     /* true: seeded */
+void vk_pod__persist_pod(vk_pods *pc, const char *key, const cJSON *pod);
+void vk_pod__persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old);
 /* written: the status the API got; else the provider's latest. */
-void vk_pods_persist_status(vk_pods *pc, const char *key, bool written, const char *text);
-uint64_t vk_pods_persist_written(vk_pods *pc, const char *key); /* hash, 0: none */
-/* helpers */
-const char *vk_json_str(const cJSON *o, const char *path); /* "metadata.name" */
-char *vk_pod_key(const cJSON *pod);
+void vk_pod__persist_status(vk_pods *pc, const char *key, bool written, const char *text);
+uint64_t vk_pod__persist_written(vk_pods *pc, const char *key); /* hash, 0: none */
 
 #endif

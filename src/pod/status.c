@@ -9,40 +9,6 @@
 
 #include "pod_int.h"
 
-/* true when every field `a` sets has the same value in `b`: the API already
- * says all that `a` says. */
-static bool json_subset(const cJSON *a, const cJSON *b)
-{
-	if (!b)
-		return false;
-	if (cJSON_IsObject(a)) {
-		if (!cJSON_IsObject(b))
-			return false;
-		const cJSON *x;
-		cJSON_ArrayForEach(x, a)
-		{
-			if (!json_subset(x, cJSON_GetObjectItemCaseSensitive(b, x->string)))
-				return false;
-		}
-		return true;
-	}
-	if (cJSON_IsArray(a)) {
-		if (!cJSON_IsArray(b) || cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
-			return false;
-		for (const cJSON *x = a->child, *y = b->child; x; x = x->next, y = y->next)
-			if (!json_subset(x, y))
-				return false;
-		return true;
-	}
-	if (cJSON_IsString(a))
-		return cJSON_IsString(b) && strcmp(a->valuestring, b->valuestring) == 0;
-	if (cJSON_IsNumber(a))
-		return cJSON_IsNumber(b) && fabs(a->valuedouble - b->valuedouble) < 1e-9;
-	if (cJSON_IsBool(a))
-		return cJSON_IsBool(b) && cJSON_IsTrue(a) == cJSON_IsTrue(b);
-	return cJSON_IsNull(a) && cJSON_IsNull(b);
-}
-
 /* Fields kubelet always reports that a provider may leave out. */
 static void fill_defaults(vk_pods *pc, pod_rec *r, cJSON *st)
 {
@@ -77,11 +43,11 @@ typedef struct {
 	char *text;   /* what is being written: kept again if the link fails,
 	                 kept in the store once written */
 	uint64_t hash;
-} write_op;
+} write_job;
 
 static void write_done(long status, const char *error, void *ud)
 {
-	write_op *w = ud;
+	write_job *w = ud;
 	vk_pods *pc = w->pc;
 	pc->inflight--;
 	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, w->key);
@@ -89,14 +55,14 @@ static void write_done(long status, const char *error, void *ud)
 	if (r && strcmp(r->uid, w->uid) == 0) {
 		if (status == 200) {
 			r->last_status = w->hash;
-			vk_pods_persist_status(pc, w->key, true, w->text);
+			vk_pod__persist_status(pc, w->key, true, w->text);
 			if (r->unwritten && vk_hash64(r->unwritten) == w->hash) {
 				free(r->unwritten);
 				r->unwritten = NULL;
 			}
 		} else if (status == 0) {
 			/* No answer: the status waits (unless a newer one does already)
-			 * and goes out when the link is back (vk_pods_on_link), or after
+			 * and goes out when the link is back (vk_pod__on_link), or after
 			 * a backoff if the link is up and only this call failed. */
 			if (!r->status_next) {
 				r->status_next = w->text;
@@ -124,7 +90,7 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	pod_rec *r = vk_map_get(pc->recs, key);
 	char *text = r ? r->status_next : NULL;
 	/* While the API server is unreachable the newest status waits in
-	 * status_next (a newer one replaces it) for vk_pods_on_link. */
+	 * status_next (a newer one replaces it) for vk_pod__on_link. */
 	if (!text || !vk_kube_link_up(pc->o.kube)) {
 		vk_queue_done(q, key, false, 0);
 		return;
@@ -132,14 +98,12 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	r->status_next = NULL;
 	uint64_t hash = vk_hash64(text); /* remembered by hash, not text */
 	bool known = hash == r->last_status;
-	cJSON *api = known ? NULL : vk_pods_api(pc, r->key);
-	/* Not when the pod left the API or is being deleted: the deletion
-	 * writes the terminal status itself. */
-	bool wanted = api && !vk_json_str(api, "metadata.deletionTimestamp");
-	if (wanted) {
-		cJSON *st = cJSON_Parse(text);
-		known = json_subset(st, cJSON_GetObjectItemCaseSensitive(api, "status"));
-		cJSON_Delete(st);
+	cJSON *api = known ? NULL : vk_pod__api(pc, r->key);
+	bool wanted = true;
+	if (!known) {
+		vk_pod_status_verdict v = vk_pod__status_verdict(text, api);
+		known = v == VK_POD_STATUS_KNOWN;
+		wanted = v != VK_POD_STATUS_UNWANTED;
 	}
 	if (known || !wanted) {
 		if (known)
@@ -151,14 +115,14 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	}
 	/* The uid makes it a precondition: a pod re-created under the same name
 	 * does not get the old one's status. */
-	write_op *w = vk_xcalloc(1, sizeof *w);
+	write_job *w = vk_xcalloc(1, sizeof *w);
 	w->pc = pc;
 	w->key = vk_strdup(r->key);
 	w->uid = vk_strdup(r->uid);
 	w->hash = hash;
 	w->text = text;
 	pc->inflight++;
-	if (vk_pods_write_status(pc, r->key, r->uid, api, text, write_done, w) < 0) {
+	if (vk_pod__write_status(pc, r->key, r->uid, api, text, write_done, w) < 0) {
 		pc->inflight--;
 		free(w->key);
 		free(w->uid);
@@ -168,7 +132,7 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	}
 }
 
-void vk_pods_on_link(bool up, void *ud)
+void vk_pod__on_link(bool up, void *ud)
 {
 	vk_pods *pc = ud;
 	if (!up || pc->closing)
@@ -187,7 +151,7 @@ void vk_pods_on_link(bool up, void *ud)
 		vk_info(SUB, "the API server is back: writing %zu pod status(es) kept meanwhile", n);
 }
 
-vk_queue *vk_pods_status_queue(vk_pods *pc)
+vk_queue *vk_pod__status_queue(vk_pods *pc)
 {
 	return vk_queue_new(pc->o.loop, STATUS_WRITES_IN_FLIGHT, status_work, pc);
 }
@@ -205,14 +169,14 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	uint64_t h = r->status_next ? vk_hash64(r->status_next) : 0;
 	if (pc->persist && h && h != r->kept_status && h != r->last_status) {
 		r->kept_status = h;
-		vk_pods_persist_status(pc, r->key, false, r->status_next);
+		vk_pod__persist_status(pc, r->key, false, r->status_next);
 		free(r->unwritten);
 		r->unwritten = vk_strdup(r->status_next);
 	}
 	vk_queue_add(pc->sq, r->key);
 }
 
-void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *st)
+void vk_pod__status_from_provider(vk_pods *pc, const char *key, cJSON *st)
 {
 	pod_rec *r = vk_map_get(pc->recs, key);
 	/* Only pods the provider has.  Whether the API still wants a status
@@ -227,7 +191,7 @@ void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *st)
 }
 
 /* vk.notify(pod) or vk.notify{namespace=, name=, status=}. */
-void vk_pods_notify(cJSON *v, void *ud)
+void vk_pod__notify(cJSON *v, void *ud)
 {
 	vk_pods *pc = ud;
 	const char *ns = vk_json_str(v, "metadata.namespace");
@@ -246,7 +210,7 @@ void vk_pods_notify(cJSON *v, void *ud)
 	char *key = vk_asprintf("%s/%s", ns, name);
 	cJSON_Delete(v);
 	if (!pc->closing)
-		vk_pods_status_from_provider(pc, key, st);
+		vk_pod__status_from_provider(pc, key, st);
 	else
 		cJSON_Delete(st);
 	free(key);
@@ -257,11 +221,11 @@ void vk_pods_notify(cJSON *v, void *ud)
 typedef struct {
 	vk_pods *pc;
 	char *key, *uid;
-} poll_op;
+} poll_job;
 
 static void poll_done(const vk_provider_result *res, void *ud)
 {
-	poll_op *p = ud;
+	poll_job *p = ud;
 	vk_pods *pc = p->pc;
 	pc->inflight--;
 	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, p->key);
@@ -272,7 +236,7 @@ static void poll_done(const vk_provider_result *res, void *ud)
 	if (res->err && res->err != -ECANCELED && r)
 		vk_warn(SUB, "%s: get_pod_status failed: %s", p->key, res->errmsg ? res->errmsg : "error");
 	if (r && !res->err && res->value)
-		vk_pods_status_from_provider(pc, p->key, res->value);
+		vk_pod__status_from_provider(pc, p->key, res->value);
 	else
 		cJSON_Delete(res->value);
 	/* A read asked for meanwhile (a hot reload's resync) runs after this. */
@@ -294,7 +258,7 @@ static void poll_work(vk_queue *q, const char *key, void *ud)
 	}
 	const char *slash = strchr(r->key, '/');
 	char *ns = vk_asprintf("%.*s", (int)(slash - r->key), r->key);
-	poll_op *p = vk_xcalloc(1, sizeof *p);
+	poll_job *p = vk_xcalloc(1, sizeof *p);
 	p->pc = pc;
 	p->key = vk_strdup(r->key);
 	p->uid = vk_strdup(r->uid);
@@ -314,12 +278,12 @@ static void poll_work(vk_queue *q, const char *key, void *ud)
  * callbacks (and their coroutines) at once. */
 #define STATUS_READS_IN_FLIGHT 8
 
-vk_queue *vk_pods_poll_queue(vk_pods *pc)
+vk_queue *vk_pod__poll_queue(vk_pods *pc)
 {
 	return vk_queue_new(pc->o.loop, STATUS_READS_IN_FLIGHT, poll_work, pc);
 }
 
-void vk_pods_fetch_status(vk_pods *pc, pod_rec *r)
+void vk_pod__fetch_status(vk_pods *pc, pod_rec *r)
 {
 	if (!pc->closing)
 		vk_queue_add(pc->pq, r->key);
@@ -335,11 +299,11 @@ static void poll_tick(uv_timer_t *t)
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
 		pod_rec *r = v;
 		if (r->created)
-			vk_pods_fetch_status(pc, r);
+			vk_pod__fetch_status(pc, r);
 	}
 }
 
-void vk_pods_poll_start(vk_pods *pc)
+void vk_pod__poll_start(vk_pods *pc)
 {
 	uv_timer_start(&pc->poll_timer, poll_tick, pc->o.status_poll_ms, pc->o.status_poll_ms);
 }

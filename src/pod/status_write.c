@@ -18,7 +18,7 @@ typedef struct {
 	vk_pods *pc;
 	char *path, *uid, *text;
 	bool patched;
-	vk_status_write_cb cb;
+	vk_pod_status_write_cb cb;
 	void *ud;
 } status_write;
 
@@ -103,8 +103,8 @@ static int send_patch(status_write *w)
 	return rc;
 }
 
-int vk_pods_write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
-                         vk_status_write_cb cb, void *ud)
+int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
+                         vk_pod_status_write_cb cb, void *ud)
 {
 	const char *slash = strchr(key, '/');
 	status_write *w = vk_xcalloc(1, sizeof *w);

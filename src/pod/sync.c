@@ -17,42 +17,17 @@
 #define PROVIDER_RETRY_MAX_MS 30000
 #define ENV_RETRY_MAX_MS 10000
 
-typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE_GONE, OP_DELETE_STALE, OP_DELETE_GRACEFUL } op_kind;
+typedef enum { JOB_CREATE, JOB_UPDATE, JOB_DELETE_GONE, JOB_DELETE_STALE, JOB_DELETE_GRACEFUL } job_kind;
 
 typedef struct {
 	vk_pods *pc;
 	char *key;
-	op_kind kind;
+	job_kind kind;
 	cJSON *pod; /* the pod handed to the provider (owned) */
-} sync_op;
-
-const char *vk_json_str(const cJSON *o, const char *path)
-{
-	char part[128];
-	while (o && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof part)
-			return NULL;
-		memcpy(part, path, n);
-		part[n] = '\0';
-		o = cJSON_GetObjectItemCaseSensitive(o, part);
-		path += n + (dot ? 1 : 0);
-	}
-	return cJSON_IsString(o) ? o->valuestring : NULL;
-}
-
-char *vk_pod_key(const cJSON *pod)
-{
-	const char *ns = vk_json_str(pod, "metadata.namespace");
-	const char *name = vk_json_str(pod, "metadata.name");
-	if (!ns || !name)
-		return NULL;
-	return vk_asprintf("%s/%s", ns, name);
-}
+} sync_job;
 
 /* What update_pod is called for: the parts of a pod a user may change. */
-uint64_t vk_pods_spec_sig(const cJSON *pod)
+uint64_t vk_pod__spec_sig(const cJSON *pod)
 {
 	cJSON *sig = cJSON_CreateObject();
 	const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
@@ -72,7 +47,7 @@ uint64_t vk_pods_spec_sig(const cJSON *pod)
 	return h;
 }
 
-pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid)
+pod_rec *vk_pod__rec(vk_pods *pc, const char *key, const char *uid)
 {
 	pod_rec *r = vk_map_get(pc->recs, key);
 	if (r)
@@ -84,7 +59,7 @@ pod_rec *vk_pods_rec(vk_pods *pc, const char *key, const char *uid)
 	return r;
 }
 
-void vk_pods_rec_free(vk_pods *pc, pod_rec *r)
+void vk_pod__rec_free(vk_pods *pc, pod_rec *r)
 {
 	if (vk_map_get(pc->recs, r->key) == r)
 		vk_map_del(pc->recs, r->key);
@@ -101,23 +76,23 @@ static void finish(vk_pods *pc, const char *key, bool retry, uint64_t max_ms)
 	vk_queue_done(pc->q, key, retry, max_ms);
 }
 
-static sync_op *op_new(vk_pods *pc, const char *key, op_kind kind, cJSON *pod)
+static sync_job *job_new(vk_pods *pc, const char *key, job_kind kind, cJSON *pod)
 {
-	sync_op *op = vk_xcalloc(1, sizeof *op);
-	op->pc = pc;
-	op->key = vk_strdup(key);
-	op->kind = kind;
-	op->pod = pod;
+	sync_job *job = vk_xcalloc(1, sizeof *job);
+	job->pc = pc;
+	job->key = vk_strdup(key);
+	job->kind = kind;
+	job->pod = pod;
 	pc->inflight++;
-	return op;
+	return job;
 }
 
-static void op_free(sync_op *op)
+static void job_free(sync_job *job)
 {
-	op->pc->inflight--;
-	free(op->key);
-	cJSON_Delete(op->pod);
-	free(op);
+	job->pc->inflight--;
+	free(job->key);
+	cJSON_Delete(job->pod);
+	free(job);
 }
 
 /* ---- the last steps of a graceful deletion --------------------------------- */
@@ -169,45 +144,45 @@ static void mark_deleted(vk_pods *pc, const char *key, const char *uid)
 {
 	if (!uid)
 		return;
-	pod_rec *r = vk_pods_rec(pc, key, uid);
+	pod_rec *r = vk_pod__rec(pc, key, uid);
 	if (strcmp(r->uid, uid) == 0 && !r->created)
 		r->deleted = true;
 }
 
 static void deleted_done(const vk_kube_result *r, void *ud)
 {
-	sync_op *op = ud;
-	vk_pods *pc = op->pc;
+	sync_job *job = ud;
+	vk_pods *pc = job->pc;
 	if (!pc->closing) {
 		/* 404: already gone; 409: the uid precondition failed, a new pod of
 		 * the same name exists and is not ours to delete. */
 		if (r->status == 200 || r->status == 202 || r->status == 404 || r->status == 409) {
-			vk_info(SUB, "%s: deleted from the API (%ld)", op->key, r->status);
+			vk_info(SUB, "%s: deleted from the API (%ld)", job->key, r->status);
 			if (r->status != 409)
-				mark_deleted(pc, op->key, vk_json_str(op->pod, "metadata.uid"));
-			finish(pc, op->key, false, 0);
+				mark_deleted(pc, job->key, vk_json_str(job->pod, "metadata.uid"));
+			finish(pc, job->key, false, 0);
 		} else {
-			vk_warn(SUB, "%s: delete failed: %ld %s", op->key, r->status, r->error ? r->error : "");
-			finish(pc, op->key, true, PROVIDER_RETRY_MAX_MS);
+			vk_warn(SUB, "%s: delete failed: %ld %s", job->key, r->status, r->error ? r->error : "");
+			finish(pc, job->key, true, PROVIDER_RETRY_MAX_MS);
 		}
 	}
-	op_free(op);
+	job_free(job);
 }
 
-static void delete_object(sync_op *op)
+static void delete_object(sync_job *job)
 {
-	const char *ns = vk_json_str(op->pod, "metadata.namespace");
-	const char *name = vk_json_str(op->pod, "metadata.name");
-	const char *uid = vk_json_str(op->pod, "metadata.uid");
+	const char *ns = vk_json_str(job->pod, "metadata.namespace");
+	const char *name = vk_json_str(job->pod, "metadata.name");
+	const char *uid = vk_json_str(job->pod, "metadata.uid");
 	cJSON *opts = cJSON_CreateObject();
 	cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
 	cJSON_AddStringToObject(opts, "apiVersion", "v1");
 	cJSON_AddNumberToObject(opts, "gracePeriodSeconds", 0);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid", uid ? uid : "");
 	char *path = vk_asprintf("/api/v1/namespaces/%s/pods/%s", ns, name);
-	if (vk_kube_send_json(op->pc->o.kube, "DELETE", path, NULL, opts, deleted_done, op) < 0) {
-		finish(op->pc, op->key, true, PROVIDER_RETRY_MAX_MS);
-		op_free(op);
+	if (vk_kube_send_json(job->pc->o.kube, "DELETE", path, NULL, opts, deleted_done, job) < 0) {
+		finish(job->pc, job->key, true, PROVIDER_RETRY_MAX_MS);
+		job_free(job);
 	}
 	free(path);
 	cJSON_Delete(opts);
@@ -215,25 +190,25 @@ static void delete_object(sync_op *op)
 
 static void terminal_done(long status, const char *error, void *ud)
 {
-	sync_op *op = ud;
-	if (op->pc->closing) {
-		op_free(op);
+	sync_job *job = ud;
+	if (job->pc->closing) {
+		job_free(job);
 		return;
 	}
 	if (status != 200 && status != 404)
-		vk_warn(SUB, "%s: could not write the terminal status: %ld %s", op->key, status, error ? error : "");
-	delete_object(op);
+		vk_warn(SUB, "%s: could not write the terminal status: %ld %s", job->key, status, error ? error : "");
+	delete_object(job);
 }
 
-static void finish_deletion(sync_op *op)
+static void finish_deletion(sync_job *job)
 {
-	const char *uid = vk_json_str(op->pod, "metadata.uid");
-	cJSON *st = terminal_status(op->pod);
+	const char *uid = vk_json_str(job->pod, "metadata.uid");
+	cJSON *st = terminal_status(job->pod);
 	char *text = cJSON_PrintUnformatted(st);
 	cJSON_Delete(st);
-	if (vk_pods_write_status(op->pc, op->key, uid ? uid : "", cJSON_Duplicate(op->pod, 1), text, terminal_done,
-	                         op) < 0)
-		delete_object(op);
+	if (vk_pod__write_status(job->pc, job->key, uid ? uid : "", cJSON_Duplicate(job->pod, 1), text, terminal_done,
+	                         job) < 0)
+		delete_object(job);
 	free(text);
 }
 
@@ -244,146 +219,140 @@ static void finish_deletion(sync_op *op)
 static void event(vk_pods *pc, const cJSON *pod, const char *type, const char *reason, const char *msg)
 {
 	int n = (int)strcspn(msg, "\n");
-	vk_kube_event(pc->o.kube, pod, type, reason, pc->o.nodename, "%.*s", n, msg);
+	vk_kube_event(pc->o.kube, "Pod", pod, type, reason, pc->o.nodename, "%.*s", n, msg);
 }
 
 static void provider_done(const vk_provider_result *res, void *ud)
 {
-	sync_op *op = ud;
-	vk_pods *pc = op->pc;
+	sync_job *job = ud;
+	vk_pods *pc = job->pc;
 	cJSON_Delete(res->value);
 	if (pc->closing || res->err == -ECANCELED) {
-		op_free(op);
+		job_free(job);
 		return;
 	}
-	pod_rec *r = vk_map_get(pc->recs, op->key);
-	const char *what = op->kind == OP_CREATE ? "Create" : op->kind == OP_UPDATE ? "Update" : "Delete";
+	pod_rec *r = vk_map_get(pc->recs, job->key);
+	const char *what = job->kind == JOB_CREATE ? "Create" : job->kind == JOB_UPDATE ? "Update" : "Delete";
 	if (res->err) {
 		char reason[64];
 		snprintf(reason, sizeof reason, "Provider%sFailed", what);
-		vk_warn(SUB, "%s: %s_pod failed: %s", op->key, op->kind == OP_CREATE ? "create" : op->kind == OP_UPDATE ? "update" : "delete",
+		vk_warn(SUB, "%s: %s_pod failed: %s", job->key, job->kind == JOB_CREATE ? "create" : job->kind == JOB_UPDATE ? "update" : "delete",
 		        res->errmsg ? res->errmsg : "error");
-		cJSON *about = vk_pods_api(pc, op->key);
-		event(pc, about ? about : op->pod, "Warning", reason, res->errmsg ? res->errmsg : "provider error");
+		cJSON *about = vk_pod__api(pc, job->key);
+		event(pc, about ? about : job->pod, "Warning", reason, res->errmsg ? res->errmsg : "provider error");
 		cJSON_Delete(about);
 		/* A failed delete keeps the pod it was for, so the retry can try again. */
-		if ((op->kind == OP_DELETE_GONE || op->kind == OP_DELETE_STALE) && r && !r->pod) {
-			r->pod = op->pod;
-			op->pod = NULL;
+		if ((job->kind == JOB_DELETE_GONE || job->kind == JOB_DELETE_STALE) && r && !r->pod) {
+			r->pod = job->pod;
+			job->pod = NULL;
 		}
-		finish(pc, op->key, true, PROVIDER_RETRY_MAX_MS);
-		op_free(op);
+		finish(pc, job->key, true, PROVIDER_RETRY_MAX_MS);
+		job_free(job);
 		return;
 	}
-	switch (op->kind) {
-	case OP_CREATE:
-		r = vk_pods_rec(pc, op->key, vk_json_str(op->pod, "metadata.uid"));
+	switch (job->kind) {
+	case JOB_CREATE:
+		r = vk_pod__rec(pc, job->key, vk_json_str(job->pod, "metadata.uid"));
 		r->created = true;
-		cJSON *api = vk_pods_api(pc, op->key);
-		r->spec_sig = vk_pods_spec_sig(api ? api : op->pod);
+		cJSON *api = vk_pod__api(pc, job->key);
+		r->spec_sig = vk_pod__spec_sig(api ? api : job->pod);
 		cJSON_Delete(api);
-		vk_info(SUB, "%s: created in the provider", op->key);
-		event(pc, op->pod, "Normal", "ProviderCreateSuccess", "Create pod in provider successfully");
-		vk_pods_fetch_status(pc, r);
-		finish(pc, op->key, false, 0);
+		vk_info(SUB, "%s: created in the provider", job->key);
+		event(pc, job->pod, "Normal", "ProviderCreateSuccess", "Create pod in provider successfully");
+		vk_pod__fetch_status(pc, r);
+		finish(pc, job->key, false, 0);
 		break;
-	case OP_UPDATE:
+	case JOB_UPDATE:
 		if (r)
-			r->spec_sig = vk_pods_spec_sig(op->pod);
-		event(pc, op->pod, "Normal", "ProviderUpdateSuccess", "Update pod in provider successfully");
-		finish(pc, op->key, false, 0);
+			r->spec_sig = vk_pod__spec_sig(job->pod);
+		event(pc, job->pod, "Normal", "ProviderUpdateSuccess", "Update pod in provider successfully");
+		finish(pc, job->key, false, 0);
 		break;
-	case OP_DELETE_GONE:
-	case OP_DELETE_STALE:
-		vk_info(SUB, "%s: deleted from the provider (%s)", op->key,
-		        op->kind == OP_DELETE_GONE ? "gone from the API" : "replaced by a new uid");
-		if (r && strcmp(r->uid, vk_json_str(op->pod, "metadata.uid") ? vk_json_str(op->pod, "metadata.uid") : "") == 0)
-			vk_pods_rec_free(pc, r);
+	case JOB_DELETE_GONE:
+	case JOB_DELETE_STALE:
+		vk_info(SUB, "%s: deleted from the provider (%s)", job->key,
+		        job->kind == JOB_DELETE_GONE ? "gone from the API" : "replaced by a new uid");
+		if (r && strcmp(r->uid, vk_json_str(job->pod, "metadata.uid") ? vk_json_str(job->pod, "metadata.uid") : "") == 0)
+			vk_pod__rec_free(pc, r);
 		/* A stale pod out of the way, look at the new one at once. */
-		if (op->kind == OP_DELETE_STALE)
-			vk_queue_add(pc->q, op->key);
-		finish(pc, op->key, false, 0);
+		if (job->kind == JOB_DELETE_STALE)
+			vk_queue_add(pc->q, job->key);
+		finish(pc, job->key, false, 0);
 		break;
-	case OP_DELETE_GRACEFUL:
-		vk_info(SUB, "%s: deleted from the provider", op->key);
-		event(pc, op->pod, "Normal", "ProviderDeleteSuccess", "Delete pod in provider successfully");
+	case JOB_DELETE_GRACEFUL:
+		vk_info(SUB, "%s: deleted from the provider", job->key);
+		event(pc, job->pod, "Normal", "ProviderDeleteSuccess", "Delete pod in provider successfully");
 		if (r)
-			vk_pods_rec_free(pc, r);
-		finish_deletion(op); /* terminal status, then DELETE; op lives on */
+			vk_pod__rec_free(pc, r);
+		finish_deletion(job); /* terminal status, then DELETE; job lives on */
 		return;
 	}
-	op_free(op);
+	job_free(job);
 }
 
-static void call_provider(vk_pods *pc, const char *key, op_kind kind, cJSON *pod)
+static void call_provider(vk_pods *pc, const char *key, job_kind kind, cJSON *pod)
 {
-	sync_op *op = op_new(pc, key, kind, pod);
+	sync_job *job = job_new(pc, key, kind, pod);
 	int rc;
 	switch (kind) {
-	case OP_CREATE: rc = vk_provider_create_pod(pc->o.provider, pod, provider_done, op); break;
-	case OP_UPDATE: rc = vk_provider_update_pod(pc->o.provider, pod, provider_done, op); break;
-	default: rc = vk_provider_delete_pod(pc->o.provider, pod, provider_done, op); break;
+	case JOB_CREATE: rc = vk_provider_create_pod(pc->o.provider, pod, provider_done, job); break;
+	case JOB_UPDATE: rc = vk_provider_update_pod(pc->o.provider, pod, provider_done, job); break;
+	default: rc = vk_provider_delete_pod(pc->o.provider, pod, provider_done, job); break;
 	}
 	if (rc < 0) {
 		vk_warn(SUB, "%s: could not call the provider: %s", key, strerror(-rc));
 		finish(pc, key, rc != -ENOSYS && rc != -ESHUTDOWN, PROVIDER_RETRY_MAX_MS);
-		op_free(op);
+		job_free(job);
 	}
 }
 
 /* ---- create ---------------------------------------------------------------- */
 
-static void env_done(cJSON *pod, const char *err, void *ud)
+static void env_done(cJSON *pod, int err, const char *errmsg, void *ud)
 {
-	sync_op *op = ud;
-	vk_pods *pc = op->pc;
+	sync_job *job = ud;
+	vk_pods *pc = job->pc;
 	if (pc->closing) {
 		cJSON_Delete(pod);
-		op_free(op);
+		job_free(job);
 		return;
 	}
 	if (err) {
-		cJSON *api = vk_pods_api(pc, op->key);
-		unsigned n = vk_queue_attempts(pc->q, op->key);
+		cJSON *api = vk_pod__api(pc, job->key);
+		unsigned n = vk_queue_attempts(pc->q, job->key);
 		/* A read that failed (not a missing object) is usually the Node
 		 * authorizer catching up with a new pod: retry quietly at first. */
-		bool transient = strncmp(err, "reading ", 8) == 0;
+		bool transient = err == -EAGAIN;
 		if (!transient || n >= 3) {
 			if (n == 0 || n % 10 == 0 || transient)
-				vk_warn(SUB, "%s: cannot start yet: %s", op->key, err);
-			event(pc, api ? api : op->pod, "Warning", "CreateContainerConfigError", err);
+				vk_warn(SUB, "%s: cannot start yet: %s", job->key, errmsg);
+			event(pc, api ? api : job->pod, "Warning", "CreateContainerConfigError", errmsg);
 		}
 		cJSON_Delete(api);
-		finish(pc, op->key, true, ENV_RETRY_MAX_MS);
-		op_free(op);
+		finish(pc, job->key, true, ENV_RETRY_MAX_MS);
+		job_free(job);
 		return;
 	}
-	char *key = vk_strdup(op->key);
-	op_free(op);
-	call_provider(pc, key, OP_CREATE, pod);
+	char *key = vk_strdup(job->key);
+	job_free(job);
+	call_provider(pc, key, JOB_CREATE, pod);
 	free(key);
 }
 
 static void create(vk_pods *pc, const char *key, const cJSON *api)
 {
-	sync_op *op = op_new(pc, key, OP_CREATE, cJSON_Duplicate(api, 1));
+	sync_job *job = job_new(pc, key, JOB_CREATE, cJSON_Duplicate(api, 1));
 	const char *host_ip = pc->o.node ? vk_node_internal_ip(pc->o.node) : NULL;
-	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, pc->services, env_done, op) < 0) {
+	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, pc->services, env_done, job) < 0) {
 		finish(pc, key, true, ENV_RETRY_MAX_MS);
-		op_free(op);
+		job_free(job);
 	}
 }
 
 /* ---- the sync ----------------------------------------------------------------- */
 
-static bool terminal_phase(const cJSON *pod)
-{
-	const char *ph = vk_json_str(pod, "status.phase");
-	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
-}
-
 /* The pod to hand delete_pod when the API no longer has it: the last copy
- * the informer held (kept by vk_pods_forget), the provider's own from
+ * the informer held (kept by vk_pod__forget), the provider's own from
  * get_pods, or at least its namespace, name and uid.  Caller owns it. */
 static cJSON *last_known(pod_rec *r)
 {
@@ -405,7 +374,7 @@ static cJSON *last_known(pod_rec *r)
 	return p;
 }
 
-void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old)
+void vk_pod__forget(vk_pods *pc, const char *key, const cJSON *old)
 {
 	pod_rec *r = vk_map_get(pc->recs, key);
 	if (r && r->created && !r->pod) {
@@ -417,10 +386,10 @@ void vk_pods_forget(vk_pods *pc, const char *key, const cJSON *old)
 
 static void sync_with(vk_pods *pc, const char *key, const cJSON *api);
 
-void vk_pods_sync(vk_queue *q, const char *key, void *ud)
+void vk_pod__sync(vk_queue *q, const char *key, void *ud)
 {
 	vk_pods *pc = ud;
-	cJSON *api = vk_pods_api(pc, key);
+	cJSON *api = vk_pod__api(pc, key);
 	sync_with(pc, key, api);
 	cJSON_Delete(api);
 }
@@ -429,71 +398,28 @@ void vk_pods_sync(vk_queue *q, const char *key, void *ud)
 static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
 {
 	pod_rec *r = vk_map_get(pc->recs, key);
-
-	if (!api) {
-		if (r && r->created) {
-			call_provider(pc, key, OP_DELETE_GONE, last_known(r));
-			return;
-		}
-		if (r)
-			vk_pods_rec_free(pc, r);
-		finish(pc, key, false, 0);
-		return;
-	}
-
-	const char *uid = vk_json_str(api, "metadata.uid");
-	if (r && uid && strcmp(r->uid, uid) != 0) {
-		if (r->created) {
-			call_provider(pc, key, OP_DELETE_STALE, last_known(r));
-			return;
-		}
-		vk_pods_rec_free(pc, r);
+	vk_pod_sync_plan d = vk_pod__decide_sync(r, api, pc->o.provider);
+	if (d.drop_rec) {
+		vk_pod__rec_free(pc, r);
 		r = NULL;
 	}
-
-	if (vk_json_str(api, "metadata.deletionTimestamp")) {
-		if (r && r->deleted) {
-			finish(pc, key, false, 0);
-			return;
-		}
-		if (r && r->created) {
-			call_provider(pc, key, OP_DELETE_GRACEFUL, cJSON_Duplicate(api, 1));
-			return;
-		}
-		if (r)
-			vk_pods_rec_free(pc, r);
-		/* Never reached the provider: nothing to stop, finish the deletion. */
-		finish_deletion(op_new(pc, key, OP_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)));
-		return;
-	}
-
-	if (r && r->pod) {
-		/* adopted from get_pods: the API's copy serves from now on */
+	if (d.drop_adopted_copy) {
 		cJSON_Delete(r->pod);
 		r->pod = NULL;
 	}
-
-	if (!r || !r->created) {
-		if (terminal_phase(api)) {
-			finish(pc, key, false, 0);
-			return;
-		}
-		create(pc, key, api);
+	switch (d.action) {
+	case VK_POD_SYNC_DELETE_GONE: call_provider(pc, key, JOB_DELETE_GONE, last_known(r)); return;
+	case VK_POD_SYNC_DELETE_STALE: call_provider(pc, key, JOB_DELETE_STALE, last_known(r)); return;
+	case VK_POD_SYNC_DELETE_GRACEFUL: call_provider(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)); return;
+	case VK_POD_SYNC_FINISH_DELETION:
+		finish_deletion(job_new(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)));
 		return;
-	}
-
-	uint64_t sig = vk_pods_spec_sig(api);
-	if (!r->spec_sig) {
-		/* Adopted from get_pods at start-up: the provider's copy is the
-		 * resolved pod, not comparable; the API's is the reference from now. */
-		r->spec_sig = sig;
+	case VK_POD_SYNC_CREATE: create(pc, key, api); return;
+	case VK_POD_SYNC_UPDATE: call_provider(pc, key, JOB_UPDATE, cJSON_Duplicate(api, 1)); return;
+	case VK_POD_SYNC_DONE:
+		if (r && r->created && d.spec_sig)
+			r->spec_sig = d.spec_sig;
 		finish(pc, key, false, 0);
 		return;
 	}
-	if (sig != r->spec_sig && vk_provider_has(pc->o.provider, VK_CALL_UPDATE_POD)) {
-		call_provider(pc, key, OP_UPDATE, cJSON_Duplicate(api, 1));
-		return;
-	}
-	r->spec_sig = sig;
-	finish(pc, key, false, 0);
 }

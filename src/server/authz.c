@@ -29,7 +29,7 @@ static void forbidden(h2o_req_t *req, const char *key)
 		if (p)
 			*p++ = '\0';
 	}
-	vk_srv_send_text(req, 403, "Forbidden (user=%s, verb=%s, resource=nodes, subresource(s)=[%s])",
+	vk_server__send_text(req, 403, "Forbidden (user=%s, verb=%s, resource=nodes, subresource(s)=[%s])",
 	                 f[0] ? f[0] : "", f[2] ? f[2] : "", f[3] ? f[3] : "");
 	free(k);
 }
@@ -45,24 +45,12 @@ static void cache_put(vk_server *s, const char *key, bool allowed)
 	e->until_ms = vk_now_ms() + (allowed ? ALLOWED_TTL_MS : DENIED_TTL_MS);
 }
 
-static void unlink_review(vk_srv_call *c)
-{
-	vk_server *s = c->s;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->reviews = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->prev = c->next = NULL;
-}
-
 static void on_review(const vk_kube_result *r, void *ud)
 {
-	vk_srv_call *c = ud;
+	vk_server_call *c = ud;
 	vk_server *s = c->s;
 	c->review = NULL;
-	unlink_review(c);
+	vk_list_remove(&c->link);
 	const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "status"), "allowed");
 	bool ok = (r->status == 200 || r->status == 201) && r->json;
 	authz_entry *was = vk_map_get(s->authz, c->key);
@@ -79,27 +67,27 @@ static void on_review(const vk_kube_result *r, void *ud)
 		allowed = NULL; /* read below as "allowed" */
 	}
 	h2o_req_t *req = c->req;
-	vk_srv_call_detach(c);
+	vk_server__call_detach(c);
 	if (!req)
 		; /* the client left */
 	else if (!ok)
-		vk_srv_send_text(req, 500, "Authorization error: the SubjectAccessReview failed (%ld: %s)", r->status,
+		vk_server__send_text(req, 500, "Authorization error: the SubjectAccessReview failed (%ld: %s)", r->status,
 		                 r->error ? r->error : "no answer");
 	else if (!stale_allowed && !cJSON_IsTrue(allowed))
 		forbidden(req, c->key);
 	else if (s->closing)
-		vk_srv_send_text(req, 503, "vk is shutting down");
+		vk_server__send_text(req, 503, "vk is shutting down");
 	else
-		vk_srv_dispatch(s, req);
-	vk_srv_call_free(c);
+		vk_server__dispatch(s, req);
+	vk_server__call_free(c);
 }
 
-int vk_srv_authorize(vk_server *s, h2o_req_t *req, const char *user, const cJSON *groups, const char *seg0)
+int vk_server__authorize(vk_server *s, h2o_req_t *req, const char *user, const cJSON *groups, const char *seg0)
 {
 	if (!s->kube)
 		return 1;
-	const char *verb = vk_srv_authz_verb(req->method.base, req->method.len);
-	const char *sub = vk_srv_authz_subresource(seg0);
+	const char *verb = vk_server__authz_verb(req->method.base, req->method.len);
+	const char *sub = vk_server__authz_subresource(seg0);
 	vk_buf key = {0};
 	vk_buf_printf(&key, "%s\x1f", user);
 	const cJSON *g;
@@ -133,35 +121,32 @@ int vk_srv_authorize(vk_server *s, h2o_req_t *req, const char *user, const cJSON
 	char *body = cJSON_PrintUnformatted(sar);
 	cJSON_Delete(sar);
 
-	vk_srv_call *c = vk_srv_call_new(s, req, VK_SRV_CALL_AUTHZ, vk_strdup("authorization"));
+	vk_server_call *c = vk_server__call_new(s, req, VK_SERVER_CALL_AUTHZ, vk_strdup("authorization"));
 	c->key = vk_buf_steal(&key);
 	int rc = vk_kube_request(s->kube, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", NULL, body,
 	                         on_review, c, &c->review);
 	free(body);
 	if (rc < 0) {
-		vk_srv_send_text(req, 500, "Authorization error: cannot ask the API server (%s)", strerror(-rc));
-		vk_srv_call_free(c);
+		vk_server__send_text(req, 500, "Authorization error: cannot ask the API server (%s)", strerror(-rc));
+		vk_server__call_free(c);
 		return -1;
 	}
-	c->next = s->reviews;
-	if (s->reviews)
-		s->reviews->prev = c;
-	s->reviews = c;
+	vk_list_insert_head(&s->reviews, &c->link);
 	return 0;
 }
 
-void vk_srv_authz_close(vk_server *s)
+void vk_server__authz_close(vk_server *s)
 {
-	while (s->reviews) {
-		vk_srv_call *c = s->reviews;
-		unlink_review(c);
+	for (vk_list *n; (n = vk_list_first(&s->reviews));) {
+		vk_server_call *c = VK_LIST_ENTRY(n, vk_server_call, link);
+		vk_list_remove(&c->link);
 		if (c->review)
 			vk_kube_cancel(c->review);
 		h2o_req_t *req = c->req;
-		vk_srv_call_detach(c);
+		vk_server__call_detach(c);
 		if (req)
-			vk_srv_send_text(req, 503, "vk is shutting down");
-		vk_srv_call_free(c);
+			vk_server__send_text(req, 503, "vk is shutting down");
+		vk_server__call_free(c);
 	}
 	if (s->authz) {
 		const char *k;

@@ -48,9 +48,7 @@ int uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[], unsign
 	int rc = real(req, handle, bufs, nbufs, cb);
 	if (rc == 0 || !cb)
 		return rc;
-	late_failure *f = calloc(1, sizeof *f);
-	if (!f)
-		return rc;
+	late_failure *f = vk_xcalloc(1, sizeof *f);
 	f->req = req;
 	f->cb = cb;
 	f->status = rc;
@@ -61,4 +59,4 @@ int uv_write(uv_write_t *req, uv_stream_t *handle, const uv_buf_t bufs[], unsign
 }
 
 /* Referenced by server.c so that the linker keeps this file. */
-void vk_srv_h2o_compat(void) {}
+void vk_server__h2o_compat(void) {}

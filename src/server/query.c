@@ -6,7 +6,7 @@
 
 #include "server_int.h"
 
-char *vk_srv_unescape(const char *s, size_t len, bool query)
+char *vk_server__unescape(const char *s, size_t len, bool query)
 {
 	char *out = vk_xmalloc(len + 1), *o = out;
 	for (size_t i = 0; i < len; i++) {
@@ -31,7 +31,7 @@ char *vk_srv_unescape(const char *s, size_t len, bool query)
 	return out;
 }
 
-int vk_srv_split_path(const char *path, size_t len, char **segs, int max)
+int vk_server__split_path(const char *path, size_t len, char **segs, int max)
 {
 	if (len == 0 || path[0] != '/')
 		return -EINVAL;
@@ -42,7 +42,7 @@ int vk_srv_split_path(const char *path, size_t len, char **segs, int max)
 		size_t end = e ? (size_t)(e - path) : len;
 		if (end == i || n == max) /* an empty segment ("//"), or too many */
 			goto fail;
-		segs[n] = vk_srv_unescape(path + i, end - i, false);
+		segs[n] = vk_server__unescape(path + i, end - i, false);
 		if (!segs[n])
 			goto fail;
 		n++;
@@ -55,7 +55,7 @@ fail:
 	return -EINVAL;
 }
 
-char *vk_srv_query_get(const char *q, size_t len, const char *key, bool *bad)
+char *vk_server__query_get(const char *q, size_t len, const char *key, bool *bad)
 {
 	char *val = NULL;
 	size_t klen = strlen(key);
@@ -65,11 +65,11 @@ char *vk_srv_query_get(const char *q, size_t len, const char *key, bool *bad)
 		size_t end = amp ? (size_t)(amp - q) : len;
 		const char *eq = memchr(q + i, '=', end - i);
 		size_t kend = eq ? (size_t)(eq - q) : end;
-		char *k = vk_srv_unescape(q + i, kend - i, true);
+		char *k = vk_server__unescape(q + i, kend - i, true);
 		if (!k) {
 			*bad = true;
 		} else if (strlen(k) == klen && memcmp(k, key, klen) == 0) {
-			char *v = eq ? vk_srv_unescape(eq + 1, end - kend - 1, true) : vk_strdup("");
+			char *v = eq ? vk_server__unescape(eq + 1, end - kend - 1, true) : vk_strdup("");
 			if (!v) {
 				*bad = true;
 			} else {
@@ -114,16 +114,16 @@ static int parse_count(const char *s, long long *out)
 	return 0;
 }
 
-cJSON *vk_srv_log_opts(const char *q, size_t len, vk_srv_log_limits *lim, char **err)
+cJSON *vk_server__log_opts(const char *q, size_t len, vk_server_log_limits *lim, char **err)
 {
 	static const char *const counts[] = {"tailLines", "limitBytes", "sinceSeconds"};
 	static const char *const bools[] = {"timestamps", "previous", "follow"};
-	*lim = (vk_srv_log_limits){.tail_lines = -1, .limit_bytes = -1};
+	*lim = (vk_server_log_limits){.tail_lines = -1, .limit_bytes = -1};
 	*err = NULL;
 	cJSON *opts = cJSON_CreateObject();
 	bool bad = false;
 	for (size_t i = 0; i < VK_ARRAY_LEN(counts) && !*err; i++) {
-		char *v = vk_srv_query_get(q, len, counts[i], &bad);
+		char *v = vk_server__query_get(q, len, counts[i], &bad);
 		long long n;
 		if (v && parse_count(v, &n) < 0) {
 			*err = vk_asprintf("%s must be a non-negative integer, not '%s'", counts[i], v);
@@ -137,7 +137,7 @@ cJSON *vk_srv_log_opts(const char *q, size_t len, vk_srv_log_limits *lim, char *
 		free(v);
 	}
 	for (size_t i = 0; i < VK_ARRAY_LEN(bools) && !*err; i++) {
-		char *v = vk_srv_query_get(q, len, bools[i], &bad);
+		char *v = vk_server__query_get(q, len, bools[i], &bad);
 		bool b;
 		if (v && parse_bool(v, &b) < 0) {
 			*err = vk_asprintf("%s must be true or false, not '%s'", bools[i], v);
@@ -149,7 +149,7 @@ cJSON *vk_srv_log_opts(const char *q, size_t len, vk_srv_log_limits *lim, char *
 		free(v);
 	}
 	if (!*err) {
-		char *v = vk_srv_query_get(q, len, "sinceTime", &bad);
+		char *v = vk_server__query_get(q, len, "sinceTime", &bad);
 		if (v)
 			cJSON_AddStringToObject(opts, "sinceTime", v);
 		free(v);
@@ -165,7 +165,7 @@ cJSON *vk_srv_log_opts(const char *q, size_t len, vk_srv_log_limits *lim, char *
 	return opts;
 }
 
-size_t vk_srv_log_trim(const char *text, size_t len, const vk_srv_log_limits *lim, size_t *off)
+size_t vk_server__log_trim(const char *text, size_t len, const vk_server_log_limits *lim, size_t *off)
 {
 	size_t start = 0;
 	if (lim->tail_lines >= 0) {
@@ -193,7 +193,7 @@ size_t vk_srv_log_trim(const char *text, size_t len, const vk_srv_log_limits *li
 	return n;
 }
 
-const char *vk_srv_authz_verb(const char *method, size_t len)
+const char *vk_server__authz_verb(const char *method, size_t len)
 {
 	static const struct {
 		const char *m, *verb;
@@ -205,7 +205,7 @@ const char *vk_srv_authz_verb(const char *method, size_t len)
 	return "";
 }
 
-const char *vk_srv_authz_subresource(const char *seg)
+const char *vk_server__authz_subresource(const char *seg)
 {
 	static const struct {
 		const char *seg, *sub;

@@ -9,9 +9,9 @@
 #include "server_int.h"
 
 #define MAX_SEGS 6
-#define send_text vk_srv_send_text
+#define send_text vk_server__send_text
 
-enum { CALL_PODS = VK_SRV_CALL_AUTHZ + 1, CALL_LOGS, CALL_STATS, CALL_STATS_PODS };
+enum { CALL_PODS = VK_SERVER_CALL_AUTHZ + 1, CALL_LOGS, CALL_STATS, CALL_STATS_PODS };
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -42,7 +42,7 @@ static void send_body(h2o_req_t *req, int status, const char *ctype, const char 
 	h2o_send_inline(req, body, len);
 }
 
-void vk_srv_send_text(h2o_req_t *req, int status, const char *fmt, ...)
+void vk_server__send_text(h2o_req_t *req, int status, const char *fmt, ...)
 {
 	vk_buf b = {0};
 	va_list ap;
@@ -63,7 +63,7 @@ static void send_json(h2o_req_t *req, cJSON *j)
 	char *s = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	if (!s) {
-		send_text(req, 500, "out of memory");
+		send_text(req, 500, "cannot print the answer as JSON");
 		return;
 	}
 	send_body(req, 200, "application/json", s, strlen(s));
@@ -92,16 +92,16 @@ static void send_provider_error(h2o_req_t *req, const char *what, int err, const
 
 static void on_slot_dispose(void *p)
 {
-	vk_srv_call_slot *sl = p;
+	vk_server_call_slot *sl = p;
 	if (sl->c) {
 		sl->c->req = NULL;
 		sl->c->slot = NULL;
 	}
 }
 
-vk_srv_call *vk_srv_call_new(vk_server *s, h2o_req_t *req, int kind, char *what)
+vk_server_call *vk_server__call_new(vk_server *s, h2o_req_t *req, int kind, char *what)
 {
-	vk_srv_call *c = vk_xcalloc(1, sizeof *c);
+	vk_server_call *c = vk_xcalloc(1, sizeof *c);
 	c->s = s;
 	c->req = req;
 	c->kind = kind;
@@ -112,7 +112,7 @@ vk_srv_call *vk_srv_call_new(vk_server *s, h2o_req_t *req, int kind, char *what)
 	return c;
 }
 
-void vk_srv_call_free(vk_srv_call *c)
+void vk_server__call_free(vk_server_call *c)
 {
 	vk_server *s = c->s;
 	if (c->slot)
@@ -121,11 +121,11 @@ void vk_srv_call_free(vk_srv_call *c)
 	free(c->key);
 	free(c);
 	s->calls--;
-	vk_srv_maybe_done(s);
+	vk_server__maybe_done(s);
 }
 
 /* A call the provider refused at once (its callback never comes). */
-static void call_refused(vk_srv_call *c, int rc, const char *callback)
+static void call_refused(vk_server_call *c, int rc, const char *callback)
 {
 	h2o_req_t *req = c->req;
 	if (rc == -ENOSYS)
@@ -134,10 +134,10 @@ static void call_refused(vk_srv_call *c, int rc, const char *callback)
 		send_text(req, 503, "%s: the provider is closing", c->what);
 	else
 		send_text(req, 500, "%s: %s", c->what, strerror(-rc));
-	vk_srv_call_free(c);
+	vk_server__call_free(c);
 }
 
-void vk_srv_call_detach(vk_srv_call *c)
+void vk_server__call_detach(vk_server_call *c)
 {
 	if (c->slot) {
 		c->slot->c = NULL;
@@ -185,7 +185,7 @@ static cJSON *minimal_summary(vk_server *s, const cJSON *pods)
 	return sum;
 }
 
-static void answer_logs(vk_srv_call *c, h2o_req_t *req, cJSON *v)
+static void answer_logs(vk_server_call *c, h2o_req_t *req, cJSON *v)
 {
 	if (v && !cJSON_IsString(v)) {
 		send_text(req, 500, "%s: the provider's container_logs returned a %s, not a string", c->what,
@@ -193,16 +193,16 @@ static void answer_logs(vk_srv_call *c, h2o_req_t *req, cJSON *v)
 		return;
 	}
 	const char *text = v ? v->valuestring : "";
-	size_t off, n = vk_srv_log_trim(text, strlen(text), &c->lim, &off);
+	size_t off, n = vk_server__log_trim(text, strlen(text), &c->lim, &off);
 	send_body(req, 200, "text/plain; charset=utf-8", text + off, n);
 }
 
 static void on_result(const vk_provider_result *r, void *ud)
 {
-	vk_srv_call *c = ud;
+	vk_server_call *c = ud;
 	h2o_req_t *req = c->req;
 	cJSON *v = r->value;
-	vk_srv_call_detach(c); /* answering may dispose the request */
+	vk_server__call_detach(c); /* answering may dispose the request */
 	if (!req) {
 		vk_debug("server", "%s: the client left before the provider answered", c->what);
 	} else if (r->err) {
@@ -234,18 +234,18 @@ static void on_result(const vk_provider_result *r, void *ud)
 		}
 	}
 	cJSON_Delete(v);
-	vk_srv_call_free(c);
+	vk_server__call_free(c);
 }
 
 /* ---- endpoints ------------------------------------------------------------ */
 
 static void get_pods(vk_server *s, h2o_req_t *req)
 {
-	vk_srv_call *c = vk_srv_call_new(s, req, CALL_PODS, vk_strdup("pods"));
+	vk_server_call *c = vk_server__call_new(s, req, CALL_PODS, vk_strdup("pods"));
 	int rc = vk_provider_get_pods(s->provider, on_result, c);
 	if (rc == -ENOSYS) { /* no get_pods: the provider runs nothing we can list */
 		send_json(req, pod_list(NULL));
-		vk_srv_call_free(c);
+		vk_server__call_free(c);
 	} else if (rc < 0) {
 		call_refused(c, rc, "get_pods");
 	}
@@ -253,14 +253,14 @@ static void get_pods(vk_server *s, h2o_req_t *req)
 
 static void get_stats(vk_server *s, h2o_req_t *req)
 {
-	vk_srv_call *c = vk_srv_call_new(s, req, CALL_STATS, vk_strdup("stats/summary"));
+	vk_server_call *c = vk_server__call_new(s, req, CALL_STATS, vk_strdup("stats/summary"));
 	int rc = vk_provider_stats_summary(s->provider, on_result, c);
 	if (rc == -ENOSYS) {
 		c->kind = CALL_STATS_PODS;
 		rc = vk_provider_get_pods(s->provider, on_result, c);
 		if (rc == -ENOSYS) {
 			send_json(req, minimal_summary(s, NULL));
-			vk_srv_call_free(c);
+			vk_server__call_free(c);
 			return;
 		}
 	}
@@ -272,9 +272,9 @@ static void get_logs(vk_server *s, h2o_req_t *req, char **seg)
 {
 	const char *q = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
 	size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
-	vk_srv_log_limits lim;
+	vk_server_log_limits lim;
 	char *err = NULL;
-	cJSON *opts = vk_srv_log_opts(q, qlen, &lim, &err);
+	cJSON *opts = vk_server__log_opts(q, qlen, &lim, &err);
 	if (!opts) {
 		send_text(req, 400, "containerLogs: %s", err);
 		free(err);
@@ -283,7 +283,7 @@ static void get_logs(vk_server *s, h2o_req_t *req, char **seg)
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "container", seg[3]);
 	cJSON_AddItemToObject(args, "opts", opts);
-	vk_srv_call *c = vk_srv_call_new(s, req, CALL_LOGS, vk_asprintf("containerLogs %s/%s/%s", seg[1], seg[2], seg[3]));
+	vk_server_call *c = vk_server__call_new(s, req, CALL_LOGS, vk_asprintf("containerLogs %s/%s/%s", seg[1], seg[2], seg[3]));
 	c->lim = lim;
 	if (lim.follow)
 		vk_debug("server", "%s: follow is not streamed yet; sending what exists", c->what);
@@ -351,11 +351,11 @@ static void dispatch(vk_server *s, h2o_req_t *req, char **seg, int n)
 }
 
 /* Splits the path again (after an asynchronous authorization too). */
-void vk_srv_dispatch(vk_server *s, h2o_req_t *req)
+void vk_server__dispatch(vk_server *s, h2o_req_t *req)
 {
 	size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
 	char *seg[MAX_SEGS];
-	int n = vk_srv_split_path(req->path.base, plen, seg, MAX_SEGS);
+	int n = vk_server__split_path(req->path.base, plen, seg, MAX_SEGS);
 	if (n < 0) {
 		send_text(req, 400, "bad path");
 		return;
@@ -365,12 +365,12 @@ void vk_srv_dispatch(vk_server *s, h2o_req_t *req)
 		free(seg[i]);
 }
 
-int vk_srv_on_req(h2o_handler_t *self, h2o_req_t *req)
+int vk_server__on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-	vk_server *s = ((vk_srv_handler *)self)->s;
+	vk_server *s = ((vk_server_handler *)self)->s;
 	size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
 	char *seg[MAX_SEGS];
-	int n = vk_srv_split_path(req->path.base, plen, seg, MAX_SEGS);
+	int n = vk_server__split_path(req->path.base, plen, seg, MAX_SEGS);
 	if (n < 0) {
 		send_text(req, 400, "bad path");
 		return 0;
@@ -379,12 +379,12 @@ int vk_srv_on_req(h2o_handler_t *self, h2o_req_t *req)
 	cJSON *groups = NULL;
 	if (n == 1 && strcmp(seg[0], "healthz") == 0) {
 		send_body(req, 200, "text/plain; charset=utf-8", "ok", 2);
-	} else if (!vk_srv_tls_peer(s, req, &user, &groups)) {
+	} else if (!vk_server__tls_peer(s, req, &user, &groups)) {
 		send_text(req, 401, "Unauthorized");
 	} else {
 		vk_debug("server", "%.*s %.*s from %s", (int)req->method.len, req->method.base, (int)req->path.len,
 		         req->path.base, user);
-		if (vk_srv_authorize(s, req, user, groups, n > 0 ? seg[0] : "") == 1)
+		if (vk_server__authorize(s, req, user, groups, n > 0 ? seg[0] : "") == 1)
 			dispatch(s, req, seg, n);
 	}
 	free(user);

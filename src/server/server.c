@@ -20,7 +20,7 @@ static void on_conn_closed(uv_handle_t *h)
 	vk_server *s = c->s;
 	free(c);
 	s->conns--;
-	vk_srv_maybe_done(s);
+	vk_server__maybe_done(s);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
@@ -80,7 +80,7 @@ static void on_listener_closed(uv_handle_t *h)
 {
 	vk_server *s = h->data;
 	s->listening = false;
-	vk_srv_maybe_done(s);
+	vk_server__maybe_done(s);
 }
 
 /* The last step, from a timer callback: h2o_context_dispose runs the loop
@@ -104,7 +104,7 @@ static void on_drain(uv_timer_t *t)
 	uv_close((uv_handle_t *)&s->drain, free_server);
 }
 
-void vk_srv_maybe_done(vk_server *s)
+void vk_server__maybe_done(vk_server *s)
 {
 	if (s->closing && !s->disposed && !s->conns && !s->calls && !s->listening)
 		uv_timer_start(&s->drain, on_drain, 0, 0);
@@ -117,11 +117,12 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 		*err = vk_strdup("kubelet API: bad options");
 		return NULL;
 	}
-	vk_srv_h2o_compat();
-	SSL_CTX *ssl = vk_srv_tls_new(o, err);
+	vk_server__h2o_compat();
+	SSL_CTX *ssl = vk_server__tls_new(o, err);
 	if (!ssl)
 		return NULL;
 	vk_server *s = vk_xcalloc(1, sizeof *s);
+	vk_list_init(&s->reviews);
 	s->loop = o->loop;
 	s->provider = o->provider;
 	s->nodename = vk_strdup(o->nodename);
@@ -139,8 +140,8 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 	s->config.http2.graceful_shutdown_timeout = 2000;
 	h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-	vk_srv_handler *hd = (vk_srv_handler *)h2o_create_handler(path, sizeof *hd);
-	hd->super.on_req = vk_srv_on_req;
+	vk_server_handler *hd = (vk_server_handler *)h2o_create_handler(path, sizeof *hd);
+	hd->super.on_req = vk_server__on_req;
 	hd->s = s;
 	h2o_context_init(&s->ctx, s->loop, &s->config);
 	s->accept.ctx = &s->ctx;
@@ -175,11 +176,11 @@ void vk_server_close(vk_server *s)
 	if (!s || s->closing)
 		return;
 	s->closing = true;
-	vk_srv_authz_close(s); /* the kube client goes right after us */
+	vk_server__authz_close(s); /* the kube client goes right after us */
 	if (s->listening)
 		uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 	/* idle HTTP/1 connections close, HTTP/2 ones get a GOAWAY; requests in
 	 * progress finish first */
 	h2o_context_request_shutdown(&s->ctx);
-	vk_srv_maybe_done(s);
+	vk_server__maybe_done(s);
 }

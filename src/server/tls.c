@@ -117,7 +117,7 @@ out:
 	return err;
 }
 
-SSL_CTX *vk_srv_tls_new(const vk_server_opts *o, char **err)
+SSL_CTX *vk_server__tls_new(const vk_server_opts *o, char **err)
 {
 	*err = NULL;
 	if (!o->tls_cert_file != !o->tls_key_file) {
@@ -184,7 +184,7 @@ struct h2o_ssl_prefix {
 	SSL *ossl;
 };
 
-bool vk_srv_tls_peer(vk_server *s, h2o_req_t *req, char **user, cJSON **groups)
+bool vk_server__tls_peer(vk_server *s, h2o_req_t *req, char **user, cJSON **groups)
 {
 	*user = NULL;
 	*groups = NULL;

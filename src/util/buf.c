@@ -6,45 +6,43 @@
 
 #include "vk/util.h"
 
-static int grow(vk_buf *b, size_t need)
+static void oom(void);
+
+static void grow(vk_buf *b, size_t need)
 {
 	if (b->len + need + 1 <= b->cap)
-		return 0;
+		return;
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + need + 1)
 		cap *= 2;
-	char *p = realloc(b->data, cap);
-	if (!p)
-		return -ENOMEM;
-	b->data = p;
+	b->data = vk_xrealloc(b->data, cap);
 	b->cap = cap;
-	return 0;
 }
 
-int vk_buf_append(vk_buf *b, const void *p, size_t n)
+void vk_buf_append(vk_buf *b, const void *p, size_t n)
 {
-	if (grow(b, n) < 0)
-		return -ENOMEM;
+	grow(b, n);
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
-	return 0;
 }
 
-int vk_buf_printf(vk_buf *b, const char *fmt, ...)
+void vk_buf_printf(vk_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || grow(b, (size_t)n) < 0)
-		return -ENOMEM;
+	if (n < 0) { /* EOVERFLOW or EILSEQ: a format vk itself got wrong */
+		fprintf(stderr, "vk: vk_buf_printf: bad format \"%s\"\n", fmt);
+		abort();
+	}
+	grow(b, (size_t)n);
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
-	return 0;
 }
 
 void vk_buf_consume(vk_buf *b, size_t n)
@@ -100,6 +98,14 @@ void *vk_xcalloc(size_t n, size_t sz)
 	if (!p)
 		oom();
 	return p;
+}
+
+void *vk_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		oom();
+	return q;
 }
 
 char *vk_strdup(const char *s)

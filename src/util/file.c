@@ -39,12 +39,13 @@ int vk_read_file(const char *path, vk_buf *out, char **err)
 		}
 		if (n == 0)
 			break;
-		if (out->len + (size_t)n > VK_MAX_CONFIG_FILE || vk_buf_append(out, chunk, (size_t)n) < 0) {
+		if (out->len + (size_t)n > VK_MAX_CONFIG_FILE) {
 			close(fd);
 			if (err)
 				*err = vk_asprintf("%s: larger than %u MiB", path, VK_MAX_CONFIG_FILE >> 20);
 			return -EFBIG;
 		}
+		vk_buf_append(out, chunk, (size_t)n);
 	}
 	close(fd);
 	if (!out->data)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # Create-to-Running latency of providers/mynode.lua on the real control plane
 # and a real containerd, and vk's RSS with N real pods.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: tmp by tmp_dir (lib.sh)
 # Benchmarks vk against upstream virtual-kubelet on one local control plane
 # (issue 6).  Runs vk, upstream, the raw API ceiling, then again, ROUNDS times,
 # and reports the medians as a markdown table (printed and written to
@@ -18,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
 
-pods=100 rounds=2 idle_s=60 settle_s=10 steady_s=5 log_level= out_dir=$here/results smoke=0
+pods=100 rounds=2 idle_s=60 settle_s=10 steady_s=5 log_level='' out_dir=$here/results
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
 	case $1 in
@@ -27,7 +28,7 @@ while (($#)); do
 	--idle-seconds) idle_s=$2; shift 2 ;;
 	--log-level) log_level=$2; shift 2 ;;
 	--out) out_dir=$2; shift 2 ;;
-	--smoke) smoke=1; pods=20 rounds=1 idle_s=3 settle_s=2 steady_s=2; shift ;;
+	--smoke) pods=20 rounds=1 idle_s=3 settle_s=2 steady_s=2; shift ;;
 	-h | --help) usage ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
 	esac
@@ -205,6 +206,13 @@ done
 # ---- the report -----------------------------------------------------------------
 stamp=$(date -u +%Y-%m-%d)
 base=$out_dir/$stamp-N$pods
+# results/ keeps one result per N (the latest); older ones live in git's history
+for old in "$out_dir"/*-N"$pods".md; do
+	[[ -e $old && $old != "$base.md" ]] || continue
+	rm -rf "${old%.md}.md" "${old%.md}.png" "${old%.md}.raw" "${old%.md}.logs"
+	say "removed the older result $(basename "$old") (git keeps it)"
+done
+rm -rf "$base.raw"
 mkdir -p "$base.raw"
 cp "$tmp/raw/"*.json "$base.raw/"
 rm -rf "$base.logs" && cp -r "$tmp/logs" "$base.logs" # agents' and load client's logs (not committed)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: tmp by tmp_dir (lib.sh)
 # Smoke test of the benchmark harness, as TAP: `run.sh --smoke` (N = 20,
 # one round, short idle) runs to the end, its table has numeric figures for
 # vk, upstream virtual-kubelet and the raw ceiling, it draws the plot, and it
@@ -17,7 +18,8 @@ mkdir -p "$tmp/t"
 TMPDIR=$tmp/t "$here/run.sh" --smoke --out "$tmp/results" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
 if ((rc == 0)); then tap_pass "run.sh --smoke exits 0"; else tap_fail "run.sh --smoke exits 0" "exit $rc" "$(tail -n 30 "$tmp/stderr")"; fi
 
-md=$(ls "$tmp/results/"*-N20.md 2>/dev/null | head -1 || true)
+mds=("$tmp/results/"*-N20.md)
+md=${mds[0]}
 tap_ok "it writes the table under --out" test -s "$md"
 png_magic() { [[ $(head -c 4 "$1" 2>/dev/null | tail -c 3) == PNG ]]; }
 tap_ok "it draws the plot as a PNG" png_magic "${md%.md}.png"
@@ -35,6 +37,6 @@ tap_ok "the raw ceiling row has numbers for throughput and latency" row_numeric 
 tap_ok "the minimal ceiling row has them too" row_numeric "raw API ceiling, minimal writes" 7
 
 # Everything run.sh started had its temporary folder in its command line.
-left=$(ps -eo pid=,args= | grep -F "$tmp" | grep -v -e grep -e "$$" || true)
+left=$(pgrep -af -- "$tmp" | grep -v -e "^$$ " || true)
 tap_is "$left" "" "no process of the run is left"
 tap_done

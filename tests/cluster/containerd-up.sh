@@ -82,7 +82,7 @@ EOF
 pause_image=registry.k8s.io/pause:3.9
 busybox_image=docker.io/library/busybox:1.35
 # restrict_oom_score_adj: this machine lacks CAP_SYS_RESOURCE, so runc must
-# not try to lower a sandbox's oom_score_adj (see TESTBED.md).
+# not try to lower a sandbox's oom_score_adj (see docs/testing.md, "What the harness needs").
 cat >"$cdir/config.toml" <<EOF
 version = 2
 root = "$cdir/root"

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/kube/kube_int.h" /* vk_kube_easy, to check the HTTP version */
+#include "../../src/kube/kube_int.h" /* vk_kube__easy, to check the HTTP version */
 #include "../unit/tap.h"
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 
@@ -373,7 +374,7 @@ static void next_step(void)
 		break;
 	case 2: {
 		struct curl_slist *h = NULL;
-		CURL *e = vk_kube_easy(kube, "GET", "/version", NULL, false, &h);
+		CURL *e = vk_kube__easy(kube, "GET", "/version", NULL, false, &h);
 		vk_http_opts o = {.on_done = on_h2};
 		rc = vk_http_start(http, e, h, &o, NULL);
 		break;
@@ -449,7 +450,7 @@ static void next_step(void)
 		fresh_kube = client_from(getenv("VK_TEST_KUBECONFIG"), fresh_http);
 		for (int i = 0; i < 50 && rc == 0; i++) {
 			struct curl_slist *h = NULL;
-			CURL *e = vk_kube_easy(fresh_kube, "GET", "/version", NULL, false, &h);
+			CURL *e = vk_kube__easy(fresh_kube, "GET", "/version", NULL, false, &h);
 			vk_http_opts o = {.on_done = on_raw};
 			rc = vk_http_start(fresh_http, e, h, &o, NULL);
 		}
@@ -535,6 +536,7 @@ static vk_kube *client_from(const char *path, vk_http *engine)
 
 int main(void)
 {
+	vk_json_init();
 	const char *kc = getenv("VK_TEST_KUBECONFIG");
 	if (!kc || !*kc) {
 		printf("1..0 # SKIP VK_TEST_KUBECONFIG not set (start tests/cluster/up.sh DIR and point it at "

@@ -34,13 +34,32 @@ tap_diag() {
 
 tap_pass() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1"; }
 
+# A failure shows its own diagnostics, then what the test registered as
+# context (e.g. the tail of vk's log, see tap_context).
 tap_fail() { # DESC [DIAG...]
 	_tap_n=$((_tap_n + 1))
 	_tap_failed=$((_tap_failed + 1))
 	echo "not ok $_tap_n - $1"
 	shift
 	(($#)) && tap_diag "$@"
+	_tap_show_context
 	return 0
+}
+
+# Registers a command (a string, run with eval) whose output is shown as
+# diagnostics after every failed test, failed wait and bail-out: the tests
+# of vk register the tail of vk's log (tests/e2e/vk/common.bash).
+_tap_context=()
+tap_context() {
+	local c
+	for c in "${_tap_context[@]}"; do [[ $c == "$*" ]] && return 0; done
+	_tap_context+=("$*")
+}
+_tap_show_context() {
+	local c
+	for c in "${_tap_context[@]}"; do
+		eval "$c" 2>&1 | tap_diag
+	done
 }
 
 tap_skip() { # DESC REASON
@@ -71,7 +90,7 @@ tap_like() { # GOT ERE DESC
 }
 
 # Stops the test: the rest cannot run (e.g. the cluster did not start).
-tap_bail() { echo "Bail out! $*"; exit 1; }
+tap_bail() { echo "Bail out! $*"; _tap_show_context; exit 1; }
 
 # Ends the test: prints the plan if none was given first, and exits non-zero
 # when a test failed or the count differs from the plan.
@@ -88,15 +107,38 @@ tap_done() {
 
 # ---- waiting --------------------------------------------------------------
 # Runs CMD every VK_POLL seconds (0.2) until it succeeds; fails after
-# TIMEOUT seconds.
+# TIMEOUT seconds, but never before VK_WAIT_MIN seconds (30): every wait is
+# for something that must happen, and a busy machine may take longer than
+# the test's estimate, so a short TIMEOUT only ever makes a failure slow
+# to come.  CMD runs in this shell (it may set variables).  When it
+# gives up it says on stderr, as TAP diagnostics, what it waited for, how
+# many tries, CMD's last exit status and output, and the registered context
+# (vk's log as it was at that moment).
 wait_until() { # TIMEOUT CMD...
-	local deadline
-	deadline=$(($(date +%s) + $1))
+	local limit=$1 deadline t0 tries=0 rc=0 out
+	((limit >= ${VK_WAIT_MIN:-30})) || limit=${VK_WAIT_MIN:-30}
+	t0=$(date +%s)
+	deadline=$((t0 + limit))
 	shift
-	until "$@" >/dev/null 2>&1; do
-		(($(date +%s) < deadline)) || return 1
+	out=$(mktemp "${TMPDIR:-/tmp}/vk-wait.XXXXXX")
+	while :; do
+		tries=$((tries + 1))
+		rc=0
+		"$@" >"$out" 2>&1 || rc=$?
+		((rc != 0)) || break
+		if (($(date +%s) >= deadline)); then
+			{
+				echo "wait_until gave up after $(($(date +%s) - t0)) s (limit $limit s, $tries tries) waiting for: $*"
+				echo "its last try exited $rc, saying:"
+				tail -n 20 "$out"
+			} | tap_diag >&2
+			_tap_show_context >&2
+			rm -f "$out"
+			return 1
+		fi
 		sleep "${VK_POLL:-0.2}"
 	done
+	rm -f "$out"
 }
 
 # True while PID is a live process (a zombie counts as gone).

@@ -333,7 +333,8 @@ function P.init(config)
     web.metadata.deletionGracePeriodSeconds = 1
     M.delete_pod(web)
     local took = timer.now_ms() - t0
-    expect(took >= 900 and took < 5000, "took " .. took .. " ms")
+    -- not before the 1 s grace period; far sooner than the default 30 s
+    expect(took >= 900 and took < 20000, "took " .. took .. " ms")
     for _, p in ipairs{init, probed, crash, once, fail, bad, late, host} do M.delete_pod(p) end
     expect(#cri.list_pod_sandbox(mine).items == 0, "sandboxes left")
     expect(#cri.list_containers(mine).containers == 0, "containers left")

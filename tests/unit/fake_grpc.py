@@ -142,7 +142,7 @@ class Handler(socketserver.BaseRequestHandler):
             c.send_headers(sid, [(":status", "503"), ("content-type", "text/plain")])
             self.send_all(sid, b"overloaded", end=True)
         elif method == "PullImage":  # silence, longer than the test's timeout
-            time.sleep(3)
+            time.sleep(30)
         elif method == "StartContainer":  # no message at all, status OK
             c.send_headers(sid, grpc + [("grpc-status", "0")], end_stream=True)
         else:

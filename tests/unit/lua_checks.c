@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../unit/tap.h"
+#include "vk/json.h"
 #include "vk/lua.h"
 #include "vk/util.h"
 
@@ -40,6 +41,7 @@ static void on_result(const vk_provider_result *r, void *ud)
 
 int main(int argc, char **argv)
 {
+	vk_json_init();
 	char tmpdir[] = "/tmp/vk-luacheck.XXXXXX";
 	char *dir_arg = NULL;
 #ifdef LUA_CHECK_FILE
@@ -108,7 +110,7 @@ int main(int argc, char **argv)
 		ok(n > 0, "%d Lua checks ran", n);
 		cJSON_Delete(g.value);
 		free(g.err);
-		op.p->ops->close(op.p);
+		vk_provider_close(op.p);
 	}
 	cJSON_Delete(cfg);
 	cJSON_Delete(node);

@@ -21,6 +21,17 @@ void tap_ok(bool cond, const char *file, int line, const char *fmt, ...)
 	fflush(stdout);
 }
 
+void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
 void tap_skip(const char *why)
 {
 	n++;

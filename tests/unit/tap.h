@@ -7,6 +7,8 @@
 void tap_ok(bool cond, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void tap_skip(const char *why);
+/* A "# ..." line: what a failing check waited for and what it saw. */
+void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tap_done(void); /* prints the plan; returns the exit code */
 
 #define ok(cond, ...) tap_ok((cond), __FILE__, __LINE__, __VA_ARGS__)

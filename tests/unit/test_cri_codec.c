@@ -9,6 +9,7 @@
 #include "cri_codec.h"
 #include "tap.h"
 #include "vk/cri.h"
+#include "vk/json.h"
 #include "vk/lua.h"
 
 static lua_State *L;
@@ -42,7 +43,7 @@ static uint8_t *pack(const ProtobufCMessageDescriptor *d, const char *expr, size
 {
 	eval(expr);
 	ProtobufCMessage *m;
-	int rc = vk_cri_codec_encode(L, -1, d, &m, err);
+	int rc = vk_lua__cri_encode(L, -1, d, &m, err);
 	lua_pop(L, 1);
 	if (rc < 0)
 		return NULL;
@@ -87,7 +88,7 @@ static const char *roundtrip(const ProtobufCMessageDescriptor *d, const char *ex
 		return "unpack failed";
 	lua_getglobal(L, "subset");
 	eval(expr);
-	vk_cri_codec_push(L, m);
+	vk_lua__cri_push(L, m);
 	protobuf_c_message_free_unpacked(m, NULL);
 	lua_pushvalue(L, -1);
 	lua_setglobal(L, "decoded");
@@ -143,8 +144,8 @@ static void method_table_matches_the_proto(void)
 	ok(consistent, "every row's path names its request and response types");
 	ok(vk_cri_method_find("exec_sync") && !vk_cri_method_find("exec"),
 	   "methods are found by their snake_case name only");
-	is_str(vk_grpc_code_name(5), "NOT_FOUND", "gRPC code 5 is NOT_FOUND");
-	is_str(vk_grpc_code_name(99), "UNKNOWN", "an out-of-range code is UNKNOWN");
+	is_str(vk_cri_code_name(5), "NOT_FOUND", "gRPC code 5 is NOT_FOUND");
+	is_str(vk_cri_code_name(99), "UNKNOWN", "an out-of-range code is UNKNOWN");
 }
 
 static void packs_with_official_field_numbers(void)
@@ -331,6 +332,7 @@ static void bad_requests_name_the_field(void)
 
 int main(void)
 {
+	vk_json_init();
 	L = luaL_newstate();
 	luaL_openlibs(L);
 	if (luaL_dostring(L,

@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/util.h"
+#include "vk/yaml.h"
 
 static char data_dir[4096]; /* realpath() wants PATH_MAX */
 
@@ -56,7 +58,10 @@ typedef struct {
 	size_t off;
 } field;
 
+/* a braced initializer in a macro, kept as written */
+/* clang-format off */
 #define F(n) {#n, offsetof(vk_kubeconfig, n)}
+/* clang-format on */
 static const field fields[] = {F(server), F(ca_pem), F(cert_pem), F(key_pem), F(token),
                                F(token_file), {"namespace", offsetof(vk_kubeconfig, namespace_)},
                                F(origin)};
@@ -409,6 +414,7 @@ static void mutated_kubeconfigs_fail_cleanly(void)
 
 int main(void)
 {
+	vk_json_init();
 	if (!find_data_dir()) {
 		tap_skip("data folder not found");
 		return tap_done();

@@ -8,6 +8,7 @@
 
 #include "provider_wait.h"
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/lua.h"
 #include "vk/util.h"
 
@@ -103,14 +104,14 @@ static void close_on_result(const vk_provider_result *r, void *ud)
 	if (to_close) {
 		vk_provider *p = to_close;
 		to_close = NULL;
-		p->ops->close(p);
+		vk_provider_close(p);
 	}
 }
 static void close_on_notify(cJSON *j, void *ud)
 {
 	cJSON_Delete(j);
 	vk_provider *p = ud;
-	p->ops->close(p);
+	vk_provider_close(p);
 }
 
 static int notified;
@@ -125,20 +126,21 @@ static void on_notify(cJSON *j, void *ud)
 
 int main(void)
 {
+	vk_json_init();
 	/* Paths in messages are relative to the source tree. */
 	if (chdir(VK_SOURCE_LUA_DIR "/..") != 0) {
 		tap_skip("cannot chdir to the source tree");
 		return tap_done();
 	}
-	alarm(60); /* a hung loop fails the test instead of hanging the suite */
+	alarm(240); /* a hung loop fails the test instead of hanging the suite */
 	vk_log_set_level(VK_LOG_WARN);
 	uv_loop_init(&loop);
 	char *err = NULL;
 
 	/* --- open failures --- */
 	vk_provider *p = open_p(DIR "missing.lua", NULL, NULL, 0, &err);
-	ok(!p && err && strstr(err, DIR "missing.lua: the provider lacks required callback(s): delete_pod, "
-	                             "get_pod_status"),
+	ok(!p && err && strstr(err, DIR "missing.lua: the required callback delete_pod is missing") &&
+	   strstr(err, "; " DIR "missing.lua: the required callback get_pod_status is missing") && !strchr(err, '\n'),
 	   "missing_required_callbacks_are_named (%s)", line1(err));
 	free(err);
 
@@ -155,9 +157,11 @@ int main(void)
 
 	uint64_t t0 = vk_now_ms();
 	p = open_p(DIR "toplevel_loop.lua", NULL, NULL, 1000000, &err);
+	/* Bounds here are far above what is asked and far below "never":
+	 * a busy machine stretches the time, it must not fail the test. */
 	ok(!p && first_line_is(err, DIR "toplevel_loop.lua:2: callback exceeded its budget", "ms)") &&
-	       vk_now_ms() - t0 < 1000,
-	   "an_endless_top_level_is_stopped (%s)", line1(err));
+	       vk_now_ms() - t0 < 15000,
+	   "an_endless_top_level_is_stopped (%s, %llu ms)", line1(err), (unsigned long long)(vk_now_ms() - t0));
 	free(err);
 
 	p = open_p(DIR "no_such_file.lua", NULL, NULL, 0, &err);
@@ -274,7 +278,7 @@ int main(void)
 	ok(r.err == -ETIMEDOUT && first_line_is(r.errmsg, DIR "behaviours.lua:", "ms)") &&
 	       strstr(r.errmsg, "callback exceeded its budget (2000000 instructions / 1000 ms"),
 	   "an_endless_loop_is_stopped_by_the_budget (%s)", line1(r.errmsg));
-	ok(vk_now_ms() - t0 < 1500, "the_loop_was_stopped_within_the_budget (%llu ms)",
+	ok(vk_now_ms() - t0 < 15000, "the_loop_was_stopped_within_the_budget (%llu ms, 1000 asked)",
 	   (unsigned long long)(vk_now_ms() - t0));
 	result_free(&r);
 	create_sync(p, "ploop", &r);
@@ -286,16 +290,18 @@ int main(void)
 	result_free(&r);
 
 	/* --- yielding --- */
+	/* Overlap is proven by order, not by time: a short sleep started
+	 * after a long one ends first only if the long one yielded. */
 	result a = {0}, b = {0};
-	t0 = vk_now_ms();
-	create(p, "sleep", "300", &a);
-	create(p, "sleep", "300", &b);
-	spin(&a.done);
+	create(p, "sleep", "2000", &a);
+	create(p, "sleep", "10", &b);
 	spin(&b.done);
+	ok(b.err == 0 && !a.done, "two_sleeping_callbacks_overlap (the 10 ms sleep started second ended first)");
+	t0 = vk_now_ms();
+	spin(&a.done);
 	uint64_t took = vk_now_ms() - t0;
-	ok(a.err == 0 && b.err == 0 && took >= 290 && took < 550,
-	   "two_sleeping_callbacks_overlap (%llu ms for 2 x 300 ms)", (unsigned long long)took);
-	is_str(a.value, "{\"slept\":300}", "sleep_resumes_the_callback");
+	ok(a.err == 0, "the_long_sleep_ends_too (%llu ms after the short one)", (unsigned long long)took);
+	is_str(a.value, "{\"slept\":2000}", "sleep_resumes_the_callback");
 	result_free(&a);
 	result_free(&b);
 
@@ -311,7 +317,8 @@ int main(void)
 		result_free(&many[i]);
 	}
 	took = vk_now_ms() - t0;
-	ok(good == MANY && took < 2000, "500_concurrent_sleeping_callbacks (%d ok in %llu ms)", good,
+	/* one after the other they would take 25 s */
+	ok(good == MANY && took < 12500, "500_concurrent_sleeping_callbacks (%d ok in %llu ms)", good,
 	   (unsigned long long)took);
 	free(many);
 
@@ -397,7 +404,7 @@ int main(void)
 		ok(r.err == 0 && r.value == NULL, "mock_forgets_a_deleted_pod");
 		result_free(&r);
 		cJSON_Delete(pod);
-		m->ops->close(m);
+		vk_provider_close(m);
 	}
 	cJSON_Delete(mnode);
 
@@ -411,7 +418,7 @@ int main(void)
 		t0 = vk_now_ms();
 		create_sync(q, "loop", &r);
 		took = vk_now_ms() - t0;
-		ok(r.err == -ETIMEDOUT && took >= 190 && took < 600,
+		ok(r.err == -ETIMEDOUT && r.errmsg && strstr(r.errmsg, "/ 200 ms") && took >= 190 && took < 15000,
 		   "the_wall_clock_budget_stops_a_loop (%llu ms, %s)", (unsigned long long)took, line1(r.errmsg));
 		result_free(&r);
 		cJSON *pod = make_pod("sleep", "300");
@@ -420,7 +427,7 @@ int main(void)
 		spin(&r.done);
 		ok(r.err == 0, "time_spent_waiting_does_not_count (%s)", line1(r.errmsg));
 		result_free(&r);
-		q->ops->close(q);
+		vk_provider_close(q);
 	}
 
 	/* --- close from inside callbacks --- */
@@ -464,7 +471,7 @@ int main(void)
 		ok(r.err == -EIO && strstr(line1(r.errmsg), "debug.sethook is reserved"),
 		   "the_budget_hook_cannot_be_removed (%s)", line1(r.errmsg));
 		result_free(&r);
-		q->ops->close(q);
+		vk_provider_close(q);
 	}
 	cJSON_Delete(cnode);
 
@@ -473,14 +480,16 @@ int main(void)
 	uv_run(&loop, UV_RUN_NOWAIT);
 	ok(!a.done, "a_long_sleep_is_in_flight");
 	create(p, "hello", NULL, &b); /* queued, not yet started */
-	p->ops->close(p);
+	vk_provider_close(p);
 	ok(a.done && a.err == -ECANCELED && b.done && b.err == -ECANCELED,
 	   "close_ends_in_flight_callbacks_with_ECANCELED (%d, %d)", a.err, b.err);
 	result_free(&a);
 	result_free(&b);
 	t0 = vk_now_ms();
 	uv_run(&loop, UV_RUN_DEFAULT);
-	ok(vk_now_ms() - t0 < 200, "after_close_no_timer_keeps_the_loop_alive");
+	/* the cancelled 30 s sleep's timer would keep it for 30 s */
+	ok(vk_now_ms() - t0 < 15000, "after_close_no_timer_keeps_the_loop_alive (%llu ms)",
+	   (unsigned long long)(vk_now_ms() - t0));
 	is_int(uv_loop_close(&loop), 0, "every_handle_is_closed");
 
 	cJSON_Delete(node);

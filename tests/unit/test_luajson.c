@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/kube.h"
 #include "vk/lua.h"
+#include "vk/yaml.h"
 
 /* Parses, converts to Lua and back, prints unformatted. */
 static char *round_trip(lua_State *L, const char *text, char **err)
@@ -74,6 +76,7 @@ static const char pod[] =
 
 int main(void)
 {
+	vk_json_init();
 	lua_State *L = luaL_newstate();
 	luaL_openlibs(L);
 

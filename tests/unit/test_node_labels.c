@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "tap.h"
+#include "vk/json.h"
 #include "vk/node.h"
 
 static void kubelet_labels_are_allowed(void)
@@ -60,6 +61,7 @@ static void template_has_kubelet_shape(void)
 
 int main(void)
 {
+	vk_json_init();
 	kubelet_labels_are_allowed();
 	restricted_labels_are_refused();
 	filter_drops_and_names_them();

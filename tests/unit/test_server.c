@@ -12,6 +12,7 @@
 #include "server_int.h"
 #include "tap.h"
 #include "vk/http.h"
+#include "vk/json.h"
 #include "vk/server.h"
 #include "vk/util.h"
 
@@ -19,60 +20,60 @@
 
 static void test_unescape(void)
 {
-	char *s = vk_srv_unescape("a%2Fb+c", 7, false);
+	char *s = vk_server__unescape("a%2Fb+c", 7, false);
 	is_str(s, "a/b+c", "a path segment decodes %%2F and keeps +");
 	free(s);
-	s = vk_srv_unescape("a%20b+c", 7, true);
+	s = vk_server__unescape("a%20b+c", 7, true);
 	is_str(s, "a b c", "a query value decodes %%20 and + to spaces");
 	free(s);
-	ok(vk_srv_unescape("a%2", 3, false) == NULL, "a short escape is refused");
-	ok(vk_srv_unescape("a%zz", 4, false) == NULL, "a non-hex escape is refused");
-	ok(vk_srv_unescape("a%00", 4, false) == NULL, "an escaped NUL is refused");
+	ok(vk_server__unescape("a%2", 3, false) == NULL, "a short escape is refused");
+	ok(vk_server__unescape("a%zz", 4, false) == NULL, "a non-hex escape is refused");
+	ok(vk_server__unescape("a%00", 4, false) == NULL, "an escaped NUL is refused");
 }
 
 static void test_split(void)
 {
 	char *seg[6];
 	const char *p = "/containerLogs/default/web-1/main";
-	int n = vk_srv_split_path(p, strlen(p), seg, 6);
+	int n = vk_server__split_path(p, strlen(p), seg, 6);
 	ok(n == 4 && strcmp(seg[0], "containerLogs") == 0 && strcmp(seg[1], "default") == 0 &&
 	       strcmp(seg[2], "web-1") == 0 && strcmp(seg[3], "main") == 0,
 	   "a logs path splits into 4 segments");
 	for (int i = 0; i < n; i++)
 		free(seg[i]);
-	n = vk_srv_split_path("/runningpods/", 13, seg, 6);
+	n = vk_server__split_path("/runningpods/", 13, seg, 6);
 	ok(n == 1 && strcmp(seg[0], "runningpods") == 0, "a trailing slash is allowed");
 	for (int i = 0; i < n; i++)
 		free(seg[i]);
-	is_int(vk_srv_split_path("/", 1, seg, 6), 0, "/ has no segment");
-	is_int(vk_srv_split_path("/a//b", 5, seg, 6), -EINVAL, "an empty segment is refused");
-	is_int(vk_srv_split_path("/a/b/c", 6, seg, 2), -EINVAL, "too many segments are refused");
-	is_int(vk_srv_split_path("/a/%zz", 6, seg, 6), -EINVAL, "a bad escape in a segment is refused");
-	is_int(vk_srv_split_path("x", 1, seg, 6), -EINVAL, "a relative path is refused");
+	is_int(vk_server__split_path("/", 1, seg, 6), 0, "/ has no segment");
+	is_int(vk_server__split_path("/a//b", 5, seg, 6), -EINVAL, "an empty segment is refused");
+	is_int(vk_server__split_path("/a/b/c", 6, seg, 2), -EINVAL, "too many segments are refused");
+	is_int(vk_server__split_path("/a/%zz", 6, seg, 6), -EINVAL, "a bad escape in a segment is refused");
+	is_int(vk_server__split_path("x", 1, seg, 6), -EINVAL, "a relative path is refused");
 }
 
 static void test_query(void)
 {
 	bool bad = false;
 	const char *q = "tailLines=1&follow&x=a%26b&tailLines=7";
-	char *v = vk_srv_query_get(q, strlen(q), "tailLines", &bad);
+	char *v = vk_server__query_get(q, strlen(q), "tailLines", &bad);
 	is_str(v, "7", "the last of repeated query keys wins");
 	free(v);
-	v = vk_srv_query_get(q, strlen(q), "follow", &bad);
+	v = vk_server__query_get(q, strlen(q), "follow", &bad);
 	is_str(v, "", "a key without = has an empty value");
 	free(v);
-	v = vk_srv_query_get(q, strlen(q), "x", &bad);
+	v = vk_server__query_get(q, strlen(q), "x", &bad);
 	is_str(v, "a&b", "an escaped & stays in the value");
 	free(v);
-	ok(vk_srv_query_get(q, strlen(q), "tail", &bad) == NULL && !bad, "a missing key is NULL");
+	ok(vk_server__query_get(q, strlen(q), "tail", &bad) == NULL && !bad, "a missing key is NULL");
 }
 
 static void test_log_opts(void)
 {
-	vk_srv_log_limits lim;
+	vk_server_log_limits lim;
 	char *err = NULL;
 	const char *q = "tailLines=2&limitBytes=100&timestamps=true&previous=0&sinceSeconds=60&follow=1&sinceTime=2026-12-01T00%3A00%3A00Z";
-	cJSON *o = vk_srv_log_opts(q, strlen(q), &lim, &err);
+	cJSON *o = vk_server__log_opts(q, strlen(q), &lim, &err);
 	char *js = o ? cJSON_PrintUnformatted(o) : NULL;
 	is_str(js, "{\"tailLines\":2,\"limitBytes\":100,\"sinceSeconds\":60,\"timestamps\":true,\"previous\":false,"
 	           "\"follow\":true,\"sinceTime\":\"2026-12-01T00:00:00Z\"}",
@@ -81,7 +82,7 @@ static void test_log_opts(void)
 	free(js);
 	cJSON_Delete(o);
 
-	o = vk_srv_log_opts("", 0, &lim, &err);
+	o = vk_server__log_opts("", 0, &lim, &err);
 	ok(o && !o->child && lim.tail_lines == -1 && lim.limit_bytes == -1 && !lim.follow,
 	   "no query gives empty opts and no limits");
 	cJSON_Delete(o);
@@ -89,7 +90,7 @@ static void test_log_opts(void)
 	static const char *const bad[] = {"tailLines=-1", "tailLines=x", "timestamps=yes", "limitBytes=0", "tailLines=%zz"};
 	for (size_t i = 0; i < VK_ARRAY_LEN(bad); i++) {
 		err = NULL;
-		o = vk_srv_log_opts(bad[i], strlen(bad[i]), &lim, &err);
+		o = vk_server__log_opts(bad[i], strlen(bad[i]), &lim, &err);
 		ok(!o && err, "'%s' is refused (%s)", bad[i], err ? err : "no message");
 		free(err);
 	}
@@ -97,18 +98,18 @@ static void test_log_opts(void)
 
 static void test_authz_attrs(void)
 {
-	is_str(vk_srv_authz_verb("GET", 3), "get", "GET is verb get");
-	is_str(vk_srv_authz_verb("POST", 4), "create", "POST is verb create (exec)");
-	is_str(vk_srv_authz_subresource("stats"), "stats", "/stats is nodes/stats");
-	is_str(vk_srv_authz_subresource("metrics"), "metrics", "/metrics is nodes/metrics");
-	is_str(vk_srv_authz_subresource("containerLogs"), "proxy", "/containerLogs is nodes/proxy, as in kubelet");
-	is_str(vk_srv_authz_subresource("pods"), "proxy", "/pods is nodes/proxy");
+	is_str(vk_server__authz_verb("GET", 3), "get", "GET is verb get");
+	is_str(vk_server__authz_verb("POST", 4), "create", "POST is verb create (exec)");
+	is_str(vk_server__authz_subresource("stats"), "stats", "/stats is nodes/stats");
+	is_str(vk_server__authz_subresource("metrics"), "metrics", "/metrics is nodes/metrics");
+	is_str(vk_server__authz_subresource("containerLogs"), "proxy", "/containerLogs is nodes/proxy, as in kubelet");
+	is_str(vk_server__authz_subresource("pods"), "proxy", "/pods is nodes/proxy");
 }
 
 static char *trim(const char *text, long long tail, long long limit)
 {
-	vk_srv_log_limits lim = {.tail_lines = tail, .limit_bytes = limit};
-	size_t off, n = vk_srv_log_trim(text, strlen(text), &lim, &off);
+	vk_server_log_limits lim = {.tail_lines = tail, .limit_bytes = limit};
+	size_t off, n = vk_server__log_trim(text, strlen(text), &lim, &off);
 	return vk_asprintf("%.*s", (int)n, text + off);
 }
 
@@ -226,7 +227,7 @@ static void fake_close(vk_provider *p)
 	}
 }
 
-static const vk_provider_ops fake_ops = {.call = fake_call_op, .has = fake_has, .close = fake_close};
+static const vk_provider_iface fake_iface = {.call = fake_call_op, .has = fake_has, .close = fake_close};
 
 /* ---- a client on the same loop --------------------------------------------- */
 
@@ -497,10 +498,11 @@ static void test_serving(void)
 	/* curl still keeps idle HTTP/1.1 and HTTP/2 connections to it: the
 	 * server closes them itself. */
 	t0 = vk_now_ms();
-	while (tcp_handles() > 0 && vk_now_ms() - t0 < 8000)
+	while (tcp_handles() > 0 && vk_now_ms() - t0 < 30000)
 		uv_run(loop, UV_RUN_ONCE);
 	uint64_t ms = vk_now_ms() - t0;
-	ok(tcp_handles() == 0 && ms < 3000, "a closed server drops the idle connections clients keep (%llu ms)",
+	/* curl would keep them for minutes; a busy machine takes seconds */
+	ok(tcp_handles() == 0 && ms < 20000, "a closed server drops the idle connections clients keep (%llu ms)",
 	   (unsigned long long)ms);
 }
 
@@ -535,6 +537,7 @@ static void test_files(void)
 
 int main(void)
 {
+	vk_json_init();
 	signal(SIGPIPE, SIG_IGN); /* as vk does: a client that resets must not kill us */
 	test_unescape();
 	test_split();
@@ -553,7 +556,7 @@ int main(void)
 	}
 	loop = uv_default_loop();
 	http = vk_http_new(loop);
-	fake.p.ops = &fake_ops;
+	fake.p.iface = &fake_iface;
 	fake.p.name = "fake";
 	test_serving();
 	test_files();
@@ -561,7 +564,7 @@ int main(void)
 	uint64_t t0 = vk_now_ms();
 	uv_run(loop, UV_RUN_DEFAULT);
 	uint64_t ms = vk_now_ms() - t0;
-	ok(ms < 3000, "after close, the loop ends once the connections drained (%llu ms)", (unsigned long long)ms);
+	ok(ms < 20000, "after close, the loop ends once the connections drained (%llu ms)", (unsigned long long)ms);
 	is_int(uv_loop_close(loop), 0, "no handle is left on the loop");
 	free(fake.ns);
 	free(fake.name);

@@ -1,9 +1,11 @@
-/* util: buffers, backoff, timestamps, packed text. */
+/* util: buffers, backoff, timestamps, packed text, the intrusive list, JSON paths. */
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
+#include "vk/json.h"
+#include "vk/list.h"
 #include "vk/util.h"
 
 static void buffers_grow_and_stay_terminated(void)
@@ -149,8 +151,61 @@ static void packed_text_round_trips_and_shrinks(void)
 	vk_ztext_free(z);
 }
 
+typedef struct {
+	int v;
+	vk_list link;
+} node;
+
+static void list_keeps_order_and_removes_safely(void)
+{
+	vk_list head;
+	vk_list_init(&head);
+	ok(vk_list_empty(&head) && !vk_list_first(&head) && !vk_list_last(&head), "a new list is empty");
+	node n[4] = {{.v = 1}, {.v = 2}, {.v = 3}, {.v = 0}};
+	ok(!vk_list_linked(&n[0].link), "a zeroed link is not linked");
+	vk_list_insert_tail(&head, &n[1].link);
+	vk_list_insert_tail(&head, &n[2].link);
+	vk_list_insert_head(&head, &n[0].link);
+	char seen[8] = "";
+	vk_list *p, *tmp;
+	VK_LIST_FOREACH_SAFE(p, tmp, &head)
+		seen[strlen(seen)] = (char)('0' + VK_LIST_ENTRY(p, node, link)->v);
+	is_str(seen, "123", "head insert goes first, tail inserts keep their order");
+	VK_LIST_FOREACH_SAFE(p, tmp, &head)
+		if (VK_LIST_ENTRY(p, node, link)->v == 2)
+			vk_list_remove(p);
+	ok(!vk_list_linked(&n[1].link), "a removed link reads as not linked");
+	vk_list_remove(&n[1].link); /* twice: no effect */
+	vk_list_remove(&n[3].link); /* never linked: no effect */
+	ok(VK_LIST_ENTRY(vk_list_first(&head), node, link)->v == 1 &&
+	   VK_LIST_ENTRY(vk_list_last(&head), node, link)->v == 3 && head.next->next == head.prev,
+	   "removal while iterating leaves the others linked in order");
+	vk_list_remove(&n[0].link);
+	vk_list_remove(&n[2].link);
+	ok(vk_list_empty(&head), "the list is empty after removing every element");
+}
+
+static void json_paths_find_strings_and_objects(void)
+{
+	cJSON *o = cJSON_Parse("{\"metadata\": {\"name\": \"web\", \"namespace\": \"default\", \"labels\": {\"a.b/c\": \"x\"}},"
+	                       " \"spec\": {\"nodeName\": 7, \"containers\": [{\"name\": \"c\"}]}}");
+	is_str(vk_json_str(o, "metadata.name"), "web", "a two-key path finds the string");
+	is_str(vk_json_str(o, "metadata.namespace"), "default", "a sibling key is found");
+	ok(vk_json_str(o, "spec.nodeName") == NULL, "a number is not a string");
+	ok(vk_json_str(o, "metadata.uid") == NULL, "a missing key gives NULL");
+	ok(vk_json_str(o, "metadata.name.more") == NULL, "a path through a string gives NULL");
+	ok(vk_json_at(o, "spec.containers.name") == NULL, "a path does not go through an array");
+	ok(cJSON_IsObject(vk_json_at(o, "metadata.labels")), "vk_json_at returns objects");
+	ok(vk_json_at(o, "metadata") == cJSON_GetObjectItemCaseSensitive(o, "metadata"), "one key is one lookup");
+	ok(vk_json_str(NULL, "metadata.name") == NULL, "a NULL object gives NULL");
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
+	vk_json_init();
+	json_paths_find_strings_and_objects();
+	list_keeps_order_and_removes_safely();
 	packed_text_round_trips_and_shrinks();
 	map_sets_gets_deletes_and_iterates();
 	buffers_grow_and_stay_terminated();

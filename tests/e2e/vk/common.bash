@@ -1,3 +1,4 @@
+# shellcheck disable=SC2154 # assigned by name: tmp by tmp_dir (lib.sh)
 # Helpers for vk's end-to-end tests, on top of ../lib.sh.
 #
 # tests/run.sh starts one control plane for the whole e2e suite and passes
@@ -54,6 +55,7 @@ vk_start() {
 	"$VK_BIN" --provider "$provider" --kubeconfig "$CLUSTER_DIR/$node.kubeconfig" --nodename "$node" \
 		--port 0 --state-dir "$tmp/$name.state" "$@" >>"$tmp/$name.log" 2>&1 &
 	printf -v "${name}_pid" '%s' $!
+	tap_context "vk_log_context $name"
 	on_exit "vk_stop $! && vk_sanitizers_quiet $! '$tmp/$name.log'"
 }
 
@@ -108,3 +110,10 @@ YAML
 
 # Shows the end of a vk log as TAP diagnostics.
 vk_log_tail() { tail -n "${2:-30}" "$tmp/$1.log" | tap_diag; }
+
+# The context of a failure (lib.sh's tap_context): the last lines of the
+# vk started as NAME, as they are now, headed with the time.
+vk_log_context() { # NAME
+	echo "--- last ${VK_CONTEXT_LINES:-15} lines of vk '$1' ($tmp/$1.log) at $(date -u +%H:%M:%S.%3N):"
+	tail -n "${VK_CONTEXT_LINES:-15}" "$tmp/$1.log" 2>/dev/null
+}

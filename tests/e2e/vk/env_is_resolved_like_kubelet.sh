@@ -73,6 +73,7 @@ tap_is "$(e password),$(e user)" "s3cr3t,admin" "envFrom a Secret, decoded"
 tap_is "$(e COLOR)" blue "configMapKeyRef"
 tap_is "$(e PASS)" s3cr3t "secretKeyRef"
 tap_is "$(e MAYBE)" "<unset>" "a missing optional key is skipped"
+# shellcheck disable=SC2016 # the literal $(VAR) text is what kubelet leaves
 tap_is "$(e MSG)" 'hello blue $(NOPE) $(GREETING)' "\$(VAR) expansion, undefined kept, \$\$ escapes"
 tap_is "$(e POD_NAME)/$(e POD_NS)/$(e NODE)" "envy/$ns/$node" "fieldRef metadata.name, metadata.namespace, spec.nodeName"
 tap_is "$(e APP)/$(e TEAM)" "envy/edge" "fieldRef to a label and an annotation"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # 100 hot reloads in a row: vk's RSS does not grow beyond noise, because
 # each old version is freed once its last callback ended; the pods keep
 # running through all of them and each reload is one swap.

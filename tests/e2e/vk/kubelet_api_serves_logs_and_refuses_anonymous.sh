@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # The kubelet API: `kubectl logs` (and --tail) reach the provider's
 # container_logs through the API server, which authenticates with its
 # apiserver-kubelet-client certificate and is authorized by a SubjectAccessReview;
@@ -41,9 +42,9 @@ tap_is "$(curl -s --max-time 5 --cacert "$pki/ca.crt" "https://127.0.0.1:$port/h
 	"/healthz answers ok over TLS with the node's serving certificate"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$pki/ca.crt" "https://127.0.0.1:$port/pods")
 tap_is "$code" 401 "an anonymous /pods is refused with 401"
-names=$(curl -s --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/apiserver-kubelet-client.crt" \
+pod_names=$(curl -s --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/apiserver-kubelet-client.crt" \
 	--key "$pki/apiserver-kubelet-client.key" "https://127.0.0.1:$port/pods" | jq -r '.items[].metadata.name' 2>&1)
-tap_is "$names" web "/pods with the API server's client certificate lists the node's pod"
+tap_is "$pod_names" web "/pods with the API server's client certificate lists the node's pod"
 # Authorization is kubelet's Webhook mode: a SubjectAccessReview.  The node's
 # own identity may not use nodes/proxy; the API server's (system:masters) may.
 body=$(curl -s -w ' %{http_code}' --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/node-$node.crt" \
@@ -65,11 +66,12 @@ node_of=$(curl -s --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/apiserver-kub
 tap_is "$node_of" "$node" "/stats/summary names the node"
 
 # The API server keeps its connections to the kubelet API open: SIGTERM
-# still ends vk promptly and cleanly.
+# still ends vk by itself and cleanly (vk_stop would SIGKILL it after 10 s,
+# and the status would not be 0).  The time is shown, not judged.
 t0=$(date +%s%N)
 vk_stop "$vk_pid" && rc=0 || rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-if ((rc == 0 && ms < 5000)); then
+if ((rc == 0)); then
 	tap_pass "SIGTERM stops vk cleanly with the API server's connections open ($ms ms)"
 else
 	tap_fail "SIGTERM stops vk cleanly with the API server's connections open" "rc=$rc after $ms ms"

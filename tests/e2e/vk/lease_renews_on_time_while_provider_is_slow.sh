@@ -33,8 +33,13 @@ done
 tap_diag "renewal gaps (s): ${gaps[*]}"
 tap_ok "renewed at least twice while create_pod slept" test "${#gaps[@]}" -ge 2
 worst=$(printf '%s\n' "${gaps[@]:-99}" | sort -g | tail -1)
-tap_ok "every renewal came 9.5-11 s after the last (worst $worst s)" \
-	python3 -c "import sys; g=[float(x) for x in '${gaps[*]}'.split()]; sys.exit(0 if g and all(9.5<=x<=11 for x in g) else 1)"
+# The period is 10 s on the loop's clock; renewTime is stamped when the
+# renewal runs, so a busy machine that delays one stamp shortens the next
+# gap as much as it lengthens this one (8.94 s was seen under stress-ng).
+# 5-15 s still tells a renewal on its timer from one per event (sooner)
+# or one that waited for the 30 s create (later).
+tap_ok "every renewal came 5-15 s after the last (worst $worst s)" \
+	python3 -c "import sys; g=[float(x) for x in '${gaps[*]}'.split()]; sys.exit(0 if g and all(5<=x<=15 for x in g) else 1)"
 wait_until 15 pod_is slow Running || true
 tap_is "$(pod_phase slow)" Running "the slow pod ends up Running"
 tap_done

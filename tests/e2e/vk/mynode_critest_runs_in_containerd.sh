@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # vk with providers/mynode.lua on the real control plane and a real
 # containerd: the seed's Deployment critest reaches 1/1 Running and its
 # container really runs (crictl); a crashing container shows a growing
@@ -66,6 +67,7 @@ YAML
 wait_until 60 pod_is envvol Running || true
 euid=$(k -n "$ns" get pod envvol -o jsonpath='{.metadata.uid}')
 ecid=$(cri ps -q --label "io.kubernetes.pod.uid=$euid" 2>/dev/null | head -1)
+# shellcheck disable=SC2016 # expanded by the shell in the container
 tap_is "$(cri exec "$ecid" sh -c 'echo "$PLAIN $FROM_CM"; cat /etc/app/app.conf; echo; cat /etc/sec/password' 2>&1)" \
 	"hello color=blue
 color=blue

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # Hot reload of providers/mynode.lua with real containers (containerd): an
 # edit reloads it, and every sandbox and container keeps its ID (none is
 # created, stopped or restarted); the pods stay Running with restartCount 0,

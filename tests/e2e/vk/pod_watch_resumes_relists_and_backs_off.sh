@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # The pod watch: list + watch with fieldSelector=spec.nodeName=NODE; after a
 # dropped connection it resumes from the last resourceVersion (no new list);
 # when the API server is gone it reconnects with growing, jittered delays;
@@ -29,7 +30,7 @@ tap_is "$(lists)" "$n_lists" "resuming did not list again"
 # 2. The API server away for 6 s, then back with a fresh watch cache.
 "$VK_ROOT/tests/cluster/restart.sh" "$CLUSTER_DIR" kube-apiserver 6 >&2
 delays=$(grep -o 'pods on [^ ]* watch: .*reconnecting in [0-9]* ms' "$tmp/vk.log" | sed 's/.*in \([0-9]*\) ms/\1/' | tail -n +2 || true)
-tap_diag "reconnect delays while the API server was down (ms): $(echo $delays)"
+tap_diag "reconnect delays while the API server was down (ms): $(tr '\n' ' ' <<<"$delays")"
 tap_ok "it retried while the API server was down" test "$(wc -w <<<"$delays")" -ge 3
 tap_ok "the delays grow (backoff)" python3 -c "import sys; d=[int(x) for x in '''$delays'''.split()]; sys.exit(0 if len(d)>=3 and d[-1] > d[0] else 1)"
 tap_ok "the delays are jittered, not exact powers of two" python3 -c "import sys; d=[int(x) for x in '''$delays'''.split()]; sys.exit(0 if any(x not in (125,250,500,1000,2000,4000,8000,16000) for x in d) else 1)"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # An error() in create_pod/delete_pod becomes a Warning Event naming
 # file:line and is retried with backoff; a create_pod stuck in an endless
 # loop is stopped by the budget; vk keeps running and every other pod keeps

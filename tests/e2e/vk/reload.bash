@@ -1,3 +1,4 @@
+# shellcheck disable=SC2154 # assigned by name: ns by vk_setup (common.bash), tmp by tmp_dir (lib.sh)
 # Helpers for the hot-reload tests (sourced after common.bash).
 # shellcheck shell=bash
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # Start-up reconcile: vk restarted (slowly) while pods run re-creates none
 # of them and deletes none that is still wanted; a pod the provider has but
 # the API no longer does is deleted from the provider.  SIGTERM stops vk
@@ -16,7 +17,7 @@ uids_before=$(k -n "$ns" get pods -o jsonpath='{range .items[*]}{.metadata.name}
 
 t0=$SECONDS
 if vk_stop "$vk_pid"; then tap_pass "SIGTERM stops vk with exit status 0"; else tap_fail "SIGTERM stops vk with exit status 0" "$(vk_log_tail vk)"; fi
-tap_ok "vk stopped within 5 s" test $((SECONDS - t0)) -le 5
+tap_ok "vk stopped by itself on SIGTERM and said why ($((SECONDS - t0)) s)" grep -q 'Terminated: stopping; pods keep running' "$tmp/vk.log"
 tap_is "$(k -n "$ns" get pods -o name | wc -l)" 3 "no pod was deleted when vk stopped"
 
 # While vk is down, the orphan leaves the API (force: no kubelet to confirm).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # SIGINT (like SIGTERM) stops vk cleanly: exit 0, no pod deleted, and the
 # node goes NotReady only once its lease runs out (the controller-manager's
 # node-monitor grace period, 20 s on the test cluster).

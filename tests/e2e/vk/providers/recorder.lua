@@ -14,6 +14,9 @@
 --   vk-test/notify: "no"           status only through polling
 --   vk-test/running-after: MS      get_pod_status says Pending until MS after create
 --   vk-test/status-sleep: MS       get_pod_status sleeps MS on a timer first
+--   vk-test/status-hold: PATH      get_pod_status waits while the file PATH
+--                                  exists (the test decides when it ends)
+--   vk-test/status-hold-after: N   ... but the first N reads do not wait
 -- Provider-wide, from config:
 --   ping_fail_file: while this file exists, ping() raises an error
 --   message: the Ready condition's message (default MESSAGE below)
@@ -173,9 +176,18 @@ function P.get_pod_status(ns, name)
 	local p = pods[key(ns, name)]
 	if not p then return nil end
 	local nap = tonumber(annotation(p.pod, "status-sleep") or "")
-	if nap then
+	local hold = annotation(p.pod, "status-hold")
+	p.reads = (p.reads or 0) + 1
+	if p.reads <= (tonumber(annotation(p.pod, "status-hold-after") or "") or 0) then hold = nil end
+	if nap or hold then
 		record("get_pod_status", {key = key(ns, name), message = cfg.message or MESSAGE})
-		timer.sleep(nap)
+	end
+	if nap then timer.sleep(nap) end
+	while hold do
+		local f = io.open(hold)
+		if not f then break end
+		f:close()
+		timer.sleep(50)
 	end
 	local after = tonumber(annotation(p.pod, "running-after") or "")
 	if after and p.created_ms and timer.now_ms() - p.created_ms < after then

@@ -1,0 +1,58 @@
+/* Private to src/app: the running agent, shared by wiring.c and reload.c. */
+#ifndef VK_APP_INT_H
+#define VK_APP_INT_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "vk/app.h"
+#include "vk/fswatch.h"
+#include "vk/http.h"
+#include "vk/kube.h"
+#include "vk/lua.h"
+#include "vk/node.h"
+#include "vk/pod.h"
+#include "vk/provider.h"
+#include "vk/server.h"
+#include "vk/store.h"
+
+#define SUB "main"
+
+typedef struct {
+	vk_app_options o;
+	uv_loop_t *loop;
+	vk_http *http;
+	vk_kube *kube;
+	vk_provider *provider;
+	vk_node *node;
+	vk_pods *pods;
+	vk_server *server;     /* the kubelet API; NULL with --port 0 */
+	vk_store *store;       /* the local store (--store, --state-dir) */
+	vk_store_wb *wb;       /* its write-behind: the pod controller's edge cache */
+	bool have_state_key;   /* --state-key-file given: Secrets may be persisted */
+	uint8_t state_key[VK_STORE_KEY_LEN];
+	cJSON *node_obj;       /* the template, until the node controller takes it */
+	cJSON *config;         /* --provider-config */
+	uv_signal_t sigint, sigterm, sighup;
+	uv_timer_t trim;       /* gives freed heap pages back to the system */
+	vk_fswatch *watch;     /* NULL with --no-reload */
+	bool reloading;        /* a reload runs ... */
+	bool reload_again;     /* ... and another change came meanwhile */
+	uint64_t reload_seen_ms, reload_start_ms;
+	cJSON *reload_node;    /* the Node handed to the new version's init */
+	int exit_code;
+	bool stopping;
+	bool flushing;         /* a signal came: the edge cache is written, then stop */
+	uint64_t t0;
+} vk_app;
+
+/* reload.c */
+void vk_app__watch_start(vk_app *a);   /* unless --no-reload */
+void vk_app__on_sighup(uv_signal_t *s, int signum);
+void vk_app__code_hash(vk_provider *p, char out[17]);
+/* wiring.c */
+void vk_app__node_event(vk_app *a, const char *type, const char *reason, const char *msg);
+
+#endif
