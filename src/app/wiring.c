@@ -240,6 +240,10 @@ static const char *base_name(const char *path, char *out, size_t n)
  * says in one line why not) before anything else runs. */
 static int open_store(vk_app *a)
 {
+	if (!a->o.store) {
+		vk_info("main", "--store none: nothing is kept across restarts");
+		return 0;
+	}
 	static char dir[4096];
 	if (!a->o.state_dir) {
 		snprintf(dir, sizeof dir, "/var/lib/vk/%s", a->o.nodename);

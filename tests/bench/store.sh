@@ -77,7 +77,7 @@ now_ms() { date +%s%3N; }
 run_one() { # VARIANT ROUND
 	local v=$1 r=$2 args=() logf=$tmp/logs/$1-$2.log ns=bench-store-$1-$2
 	case $v in
-	none) ;;
+	none) args=(--store none) ;;
 	embedded) args=(--store embedded --state-dir "$tmp/state-$r") ;;
 	redis) args=(--store "$REDIS_URL") ;;
 	etcd) args=(--store "$STORE_ETCD_URL") ;;
