@@ -72,10 +72,9 @@ static void on_signal(uv_signal_t *s, int signum)
 	/* What the edge cache still holds goes to the store first (a store that
 	 * does not answer ends the flush with an error after its timeout). */
 	if (a->wb && vk_store_wb_len(a->wb) && !vk_store_wb_is_down(a->wb)) {
+		/* The controllers run on meanwhile: closing them now would leave
+		 * their calls in flight with nobody to cancel them until stop(). */
 		a->flushing = true;
-		vk_server_set_pods(a->server, NULL, NULL);
-		vk_pods_close(a->pods); /* no new writes meanwhile */
-		a->pods = NULL;
 		if (vk_store_wb_flush(a->wb, flushed_then_stop, a) == 0)
 			return;
 	}
