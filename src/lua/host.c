@@ -290,6 +290,7 @@ static void task_free(vk_lua_task *t)
 {
 	vk_lua_host *h = t->h;
 	vk_lua__op_free_early(t);
+	vk_lua__task_drop_holds(t);
 	if (t->prev)
 		t->prev->next = t->next;
 	else

@@ -47,6 +47,7 @@ struct vk_lua_task {
 	vk_task_done_fn done;
 	void *done_ud;           /* per-kind data, see provider.c / bind_timer.c */
 	int arg_ref;             /* LUA_NOREF or a table to read back (init, node_status) */
+	struct vk_lua_hold *holds;     /* semaphore permits it holds, see bind_task.c */
 	vk_lua_task *prev, *next;      /* h->tasks */
 	vk_lua_task *ready_next;       /* h->ready queue */
 };
@@ -135,6 +136,11 @@ int vk_lua_open_http(lua_State *L);
 int vk_lua_open_cri(lua_State *L);
 int vk_lua_open_fs(lua_State *L);
 int vk_lua_open_event(lua_State *L);
+int vk_lua_open_k8s(lua_State *L);
+int vk_lua_open_task(lua_State *L);  /* also vk.spawn, vk.semaphore, vk.mutex */
+
+/* bind_task.c: gives back the permits a task still holds as it ends */
+void vk_lua__task_drop_holds(vk_lua_task *t);
 
 /* json.c */
 /* init(config, node)'s arguments, converted under lua_pcall (conversion may
