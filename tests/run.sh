@@ -3,7 +3,7 @@
 # suite, counting TAP results across all of them.
 #
 #   tests/run.sh                 all suites
-#   tests/run.sh unit e2e        only these suites (unit, harness, e2e)
+#   tests/run.sh unit e2e        only these suites (style, unit, harness, e2e)
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
@@ -12,7 +12,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 suites=("$@")
-((${#suites[@]})) || suites=(unit harness e2e)
+((${#suites[@]})) || suites=(style unit harness e2e)
 
 say() { echo "[tests] $*"; }
 
@@ -92,6 +92,33 @@ meson_suite() { # OUR_SUITE MESON_SUITE
 
 suite_unit() { meson_suite unit unit; }
 
+# Lua: luacheck with vk's globals (.luacheckrc) over providers/, lua/ and
+# tests/, and one indentation (two spaces, no tabs).  Each prints TAP.
+style_luacheck() {
+	local out rc
+	echo "1..2"
+	out=$(luacheck --formatter plain --codes providers lua tests 2>&1)
+	rc=$?
+	if ((rc == 0)); then
+		echo "ok 1 - luacheck: providers/, lua/ and tests/ are clean"
+	else
+		echo "not ok 1 - luacheck: providers/, lua/ and tests/ are clean (exit $rc)"
+		sed 's/^/# /' <<<"$out"
+	fi
+	out=$(git ls-files -co --exclude-standard '*.lua' | xargs grep -nP '^ *\t' 2>/dev/null)
+	if [[ -z $out ]]; then
+		echo "ok 2 - Lua files are indented with spaces, not tabs"
+	else
+		echo "not ok 2 - Lua files are indented with spaces, not tabs"
+		sed 's/^/# /' <<<"$out"
+	fi
+}
+
+suite_style() {
+	export -f style_luacheck
+	run_one style luacheck 300 bash -c style_luacheck
+}
+
 suite_harness() {
 	local t
 	for t in tests/e2e/harness/*.sh; do
@@ -137,8 +164,8 @@ suite_e2e() {
 
 for s in "${suites[@]}"; do
 	case $s in
-	unit | harness | e2e) "suite_$s" ;;
-	*) say "unknown suite $s (unit, harness, e2e)"; failed=$((failed + 1)) ;;
+	style | unit | harness | e2e) "suite_$s" ;;
+	*) say "unknown suite $s (style, unit, harness, e2e)"; failed=$((failed + 1)) ;;
 	esac
 done
 

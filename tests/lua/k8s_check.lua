@@ -104,6 +104,20 @@ function P.init()
     ok, err = pcall(k8s.backoff, {jitter = 1})
     expect(not ok and err:find("jitter must be a boolean", 1, true), err)
   end)
+  check("vk.podspec fills pod-IP references and leaves the rest as the core wrote it", function()
+    local podspec = require "vk.podspec"
+    local c = {env = {
+      {name = "IP", valueFrom = {fieldRef = {fieldPath = "status.podIP"}}},
+      {name = "IPS", valueFrom = {fieldRef = {fieldPath = "status.podIPs"}}},
+      {name = "URL", value = "http://$(IP):80/$(OTHER) $$"},
+      {name = "EMPTY"},
+    }}
+    local m = podspec.env_map(c, {"10.0.0.7", "fd00::7"})
+    eq(m.IP, "10.0.0.7", "IP")
+    eq(m.IPS, "10.0.0.7,fd00::7", "IPS")
+    eq(m.URL, "http://10.0.0.7:80/$(OTHER) $$", "URL")
+    eq(m.EMPTY, "", "EMPTY")
+  end)
   check("vk.k8s is reachable through the vk table", function()
     expect(vk.k8s == k8s, "vk.k8s")
   end)
