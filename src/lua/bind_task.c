@@ -102,12 +102,14 @@ static void waiter_wake(waiter *w)
 	uv_timer_start(&w->timer, waiter_fired, 0, 0);
 }
 
-/* Queues the current task on obj and yields (the caller returns this). */
-static int waiter_wait(lua_State *L, const char *what, void *obj, waiter_unref_fn unref, vk_lua_push_fn push,
-                       waiter **head, waiter **tail)
+/* Queues the current task on obj and yields (the caller returns this).
+ * The waiter takes a reference on obj (*refs) once nothing can raise. */
+static int waiter_wait(lua_State *L, const char *what, void *obj, unsigned *refs, waiter_unref_fn unref,
+                       vk_lua_push_fn push, waiter **head, waiter **tail)
 {
 	vk_lua_op *op = vk_lua_op_new(L, what); /* raises outside a task */
 	vk_lua_host *h = vk_lua__host_of(L);
+	(*refs)++;
 	waiter *w = vk_xcalloc(1, sizeof *w);
 	vk_lua__where(L, 1, w->where, sizeof w->where);
 	w->h = h;
@@ -154,7 +156,7 @@ typedef struct sem {
 /* One permit held by one task: on the task's list (t->holds). */
 struct vk_lua_hold {
 	sem *s;
-	char where[LUA_IDSIZE + 32]; /* "file:line: " of the acquire */
+	char where[LUA_IDSIZE + 32]; /* "file:line" of the acquire */
 	struct vk_lua_hold *next;
 };
 
@@ -177,6 +179,9 @@ static void hold_add(vk_lua_task *t, sem *s, const char *where)
 	hd->s = s;
 	s->refs++;
 	snprintf(hd->where, sizeof hd->where, "%s", where);
+	size_t n = strlen(hd->where);
+	if (n >= 2 && hd->where[n - 2] == ':') /* "file:line: " -> "file:line" */
+		hd->where[n - 2] = '\0';
 	hd->next = t->holds;
 	t->holds = hd;
 }
@@ -229,9 +234,8 @@ static int l_acquire(lua_State *L)
 		lua_pushboolean(L, 1);
 		return 1;
 	}
-	s->refs++; /* the waiter's; waiter_wait raises only before it queues */
-	return waiter_wait(L, s->mutex ? "vk.mutex:acquire" : "vk.semaphore:acquire", s, sem_unref, push_true,
-	                   &s->head, &s->tail);
+	return waiter_wait(L, s->mutex ? "vk.mutex:acquire" : "vk.semaphore:acquire", s, &s->refs, sem_unref,
+	                   push_true, &s->head, &s->tail);
 }
 
 static int l_try_acquire(lua_State *L)
@@ -324,8 +328,8 @@ void vk_lua__task_drop_holds(vk_lua_task *t)
 		struct vk_lua_hold *hd = t->holds;
 		t->holds = hd->next;
 		if (!t->h->closing)
-			vk_warn(t->speaker, "%sthe task ended holding a %s permit; it is given back", hd->where,
-			        sem_name(hd->s));
+			vk_warn(t->speaker, "the task ended holding a %s permit (acquired at %s); it is given back",
+			        sem_name(hd->s), hd->where);
 		sem_give_back(hd->s);
 		sem_unref(hd->s);
 		free(hd);
@@ -425,8 +429,7 @@ static int l_join(lua_State *L)
 	vk_lua_task *t = vk_lua__current(L);
 	if (t && t->done_ud == s && t->done == spawn_done)
 		return luaL_error(L, "vk.task:join: a task cannot join itself");
-	s->refs++;
-	return waiter_wait(L, "vk.task:join", s, spawned_unref, push_joined_waiter, &s->head, &s->tail);
+	return waiter_wait(L, "vk.task:join", s, &s->refs, spawned_unref, push_joined_waiter, &s->head, &s->tail);
 }
 
 static int l_done(lua_State *L)
