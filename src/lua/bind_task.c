@@ -1,26 +1,12 @@
-/* vk.task: tasks of the provider's own and locks between tasks.
+/* vk.task: a provider's own tasks; vk.spawn, vk.semaphore and vk.mutex
+ * are this module's functions (modules.c puts them on `vk`).
  *
- *   spawn(fn, ...)     runs fn(...) as a task of its own, from the next loop
- *                      turn, under the same budgets as a callback; an error
- *                      is logged with the task's name and goes no further.
- *                      Returns a handle: :join() -> true, results... or
- *                      false, err (yields until the task ends); :done().
- *   semaphore(n)       n permits; mutex() is semaphore(1) that refuses a
- *                      second acquire by its holder.  :acquire() yields
- *                      until a permit is free (FIFO: release hands the
- *                      permit to the longest waiter), :try_acquire() -> bool,
- *                      :release(), :available(), :waiting().
- *
- * Permits belong to the task that acquired them: release() gives back one
- * of the current task's, and a task that ends still holding some (it
- * returned, raised, or was killed by its budget) gives them back then, with
- * a warning naming where they were acquired.  So a dead holder never blocks
- * the others.  vk.spawn, vk.semaphore and vk.mutex are this module's
- * functions (modules.c).
- *
- * Waking is deferred to a zero timer: release() and a task's end never
- * resume another task from inside themselves.  Every waiter owns such a
- * timer from the start; the timer's close callback frees it. */
+ *   spawn(fn, ...)  runs fn(...) as a task of its own, from the next loop
+ *                   turn, under the same budgets as a callback; an error is
+ *                   logged with the task's name and goes no further.
+ *                   Returns a handle: :join() -> true, results... or
+ *                   false, err (yields until the task ends); :done().
+ *   semaphore(n), mutex()   see bind_sem.c */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,322 +14,14 @@
 #include "host.h"
 #include "vk/util.h"
 
-#define SEM_MT "vk.semaphore"
 #define SPAWN_MT "vk.task"
-
-typedef struct waiter waiter;
-typedef void (*waiter_unref_fn)(void *obj);
-
-struct waiter {
-	uv_timer_t timer;
-	vk_lua_host *h;
-	vk_lua_op *op;
-	vk_lua_task *task;
-	void *obj;              /* the semaphore or the spawned task waited on */
-	waiter_unref_fn unref;  /* drops the waiter's reference on obj */
-	vk_lua_push_fn push;    /* the waiting call's results */
-	bool woken;             /* the timer is started: no longer in obj's queue */
-	char where[LUA_IDSIZE + 32]; /* "file:line: " of the waiting call */
-	waiter **queue_head, **queue_tail;
-	waiter *next;
-};
-
-/* ---- waiters -------------------------------------------------------------- */
-
-static void waiter_closed(uv_handle_t *hd)
-{
-	waiter *w = hd->data;
-	vk_lua_host *h = w->h;
-	w->unref(w->obj);
-	free(w);
-	vk_lua__host_unref(h);
-}
-
-static void queue_remove(waiter *w)
-{
-	waiter *prev = NULL;
-	for (waiter *x = *w->queue_head; x; prev = x, x = x->next) {
-		if (x != w)
-			continue;
-		if (prev)
-			prev->next = w->next;
-		else
-			*w->queue_head = w->next;
-		if (*w->queue_tail == w)
-			*w->queue_tail = prev;
-		w->next = NULL;
-		return;
-	}
-}
-
-static void waiter_fired(uv_timer_t *tm)
-{
-	waiter *w = tm->data;
-	uv_close((uv_handle_t *)tm, waiter_closed); /* frees w on a later turn */
-	vk_lua_op_finish(w->op, w->push, w);
-}
-
-/* Host closing: the op is abandoned; finishing it only frees it. */
-static void waiter_cancel(void *ud)
-{
-	waiter *w = ud;
-	if (w->woken)
-		uv_timer_stop(&w->timer);
-	else
-		queue_remove(w);
-	uv_close((uv_handle_t *)&w->timer, waiter_closed);
-	vk_lua_op_finish(w->op, NULL, NULL);
-}
-
-static void waiter_wake(waiter *w)
-{
-	queue_remove(w);
-	w->woken = true;
-	uv_timer_start(&w->timer, waiter_fired, 0, 0);
-}
-
-/* Queues the current task on obj and yields (the caller returns this).
- * The waiter takes a reference on obj (*refs) once nothing can raise. */
-static int waiter_wait(lua_State *L, const char *what, void *obj, unsigned *refs, waiter_unref_fn unref,
-                       vk_lua_push_fn push, waiter **head, waiter **tail)
-{
-	vk_lua_op *op = vk_lua_op_new(L, what); /* raises outside a task */
-	vk_lua_host *h = vk_lua__host_of(L);
-	(*refs)++;
-	waiter *w = vk_xcalloc(1, sizeof *w);
-	vk_lua__where(L, 1, w->where, sizeof w->where);
-	w->h = h;
-	w->op = op;
-	w->task = h->current;
-	w->obj = obj;
-	w->unref = unref;
-	w->push = push;
-	w->queue_head = head;
-	w->queue_tail = tail;
-	uv_timer_init(h->loop, &w->timer);
-	w->timer.data = w;
-	vk_lua__host_ref(h); /* until the timer's close callback */
-	if (*tail)
-		(*tail)->next = w;
-	else
-		*head = w;
-	*tail = w;
-	vk_lua_op_on_cancel(op, waiter_cancel, w);
-	return vk_lua_op_yield(L, op);
-}
-
-/* The task whose permits these are, or a Lua error: permits need a task
- * that ends (a module's top level runs on a pseudo-task that does not). */
-static vk_lua_task *owner_task(lua_State *L, const char *what)
-{
-	vk_lua_host *h = vk_lua__host_of(L);
-	vk_lua_task *t = h ? h->current : NULL;
-	if (!t || t->co == h->L)
-		luaL_error(L, "%s: only a callback or a task can hold a permit (not a module's top level)", what);
-	return t;
-}
-
-/* ---- semaphores ----------------------------------------------------------- */
-
-typedef struct sem {
-	unsigned refs;   /* the Lua object, each hold, each waiter */
-	int size, free;
-	bool mutex;
-	vk_lua_host *h;
-	waiter *head, *tail;
-} sem;
-
-/* One permit held by one task: on the task's list (t->holds). */
-struct vk_lua_hold {
-	sem *s;
-	char where[LUA_IDSIZE + 32]; /* "file:line" of the acquire */
-	struct vk_lua_hold *next;
-};
-
-typedef struct {
-	sem *s;
-} sem_ud;
-
-static const char *sem_name(const sem *s) { return s->mutex ? "vk.mutex" : "vk.semaphore"; }
-
-static void sem_unref(void *obj)
-{
-	sem *s = obj;
-	if (--s->refs == 0)
-		free(s);
-}
-
-static void hold_add(vk_lua_task *t, sem *s, const char *where)
-{
-	struct vk_lua_hold *hd = vk_xcalloc(1, sizeof *hd);
-	hd->s = s;
-	s->refs++;
-	snprintf(hd->where, sizeof hd->where, "%s", where);
-	size_t n = strlen(hd->where);
-	if (n >= 2 && hd->where[n - 2] == ':') /* "file:line: " -> "file:line" */
-		hd->where[n - 2] = '\0';
-	hd->next = t->holds;
-	t->holds = hd;
-}
-
-/* A permit comes back: the longest waiter gets it, else it is free.  While
- * the host closes nobody is woken (every waiter is being cancelled). */
-static void sem_give_back(sem *s)
-{
-	waiter *w = s->head;
-	if (w && !s->h->closing) {
-		hold_add(w->task, s, w->where);
-		waiter_wake(w);
-		return;
-	}
-	s->free++;
-}
-
-static sem *check_sem(lua_State *L)
-{
-	sem_ud *u = luaL_checkudata(L, 1, SEM_MT);
-	return u->s;
-}
-
-static int push_true(lua_State *L, void *ud)
-{
-	(void)ud;
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-static void check_not_holder(lua_State *L, sem *s, vk_lua_task *t, const char *fn)
-{
-	if (!s->mutex)
-		return;
-	for (struct vk_lua_hold *hd = t->holds; hd; hd = hd->next)
-		if (hd->s == s)
-			luaL_error(L, "vk.mutex:%s: this task already holds it (acquired at %s)", fn, hd->where);
-}
-
-static int l_acquire(lua_State *L)
-{
-	sem *s = check_sem(L);
-	vk_lua_task *t = owner_task(L, "vk.semaphore:acquire");
-	check_not_holder(L, s, t, "acquire");
-	char where[LUA_IDSIZE + 32];
-	vk_lua__where(L, 1, where, sizeof where);
-	if (s->free > 0) {
-		s->free--;
-		hold_add(t, s, where);
-		lua_pushboolean(L, 1);
-		return 1;
-	}
-	return waiter_wait(L, s->mutex ? "vk.mutex:acquire" : "vk.semaphore:acquire", s, &s->refs, sem_unref,
-	                   push_true, &s->head, &s->tail);
-}
-
-static int l_try_acquire(lua_State *L)
-{
-	sem *s = check_sem(L);
-	vk_lua_task *t = owner_task(L, "vk.semaphore:try_acquire");
-	check_not_holder(L, s, t, "try_acquire");
-	if (s->free <= 0) {
-		lua_pushboolean(L, 0);
-		return 1;
-	}
-	char where[LUA_IDSIZE + 32];
-	vk_lua__where(L, 1, where, sizeof where);
-	s->free--;
-	hold_add(t, s, where);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-static int l_release(lua_State *L)
-{
-	sem *s = check_sem(L);
-	vk_lua_task *t = owner_task(L, "vk.semaphore:release");
-	for (struct vk_lua_hold **pp = &t->holds; *pp; pp = &(*pp)->next) {
-		struct vk_lua_hold *hd = *pp;
-		if (hd->s != s)
-			continue;
-		*pp = hd->next;
-		free(hd);
-		sem_give_back(s);
-		sem_unref(s);
-		return 0;
-	}
-	return luaL_error(L, "%s:release: this task holds none of its permits", sem_name(s));
-}
-
-static int l_available(lua_State *L)
-{
-	lua_pushinteger(L, check_sem(L)->free);
-	return 1;
-}
-
-static int l_waiting(lua_State *L)
-{
-	sem *s = check_sem(L);
-	int n = 0;
-	for (waiter *w = s->head; w; w = w->next)
-		n++;
-	lua_pushinteger(L, n);
-	return 1;
-}
-
-static int l_sem_gc(lua_State *L)
-{
-	sem_ud *u = luaL_checkudata(L, 1, SEM_MT);
-	if (u->s)
-		sem_unref(u->s);
-	u->s = NULL;
-	return 0;
-}
-
-static int new_sem(lua_State *L, int n, bool mutex)
-{
-	sem_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
-	u->s = NULL;
-	luaL_setmetatable(L, SEM_MT);
-	sem *s = vk_xcalloc(1, sizeof *s);
-	s->refs = 1;
-	s->size = s->free = n;
-	s->mutex = mutex;
-	s->h = vk_lua__host_of(L);
-	u->s = s;
-	return 1;
-}
-
-static int l_semaphore(lua_State *L)
-{
-	lua_Integer n = luaL_checkinteger(L, 1);
-	if (n < 1 || n > 1000000)
-		return luaL_error(L, "vk.semaphore: n must be between 1 and 1000000, got %d", (int)n);
-	return new_sem(L, (int)n, false);
-}
-
-static int l_mutex(lua_State *L) { return new_sem(L, 1, true); }
-
-/* host.c calls this as a task ends: what it still holds goes back. */
-void vk_lua__task_drop_holds(vk_lua_task *t)
-{
-	while (t->holds) {
-		struct vk_lua_hold *hd = t->holds;
-		t->holds = hd->next;
-		if (!t->h->closing)
-			vk_warn(t->speaker, "the task ended holding a %s permit (acquired at %s); it is given back",
-			        sem_name(hd->s), hd->where);
-		sem_give_back(hd->s);
-		sem_unref(hd->s);
-		free(hd);
-	}
-}
-
-/* ---- spawn ---------------------------------------------------------------- */
 
 typedef struct spawned {
 	unsigned refs;    /* the handle, the running task, each joiner */
 	bool done, ok;
 	int res_ref;      /* {n=, ...} of the results, or the error string */
 	vk_lua_host *h;
-	waiter *head, *tail;
+	vk_lua_waiter *head, *tail;
 } spawned;
 
 typedef struct {
@@ -385,7 +63,7 @@ static int push_joined(lua_State *L, void *ud)
 	return n + 1;
 }
 
-static int push_joined_waiter(lua_State *L, void *ud) { return push_joined(L, ((waiter *)ud)->obj); }
+static int push_joined_waiter(lua_State *L, void *ud) { return push_joined(L, ((vk_lua_waiter *)ud)->obj); }
 
 static void spawn_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 {
@@ -411,7 +89,7 @@ static void spawn_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 		s->res_ref = luaL_ref(h->L, LUA_REGISTRYINDEX);
 	}
 	while (s->head && !h->closing)
-		waiter_wake(s->head);
+		vk_lua__wake(s->head);
 	spawned_unref(s);
 }
 
@@ -429,7 +107,7 @@ static int l_join(lua_State *L)
 	vk_lua_task *t = vk_lua__current(L);
 	if (t && t->done_ud == s && t->done == spawn_done)
 		return luaL_error(L, "vk.task:join: a task cannot join itself");
-	return waiter_wait(L, "vk.task:join", s, &s->refs, spawned_unref, push_joined_waiter, &s->head, &s->tail);
+	return vk_lua__wait(L, "vk.task:join", s, &s->refs, spawned_unref, push_joined_waiter, &s->head, &s->tail);
 }
 
 static int l_done(lua_State *L)
@@ -499,18 +177,8 @@ static int l_spawn(lua_State *L)
 
 int vk_lua_open_task(lua_State *L)
 {
-	static const luaL_Reg sem_methods[] = {
-		{"acquire", l_acquire}, {"try_acquire", l_try_acquire}, {"release", l_release},
-		{"available", l_available}, {"waiting", l_waiting}, {NULL, NULL},
-	};
 	static const luaL_Reg task_methods[] = {{"join", l_join}, {"done", l_done}, {NULL, NULL}};
-	if (luaL_newmetatable(L, SEM_MT)) {
-		luaL_newlib(L, sem_methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, l_sem_gc);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
+	vk_lua__sem_register(L);
 	if (luaL_newmetatable(L, SPAWN_MT)) {
 		luaL_newlib(L, task_methods);
 		lua_setfield(L, -2, "__index");
@@ -519,7 +187,7 @@ int vk_lua_open_task(lua_State *L)
 	}
 	lua_pop(L, 1);
 	static const luaL_Reg fns[] = {
-		{"spawn", l_spawn}, {"semaphore", l_semaphore}, {"mutex", l_mutex}, {NULL, NULL},
+		{"spawn", l_spawn}, {"semaphore", vk_lua__semaphore_new}, {"mutex", vk_lua__mutex_new}, {NULL, NULL},
 	};
 	luaL_newlib(L, fns);
 	return 1;
