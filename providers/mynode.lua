@@ -133,8 +133,7 @@ end
 -- the supervisor
 ---------------------------------------------------------------------------
 
-local supervisor -- the vk.timer.every handle
-local supervisor_busy = false
+local supervisor -- the vk.timer.every handle (it skips a tick while the last one runs)
 local last_super_err, last_super_err_ms = nil, 0
 
 local function supervise_round()
@@ -172,10 +171,7 @@ local function supervise_round()
 end
 
 local function supervise()
-  if supervisor_busy then return end
-  supervisor_busy = true
   local ok, err = pcall(supervise_round)
-  supervisor_busy = false
   -- While the runtime is away every round fails alike: say it once a minute.
   if not ok then
     local now = timer.now_ms()
