@@ -74,6 +74,9 @@ int main(int argc, char **argv)
 	cJSON *node = cJSON_CreateObject();
 
 	vk_lua_opts o = {.loop = loop, .http = http, .path = argv[1], .config = cfg};
+#ifdef LUA_CHECK_MAX_MS
+	o.max_run_ms = LUA_CHECK_MAX_MS; /* a check that provokes the budget waits this long */
+#endif
 	outcome op = {0};
 	if (vk_lua_provider_open(&o, node, on_open, &op) < 0)
 		return 1;
