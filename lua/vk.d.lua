@@ -50,6 +50,7 @@
 ---@field cri vk.cri  see vk.cri.d.lua
 ---@field fs vk.fs  see vk.fs.d.lua
 ---@field event vk.event  see vk.event.d.lua
+---@field store vk.store
 ---@field notify fun(pod_or_status: vk.Object): boolean
 vk = {}
 
@@ -183,6 +184,60 @@ local http = {}
 ---@param req vk.http.Request
 ---@return vk.http.Response|nil, string?
 function http.request(req) end
+
+---------------------------------------------------------------------------
+--- vk.store: vk's local store (each provider in its own namespace
+--- "providers/NAME/"), or a store of the provider's own from vk.store.open.
+--- Every call yields.  Values are strings, or tables kept as JSON (get gives
+--- a table back for a JSON object or array; {raw=true} gives the text).
+--- A write with rv = N is refused (nil, "...stale...") when the record holds
+--- a greater rv: fresher wins.
+---@class vk.store
+local store = {}
+
+---@class vk.store.Options
+---@field ttl? integer  seconds until the record vanishes (put)
+---@field rv? integer   the object's version for fresher-wins (put, delete)
+---@field raw? boolean  get/list: the stored text, never a table
+
+--- The value and its rv; nil when there is no such key; nil, err on failure.
+---@param key string
+---@param opts? vk.store.Options
+---@return string|table|nil, integer|string|nil
+function store.get(key, opts) end
+
+---@param key string
+---@param value string|table
+---@param opts? vk.store.Options
+---@return true|nil, string?
+function store.put(key, value, opts) end
+
+---@param key string
+---@param opts? vk.store.Options
+---@return true|nil, string?
+function store.delete(key, opts) end
+
+--- Every record whose key starts with prefix, as {[key] = value}.
+---@param prefix? string
+---@param opts? vk.store.Options
+---@return table<string, string|table>|nil, string?
+function store.list(prefix, opts) end
+
+---@class vk.store.Store
+---@field get fun(self: vk.store.Store, key: string, opts?: vk.store.Options): (string|table|nil), (integer|string|nil)
+---@field put fun(self: vk.store.Store, key: string, value: string|table, opts?: vk.store.Options): true|nil, string?
+---@field delete fun(self: vk.store.Store, key: string, opts?: vk.store.Options): true|nil, string?
+---@field list fun(self: vk.store.Store, prefix?: string, opts?: vk.store.Options): table<string, string|table>|nil, string?
+---@field close fun(self: vk.store.Store)
+
+--- Opens a store of the provider's own: "embedded:DIR" (SQLite in DIR/vk.db),
+--- "redis://[:PASSWORD@]HOST:PORT[/DB]" or "etcd://HOST:PORT" (yields until
+--- it answers).  In redis a record is a hash: "~v" holds the value, "~rv"
+--- its version, and a JSON object's scalar members (and arrays of scalars,
+--- joined with ",") are fields of their own, for redis-cli HGETALL.
+---@param url string
+---@return vk.store.Store|nil, string?
+function store.open(url) end
 
 ---------------------------------------------------------------------------
 --- PodNotifier: push a status to the core at once.  Pass a whole pod, or

@@ -13,8 +13,9 @@ typedef struct {
 	const char *kubeconfig;
 	const char *context;
 	const char *nodename;                       /* NULL: the host name */
-	const char *state_dir;
+	const char *state_dir;                      /* NULL: /var/lib/vk/NODENAME */
 	const char *store;
+	const char *state_key_file;                 /* NULL: Secrets are not persisted */
 	const char *listen;
 	int port;
 	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */

@@ -15,12 +15,14 @@
 #include "vk/http.h"
 #include "vk/kube.h"
 #include "vk/provider.h"
+#include "vk/store.h"
 
 /* ---- the host ---------------------------------------------------------- */
 typedef struct {
 	uv_loop_t *loop;
 	vk_http *http;            /* shared curl multi (vk.http, vk.cri) */
 	vk_kube *kube;            /* NULL when there is no cluster (vk check) */
+	vk_store *store;          /* vk's local store for vk.store, or NULL */
 	const char *path;         /* the provider file */
 	const cJSON *config;      /* --provider-config as JSON, or NULL ({}) */
 	uint64_t max_instructions;/* per callback run; 0 = default (100M) */
@@ -128,5 +130,6 @@ void vk_lua_op_on_cancel(vk_lua_op *op, void (*cancel)(void *ud), void *ud);
 uv_loop_t *vk_lua_loop(lua_State *L);
 vk_http *vk_lua_http(lua_State *L);
 vk_kube *vk_lua_kube(lua_State *L);             /* NULL without a cluster */
+vk_store *vk_lua_store(lua_State *L);           /* NULL without a store */
 
 #endif

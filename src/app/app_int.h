@@ -16,6 +16,7 @@
 #include "vk/pod.h"
 #include "vk/provider.h"
 #include "vk/server.h"
+#include "vk/store.h"
 
 #define SUB "main"
 
@@ -28,6 +29,10 @@ typedef struct {
 	vk_node *node;
 	vk_pods *pods;
 	vk_server *server;     /* the kubelet API; NULL with --port 0 */
+	vk_store *store;       /* the local store (--store, --state-dir) */
+	bool have_state_key;   /* --state-key-file given: Secrets may be persisted */
+	uint8_t state_key[VK_STORE_KEY_LEN];
+	char state_dir[4096];  /* the default --state-dir, /var/lib/vk/NODENAME */
 	cJSON *node_obj;       /* the template, until the node controller takes it */
 	cJSON *config;         /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;

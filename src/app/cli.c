@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vk/app.h"
+#include "vk/store.h"
 #include "vk/util.h"
 
 static const char usage_text[] =
@@ -28,10 +29,11 @@ static const char usage_text[] =
 	"  --nodename NAME          the Node name (default: the host name)\n"
 	"  --disable-taint          do not taint the node virtual-kubelet.io/provider=NAME:NoSchedule\n"
 	"  --status-interval MS     how often pod statuses are polled from the provider (default 5000)\n"
-	"  --state-dir DIR          the embedded local cache (default /var/lib/vk)\n"
-	"  --store URL              cache backend: embedded (default), redis://HOST:PORT, etcd://HOST:PORT\n"
-	"                           (the edge cache is not in this version yet: only `embedded`\n"
-	"                           is accepted, and nothing is persisted)\n"
+	"  --store URL              the local store: embedded (default: SQLite in the state dir),\n"
+	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT\n"
+	"  --state-dir DIR          the embedded store's folder (default /var/lib/vk/NODENAME)\n"
+	"  --state-key-file FILE    a 256-bit key (32 bytes, 64 hex digits or base64) to encrypt\n"
+	"                           Secrets at rest; without it Secrets are not persisted\n"
 	"  --listen-address ADDR    kubelet API address (default 0.0.0.0)\n"
 	"  --port N                 kubelet API port (default 10250; 0: do not serve it)\n"
 	"  --tls-cert-file FILE     kubelet API serving certificate (default: self-signed)\n"
@@ -46,7 +48,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_PROVIDER = 256, OPT_PROVIDER_CONFIG, OPT_KUBECONFIG, OPT_CONTEXT, OPT_NODENAME,
-	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_LISTEN, OPT_PORT,
+	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_STATE_KEY_FILE, OPT_LISTEN, OPT_PORT,
 	OPT_NO_RELOAD, OPT_LOG_LEVEL, OPT_VERSION,
 	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE,
 };
@@ -61,6 +63,7 @@ static const struct option long_opts[] = {
 	{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
 	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	{"store", required_argument, NULL, OPT_STORE},
+	{"state-key-file", required_argument, NULL, OPT_STATE_KEY_FILE},
 	{"listen-address", required_argument, NULL, OPT_LISTEN},
 	{"port", required_argument, NULL, OPT_PORT},
 	{"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
@@ -95,7 +98,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 {
-	*o = (vk_app_options){.state_dir = "/var/lib/vk", .store = "embedded", .listen = "0.0.0.0",
+	*o = (vk_app_options){.store = "embedded", .listen = "0.0.0.0",
 	                      .port = 10250, .status_interval_ms = 5000};
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		o->check = true;
@@ -120,12 +123,19 @@ int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 			o->status_interval_ms = (unsigned)v;
 			break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
-		case OPT_STORE:
-			/* Said plainly rather than accepted and ignored. */
-			if (strcmp(optarg, "embedded") != 0)
-				return bad_usage("--store '%s': only 'embedded' exists in this version", optarg);
+		case OPT_STORE: {
+			vk_store_url u;
+			char *err = NULL;
+			if (vk_store_url_parse(optarg, &u, &err) != 0) {
+				bad_usage("%s", err);
+				free(err);
+				return 2;
+			}
+			vk_store_url_free(&u);
 			o->store = optarg;
 			break;
+		}
+		case OPT_STATE_KEY_FILE: o->state_key_file = optarg; break;
 		case OPT_LISTEN: o->listen = optarg; break;
 		case OPT_PORT:
 			if (parse_uint(optarg, 65535, &v) < 0)

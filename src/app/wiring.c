@@ -35,6 +35,9 @@ static void stop(vk_app *a, int code)
 	if (a->kube)
 		vk_kube_free(a->kube);
 	a->kube = NULL;
+	if (a->store)
+		vk_store_close(a->store); /* before http: etcd's requests are its transfers */
+	a->store = NULL;
 	if (a->http)
 		vk_http_close(a->http);
 	a->http = NULL;
@@ -180,6 +183,35 @@ static int load_config(const char *path, cJSON **out)
 	return 0;
 }
 
+/* --store, --state-dir, --state-key-file: the local store is open (or vk
+ * says in one line why not) before anything else runs. */
+static int open_store(vk_app *a)
+{
+	if (!a->o.state_dir) {
+		snprintf(a->state_dir, sizeof a->state_dir, "/var/lib/vk/%s", a->o.nodename);
+		a->o.state_dir = a->state_dir;
+	}
+	char *err = NULL;
+	if (a->o.state_key_file) {
+		if (vk_store_key_load(a->o.state_key_file, a->state_key, &err) < 0) {
+			fprintf(stderr, "vk: --state-key-file %s\n", err);
+			free(err);
+			return -1;
+		}
+		a->have_state_key = true;
+	}
+	a->store = vk_store_open_startup(a->loop, a->http, a->o.store, a->o.state_dir, &err);
+	if (!a->store) {
+		fprintf(stderr, "vk: --store: %s\n", err ? err : "cannot open");
+		free(err);
+		return -1;
+	}
+	vk_info(SUB, "local store %s", vk_store_name(a->store));
+	if (!a->have_state_key)
+		vk_info(SUB, "Secrets are not persisted in the local store: no --state-key-file");
+	return 0;
+}
+
 static const char *base_name(const char *path, char *out, size_t n)
 {
 	const char *b = strrchr(path, '/');
@@ -220,6 +252,15 @@ int vk_app_run(const vk_app_options *o)
 
 	a->loop = uv_default_loop();
 	a->http = vk_http_new(a->loop);
+	if (!a->o.check && open_store(a) < 0) {
+		vk_http_close(a->http);
+		uv_run(a->loop, UV_RUN_NOWAIT);
+		uv_loop_close(a->loop);
+		cJSON_Delete(a->config);
+		vk_kubeconfig_free(&kc);
+		curl_global_cleanup();
+		return 2;
+	}
 	if (!a->o.check) {
 		char *err = NULL;
 		a->kube = vk_kube_new(a->loop, a->http, &kc, &err);
@@ -252,6 +293,7 @@ int vk_app_run(const vk_app_options *o)
 	a->node_obj = vk_node_template(&no, base_name(a->o.provider, pname, sizeof pname));
 	vk_lua_opts lo = {
 		.loop = a->loop, .http = a->http, .kube = a->kube, .path = a->o.provider, .config = a->config,
+		.store = a->store,
 	};
 	if (a->o.check ? vk_lua_provider_check(&lo, a->node_obj, on_checked, a) < 0
 	              : vk_lua_provider_open(&lo, a->node_obj, on_provider, a) < 0) {

@@ -24,6 +24,7 @@ vk_lua_host *vk_lua__host_of(lua_State *L) { return *(vk_lua_host **)lua_getextr
 
 uv_loop_t *vk_lua_loop(lua_State *L) { return vk_lua__host_of(L)->loop; }
 vk_http *vk_lua_http(lua_State *L) { return vk_lua__host_of(L)->http; }
+vk_store *vk_lua_store(lua_State *L) { return vk_lua__host_of(L)->store; }
 vk_kube *vk_lua_kube(lua_State *L) { return vk_lua__host_of(L)->kube; }
 
 vk_lua_task *vk_lua__current(lua_State *L)
@@ -107,6 +108,7 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	h->loop = o->loop;
 	h->http = o->http;
 	h->kube = o->kube;
+	h->store = o->store;
 	h->path = vk_strdup(o->path);
 	h->max_instr = o->max_instructions ? o->max_instructions : DEFAULT_MAX_INSTR;
 	h->max_ms = o->max_run_ms ? o->max_run_ms : DEFAULT_MAX_MS;

@@ -19,6 +19,7 @@ static const luaL_Reg modules[] = {
 	{"vk.event", vk_lua__open_event},
 	{"vk.k8s", vk_lua__open_k8s},
 	{"vk.task", vk_lua__open_task},
+	{"vk.store", vk_lua__open_store},
 	{NULL, NULL},
 };
 

@@ -2,7 +2,9 @@
  * as TAP:  lua_checks PROVIDER.lua [KEY=VALUE...]
  * The provider's init(config) runs its checks (it may yield on I/O) and
  * get_pods() returns them as {{name=, ok=, err=}, ...}.  KEY=VALUE pairs
- * become the config table (tests/lua/fs_check.lua, tests/e2e/cri_check.lua). */
+ * become the config table (tests/lua/fs_check.lua, tests/e2e/cri_check.lua).
+ * Built with LUA_CHECK_STORE, vk's own store is an embedded one in the
+ * fresh dir (tests/lua/store_check.lua). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,16 @@ int main(int argc, char **argv)
 #ifdef LUA_CHECK_MAX_MS
 	o.max_run_ms = LUA_CHECK_MAX_MS; /* a check that provokes the budget waits this long */
 #endif
+	vk_store *store = NULL;
+#ifdef LUA_CHECK_STORE
+	if (dir_arg) {
+		char *err = NULL;
+		store = vk_store_open_startup(loop, http, "embedded", tmpdir, &err);
+		ok(store != NULL, "vk's store opens (%s)", err ? err : "ok");
+		free(err);
+		o.store = store;
+	}
+#endif
 	outcome op = {0};
 	if (vk_lua_provider_open(&o, node, on_open, &op) < 0)
 		return 1;
@@ -105,6 +117,8 @@ int main(int argc, char **argv)
 	}
 	cJSON_Delete(cfg);
 	cJSON_Delete(node);
+	if (store)
+		vk_store_close(store);
 	vk_http_close(http);
 	uv_run(loop, UV_RUN_DEFAULT);
 	ok(uv_loop_close(loop) == 0, "every uv handle is closed at the end");

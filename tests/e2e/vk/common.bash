@@ -53,7 +53,7 @@ vk_start() {
 	local name=$1 node=$2 provider=$3
 	shift 3
 	"$VK_BIN" --provider "$provider" --kubeconfig "$CLUSTER_DIR/$node.kubeconfig" --nodename "$node" \
-		--port 0 "$@" >>"$tmp/$name.log" 2>&1 &
+		--port 0 --state-dir "$tmp/$name.state" "$@" >>"$tmp/$name.log" 2>&1 &
 	printf -v "${name}_pid" '%s' $!
 	tap_context "vk_log_context $name"
 	on_exit "vk_stop $! && vk_sanitizers_quiet $! '$tmp/$name.log'"
