@@ -49,6 +49,10 @@ static const char *server_py =
 	"                self.reply(200, '{not json', 'application/json')\n"
 	"            elif p == '/slow':\n"
 	"                time.sleep(2); self.reply(200, '{}')\n"
+	"            elif p == '/hang':\n"
+	"                time.sleep(3600)\n"
+	"            elif p == '/watch/silent':\n"
+	"                self.start_stream(); self.chunk(self.ev('ADDED', 'first') + b'\\n'); time.sleep(3600)\n"
 	"            elif p == '/watch/split':\n"
 	"                self.start_stream()\n"
 	"                data = self.ev('ADDED', 'a') + b'\\n' + self.ev('MODIFIED', 'b') + b'\\n\\n' + self.ev('DELETED', 'c')\n"
@@ -321,6 +325,74 @@ static void token_file_is_re_read_when_it_changes(void)
 	unlink(path);
 }
 
+/* ---- the link ---------------------------------------------------------- */
+static void on_link(bool up, void *ud) { vk_buf_printf(ud, "%s;", up ? "up" : "down"); }
+static void tick(uv_timer_t *t) { (void)t; }
+
+/* Runs the loop until *flag is set or 20 s passed; a ticking timer makes
+ * sure uv_run returns to look, even when only a silent socket is left. */
+static bool run_until(const int *flag)
+{
+	uv_timer_t t;
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, tick, 50, 50);
+	uint64_t deadline = vk_now_ms() + 20000;
+	while (!*flag && vk_now_ms() < deadline)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	return *flag;
+}
+
+/* A black hole: the server accepted, then went silent.  A call that runs out
+ * of time ends every connection to it, so a watch on another connection
+ * ends too (TCP alone would have waited for many minutes), the link is
+ * down, and the next call opens a fresh connection and brings it back. */
+static void silent_server_ends_connections_and_link_returns(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	vk_buf told = {0};
+	vk_kube_link_listen(k, on_link, &told);
+	ok(vk_kube_link_up(k), "a new client takes the link as up");
+	wrec w = {0};
+	vk_kube_watch_start(k, "/watch/silent", on_event, on_close, &w, &w.w);
+	ok(run_until(&w.events), "the watch got its first event, then the server went silent");
+	res hang = {0};
+	is_int(vk_kube_request_within(k, 300, "GET", "/hang", NULL, NULL, on_res, &hang, NULL), 0,
+	       "a call with 300 ms to answer started");
+	ok(run_until(&hang.calls), "the call came back");
+	ok(hang.status == 0 && hang.error && strstr(hang.error, "timed out"), "with a timeout (%s)",
+	   hang.error ? hang.error : "null");
+	ok(!vk_kube_link_up(k), "the link is down");
+	ok(run_until(&w.closes), "the silent watch was ended too");
+	ok(w.error != NULL, "with a transport error (%s)", w.error ? w.error : "null");
+	int told_down = 0;
+	for (uint64_t end = vk_now_ms() + 5000; !told_down && vk_now_ms() < end;) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		told_down = told.data && strstr(told.data, "down;") != NULL;
+	}
+	is_str(told.data, "down;", "listeners were told once, after the call's own callback");
+	res again = {0};
+	vk_kube_get(k, "/api/v1/namespaces/default/configmaps/cm1", on_res, &again);
+	ok(run_until(&again.calls) && again.status == 200, "the next call opens a fresh connection and is answered");
+	ok(vk_kube_link_up(k), "the link is up again");
+	int told_up = 0;
+	for (uint64_t end = vk_now_ms() + 5000; !told_up && vk_now_ms() < end;) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		told_up = strstr(told.data, "up;") != NULL;
+	}
+	is_str(told.data, "down;up;", "and listeners were told it is back");
+	vk_kube_link_unlisten(k, on_link, &told);
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+	res_free(&hang);
+	res_free(&again);
+	wrec_free(&w);
+	vk_buf_free(&told);
+}
+
 static void escape_encodes_selectors(void)
 {
 	char *s = vk_kube_escape("spec.nodeName=n1,status.phase!=Failed a/b~");
@@ -354,6 +426,7 @@ int main(void)
 	watch_failures_close_with_a_reason();
 	free_client_with_work_in_flight();
 	token_file_is_re_read_when_it_changes();
+	silent_server_ends_connections_and_link_returns();
 	escape_encodes_selectors();
 	vk_kube_free(kube);
 	vk_http_close(http);
