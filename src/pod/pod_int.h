@@ -34,7 +34,14 @@ struct vk_pods {
 	uv_timer_t poll_timer;
 	int open_handles;
 	unsigned inflight;    /* provider/kube calls holding a pointer to us */
+	uint64_t relinked_ms; /* when the API server last came back (0: never gone) */
 };
+
+/* For this long after the API server came back, a pod that changes in the
+ * API has its status compared again: the node lifecycle controller may
+ * have marked it not Ready while we were away, and what we last wrote is
+ * no longer what the API says. */
+#define VK_POD_RECHECK_MS 60000
 
 /* informer.c */
 void vk_pods_informer_start(vk_pods *pc);
@@ -51,6 +58,7 @@ void vk_pods_status_from_provider(vk_pods *pc, const char *key, cJSON *status);
 void vk_pods_notify(cJSON *pod_or_status, void *ud);
 void vk_pods_poll_start(vk_pods *pc);
 void vk_pods_on_link(bool up, void *ud); /* statuses kept while offline go out */
+void vk_pods_recheck(vk_pods *pc, const char *key); /* the API's copy changed after a reconnect */
 void vk_pods_fetch_status(vk_pods *pc, pod_rec *r);
 vk_queue *vk_pods_status_queue(vk_pods *pc);
 vk_queue *vk_pods_poll_queue(vk_pods *pc);
