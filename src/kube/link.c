@@ -211,7 +211,8 @@ void vk_kube_link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *erro
 	if (code == CURLE_OPERATION_TIMEDOUT) {
 		remember_peer(l, easy);
 		int n = l->peer_ip[0] ? vk_http_drop_peer(k->http, l->peer_ip, l->peer_port) : 0;
-		if (n)
+		/* Said once per outage: while it lasts, every probe times out. */
+		if (n && !l->down)
 			vk_warn("kube", "no answer from the API server in time (%s): ended %d connection(s) to %s:%ld",
 			        error ? error : "timeout", n, l->peer_ip, l->peer_port);
 	}
