@@ -49,8 +49,10 @@ static const char *server_py =
 	"                self.reply(200, '{not json', 'application/json')\n"
 	"            elif p == '/slow':\n"
 	"                time.sleep(2); self.reply(200, '{}')\n"
-	"            elif p == '/hang':\n"
-	"                time.sleep(3600)\n"
+	"            elif p == '/events-seen':\n"
+	"                self.reply(200, json.dumps({'count': len(EVENTS)}))\n"
+	"            elif p in ('/hang', '/version'):\n"
+	"                time.sleep(3600)  # /version: the link's probe must not bring it back here\n"
 	"            elif p == '/watch/silent':\n"
 	"                self.start_stream(); self.chunk(self.ev('ADDED', 'first') + b'\\n'); time.sleep(3600)\n"
 	"            elif p == '/watch/split':\n"
@@ -79,10 +81,13 @@ static const char *server_py =
 	"    def echo(self):\n"
 	"        n = int(self.headers.get('Content-Length', '0'))\n"
 	"        body = self.rfile.read(n).decode()\n"
+	"        if urlparse(self.path).path.endswith('/events'):\n"
+	"            EVENTS.append(body)\n"
 	"        self.reply(201, json.dumps({'method': self.command, 'body': body,\n"
 	"            'auth': self.headers.get('Authorization'), 'ctype': self.headers.get('Content-Type'),\n"
 	"            'accept': self.headers.get('Accept')}))\n"
 	"    do_POST = do_PUT = do_PATCH = do_DELETE = echo\n"
+	"EVENTS = []\n"
 	"class S(socketserver.ThreadingMixIn, http.server.HTTPServer):\n"
 	"    daemon_threads = True\n"
 	"    request_queue_size = 128\n"
@@ -393,6 +398,59 @@ static void silent_server_ends_connections_and_link_returns(void)
 	vk_buf_free(&told);
 }
 
+/* How many events the server got, asked by a client of its own (so that
+ * asking does not bring the other client's link back). */
+static int events_seen(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	res r = {0};
+	vk_kube_get(k, "/events-seen", on_res, &r);
+	run_until(&r.calls);
+	cJSON *j = cJSON_Parse(r.json ? r.json : "");
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "count");
+	int count = cJSON_IsNumber(n) ? n->valueint : -1;
+	cJSON_Delete(j);
+	res_free(&r);
+	vk_kube_free(k);
+	return count;
+}
+
+static void events_wait_while_the_link_is_down(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	int before = events_seen();
+	res hang = {0};
+	vk_kube_request_within(k, 300, "GET", "/hang", NULL, NULL, on_res, &hang, NULL);
+	run_until(&hang.calls);
+	ok(!vk_kube_link_up(k), "the link is down");
+	cJSON *pod = cJSON_Parse("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u\"}}");
+	for (int i = 0; i < 5; i++)
+		vk_kube_event(k, pod, "Normal", "Test", "node", "event %d", i);
+	/* Long enough for the event queue to send, were it to. */
+	for (uint64_t end = vk_now_ms() + 500; vk_now_ms() < end;)
+		uv_run(loop, UV_RUN_NOWAIT);
+	is_int(events_seen() - before, 0, "events recorded while the link is down wait");
+	res again = {0};
+	vk_kube_get(k, "/api/v1/namespaces/default/configmaps/cm1", on_res, &again);
+	run_until(&again.calls);
+	int sent = 0;
+	for (uint64_t end = vk_now_ms() + 10000; sent < 5 && vk_now_ms() < end;) {
+		for (uint64_t t = vk_now_ms() + 100; vk_now_ms() < t;)
+			uv_run(loop, UV_RUN_NOWAIT);
+		sent = events_seen() - before;
+	}
+	is_int(sent, 5, "and all go out once it is back");
+	cJSON_Delete(pod);
+	res_free(&hang);
+	res_free(&again);
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
 static void escape_encodes_selectors(void)
 {
 	char *s = vk_kube_escape("spec.nodeName=n1,status.phase!=Failed a/b~");
@@ -427,6 +485,7 @@ int main(void)
 	free_client_with_work_in_flight();
 	token_file_is_re_read_when_it_changes();
 	silent_server_ends_connections_and_link_returns();
+	events_wait_while_the_link_is_down();
 	escape_encodes_selectors();
 	vk_kube_free(kube);
 	vk_http_close(http);
