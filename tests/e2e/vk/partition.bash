@@ -63,11 +63,14 @@ vk_log_time() { # NAME ERE SINCE
 # Streams a watch of the API (as admin) into FILE, each event line prefixed
 # with the time it arrived here ($EPOCHREALTIME); stopped at exit by PID.
 watch_record() { # PATH FILE
-	local fifo=$tmp/watch.$RANDOM.fifo
+	local fifo=$tmp/watch.$RANDOM.fifo crt=$CLUSTER_DIR/pki/admin reader
 	mkfifo "$fifo"
 	(while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done <"$fifo" >"$2") &
-	local reader=$!
-	curl_as admin -N --max-time 1200 "$APISERVER$1" >"$fifo" 2>/dev/null &
+	reader=$!
+	# curl itself in the background (not through a function, whose subshell
+	# would be the PID), so that killing it closes the fifo and ends the reader.
+	curl -s -N --max-time 1200 --cacert "$CA_CERT" --cert "$crt.crt" --key "$crt.key" "$APISERVER$1" \
+		>"$fifo" 2>/dev/null &
 	on_exit "kill $! 2>/dev/null; wait $! $reader 2>/dev/null"
 }
 
