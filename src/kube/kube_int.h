@@ -47,6 +47,9 @@ void vk_kube_link_new(vk_kube *k);
 void vk_kube_link_free(vk_kube *k);
 void vk_kube_link_answer(vk_kube *k, CURL *easy);
 void vk_kube_link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *error);
+/* The link's timer (every 500 ms): probes when due at `now` (vk_now_ms();
+ * tests drive it with their own clock). */
+void vk_kube_link_tick(vk_kube *k, uint64_t now);
 /* Watches: bytes arrived on an open stream (cheap: one clock read). */
 void vk_kube_link_heard(vk_kube *k);
 /* A call of ours with its own time limit (the probe, vk_kube_request_within). */

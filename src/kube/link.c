@@ -58,11 +58,11 @@ static void probe_done(const vk_kube_result *r, void *ud)
 	(void)r; /* the outcome was recorded by the call itself */
 }
 
-static void probe(vk_kube *k, bool down)
+static void probe(vk_kube *k, bool down, uint64_t now)
 {
 	struct vk_kube_link *l = k->link;
 	l->probing = true;
-	l->last_probe_ms = vk_now_ms();
+	l->last_probe_ms = now;
 	int rc = down ? vk_kube_request_limited(k, DOWN_TOTAL_MS, DOWN_CONNECT_MS, "GET", "/version", NULL, NULL,
 	                                        probe_done, k, NULL)
 	              : vk_kube_request_limited(k, PROBE_MS, PROBE_MS, "GET", "/version", NULL, NULL, probe_done,
@@ -74,19 +74,22 @@ static void probe(vk_kube *k, bool down)
 		         IDLE_MS / 1000);
 }
 
-static void tick(uv_timer_t *t)
+void vk_kube_link_tick(vk_kube *k, uint64_t now)
 {
-	vk_kube *k = t->data;
 	struct vk_kube_link *l = k->link;
 	if (!l || l->probing)
 		return;
-	uint64_t now = vk_now_ms();
 	if (l->down) {
 		if (now - l->last_probe_ms >= DOWN_PROBE_MS)
-			probe(k, true);
+			probe(k, true, now);
 	} else if (k->watches && now - l->last_rx_ms >= IDLE_MS && now - l->last_probe_ms >= IDLE_MS) {
-		probe(k, false);
+		probe(k, false, now);
 	}
+}
+
+static void tick(uv_timer_t *t)
+{
+	vk_kube_link_tick(t->data, vk_now_ms());
 }
 
 static void tell(uv_timer_t *t);

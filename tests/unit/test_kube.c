@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../../src/kube/kube_int.h" /* to age the token check in token_file_is_re_read */
+#include "../../src/kube/kube_int.h" /* to age the token check; to drive the link's clock */
 #include "pyserver.h"
 #include "tap.h"
 #include "vk/kube.h"
@@ -398,6 +398,30 @@ static void silent_server_ends_connections_and_link_returns(void)
 	vk_buf_free(&told);
 }
 
+/* The idle probe on a driven clock: with a watch open and nothing heard,
+ * GET /version goes out after 20 s, not before, one at a time. */
+static void idle_watch_is_probed_when_due(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	wrec w = {0};
+	vk_kube_watch_start(k, "/watch/silent", on_event, on_close, &w, &w.w);
+	ok(run_until(&w.events), "a watch got its first event, then silence");
+	size_t base = vk_http_active(http);
+	uint64_t t0 = vk_now_ms();
+	vk_kube_link_tick(k, t0 + 5000);
+	is_int((int)vk_http_active(http), (int)base, "5 s of silence: no probe");
+	vk_kube_link_tick(k, t0 + 21000);
+	is_int((int)vk_http_active(http), (int)base + 1, "over 20 s of silence with a watch open: a probe goes out");
+	vk_kube_link_tick(k, t0 + 42000);
+	is_int((int)vk_http_active(http), (int)base + 1, "one probe at a time");
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_int((int)vk_http_active(http), 0, "freeing the client cancels the probe and the watch");
+	wrec_free(&w);
+}
+
 /* How many events the server got, asked by a client of its own (so that
  * asking does not bring the other client's link back). */
 static int events_seen(void)
@@ -486,6 +510,7 @@ int main(void)
 	token_file_is_re_read_when_it_changes();
 	silent_server_ends_connections_and_link_returns();
 	events_wait_while_the_link_is_down();
+	idle_watch_is_probed_when_due();
 	escape_encodes_selectors();
 	vk_kube_free(kube);
 	vk_http_close(http);
