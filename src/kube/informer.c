@@ -100,11 +100,7 @@ static void reconnect_later(vk_informer *inf, const char *why)
 {
 	uint64_t d = vk_backoff_next(&inf->backoff);
 	inf->resuming = inf->rv != NULL;
-	/* While the link is down the client said so once; each retry is noise. */
-	if (vk_kube_link_up(inf->kube))
-		vk_warn("informer", "%s watch: %s; reconnecting in %llu ms", inf->what, why, (unsigned long long)d);
-	else
-		vk_debug("informer", "%s watch: %s; reconnecting in %llu ms", inf->what, why, (unsigned long long)d);
+	vk_warn("informer", "%s watch: %s; reconnecting in %llu ms", inf->what, why, (unsigned long long)d);
 	uv_timer_start(&inf->timer, retry_tick, d, 0);
 }
 
@@ -272,7 +268,7 @@ static void watch(vk_informer *inf)
 	snprintf(extra, sizeof extra, "watch=true&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=%s",
 	         300 + (unsigned)(random() % 300), inf->rv);
 	char *path = query(inf, extra);
-	if (inf->resuming && vk_kube_link_up(inf->kube))
+	if (inf->resuming)
 		vk_info("informer", "%s watch: resuming from resourceVersion %s", inf->what, inf->rv);
 	inf->resuming = false;
 	if (vk_kube_watch_start(inf->kube, path, on_event, on_close, inf, &inf->watch) < 0)
