@@ -32,110 +32,110 @@ local function now() return os.date("!%Y-%m-%dT%H:%M:%SZ") end
 
 -- 10.0.0.2, 10.0.0.3, ... 10.0.0.254, 10.0.1.2, ...: never .0, .1, .255.
 local function fake_ip()
-	local n = ip_counter
-	ip_counter = ip_counter + 1
-	local per = 253
-	local b = (n - 1) // per
-	return string.format("10.%d.%d.%d", (b // 256) % 256, b % 256, (n - 1) % per + 2)
+  local n = ip_counter
+  ip_counter = ip_counter + 1
+  local per = 253
+  local b = (n - 1) // per
+  return string.format("10.%d.%d.%d", (b // 256) % 256, b % 256, (n - 1) % per + 2)
 end
 
 local function condition(type_, status, t)
-	return { type = type_, status = status, lastTransitionTime = t, lastProbeTime = json.null }
+  return { type = type_, status = status, lastTransitionTime = t, lastProbeTime = json.null }
 end
 
 local function pending_status(pod, t)
-	local waiting = json.array()
-	for i, c in ipairs(pod.spec.containers or {}) do
-		waiting[i] = { name = c.name, image = c.image, imageID = "", ready = false, started = false,
-		               restartCount = 0, state = { waiting = { reason = "ContainerCreating" } } }
-	end
-	return {
-		phase = "Pending",
-		conditions = json.array { condition("PodScheduled", "True", t) },
-		hostIP = host_ip,
-		hostIPs = json.array { { ip = host_ip } },
-		startTime = t,
-		containerStatuses = waiting,
-	}
+  local waiting = json.array()
+  for i, c in ipairs(pod.spec.containers or {}) do
+    waiting[i] = { name = c.name, image = c.image, imageID = "", ready = false, started = false,
+                   restartCount = 0, state = { waiting = { reason = "ContainerCreating" } } }
+  end
+  return {
+    phase = "Pending",
+    conditions = json.array { condition("PodScheduled", "True", t) },
+    hostIP = host_ip,
+    hostIPs = json.array { { ip = host_ip } },
+    startTime = t,
+    containerStatuses = waiting,
+  }
 end
 
 local function running_status(pod, ip, t)
-	local uid = pod.metadata.uid or pod.metadata.name
-	local function cstatus(c, state, ready)
-		return { name = c.name, image = c.image, imageID = "mock://" .. tostring(c.image),
-		         containerID = "mock://" .. uid .. "/" .. c.name, ready = ready, started = ready,
-		         restartCount = 0, state = state }
-	end
-	local running = json.array()
-	for i, c in ipairs(pod.spec.containers or {}) do
-		running[i] = cstatus(c, { running = { startedAt = t } }, true)
-	end
-	local s = {
-		phase = "Running",
-		conditions = json.array {
-			condition("Initialized", "True", t), condition("Ready", "True", t),
-			condition("ContainersReady", "True", t), condition("PodScheduled", "True", t),
-		},
-		hostIP = host_ip,
-		hostIPs = json.array { { ip = host_ip } },
-		podIP = ip,
-		podIPs = json.array { { ip = ip } },
-		startTime = t,
-		containerStatuses = running,
-	}
-	local inits = pod.spec.initContainers or {}
-	if #inits > 0 then
-		s.initContainerStatuses = json.array()
-		for i, c in ipairs(inits) do
-			local done = { terminated = { exitCode = 0, reason = "Completed", startedAt = t, finishedAt = t } }
-			s.initContainerStatuses[i] = cstatus(c, done, false)
-			s.initContainerStatuses[i].ready = true
-		end
-	end
-	return s
+  local uid = pod.metadata.uid or pod.metadata.name
+  local function cstatus(c, state, ready)
+    return { name = c.name, image = c.image, imageID = "mock://" .. tostring(c.image),
+             containerID = "mock://" .. uid .. "/" .. c.name, ready = ready, started = ready,
+             restartCount = 0, state = state }
+  end
+  local running = json.array()
+  for i, c in ipairs(pod.spec.containers or {}) do
+    running[i] = cstatus(c, { running = { startedAt = t } }, true)
+  end
+  local s = {
+    phase = "Running",
+    conditions = json.array {
+      condition("Initialized", "True", t), condition("Ready", "True", t),
+      condition("ContainersReady", "True", t), condition("PodScheduled", "True", t),
+    },
+    hostIP = host_ip,
+    hostIPs = json.array { { ip = host_ip } },
+    podIP = ip,
+    podIPs = json.array { { ip = ip } },
+    startTime = t,
+    containerStatuses = running,
+  }
+  local inits = pod.spec.initContainers or {}
+  if #inits > 0 then
+    s.initContainerStatuses = json.array()
+    for i, c in ipairs(inits) do
+      local done = { terminated = { exitCode = 0, reason = "Completed", startedAt = t, finishedAt = t } }
+      s.initContainerStatuses[i] = cstatus(c, done, false)
+      s.initContainerStatuses[i].ready = true
+    end
+  end
+  return s
 end
 
 local function quantity(v, default)
-	if v == nil or v == json.null then return default end
-	return tostring(v)
+  if v == nil or v == json.null then return default end
+  return tostring(v)
 end
 
 local function set_capacity(node)
-	node.status = node.status or {}
-	local cap = {
-		cpu = quantity(cfg.cpu, "20"),
-		memory = quantity(cfg.memory, "100Gi"),
-		pods = quantity(cfg.pods, "110"),
-		["ephemeral-storage"] = quantity(cfg.ephemeral_storage, "100Gi"),
-	}
-	node.status.capacity = cap
-	node.status.allocatable = { cpu = cap.cpu, memory = cap.memory, pods = cap.pods,
-	                            ["ephemeral-storage"] = cap["ephemeral-storage"] }
+  node.status = node.status or {}
+  local cap = {
+    cpu = quantity(cfg.cpu, "20"),
+    memory = quantity(cfg.memory, "100Gi"),
+    pods = quantity(cfg.pods, "110"),
+    ["ephemeral-storage"] = quantity(cfg.ephemeral_storage, "100Gi"),
+  }
+  node.status.capacity = cap
+  node.status.allocatable = { cpu = cap.cpu, memory = cap.memory, pods = cap.pods,
+                              ["ephemeral-storage"] = cap["ephemeral-storage"] }
 end
 
 function P.init(config, node)
-	cfg = config or {}
-	node.metadata = node.metadata or {}
-	node.metadata.labels = node.metadata.labels or {}
-	if type(cfg.labels) == "table" then
-		for k, v in pairs(cfg.labels) do node.metadata.labels[k] = tostring(v) end
-	end
-	set_capacity(node)
-	local addrs = node.status.addresses
-	if cfg.internal_ip then
-		addrs = json.array { { type = "InternalIP", address = tostring(cfg.internal_ip) } }
-		if node.metadata.name then addrs[2] = { type = "Hostname", address = node.metadata.name } end
-		node.status.addresses = addrs
-	elseif not addrs or #addrs == 0 then
-		node.status.addresses = json.array { { type = "InternalIP", address = "127.0.0.1" } }
-	end
-	for _, a in ipairs(node.status.addresses) do
-		if a.type == "InternalIP" then host_ip = a.address break end
-	end
-	node.status.nodeInfo = node.status.nodeInfo or {}
-	node.status.nodeInfo.operatingSystem = node.status.nodeInfo.operatingSystem or "linux"
-	log.info("mock provider ready: cpu=%s memory=%s pods=%s host IP %s", node.status.capacity.cpu,
-	         node.status.capacity.memory, node.status.capacity.pods, host_ip)
+  cfg = config or {}
+  node.metadata = node.metadata or {}
+  node.metadata.labels = node.metadata.labels or {}
+  if type(cfg.labels) == "table" then
+    for k, v in pairs(cfg.labels) do node.metadata.labels[k] = tostring(v) end
+  end
+  set_capacity(node)
+  local addrs = node.status.addresses
+  if cfg.internal_ip then
+    addrs = json.array { { type = "InternalIP", address = tostring(cfg.internal_ip) } }
+    if node.metadata.name then addrs[2] = { type = "Hostname", address = node.metadata.name } end
+    node.status.addresses = addrs
+  elseif not addrs or #addrs == 0 then
+    node.status.addresses = json.array { { type = "InternalIP", address = "127.0.0.1" } }
+  end
+  for _, a in ipairs(node.status.addresses) do
+    if a.type == "InternalIP" then host_ip = a.address break end
+  end
+  node.status.nodeInfo = node.status.nodeInfo or {}
+  node.status.nodeInfo.operatingSystem = node.status.nodeInfo.operatingSystem or "linux"
+  log.info("mock provider ready: cpu=%s memory=%s pods=%s host IP %s", node.status.capacity.cpu,
+           node.status.capacity.memory, node.status.capacity.pods, host_ip)
 end
 
 -- A pod is kept as packed JSON text (json.pack, a tenth of the text), its
@@ -143,81 +143,81 @@ end
 -- fraction of the memory their tables would take, and get_pod_status hands
 -- the core a string it parses in C, which makes no garbage here.
 local function record(pod)
-	local status = pod.status
-	pod.status = nil
-	local r = { packed = json.pack(pod) }
-	pod.status = status
-	return r
+  local status = pod.status
+  pod.status = nil
+  local r = { packed = json.pack(pod) }
+  pod.status = status
+  return r
 end
 
 -- The pod's JSON with its status in it (the text ends with its closing brace).
 local function pod_text(r)
-	local text = json.unpack(r.packed)
-	if not r.status then return text end
-	return text:sub(1, -2) .. ',"status":' .. r.status .. "}"
+  local text = json.unpack(r.packed)
+  if not r.status then return text end
+  return text:sub(1, -2) .. ',"status":' .. r.status .. "}"
 end
 
 function P.create_pod(pod)
-	local k = key(pod.metadata.namespace, pod.metadata.name)
-	local r = record(pod)
-	r.status = json.encode(pending_status(pod, now()))
-	pods[k] = r
-	local delay = tonumber(cfg.startup_delay_ms) or 0
-	if delay > 0 then
-		timer.sleep(delay)
-		if pods[k] ~= r then return end -- deleted or replaced meanwhile
-	end
-	local ip = (pod.spec.hostNetwork and host_ip) or (cfg.pod_ip and tostring(cfg.pod_ip)) or fake_ip()
-	r.status = json.encode(running_status(pod, ip, now()))
-	vk.notify { namespace = pod.metadata.namespace, name = pod.metadata.name, status = r.status }
+  local k = key(pod.metadata.namespace, pod.metadata.name)
+  local r = record(pod)
+  r.status = json.encode(pending_status(pod, now()))
+  pods[k] = r
+  local delay = tonumber(cfg.startup_delay_ms) or 0
+  if delay > 0 then
+    timer.sleep(delay)
+    if pods[k] ~= r then return end -- deleted or replaced meanwhile
+  end
+  local ip = (pod.spec.hostNetwork and host_ip) or (cfg.pod_ip and tostring(cfg.pod_ip)) or fake_ip()
+  r.status = json.encode(running_status(pod, ip, now()))
+  vk.notify { namespace = pod.metadata.namespace, name = pod.metadata.name, status = r.status }
 end
 
 function P.update_pod(pod)
-	local k = key(pod.metadata.namespace, pod.metadata.name)
-	local old = pods[k]
-	local r = record(pod)
-	if old then r.status = old.status end
-	pods[k] = r
+  local k = key(pod.metadata.namespace, pod.metadata.name)
+  local old = pods[k]
+  local r = record(pod)
+  if old then r.status = old.status end
+  pods[k] = r
 end
 
 function P.delete_pod(pod)
-	pods[key(pod.metadata.namespace, pod.metadata.name)] = nil
+  pods[key(pod.metadata.namespace, pod.metadata.name)] = nil
 end
 
 function P.get_pod(namespace, name)
-	local r = pods[key(namespace, name)]
-	return r and pod_text(r)
+  local r = pods[key(namespace, name)]
+  return r and pod_text(r)
 end
 
 function P.get_pod_status(namespace, name)
-	local r = pods[key(namespace, name)]
-	return r and r.status
+  local r = pods[key(namespace, name)]
+  return r and r.status
 end
 
 function P.get_pods()
-	local list = {}
-	for _, r in pairs(pods) do list[#list + 1] = pod_text(r) end
-	return "[" .. table.concat(list, ",") .. "]"
+  local list = {}
+  for _, r in pairs(pods) do list[#list + 1] = pod_text(r) end
+  return "[" .. table.concat(list, ",") .. "]"
 end
 
 function P.ping()
-	local file = cfg.ping_fail_file or cfg.ping_error_file
-	if file then
-		local f = io.open(tostring(file), "r")
-		if f then
-			f:close()
-			error("mock: ping fails while " .. tostring(file) .. " exists")
-		end
-	end
+  local file = cfg.ping_fail_file or cfg.ping_error_file
+  if file then
+    local f = io.open(tostring(file), "r")
+    if f then
+      f:close()
+      error("mock: ping fails while " .. tostring(file) .. " exists")
+    end
+  end
 end
 
 function P.node_status(node)
-	set_capacity(node)
-	return node
+  set_capacity(node)
+  return node
 end
 
 function P.container_logs(namespace, pod, container, opts)
-	return cfg.log_text or string.format("mock: no real container %s/%s/%s\n", namespace, pod, container)
+  return cfg.log_text or string.format("mock: no real container %s/%s/%s\n", namespace, pod, container)
 end
 
 return P

@@ -114,6 +114,7 @@ test_limit() { # FILE
 suite_style() {
 	run_one style clang-format 900 tests/style.sh clang-format
 	run_one style shellcheck 900 tests/style.sh shellcheck
+	run_one style luacheck 900 tests/style.sh luacheck
 }
 
 suite_harness() {

@@ -12,7 +12,7 @@
 # build-test/test-logs/ and the run's output).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 
 runs=5 stress=1 suites=()
 while (($#)); do

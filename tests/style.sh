@@ -5,6 +5,7 @@
 #
 #   tests/style.sh clang-format   every C file against .clang-format
 #   tests/style.sh shellcheck     scripts/, tests/**/*.sh and *.bash, .ci/run
+#   tests/style.sh luacheck       providers/, lua/, tests/ against .luacheckrc; no tabs
 #
 # To fix a C file: clang-format -i FILE.  Shell findings that are wrong for
 # one line get `# shellcheck disable=SCxxxx # why` on that line; the few that
@@ -50,8 +51,27 @@ shellcheck)
 	mapfile -t files < <({ find scripts tests -type f \( -name '*.sh' -o -name '*.bash' \); echo .ci/run; } | sort)
 	tap_each shellcheck shellcheck --format=gcc -- "${files[@]}"
 	;;
+luacheck)
+	# luacheck with vk's globals (.luacheckrc) over providers/, lua/ and
+	# tests/, and one indentation: two spaces, no tabs.
+	need luacheck lua-check
+	echo "1..2"
+	if out=$(luacheck --formatter plain --codes providers lua tests 2>&1); then
+		echo "ok 1 - luacheck: providers/, lua/ and tests/ are clean"
+	else
+		echo "not ok 1 - luacheck: providers/, lua/ and tests/ are clean"
+		printf '# %s\n' "${out//$'\n'/$'\n'# }"
+	fi
+	out=$(git ls-files -co --exclude-standard '*.lua' | xargs grep -nP '^ *\t' 2>/dev/null)
+	if [[ -z $out ]]; then
+		echo "ok 2 - Lua files are indented with spaces, not tabs"
+	else
+		echo "not ok 2 - Lua files are indented with spaces, not tabs"
+		printf '# %s\n' "${out//$'\n'/$'\n'# }"
+	fi
+	;;
 *)
-	echo "usage: $0 clang-format|shellcheck" >&2
+	echo "usage: $0 clang-format|shellcheck|luacheck" >&2
 	exit 2
 	;;
 esac

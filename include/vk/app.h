@@ -15,7 +15,7 @@ typedef struct {
 	const char *nodename;                       /* NULL: the host name */
 	const char *state_dir;                      /* NULL: /var/lib/vk/NODENAME */
 	const char *store;
-	const char *state_key_file;
+	const char *state_key_file;                 /* NULL: Secrets are not persisted */
 	const char *listen;
 	int port;
 	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */

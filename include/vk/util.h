@@ -86,10 +86,12 @@ uint64_t vk_wall_ms(void);              /* realtime, ms since epoch */
 void vk_rfc3339(char out[40], uint64_t wall_ms, bool micro);
 
 /* ---- backoff ---------------------------------------------------------
- * Exponential backoff with full jitter in [d/2, d], d = min(max, base*2^n). */
+ * Exponential backoff with full jitter in [d/2, d], d = min(max, base*2^n);
+ * `exact` leaves the jitter out (kubelet's crash and image-pull backoff). */
 typedef struct {
 	uint64_t base_ms, max_ms;
 	unsigned attempt;
+	bool exact;
 } vk_backoff;
 
 uint64_t vk_backoff_next(vk_backoff *b);
@@ -119,6 +121,8 @@ bool vk_map_next(const vk_map *m, vk_map_iter *it, const char **key, void **val)
  * kubeconfig *-data fields and Secret data: line breaks are ignored,
  * padding optional.  Appends to `out`; returns 0 or -EINVAL. */
 int vk_base64_decode(const char *in, size_t len, vk_buf *out);
+/* Appends the padded standard encoding of in[0..len); 0 or -ENOMEM. */
+void vk_base64_encode(const void *in, size_t len, vk_buf *out);
 
 /* The value of one hex digit, or -1. */
 int vk_hexval(char c);

@@ -33,6 +33,7 @@ typedef struct {
 	vk_store_wb *wb;       /* its write-behind: the pod controller's edge cache */
 	bool have_state_key;   /* --state-key-file given: Secrets may be persisted */
 	uint8_t state_key[VK_STORE_KEY_LEN];
+	char state_dir[4096];  /* the default --state-dir, /var/lib/vk/NODENAME */
 	cJSON *node_obj;       /* the template, until the node controller takes it */
 	cJSON *config;         /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;

@@ -70,10 +70,10 @@ static void on_signal(uv_signal_t *s, int signum)
 	vk_info(SUB, "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
 	        strsignal(signum));
 	/* What the edge cache still holds goes to the store first (a store that
-	 * does not answer ends the flush with an error after its timeout). */
+	 * does not answer ends the flush with an error after its timeout).  The
+	 * controllers run on meanwhile: closing them now would leave their calls
+	 * in flight with nobody to cancel them until stop(). */
 	if (a->wb && vk_store_wb_len(a->wb) && !vk_store_wb_is_down(a->wb)) {
-		/* The controllers run on meanwhile: closing them now would leave
-		 * their calls in flight with nobody to cancel them until stop(). */
 		a->flushing = true;
 		if (vk_store_wb_flush(a->wb, flushed_then_stop, a) == 0)
 			return;
@@ -225,28 +225,17 @@ static int load_config(const char *path, cJSON **out)
 	return 0;
 }
 
-static const char *base_name(const char *path, char *out, size_t n)
-{
-	const char *b = strrchr(path, '/');
-	snprintf(out, n, "%s", b ? b + 1 : path);
-	char *dot = strrchr(out, '.');
-	if (dot && strcmp(dot, ".lua") == 0)
-		*dot = '\0';
-	return out;
-}
-
 /* --store, --state-dir, --state-key-file: the local store is open (or vk
  * says in one line why not) before anything else runs. */
 static int open_store(vk_app *a)
 {
 	if (!a->o.store) {
-		vk_info("main", "--store none: nothing is kept across restarts");
+		vk_info(SUB, "--store none: nothing is kept across restarts");
 		return 0;
 	}
-	static char dir[4096];
 	if (!a->o.state_dir) {
-		snprintf(dir, sizeof dir, "/var/lib/vk/%s", a->o.nodename);
-		a->o.state_dir = dir;
+		snprintf(a->state_dir, sizeof a->state_dir, "/var/lib/vk/%s", a->o.nodename);
+		a->o.state_dir = a->state_dir;
 	}
 	char *err = NULL;
 	if (a->o.state_key_file) {
@@ -263,11 +252,21 @@ static int open_store(vk_app *a)
 		free(err);
 		return -1;
 	}
-	vk_info("main", "local store %s", vk_store_name(a->store));
+	vk_info(SUB, "local store %s", vk_store_name(a->store));
 	a->wb = vk_store_wb_new(a->store, NULL);
 	if (!a->have_state_key)
-		vk_info("main", "Secrets are not persisted in the local store: no --state-key-file");
+		vk_info(SUB, "Secrets are not persisted in the local store: no --state-key-file");
 	return 0;
+}
+
+static const char *base_name(const char *path, char *out, size_t n)
+{
+	const char *b = strrchr(path, '/');
+	snprintf(out, n, "%s", b ? b + 1 : path);
+	char *dot = strrchr(out, '.');
+	if (dot && strcmp(dot, ".lua") == 0)
+		*dot = '\0';
+	return out;
 }
 
 int vk_app_run(const vk_app_options *o)

@@ -46,7 +46,7 @@ static void entry_free(entry *e)
 	free(e);
 }
 
-void vk_kube_cache_free(vk_kube *k)
+void vk_kube__cache_free(vk_kube *k)
 {
 	struct vk_kube_cache *c = k->cache;
 	if (!c)
@@ -131,7 +131,7 @@ size_t vk_kube_cache_len(const vk_kube *k)
 	return k->cache ? vk_map_len(k->cache->entries) : 0;
 }
 
-bool vk_kube_cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json)
+bool vk_kube__cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json)
 {
 	if (r->status == 200 && r->json) {
 		vk_kube_cache_put(k, path, r->json);

@@ -69,7 +69,7 @@ vk_kube *vk_kube_new(uv_loop_t *loop, vk_http *http, const vk_kubeconfig *kc, ch
 			k->token_mtime = st.st_mtim;
 		k->token_checked_ms = vk_now_ms();
 	}
-	vk_kube_link_new(k);
+	vk_kube__link_new(k);
 	return k;
 }
 
@@ -93,8 +93,8 @@ void vk_kube_free(vk_kube *k)
 	}
 	vk_kube__watch_unlink_all(k);
 	vk_kube__events_free(k);
-	vk_kube_cache_free(k);
-	vk_kube_link_free(k);
+	vk_kube__cache_free(k);
+	vk_kube__link_free(k);
 	free(k->server);
 	free(k->ca_pem);
 	free(k->cert_pem);
@@ -231,10 +231,10 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	if (resp->code != CURLE_OK) {
 		r.error = resp->error;
 		if (k)
-			vk_kube_link_failed(k, resp->easy, resp->code, resp->error);
+			vk_kube__link_failed(k, resp->easy, resp->code, resp->error);
 	} else {
 		if (k)
-			vk_kube_link_answer(k, resp->easy);
+			vk_kube__link_answer(k, resp->easy);
 		r.status = resp->status;
 		r.body = resp->body;
 		r.body_len = resp->body_len;
@@ -255,7 +255,7 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 		}
 	}
 	if (c->cache_path && k)
-		vk_kube_cache_answer(k, c->cache_path, &r, &json);
+		vk_kube__cache_answer(k, c->cache_path, &r, &json);
 	c->in_cb = true;
 	c->cb(&r, c->ud);
 	cJSON_Delete(json);
@@ -264,7 +264,7 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	free(c);
 }
 
-int vk_kube_request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
+int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
                             const char *path, const char *content_type, const char *body, vk_kube_cb cb,
                             void *ud, vk_kube_call **out)
 {
@@ -309,14 +309,14 @@ int vk_kube_request(vk_kube *k, const char *method, const char *path,
                     const char *content_type, const char *body,
                     vk_kube_cb cb, void *ud, vk_kube_call **out)
 {
-	return vk_kube_request_limited(k, 0, 0, method, path, content_type, body, cb, ud, out);
+	return vk_kube__request_limited(k, 0, 0, method, path, content_type, body, cb, ud, out);
 }
 
 int vk_kube_request_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
                            const char *content_type, const char *body, vk_kube_cb cb, void *ud,
                            vk_kube_call **out)
 {
-	return vk_kube_request_limited(k, timeout_ms, 0, method, path, content_type, body, cb, ud, out);
+	return vk_kube__request_limited(k, timeout_ms, 0, method, path, content_type, body, cb, ud, out);
 }
 
 void vk_kube_cancel(vk_kube_call *c)
@@ -352,7 +352,7 @@ int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
 	if (body && !text) /* not a printable tree (cJSON aborts on out of memory) */
 		return -EINVAL;
-	int rc = vk_kube_request_limited(k, timeout_ms, 0, method, path, content_type, text, cb, ud, NULL);
+	int rc = vk_kube__request_limited(k, timeout_ms, 0, method, path, content_type, text, cb, ud, NULL);
 	free(text);
 	return rc;
 }

@@ -54,21 +54,26 @@ void vk_kube__events_free(vk_kube *k);      /* from vk_kube_free */
  * failure says the link is down; a call that ran out of time also ends
  * the connections to the server (a black hole keeps TCP quiet for minutes).
  * `easy` is the transfer's handle, valid during its on_done/on_data. */
-void vk_kube_link_new(vk_kube *k);
-void vk_kube_link_free(vk_kube *k);
-void vk_kube_link_answer(vk_kube *k, CURL *easy);
-void vk_kube_link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *error);
+void vk_kube__link_new(vk_kube *k);
+void vk_kube__link_free(vk_kube *k);
+void vk_kube__link_answer(vk_kube *k, CURL *easy);
+void vk_kube__link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *error);
+/* The link's timer (every 500 ms): probes when due at `now` (vk_now_ms();
+ * tests drive it with their own clock). */
+void vk_kube__link_tick(vk_kube *k, uint64_t now);
 /* Watches: bytes arrived on an open stream (cheap: one clock read). */
-void vk_kube_link_heard(vk_kube *k);
+void vk_kube__link_heard(vk_kube *k);
 /* A call of ours with its own time limit (the probe, vk_kube_request_within). */
-int vk_kube_request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
-                            const char *path, const char *content_type, const char *body, vk_kube_cb cb,
-                            void *ud, vk_kube_call **out);
-void vk_kube_cache_free(vk_kube *k);       /* from vk_kube_free */
+int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
+                             const char *path, const char *content_type, const char *body, vk_kube_cb cb,
+                             void *ud, vk_kube_call **out);
+
+/* cache.c */
+void vk_kube__cache_free(vk_kube *k); /* from vk_kube_free */
 /* A cached GET's answer: remembers a 200, forgets on 404, and for a
  * failure (no answer, 5xx) rewrites *r as a 200 from the cache (*json
  * replaced; true) when it holds the path. */
-bool vk_kube_cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json);
+bool vk_kube__cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json);
 
 #define VK_KUBE_MAX_BODY (256u << 20)    /* a LIST of thousands of objects fits */
 #define VK_KUBE_MAX_EVENT (16u << 20)    /* one watch line */

@@ -58,14 +58,14 @@ static void probe_done(const vk_kube_result *r, void *ud)
 	(void)r; /* the outcome was recorded by the call itself */
 }
 
-static void probe(vk_kube *k, bool down)
+static void probe(vk_kube *k, bool down, uint64_t now)
 {
 	struct vk_kube_link *l = k->link;
 	l->probing = true;
-	l->last_probe_ms = vk_now_ms();
-	int rc = down ? vk_kube_request_limited(k, DOWN_TOTAL_MS, DOWN_CONNECT_MS, "GET", "/version", NULL, NULL,
+	l->last_probe_ms = now;
+	int rc = down ? vk_kube__request_limited(k, DOWN_TOTAL_MS, DOWN_CONNECT_MS, "GET", "/version", NULL, NULL,
 	                                        probe_done, k, NULL)
-	              : vk_kube_request_limited(k, PROBE_MS, PROBE_MS, "GET", "/version", NULL, NULL, probe_done,
+	              : vk_kube__request_limited(k, PROBE_MS, PROBE_MS, "GET", "/version", NULL, NULL, probe_done,
 	                                        k, NULL);
 	if (rc < 0)
 		l->probing = false;
@@ -74,24 +74,27 @@ static void probe(vk_kube *k, bool down)
 		         IDLE_MS / 1000);
 }
 
-static void tick(uv_timer_t *t)
+void vk_kube__link_tick(vk_kube *k, uint64_t now)
 {
-	vk_kube *k = t->data;
 	struct vk_kube_link *l = k->link;
 	if (!l || l->probing)
 		return;
-	uint64_t now = vk_now_ms();
 	if (l->down) {
 		if (now - l->last_probe_ms >= DOWN_PROBE_MS)
-			probe(k, true);
+			probe(k, true, now);
 	} else if (!vk_list_empty(&k->watches) && now - l->last_rx_ms >= IDLE_MS && now - l->last_probe_ms >= IDLE_MS) {
-		probe(k, false);
+		probe(k, false, now);
 	}
+}
+
+static void tick(uv_timer_t *t)
+{
+	vk_kube__link_tick(t->data, vk_now_ms());
 }
 
 static void tell(uv_timer_t *t);
 
-void vk_kube_link_new(vk_kube *k)
+void vk_kube__link_new(vk_kube *k)
 {
 	struct vk_kube_link *l = vk_xcalloc(1, sizeof *l);
 	l->k = k;
@@ -109,7 +112,7 @@ void vk_kube_link_new(vk_kube *k)
 
 static void timer_closed(uv_handle_t *h) { free(h); }
 
-void vk_kube_link_free(vk_kube *k)
+void vk_kube__link_free(vk_kube *k)
 {
 	struct vk_kube_link *l = k->link;
 	if (!l)
@@ -161,7 +164,7 @@ static void remember_peer(struct vk_kube_link *l, CURL *easy)
 	l->peer_port = port;
 }
 
-void vk_kube_link_answer(vk_kube *k, CURL *easy)
+void vk_kube__link_answer(vk_kube *k, CURL *easy)
 {
 	struct vk_kube_link *l = k->link;
 	if (!l)
@@ -176,7 +179,7 @@ void vk_kube_link_answer(vk_kube *k, CURL *easy)
 	uv_timer_start(l->soon, tell, 0, 0);
 }
 
-void vk_kube_link_heard(vk_kube *k)
+void vk_kube__link_heard(vk_kube *k)
 {
 	if (k->link)
 		k->link->last_rx_ms = vk_now_ms();
@@ -203,7 +206,7 @@ static bool link_failure(CURLcode code)
 	}
 }
 
-void vk_kube_link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *error)
+void vk_kube__link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *error)
 {
 	struct vk_kube_link *l = k->link;
 	if (!l || !link_failure(code))
@@ -211,7 +214,8 @@ void vk_kube_link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *erro
 	if (code == CURLE_OPERATION_TIMEDOUT) {
 		remember_peer(l, easy);
 		int n = l->peer_ip[0] ? vk_http_drop_peer(k->http, l->peer_ip, l->peer_port) : 0;
-		if (n)
+		/* Said once per outage: while it lasts, every probe times out. */
+		if (n && !l->down)
 			vk_warn("kube", "no answer from the API server in time (%s): ended %d connection(s) to %s:%ld",
 			        error ? error : "timeout", n, l->peer_ip, l->peer_port);
 	}

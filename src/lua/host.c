@@ -299,6 +299,7 @@ static void task_free(vk_lua_task *t)
 {
 	vk_lua_host *h = t->h;
 	vk_lua__op_free_early(t);
+	vk_lua__task_drop_holds(t);
 	vk_list_remove(&t->link);
 	vk_list_remove(&t->ready_link);
 	/* A coroutine that returned is as good as new once its stack is empty;

@@ -48,6 +48,7 @@ struct vk_lua_task {
 	vk_lua_task_done_fn done;
 	void *done_ud;           /* per-kind data, see provider.c / bind_timer.c */
 	int arg_ref;             /* LUA_NOREF or a table to read back (init, node_status) */
+	struct vk_lua_hold *holds; /* semaphore permits it holds, see bind_sem.c */
 	vk_list link;            /* h->tasks */
 	vk_list ready_link;      /* h->ready, while QUEUED */
 };
@@ -147,7 +148,42 @@ int vk_lua__open_http(lua_State *L);
 int vk_lua__open_cri(lua_State *L);
 int vk_lua__open_fs(lua_State *L);
 int vk_lua__open_event(lua_State *L);
+int vk_lua__open_k8s(lua_State *L);
+int vk_lua__open_task(lua_State *L); /* also vk.spawn, vk.semaphore, vk.mutex */
 int vk_lua__open_store(lua_State *L);
+
+/* task_wait.c: a task waiting in a FIFO queue on an object of another
+ * binding (bind_sem.c, bind_task.c).  vk_lua__wait queues the current task
+ * and yields (return its value); it takes a reference on obj (*refs) once
+ * nothing can raise, dropped by unref(obj) when the waiter is freed.
+ * vk_lua__wake takes it off the queue and resumes it on the next loop turn
+ * with push's results. */
+typedef void (*vk_lua_unref_fn)(void *obj);
+typedef struct vk_lua_waiter vk_lua_waiter;
+struct vk_lua_waiter {
+	uv_timer_t timer;
+	vk_lua_host *h;
+	vk_lua_op *op;
+	vk_lua_task *task;
+	void *obj;              /* the semaphore or the spawned task waited on */
+	vk_lua_unref_fn unref;
+	vk_lua_push_fn push;    /* the waiting call's results */
+	bool woken;             /* the timer is started: no longer queued */
+	char where[LUA_IDSIZE + 32]; /* "file:line: " of the waiting call */
+	vk_lua_waiter **queue_head, **queue_tail;
+	vk_lua_waiter *next;
+};
+int vk_lua__wait(lua_State *L, const char *what, void *obj, unsigned *refs, vk_lua_unref_fn unref,
+                 vk_lua_push_fn push, vk_lua_waiter **head, vk_lua_waiter **tail);
+void vk_lua__wake(vk_lua_waiter *w);
+/* The task that may hold permits or spawn, or a Lua error naming `what`. */
+vk_lua_task *vk_lua__owner_task(lua_State *L, const char *what);
+
+/* bind_sem.c */
+void vk_lua__sem_register(lua_State *L);     /* the semaphore metatable */
+int vk_lua__semaphore_new(lua_State *L);
+int vk_lua__mutex_new(lua_State *L);
+void vk_lua__task_drop_holds(vk_lua_task *t); /* as a task ends: gives back its permits */
 
 /* json.c */
 /* init(config, node)'s arguments, converted under lua_pcall (conversion may

@@ -17,6 +17,8 @@ static const luaL_Reg modules[] = {
 	{"vk.cri", vk_lua__open_cri},
 	{"vk.fs", vk_lua__open_fs},
 	{"vk.event", vk_lua__open_event},
+	{"vk.k8s", vk_lua__open_k8s},
+	{"vk.task", vk_lua__open_task},
 	{"vk.store", vk_lua__open_store},
 	{NULL, NULL},
 };
@@ -35,9 +37,16 @@ static int vk_index(lua_State *L)
 	return 1;
 }
 
+/* vk.spawn, vk.semaphore and vk.mutex are vk.task's functions. */
 static int open_vk(lua_State *L)
 {
 	lua_newtable(L);
+	luaL_requiref(L, "vk.task", vk_lua__open_task, 0);
+	for (const char *const *f = (const char *const[]){"spawn", "semaphore", "mutex", NULL}; *f; f++) {
+		lua_getfield(L, -1, *f);
+		lua_setfield(L, -3, *f);
+	}
+	lua_pop(L, 1);
 	lua_newtable(L);
 	lua_pushcfunction(L, vk_index);
 	lua_setfield(L, -2, "__index");

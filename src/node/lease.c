@@ -95,9 +95,8 @@ static void renew_done(const vk_kube_result *r, void *ud)
 		return;
 	}
 	vk_warn("lease", "renewal failed: %ld %s", r->status, r->error ? r->error : "");
-	/* Retry well inside the lease duration rather than a full period later;
-	 * but not while the API server is unreachable: the client probes the
-	 * link and vk_node__on_link renews the moment it is back. */
+	/* Not while the API server is unreachable: the client probes the link
+	 * and vk_node__on_link renews the moment it is back. */
 	if (vk_kube_link_up(n->o.kube))
 		uv_timer_start(&n->lease_timer, lease_tick, VK_NODE_LEASE_RETRY_MS, n->o.lease_renew_ms);
 }
@@ -159,7 +158,7 @@ static void get_done(const vk_kube_result *r, void *ud)
 		n->lease_busy = false;
 		vk_warn("lease", "could not read the lease: %ld %s", r->status, r->error ? r->error : "");
 		if (vk_kube_link_up(n->o.kube))
-			uv_timer_start(&n->lease_timer, lease_tick, 1000, n->o.lease_renew_ms);
+			uv_timer_start(&n->lease_timer, lease_tick, VK_NODE_LEASE_RETRY_MS, n->o.lease_renew_ms);
 		return;
 	}
 	if (rc < 0)

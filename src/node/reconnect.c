@@ -40,8 +40,17 @@ static void resync_done(const vk_kube_result *r, void *ud)
 void vk_node__on_link(bool up, void *ud)
 {
 	vk_node *n = ud;
-	if (!up || n->closing || !n->registered)
+	if (!up || n->closing)
 		return;
+	if (!n->registered) {
+		/* Not registered yet (started while cut off): now, not after the
+		 * registration's backoff. */
+		if (!n->registering) {
+			uv_timer_stop(&n->retry_timer);
+			vk_node__register(n);
+		}
+		return;
+	}
 	if (n->lease_busy && n->lease_call) {
 		vk_kube_cancel(n->lease_call);
 		n->lease_call = NULL;

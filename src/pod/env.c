@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "pod_int.h"
+#include "vk/k8s.h"
 
 typedef struct {
 	char *path;      /* API path fetched */
@@ -35,45 +36,25 @@ typedef struct {
 
 /* ---- $(VAR) expansion ------------------------------------------------------ */
 
-static const char *lookup(const cJSON *env, const char *name, size_t n)
+/* The value of name[0..n) in an env list of {name, value}; the last
+ * definition wins. */
+static const char *lookup(const char *name, size_t n, void *ud)
 {
-	const cJSON *e;
+	const cJSON *env = ud, *e;
 	const char *found = NULL;
 	cJSON_ArrayForEach(e, env)
 	{
 		const char *k = vk_json_str(e, "name");
 		const char *v = vk_json_str(e, "value");
 		if (k && v && strlen(k) == n && memcmp(k, name, n) == 0)
-			found = v; /* the last definition wins */
+			found = v;
 	}
 	return found;
 }
 
 char *vk_pod_env_expand(const char *s, const cJSON *env)
 {
-	vk_buf out = {0};
-	for (const char *p = s; *p;) {
-		if (p[0] == '$' && p[1] == '$') {
-			vk_buf_append(&out, "$", 1);
-			p += 2;
-			continue;
-		}
-		if (p[0] == '$' && p[1] == '(') {
-			const char *end = strchr(p + 2, ')');
-			if (end) {
-				const char *v = lookup(env, p + 2, (size_t)(end - p - 2));
-				if (v)
-					vk_buf_append(&out, v, strlen(v));
-				else
-					vk_buf_append(&out, p, (size_t)(end - p + 1));
-				p = end + 1;
-				continue;
-			}
-		}
-		vk_buf_append(&out, p, 1);
-		p++;
-	}
-	return vk_buf_steal(&out);
+	return vk_k8s_expand(s, lookup, (void *)env, true);
 }
 
 /* ---- fetching what the pod refers to ---------------------------------------- */
@@ -198,28 +179,6 @@ static char *object_value(const cJSON *obj, const char *key, bool secret)
 	return vk_buf_steal(&out);
 }
 
-/* Parses a Kubernetes quantity ("500m", "2", "128Mi", "1G", "1e3") into base units. */
-static int parse_quantity(const char *s, double *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s)
-		return -EINVAL;
-	static const struct { const char *suf; double mul; } sfx[] = {
-		{"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-		{"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0},
-		{"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9},
-		{"T", 1e12}, {"P", 1e15}, {"E", 1e18}, {"", 1},
-	};
-	for (size_t i = 0; i < VK_ARRAY_LEN(sfx); i++) {
-		if (strcmp(end, sfx[i].suf) == 0) {
-			*out = v * sfx[i].mul;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref, char **err)
 {
 	const char *res = vk_json_str(ref, "resource");
@@ -258,12 +217,12 @@ static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref
 			v = 1e9; /* unbounded: kubelet reports node allocatable; vk reports "no limit" as large */
 		else
 			v = 1e18;
-	} else if (parse_quantity(q, &v) < 0) {
+	} else if (vk_k8s_quantity(q, &v) < 0) {
 		*err = vk_asprintf("resourceFieldRef %s: bad quantity \"%s\"", res, q);
 		return NULL;
 	}
 	const char *d = vk_json_str(ref, "divisor");
-	if (d && (parse_quantity(d, &div) < 0 || div <= 0)) {
+	if (d && (vk_k8s_quantity(d, &div) < 0 || div <= 0)) {
 		*err = vk_asprintf("resourceFieldRef %s: bad divisor \"%s\"", res, d);
 		return NULL;
 	}

@@ -11,6 +11,7 @@ static void on_upsert(const char *key, const cJSON *obj, void *ud)
 	vk_pods *pc = ud;
 	vk_pod__persist_pod(pc, key, obj);
 	vk_queue_add(pc->q, key);
+	vk_pod__recheck(pc, key);
 }
 
 static void on_delete(const char *key, const cJSON *old, void *ud)

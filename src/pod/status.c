@@ -137,18 +137,35 @@ void vk_pod__on_link(bool up, void *ud)
 	vk_pods *pc = ud;
 	if (!up || pc->closing)
 		return;
+	pc->relinked_ms = vk_now_ms();
 	size_t n = 0;
 	const char *k;
 	void *v;
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
 		pod_rec *r = v;
+		/* What we wrote last may not be what the API holds any more. */
+		r->last_status = 0;
 		if (r->status_next) {
 			vk_queue_add(pc->sq, r->key);
 			n++;
+		} else if (r->created) {
+			vk_pod__fetch_status(pc, r);
 		}
 	}
 	if (n)
 		vk_info(SUB, "the API server is back: writing %zu pod status(es) kept meanwhile", n);
+}
+
+void vk_pod__recheck(vk_pods *pc, const char *key)
+{
+	if (!pc->relinked_ms || vk_now_ms() - pc->relinked_ms > VK_POD_RECHECK_MS)
+		return;
+	pod_rec *r = vk_map_get(pc->recs, key);
+	if (!r || !r->created || r->deleted)
+		return;
+	/* The writer compares with the API's copy and writes only a difference. */
+	r->last_status = 0;
+	vk_pod__fetch_status(pc, r);
 }
 
 vk_queue *vk_pod__status_queue(vk_pods *pc)

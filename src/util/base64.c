@@ -1,4 +1,4 @@
-/* base64 decoding: kubeconfig *-data fields, Secret data. */
+/* base64: kubeconfig *-data fields, Secret data, vk.k8s. */
 #include <errno.h>
 #include <stdint.h>
 
@@ -48,4 +48,20 @@ int vk_base64_decode(const char *in, size_t len, vk_buf *out)
 	if (bits >= 6 || pad > 2 || (pad && n % 4 != 0))
 		return -EINVAL;
 	return 0;
+}
+
+void vk_base64_encode(const void *in, size_t len, vk_buf *out)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = in;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		char q[4] = {abc[v >> 18], abc[(v >> 12) & 63], i + 1 < len ? abc[(v >> 6) & 63] : '=',
+		             i + 2 < len ? abc[v & 63] : '='};
+		vk_buf_append(out, q, 4);
+	}
 }

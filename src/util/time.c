@@ -40,6 +40,8 @@ uint64_t vk_backoff_next(vk_backoff *b)
 		d = b->max_ms;
 	if (b->attempt < 64)
 		b->attempt++;
+	if (b->exact)
+		return d;
 	/* Jitter in [d/2, d]: spreads reconnecting clients without ever waiting
 	 * less than half the nominal delay. */
 	uint64_t half = d / 2;

@@ -2,7 +2,7 @@
  * as TAP:  lua_checks PROVIDER.lua [KEY=VALUE...]
  * The provider's init(config) runs its checks (it may yield on I/O) and
  * get_pods() returns them as {{name=, ok=, err=}, ...}.  KEY=VALUE pairs
- * become the config table (tests/lua/fs_check.lua, tests/e2e/cri_check.lua).
+ * become the config table (tests/lua/fs_check.lua, tests/lua/cri_check.lua).
  * Built with LUA_CHECK_STORE, vk's own store is an embedded one in the
  * fresh dir (tests/lua/store_check.lua). */
 #include <stdio.h>
@@ -76,6 +76,9 @@ int main(int argc, char **argv)
 	cJSON *node = cJSON_CreateObject();
 
 	vk_lua_opts o = {.loop = loop, .http = http, .path = argv[1], .config = cfg};
+#ifdef LUA_CHECK_MAX_MS
+	o.max_run_ms = LUA_CHECK_MAX_MS; /* a check that provokes the budget waits this long */
+#endif
 	vk_store *store = NULL;
 #ifdef LUA_CHECK_STORE
 	if (dir_arg) {

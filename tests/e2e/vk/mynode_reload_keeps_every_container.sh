@@ -4,17 +4,19 @@
 # edit reloads it, and every sandbox and container keeps its ID (none is
 # created, stopped or restarted); the pods stay Running with restartCount 0,
 # and the new version goes on supervising them (a container killed after
-# the reload is restarted).
+# the reload is restarted).  An edit of one of its modules
+# (providers/mynode/*.lua) reloads it too.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/reload.bash"
 (($(id -u) == 0)) || { echo "1..0 # SKIP containerd needs root"; exit 77; }
 if ! command -v containerd >/dev/null || ! command -v runc >/dev/null; then echo "1..0 # SKIP containerd/runc not installed"; exit 77; fi
-tap_plan 9
+tap_plan 12
 vk_setup node
 containerd_up "$tmp/c" >&2 || tap_bail "containerd did not start"
 mkdir -p "$tmp/prov" "$tmp/logs" "$tmp/pods"
 cp "$VK_ROOT/providers/mynode.lua" "$tmp/prov/mynode.lua"
+cp -r "$VK_ROOT/providers/mynode" "$tmp/prov/mynode"
 prov=$tmp/prov/mynode.lua
 cat >"$tmp/config.yaml" <<YAML
 runtime_endpoint: $CRI_ENDPOINT
@@ -45,6 +47,16 @@ tap_is "$(runtime_ids)" "$ids0" "every sandbox and container keeps its ID (none 
 tap_is "$(cri ps -q | wc -l)" 3 "the 3 containers are still running"
 tap_is "$(api_view)" "$api0" "the pods keep UID, containerID and restartCount in the API"
 tap_is "$(k -n "$ns" get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cx Running)" 3 "the pods stay Running"
+
+# Version three changes a module only (saved through a rename, as editors do).
+mod=$tmp/prov/mynode/status.lua
+sed 's/^return M$/vk.log.info("mynode status module version three loaded")\nreturn M/' "$mod" >"$mod.tmp"
+mv "$mod.tmp" "$mod"
+reloaded_twice() { (($(reloads_logged vk) >= 2)); }
+if wait_until 5 reloaded_twice; then tap_pass "an edit of providers/mynode/status.lua reloads mynode"; else tap_fail "an edit of providers/mynode/status.lua reloads mynode" "$(vk_log_tail vk)"; fi
+tap_ok "the new module is the one that loaded" grep -q "mynode status module version three loaded" "$tmp/vk.log"
+sleep 2 # supervisor rounds of version three
+tap_is "$(runtime_ids)" "$ids0" "after the module's reload too, no sandbox or container is made or removed"
 
 # The new version supervises: a container killed now is restarted.
 victim=$(cri ps --name main -q | sed -n 1p) # (sed reads it all: no SIGPIPE under pipefail)

@@ -7,9 +7,9 @@ local pods, sleep_ms = {}, 30000
 function P.init(config) sleep_ms = tonumber(config.sleep_ms) or sleep_ms end
 
 function P.create_pod(pod)
-	timer.sleep(sleep_ms)
-	local key = pod.metadata.namespace .. "/" .. pod.metadata.name
-	pods[key] = { phase = "Running" }
+  timer.sleep(sleep_ms)
+  local key = pod.metadata.namespace .. "/" .. pod.metadata.name
+  pods[key] = { phase = "Running" }
 end
 
 function P.delete_pod(pod) pods[pod.metadata.namespace .. "/" .. pod.metadata.name] = nil end

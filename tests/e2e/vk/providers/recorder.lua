@@ -39,188 +39,188 @@ local failed_once = {}
 local function key(ns, name) return ns .. "/" .. name end
 
 local function record(what, data)
-	if not cfg.record then return end
-	local f = assert(io.open(cfg.record, "a"))
-	f:write(json.encode({call = what, data = data}), "\n")
-	f:close()
+  if not cfg.record then return end
+  local f = assert(io.open(cfg.record, "a"))
+  f:write(json.encode({call = what, data = data}), "\n")
+  f:close()
 end
 
 local function save()
-	if not cfg.state then return end
-	local list = json.array and json.array() or {}
-	for _, p in pairs(pods) do list[#list + 1] = p end
-	local f = assert(io.open(cfg.state .. ".tmp", "w"))
-	f:write(json.encode(list))
-	f:close()
-	os.rename(cfg.state .. ".tmp", cfg.state)
+  if not cfg.state then return end
+  local list = json.array and json.array() or {}
+  for _, p in pairs(pods) do list[#list + 1] = p end
+  local f = assert(io.open(cfg.state .. ".tmp", "w"))
+  f:write(json.encode(list))
+  f:close()
+  os.rename(cfg.state .. ".tmp", cfg.state)
 end
 
 local function load()
-	if not cfg.state then return end
-	local f = io.open(cfg.state, "r")
-	if not f then return end
-	local text = f:read("a")
-	f:close()
-	for _, p in ipairs(json.decode(text)) do
-		pods[key(p.pod.metadata.namespace, p.pod.metadata.name)] = p
-	end
+  if not cfg.state then return end
+  local f = io.open(cfg.state, "r")
+  if not f then return end
+  local text = f:read("a")
+  f:close()
+  for _, p in ipairs(json.decode(text)) do
+    pods[key(p.pod.metadata.namespace, p.pod.metadata.name)] = p
+  end
 end
 
 local function annotation(pod, name)
-	local a = pod.metadata.annotations
-	return a and a["vk-test/" .. name]
+  local a = pod.metadata.annotations
+  return a and a["vk-test/" .. name]
 end
 
 local function running_status(pod)
-	local now = os.date("!%Y-%m-%dT%H:%M:%SZ")
-	local cs = json.array and json.array() or {}
-	for _, c in ipairs(pod.spec.containers) do
-		cs[#cs + 1] = {
-			name = c.name, image = c.image, imageID = "", ready = true, restartCount = 0,
-			started = true, state = {running = {startedAt = now}},
-		}
-	end
-	local msg = cfg.message or MESSAGE
-	return {
-		phase = "Running",
-		startTime = now,
-		podIP = "10.250.0." .. tostring((#pod.metadata.name % 250) + 1),
-		conditions = {
-			{type = "PodScheduled", status = "True", lastTransitionTime = now},
-			{type = "Initialized", status = "True", lastTransitionTime = now},
-			{type = "ContainersReady", status = "True", lastTransitionTime = now},
-			{type = "Ready", status = "True", lastTransitionTime = now, message = msg},
-		},
-		containerStatuses = cs,
-	}
+  local now = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  local cs = json.array and json.array() or {}
+  for _, c in ipairs(pod.spec.containers) do
+    cs[#cs + 1] = {
+      name = c.name, image = c.image, imageID = "", ready = true, restartCount = 0,
+      started = true, state = {running = {startedAt = now}},
+    }
+  end
+  local msg = cfg.message or MESSAGE
+  return {
+    phase = "Running",
+    startTime = now,
+    podIP = "10.250.0." .. tostring((#pod.metadata.name % 250) + 1),
+    conditions = {
+      {type = "PodScheduled", status = "True", lastTransitionTime = now},
+      {type = "Initialized", status = "True", lastTransitionTime = now},
+      {type = "ContainersReady", status = "True", lastTransitionTime = now},
+      {type = "Ready", status = "True", lastTransitionTime = now, message = msg},
+    },
+    containerStatuses = cs,
+  }
 end
 
 function P.init(config, node)
-	cfg = config or {}
-	load()
-	node.status.capacity = {cpu = cfg.cpu or "8", memory = cfg.memory or "16Gi", pods = cfg.pods or "110"}
-	node.status.allocatable = {cpu = cfg.cpu or "8", memory = cfg.memory or "16Gi", pods = cfg.pods or "110"}
-	for k, v in pairs(cfg.labels or {}) do node.metadata.labels[k] = v end
-	if cfg.internal_ip then
-		node.status.addresses = json.array {
-			{type = "InternalIP", address = tostring(cfg.internal_ip)},
-			{type = "Hostname", address = node.metadata.name},
-		}
-	end
-	local n = 0
-	for _ in pairs(pods) do n = n + 1 end
-	record("init", {pods = n})
+  cfg = config or {}
+  load()
+  node.status.capacity = {cpu = cfg.cpu or "8", memory = cfg.memory or "16Gi", pods = cfg.pods or "110"}
+  node.status.allocatable = {cpu = cfg.cpu or "8", memory = cfg.memory or "16Gi", pods = cfg.pods or "110"}
+  for k, v in pairs(cfg.labels or {}) do node.metadata.labels[k] = v end
+  if cfg.internal_ip then
+    node.status.addresses = json.array {
+      {type = "InternalIP", address = tostring(cfg.internal_ip)},
+      {type = "Hostname", address = node.metadata.name},
+    }
+  end
+  local n = 0
+  for _ in pairs(pods) do n = n + 1 end
+  record("init", {pods = n})
 end
 
 -- What a new version takes over on a hot reload (the pods it runs).
 function P.state() return {pods = pods, failed_once = failed_once} end
 
 function P.on_reload(previous)
-	local st = previous.state and previous.state() or {}
-	pods = st.pods or pods
-	failed_once = st.failed_once or failed_once
-	local n = 0
-	for _ in pairs(pods) do n = n + 1 end
-	-- lua_kb after a full collection: what the Lua heap really holds (the
-	-- memory test sees old versions freed).
-	collectgarbage("collect")
-	record("on_reload", {pods = n, message = cfg.message or MESSAGE, lua_kb = math.floor(collectgarbage("count"))})
+  local st = previous.state and previous.state() or {}
+  pods = st.pods or pods
+  failed_once = st.failed_once or failed_once
+  local n = 0
+  for _ in pairs(pods) do n = n + 1 end
+  -- lua_kb after a full collection: what the Lua heap really holds (the
+  -- memory test sees old versions freed).
+  collectgarbage("collect")
+  record("on_reload", {pods = n, message = cfg.message or MESSAGE, lua_kb = math.floor(collectgarbage("count"))})
 end
 
 function P.create_pod(pod)
-	local k = key(pod.metadata.namespace, pod.metadata.name)
-	record("create_pod", {key = k, uid = pod.metadata.uid, pod = pod})
-	local how = annotation(pod, "create") or ""
-	if how == "error" then error("create refused for " .. k) end
-	if how == "loop" then while true do end end
-	if how == "fail-once" and not failed_once[k] then
-		failed_once[k] = true
-		error("first create of " .. k .. " fails")
-	end
-	local ms = how:match("^sleep:(%d+)$")
-	if ms then timer.sleep(tonumber(ms)) end
-	local st = running_status(pod)
-	local envs = {}
-	for _, c in ipairs(pod.spec.containers) do envs[c.name] = podspec.env_map(c, st.podIP) end
-	record("env", {key = k, env = envs})
-	pods[k] = {pod = pod, status = st, created_ms = timer.now_ms()}
-	save()
-	if annotation(pod, "notify") ~= "no" then
-		vk.notify({namespace = pod.metadata.namespace, name = pod.metadata.name, status = st})
-	end
+  local k = key(pod.metadata.namespace, pod.metadata.name)
+  record("create_pod", {key = k, uid = pod.metadata.uid, pod = pod})
+  local how = annotation(pod, "create") or ""
+  if how == "error" then error("create refused for " .. k) end
+  if how == "loop" then while true do end end
+  if how == "fail-once" and not failed_once[k] then
+    failed_once[k] = true
+    error("first create of " .. k .. " fails")
+  end
+  local ms = how:match("^sleep:(%d+)$")
+  if ms then timer.sleep(tonumber(ms)) end
+  local st = running_status(pod)
+  local envs = {}
+  for _, c in ipairs(pod.spec.containers) do envs[c.name] = podspec.env_map(c, st.podIP) end
+  record("env", {key = k, env = envs})
+  pods[k] = {pod = pod, status = st, created_ms = timer.now_ms()}
+  save()
+  if annotation(pod, "notify") ~= "no" then
+    vk.notify({namespace = pod.metadata.namespace, name = pod.metadata.name, status = st})
+  end
 end
 
 function P.update_pod(pod)
-	local k = key(pod.metadata.namespace, pod.metadata.name)
-	record("update_pod", {key = k, uid = pod.metadata.uid})
-	if pods[k] then pods[k].pod = pod; save() end
+  local k = key(pod.metadata.namespace, pod.metadata.name)
+  record("update_pod", {key = k, uid = pod.metadata.uid})
+  if pods[k] then pods[k].pod = pod; save() end
 end
 
 function P.delete_pod(pod)
-	local k = key(pod.metadata.namespace, pod.metadata.name)
-	record("delete_pod", {key = k, uid = pod.metadata.uid})
-	local how = annotation(pod, "delete") or ""
-	if how == "error" then error("delete refused for " .. k) end
-	local ms = how:match("^sleep:(%d+)$")
-	if ms then timer.sleep(tonumber(ms)) end
-	pods[k] = nil
-	save()
+  local k = key(pod.metadata.namespace, pod.metadata.name)
+  record("delete_pod", {key = k, uid = pod.metadata.uid})
+  local how = annotation(pod, "delete") or ""
+  if how == "error" then error("delete refused for " .. k) end
+  local ms = how:match("^sleep:(%d+)$")
+  if ms then timer.sleep(tonumber(ms)) end
+  pods[k] = nil
+  save()
 end
 
 function P.get_pod(ns, name)
-	local p = pods[key(ns, name)]
-	return p and p.pod
+  local p = pods[key(ns, name)]
+  return p and p.pod
 end
 
 function P.get_pod_status(ns, name)
-	local p = pods[key(ns, name)]
-	if not p then return nil end
-	local nap = tonumber(annotation(p.pod, "status-sleep") or "")
-	local hold = annotation(p.pod, "status-hold")
-	p.reads = (p.reads or 0) + 1
-	if p.reads <= (tonumber(annotation(p.pod, "status-hold-after") or "") or 0) then hold = nil end
-	if nap or hold then
-		record("get_pod_status", {key = key(ns, name), message = cfg.message or MESSAGE})
-	end
-	if nap then timer.sleep(nap) end
-	while hold do
-		local f = io.open(hold)
-		if not f then break end
-		f:close()
-		timer.sleep(50)
-	end
-	local after = tonumber(annotation(p.pod, "running-after") or "")
-	if after and p.created_ms and timer.now_ms() - p.created_ms < after then
-		return {phase = "Pending"}
-	end
-	for _, c in ipairs(p.status.conditions or {}) do
-		if c.type == "Ready" then c.message = cfg.message or MESSAGE end
-	end
-	return p.status
+  local p = pods[key(ns, name)]
+  if not p then return nil end
+  local nap = tonumber(annotation(p.pod, "status-sleep") or "")
+  local hold = annotation(p.pod, "status-hold")
+  p.reads = (p.reads or 0) + 1
+  if p.reads <= (tonumber(annotation(p.pod, "status-hold-after") or "") or 0) then hold = nil end
+  if nap or hold then
+    record("get_pod_status", {key = key(ns, name), message = cfg.message or MESSAGE})
+  end
+  if nap then timer.sleep(nap) end
+  while hold do
+    local f = io.open(hold)
+    if not f then break end
+    f:close()
+    timer.sleep(50)
+  end
+  local after = tonumber(annotation(p.pod, "running-after") or "")
+  if after and p.created_ms and timer.now_ms() - p.created_ms < after then
+    return {phase = "Pending"}
+  end
+  for _, c in ipairs(p.status.conditions or {}) do
+    if c.type == "Ready" then c.message = cfg.message or MESSAGE end
+  end
+  return p.status
 end
 
 function P.get_pods()
-	local list = json.array and json.array() or {}
-	for _, p in pairs(pods) do list[#list + 1] = p.pod end
-	record("get_pods", {n = #list})
-	return list
+  local list = json.array and json.array() or {}
+  for _, p in pairs(pods) do list[#list + 1] = p.pod end
+  record("get_pods", {n = #list})
+  return list
 end
 
 function P.ping()
-	if cfg.ping_fail_file then
-		local f = io.open(cfg.ping_fail_file, "r")
-		if f then f:close(); error("ping: " .. cfg.ping_fail_file .. " exists") end
-	end
+  if cfg.ping_fail_file then
+    local f = io.open(cfg.ping_fail_file, "r")
+    if f then f:close(); error("ping: " .. cfg.ping_fail_file .. " exists") end
+  end
 end
 
 function P.node_status(node)
-	return node
+  return node
 end
 
 function P.container_logs(ns, name, container, opts)
-	record("container_logs", {key = key(ns, name), container = container, opts = opts})
-	if not pods[key(ns, name)] then error("pod " .. key(ns, name) .. " not found") end
-	return cfg.log_text or ("recorder: logs of " .. key(ns, name) .. "/" .. container .. "\n")
+  record("container_logs", {key = key(ns, name), container = container, opts = opts})
+  if not pods[key(ns, name)] then error("pod " .. key(ns, name) .. " not found") end
+  return cfg.log_text or ("recorder: logs of " .. key(ns, name) .. "/" .. container .. "\n")
 end
 
 log.info("recorder provider loaded")

@@ -8,32 +8,11 @@ local timer = require "vk.timer"
 local json = require "vk.json"
 
 local P = {}
-local results = {}
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  results[#results + 1] = {name = name, ok = ok, err = (not ok) and tostring(err) or nil}
-  return ok
-end
-
-local function expect(cond, msg)
-  if not cond then error(msg or "expectation failed", 2) end
-end
+local T = require "checks"
+local check, expect = T.check, T.expect
 
 -- ConfigMaps and Secrets as the core's client would return them.
-local b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function b64encode(s)
-  return ((s:gsub(".", function(c)
-    local r, b = "", c:byte()
-    for i = 8, 1, -1 do r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
-    return r
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
-    if #x < 6 then return "" end
-    local c = 0
-    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return b64:sub(c + 1, c + 1)
-  end) .. ({"", "==", "="})[#s % 3 + 1])
-end
+local b64encode = require("vk.k8s").base64_encode
 local fake_kube = {
   get_configmap = function(ns, name)
     if name == "app-config" then return {data = {["app.conf"] = "color=blue\n", ["nested"] = "n"}} end
@@ -51,10 +30,17 @@ local fake_kube = {
   get = function() return nil, "not found" end,
 }
 
+-- Loads mynode as vk would: its folder first on package.path (its
+-- providers/mynode/*.lua modules), and a fresh copy of those modules each
+-- time, so a second load is a restarted provider, not the same one.
 local function load_mynode(config)
   package.loaded["vk.kube"] = fake_kube
-  local M = assert(loadfile(config.mynode))()
-  return M
+  local dir = config.mynode:match("^(.*)/[^/]*$") or "."
+  if not package.path:find(dir .. "/?.lua;", 1, true) then package.path = dir .. "/?.lua;" .. package.path end
+  for name in pairs(package.loaded) do
+    if name:match("^mynode%.") then package.loaded[name] = nil end
+  end
+  return assert(loadfile(config.mynode))()
 end
 
 local function pod(name, spec, extra)
@@ -215,9 +201,9 @@ function P.init(config)
     livenessProbe = {exec = {command = {"sh", "-c", "test ! -f /tmp/die"}}, periodSeconds = 1, failureThreshold = 2}}}})
   check("a readiness probe gates ready; a failing liveness probe restarts the container", function()
     M.create_pod(probed)
-    local st = wait_for(M, probed, function(s) return s.phase == "Running" and s.containerStatuses[1].started end)
+    wait_for(M, probed, function(s) return s.phase == "Running" and s.containerStatuses[1].started end)
     timer.sleep(1500)
-    st = M.get_pod_status("vk-test", "probed")
+    local st = M.get_pod_status("vk-test", "probed")
     expect(not st.containerStatuses[1].ready, "not ready before the probe passes")
     local id = cid(st)
     exec(id, "touch /tmp/ready")
@@ -339,13 +325,13 @@ function P.init(config)
     expect(#cri.list_pod_sandbox(mine).items == 0, "sandboxes left")
     expect(#cri.list_containers(mine).containers == 0, "containers left")
     expect(M.get_pod_status("vk-test", "web") == nil)
-    expect(require("vk.fs").read_file(tmp .. "/pods/" .. web.metadata.uid .. "/volumes/kubernetes.io~configmap/cfg/app.conf") == nil,
-           "volumes removed")
+    local app_conf = tmp .. "/pods/" .. web.metadata.uid .. "/volumes/kubernetes.io~configmap/cfg/app.conf"
+    expect(require("vk.fs").read_file(app_conf) == nil, "volumes removed")
   end)
   M.stop()
 end
 
-function P.get_pods() return results end
+P.get_pods = T.results
 function P.create_pod() end
 function P.delete_pod() end
 function P.get_pod_status() return nil end

@@ -1,0 +1,199 @@
+-- mynode/containers.lua: a pod's containers driven forward, kubelet's way:
+-- init containers one by one to completion, then the containers; restarts
+-- per restartPolicy with the crash backoff; a sandbox that died re-created.
+local cri = require "vk.cri"
+local k8s = require "vk.k8s"
+local log = require "vk.log"
+local timer = require "vk.timer"
+local C = require "mynode.common"
+local cri_config = require "mynode.cri_config"
+local probes = require "mynode.probes"
+local status = require "mynode.status"
+
+local M = {}
+
+-- kubelet's crash backoff: the first restart is immediate, then 10 s,
+-- doubling up to 5 min; a container that ran 10 min starts afresh.
+local BACKOFF_BASE_MS, BACKOFF_MAX_MS = 10000, 300000
+local BACKOFF_RESET_MS = 600000
+
+local function next_backoff(s)
+  s.backoff = s.backoff or k8s.backoff{base_ms = BACKOFF_BASE_MS, max_ms = BACKOFF_MAX_MS, jitter = false,
+                                        immediate = true}
+  local info = s.info
+  if info and info.started_at > 0 and info.finished_at > 0 and
+     (info.finished_at - info.started_at) // 1000000 > BACKOFF_RESET_MS then
+    s.backoff:reset()
+  end
+  return s.backoff:next()
+end
+
+local function start_container(rec, c, is_init, attempt)
+  local cc = cri_config.container(rec, c, is_init, attempt)
+  local id = cri.create_container{pod_sandbox_id = rec.sandbox_id, config = cc, sandbox_config = rec.sbcfg}.container_id
+  cri.start_container{container_id = id}
+  return id
+end
+
+-- Reads the pod's containers back from the CRI into rec.cs.  `list` is
+-- the supervisor's one ListContainers for the whole node, or nil.
+function M.observe(rec, list)
+  list = list or cri.list_containers({filter = {pod_sandbox_id = rec.sandbox_id}}, C.QUICK).containers
+  local newest = {}
+  for _, ct in ipairs(list) do
+    local name = ct.labels[C.L_CONTAINER] or ct.metadata.name
+    local n = newest[name]
+    if not n or ct.metadata.attempt > n.metadata.attempt then newest[name] = ct end
+  end
+  for name, ct in pairs(newest) do
+    local s = rec.cs[name] or {}
+    rec.cs[name] = s
+    if s.id ~= ct.id then
+      if s.id then s.prev, s.prev_info = s.id, s.info end
+      s.id, s.attempt, s.info = ct.id, ct.metadata.attempt, nil
+    end
+    -- ContainerStatus only when the state moved (an exited container's
+    -- status no longer changes; a running one's start time neither).
+    if not s.info or s.info.state ~= ct.state then
+      local ok, r = pcall(cri.container_status, {container_id = ct.id}, C.QUICK)
+      if ok then s.info = r.status end
+    end
+  end
+end
+
+-- Removes exited instances older than the previous one (kept for logs).
+local function collect_garbage(rec)
+  for _, s in pairs(rec.cs) do
+    if s.prev and s.stale then
+      pcall(cri.remove_container, {container_id = s.stale})
+      s.stale = nil
+    end
+  end
+end
+
+local function restart_due(s, policy)
+  local info = s.info
+  if not info or info.state ~= "CONTAINER_EXITED" then return false end
+  if policy == "Never" then return false end
+  if policy == "OnFailure" and info.exit_code == 0 then return false end
+  return true
+end
+
+-- One container's step: start it, or restart it after its backoff.
+-- Returns the container's state name after the step.
+local function step_container(rec, c, is_init, policy)
+  local s = rec.cs[c.name]
+  if rec.image_errors[c.name] then return "waiting" end
+  if not s or not s.id then
+    -- First start, or again in a re-created sandbox (the count goes on).
+    local attempt = s and s.attempt and s.attempt + 1 or 0
+    local id = start_container(rec, c, is_init, attempt)
+    rec.cs[c.name] = {id = id, attempt = attempt, backoff = s and s.backoff, backoff_ms = s and s.backoff_ms}
+    return "started"
+  end
+  local info = s.info
+  if not info then return "unknown" end
+  if info.state == "CONTAINER_RUNNING" or info.state == "CONTAINER_CREATED" then
+    return info.state == "CONTAINER_RUNNING" and "running" or "created"
+  end
+  if info.state ~= "CONTAINER_EXITED" then return "unknown" end
+  if is_init and info.exit_code == 0 then return "succeeded" end
+  if not restart_due(s, is_init and (policy == "Never" and "Never" or "OnFailure") or policy) then
+    return "exited"
+  end
+  local now = timer.now_ms()
+  if not s.next_start_ms then
+    s.backoff_ms = next_backoff(s)
+    s.next_start_ms = now + s.backoff_ms
+    log.info("%s: container %s exited with %d; restarting in %d s", rec.key, c.name, info.exit_code,
+             s.backoff_ms // 1000)
+  end
+  if now < s.next_start_ms then return "backoff" end
+  local attempt = (s.attempt or 0) + 1
+  local old_prev = s.prev
+  local id = start_container(rec, c, is_init, attempt)
+  s.stale = old_prev
+  s.prev, s.prev_info = s.id, s.info
+  s.id, s.attempt, s.info, s.next_start_ms = id, attempt, nil, nil
+  return "started"
+end
+
+-- A pod whose sandbox died (node reboot, someone's crictl stopp) gets a new
+-- one, as kubelet does: the next attempt, init containers run again, every
+-- container restarts with its restart count going on.
+local function recreate_sandbox(rec)
+  C.event(rec, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+  log.info("%s: sandbox %s is gone or not ready; re-creating it", rec.key, rec.sandbox_id:sub(1, 12))
+  pcall(cri.stop_pod_sandbox, {pod_sandbox_id = rec.sandbox_id})
+  pcall(cri.remove_pod_sandbox, {pod_sandbox_id = rec.sandbox_id})
+  rec.attempt = (rec.attempt or 0) + 1
+  rec.sbcfg = cri_config.sandbox(rec, rec.attempt)
+  rec.sandbox_id = cri.run_pod_sandbox{config = rec.sbcfg}.pod_sandbox_id
+  local st = cri.pod_sandbox_status{pod_sandbox_id = rec.sandbox_id}.status
+  rec.ip = st.network and st.network.ip ~= "" and st.network.ip or nil
+  for _, cs in pairs(rec.cs) do
+    cs.id, cs.info, cs.next_start_ms, cs.prev, cs.prev_info, cs.stale = nil, nil, nil, nil, nil, nil
+  end
+  rec.init_done = #(rec.pod.spec.initContainers or {}) == 0
+end
+
+local function step_pod(rec, list, sandbox_state)
+  if sandbox_state and sandbox_state ~= "SANDBOX_READY" then
+    recreate_sandbox(rec)
+    list = {}
+  end
+  M.observe(rec, list)
+  local policy = rec.pod.spec.restartPolicy or "Always"
+  if not rec.init_done and not rec.failed then
+    local all = true
+    for _, c in ipairs(rec.pod.spec.initContainers or {}) do
+      local r = step_container(rec, c, true, policy)
+      if r ~= "succeeded" then
+        all = false
+        if r == "exited" and policy == "Never" then
+          rec.failed = ("init container %s failed with exit code %d"):format(c.name, rec.cs[c.name].info.exit_code)
+        end
+        break
+      end
+    end
+    rec.init_done = all
+  end
+  local started = false
+  if rec.init_done then
+    for _, c in ipairs(rec.pod.spec.containers or {}) do
+      if step_container(rec, c, false, policy) == "started" then started = true end
+    end
+  end
+  collect_garbage(rec)
+  -- Read what was just started back, so the status says Running now
+  -- rather than at the next supervisor round.
+  if started then M.observe(rec) end
+  -- Probes run in tasks of their own: a slow one (or a liveness kill
+  -- waiting out the grace period) must not hold up the other pods.
+  if rec.init_done then
+    for _, c in ipairs(rec.pod.spec.containers or {}) do
+      local cs = rec.cs[c.name]
+      if cs and not cs.probing and (c.readinessProbe or c.livenessProbe) then
+        cs.probing = true
+        vk.spawn(function()
+          local pok, perr = pcall(probes.run, rec, c, cs)
+          cs.probing = false
+          if not pok then log.warn("%s: probe of %s: %s", rec.key, c.name, perr) end
+        end)
+      end
+    end
+  end
+end
+
+-- Drives one pod forward; safe to call any time: it does nothing while
+-- another task holds the pod (a create, a delete, another sync).
+-- sandbox_state: the supervisor's view of the pod's sandbox, or nil.
+function M.sync_pod(rec, list, sandbox_state)
+  if rec.state ~= "running" or not rec.lock:try_acquire() then return end
+  local ok, err = pcall(step_pod, rec, list, sandbox_state)
+  rec.lock:release()
+  if not ok then log.warn("%s: sync: %s", rec.key, err) end
+  status.publish(rec)
+end
+
+return M

@@ -1,0 +1,142 @@
+-- mynode/status.lua: the pod status kubelet would write (phase,
+-- conditions, container states with CrashLoopBackOff and ImagePullBackOff),
+-- pushed through vk.notify when it changes.
+local json = require "vk.json"
+local timer = require "vk.timer"
+local C = require "mynode.common"
+
+local cfg, rfc3339, array = C.cfg, C.rfc3339, C.array
+
+local M = {}
+
+local function terminated_of(info)
+  return {
+    exitCode = info.exit_code,
+    reason = (info.reason ~= "" and info.reason) or (info.exit_code == 0 and "Completed" or "Error"),
+    message = info.message ~= "" and info.message or nil,
+    startedAt = rfc3339(info.started_at), finishedAt = rfc3339(info.finished_at),
+    containerID = "containerd://" .. info.id,
+  }
+end
+
+local function container_status(rec, c, is_init)
+  local s = rec.cs[c.name]
+  local st = {name = c.name, image = c.image, imageID = "", restartCount = s and s.attempt or 0,
+              ready = false, started = false}
+  local info = s and s.info
+  local err = rec.image_errors[c.name]
+  if info then
+    st.containerID = "containerd://" .. info.id
+    st.imageID = info.image_ref or ""
+    if info.state == "CONTAINER_RUNNING" then
+      st.state = {running = {startedAt = rfc3339(info.started_at)}}
+      st.started = true
+      -- Ready: running, and its readiness probe (if any) passes.
+      st.ready = not is_init and (c.readinessProbe == nil or (s.probe and s.probe.ready) == true)
+    elseif info.state == "CONTAINER_EXITED" then
+      if s.next_start_ms then
+        st.state = {waiting = {reason = "CrashLoopBackOff",
+          message = ("back-off %ds restarting failed container=%s pod=%s_%s(%s)"):format(
+            s.backoff_ms // 1000, c.name, rec.name, rec.ns, rec.uid)}}
+        st.lastState = {terminated = terminated_of(info)}
+      else
+        st.state = {terminated = terminated_of(info)}
+      end
+    else
+      st.state = {waiting = {reason = "ContainerCreating"}}
+    end
+    if s.prev_info and not st.lastState then st.lastState = {terminated = terminated_of(s.prev_info)} end
+  elseif err then
+    local reason = err.reason
+    if reason == "ErrImagePull" and timer.now_ms() - err.at > 2000 then reason = "ImagePullBackOff" end
+    st.state = {waiting = {reason = reason, message = err.message}}
+  elseif is_init or rec.init_done then
+    st.state = {waiting = {reason = "ContainerCreating"}}
+  else
+    st.state = {waiting = {reason = "PodInitializing"}}
+  end
+  st.lastState = st.lastState or {}
+  return st
+end
+
+local function condition(rec, type_, ok)
+  local status = ok and "True" or "False"
+  local ct = rec.cond_times[type_]
+  if not ct or ct.status ~= status then
+    ct = {status = status, at = rfc3339(C.now_wall_ms(), true)}
+    rec.cond_times[type_] = ct
+  end
+  return {type = type_, status = status, lastTransitionTime = ct.at, lastProbeTime = json.null}
+end
+
+function M.build(rec)
+  local pod = rec.pod
+  local policy = pod.spec.restartPolicy or "Always"
+  local init_st, main_st = {}, {}
+  for _, c in ipairs(pod.spec.initContainers or {}) do init_st[#init_st + 1] = container_status(rec, c, true) end
+  local running, started, all_ready, all_done, any_failed, n = 0, 0, true, true, false, 0
+  for _, c in ipairs(pod.spec.containers or {}) do
+    local st = container_status(rec, c, false)
+    main_st[#main_st + 1] = st
+    n = n + 1
+    if st.state.running then running = running + 1 end
+    if st.state.running or st.state.terminated or st.lastState.terminated then started = started + 1 end
+    if not st.ready then all_ready = false end
+    local term = st.state.terminated
+    if not term then
+      all_done = false
+    elseif term.exitCode ~= 0 then
+      any_failed = true
+    end
+  end
+  -- kubelet's phases: terminal only when no container will run again.
+  local phase
+  if rec.failed then
+    phase = "Failed"
+  elseif not rec.init_done then
+    phase = "Pending"
+  elseif n > 0 and all_done and (policy == "Never" or (policy == "OnFailure" and not any_failed)) then
+    phase = any_failed and "Failed" or "Succeeded"
+  elseif running > 0 or started > 0 then
+    phase = "Running" -- running, or restarting
+  else
+    phase = "Pending"
+  end
+  local ready = all_ready and n > 0 and phase == "Running"
+  local ip = rec.ip
+  if C.host_network(pod) then ip = cfg.node_ip or ip end
+  local status = {
+    phase = phase,
+    conditions = array{
+      condition(rec, "PodScheduled", true),
+      condition(rec, "Initialized", rec.init_done == true),
+      condition(rec, "ContainersReady", ready),
+      condition(rec, "Ready", ready),
+    },
+    hostIP = cfg.node_ip or ip,
+    podIP = ip,
+    podIPs = ip and array{{ip = ip}} or array{},
+    startTime = rec.start_time,
+    initContainerStatuses = array(init_st),
+    containerStatuses = array(main_st),
+  }
+  if phase == "Failed" and rec.failed then
+    status.reason, status.message = "InitContainerFailed", rec.failed
+  end
+  return status
+end
+
+-- Pushes the status when it changed.  The JSON form (without condition
+-- times, which only change with the statuses) is the comparison key.
+function M.publish(rec)
+  local status = M.build(rec)
+  rec.status = status
+  local j = json.encode(status)
+  if j ~= rec.status_json then
+    rec.status_json = j
+    vk.notify{namespace = rec.ns, name = rec.name, status = status}
+  end
+  return status
+end
+
+return M
