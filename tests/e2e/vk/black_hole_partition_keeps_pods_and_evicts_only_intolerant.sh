@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: link_port by relay_start (partition.bash), witness by vk_setup (common.bash)
 # Edge autonomy, scenario 1 (without the restart in the middle): 20 mynode
 # pods on a real containerd; the link between vk and the API server becomes
 # a black hole (the relay is frozen: connections hang, nothing answers) for

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: link_port by relay_start (partition.bash)
 # Edge autonomy, scenario 2: the link between vk and the API server is cut
 # (the relay closes its listener and every connection: refused), and while
 # it is, a mynode container exits with an error.  mynode restarts it by its
@@ -68,6 +69,7 @@ uids_before=$(uids)
 running_cid() { cri ps -q --label "io.kubernetes.pod.uid=$1" --state Running 2>/dev/null | head -n 1; }
 cid1=$(running_cid "$uid")
 steady_cid=$(running_cid "$(k -n "$ns" get pod steady -o jsonpath='{.metadata.uid}')")
+# shellcheck disable=SC2016 # expanded by the shell inside the container
 inside() { cri exec "$1" sh -c 'echo "$PLAIN $FROM_CM $FROM_SECRET"; cat /etc/app/app.conf; echo; cat /etc/sec/password' 2>&1; }
 want="hello color=blue s3cr3t
 color=blue
