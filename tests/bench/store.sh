@@ -49,6 +49,7 @@ if [[ ! -x $loadgen_bin ]]; then
 fi
 
 node=bench-store
+tmp= # set by tmp_dir (lib.sh)
 tmp_dir tmp
 say "starting the control plane in $tmp/cluster"
 # A short grace period: the node is marked unknown soon after the cut.

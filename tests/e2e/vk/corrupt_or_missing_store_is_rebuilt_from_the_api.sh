@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # vk_pid, vk2_pid, vk3_pid are assigned by name by vk_start (common.bash)
 # The embedded store's file: a corrupt vk.db stops vk at start-up with one
 # line naming the file and how to recover (move it aside); with the file
 # moved aside (missing), vk starts online, re-creates and deletes nothing,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # vk_pid, vk2_pid are assigned by name by vk_start (common.bash)
 # vk with the edge cache (embedded store) is killed with SIGKILL in the
 # middle of a 200-pod churn (creates, then deletes of half of them while the
 # rest are still being created) and started again.  The provider

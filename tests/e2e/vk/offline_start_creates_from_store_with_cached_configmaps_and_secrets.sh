@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # vk_pid, vk2_pid are assigned by name by vk_start_relayed (persist.bash)
 # vk started while the API server cannot be reached (the link to it cut),
 # with the embedded store and a state key: a pod the store says is wanted
 # but the provider lost is created from the stored spec, its env resolved

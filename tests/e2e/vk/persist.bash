@@ -1,6 +1,7 @@
 # Helpers for the edge-cache tests: a store of each kind, and a link to the
 # API server the test can cut (tests/cluster/relay.py).
 # shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034 # tmp comes from vk_setup (common.bash); store_url is read by the sourcing test
 
 # store_start BACKEND: sets $store_url for embedded, redis or etcd; a redis
 # or etcd of the test's own is started (on 127.0.0.1, a free port) and

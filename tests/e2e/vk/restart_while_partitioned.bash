@@ -9,6 +9,7 @@
 #   - after the link returns the node is Ready and the statuses caught up
 #     (the restart shows in the API).
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # backend is set by the sourcing script; vk_pid by vk_start_relayed (persist.bash)
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/persist.bash"
