@@ -121,15 +121,9 @@ static void forget(vk_kube *k, const char *path)
 		c->hooks.on_del(path, c->hooks.ud);
 }
 
-bool vk_kube_cache_has(vk_kube *k, const char *path)
-{
-	return k->cache && vk_map_get(k->cache->entries, path) != NULL;
-}
+bool vk_kube_cache_has(vk_kube *k, const char *path) { return k->cache && vk_map_get(k->cache->entries, path) != NULL; }
 
-size_t vk_kube_cache_len(const vk_kube *k)
-{
-	return k->cache ? vk_map_len(k->cache->entries) : 0;
-}
+size_t vk_kube_cache_len(const vk_kube *k) { return k->cache ? vk_map_len(k->cache->entries) : 0; }
 
 bool vk_kube__cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json)
 {

@@ -47,15 +47,15 @@ struct vk_pod_persist {
 	vk_pods *pc;
 	vk_store *store;
 	vk_store_wb *wb;
-	char *pfx;              /* "node/NODENAME/" */
-	const uint8_t *key;     /* seals Secrets; NULL: they are not kept */
-	vk_map *pod_rv;         /* key -> uint64_t*: the rv last written for a pod */
-	vk_map *written;        /* key -> uint64_t*: hash of the stored API status (load) */
-	cJSON *pods;            /* loaded pods, until the informer is seeded */
-	char *rv_loaded;        /* the stored informer resourceVersion */
-	char *rv_saved;         /* the last one queued for writing */
+	char *pfx;          /* "node/NODENAME/" */
+	const uint8_t *key; /* seals Secrets; NULL: they are not kept */
+	vk_map *pod_rv;     /* key -> uint64_t*: the rv last written for a pod */
+	vk_map *written;    /* key -> uint64_t*: hash of the stored API status (load) */
+	cJSON *pods;        /* loaded pods, until the informer is seeded */
+	char *rv_loaded;    /* the stored informer resourceVersion */
+	char *rv_saved;     /* the last one queued for writing */
 	uint64_t node_hash;
-	uint64_t events;        /* pod events (watch/list changes) seen */
+	uint64_t events; /* pod events (watch/list changes) seen */
 	uv_timer_t tick;
 	vk_pod_persist_cb load_cb;
 	bool loading, closing;
@@ -336,8 +336,7 @@ bool vk_pod__persist_seed(vk_pods *pc, vk_informer *inf)
 		return false;
 	}
 	const cJSON *p;
-	cJSON_ArrayForEach(p, ps->pods)
-	{
+	cJSON_ArrayForEach(p, ps->pods) {
 		char *text = cJSON_PrintUnformatted(p);
 		if (text)
 			vk_informer_seed(inf, text, strlen(text));
