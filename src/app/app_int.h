@@ -30,6 +30,7 @@ typedef struct {
 	vk_pods *pods;
 	vk_server *server;     /* the kubelet API; NULL with --port 0 */
 	vk_store *store;       /* the local store (--store, --state-dir) */
+	vk_store_wb *wb;       /* its write-behind: the pod controller's edge cache */
 	bool have_state_key;   /* --state-key-file given: Secrets may be persisted */
 	uint8_t state_key[VK_STORE_KEY_LEN];
 	char state_dir[4096];  /* the default --state-dir, /var/lib/vk/NODENAME */
@@ -44,6 +45,7 @@ typedef struct {
 	cJSON *reload_node;    /* the Node handed to the new version's init */
 	int exit_code;
 	bool stopping;
+	bool flushing;         /* a signal came: the edge cache is written, then stop */
 	uint64_t t0;
 } vk_app;
 

@@ -30,7 +30,9 @@ static const char usage_text[] =
 	"  --disable-taint          do not taint the node virtual-kubelet.io/provider=NAME:NoSchedule\n"
 	"  --status-interval MS     how often pod statuses are polled from the provider (default 5000)\n"
 	"  --store URL              the local store: embedded (default: SQLite in the state dir),\n"
-	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT\n"
+	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT; vk keeps\n"
+	"                           its pods and what they reference there, and starts from it\n"
+	"                           when the API server cannot be reached; `none`: no store\n"
 	"  --state-dir DIR          the embedded store's folder (default /var/lib/vk/NODENAME)\n"
 	"  --state-key-file FILE    a 256-bit key (32 bytes, 64 hex digits or base64) to encrypt\n"
 	"                           Secrets at rest; without it Secrets are not persisted\n"
@@ -124,6 +126,10 @@ int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 			break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
 		case OPT_STORE: {
+			if (strcmp(optarg, "none") == 0) { /* no local store: nothing kept across restarts */
+				o->store = NULL;
+				break;
+			}
 			vk_store_url u;
 			char *err = NULL;
 			if (vk_store_url_parse(optarg, &u, &err) != 0) {

@@ -21,6 +21,7 @@ struct vk_kube_call {
 	vk_kube_cb cb;
 	void *ud;
 	bool in_cb;
+	char *cache_path;  /* vk_kube_get_cached: the path (cache.c) */
 	vk_list link; /* k->calls */
 };
 
@@ -87,10 +88,12 @@ void vk_kube_free(vk_kube *k)
 		vk_kube_call *c = VK_LIST_ENTRY(n, vk_kube_call, link);
 		call_unlink(c);
 		vk_http_cancel(c->req);
+		free(c->cache_path);
 		free(c);
 	}
 	vk_kube__watch_unlink_all(k);
 	vk_kube__events_free(k);
+	vk_kube__cache_free(k);
 	vk_kube__link_free(k);
 	free(k->server);
 	free(k->ca_pem);
@@ -251,10 +254,13 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 			r.error = "response is not valid JSON";
 		}
 	}
+	if (c->cache_path && k)
+		vk_kube__cache_answer(k, c->cache_path, &r, &json);
 	c->in_cb = true;
 	c->cb(&r, c->ud);
 	cJSON_Delete(json);
 	free(msg);
+	free(c->cache_path);
 	free(c);
 }
 
@@ -319,7 +325,20 @@ void vk_kube_cancel(vk_kube_call *c)
 		return;
 	call_unlink(c);
 	vk_http_cancel(c->req);
+	free(c->cache_path);
 	free(c);
+}
+
+int vk_kube_get_cached(vk_kube *k, const char *path, vk_kube_cb cb, void *ud, vk_kube_call **out)
+{
+	vk_kube_call *c = NULL;
+	int rc = vk_kube_request(k, "GET", path, NULL, NULL, cb, ud, &c);
+	if (rc == 0) {
+		c->cache_path = vk_strdup(path);
+		if (out)
+			*out = c;
+	}
+	return rc;
 }
 
 int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud)

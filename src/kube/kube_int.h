@@ -28,6 +28,7 @@ struct vk_kube {
 	unsigned ncalls;       /* how many (events among them) */
 	vk_list watches;       /* vk_kube_watch */
 	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
+	struct vk_kube_cache *cache; /* the read-through cache (cache.c), lazily */
 	struct vk_kube_link *link; /* is the server answering (link.c) */
 };
 
@@ -66,6 +67,13 @@ void vk_kube__link_heard(vk_kube *k);
 int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
                              const char *path, const char *content_type, const char *body, vk_kube_cb cb,
                              void *ud, vk_kube_call **out);
+
+/* cache.c */
+void vk_kube__cache_free(vk_kube *k); /* from vk_kube_free */
+/* A cached GET's answer: remembers a 200, forgets on 404, and for a
+ * failure (no answer, 5xx) rewrites *r as a 200 from the cache (*json
+ * replaced; true) when it holds the path. */
+bool vk_kube__cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json);
 
 #define VK_KUBE_MAX_BODY (256u << 20)    /* a LIST of thousands of objects fits */
 #define VK_KUBE_MAX_EVENT (16u << 20)    /* one watch line */

@@ -87,7 +87,7 @@ static void want(env_job *j, const char *fmt, const char *ns, const char *name)
 	f->path = path;
 	vk_map_set(j->fetches, path, f);
 	j->pending++;
-	if (vk_kube_get(j->kube, path, fetch_done, f) < 0) {
+	if (vk_kube_get_cached(j->kube, path, fetch_done, f, NULL) < 0) {
 		f->status = 0;
 		j->pending--;
 	}
@@ -533,7 +533,7 @@ static void special(env_job *j, const char *name, const char *path)
 	f->path = vk_strdup(path);
 	vk_map_set(j->fetches, name, f);
 	j->pending++;
-	if (vk_kube_get(j->kube, path, fetch_done, f) < 0)
+	if (vk_kube_get_cached(j->kube, path, fetch_done, f, NULL) < 0)
 		j->pending--;
 }
 
@@ -558,6 +558,15 @@ static void services_from_cache(env_job *j, vk_informer *services, bool links)
 	master->obj = vk_informer_get(services, "default/kubernetes");
 	if (!master->obj)
 		master->status = 404;
+	/* What a GET would have answered, for the read-through cache: a pod
+	 * created while the API is unreachable resolves its links from it. */
+	if (links) {
+		char *p = vk_asprintf("/api/v1/namespaces/%s/services", pod_ns(j));
+		vk_kube_cache_put(j->kube, p, all->obj);
+		free(p);
+	}
+	if (master->obj)
+		vk_kube_cache_put(j->kube, "/api/v1/namespaces/default/services/kubernetes", master->obj);
 	vk_map_set(j->fetches, "svc", all);
 	vk_map_set(j->fetches, "master", master);
 }

@@ -23,7 +23,12 @@ typedef struct pod_rec {
 	bool deleted;         /* terminal status and DELETE done: a tombstone
 	                         until the watch reports the pod gone */
 	char *status_next;    /* the newest status (JSON text), waiting in the status queue */
+	uint64_t kept_status; /* hash of the provider status last written to the store */
+	char *unwritten;      /* the provider's latest status while the API lacks it
+	                         (JSON text; NULL once written): for vk_pods_list */
 } pod_rec;
+
+typedef struct vk_pod_persist vk_pod_persist;
 
 struct vk_pods {
 	vk_pod_opts o;
@@ -37,6 +42,7 @@ struct vk_pods {
 	uv_timer_t poll_timer;
 	int open_handles;
 	unsigned inflight;    /* provider/kube calls holding a pointer to us */
+	vk_pod_persist *persist; /* the edge cache, or NULL (persist.c) */
 	uint64_t relinked_ms; /* when the API server last came back (0: never gone) */
 };
 
@@ -103,5 +109,16 @@ static inline cJSON *vk_pod__api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }
+/* persist.c: the edge cache (see there); every call is a no-op without a store. */
+typedef void (*vk_pod_persist_cb)(vk_pods *pc);
+vk_pod_persist *vk_pod__persist_new(vk_pods *pc);   /* NULL without a store */
+void vk_pod__persist_close(vk_pod_persist *ps);
+int vk_pod__persist_load(vk_pods *pc, vk_pod_persist_cb cb); /* 0: cb called later */
+bool vk_pod__persist_seed(vk_pods *pc, vk_informer *inf);     /* true: seeded */
+void vk_pod__persist_pod(vk_pods *pc, const char *key, const cJSON *pod);
+void vk_pod__persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old);
+/* written: the status the API got; else the provider's latest. */
+void vk_pod__persist_status(vk_pods *pc, const char *key, bool written, const char *text);
+uint64_t vk_pod__persist_written(vk_pods *pc, const char *key); /* hash, 0: none */
 
 #endif

@@ -67,6 +67,7 @@ void vk_pod__rec_free(vk_pods *pc, pod_rec *r)
 	free(r->uid);
 	cJSON_Delete(r->pod);
 	free(r->status_next);
+	free(r->unwritten);
 	free(r);
 }
 

@@ -57,6 +57,8 @@ struct vk_server {
 	unsigned calls;            /* vk_server_call alive */
 	bool closing;
 	bool disposed;
+	vk_server_pods_fn pods_fn; /* /pods from the pod controller, or NULL */
+	void *pods_ud;
 };
 
 /* tls.c: the SSL_CTX with the serving certificate and client CA. */
