@@ -16,15 +16,15 @@
  * The credentials of the current (or named) context, with file references
  * already read: every *_pem field holds PEM bytes, never a path. */
 typedef struct {
-	char *server;         /* "https://127.0.0.1:6443" (no trailing slash) */
-	char *ca_pem;         /* NULL: system CAs */
-	char *cert_pem;       /* client certificate, or NULL */
-	char *key_pem;        /* client key, or NULL */
-	char *token;          /* bearer token (token or tokenFile), or NULL */
-	char *token_file;     /* re-read when it changes (service accounts) */
-	bool insecure;        /* insecure-skip-tls-verify */
-	char *namespace_;     /* context namespace, or NULL */
-	char *origin;         /* "FILE (context NAME)" for messages */
+	char *server;     /* "https://127.0.0.1:6443" (no trailing slash) */
+	char *ca_pem;     /* NULL: system CAs */
+	char *cert_pem;   /* client certificate, or NULL */
+	char *key_pem;    /* client key, or NULL */
+	char *token;      /* bearer token (token or tokenFile), or NULL */
+	char *token_file; /* re-read when it changes (service accounts) */
+	bool insecure;    /* insecure-skip-tls-verify */
+	char *namespace_; /* context namespace, or NULL */
+	char *origin;     /* "FILE (context NAME)" for messages */
 } vk_kubeconfig;
 
 /* Loads credentials:
@@ -39,8 +39,8 @@ typedef struct {
 int vk_kubeconfig_load(const char *path, const char *context, vk_kubeconfig *out, char **err);
 /* Parses kubeconfig text; `origin` names it in messages and relative paths
  * are resolved against `base_dir`.  For tests and for vk_kubeconfig_load. */
-int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const char *base_dir,
-                        const char *context, vk_kubeconfig *out, char **err);
+int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const char *base_dir, const char *context,
+                        vk_kubeconfig *out, char **err);
 void vk_kubeconfig_free(vk_kubeconfig *kc);
 
 /* ---- client ------------------------------------------------------------ */
@@ -48,16 +48,16 @@ typedef struct vk_kube vk_kube;
 typedef struct vk_kube_call vk_kube_call;
 
 typedef struct {
-	long status;          /* HTTP status; 0 on transport failure */
-	const char *error;    /* transport error, or the Status message of a
-	                         non-2xx answer, or NULL */
-	const char *reason;   /* Status.reason ("NotFound", "Conflict", "Gone") or NULL */
-	cJSON *json;          /* parsed body or NULL; borrowed: valid during the
-	                         callback, detach it to keep it */
+	long status;        /* HTTP status; 0 on transport failure */
+	const char *error;  /* transport error, or the Status message of a
+	                       non-2xx answer, or NULL */
+	const char *reason; /* Status.reason ("NotFound", "Conflict", "Gone") or NULL */
+	cJSON *json;        /* parsed body or NULL; borrowed: valid during the
+	                       callback, detach it to keep it */
 	const char *body;
 	size_t body_len;
-	bool cached;          /* answered from the read-through cache (the API
-	                         server could not be reached) */
+	bool cached; /* answered from the read-through cache (the API
+	                server could not be reached) */
 } vk_kube_result;
 
 typedef void (*vk_kube_cb)(const vk_kube_result *r, void *ud);
@@ -69,21 +69,19 @@ const char *vk_kube_server(const vk_kube *k);
 /* A REST call.  `path` starts with "/api" or "/apis" and may carry a query.
  * `body` may be NULL; `content_type` NULL means application/json.
  * Returns 0 (cb called once, later) or a negative errno (cb not called). */
-int vk_kube_request(vk_kube *k, const char *method, const char *path,
-                    const char *content_type, const char *body,
+int vk_kube_request(vk_kube *k, const char *method, const char *path, const char *content_type, const char *body,
                     vk_kube_cb cb, void *ud, vk_kube_call **out);
 void vk_kube_cancel(vk_kube_call *c); /* cb is not called */
 
 /* As vk_kube_request, with a total time limit of its own (0: 60 s), for
  * calls that must not wait long on a dead link: the lease, status writes. */
 int vk_kube_request_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
-                           const char *content_type, const char *body, vk_kube_cb cb, void *ud,
-                           vk_kube_call **out);
+                           const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out);
 
 /* Convenience wrappers over vk_kube_request with a cJSON body. */
 int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud);
-int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type,
-                      const cJSON *body, vk_kube_cb cb, void *ud);
+int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type, const cJSON *body,
+                      vk_kube_cb cb, void *ud);
 int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
                              const char *content_type, const cJSON *body, vk_kube_cb cb, void *ud);
 
@@ -125,8 +123,8 @@ typedef struct vk_kube_watch vk_kube_watch;
 typedef void (*vk_kube_event_cb)(const char *type, cJSON *object, void *ud);
 typedef void (*vk_kube_close_cb)(long status, const char *error, void *ud);
 
-int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
-                        vk_kube_close_cb on_close, void *ud, vk_kube_watch **out);
+int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event, vk_kube_close_cb on_close, void *ud,
+                        vk_kube_watch **out);
 void vk_kube_watch_stop(vk_kube_watch *w); /* no more callbacks */
 
 /* ---- read-through cache ------------------------------------------------

@@ -31,8 +31,8 @@
 typedef void (*vk_env_cb)(cJSON *pod, int err, const char *errmsg, void *ud);
 /* `services`: an informer on all Services for the service links; NULL or
  * not yet synced, and they are read from the API instead. */
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,
-                       vk_env_cb cb, void *ud);
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, vk_env_cb cb,
+                       void *ud);
 /* $(VAR) expansion as kubelet does it; pure, for the unit tests.  Caller frees. */
 char *vk_pod_env_expand(const char *s, const cJSON *defined_env);
 
@@ -41,10 +41,10 @@ typedef struct {
 	uv_loop_t *loop;
 	vk_kube *kube;
 	vk_provider *provider;
-	struct vk_node *node;      /* for status.hostIP (vk/node.h); may be NULL */
+	struct vk_node *node; /* for status.hostIP (vk/node.h); may be NULL */
 	const char *nodename;
-	unsigned status_poll_ms;   /* 0: 5000 */
-	unsigned workers;          /* callbacks in flight at most; 0: 64 */
+	unsigned status_poll_ms; /* 0: 5000 */
+	unsigned workers;        /* callbacks in flight at most; 0: 64 */
 	/* The edge cache (NULL: none): pods, statuses, the objects they
 	 * reference and the Node are written through `wb`, and read back at
 	 * start so that vk can start, and keep its pods, while the API server

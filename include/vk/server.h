@@ -43,17 +43,17 @@
 
 typedef struct {
 	uv_loop_t *loop;
-	vk_provider *provider;       /* borrowed; must outlive vk_server_close */
+	vk_provider *provider; /* borrowed; must outlive vk_server_close */
 	const char *nodename;
-	const char *address;         /* "0.0.0.0", "127.0.0.1", "::" ... */
-	int port;                    /* 0: any free port (see vk_server_port) */
-	const char *tls_cert_file;   /* PEM, may hold the chain; NULL: self-signed */
+	const char *address;       /* "0.0.0.0", "127.0.0.1", "::" ... */
+	int port;                  /* 0: any free port (see vk_server_port) */
+	const char *tls_cert_file; /* PEM, may hold the chain; NULL: self-signed */
 	const char *tls_key_file;
-	const char *client_ca_file;  /* PEM bundle; NULL: only /healthz is served */
-	vk_kube *kube;               /* NULL: AlwaysAllow; else SubjectAccessReviews
-	                                (must outlive vk_server_close) */
-	const cJSON *node;           /* the Node object, read during vk_server_new
-	                                for the self-signed certificate's names */
+	const char *client_ca_file; /* PEM bundle; NULL: only /healthz is served */
+	vk_kube *kube;              /* NULL: AlwaysAllow; else SubjectAccessReviews
+	                               (must outlive vk_server_close) */
+	const cJSON *node;          /* the Node object, read during vk_server_new
+	                               for the self-signed certificate's names */
 } vk_server_opts;
 
 typedef struct vk_server vk_server;

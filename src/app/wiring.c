@@ -95,9 +95,15 @@ static void start_pods(vk_app *a)
 	if (a->pods || a->stopping || a->flushing)
 		return;
 	vk_pod_opts po = {
-		.loop = a->loop, .kube = a->kube, .provider = a->provider, .node = a->node,
-		.nodename = a->o.nodename, .status_poll_ms = a->o.status_interval_ms,
-		.store = a->store, .wb = a->wb, .secret_key = a->have_state_key ? a->state_key : NULL,
+		.loop = a->loop,
+		.kube = a->kube,
+		.provider = a->provider,
+		.node = a->node,
+		.nodename = a->o.nodename,
+		.status_poll_ms = a->o.status_interval_ms,
+		.store = a->store,
+		.wb = a->wb,
+		.secret_key = a->have_state_key ? a->state_key : NULL,
 	};
 	a->pods = vk_pods_new(&po);
 	vk_server_set_pods(a->server, pods_for_server, a->pods);
@@ -112,8 +118,7 @@ static void on_node_ready(const char *err, void *ud)
 		stop(a, 1);
 		return;
 	}
-	vk_info(SUB, "node %s registered in %llu ms", a->o.nodename,
-	        (unsigned long long)(vk_now_ms() - a->t0));
+	vk_info(SUB, "node %s registered in %llu ms", a->o.nodename, (unsigned long long)(vk_now_ms() - a->t0));
 	start_pods(a);
 }
 
@@ -121,8 +126,8 @@ static void on_node_ready(const char *err, void *ud)
 static void retaint(cJSON *node, const char *name)
 {
 	cJSON *t;
-	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "spec"), "taints"))
-	{
+	cJSON_ArrayForEach(t,
+	                   cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "spec"), "taints")) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(t, "key");
 		if (cJSON_IsString(k) && strcmp(k->valuestring, "virtual-kubelet.io/provider") == 0)
 			cJSON_ReplaceItemInObjectCaseSensitive(t, "value", cJSON_CreateString(name));
@@ -132,8 +137,12 @@ static void retaint(cJSON *node, const char *name)
 static vk_node_opts node_opts(vk_app *a)
 {
 	return (vk_node_opts){
-		.loop = a->loop, .kube = a->kube, .provider = a->provider, .name = a->o.nodename,
-		.disable_taint = a->o.disable_taint, .port = a->o.port,
+		.loop = a->loop,
+		.kube = a->kube,
+		.provider = a->provider,
+		.name = a->o.nodename,
+		.disable_taint = a->o.disable_taint,
+		.port = a->o.port,
 	};
 }
 
@@ -144,9 +153,15 @@ static int start_server(vk_app *a)
 	if (a->o.port == 0)
 		return 0;
 	vk_server_opts so = {
-		.loop = a->loop, .provider = a->provider, .nodename = a->o.nodename,
-		.address = a->o.listen, .port = a->o.port, .tls_cert_file = a->o.tls_cert,
-		.tls_key_file = a->o.tls_key, .client_ca_file = a->o.client_ca, .node = a->node_obj,
+		.loop = a->loop,
+		.provider = a->provider,
+		.nodename = a->o.nodename,
+		.address = a->o.listen,
+		.port = a->o.port,
+		.tls_cert_file = a->o.tls_cert,
+		.tls_key_file = a->o.tls_key,
+		.client_ca_file = a->o.client_ca,
+		.node = a->node_obj,
 		.kube = a->o.authz_always_allow ? NULL : a->kube,
 	};
 	char *err = NULL;
@@ -339,11 +354,15 @@ int vk_app_run(const vk_app_options *o)
 	vk_node_opts no = node_opts(a);
 	a->node_obj = vk_node_template(&no, base_name(a->o.provider, pname, sizeof pname));
 	vk_lua_opts lo = {
-		.loop = a->loop, .http = a->http, .kube = a->kube, .path = a->o.provider, .config = a->config,
+		.loop = a->loop,
+		.http = a->http,
+		.kube = a->kube,
+		.path = a->o.provider,
+		.config = a->config,
 		.store = a->store,
 	};
 	if (a->o.check ? vk_lua_provider_check(&lo, a->node_obj, on_checked, a) < 0
-	              : vk_lua_provider_open(&lo, a->node_obj, on_provider, a) < 0) {
+	               : vk_lua_provider_open(&lo, a->node_obj, on_provider, a) < 0) {
 		vk_error("main", "cannot open provider %s", a->o.provider);
 		return 1;
 	}

@@ -19,12 +19,12 @@ struct vk_informer {
 	vk_informer_opts o;
 	char *what, *path, *selector; /* our copies of the options' strings */
 	vk_kube *kube;
-	vk_map *store;         /* key -> packed JSON text (owned) */
-	vk_ztext *z;           /* the store's dictionary */
-	char *rv;              /* resourceVersion to resume from; NULL: list */
+	vk_map *store; /* key -> packed JSON text (owned) */
+	vk_ztext *z;   /* the store's dictionary */
+	char *rv;      /* resourceVersion to resume from; NULL: list */
 	bool synced, closing, resuming, listing;
-	bool seeded;           /* started from vk_informer_seed's objects and rv,
-	                          not yet confirmed by a list or a bookmark */
+	bool seeded; /* started from vk_informer_seed's objects and rv,
+	                not yet confirmed by a list or a bookmark */
 	vk_kube_watch *watch;
 	vk_backoff backoff;
 	uv_timer_t timer;
@@ -134,8 +134,7 @@ static void list_done(const vk_kube_result *r, void *ud)
 	vk_map *old = inf->store;
 	inf->store = vk_map_new();
 	cJSON *it;
-	cJSON_ArrayForEach(it, items)
-	{
+	cJSON_ArrayForEach(it, items) {
 		char *key = vk_kube_key(it);
 		if (!key)
 			continue;
@@ -155,8 +154,7 @@ static void list_done(const vk_kube_result *r, void *ud)
 			break;
 	}
 	vk_map_free(old);
-	cJSON_ArrayForEach(it, items)
-	{
+	cJSON_ArrayForEach(it, items) {
 		if (inf->closing || !inf->o.on_upsert)
 			break;
 		char *key = vk_kube_key(it);
@@ -226,7 +224,8 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 		           cJSON_GetObjectItemCaseSensitive(obj, "code")->valueint == 504) {
 			/* "Too large resource version": the stored one is not of this
 			 * API server's history (a restored etcd); only a list helps. */
-			vk_warn("informer", "%s watch: the stored resourceVersion %s is unknown to the API server; listing again",
+			vk_warn("informer",
+			        "%s watch: the stored resourceVersion %s is unknown to the API server; listing again",
 			        inf->what, inf->rv ? inf->rv : "?");
 			free(inf->rv);
 			inf->rv = NULL;
@@ -372,10 +371,7 @@ cJSON *vk_informer_get(const vk_informer *inf, const char *key)
 	return blob ? unpack(inf, blob) : NULL;
 }
 
-bool vk_informer_has(const vk_informer *inf, const char *key)
-{
-	return vk_map_get(inf->store, key) != NULL;
-}
+bool vk_informer_has(const vk_informer *inf, const char *key) { return vk_map_get(inf->store, key) != NULL; }
 
 bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key)
 {

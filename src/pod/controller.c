@@ -42,8 +42,7 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 	}
 	size_t n = 0;
 	const cJSON *p, *list = cJSON_IsArray(res->value) ? res->value : NULL;
-	cJSON_ArrayForEach(p, list)
-	{
+	cJSON_ArrayForEach(p, list) {
 		/* A pod without a namespace cannot be one of the API's. */
 		char *key = vk_json_str(p, "metadata.namespace") ? vk_kube_key(p) : NULL;
 		if (!key)

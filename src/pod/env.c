@@ -18,14 +18,14 @@
 #include "vk/k8s.h"
 
 typedef struct {
-	char *path;      /* API path fetched */
+	char *path; /* API path fetched */
 	long status;
-	cJSON *obj;      /* the object, or NULL */
+	cJSON *obj; /* the object, or NULL */
 } fetch;
 
 typedef struct {
 	vk_kube *kube;
-	cJSON *pod;      /* our copy, rewritten in place */
+	cJSON *pod; /* our copy, rewritten in place */
 	char *host_ip;
 	vk_env_cb cb;
 	void *ud;
@@ -42,8 +42,7 @@ static const char *lookup(const char *name, size_t n, void *ud)
 {
 	const cJSON *env = ud, *e;
 	const char *found = NULL;
-	cJSON_ArrayForEach(e, env)
-	{
+	cJSON_ArrayForEach(e, env) {
 		const char *k = vk_json_str(e, "name");
 		const char *v = vk_json_str(e, "value");
 		if (k && v && strlen(k) == n && memcmp(k, name, n) == 0)
@@ -52,10 +51,7 @@ static const char *lookup(const char *name, size_t n, void *ud)
 	return found;
 }
 
-char *vk_pod_env_expand(const char *s, const cJSON *env)
-{
-	return vk_k8s_expand(s, lookup, (void *)env, true);
-}
+char *vk_pod_env_expand(const char *s, const cJSON *env) { return vk_k8s_expand(s, lookup, (void *)env, true); }
 
 /* ---- fetching what the pod refers to ---------------------------------------- */
 
@@ -109,10 +105,8 @@ static fetch *got(env_job *j, const char *fmt, const char *name)
 static void collect(env_job *j, const cJSON *containers)
 {
 	const cJSON *c, *e;
-	cJSON_ArrayForEach(c, containers)
-	{
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom"))
-		{
+	cJSON_ArrayForEach(c, containers) {
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom")) {
 			const char *cm = vk_json_str(e, "configMapRef.name");
 			const char *sec = vk_json_str(e, "secretRef.name");
 			if (cm)
@@ -120,8 +114,7 @@ static void collect(env_job *j, const cJSON *containers)
 			if (sec)
 				want(j, SECRET_PATH, pod_ns(j), sec);
 		}
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env"))
-		{
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env")) {
 			const char *cm = vk_json_str(e, "valueFrom.configMapKeyRef.name");
 			const char *sec = vk_json_str(e, "valueFrom.secretKeyRef.name");
 			if (cm)
@@ -142,10 +135,7 @@ static void add_env(cJSON *env, const char *name, const char *value)
 	cJSON_AddItemToArray(env, e);
 }
 
-static bool is_true(const cJSON *o, const char *key)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
+static bool is_true(const cJSON *o, const char *key) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key)); }
 
 /* kubelet's C_IDENTIFIER-ish rule for envFrom keys. */
 static bool valid_env_name(const char *s)
@@ -187,7 +177,8 @@ static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref
 	if (cname) {
 		const cJSON *x;
 		c = NULL;
-		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j->pod, "spec"), "containers"))
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j->pod, "spec"),
+		                                                       "containers"))
 			if (vk_json_str(x, "name") && strcmp(vk_json_str(x, "name"), cname) == 0)
 				c = x;
 	}
@@ -307,8 +298,7 @@ static void service_env(cJSON *env, const cJSON *svc)
 	snprintf(k, sizeof k, "%s_SERVICE_PORT", up);
 	snprintf(v, sizeof v, "%d", fport ? fport->valueint : 0);
 	add_env(env, k, v);
-	cJSON_ArrayForEach(p, ports)
-	{
+	cJSON_ArrayForEach(p, ports) {
 		const char *pname = vk_json_str(p, "name");
 		if (pname && *pname) {
 			char pup[128];
@@ -326,10 +316,11 @@ static void service_env(cJSON *env, const cJSON *svc)
 	for (char *c = v; *c && *c != ':'; c++)
 		*c = (char)tolower((unsigned char)*c);
 	add_env(env, k, v);
-	cJSON_ArrayForEach(p, ports)
-	{
+	cJSON_ArrayForEach(p, ports) {
 		const char *proto = vk_json_str(p, "protocol");
-		int port = cJSON_GetObjectItemCaseSensitive(p, "port") ? cJSON_GetObjectItemCaseSensitive(p, "port")->valueint : 0;
+		int port = cJSON_GetObjectItemCaseSensitive(p, "port")
+		                   ? cJSON_GetObjectItemCaseSensitive(p, "port")->valueint
+		                   : 0;
 		char PROTO[16], lproto[16];
 		snprintf(PROTO, sizeof PROTO, "%s", proto ? proto : "TCP");
 		for (i = 0; PROTO[i]; i++)
@@ -360,8 +351,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 	fetch *master = vk_map_get(j->fetches, "master");
 	const cJSON *s;
 	if (svc_links && all && all->obj)
-		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(all->obj, "items"))
-		{
+		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(all->obj, "items")) {
 			const char *n = vk_json_str(s, "metadata.name");
 			if (!(strcmp(pod_ns(j), "default") == 0 && n && strcmp(n, "kubernetes") == 0))
 				service_env(out, s);
@@ -371,8 +361,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 
 	/* 2. envFrom */
 	const cJSON *e;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom"))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom")) {
 		const char *prefix = vk_json_str(e, "prefix");
 		const char *cm = vk_json_str(e, "configMapRef.name");
 		const char *sec = vk_json_str(e, "secretRef.name");
@@ -386,8 +375,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 			return -1;
 		}
 		const cJSON *kv;
-		cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(f->obj, "data"))
-		{
+		cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(f->obj, "data")) {
 			char *name = vk_asprintf("%s%s", prefix ? prefix : "", kv->string);
 			if (valid_env_name(name)) {
 				char *val = object_value(f->obj, kv->string, sec != NULL && cm == NULL);
@@ -399,8 +387,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 	}
 
 	/* 3. env */
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env"))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env")) {
 		const char *name = vk_json_str(e, "name");
 		if (!name)
 			continue;
@@ -424,7 +411,8 @@ static int container_env(env_job *j, cJSON *c, char **err)
 				if (is_true(ref, "optional"))
 					continue;
 				if (!f || !f->obj)
-					*err = vk_asprintf("%s \"%s\" not found", cmk ? "configmap" : "secret", on ? on : "");
+					*err = vk_asprintf("%s \"%s\" not found", cmk ? "configmap" : "secret",
+					                   on ? on : "");
 				else
 					*err = vk_asprintf("couldn't find key %s in %s %s/%s", key ? key : "",
 					                   cmk ? "ConfigMap" : "Secret", pod_ns(j), on);
@@ -510,8 +498,7 @@ static void compute(env_job *j)
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(j->pod, "spec");
 	for (size_t l = 0; l < 2 && !err; l++) {
 		cJSON *c;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l]))
-		{
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l])) {
 			if (container_env(j, c, &err) < 0)
 				break;
 		}
@@ -571,8 +558,7 @@ static void services_from_cache(env_job *j, vk_informer *services, bool links)
 	vk_map_set(j->fetches, "master", master);
 }
 
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,
-                       vk_env_cb cb, void *ud)
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, vk_env_cb cb, void *ud)
 {
 	env_job *j = vk_xcalloc(1, sizeof *j);
 	j->kube = k;

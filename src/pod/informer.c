@@ -37,8 +37,13 @@ void vk_pod__informer_start(vk_pods *pc)
 	char *sel = vk_asprintf("spec.nodeName=%s", pc->o.nodename);
 	char *what = vk_asprintf("pods on %s", pc->o.nodename);
 	vk_informer_opts o = {
-		.what = what, .path = "/api/v1/pods", .selector = sel,
-		.on_upsert = on_upsert, .on_delete = on_delete, .on_synced = on_synced, .ud = pc,
+		.what = what,
+		.path = "/api/v1/pods",
+		.selector = sel,
+		.on_upsert = on_upsert,
+		.on_delete = on_delete,
+		.on_synced = on_synced,
+		.ud = pc,
 	};
 	pc->inf = vk_informer_new(pc->o.loop, pc->o.kube, &o);
 	free(sel);

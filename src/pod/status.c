@@ -40,8 +40,8 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	char *uid;
-	char *text;   /* what is being written: kept again if the link fails,
-	                 kept in the store once written */
+	char *text; /* what is being written: kept again if the link fails,
+	               kept in the store once written */
 	uint64_t hash;
 } write_job;
 
@@ -295,10 +295,7 @@ static void poll_work(vk_queue *q, const char *key, void *ud)
  * callbacks (and their coroutines) at once. */
 #define STATUS_READS_IN_FLIGHT 8
 
-vk_queue *vk_pod__poll_queue(vk_pods *pc)
-{
-	return vk_queue_new(pc->o.loop, STATUS_READS_IN_FLIGHT, poll_work, pc);
-}
+vk_queue *vk_pod__poll_queue(vk_pods *pc) { return vk_queue_new(pc->o.loop, STATUS_READS_IN_FLIGHT, poll_work, pc); }
 
 void vk_pod__fetch_status(vk_pods *pc, pod_rec *r)
 {

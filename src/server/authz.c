@@ -30,7 +30,7 @@ static void forbidden(h2o_req_t *req, const char *key)
 			*p++ = '\0';
 	}
 	vk_server__send_text(req, 403, "Forbidden (user=%s, verb=%s, resource=nodes, subresource(s)=[%s])",
-	                 f[0] ? f[0] : "", f[2] ? f[2] : "", f[3] ? f[3] : "");
+	                     f[0] ? f[0] : "", f[2] ? f[2] : "", f[3] ? f[3] : "");
 	free(k);
 }
 
@@ -51,7 +51,8 @@ static void on_review(const vk_kube_result *r, void *ud)
 	vk_server *s = c->s;
 	c->review = NULL;
 	vk_list_remove(&c->link);
-	const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "status"), "allowed");
+	const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "status"),
+	                                                        "allowed");
 	bool ok = (r->status == 200 || r->status == 201) && r->json;
 	authz_entry *was = vk_map_get(s->authz, c->key);
 	bool stale_allowed = !ok && r->status == 0 && was && was->allowed;
@@ -71,8 +72,8 @@ static void on_review(const vk_kube_result *r, void *ud)
 	if (!req)
 		; /* the client left */
 	else if (!ok)
-		vk_server__send_text(req, 500, "Authorization error: the SubjectAccessReview failed (%ld: %s)", r->status,
-		                 r->error ? r->error : "no answer");
+		vk_server__send_text(req, 500, "Authorization error: the SubjectAccessReview failed (%ld: %s)",
+		                     r->status, r->error ? r->error : "no answer");
 	else if (!stale_allowed && !cJSON_IsTrue(allowed))
 		forbidden(req, c->key);
 	else if (s->closing)

@@ -163,8 +163,8 @@ static void send_json_sets_method_body_and_headers(void)
 	res post = {0}, patch = {0}, del = {0};
 	cJSON *body = cJSON_Parse("{\"metadata\":{\"name\":\"x\"}}");
 	vk_kube_send_json(kube, "POST", "/api/v1/namespaces/default/configmaps", NULL, body, on_res, &post);
-	vk_kube_send_json(kube, "PATCH", "/api/v1/namespaces/default/configmaps/x",
-	                  "application/merge-patch+json", body, on_res, &patch);
+	vk_kube_send_json(kube, "PATCH", "/api/v1/namespaces/default/configmaps/x", "application/merge-patch+json",
+	                  body, on_res, &patch);
 	vk_kube_request(kube, "DELETE", "/api/v1/namespaces/default/configmaps/x", NULL, NULL, on_res, &del, NULL);
 	cJSON_Delete(body);
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -455,7 +455,8 @@ static void events_wait_while_the_link_is_down(void)
 	vk_kube_request_within(k, 300, "GET", "/hang", NULL, NULL, on_res, &hang, NULL);
 	run_until(&hang.calls);
 	ok(!vk_kube_link_up(k), "the link is down");
-	cJSON *pod = cJSON_Parse("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u\"}}");
+	cJSON *pod = cJSON_Parse(
+		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u\"}}");
 	for (int i = 0; i < 5; i++)
 		vk_kube_event(k, "Pod", pod, "Normal", "Test", "node", "event %d", i);
 	/* Long enough for the event queue to send, were it to. */
@@ -525,8 +526,13 @@ static void stop_loop(uv_timer_t *t) { uv_stop(t->loop); }
 static void seeded_informer_serves_stored_objects_while_unreachable(vk_kube *off)
 {
 	inf_seen seen = {0};
-	vk_informer_opts o = {.what = "pods", .path = "/api/v1/pods", .selector = "spec.nodeName=n1",
-	                      .on_upsert = inf_upsert, .on_delete = inf_delete, .on_synced = inf_synced, .ud = &seen};
+	vk_informer_opts o = {.what = "pods",
+	                      .path = "/api/v1/pods",
+	                      .selector = "spec.nodeName=n1",
+	                      .on_upsert = inf_upsert,
+	                      .on_delete = inf_delete,
+	                      .on_synced = inf_synced,
+	                      .ud = &seen};
 	vk_informer *inf = vk_informer_new(loop, off, &o);
 	const char *p1 = "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\",\"resourceVersion\":\"41\"}}";
 	const char *p2 = "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"b\",\"resourceVersion\":\"42\"}}";
@@ -563,7 +569,8 @@ static void cached_get_remembers_forgets_and_answers_when_unreachable(int port)
 	vk_kube_get_cached(kube, cm, on_res, &a, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
 	ok(a.status == 200 && !a.cached, "a cached GET that is answered is the server's answer");
-	ok(h.puts == 1 && tap_streq(h.last_path, cm) && vk_kube_cache_has(kube, cm), "its 200 is kept and the owner told");
+	ok(h.puts == 1 && tap_streq(h.last_path, cm) && vk_kube_cache_has(kube, cm),
+	   "its 200 is kept and the owner told");
 	res a2 = {0};
 	vk_kube_get_cached(kube, cm, on_res, &a2, NULL);
 	uv_run(loop, UV_RUN_DEFAULT);
