@@ -3,7 +3,10 @@
 # --store, its store server killed (SIGKILL, by PID) in the middle of the
 # run and started again on the same port with its data (redis from its
 # append-only file, etcd from its data dir; store-up.sh keeps both under
-# the test's folder).  Asserts:
+# the test's folder).  vk writes back what it missed while the store was
+# down, not what the store itself lost: a redis that came back empty would
+# get only those writes (the records of pods untouched during the outage
+# stay missing), so the server is restarted with its data.  Asserts:
 #   - before: a record in the store for each pod (node/NODE/pod/NS/NAME,
 #     holding the pod's uid);
 #   - while the store is down: pods created meanwhile go Running in the
