@@ -41,6 +41,9 @@ static const char usage_text[] =
 	"  --client-ca-file FILE    CA for client certificates (the API server's); without\n"
 	"                           it the kubelet API answers only /healthz\n"
 	"  --authorization-mode M   Webhook (default: SubjectAccessReviews) or AlwaysAllow\n"
+	"  --anonymous-auth[=BOOL]  a kubelet API request without a client certificate is the\n"
+	"                           user system:anonymous (group system:unauthenticated), then\n"
+	"                           authorized like any other (default false: 401)\n"
 	"  --no-reload              do not watch the provider for changes (SIGHUP still reloads)\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --version                print the version and exit\n"
@@ -50,7 +53,7 @@ enum {
 	OPT_PROVIDER = 256, OPT_PROVIDER_CONFIG, OPT_KUBECONFIG, OPT_CONTEXT, OPT_NODENAME,
 	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_STATE_KEY_FILE, OPT_LISTEN, OPT_PORT,
 	OPT_NO_RELOAD, OPT_LOG_LEVEL, OPT_VERSION,
-	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE,
+	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE, OPT_ANONYMOUS_AUTH,
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +73,7 @@ static const struct option long_opts[] = {
 	{"tls-private-key-file", required_argument, NULL, OPT_TLS_KEY},
 	{"client-ca-file", required_argument, NULL, OPT_CLIENT_CA},
 	{"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
+	{"anonymous-auth", optional_argument, NULL, OPT_ANONYMOUS_AUTH},
 	{"no-reload", no_argument, NULL, OPT_NO_RELOAD},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -149,6 +153,15 @@ int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 			if (strcmp(optarg, "Webhook") != 0 && strcmp(optarg, "AlwaysAllow") != 0)
 				return bad_usage("--authorization-mode takes Webhook or AlwaysAllow, not '%s'", optarg);
 			o->authz_always_allow = strcmp(optarg, "AlwaysAllow") == 0;
+			break;
+		case OPT_ANONYMOUS_AUTH:
+			/* kubelet's boolean flag: --anonymous-auth, --anonymous-auth=true|false */
+			if (!optarg || strcmp(optarg, "true") == 0)
+				o->anonymous_auth = true;
+			else if (strcmp(optarg, "false") == 0)
+				o->anonymous_auth = false;
+			else
+				return bad_usage("--anonymous-auth takes true or false, not '%s'", optarg);
 			break;
 		case OPT_NO_RELOAD: o->no_reload = true; break;
 		case OPT_LOG_LEVEL: {

@@ -39,6 +39,13 @@ struct vk_pods {
 	unsigned inflight;    /* provider/kube calls holding a pointer to us */
 };
 
+/* env_events.c: virtual-kubelet's Event for one reference env resolution
+ * met (see there for the reasons and messages).  env_name: the env[] entry,
+ * NULL for envFrom; key: for KEY_NOT_FOUND. */
+typedef enum { VK_POD_ENV_NOT_FOUND, VK_POD_ENV_KEY_NOT_FOUND, VK_POD_ENV_UNREADABLE } vk_pod_env_outcome;
+void vk_pod__env_event(vk_kube *k, const cJSON *pod, vk_pod_env_outcome what, bool secret, bool optional,
+                       const char *env_name, const char *obj, const char *key);
+
 /* informer.c */
 void vk_pod__informer_start(vk_pods *pc);
 void vk_pod__informer_stop(vk_pods *pc);
