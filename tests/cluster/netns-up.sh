@@ -18,7 +18,7 @@
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-prog=netns-up # read by log() in common.sh
+prog='netns-up' # read by log() in common.sh
 (($# == 2)) || { echo "usage: $0 DIR APIPORT" >&2; exit 2; }
 [[ $2 =~ ^[0-9]+$ ]] || { echo "$0: APIPORT must be a port number, not '$2'" >&2; exit 2; }
 mkdir -p "$1"

@@ -63,12 +63,17 @@ pod o-read '    envFrom:
     - name: C
       valueFrom: {configMapKeyRef: {name: cfg, key: color, optional: true}}'
 
-wait_until 30 has_event m-read FailedToReadMandatorySecret || true
+# Events go out asynchronously (rate-limited, behind status writes): wait for each.
+for r in FailedToReadMandatoryConfigMap FailedToReadMandatorySecret CreateContainerConfigError; do
+	wait_until 30 has_event m-read "$r" || true
+done
 tap_is "$(events m-read FailedToReadMandatoryConfigMap)" 'Warning failed to read configmap "cfg"' \
 	"FailedToReadMandatoryConfigMap for envFrom"
 tap_is "$(events m-read FailedToReadMandatorySecret)" 'Warning failed to read secret "sec"' \
 	"FailedToReadMandatorySecret for env"
-wait_until 30 has_event o-read FailedToReadOptionalConfigMap || true
+for r in FailedToReadOptionalSecret FailedToReadOptionalConfigMap; do
+	wait_until 30 has_event o-read "$r" || true
+done
 tap_is "$(events o-read FailedToReadOptionalSecret)" 'Warning failed to read secret "sec"' \
 	"FailedToReadOptionalSecret for envFrom"
 tap_is "$(events o-read FailedToReadOptionalConfigMap)" \
