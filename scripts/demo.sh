@@ -74,7 +74,7 @@ pki=$demo/cluster/pki
 say "starting vk --provider providers/mynode.lua --nodename $node (kubelet API on 127.0.0.1:$kport)"
 build/vk --provider providers/mynode.lua --provider-config "$demo/mynode.yaml" \
 	--kubeconfig "$demo/cluster/$node.kubeconfig" --nodename "$node" \
-	--listen-address 127.0.0.1 --port "$kport" --client-ca-file "$pki/ca.crt" \
+	--state-dir "$demo/state" --listen-address 127.0.0.1 --port "$kport" --client-ca-file "$pki/ca.crt" \
 	--tls-cert-file "$pki/node-$node-serving.crt" --tls-private-key-file "$pki/node-$node-serving.key" \
 	>"$demo/vk.log" 2>&1 &
 vk_pid=$!

@@ -13,7 +13,9 @@
  *
  * The engine sets these options itself, so callers must leave them alone:
  * CURLOPT_PRIVATE, CURLOPT_WRITEFUNCTION/WRITEDATA, CURLOPT_ERRORBUFFER,
- * CURLOPT_NOSIGNAL, CURLOPT_UPLOAD_BUFFERSIZE and CURLOPT_BUFFERSIZE (small:
+ * CURLOPT_NOSIGNAL, CURLOPT_OPENSOCKETFUNCTION/DATA and
+ * CURLOPT_CLOSESOCKETFUNCTION/DATA (the engine knows every socket),
+ * CURLOPT_UPLOAD_BUFFERSIZE and CURLOPT_BUFFERSIZE (small:
  * 16 KiB and 8 KiB), CURLOPT_HTTPHEADER (when `headers` is given) and
  * CURLOPT_MAXFILESIZE_LARGE (when max_body is set).  A vk_http_req pointer
  * is valid until its on_done returns or it is cancelled.  Everything here is
@@ -63,6 +65,14 @@ int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
                   const vk_http_opts *opts, vk_http_req **out);
 /* Stops a transfer; its on_done is not called.  Safe from inside on_data. */
 void vk_http_cancel(vk_http_req *req);
+
+/* Ends every connection to the peer `ip`:`port` (as a transfer reports it
+ * in CURLINFO_PRIMARY_IP and CURLINFO_PRIMARY_PORT), in use or idle: the
+ * transfers on them fail (on_done with a transport error) and the next
+ * transfer to that peer opens a fresh connection.  For a peer that went
+ * silent (a black hole, where TCP takes many minutes to give up).  Returns
+ * how many connections it ended. */
+int vk_http_drop_peer(vk_http *h, const char *ip, long port);
 
 /* Number of transfers in flight (for tests and metrics). */
 size_t vk_http_active(const vk_http *h);

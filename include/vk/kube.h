@@ -72,10 +72,42 @@ int vk_kube_request(vk_kube *k, const char *method, const char *path,
                     vk_kube_cb cb, void *ud, vk_kube_call **out);
 void vk_kube_cancel(vk_kube_call *c); /* cb is not called */
 
+/* As vk_kube_request, with a total time limit of its own (0: 60 s), for
+ * calls that must not wait long on a dead link: the lease, status writes. */
+int vk_kube_request_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
+                           const char *content_type, const char *body, vk_kube_cb cb, void *ud,
+                           vk_kube_call **out);
+
 /* Convenience wrappers over vk_kube_request with a cJSON body. */
 int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud);
 int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type,
                       const cJSON *body, vk_kube_cb cb, void *ud);
+int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
+                             const char *content_type, const cJSON *body, vk_kube_cb cb, void *ud);
+
+/* ---- link ----------------------------------------------------------------
+ * Whether the API server answers, as a node cut off from it must know.
+ * The link goes down when a call or watch fails in transport (refused,
+ * reset, no answer in time), and comes up at the next answer of any HTTP
+ * status; each change is logged once.
+ *
+ * A black hole (packets vanish, connections hang, TCP stays quiet for
+ * minutes) is found within seconds: a call that runs out of time ends
+ * every connection to the server, so the next call opens a fresh one; and
+ * while a watch is open and nothing was heard from the server for 20 s, a
+ * GET /version gets 10 s to answer.  While the link is down that probe
+ * runs every second (one at a time, 2 s to connect), so its return is seen
+ * within about a second.
+ *
+ * Listeners hear of each change on the next turn of the loop (never from
+ * inside a call's callback), in the order they were added; they may add or
+ * remove listeners and start or cancel calls, but not free the client. */
+typedef void (*vk_kube_link_cb)(bool up, void *ud);
+bool vk_kube_link_up(const vk_kube *k);
+void vk_kube_link_listen(vk_kube *k, vk_kube_link_cb cb, void *ud);
+void vk_kube_link_unlisten(vk_kube *k, vk_kube_link_cb cb, void *ud);
+/* Ends every connection to the server now, as a call that timed out does. */
+void vk_kube_reset(vk_kube *k);
 
 /* ---- watch -------------------------------------------------------------
  * A streaming GET with watch=true: every line of the answer is one event

@@ -12,10 +12,14 @@
  * cancel, start or close anything.  So while we are inside curl
  * (h->in_curl), such operations are queued and carried out as soon as
  * curl_multi_socket_action() returns. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "vk/http.h"
 #include "vk/list.h"
@@ -56,6 +60,8 @@ struct vk_http {
 	vk_list reqs;          /* vk_http_req */
 	size_t active;         /* started, not cancelled, on_done not yet called */
 	unsigned open_handles; /* uv handles not yet through their close callback */
+	curl_socket_t *fds;    /* every socket curl opened and has not closed */
+	size_t nfds, capfds;
 	int in_curl;           /* depth of curl_multi_socket_action() calls */
 	int dispatching;       /* depth of on_done dispatch */
 	bool closing;          /* vk_http_close() called */
@@ -83,6 +89,7 @@ static void req_destroy(vk_http_req *r)
 static void maybe_free(vk_http *h)
 {
 	if (h->torn_down && h->open_handles == 0) {
+		free(h->fds);
 		free(h);
 		curl_global_cleanup(); /* pairs with vk_http_new (libcurl counts them) */
 	}
@@ -274,6 +281,63 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+/* Every socket curl opens and closes goes through these two, so that
+ * vk_http_drop_peer() can find a connection even while it sits idle in
+ * curl's pool, where no poll watches it. */
+static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	vk_http *h = ud;
+	(void)purpose;
+	curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		return fd;
+	if (h->nfds == h->capfds) {
+		size_t cap = h->capfds ? 2 * h->capfds : 8;
+		curl_socket_t *n = realloc(h->fds, cap * sizeof *n);
+		if (!n) {
+			close(fd);
+			return CURL_SOCKET_BAD;
+		}
+		h->fds = n;
+		h->capfds = cap;
+	}
+	h->fds[h->nfds++] = fd;
+	return fd;
+}
+
+static int close_socket_cb(void *ud, curl_socket_t fd)
+{
+	vk_http *h = ud;
+	for (size_t i = 0; i < h->nfds; i++) {
+		if (h->fds[i] == fd) {
+			h->fds[i] = h->fds[--h->nfds];
+			break;
+		}
+	}
+	return close(fd);
+}
+
+/* The peer of a socket as curl reports a transfer's (CURLINFO_PRIMARY_IP
+ * and _PORT): false for anything but a connected IPv4/IPv6 socket. */
+static bool peer_of(curl_socket_t fd, char ip[INET6_ADDRSTRLEN], long *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		*port = ntohs(in->sin_port);
+		return inet_ntop(AF_INET, &in->sin_addr, ip, INET6_ADDRSTRLEN) != NULL;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		*port = ntohs(in6->sin6_port);
+		return inet_ntop(AF_INET6, &in6->sin6_addr, ip, INET6_ADDRSTRLEN) != NULL;
+	}
+	return false;
+}
+
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
 	vk_http_req *r = ud;
@@ -369,6 +433,10 @@ int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, h);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, h);
 	/* curl gives every transfer a 64 KiB upload and a 16 KiB download
 	 * buffer; with a hundred status writes in flight that is most of vk's
 	 * memory, and it fragments the heap long after.  Kubernetes objects
@@ -408,6 +476,26 @@ void vk_http_cancel(vk_http_req *r)
 	if (h->in_curl)
 		return; /* curl forbids remove_handle in its callbacks: settle() frees it */
 	req_destroy(r);
+}
+
+/* shutdown(), not close(): the descriptor stays curl's, to close when it
+ * notices.  A shut socket reads as end-of-stream at once, so curl fails the
+ * transfers on it (their on_done run with a transport error) and drops the
+ * connection, also one waiting idle in its pool (it checks before reuse). */
+int vk_http_drop_peer(vk_http *h, const char *ip, long port)
+{
+	if (!h || !ip || !*ip || h->torn_down)
+		return 0;
+	int n = 0;
+	for (size_t i = 0; i < h->nfds; i++) {
+		char peer[INET6_ADDRSTRLEN];
+		long p;
+		if (peer_of(h->fds[i], peer, &p) && p == port && strcmp(peer, ip) == 0) {
+			if (shutdown(h->fds[i], SHUT_RDWR) == 0)
+				n++;
+		}
+	}
+	return n;
 }
 
 size_t vk_http_active(const vk_http *h)

@@ -68,6 +68,7 @@ vk_kube *vk_kube_new(uv_loop_t *loop, vk_http *http, const vk_kubeconfig *kc, ch
 			k->token_mtime = st.st_mtim;
 		k->token_checked_ms = vk_now_ms();
 	}
+	vk_kube__link_new(k);
 	return k;
 }
 
@@ -90,6 +91,7 @@ void vk_kube_free(vk_kube *k)
 	}
 	vk_kube__watch_unlink_all(k);
 	vk_kube__events_free(k);
+	vk_kube__link_free(k);
 	free(k->server);
 	free(k->ca_pem);
 	free(k->cert_pem);
@@ -218,13 +220,18 @@ void vk_kube__status_of(const cJSON *json, const char **message, const char **re
 static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 {
 	vk_kube_call *c = ud;
+	vk_kube *k = c->k;
 	call_unlink(c); /* the callback may free the client */
 	vk_kube_result r = {0};
 	char *msg = NULL;
 	cJSON *json = NULL;
 	if (resp->code != CURLE_OK) {
 		r.error = resp->error;
+		if (k)
+			vk_kube__link_failed(k, resp->easy, resp->code, resp->error);
 	} else {
+		if (k)
+			vk_kube__link_answer(k, resp->easy);
 		r.status = resp->status;
 		r.body = resp->body;
 		r.body_len = resp->body_len;
@@ -251,9 +258,9 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	free(c);
 }
 
-int vk_kube_request(vk_kube *k, const char *method, const char *path,
-                    const char *content_type, const char *body,
-                    vk_kube_cb cb, void *ud, vk_kube_call **out)
+int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
+                            const char *path, const char *content_type, const char *body, vk_kube_cb cb,
+                            void *ud, vk_kube_call **out)
 {
 	if (!k || !method || !path || path[0] != '/' || !cb)
 		return -EINVAL;
@@ -263,6 +270,10 @@ int vk_kube_request(vk_kube *k, const char *method, const char *path,
 	CURL *e = vk_kube__easy(k, method, path, body ? content_type : NULL, false, &headers);
 	if (!e)
 		return -ENOMEM;
+	if (timeout_ms)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	if (connect_ms)
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
 	if (body) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
@@ -288,6 +299,20 @@ int vk_kube_request(vk_kube *k, const char *method, const char *path,
 	return 0;
 }
 
+int vk_kube_request(vk_kube *k, const char *method, const char *path,
+                    const char *content_type, const char *body,
+                    vk_kube_cb cb, void *ud, vk_kube_call **out)
+{
+	return vk_kube__request_limited(k, 0, 0, method, path, content_type, body, cb, ud, out);
+}
+
+int vk_kube_request_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
+                           const char *content_type, const char *body, vk_kube_cb cb, void *ud,
+                           vk_kube_call **out)
+{
+	return vk_kube__request_limited(k, timeout_ms, 0, method, path, content_type, body, cb, ud, out);
+}
+
 void vk_kube_cancel(vk_kube_call *c)
 {
 	if (!c || c->in_cb) /* inside its own callback: freed right after */
@@ -302,15 +327,21 @@ int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud)
 	return vk_kube_request(k, "GET", path, NULL, NULL, cb, ud, NULL);
 }
 
-int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type,
-                      const cJSON *body, vk_kube_cb cb, void *ud)
+int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
+                             const char *content_type, const cJSON *body, vk_kube_cb cb, void *ud)
 {
 	char *text = body ? cJSON_PrintUnformatted(body) : NULL;
 	if (body && !text) /* not a printable tree (cJSON aborts on out of memory) */
 		return -EINVAL;
-	int rc = vk_kube_request(k, method, path, content_type, text, cb, ud, NULL);
+	int rc = vk_kube__request_limited(k, timeout_ms, 0, method, path, content_type, text, cb, ud, NULL);
 	free(text);
 	return rc;
+}
+
+int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type,
+                      const cJSON *body, vk_kube_cb cb, void *ud)
+{
+	return vk_kube_send_json_within(k, 0, method, path, content_type, body, cb, ud);
 }
 
 /* RFC 3986 unreserved characters stay; everything else is %XX, so a value

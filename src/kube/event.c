@@ -8,7 +8,11 @@
  * go out once the burst is through.  An event costs the API server about
  * what a status write does, and nobody waits on an event.  A full queue
  * drops the oldest event and says so once.  Waiting events are kept packed
- * (vk_ztext): a burst of a thousand pods leaves a thousand or two waiting. */
+ * (vk_ztext): a burst of a thousand pods leaves a thousand or two waiting.
+ * While the API server is unreachable (vk_kube_link_up) events wait too,
+ * an event that failed on the way goes back to the front of the queue, and
+ * when the link returns the queue drains and how many were dropped (the
+ * oldest, beyond EVENT_QUEUE_MAX) is said once. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +41,7 @@ struct vk_events {
 	vk_kube *k;
 	vk_list waiting;       /* ev_item, oldest first */
 	vk_list sending;       /* ev_item in flight */
-	size_t len, dropped;
+	size_t len, dropped, dropped_said;
 	unsigned inflight;
 	double tokens;
 	uint64_t refill_ms;
@@ -61,10 +65,29 @@ static void unlink_sending(struct vk_events *q, ev_item *it)
 	q->inflight--;
 }
 
+static void drop_oldest(struct vk_events *q)
+{
+	ev_item *old = VK_LIST_ENTRY(vk_list_first(&q->waiting), ev_item, link);
+	vk_list_remove(&old->link);
+	q->len--;
+	if (q->dropped++ == q->dropped_said)
+		vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
+	item_free(old);
+}
+
 static void event_done(const vk_kube_result *r, void *ud)
 {
 	ev_item *it = ud;
 	struct vk_events *q = it->q;
+	if (r->status == 0 && !vk_kube_link_up(q->k)) {
+		/* The link went down under it: it waits at the front for the link. */
+		unlink_sending(q, it);
+		if (q->len >= EVENT_QUEUE_MAX)
+			drop_oldest(q);
+		vk_list_insert_head(&q->waiting, &it->link);
+		q->len++;
+		return;
+	}
 	if (r->status < 200 || r->status >= 300)
 		vk_warn("event", "could not record event %s: %ld %s", it->what, r->status,
 		        r->error ? r->error : "");
@@ -82,6 +105,8 @@ static void pump(struct vk_events *q)
 	if (q->tokens > EVENT_BURST)
 		q->tokens = EVENT_BURST;
 	q->refill_ms = now;
+	if (!vk_kube_link_up(q->k))
+		return; /* the link listener pumps when it is back */
 	if (!vk_list_empty(&q->waiting) && q->k->ncalls - q->inflight >= BUSY_CALLS) {
 		if (!uv_is_active((uv_handle_t *)q->timer))
 			uv_timer_start(q->timer, on_timer, BUSY_RETRY_MS, 0);
@@ -107,6 +132,19 @@ static void pump(struct vk_events *q)
 		uv_timer_start(q->timer, on_timer, (uint64_t)((1.0 - q->tokens) * 1000.0 / EVENT_QPS) + 1, 0);
 }
 
+static void on_link(bool up, void *ud)
+{
+	struct vk_events *q = ud;
+	if (!up)
+		return;
+	if (q->dropped > q->dropped_said) {
+		vk_warn("event", "%zu event(s) dropped while the API server was unreachable (the queue keeps %d)",
+		        q->dropped - q->dropped_said, EVENT_QUEUE_MAX);
+		q->dropped_said = q->dropped;
+	}
+	pump(q);
+}
+
 static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 {
 	struct vk_events *q = k->events;
@@ -121,15 +159,10 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 		uv_timer_init(k->loop, q->timer);
 		q->timer->data = q;
 		q->z = vk_ztext_new();
+		vk_kube_link_listen(k, on_link, q);
 	}
-	if (q->len >= EVENT_QUEUE_MAX) {
-		ev_item *old = VK_LIST_ENTRY(vk_list_first(&q->waiting), ev_item, link);
-		vk_list_remove(&old->link);
-		q->len--;
-		if (q->dropped++ == 0)
-			vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
-		item_free(old);
-	}
+	if (q->len >= EVENT_QUEUE_MAX)
+		drop_oldest(q);
 	ev_item *it = vk_xcalloc(1, sizeof *it);
 	it->q = q;
 	it->path = path;
@@ -158,6 +191,7 @@ void vk_kube__events_free(vk_kube *k)
 	struct vk_events *q = k->events;
 	if (!q)
 		return;
+	vk_kube_link_unlisten(k, on_link, q);
 	vk_list *n, *tmp;
 	VK_LIST_FOREACH_SAFE(n, tmp, &q->waiting)
 		item_free(VK_LIST_ENTRY(n, ev_item, link));

@@ -80,6 +80,18 @@ static void retry_tick(uv_timer_t *t)
 		relist(inf);
 }
 
+/* The API server answers again: a reconnect waiting on its backoff (which
+ * grew during the outage) goes now, from the resourceVersion it had. */
+static void on_link(bool up, void *ud)
+{
+	vk_informer *inf = ud;
+	if (!up || inf->closing || inf->watch || inf->listing || !uv_is_active((uv_handle_t *)&inf->timer))
+		return;
+	uv_timer_stop(&inf->timer);
+	vk_backoff_reset(&inf->backoff);
+	retry_tick(&inf->timer);
+}
+
 static void reconnect_later(vk_informer *inf, const char *why)
 {
 	uint64_t d = vk_backoff_next(&inf->backoff);
@@ -289,6 +301,7 @@ vk_informer *vk_informer_new(uv_loop_t *loop, vk_kube *k, const vk_informer_opts
 	inf->backoff = (vk_backoff){.base_ms = 250, .max_ms = 30000};
 	uv_timer_init(loop, &inf->timer);
 	inf->timer.data = inf;
+	vk_kube_link_listen(k, on_link, inf);
 	return inf;
 }
 
@@ -334,6 +347,7 @@ void vk_informer_close(vk_informer *inf)
 	if (!inf || inf->closing)
 		return;
 	inf->closing = true;
+	vk_kube_link_unlisten(inf->kube, on_link, inf);
 	if (inf->watch)
 		vk_kube_watch_stop(inf->watch);
 	inf->watch = NULL;

@@ -28,6 +28,7 @@ struct vk_kube {
 	unsigned ncalls;       /* how many (events among them) */
 	vk_list watches;       /* vk_kube_watch */
 	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
+	struct vk_kube_link *link; /* is the server answering (link.c) */
 };
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
@@ -45,6 +46,26 @@ vk_kube_informer_step vk_kube__informer_after_close(bool have_rv, long status, c
 bool vk_kube__watch_expired(const cJSON *status);
 void vk_kube__watch_unlink_all(vk_kube *k); /* from vk_kube_free */
 void vk_kube__events_free(vk_kube *k);      /* from vk_kube_free */
+
+/* ---- link (link.c) ----------------------------------------------------
+ * Every call and watch reports how its transfer went: an answer (any HTTP
+ * status, or bytes of a watch) says the server is there; a transport
+ * failure says the link is down; a call that ran out of time also ends
+ * the connections to the server (a black hole keeps TCP quiet for minutes).
+ * `easy` is the transfer's handle, valid during its on_done/on_data. */
+void vk_kube__link_new(vk_kube *k);
+void vk_kube__link_free(vk_kube *k);
+void vk_kube__link_answer(vk_kube *k, CURL *easy);
+void vk_kube__link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *error);
+/* The link's timer (every 500 ms): probes when due at `now` (vk_now_ms();
+ * tests drive it with their own clock). */
+void vk_kube__link_tick(vk_kube *k, uint64_t now);
+/* Watches: bytes arrived on an open stream (cheap: one clock read). */
+void vk_kube__link_heard(vk_kube *k);
+/* A call of ours with its own time limit (the probe, vk_kube_request_within). */
+int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
+                             const char *path, const char *content_type, const char *body, vk_kube_cb cb,
+                             void *ud, vk_kube_call **out);
 
 #define VK_KUBE_MAX_BODY (256u << 20)    /* a LIST of thousands of objects fits */
 #define VK_KUBE_MAX_EVENT (16u << 20)    /* one watch line */

@@ -95,8 +95,13 @@ static bool drain_lines(vk_kube_watch *w)
 static int watch_data(vk_http_req *req, const char *data, size_t len, void *ud)
 {
 	vk_kube_watch *w = ud;
-	if (!w->status)
+	if (!w->status) {
 		curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &w->status);
+		if (w->k)
+			vk_kube__link_answer(w->k, w->easy);
+	} else if (w->k) {
+		vk_kube__link_heard(w->k);
+	}
 	if (!ok_status(w->status)) {
 		/* An error answer is one Status document, kept for on_close. */
 		if (w->line.len + len <= MAX_ERROR_BODY)
@@ -127,6 +132,12 @@ static void watch_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	long status = resp->status;
 	if (!w->status)
 		w->status = status;
+	if (w->k && !w->fail) {
+		if (resp->code != CURLE_OK)
+			vk_kube__link_failed(w->k, resp->easy, resp->code, resp->error);
+		else
+			vk_kube__link_answer(w->k, resp->easy);
+	}
 	/* A last event without its newline still counts on a clean end. */
 	if (resp->code == CURLE_OK && ok_status(status) && w->line.len && !w->fail) {
 		w->in_cb++;

@@ -104,9 +104,10 @@ static void set_ready_condition(vk_node *n, const char *now)
 			continue;
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "status");
 		const char *want = n->ready ? "True" : "False";
-		if (!cJSON_IsString(s) || strcmp(s->valuestring, want) != 0) {
+		if (!cJSON_IsString(s) || strcmp(s->valuestring, want) != 0 || n->ready_transition) {
 			set_str(c, "status", want);
 			set_str(c, "lastTransitionTime", now);
+			n->ready_transition = false;
 		}
 		set_str(c, "reason", n->ready ? "KubeletReady" : "ProviderPingFailed");
 		set_str(c, "message", n->ready ? "vk is posting ready status"
@@ -122,6 +123,7 @@ static void status_done(const vk_kube_result *r, void *ud)
 {
 	vk_node *n = ud;
 	n->status_busy = false;
+	n->status_call = NULL;
 	if (n->closing)
 		return;
 	if (r->status == 404) {
@@ -132,7 +134,10 @@ static void status_done(const vk_kube_result *r, void *ud)
 	}
 	if (r->status != 200) {
 		vk_warn(SUB, "status update failed: %ld %s", r->status, r->error ? r->error : "");
-		uv_timer_start(&n->status_timer, status_tick, 2000, n->o.status_ms);
+		/* While the API server is unreachable, vk_node__on_link writes it
+		 * the moment it is back. */
+		if (vk_kube_link_up(n->o.kube))
+			uv_timer_start(&n->status_timer, status_tick, 2000, n->o.status_ms);
 		return;
 	}
 	if (n->status_dirty) {
@@ -156,10 +161,12 @@ void vk_node__write_status(vk_node *n)
 	cJSON *patch = cJSON_CreateObject();
 	cJSON_AddItemToObject(patch, "status", cJSON_Duplicate(vk_json_at(n->node, "status"), 1));
 	char *path = vk_asprintf("/api/v1/nodes/%s/status", n->name);
+	char *text = cJSON_PrintUnformatted(patch);
 	n->status_busy = true;
-	if (vk_kube_send_json(n->o.kube, "PATCH", path, "application/strategic-merge-patch+json", patch,
-	                      status_done, n) < 0)
+	if (vk_kube_request_within(n->o.kube, VK_NODE_CALL_MS, "PATCH", path, "application/strategic-merge-patch+json",
+	                           text, status_done, n, &n->status_call) < 0)
 		n->status_busy = false;
+	free(text);
 	free(path);
 	cJSON_Delete(patch);
 }
@@ -380,6 +387,7 @@ int vk_node_start(vk_node *n, vk_node_ready_cb cb, void *ud)
 	uv_timer_start(&n->ping_timer, ping_tick, 0, n->o.ping_ms);
 	uv_timer_start(&n->status_timer, status_tick, n->o.status_ms, n->o.status_ms);
 	vk_node__watch_start(n);
+	vk_kube_link_listen(n->o.kube, vk_node__on_link, n);
 	return 0;
 }
 
@@ -401,6 +409,9 @@ void vk_node_close(vk_node *n)
 	if (!n || n->closing)
 		return;
 	n->closing = true;
+	vk_kube_link_unlisten(n->o.kube, vk_node__on_link, n);
+	vk_kube_cancel(n->resync_call);
+	n->resync_call = NULL;
 	if (n->watch)
 		vk_kube_watch_stop(n->watch);
 	n->watch = NULL;

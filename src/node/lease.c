@@ -77,6 +77,7 @@ static void renew_done(const vk_kube_result *r, void *ud)
 {
 	vk_node *n = ud;
 	n->lease_busy = false;
+	n->lease_call = NULL;
 	if (n->closing)
 		return;
 	vk_node_lease_next next = vk_node__lease_next(r->status);
@@ -94,10 +95,24 @@ static void renew_done(const vk_kube_result *r, void *ud)
 		return;
 	}
 	vk_warn("lease", "renewal failed: %ld %s", r->status, r->error ? r->error : "");
-	uv_timer_start(&n->lease_timer, lease_tick, VK_NODE_LEASE_RETRY_MS, n->o.lease_renew_ms);
+	/* Not while the API server is unreachable: the client probes the link
+	 * and vk_node__on_link renews the moment it is back. */
+	if (vk_kube_link_up(n->o.kube))
+		uv_timer_start(&n->lease_timer, lease_tick, VK_NODE_LEASE_RETRY_MS, n->o.lease_renew_ms);
 }
 
 static void get_done(const vk_kube_result *r, void *ud);
+
+static int send_lease(vk_node *n, const char *method, const char *path)
+{
+	cJSON *body = lease_body(n);
+	char *text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	int rc = vk_kube_request_within(n->o.kube, VK_NODE_CALL_MS, method, path, NULL, text, renew_done, n,
+	                                &n->lease_call);
+	free(text);
+	return rc;
+}
 
 void vk_node__lease_renew(vk_node *n)
 {
@@ -110,11 +125,10 @@ void vk_node__lease_renew(vk_node *n)
 	char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
 	int rc;
 	if (!n->lease_rv) {
-		rc = vk_kube_get(n->o.kube, path, get_done, n);
+		rc = vk_kube_request_within(n->o.kube, VK_NODE_CALL_MS, "GET", path, NULL, NULL, get_done, n,
+		                            &n->lease_call);
 	} else {
-		cJSON *body = lease_body(n);
-		rc = vk_kube_send_json(n->o.kube, "PUT", path, NULL, body, renew_done, n);
-		cJSON_Delete(body);
+		rc = send_lease(n, "PUT", path);
 	}
 	free(path);
 	if (rc < 0) {
@@ -128,6 +142,7 @@ static void get_done(const vk_kube_result *r, void *ud)
 {
 	vk_node *n = ud;
 	n->lease_busy = false;
+	n->lease_call = NULL;
 	if (n->closing)
 		return;
 	int rc;
@@ -135,18 +150,15 @@ static void get_done(const vk_kube_result *r, void *ud)
 	if (r->status == 200) {
 		remember_rv(n, r->json);
 		char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
-		cJSON *body = lease_body(n);
-		rc = vk_kube_send_json(n->o.kube, "PUT", path, NULL, body, renew_done, n);
-		cJSON_Delete(body);
+		rc = send_lease(n, "PUT", path);
 		free(path);
 	} else if (r->status == 404) {
-		cJSON *body = lease_body(n);
-		rc = vk_kube_send_json(n->o.kube, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-		                       NULL, body, renew_done, n);
-		cJSON_Delete(body);
+		rc = send_lease(n, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases");
 	} else {
 		n->lease_busy = false;
 		vk_warn("lease", "could not read the lease: %ld %s", r->status, r->error ? r->error : "");
+		if (vk_kube_link_up(n->o.kube))
+			uv_timer_start(&n->lease_timer, lease_tick, VK_NODE_LEASE_RETRY_MS, n->o.lease_renew_ms);
 		return;
 	}
 	if (rc < 0)

@@ -24,11 +24,15 @@ struct vk_node {
 	/* lease */
 	char *lease_rv;         /* resourceVersion of our Lease, NULL until known */
 	bool lease_busy;
+	vk_kube_call *lease_call; /* the lease call in flight, if any */
 	uint64_t lease_last_ok_ms;
 	uint64_t lease_started_wall_ms; /* the renewal in flight started then: its renewTime */
 
 	/* status writes: at most one in flight, a later request marks it dirty */
 	bool status_busy, status_dirty, ping_busy, node_status_busy;
+	vk_kube_call *status_call;
+	bool ready_transition;  /* the API's Ready differs from ours: a new lastTransitionTime */
+	vk_kube_call *resync_call; /* reconnect.c: reading the Node back */
 
 	vk_kube_watch *watch;
 	vk_backoff reg_backoff, watch_backoff;
@@ -51,5 +55,10 @@ void vk_node__lease_renew(vk_node *n);
 void vk_node__register(vk_node *n);
 void vk_node__write_status(vk_node *n);
 void vk_node__watch_start(vk_node *n);
+void vk_node__on_link(bool up, void *ud); /* reconnect.c */
+
+/* Unary calls of the node controller get as long as kubelet's heartbeat
+ * client does: a lease renewal that waits longer is on a dead link. */
+#define VK_NODE_CALL_MS 10000
 
 #endif

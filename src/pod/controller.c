@@ -63,6 +63,7 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 
 int vk_pods_start(vk_pods *pc)
 {
+	vk_kube_link_listen(pc->o.kube, vk_pod__on_link, pc);
 	pc->inflight++;
 	int rc = vk_provider_get_pods(pc->o.provider, get_pods_done, pc);
 	if (rc == 0)
@@ -111,6 +112,7 @@ void vk_pods_close(vk_pods *pc)
 	if (!pc || pc->closing)
 		return;
 	pc->closing = true;
+	vk_kube_link_unlisten(pc->o.kube, vk_pod__on_link, pc);
 	vk_provider_set_notify(pc->o.provider, NULL, NULL);
 	vk_pod__informer_stop(pc);
 	vk_queue_close(pc->q);

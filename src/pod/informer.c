@@ -10,6 +10,7 @@ static void on_upsert(const char *key, const cJSON *obj, void *ud)
 {
 	vk_pods *pc = ud;
 	vk_queue_add(pc->q, key);
+	vk_pod__recheck(pc, key);
 }
 
 static void on_delete(const char *key, const cJSON *old, void *ud)

@@ -37,6 +37,7 @@ struct vk_pods {
 	uv_timer_t poll_timer;
 	int open_handles;
 	unsigned inflight;    /* provider/kube calls holding a pointer to us */
+	uint64_t relinked_ms; /* when the API server last came back (0: never gone) */
 };
 
 /* env_events.c: virtual-kubelet's Event for one reference env resolution
@@ -45,6 +46,12 @@ struct vk_pods {
 typedef enum { VK_POD_ENV_NOT_FOUND, VK_POD_ENV_KEY_NOT_FOUND, VK_POD_ENV_UNREADABLE } vk_pod_env_outcome;
 void vk_pod__env_event(vk_kube *k, const cJSON *pod, vk_pod_env_outcome what, bool secret, bool optional,
                        const char *env_name, const char *obj, const char *key);
+
+/* For this long after the API server came back, a pod that changes in the
+ * API has its status compared again: the node lifecycle controller may
+ * have marked it not Ready while we were away, and what we last wrote is
+ * no longer what the API says. */
+#define VK_POD_RECHECK_MS 60000
 
 /* informer.c */
 void vk_pod__informer_start(vk_pods *pc);
@@ -60,6 +67,8 @@ void vk_pod__forget(vk_pods *pc, const char *key, const cJSON *old);
 void vk_pod__status_from_provider(vk_pods *pc, const char *key, cJSON *status);
 void vk_pod__notify(cJSON *pod_or_status, void *ud);
 void vk_pod__poll_start(vk_pods *pc);
+void vk_pod__on_link(bool up, void *ud); /* statuses kept while offline go out */
+void vk_pod__recheck(vk_pods *pc, const char *key); /* the API's copy changed after a reconnect */
 void vk_pod__fetch_status(vk_pods *pc, pod_rec *r);
 vk_queue *vk_pod__status_queue(vk_pods *pc);
 vk_queue *vk_pod__poll_queue(vk_pods *pc);
@@ -69,6 +78,8 @@ vk_queue *vk_pod__poll_queue(vk_pods *pc);
  * was stale.  cb gets the HTTP
  * status of the last request.  0, or a negative errno (cb not called). */
 typedef void (*vk_pod_status_write_cb)(long status, const char *error, void *ud);
+/* A status write that waits longer than this is on a dead link. */
+#define VK_POD_STATUS_CALL_MS 15000
 int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
                          vk_pod_status_write_cb cb, void *ud);
 /* decide.c: what a sync of one key does, from what the core knows (r, may

@@ -40,6 +40,7 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	char *uid;
+	char *text;   /* what is being written: kept again if the link fails */
 	uint64_t hash;
 } write_job;
 
@@ -49,17 +50,29 @@ static void write_done(long status, const char *error, void *ud)
 	vk_pods *pc = w->pc;
 	pc->inflight--;
 	pod_rec *r = pc->closing ? NULL : vk_map_get(pc->recs, w->key);
+	bool retry = false;
 	if (r && strcmp(r->uid, w->uid) == 0) {
 		if (status == 200) {
 			r->last_status = w->hash;
+		} else if (status == 0) {
+			/* No answer: the status waits (unless a newer one does already)
+			 * and goes out when the link is back (vk_pod__on_link), or after
+			 * a backoff if the link is up and only this call failed. */
+			if (!r->status_next) {
+				r->status_next = w->text;
+				w->text = NULL;
+			}
+			retry = vk_kube_link_up(pc->o.kube);
+			vk_debug(SUB, "%s: status update failed, kept for later: %s", w->key, error ? error : "");
 		} else if (status != 404) {
 			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, status, error ? error : "");
 		}
 	}
 	if (!pc->closing)
-		vk_queue_done(pc->sq, w->key, false, 0);
+		vk_queue_done(pc->sq, w->key, retry, 5000);
 	free(w->key);
 	free(w->uid);
+	free(w->text);
 	free(w);
 }
 
@@ -70,7 +83,9 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	vk_pods *pc = ud;
 	pod_rec *r = vk_map_get(pc->recs, key);
 	char *text = r ? r->status_next : NULL;
-	if (!text) {
+	/* While the API server is unreachable the newest status waits in
+	 * status_next (a newer one replaces it) for vk_pod__on_link. */
+	if (!text || !vk_kube_link_up(pc->o.kube)) {
 		vk_queue_done(q, key, false, 0);
 		return;
 	}
@@ -99,15 +114,52 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	w->key = vk_strdup(r->key);
 	w->uid = vk_strdup(r->uid);
 	w->hash = hash;
+	w->text = text;
 	pc->inflight++;
 	if (vk_pod__write_status(pc, r->key, r->uid, api, text, write_done, w) < 0) {
 		pc->inflight--;
 		free(w->key);
 		free(w->uid);
+		free(w->text);
 		free(w);
 		vk_queue_done(q, key, true, 5000);
 	}
-	free(text);
+}
+
+void vk_pod__on_link(bool up, void *ud)
+{
+	vk_pods *pc = ud;
+	if (!up || pc->closing)
+		return;
+	pc->relinked_ms = vk_now_ms();
+	size_t n = 0;
+	const char *k;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);) {
+		pod_rec *r = v;
+		/* What we wrote last may not be what the API holds any more. */
+		r->last_status = 0;
+		if (r->status_next) {
+			vk_queue_add(pc->sq, r->key);
+			n++;
+		} else if (r->created) {
+			vk_pod__fetch_status(pc, r);
+		}
+	}
+	if (n)
+		vk_info(SUB, "the API server is back: writing %zu pod status(es) kept meanwhile", n);
+}
+
+void vk_pod__recheck(vk_pods *pc, const char *key)
+{
+	if (!pc->relinked_ms || vk_now_ms() - pc->relinked_ms > VK_POD_RECHECK_MS)
+		return;
+	pod_rec *r = vk_map_get(pc->recs, key);
+	if (!r || !r->created || r->deleted)
+		return;
+	/* The writer compares with the API's copy and writes only a difference. */
+	r->last_status = 0;
+	vk_pod__fetch_status(pc, r);
 }
 
 vk_queue *vk_pod__status_queue(vk_pods *pc)

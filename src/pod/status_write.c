@@ -97,8 +97,8 @@ static int send_patch(status_write *w)
 	cJSON_Delete(u);
 	char *body = vk_asprintf("{\"metadata\":{\"uid\":%s},\"status\":%s}", uid, w->text);
 	free(uid);
-	int rc = vk_kube_request(w->pc->o.kube, "PATCH", w->path, "application/strategic-merge-patch+json", body,
-	                         sw_done, w, NULL);
+	int rc = vk_kube_request_within(w->pc->o.kube, VK_POD_STATUS_CALL_MS, "PATCH", w->path,
+	                                "application/strategic-merge-patch+json", body, sw_done, w, NULL);
 	free(body);
 	return rc;
 }
@@ -130,7 +130,8 @@ int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *a
 		if (!cJSON_GetObjectItemCaseSensitive(api, "kind"))
 			cJSON_AddStringToObject(api, "kind", "Pod");
 		char *body = cJSON_PrintUnformatted(api);
-		rc = vk_kube_request(pc->o.kube, "PUT", w->path, NULL, body, sw_done, w, NULL);
+		rc = vk_kube_request_within(pc->o.kube, VK_POD_STATUS_CALL_MS, "PUT", w->path, NULL, body, sw_done, w,
+		                            NULL);
 		free(body);
 	} else {
 		cJSON_Delete(st);

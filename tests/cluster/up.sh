@@ -13,6 +13,16 @@
 #   env                     shell variables for tests: KUBECTL, APISERVER, BIN, ...
 #   pids/NAME.pid, logs/NAME.log   per process
 # Returns once /readyz is ok and the "default" ServiceAccount exists.
+#
+# Options, from the environment (the defaults are what other tests rely on):
+#   VK_NODE_GRACE=20s      the controller-manager's --node-monitor-grace-period
+#   VK_AUDIT=1             an API audit log in DIR/logs/audit.log (JSON lines):
+#                          pod create/delete and pods/eviction at Metadata level,
+#                          with the user; tests/cluster/audit-pods.sh reads it
+#   VK_EVICT_AFTER=SECONDS the tolerationSeconds the API server gives pods for
+#                          node.kubernetes.io/unreachable and not-ready (default
+#                          300): a partitioned node's pods are evicted that long
+#                          after the node is marked unreachable
 # tests/cluster/down.sh DIR stops it all again.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -167,6 +177,30 @@ start_proc etcd "$bin/etcd" --name vk-test --data-dir "$dir/etcd" \
 wait_for etcd 30 curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health"
 
 # ---- kube-apiserver ------------------------------------------------------
+api_opts=()
+if [[ ${VK_AUDIT:-0} == 1 ]]; then
+	# Only what a test counts: who created and deleted which pods.  One JSON
+	# line per request, written before the response goes out (blocking mode).
+	cat >"$dir/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create, delete, deletecollection]
+  resources:
+  - group: ""
+    resources: [pods, pods/eviction]
+- level: None
+EOF
+	api_opts+=(--audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/logs/audit.log"
+		--audit-log-format json --audit-log-mode blocking)
+fi
+if [[ -n ${VK_EVICT_AFTER:-} ]]; then
+	[[ $VK_EVICT_AFTER =~ ^[0-9]+$ ]] || { log "VK_EVICT_AFTER: not a number of seconds: $VK_EVICT_AFTER"; exit 2; }
+	api_opts+=(--default-unreachable-toleration-seconds "$VK_EVICT_AFTER"
+		--default-not-ready-toleration-seconds "$VK_EVICT_AFTER")
+fi
 # It calls kubelets (vk's kubelet API: logs, exec) as apiserver-kubelet-client,
 # at their InternalIP first: node names do not resolve here.
 start_proc kube-apiserver "$bin/kube-apiserver" \
@@ -192,7 +226,7 @@ start_proc kube-apiserver "$bin/kube-apiserver" \
 	--proxy-client-cert-file "$pki/front-proxy-client.crt" \
 	--proxy-client-key-file "$pki/front-proxy-client.key" \
 	--allow-privileged=true --profiling=false \
-	--cert-dir "$dir/pki/apiserver-certs"
+	--cert-dir "$dir/pki/apiserver-certs" "${api_opts[@]}"
 
 admin_curl() {
 	curl -sf --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$@"

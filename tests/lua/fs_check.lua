@@ -1,16 +1,8 @@
 -- vk.fs checks, run by tests/unit/lua_checks.c (config.dir: a fresh folder).
 local fs = require "vk.fs"
 local P = {}
-local results = {}
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  results[#results + 1] = {name = name, ok = ok, err = (not ok) and tostring(err) or nil}
-end
-
-local function expect(cond, msg)
-  if not cond then error(msg or "expectation failed", 2) end
-end
+local T = require "checks"
+local check, expect = T.check, T.expect
 
 function P.init(config)
   local d = config.dir
@@ -62,7 +54,7 @@ function P.init(config)
   end)
 end
 
-function P.get_pods() return results end
+P.get_pods = T.results
 function P.create_pod() end
 function P.delete_pod() end
 function P.get_pod_status() return nil end

@@ -2,20 +2,8 @@
 -- $(VAR) expansion and the backoff object, over vk's C.
 local k8s = require "vk.k8s"
 local P = {}
-local results = {}
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  results[#results + 1] = {name = name, ok = ok, err = (not ok) and tostring(err) or nil}
-end
-
-local function expect(cond, msg)
-  if not cond then error(msg or "expectation failed", 2) end
-end
-
-local function eq(got, want, what)
-  if got ~= want then error(("%s: got %s, want %s"):format(what, tostring(got), tostring(want)), 2) end
-end
+local T = require "checks"
+local check, expect, eq = T.check, T.expect, T.eq
 
 function P.init()
   check("quantity reads decimal and binary suffixes into base units", function()
@@ -123,7 +111,7 @@ function P.init()
   end)
 end
 
-function P.get_pods() return results end
+P.get_pods = T.results
 function P.create_pod() end
 function P.delete_pod() end
 function P.get_pod_status() end

@@ -1,16 +1,8 @@
 -- vk.store checks, run by tests/unit/lua_checks.c (config.dir: a fresh
 -- folder, where the driver also keeps vk's own store, embedded).
 local P = {}
-local results = {}
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  results[#results + 1] = {name = name, ok = ok, err = (not ok) and tostring(err) or nil}
-end
-
-local function expect(cond, msg)
-  if not cond then error(msg or "expectation failed", 2) end
-end
+local T = require "checks"
+local check, expect = T.check, T.expect
 
 function P.init(config)
   check("vk's store: each provider in its own namespace", function()
@@ -83,7 +75,7 @@ function P.init(config)
   end)
 end
 
-function P.get_pods() return results end
+P.get_pods = T.results
 function P.create_pod() end
 function P.delete_pod() end
 function P.get_pod_status() end

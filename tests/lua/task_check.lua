@@ -2,16 +2,8 @@
 -- with a 500 ms budget per run (LUA_CHECK_MAX_MS).
 local timer = require "vk.timer"
 local P = {}
-local results = {}
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  results[#results + 1] = {name = name, ok = ok, err = (not ok) and tostring(err) or nil}
-end
-
-local function expect(cond, msg)
-  if not cond then error(msg or "expectation failed", 2) end
-end
+local T = require "checks"
+local check, expect = T.check, T.expect
 
 -- Waits (yielding) until cond() holds; tasks start on the next loop turn.
 local function settle(cond)
@@ -185,7 +177,7 @@ function P.init()
   end)
 end
 
-function P.get_pods() return results end
+P.get_pods = T.results
 function P.create_pod() end
 function P.delete_pod() end
 function P.get_pod_status() end

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "../../src/kube/kube_int.h" /* to age the token check in token_file_is_re_read */
+#include "../../src/kube/kube_int.h" /* to age the token check; to drive the link's clock */
 #include "pyserver.h"
 #include "tap.h"
 #include "vk/json.h"
@@ -50,6 +50,12 @@ static const char *server_py =
 	"                self.reply(200, '{not json', 'application/json')\n"
 	"            elif p == '/slow':\n"
 	"                time.sleep(30); self.reply(200, '{}')\n"
+	"            elif p == '/events-seen':\n"
+	"                self.reply(200, json.dumps({'count': len(EVENTS)}))\n"
+	"            elif p in ('/hang', '/version'):\n"
+	"                time.sleep(3600)  # /version: the link's probe must not bring it back here\n"
+	"            elif p == '/watch/silent':\n"
+	"                self.start_stream(); self.chunk(self.ev('ADDED', 'first') + b'\\n'); time.sleep(3600)\n"
 	"            elif p == '/watch/split':\n"
 	"                self.start_stream()\n"
 	"                data = self.ev('ADDED', 'a') + b'\\n' + self.ev('MODIFIED', 'b') + b'\\n\\n' + self.ev('DELETED', 'c')\n"
@@ -76,10 +82,13 @@ static const char *server_py =
 	"    def echo(self):\n"
 	"        n = int(self.headers.get('Content-Length', '0'))\n"
 	"        body = self.rfile.read(n).decode()\n"
+	"        if urlparse(self.path).path.endswith('/events'):\n"
+	"            EVENTS.append(body)\n"
 	"        self.reply(201, json.dumps({'method': self.command, 'body': body,\n"
 	"            'auth': self.headers.get('Authorization'), 'ctype': self.headers.get('Content-Type'),\n"
 	"            'accept': self.headers.get('Accept')}))\n"
 	"    do_POST = do_PUT = do_PATCH = do_DELETE = echo\n"
+	"EVENTS = []\n"
 	"class S(socketserver.ThreadingMixIn, http.server.HTTPServer):\n"
 	"    daemon_threads = True\n"
 	"    request_queue_size = 128\n"
@@ -322,6 +331,151 @@ static void token_file_is_re_read_when_it_changes(void)
 	unlink(path);
 }
 
+/* ---- the link ---------------------------------------------------------- */
+static void on_link(bool up, void *ud) { vk_buf_printf(ud, "%s;", up ? "up" : "down"); }
+static void tick(uv_timer_t *t) { (void)t; }
+
+/* Runs the loop until *flag is set or 20 s passed; a ticking timer makes
+ * sure uv_run returns to look, even when only a silent socket is left. */
+static bool run_until(const int *flag)
+{
+	uv_timer_t t;
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, tick, 50, 50);
+	uint64_t deadline = vk_now_ms() + 20000;
+	while (!*flag && vk_now_ms() < deadline)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	return *flag;
+}
+
+/* A black hole: the server accepted, then went silent.  A call that runs out
+ * of time ends every connection to it, so a watch on another connection
+ * ends too (TCP alone would have waited for many minutes), the link is
+ * down, and the next call opens a fresh connection and brings it back. */
+static void silent_server_ends_connections_and_link_returns(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	vk_buf told = {0};
+	vk_kube_link_listen(k, on_link, &told);
+	ok(vk_kube_link_up(k), "a new client takes the link as up");
+	wrec w = {0};
+	vk_kube_watch_start(k, "/watch/silent", on_event, on_close, &w, &w.w);
+	ok(run_until(&w.events), "the watch got its first event, then the server went silent");
+	res hang = {0};
+	is_int(vk_kube_request_within(k, 300, "GET", "/hang", NULL, NULL, on_res, &hang, NULL), 0,
+	       "a call with 300 ms to answer started");
+	ok(run_until(&hang.calls), "the call came back");
+	ok(hang.status == 0 && hang.error && strstr(hang.error, "timed out"), "with a timeout (%s)",
+	   hang.error ? hang.error : "null");
+	ok(!vk_kube_link_up(k), "the link is down");
+	ok(run_until(&w.closes), "the silent watch was ended too");
+	ok(w.error != NULL, "with a transport error (%s)", w.error ? w.error : "null");
+	int told_down = 0;
+	for (uint64_t end = vk_now_ms() + 5000; !told_down && vk_now_ms() < end;) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		told_down = told.data && strstr(told.data, "down;") != NULL;
+	}
+	is_str(told.data, "down;", "listeners were told once, after the call's own callback");
+	res again = {0};
+	vk_kube_get(k, "/api/v1/namespaces/default/configmaps/cm1", on_res, &again);
+	ok(run_until(&again.calls) && again.status == 200, "the next call opens a fresh connection and is answered");
+	ok(vk_kube_link_up(k), "the link is up again");
+	int told_up = 0;
+	for (uint64_t end = vk_now_ms() + 5000; !told_up && vk_now_ms() < end;) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		told_up = strstr(told.data, "up;") != NULL;
+	}
+	is_str(told.data, "down;up;", "and listeners were told it is back");
+	vk_kube_link_unlisten(k, on_link, &told);
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+	res_free(&hang);
+	res_free(&again);
+	wrec_free(&w);
+	vk_buf_free(&told);
+}
+
+/* The idle probe on a driven clock: with a watch open and nothing heard,
+ * GET /version goes out after 20 s, not before, one at a time. */
+static void idle_watch_is_probed_when_due(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	wrec w = {0};
+	vk_kube_watch_start(k, "/watch/silent", on_event, on_close, &w, &w.w);
+	ok(run_until(&w.events), "a watch got its first event, then silence");
+	size_t base = vk_http_active(http);
+	uint64_t t0 = vk_now_ms();
+	vk_kube__link_tick(k, t0 + 5000);
+	is_int((int)vk_http_active(http), (int)base, "5 s of silence: no probe");
+	vk_kube__link_tick(k, t0 + 21000);
+	is_int((int)vk_http_active(http), (int)base + 1, "over 20 s of silence with a watch open: a probe goes out");
+	vk_kube__link_tick(k, t0 + 42000);
+	is_int((int)vk_http_active(http), (int)base + 1, "one probe at a time");
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_int((int)vk_http_active(http), 0, "freeing the client cancels the probe and the watch");
+	wrec_free(&w);
+}
+
+/* How many events the server got, asked by a client of its own (so that
+ * asking does not bring the other client's link back). */
+static int events_seen(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	res r = {0};
+	vk_kube_get(k, "/events-seen", on_res, &r);
+	run_until(&r.calls);
+	cJSON *j = cJSON_Parse(r.json ? r.json : "");
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "count");
+	int count = cJSON_IsNumber(n) ? n->valueint : -1;
+	cJSON_Delete(j);
+	res_free(&r);
+	vk_kube_free(k);
+	return count;
+}
+
+static void events_wait_while_the_link_is_down(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	int before = events_seen();
+	res hang = {0};
+	vk_kube_request_within(k, 300, "GET", "/hang", NULL, NULL, on_res, &hang, NULL);
+	run_until(&hang.calls);
+	ok(!vk_kube_link_up(k), "the link is down");
+	cJSON *pod = cJSON_Parse("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u\"}}");
+	for (int i = 0; i < 5; i++)
+		vk_kube_event(k, "Pod", pod, "Normal", "Test", "node", "event %d", i);
+	/* Long enough for the event queue to send, were it to. */
+	for (uint64_t end = vk_now_ms() + 500; vk_now_ms() < end;)
+		uv_run(loop, UV_RUN_NOWAIT);
+	is_int(events_seen() - before, 0, "events recorded while the link is down wait");
+	res again = {0};
+	vk_kube_get(k, "/api/v1/namespaces/default/configmaps/cm1", on_res, &again);
+	run_until(&again.calls);
+	int sent = 0;
+	for (uint64_t end = vk_now_ms() + 10000; sent < 5 && vk_now_ms() < end;) {
+		for (uint64_t t = vk_now_ms() + 100; vk_now_ms() < t;)
+			uv_run(loop, UV_RUN_NOWAIT);
+		sent = events_seen() - before;
+	}
+	is_int(sent, 5, "and all go out once it is back");
+	cJSON_Delete(pod);
+	res_free(&hang);
+	res_free(&again);
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
 static void escape_encodes_selectors(void)
 {
 	char *s = vk_kube_escape("spec.nodeName=n1,status.phase!=Failed a/b~");
@@ -356,6 +510,9 @@ int main(void)
 	watch_failures_close_with_a_reason();
 	free_client_with_work_in_flight();
 	token_file_is_re_read_when_it_changes();
+	silent_server_ends_connections_and_link_returns();
+	events_wait_while_the_link_is_down();
+	idle_watch_is_probed_when_due();
 	escape_encodes_selectors();
 	vk_kube_free(kube);
 	vk_http_close(http);

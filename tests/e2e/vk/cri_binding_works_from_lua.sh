@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vk.cri through the real Lua host against a real containerd: a check
-# provider (tests/e2e/cri_check.lua) runs a pod's life and the error cases
+# provider (tests/lua/cri_check.lua) runs a pod's life and the error cases
 # in its init; tests/unit/lua_checks.c prints one TAP line per check.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
@@ -13,5 +13,5 @@ containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mkdir -p "$tmp/logs"
 rc=0
 VK_CRI_ENDPOINT=$CRI_ENDPOINT BUSYBOX_IMAGE=$BUSYBOX_IMAGE LOG_DIR=$tmp/logs TEST_TMP=$tmp \
-	"$bin" "$VK_ROOT/tests/e2e/cri_check.lua" || rc=$?
+	"$bin" "$VK_ROOT/tests/lua/cri_check.lua" || rc=$?
 exit $rc

@@ -3,7 +3,7 @@
 # the core calls them (no cluster): Running pods with env, volumes and
 # limits seen through ExecSync, init containers, CrashLoopBackOff,
 # Succeeded/Failed, ErrImagePull, hostNetwork, logs, re-adoption after a
-# restart, graceful delete.  Checks in tests/e2e/mynode_check.lua.
+# restart, graceful delete.  Checks in tests/lua/mynode_check.lua.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -14,5 +14,5 @@ tmp_dir tmp
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 rc=0
 VK_CRI_ENDPOINT=$CRI_ENDPOINT BUSYBOX_IMAGE=$BUSYBOX_IMAGE TEST_TMP=$tmp \
-	"$bin" "$VK_ROOT/tests/e2e/mynode_check.lua" "mynode=$VK_ROOT/providers/mynode.lua" || rc=$?
+	"$bin" "$VK_ROOT/tests/lua/mynode_check.lua" "mynode=$VK_ROOT/providers/mynode.lua" || rc=$?
 exit $rc

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid and vk2_pid by vk_start (common.bash)
 # providers/redis.lua through the real control plane against a real
 # redis-server (started here, stopped by PID): each pod becomes a redis hash
 # holding its name, namespace, uid, images and phase and is reported

@@ -8,17 +8,8 @@ local timer = require "vk.timer"
 local json = require "vk.json"
 
 local P = {}
-local results = {}
-
-local function check(name, fn)
-  local ok, err = pcall(fn)
-  results[#results + 1] = {name = name, ok = ok, err = (not ok) and tostring(err) or nil}
-  return ok
-end
-
-local function expect(cond, msg)
-  if not cond then error(msg or "expectation failed", 2) end
-end
+local T = require "checks"
+local check, expect = T.check, T.expect
 
 -- ConfigMaps and Secrets as the core's client would return them.
 local b64encode = require("vk.k8s").base64_encode
@@ -340,7 +331,7 @@ function P.init(config)
   M.stop()
 end
 
-function P.get_pods() return results end
+P.get_pods = T.results
 function P.create_pod() end
 function P.delete_pod() end
 function P.get_pod_status() return nil end
