@@ -146,7 +146,9 @@ function yaml.decode(s) end
 
 ---------------------------------------------------------------------------
 --- Reads through the core's Kubernetes client (yields).  Answers are
---- tables, or nil plus a message: "not found" for a 404.
+--- tables, or nil plus a message: "not found" for a 404.  Reads go through
+--- the core's cache: while the API server cannot be reached, the last answer
+--- to the same path comes back (kept across restarts with --store).
 ---@class vk.kube
 local kube = {}
 ---@param path string  "/api/v1/namespaces/default/configmaps/x"

@@ -12,10 +12,10 @@ typedef struct {
 	const char *provider_config;
 	const char *kubeconfig;
 	const char *context;
-	const char *nodename;                       /* NULL: the host name */
-	const char *state_dir;                      /* NULL: /var/lib/vk/NODENAME */
+	const char *nodename;  /* NULL: the host name */
+	const char *state_dir; /* NULL: /var/lib/vk/NODENAME */
 	const char *store;
-	const char *state_key_file;                 /* NULL: Secrets are not persisted */
+	const char *state_key_file; /* NULL: Secrets are not persisted */
 	const char *listen;
 	int port;
 	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */
@@ -24,7 +24,7 @@ typedef struct {
 	bool disable_taint;
 	bool no_reload;
 	unsigned status_interval_ms;
-	bool check;                                 /* `vk check FILE` */
+	bool check; /* `vk check FILE` */
 } vk_app_options;
 
 /* cli.c: fills *o from argv (`vk check FILE` included; argv may be

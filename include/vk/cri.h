@@ -25,8 +25,8 @@
 
 /* ---- the RPCs ----------------------------------------------------------- */
 typedef struct {
-	const char *name;     /* snake_case, the Lua name: "run_pod_sandbox" */
-	const char *path;     /* "/runtime.v1.RuntimeService/RunPodSandbox" */
+	const char *name; /* snake_case, the Lua name: "run_pod_sandbox" */
+	const char *path; /* "/runtime.v1.RuntimeService/RunPodSandbox" */
 	const ProtobufCMessageDescriptor *request;
 	const ProtobufCMessageDescriptor *response;
 } vk_cri_method;
@@ -38,11 +38,23 @@ const vk_cri_method *vk_cri_method_find(const char *name);
 
 /* gRPC status codes (grpc/status.h numbering). */
 enum {
-	VK_GRPC_OK = 0, VK_GRPC_CANCELLED, VK_GRPC_UNKNOWN, VK_GRPC_INVALID_ARGUMENT,
-	VK_GRPC_DEADLINE_EXCEEDED, VK_GRPC_NOT_FOUND, VK_GRPC_ALREADY_EXISTS,
-	VK_GRPC_PERMISSION_DENIED, VK_GRPC_RESOURCE_EXHAUSTED, VK_GRPC_FAILED_PRECONDITION,
-	VK_GRPC_ABORTED, VK_GRPC_OUT_OF_RANGE, VK_GRPC_UNIMPLEMENTED, VK_GRPC_INTERNAL,
-	VK_GRPC_UNAVAILABLE, VK_GRPC_DATA_LOSS, VK_GRPC_UNAUTHENTICATED,
+	VK_GRPC_OK = 0,
+	VK_GRPC_CANCELLED,
+	VK_GRPC_UNKNOWN,
+	VK_GRPC_INVALID_ARGUMENT,
+	VK_GRPC_DEADLINE_EXCEEDED,
+	VK_GRPC_NOT_FOUND,
+	VK_GRPC_ALREADY_EXISTS,
+	VK_GRPC_PERMISSION_DENIED,
+	VK_GRPC_RESOURCE_EXHAUSTED,
+	VK_GRPC_FAILED_PRECONDITION,
+	VK_GRPC_ABORTED,
+	VK_GRPC_OUT_OF_RANGE,
+	VK_GRPC_UNIMPLEMENTED,
+	VK_GRPC_INTERNAL,
+	VK_GRPC_UNAVAILABLE,
+	VK_GRPC_DATA_LOSS,
+	VK_GRPC_UNAUTHENTICATED,
 };
 /* "NOT_FOUND"; "UNKNOWN" for a code outside 0..16. */
 const char *vk_cri_code_name(int code);
@@ -83,9 +95,8 @@ typedef void (*vk_cri_cb)(vk_cri_call *call, vk_cri_result *r, void *ud);
  * cancelled), or a negative errno with *err set (malloc'd) and cb never
  * called: -EMSGSIZE for a request over VK_CRI_MAX_MESSAGE, -EINVAL for a
  * message of the wrong type, -ENOMEM. */
-int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage *req,
-                      uint32_t timeout_ms, vk_cri_cb cb, void *ud, vk_cri_call **out,
-                      char **err);
+int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage *req, uint32_t timeout_ms, vk_cri_cb cb,
+                      void *ud, vk_cri_call **out, char **err);
 /* Stops a call; its callback is not called.  A no-op inside the call's own
  * callback (the call is freed when the callback returns). */
 void vk_cri_call_cancel(vk_cri_call *call);

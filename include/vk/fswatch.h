@@ -19,9 +19,9 @@
  * event time once, and the debounce is idle again. */
 typedef struct {
 	unsigned quiet_ms;
-	bool pending;            /* a burst is under way */
-	uint64_t first_ms;       /* its first event */
-	uint64_t last_ms;        /* its latest event */
+	bool pending;      /* a burst is under way */
+	uint64_t first_ms; /* its first event */
+	uint64_t last_ms;  /* its latest event */
 } vk_debounce;
 
 void vk_debounce_init(vk_debounce *d, unsigned quiet_ms);

@@ -32,13 +32,13 @@ typedef struct vk_http vk_http;
 typedef struct vk_http_req vk_http_req;
 
 typedef struct {
-	long status;        /* HTTP status code, 0 when no response came */
-	CURLcode code;      /* CURLE_OK or the transport failure */
-	const char *error;  /* NULL or a human message for code != CURLE_OK */
-	const char *body;   /* buffered body, NUL-terminated ("" when empty);
-	                       NULL when on_data was used */
+	long status;       /* HTTP status code, 0 when no response came */
+	CURLcode code;     /* CURLE_OK or the transport failure */
+	const char *error; /* NULL or a human message for code != CURLE_OK */
+	const char *body;  /* buffered body, NUL-terminated ("" when empty);
+	                      NULL when on_data was used */
 	size_t body_len;
-	CURL *easy;         /* valid during the callback: curl_easy_header() */
+	CURL *easy; /* valid during the callback: curl_easy_header() */
 } vk_http_resp;
 
 /* Streaming body: called with each chunk as it arrives.  Return 0 to go on,
@@ -50,7 +50,7 @@ typedef struct {
 	vk_http_data_cb on_data; /* optional */
 	vk_http_done_cb on_done; /* required; called exactly once unless cancelled */
 	void *ud;
-	size_t max_body;         /* 0: no cap; a larger body fails with CURLE_FILESIZE_EXCEEDED */
+	size_t max_body; /* 0: no cap; a larger body fails with CURLE_FILESIZE_EXCEEDED */
 } vk_http_opts;
 
 /* Also initialises libcurl (curl_global_init; libcurl counts the calls and
@@ -61,8 +61,7 @@ vk_http *vk_http_new(uv_loop_t *loop);
 void vk_http_close(vk_http *h);
 
 /* Starts a transfer.  Returns 0, or a negative errno (callback not called). */
-int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
-                  const vk_http_opts *opts, vk_http_req **out);
+int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers, const vk_http_opts *opts, vk_http_req **out);
 /* Stops a transfer; its on_done is not called.  Safe from inside on_data. */
 void vk_http_cancel(vk_http_req *req);
 

@@ -16,15 +16,15 @@
  * The credentials of the current (or named) context, with file references
  * already read: every *_pem field holds PEM bytes, never a path. */
 typedef struct {
-	char *server;         /* "https://127.0.0.1:6443" (no trailing slash) */
-	char *ca_pem;         /* NULL: system CAs */
-	char *cert_pem;       /* client certificate, or NULL */
-	char *key_pem;        /* client key, or NULL */
-	char *token;          /* bearer token (token or tokenFile), or NULL */
-	char *token_file;     /* re-read when it changes (service accounts) */
-	bool insecure;        /* insecure-skip-tls-verify */
-	char *namespace_;     /* context namespace, or NULL */
-	char *origin;         /* "FILE (context NAME)" for messages */
+	char *server;     /* "https://127.0.0.1:6443" (no trailing slash) */
+	char *ca_pem;     /* NULL: system CAs */
+	char *cert_pem;   /* client certificate, or NULL */
+	char *key_pem;    /* client key, or NULL */
+	char *token;      /* bearer token (token or tokenFile), or NULL */
+	char *token_file; /* re-read when it changes (service accounts) */
+	bool insecure;    /* insecure-skip-tls-verify */
+	char *namespace_; /* context namespace, or NULL */
+	char *origin;     /* "FILE (context NAME)" for messages */
 } vk_kubeconfig;
 
 /* Loads credentials:
@@ -39,8 +39,8 @@ typedef struct {
 int vk_kubeconfig_load(const char *path, const char *context, vk_kubeconfig *out, char **err);
 /* Parses kubeconfig text; `origin` names it in messages and relative paths
  * are resolved against `base_dir`.  For tests and for vk_kubeconfig_load. */
-int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const char *base_dir,
-                        const char *context, vk_kubeconfig *out, char **err);
+int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const char *base_dir, const char *context,
+                        vk_kubeconfig *out, char **err);
 void vk_kubeconfig_free(vk_kubeconfig *kc);
 
 /* ---- client ------------------------------------------------------------ */
@@ -48,14 +48,16 @@ typedef struct vk_kube vk_kube;
 typedef struct vk_kube_call vk_kube_call;
 
 typedef struct {
-	long status;          /* HTTP status; 0 on transport failure */
-	const char *error;    /* transport error, or the Status message of a
-	                         non-2xx answer, or NULL */
-	const char *reason;   /* Status.reason ("NotFound", "Conflict", "Gone") or NULL */
-	cJSON *json;          /* parsed body or NULL; borrowed: valid during the
-	                         callback, detach it to keep it */
+	long status;        /* HTTP status; 0 on transport failure */
+	const char *error;  /* transport error, or the Status message of a
+	                       non-2xx answer, or NULL */
+	const char *reason; /* Status.reason ("NotFound", "Conflict", "Gone") or NULL */
+	cJSON *json;        /* parsed body or NULL; borrowed: valid during the
+	                       callback, detach it to keep it */
 	const char *body;
 	size_t body_len;
+	bool cached; /* answered from the read-through cache (the API
+	                server could not be reached) */
 } vk_kube_result;
 
 typedef void (*vk_kube_cb)(const vk_kube_result *r, void *ud);
@@ -67,21 +69,19 @@ const char *vk_kube_server(const vk_kube *k);
 /* A REST call.  `path` starts with "/api" or "/apis" and may carry a query.
  * `body` may be NULL; `content_type` NULL means application/json.
  * Returns 0 (cb called once, later) or a negative errno (cb not called). */
-int vk_kube_request(vk_kube *k, const char *method, const char *path,
-                    const char *content_type, const char *body,
+int vk_kube_request(vk_kube *k, const char *method, const char *path, const char *content_type, const char *body,
                     vk_kube_cb cb, void *ud, vk_kube_call **out);
 void vk_kube_cancel(vk_kube_call *c); /* cb is not called */
 
 /* As vk_kube_request, with a total time limit of its own (0: 60 s), for
  * calls that must not wait long on a dead link: the lease, status writes. */
 int vk_kube_request_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
-                           const char *content_type, const char *body, vk_kube_cb cb, void *ud,
-                           vk_kube_call **out);
+                           const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out);
 
 /* Convenience wrappers over vk_kube_request with a cJSON body. */
 int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud);
-int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type,
-                      const cJSON *body, vk_kube_cb cb, void *ud);
+int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type, const cJSON *body,
+                      vk_kube_cb cb, void *ud);
 int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
                              const char *content_type, const cJSON *body, vk_kube_cb cb, void *ud);
 
@@ -123,9 +123,30 @@ typedef struct vk_kube_watch vk_kube_watch;
 typedef void (*vk_kube_event_cb)(const char *type, cJSON *object, void *ud);
 typedef void (*vk_kube_close_cb)(long status, const char *error, void *ud);
 
-int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
-                        vk_kube_close_cb on_close, void *ud, vk_kube_watch **out);
+int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event, vk_kube_close_cb on_close, void *ud,
+                        vk_kube_watch **out);
 void vk_kube_watch_stop(vk_kube_watch *w); /* no more callbacks */
+
+/* ---- read-through cache ------------------------------------------------
+ * vk_kube_get_cached is vk_kube_get whose answer is kept by path: a 200 is
+ * remembered, a 404 forgets the path, and when the API server cannot be
+ * reached (no answer, or a 5xx) the last 200 is returned instead, with
+ * `cached` set.  The hooks tell the owner every change (to persist them);
+ * vk_kube_cache_seed loads what a previous run kept, without hooks. */
+int vk_kube_get_cached(vk_kube *k, const char *path, vk_kube_cb cb, void *ud, vk_kube_call **out);
+typedef struct {
+	/* json: compact text without managedFields; rv: its resourceVersion or NULL */
+	void (*on_put)(const char *path, const char *json, size_t len, const char *rv, void *ud);
+	void (*on_del)(const char *path, void *ud);
+	void *ud;
+} vk_kube_cache_hooks;
+void vk_kube_cache_set_hooks(vk_kube *k, const vk_kube_cache_hooks *h); /* NULL: none */
+void vk_kube_cache_seed(vk_kube *k, const char *path, const char *json, size_t len);
+/* Remembers `obj` as the answer to GET path (e.g. a list built from an
+ * informer), telling the hooks when it differs from what was cached. */
+void vk_kube_cache_put(vk_kube *k, const char *path, const cJSON *obj);
+bool vk_kube_cache_has(vk_kube *k, const char *path);
+size_t vk_kube_cache_len(const vk_kube *k);
 
 /* Percent-encodes a query value (fieldSelector etc.); caller frees. */
 char *vk_kube_escape(const char *s);
@@ -172,6 +193,20 @@ size_t vk_informer_len(const vk_informer *inf);
 /* Iterates the store's keys (borrowed; vk_informer_get reads an object):
  * for (vk_map_iter it = {0}; vk_informer_next(inf, &it, &key);) */
 bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key);
+/* Before vk_informer_start: the objects and resourceVersion a previous run
+ * kept (the edge cache).  The informer then starts by resuming its watch
+ * from that resourceVersion instead of listing; on_upsert is not called
+ * for seeded objects (the owner knows them), and on_synced first fires when
+ * the server confirms the state: at the first BOOKMARK of the resumed
+ * watch, or after the list a 410 Gone leads to (whose diff against the
+ * seeded objects reports what vanished meanwhile through on_delete).
+ * vk_informer_seed: one object as JSON text; -EINVAL when it has no name. */
+int vk_informer_seed(vk_informer *inf, const char *json, size_t len);
+void vk_informer_seed_rv(vk_informer *inf, const char *rv);
+/* true from vk_informer_seed_rv until the state is confirmed. */
+bool vk_informer_seeded(const vk_informer *inf);
+/* The resourceVersion the store is at (borrowed; NULL while listing). */
+const char *vk_informer_rv(const vk_informer *inf);
 /* "namespace/name" or "name" of an object; caller frees, NULL without a name. */
 char *vk_kube_key(const cJSON *obj);
 

@@ -31,31 +31,16 @@ typedef struct vk_list {
 #define VK_LIST_FOREACH_SAFE(pos, tmp, head) \
 	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); (pos) = (tmp), (tmp) = (pos)->next)
 
-static inline void vk_list_init(vk_list *head)
-{
-	head->prev = head->next = head;
-}
+static inline void vk_list_init(vk_list *head) { head->prev = head->next = head; }
 
-static inline bool vk_list_empty(const vk_list *head)
-{
-	return head->next == head;
-}
+static inline bool vk_list_empty(const vk_list *head) { return head->next == head; }
 
-static inline bool vk_list_linked(const vk_list *link)
-{
-	return link->next != NULL;
-}
+static inline bool vk_list_linked(const vk_list *link) { return link->next != NULL; }
 
 /* The first or last element's link, or NULL when the list is empty. */
-static inline vk_list *vk_list_first(const vk_list *head)
-{
-	return head->next == head ? NULL : head->next;
-}
+static inline vk_list *vk_list_first(const vk_list *head) { return head->next == head ? NULL : head->next; }
 
-static inline vk_list *vk_list_last(const vk_list *head)
-{
-	return head->prev == head ? NULL : head->prev;
-}
+static inline vk_list *vk_list_last(const vk_list *head) { return head->prev == head ? NULL : head->prev; }
 
 static inline void vk_list_insert_head(vk_list *head, vk_list *link)
 {

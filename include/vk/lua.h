@@ -20,14 +20,14 @@
 /* ---- the host ---------------------------------------------------------- */
 typedef struct {
 	uv_loop_t *loop;
-	vk_http *http;            /* shared curl multi (vk.http, vk.cri) */
-	vk_kube *kube;            /* NULL when there is no cluster (vk check) */
-	vk_store *store;          /* vk's local store for vk.store, or NULL */
-	const char *path;         /* the provider file */
-	const cJSON *config;      /* --provider-config as JSON, or NULL ({}) */
-	uint64_t max_instructions;/* per callback run; 0 = default (100M) */
-	uint32_t max_run_ms;      /* wall clock a callback may run without
-	                             yielding; 0 = default (2000 ms) */
+	vk_http *http;             /* shared curl multi (vk.http, vk.cri) */
+	vk_kube *kube;             /* NULL when there is no cluster (vk check) */
+	vk_store *store;           /* vk's local store for vk.store, or NULL */
+	const char *path;          /* the provider file */
+	const cJSON *config;       /* --provider-config as JSON, or NULL ({}) */
+	uint64_t max_instructions; /* per callback run; 0 = default (100M) */
+	uint32_t max_run_ms;       /* wall clock a callback may run without
+	                              yielding; 0 = default (2000 ms) */
 } vk_lua_opts;
 
 /* Called once when the provider is loaded and its init(config, node) has
@@ -129,7 +129,7 @@ void vk_lua_op_on_cancel(vk_lua_op *op, void (*cancel)(void *ud), void *ud);
 /* Shared resources of the host that owns L. */
 uv_loop_t *vk_lua_loop(lua_State *L);
 vk_http *vk_lua_http(lua_State *L);
-vk_kube *vk_lua_kube(lua_State *L);             /* NULL without a cluster */
-vk_store *vk_lua_store(lua_State *L);           /* NULL without a store */
+vk_kube *vk_lua_kube(lua_State *L);   /* NULL without a cluster */
+vk_store *vk_lua_store(lua_State *L); /* NULL without a store */
 
 #endif

@@ -14,13 +14,13 @@ typedef struct {
 	uv_loop_t *loop;
 	vk_kube *kube;
 	vk_provider *provider;
-	const char *name;              /* the Node's name */
+	const char *name; /* the Node's name */
 	bool disable_taint;
-	int port;                      /* kubelet API port (daemonEndpoints) */
-	unsigned lease_duration_s;     /* 0: 40 */
-	unsigned lease_renew_ms;       /* 0: 10000 */
-	unsigned ping_ms;              /* 0: 10000 */
-	unsigned status_ms;            /* 0: 60000: NodeStatus written at least this often */
+	int port;                  /* kubelet API port (daemonEndpoints) */
+	unsigned lease_duration_s; /* 0: 40 */
+	unsigned lease_renew_ms;   /* 0: 10000 */
+	unsigned ping_ms;          /* 0: 10000 */
+	unsigned status_ms;        /* 0: 60000: NodeStatus written at least this often */
 } vk_node_opts;
 
 typedef struct vk_node vk_node;

@@ -14,6 +14,7 @@
 
 #include "vk/kube.h"
 #include "vk/provider.h"
+#include "vk/store.h"
 
 /* ---- environment ------------------------------------------------------------
  * Resolves env[].valueFrom, envFrom and service links of every container
@@ -35,8 +36,8 @@ typedef void (*vk_env_cb)(cJSON *pod, int err, const char *errmsg, void *ud);
  * (MandatoryConfigMapNotFound, OptionalSecretKeyNotFound, ...); a failed
  * read is recorded (FailedToRead*) only when `read_events` is set, so that
  * the caller can stay quiet while the Node authorizer catches up. */
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,
-                       bool read_events, vk_env_cb cb, void *ud);
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, bool read_events,
+                       vk_env_cb cb, void *ud);
 /* $(VAR) expansion as kubelet does it; pure, for the unit tests.  Caller frees. */
 char *vk_pod_env_expand(const char *s, const cJSON *defined_env);
 
@@ -45,19 +46,35 @@ typedef struct {
 	uv_loop_t *loop;
 	vk_kube *kube;
 	vk_provider *provider;
-	struct vk_node *node;      /* for status.hostIP (vk/node.h); may be NULL */
+	struct vk_node *node; /* for status.hostIP (vk/node.h); may be NULL */
 	const char *nodename;
-	unsigned status_poll_ms;   /* 0: 5000 */
-	unsigned workers;          /* callbacks in flight at most; 0: 64 */
+	unsigned status_poll_ms; /* 0: 5000 */
+	unsigned workers;        /* callbacks in flight at most; 0: 64 */
+	/* The edge cache (NULL: none): pods, statuses, the objects they
+	 * reference and the Node are written through `wb`, and read back at
+	 * start so that vk can start, and keep its pods, while the API server
+	 * is unreachable.  Both borrowed; they must outlive vk_pods_close. */
+	vk_store *store;
+	vk_store_wb *wb;
+	const uint8_t *secret_key; /* VK_STORE_KEY_LEN bytes: Secrets are sealed
+	                              with it; NULL: Secrets are not stored */
 } vk_pod_opts;
 
 typedef struct vk_pods vk_pods;
 
 vk_pods *vk_pods_new(const vk_pod_opts *o);
-/* Reconciles with the provider's get_pods, then lists and watches. */
+/* Loads the store (when there is one), reconciles with the provider's
+ * get_pods, then lists and watches, or resumes the watch from the stored
+ * resourceVersion.  With a store, nothing here needs the API server: pods
+ * the store says are wanted are kept, none is deleted until the API's
+ * state is known. */
 int vk_pods_start(vk_pods *pc);
 /* Re-reads every pod's status from the provider (after a hot reload). */
 void vk_pods_resync(vk_pods *pc);
 void vk_pods_close(vk_pods *pc);
+/* The pods bound to this node as the controller knows them (the API's
+ * objects, from the store while offline), each with the provider's latest
+ * status laid over: what kubelet's /pods answers.  Caller frees. */
+cJSON *vk_pods_list(vk_pods *pc);
 
 #endif

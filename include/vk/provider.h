@@ -33,23 +33,28 @@ typedef enum {
 static inline const char *vk_provider_call_name(vk_provider_call c)
 {
 	static const char *const names[VK_CALL__COUNT] = {
-		[VK_CALL_CREATE_POD] = "create_pod",   [VK_CALL_UPDATE_POD] = "update_pod",
-		[VK_CALL_DELETE_POD] = "delete_pod",   [VK_CALL_GET_POD] = "get_pod",
-		[VK_CALL_GET_POD_STATUS] = "get_pod_status", [VK_CALL_GET_PODS] = "get_pods",
-		[VK_CALL_PING] = "ping",               [VK_CALL_NODE_STATUS] = "node_status",
-		[VK_CALL_CONTAINER_LOGS] = "container_logs", [VK_CALL_STATS_SUMMARY] = "stats_summary",
+		[VK_CALL_CREATE_POD] = "create_pod",
+		[VK_CALL_UPDATE_POD] = "update_pod",
+		[VK_CALL_DELETE_POD] = "delete_pod",
+		[VK_CALL_GET_POD] = "get_pod",
+		[VK_CALL_GET_POD_STATUS] = "get_pod_status",
+		[VK_CALL_GET_PODS] = "get_pods",
+		[VK_CALL_PING] = "ping",
+		[VK_CALL_NODE_STATUS] = "node_status",
+		[VK_CALL_CONTAINER_LOGS] = "container_logs",
+		[VK_CALL_STATS_SUMMARY] = "stats_summary",
 	};
 	return (unsigned)c < VK_CALL__COUNT ? names[c] : "unknown";
 }
 
 typedef struct {
-	int err;             /* 0, or a negative errno (-ECANCELED, -ETIMEDOUT, -EIO) */
-	const char *errmsg;  /* Lua's message with file:line, e.g.
-	                        "providers/mock.lua:40: boom"; NULL when err == 0.
-	                        The Lua host may append a traceback after a
-	                        '\n': use the first line for Events. */
-	cJSON *value;        /* the callback's return value as JSON, NULL for nil;
-	                        owned by the receiver */
+	int err;            /* 0, or a negative errno (-ECANCELED, -ETIMEDOUT, -EIO) */
+	const char *errmsg; /* Lua's message with file:line, e.g.
+	                       "providers/mock.lua:40: boom"; NULL when err == 0.
+	                       The Lua host may append a traceback after a
+	                       '\n': use the first line for Events. */
+	cJSON *value;       /* the callback's return value as JSON, NULL for nil;
+	                       owned by the receiver */
 } vk_provider_result;
 
 typedef void (*vk_provider_cb)(const vk_provider_result *r, void *ud);
@@ -65,48 +70,72 @@ typedef struct {
 	 * get_pod/get_pod_status, `node` for node_status; for container_logs
 	 * `ns`+`name` and in `pod` the arguments {"container": NAME, "opts":
 	 * {tailLines=, ...}} (see vk_provider_container_logs); others NULL. */
-	int (*call)(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns,
-	            const char *name, vk_provider_cb cb, void *ud);
+	int (*call)(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns, const char *name,
+	            vk_provider_cb cb, void *ud);
 	bool (*has)(vk_provider *p, vk_provider_call c);
 	void (*close)(vk_provider *p); /* in-flight callbacks end with -ECANCELED */
 } vk_provider_iface;
 
 struct vk_provider {
 	const vk_provider_iface *iface;
-	const char *name;                /* "mock", used for the node taint */
-	vk_provider_notify_cb notify;    /* set by the pod controller */
+	const char *name;             /* "mock", used for the node taint */
+	vk_provider_notify_cb notify; /* set by the pod controller */
 	void *notify_ud;
 };
 
 static inline int vk_provider_create_pod(vk_provider *p, const cJSON *pod, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_CREATE_POD, pod, NULL, NULL, cb, ud); }
+{
+	return p->iface->call(p, VK_CALL_CREATE_POD, pod, NULL, NULL, cb, ud);
+}
 static inline int vk_provider_update_pod(vk_provider *p, const cJSON *pod, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_UPDATE_POD, pod, NULL, NULL, cb, ud); }
+{
+	return p->iface->call(p, VK_CALL_UPDATE_POD, pod, NULL, NULL, cb, ud);
+}
 static inline int vk_provider_delete_pod(vk_provider *p, const cJSON *pod, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_DELETE_POD, pod, NULL, NULL, cb, ud); }
+{
+	return p->iface->call(p, VK_CALL_DELETE_POD, pod, NULL, NULL, cb, ud);
+}
 static inline int vk_provider_get_pod(vk_provider *p, const char *ns, const char *name, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_GET_POD, NULL, ns, name, cb, ud); }
-static inline int vk_provider_get_pod_status(vk_provider *p, const char *ns, const char *name, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_GET_POD_STATUS, NULL, ns, name, cb, ud); }
+{
+	return p->iface->call(p, VK_CALL_GET_POD, NULL, ns, name, cb, ud);
+}
+static inline int vk_provider_get_pod_status(vk_provider *p, const char *ns, const char *name, vk_provider_cb cb,
+                                             void *ud)
+{
+	return p->iface->call(p, VK_CALL_GET_POD_STATUS, NULL, ns, name, cb, ud);
+}
 static inline int vk_provider_get_pods(vk_provider *p, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_GET_PODS, NULL, NULL, NULL, cb, ud); }
+{
+	return p->iface->call(p, VK_CALL_GET_PODS, NULL, NULL, NULL, cb, ud);
+}
 static inline int vk_provider_ping(vk_provider *p, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_PING, NULL, NULL, NULL, cb, ud); }
+{
+	return p->iface->call(p, VK_CALL_PING, NULL, NULL, NULL, cb, ud);
+}
 static inline int vk_provider_node_status(vk_provider *p, const cJSON *node, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_NODE_STATUS, node, NULL, NULL, cb, ud); }
+{
+	return p->iface->call(p, VK_CALL_NODE_STATUS, node, NULL, NULL, cb, ud);
+}
 /* args: {"container": "main", "opts": {"tailLines": 10, "timestamps": true, ...}}
  * (opts: the PodLogOptions query names that were given: tailLines,
  * limitBytes, sinceSeconds as numbers; timestamps, previous, follow as
  * booleans; sinceTime as a string).  The result's value is a string. */
-static inline int vk_provider_container_logs(vk_provider *p, const char *ns, const char *name,
-                                             const cJSON *args, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_CONTAINER_LOGS, args, ns, name, cb, ud); }
+static inline int vk_provider_container_logs(vk_provider *p, const char *ns, const char *name, const cJSON *args,
+                                             vk_provider_cb cb, void *ud)
+{
+	return p->iface->call(p, VK_CALL_CONTAINER_LOGS, args, ns, name, cb, ud);
+}
 static inline int vk_provider_stats_summary(vk_provider *p, vk_provider_cb cb, void *ud)
-{ return p->iface->call(p, VK_CALL_STATS_SUMMARY, NULL, NULL, NULL, cb, ud); }
+{
+	return p->iface->call(p, VK_CALL_STATS_SUMMARY, NULL, NULL, NULL, cb, ud);
+}
 static inline bool vk_provider_has(vk_provider *p, vk_provider_call c) { return p->iface->has(p, c); }
 /* Closes the provider: callbacks in flight end with -ECANCELED; p is gone after. */
 static inline void vk_provider_close(vk_provider *p) { p->iface->close(p); }
 static inline void vk_provider_set_notify(vk_provider *p, vk_provider_notify_cb cb, void *ud)
-{ p->notify = cb; p->notify_ud = ud; }
+{
+	p->notify = cb;
+	p->notify_ud = ud;
+}
 
 #endif

@@ -22,8 +22,8 @@ void vk_queue_add_after(vk_queue *q, const char *key, uint64_t ms);
 /* retry: schedule the key again after its backoff (base 200 ms, max
  * `retry_max_ms`, 0 for the default 60 s); otherwise its backoff is reset. */
 void vk_queue_done(vk_queue *q, const char *key, bool retry, uint64_t retry_max_ms);
-size_t vk_queue_len(const vk_queue *q);   /* keys waiting or running */
+size_t vk_queue_len(const vk_queue *q); /* keys waiting or running */
 unsigned vk_queue_attempts(const vk_queue *q, const char *key);
-void vk_queue_close(vk_queue *q);         /* nothing runs after this */
+void vk_queue_close(vk_queue *q); /* nothing runs after this */
 
 #endif

@@ -2,7 +2,13 @@
  *
  * HTTPS (h2o on vk's libuv loop), HTTP/1.1 and HTTP/2:
  *   GET /healthz                        "ok" (also to anonymous clients)
- *   GET /pods, /runningpods/            PodList of the provider's get_pods()
+ *   GET /pods                           PodList of the pods bound to the node as
+ *                                       the pod controller knows them (the
+ *                                       store's while the API server cannot be
+ *                                       reached), with the provider's latest
+ *                                       statuses; without vk_server_set_pods,
+ *                                       the provider's get_pods()
+ *   GET /runningpods/                   PodList of the provider's get_pods()
  *   GET /containerLogs/NS/POD/CONTAINER ?tailLines=&limitBytes=&timestamps=
  *                                       &previous=&sinceSeconds=&sinceTime=&follow=
  *                                       text from the provider's container_logs
@@ -39,19 +45,19 @@
 
 typedef struct {
 	uv_loop_t *loop;
-	vk_provider *provider;       /* borrowed; must outlive vk_server_close */
+	vk_provider *provider; /* borrowed; must outlive vk_server_close */
 	const char *nodename;
-	const char *address;         /* "0.0.0.0", "127.0.0.1", "::" ... */
-	int port;                    /* 0: any free port (see vk_server_port) */
-	const char *tls_cert_file;   /* PEM, may hold the chain; NULL: self-signed */
+	const char *address;       /* "0.0.0.0", "127.0.0.1", "::" ... */
+	int port;                  /* 0: any free port (see vk_server_port) */
+	const char *tls_cert_file; /* PEM, may hold the chain; NULL: self-signed */
 	const char *tls_key_file;
-	const char *client_ca_file;  /* PEM bundle; NULL: only /healthz is served */
-	vk_kube *kube;               /* NULL: AlwaysAllow; else SubjectAccessReviews
-	                                (must outlive vk_server_close) */
-	bool anonymous_auth;         /* a request without a client certificate is
-	                                system:anonymous, not a 401 */
-	const cJSON *node;           /* the Node object, read during vk_server_new
-	                                for the self-signed certificate's names */
+	const char *client_ca_file; /* PEM bundle; NULL: only /healthz is served */
+	vk_kube *kube;              /* NULL: AlwaysAllow; else SubjectAccessReviews
+	                               (must outlive vk_server_close) */
+	bool anonymous_auth;        /* a request without a client certificate is
+	                               system:anonymous, not a 401 */
+	const cJSON *node;          /* the Node object, read during vk_server_new
+	                               for the self-signed certificate's names */
 } vk_server_opts;
 
 typedef struct vk_server vk_server;
@@ -60,6 +66,11 @@ typedef struct vk_server vk_server;
  * with *err (malloc'd, e.g. "--tls-cert-file x.crt: No such file...").
  * The certificate files are read here, before the loop serves anything. */
 vk_server *vk_server_new(const vk_server_opts *o, char **err);
+
+/* Where /pods comes from once the pod controller runs: fn returns an array
+ * of pods (the caller frees it).  NULL fn: the provider's get_pods again. */
+typedef cJSON *(*vk_server_pods_fn)(void *ud);
+void vk_server_set_pods(vk_server *s, vk_server_pods_fn fn, void *ud);
 
 /* The port it listens on (useful after port 0). */
 int vk_server_port(const vk_server *s);

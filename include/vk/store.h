@@ -57,8 +57,8 @@
 
 #define VK_STORE_ENOENT (-ENOENT)
 #define VK_STORE_ESTALE (-ESTALE)
-#define VK_STORE_EDOWN  (-ENOTCONN)
-#define VK_STORE_EIO    (-EIO)
+#define VK_STORE_EDOWN (-ENOTCONN)
+#define VK_STORE_EIO (-EIO)
 #define VK_STORE_EINVAL (-EINVAL)
 #define VK_STORE_ENOMEM (-ENOMEM)
 
@@ -70,10 +70,10 @@ typedef enum { VK_STORE_EMBEDDED, VK_STORE_REDIS, VK_STORE_ETCD } vk_store_kind;
 
 typedef struct {
 	vk_store_kind kind;
-	char *host;      /* redis, etcd; malloc'd */
-	int port;        /* redis, etcd */
-	char *password;  /* redis; NULL when none; malloc'd */
-	int db;          /* redis database number (default 0) */
+	char *host;     /* redis, etcd; malloc'd */
+	int port;       /* redis, etcd */
+	char *password; /* redis; NULL when none; malloc'd */
+	int db;         /* redis database number (default 0) */
 } vk_store_url;
 
 /* Parses "embedded" (also NULL or ""), "redis://[:PASS@]HOST:PORT[/DB]" or
@@ -88,15 +88,15 @@ void vk_store_url_free(vk_store_url *u);
 typedef struct vk_store vk_store;
 
 typedef struct {
-	uv_loop_t *loop;        /* required */
-	vk_http *http;          /* required for etcd:// (shared multi handle) */
-	const char *url;        /* NULL/""/"embedded", redis://..., etcd://... */
-	const char *state_dir;  /* embedded: the folder of vk.db, created (0700)
-	                           if missing; required for embedded */
-	const char *prefix;     /* NULL, or a namespace prepended to every key
-	                           of this handle (e.g. "vk/node1/"); list()
-	                           results have it stripped again */
-	unsigned timeout_ms;    /* per request for redis/etcd; 0 = 5000 */
+	uv_loop_t *loop;       /* required */
+	vk_http *http;         /* required for etcd:// (shared multi handle) */
+	const char *url;       /* NULL/""/"embedded", redis://..., etcd://... */
+	const char *state_dir; /* embedded: the folder of vk.db, created (0700)
+	                          if missing; required for embedded */
+	const char *prefix;    /* NULL, or a namespace prepended to every key
+	                          of this handle (e.g. "vk/node1/"); list()
+	                          results have it stripped again */
+	unsigned timeout_ms;   /* per request for redis/etcd; 0 = 5000 */
 } vk_store_opts;
 
 /* Called once when the store is first reachable (status 0) or not
@@ -114,15 +114,13 @@ typedef void (*vk_store_open_cb)(vk_store *s, int status, const char *err, void 
  * VK_STORE_EDOWN if it cannot be made).  After the open, a backend that goes
  * away is reconnected on the next request; requests fail with
  * VK_STORE_EDOWN meanwhile (the write-behind below retries them). */
-int vk_store_open(const vk_store_opts *o, vk_store_open_cb on_open, void *ud,
-                  vk_store **out, char **err);
+int vk_store_open(const vk_store_opts *o, vk_store_open_cb on_open, void *ud, vk_store **out, char **err);
 
 /* For start-up only (main, before anything else runs on the loop): opens
  * the store and runs `loop` until it answers.  Returns the store, or NULL
  * and sets *err (malloc'd, one line naming the URL or file and what is
  * wrong: unreachable, corrupt, bad URL). */
-vk_store *vk_store_open_startup(uv_loop_t *loop, vk_http *http, const char *url,
-                                const char *state_dir, char **err);
+vk_store *vk_store_open_startup(uv_loop_t *loop, vk_http *http, const char *url, const char *state_dir, char **err);
 
 /* Fails every request in flight (their callbacks are NOT called), stops the
  * backend's thread/connection and frees the handle once its uv handles are
@@ -136,27 +134,25 @@ vk_store_kind vk_store_kind_of(const vk_store *s);
 
 /* ---- requests ----------------------------------------------------------- */
 typedef struct {
-	const char *key;     /* without the handle's prefix */
-	const char *value;   /* NUL-terminated as a convenience */
+	const char *key;   /* without the handle's prefix */
+	const char *value; /* NUL-terminated as a convenience */
 	size_t len;
 	uint64_t rv;
 } vk_store_rec;
 
-typedef void (*vk_store_get_cb)(vk_store *s, int status, const char *err,
-                                const vk_store_rec *rec, void *ud);
+typedef void (*vk_store_get_cb)(vk_store *s, int status, const char *err, const vk_store_rec *rec, void *ud);
 /* status 0: done; VK_STORE_ESTALE: refused by fresher-wins; else failed. */
 typedef void (*vk_store_write_cb)(vk_store *s, int status, const char *err, void *ud);
 /* recs sorted by key; n may be 0. */
-typedef void (*vk_store_list_cb)(vk_store *s, int status, const char *err,
-                                 const vk_store_rec *recs, size_t n, void *ud);
+typedef void (*vk_store_list_cb)(vk_store *s, int status, const char *err, const vk_store_rec *recs, size_t n,
+                                 void *ud);
 
 int vk_store_get(vk_store *s, const char *key, vk_store_get_cb cb, void *ud);
 /* cb may be NULL (fire and forget; a failure is logged at debug level). */
-int vk_store_put(vk_store *s, const char *key, const void *value, size_t len,
-                 uint64_t rv, unsigned ttl_s, vk_store_write_cb cb, void *ud);
+int vk_store_put(vk_store *s, const char *key, const void *value, size_t len, uint64_t rv, unsigned ttl_s,
+                 vk_store_write_cb cb, void *ud);
 /* Deleting a missing key is status 0. */
-int vk_store_delete(vk_store *s, const char *key, uint64_t rv,
-                    vk_store_write_cb cb, void *ud);
+int vk_store_delete(vk_store *s, const char *key, uint64_t rv, vk_store_write_cb cb, void *ud);
 /* Every live record whose key starts with `prefix` ("" for all). */
 int vk_store_list(vk_store *s, const char *prefix, vk_store_list_cb cb, void *ud);
 
@@ -169,8 +165,7 @@ int vk_store_list(vk_store *s, const char *prefix, vk_store_list_cb cb, void *ud
 typedef struct vk_store_batch vk_store_batch;
 
 vk_store_batch *vk_store_batch_new(void);
-void vk_store_batch_put(vk_store_batch *b, const char *key, const void *value,
-                        size_t len, uint64_t rv, unsigned ttl_s);
+void vk_store_batch_put(vk_store_batch *b, const char *key, const void *value, size_t len, uint64_t rv, unsigned ttl_s);
 void vk_store_batch_delete(vk_store_batch *b, const char *key, uint64_t rv);
 size_t vk_store_batch_len(const vk_store_batch *b);
 /* Frees a batch that was not committed. */
@@ -178,18 +173,17 @@ void vk_store_batch_free(vk_store_batch *b);
 
 /* results[i] is the status of the i-th op (0 or VK_STORE_ESTALE) when
  * status == 0. */
-typedef void (*vk_store_commit_cb)(vk_store *s, int status, const char *err,
-                                   const int *results, size_t n, void *ud);
+typedef void (*vk_store_commit_cb)(vk_store *s, int status, const char *err, const int *results, size_t n, void *ud);
 /* Takes ownership of `b` whatever it returns.  An empty batch is fine. */
 int vk_store_commit(vk_store *s, vk_store_batch *b, vk_store_commit_cb cb, void *ud);
 
 /* ---- counters (for tests, the bench and metrics) -------------------------- */
 typedef struct {
-	uint64_t commits;     /* transactions sent to the backend (puts, deletes,
-	                         batches; each counts 1) */
-	uint64_t ops;         /* puts + deletes inside them */
-	uint64_t stale;       /* ops refused by fresher-wins */
-	uint64_t failures;    /* requests that ended with EDOWN/EIO */
+	uint64_t commits;  /* transactions sent to the backend (puts, deletes,
+	                      batches; each counts 1) */
+	uint64_t ops;      /* puts + deletes inside them */
+	uint64_t stale;    /* ops refused by fresher-wins */
+	uint64_t failures; /* requests that ended with EDOWN/EIO */
 } vk_store_stats;
 void vk_store_get_stats(const vk_store *s, vk_store_stats *out);
 
@@ -209,10 +203,10 @@ uint64_t vk_store_rv(const char *resource_version);
 typedef struct vk_store_wb vk_store_wb;
 
 typedef struct {
-	unsigned flush_ms;       /* 0 = 50 */
-	unsigned max_pending;    /* 0 = 256: flush at once at this many keys */
-	unsigned retry_base_ms;  /* 0 = 200 */
-	unsigned retry_max_ms;   /* 0 = 5000 */
+	unsigned flush_ms;      /* 0 = 50 */
+	unsigned max_pending;   /* 0 = 256: flush at once at this many keys */
+	unsigned retry_base_ms; /* 0 = 200 */
+	unsigned retry_max_ms;  /* 0 = 5000 */
 } vk_store_wb_opts;
 
 /* `s` must outlive the write-behind.  opts may be NULL. */
@@ -223,15 +217,13 @@ vk_store_wb *vk_store_wb_new(vk_store *s, const vk_store_wb_opts *opts);
 void vk_store_wb_close(vk_store_wb *w);
 
 /* Queue a put/delete of `key`; copies everything.  Never fails. */
-void vk_store_wb_put(vk_store_wb *w, const char *key, const void *value, size_t len,
-                     uint64_t rv, unsigned ttl_s);
+void vk_store_wb_put(vk_store_wb *w, const char *key, const void *value, size_t len, uint64_t rv, unsigned ttl_s);
 void vk_store_wb_delete(vk_store_wb *w, const char *key, uint64_t rv);
 
 /* Read-your-writes: if `key` has a pending write, sets *value and *len (NULL for
  * a pending delete; valid until the next call into the write-behind) and
  * *rv and returns true; otherwise false (then ask the store). */
-bool vk_store_wb_pending(const vk_store_wb *w, const char *key, const char **value,
-                         size_t *len, uint64_t *rv);
+bool vk_store_wb_pending(const vk_store_wb *w, const char *key, const char **value, size_t *len, uint64_t *rv);
 
 /* Called when everything queued up to now is committed (status 0), or with
  * the first error if the store is down (the writes stay pending). */
@@ -239,7 +231,7 @@ typedef void (*vk_store_wb_flush_cb)(vk_store_wb *w, int status, void *ud);
 /* Flush now.  cb may be NULL.  Returns 0 (cb will be called). */
 int vk_store_wb_flush(vk_store_wb *w, vk_store_wb_flush_cb cb, void *ud);
 
-size_t vk_store_wb_len(const vk_store_wb *w);  /* keys pending */
+size_t vk_store_wb_len(const vk_store_wb *w); /* keys pending */
 bool vk_store_wb_is_down(const vk_store_wb *w);
 
 /* ---- secrets at rest (src/store/seal.c) ----------------------------------
@@ -257,7 +249,6 @@ int vk_store_key_load(const char *path, uint8_t key[VK_STORE_KEY_LEN], char **er
 char *vk_store_seal(const uint8_t key[VK_STORE_KEY_LEN], const void *plain, size_t len);
 /* Opens a blob; returns malloc'd plaintext (NUL-terminated; *len set) or NULL
  * when the blob is malformed or was sealed with another key / tampered. */
-char *vk_store_unseal(const uint8_t key[VK_STORE_KEY_LEN], const char *blob, size_t blob_len,
-                      size_t *len);
+char *vk_store_unseal(const uint8_t key[VK_STORE_KEY_LEN], const char *blob, size_t blob_len, size_t *len);
 
 #endif

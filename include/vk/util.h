@@ -28,13 +28,12 @@ typedef enum { VK_LOG_DEBUG, VK_LOG_INFO, VK_LOG_WARN, VK_LOG_ERROR } vk_log_lev
 void vk_log_set_level(vk_log_level lvl);
 vk_log_level vk_log_get_level(void);
 int vk_log_parse_level(const char *s, vk_log_level *out); /* 0 or -EINVAL */
-void vk_log(vk_log_level lvl, const char *sub, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void vk_log(vk_log_level lvl, const char *sub, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void vk_logv(vk_log_level lvl, const char *sub, const char *fmt, va_list ap);
 
 #define vk_debug(sub, ...) vk_log(VK_LOG_DEBUG, sub, __VA_ARGS__)
-#define vk_info(sub, ...)  vk_log(VK_LOG_INFO, sub, __VA_ARGS__)
-#define vk_warn(sub, ...)  vk_log(VK_LOG_WARN, sub, __VA_ARGS__)
+#define vk_info(sub, ...) vk_log(VK_LOG_INFO, sub, __VA_ARGS__)
+#define vk_warn(sub, ...) vk_log(VK_LOG_WARN, sub, __VA_ARGS__)
 #define vk_error(sub, ...) vk_log(VK_LOG_ERROR, sub, __VA_ARGS__)
 
 /* ---- buffers ---------------------------------------------------------
@@ -50,7 +49,7 @@ void vk_buf_printf(vk_buf *b, const char *fmt, ...) __attribute__((format(printf
 void vk_buf_consume(vk_buf *b, size_t n); /* drop the first n bytes */
 void vk_buf_reset(vk_buf *b);             /* len = 0, keeps memory */
 void vk_buf_free(vk_buf *b);
-char *vk_buf_steal(vk_buf *b);            /* caller frees; b is left empty */
+char *vk_buf_steal(vk_buf *b); /* caller frees; b is left empty */
 
 /* The aborting allocators (see the top of this file).  Free with free(). */
 void *vk_xmalloc(size_t n);
@@ -72,7 +71,7 @@ int vk_read_file(const char *path, vk_buf *out, char **err);
  * compressor state is shared. */
 typedef struct vk_ztext vk_ztext;
 vk_ztext *vk_ztext_new(void);
-void vk_ztext_free(vk_ztext *z);                 /* after the blobs it packed */
+void vk_ztext_free(vk_ztext *z);                                /* after the blobs it packed */
 void *vk_ztext_pack(vk_ztext *z, const char *text, size_t len); /* NULL: too big */
 char *vk_ztext_unpack(const vk_ztext *z, const void *blob);
 size_t vk_ztext_len(const void *blob);           /* the text's length */
@@ -80,8 +79,8 @@ size_t vk_ztext_size(const void *blob);          /* the blob's own size */
 bool vk_ztext_check(const void *blob, size_t n); /* n bytes look like a whole blob */
 
 /* ---- time ------------------------------------------------------------ */
-uint64_t vk_now_ms(void);               /* monotonic */
-uint64_t vk_wall_ms(void);              /* realtime, ms since epoch */
+uint64_t vk_now_ms(void);  /* monotonic */
+uint64_t vk_wall_ms(void); /* realtime, ms since epoch */
 /* RFC 3339 UTC, "2026-12-01T06:00:00Z" (micro=false) or with ".000000Z". */
 void vk_rfc3339(char out[40], uint64_t wall_ms, bool micro);
 

@@ -28,27 +28,29 @@ typedef struct {
 	vk_provider *provider;
 	vk_node *node;
 	vk_pods *pods;
-	vk_server *server;     /* the kubelet API; NULL with --port 0 */
-	vk_store *store;       /* the local store (--store, --state-dir) */
-	bool have_state_key;   /* --state-key-file given: Secrets may be persisted */
+	vk_server *server;   /* the kubelet API; NULL with --port 0 */
+	vk_store *store;     /* the local store (--store, --state-dir) */
+	vk_store_wb *wb;     /* its write-behind: the pod controller's edge cache */
+	bool have_state_key; /* --state-key-file given: Secrets may be persisted */
 	uint8_t state_key[VK_STORE_KEY_LEN];
-	char state_dir[4096];  /* the default --state-dir, /var/lib/vk/NODENAME */
-	cJSON *node_obj;       /* the template, until the node controller takes it */
-	cJSON *config;         /* --provider-config */
+	char state_dir[4096]; /* the default --state-dir, /var/lib/vk/NODENAME */
+	cJSON *node_obj;      /* the template, until the node controller takes it */
+	cJSON *config;        /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
-	uv_timer_t trim;       /* gives freed heap pages back to the system */
-	vk_fswatch *watch;     /* NULL with --no-reload */
-	bool reloading;        /* a reload runs ... */
-	bool reload_again;     /* ... and another change came meanwhile */
+	uv_timer_t trim;   /* gives freed heap pages back to the system */
+	vk_fswatch *watch; /* NULL with --no-reload */
+	bool reloading;    /* a reload runs ... */
+	bool reload_again; /* ... and another change came meanwhile */
 	uint64_t reload_seen_ms, reload_start_ms;
-	cJSON *reload_node;    /* the Node handed to the new version's init */
+	cJSON *reload_node; /* the Node handed to the new version's init */
 	int exit_code;
 	bool stopping;
+	bool flushing; /* a signal came: the edge cache is written, then stop */
 	uint64_t t0;
 } vk_app;
 
 /* reload.c */
-void vk_app__watch_start(vk_app *a);   /* unless --no-reload */
+void vk_app__watch_start(vk_app *a); /* unless --no-reload */
 void vk_app__on_sighup(uv_signal_t *s, int signum);
 void vk_app__code_hash(vk_provider *p, char out[17]);
 /* wiring.c */

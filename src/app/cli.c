@@ -30,7 +30,9 @@ static const char usage_text[] =
 	"  --disable-taint          do not taint the node virtual-kubelet.io/provider=NAME:NoSchedule\n"
 	"  --status-interval MS     how often pod statuses are polled from the provider (default 5000)\n"
 	"  --store URL              the local store: embedded (default: SQLite in the state dir),\n"
-	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT\n"
+	"                           redis://[:PASSWORD@]HOST:PORT[/DB] or etcd://HOST:PORT; vk keeps\n"
+	"                           its pods and what they reference there, and starts from it\n"
+	"                           when the API server cannot be reached; `none`: no store\n"
 	"  --state-dir DIR          the embedded store's folder (default /var/lib/vk/NODENAME)\n"
 	"  --state-key-file FILE    a 256-bit key (32 bytes, 64 hex digits or base64) to encrypt\n"
 	"                           Secrets at rest; without it Secrets are not persisted\n"
@@ -51,10 +53,26 @@ static const char usage_text[] =
 	"  -h, --help               print this help and exit\n";
 
 enum {
-	OPT_PROVIDER = 256, OPT_PROVIDER_CONFIG, OPT_KUBECONFIG, OPT_CONTEXT, OPT_NODENAME,
-	OPT_DISABLE_TAINT, OPT_STATUS_INTERVAL, OPT_STATE_DIR, OPT_STORE, OPT_STATE_KEY_FILE, OPT_LISTEN, OPT_PORT,
-	OPT_NO_RELOAD, OPT_LOG_LEVEL, OPT_VERSION,
-	OPT_TLS_CERT, OPT_TLS_KEY, OPT_CLIENT_CA, OPT_AUTHZ_MODE, OPT_ANONYMOUS_AUTH,
+	OPT_PROVIDER = 256,
+	OPT_PROVIDER_CONFIG,
+	OPT_KUBECONFIG,
+	OPT_CONTEXT,
+	OPT_NODENAME,
+	OPT_DISABLE_TAINT,
+	OPT_STATUS_INTERVAL,
+	OPT_STATE_DIR,
+	OPT_STORE,
+	OPT_STATE_KEY_FILE,
+	OPT_LISTEN,
+	OPT_PORT,
+	OPT_NO_RELOAD,
+	OPT_LOG_LEVEL,
+	OPT_VERSION,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_CLIENT_CA,
+	OPT_AUTHZ_MODE,
+	OPT_ANONYMOUS_AUTH,
 };
 
 static const struct option long_opts[] = {
@@ -103,8 +121,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 {
-	*o = (vk_app_options){.store = "embedded", .listen = "0.0.0.0",
-	                      .port = 10250, .status_interval_ms = 5000};
+	*o = (vk_app_options){.store = "embedded", .listen = "0.0.0.0", .port = 10250, .status_interval_ms = 5000};
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		o->check = true;
 		argv[1] = argv[0];
@@ -124,11 +141,16 @@ int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 		case OPT_DISABLE_TAINT: o->disable_taint = true; break;
 		case OPT_STATUS_INTERVAL:
 			if (parse_uint(optarg, 3600000, &v) < 0 || v < 100)
-				return bad_usage("--status-interval takes milliseconds from 100 to 3600000, not '%s'", optarg);
+				return bad_usage("--status-interval takes milliseconds from 100 to 3600000, not '%s'",
+				                 optarg);
 			o->status_interval_ms = (unsigned)v;
 			break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
 		case OPT_STORE: {
+			if (strcmp(optarg, "none") == 0) { /* no local store: nothing kept across restarts */
+				o->store = NULL;
+				break;
+			}
 			vk_store_url u;
 			char *err = NULL;
 			if (vk_store_url_parse(optarg, &u, &err) != 0) {

@@ -25,6 +25,7 @@ static void stop(vk_app *a, int code)
 	 * controllers' memory is still there), then the transports. */
 	vk_fswatch_close(a->watch);
 	a->watch = NULL;
+	vk_server_set_pods(a->server, NULL, NULL);
 	vk_pods_close(a->pods);
 	vk_node_close(a->node);
 	vk_server_close(a->server); /* a caller of the provider, like the controllers */
@@ -35,6 +36,8 @@ static void stop(vk_app *a, int code)
 	if (a->kube)
 		vk_kube_free(a->kube);
 	a->kube = NULL;
+	vk_store_wb_close(a->wb); /* what it still holds is in the watch's replay */
+	a->wb = NULL;
 	if (a->store)
 		vk_store_close(a->store); /* before http: etcd's requests are its transfers */
 	a->store = NULL;
@@ -47,11 +50,34 @@ static void stop(vk_app *a, int code)
 	uv_close((uv_handle_t *)&a->sighup, NULL);
 }
 
+static void flushed_then_stop(vk_store_wb *wb, int status, void *ud)
+{
+	vk_app *a = ud;
+	if (status < 0)
+		vk_warn(SUB, "%zu writes could not reach the store before stopping", vk_store_wb_len(wb));
+	stop(a, 0);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
 	vk_app *a = s->data;
+	if (a->stopping)
+		return;
+	if (a->flushing) { /* a second signal: no more waiting for the store */
+		stop(a, 0);
+		return;
+	}
 	vk_info(SUB, "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
 	        strsignal(signum));
+	/* What the edge cache still holds goes to the store first (a store that
+	 * does not answer ends the flush with an error after its timeout).  The
+	 * controllers run on meanwhile: closing them now would leave their calls
+	 * in flight with nobody to cancel them until stop(). */
+	if (a->wb && vk_store_wb_len(a->wb) && !vk_store_wb_is_down(a->wb)) {
+		a->flushing = true;
+		if (vk_store_wb_flush(a->wb, flushed_then_stop, a) == 0)
+			return;
+	}
 	stop(a, 0);
 }
 
@@ -59,6 +85,29 @@ void vk_app__node_event(vk_app *a, const char *type, const char *reason, const c
 {
 	if (a->node)
 		vk_node_event(a->node, type, reason, msg);
+}
+
+static cJSON *pods_for_server(void *ud) { return vk_pods_list(ud); }
+
+/* The pod controller, with the edge cache in the store. */
+static void start_pods(vk_app *a)
+{
+	if (a->pods || a->stopping || a->flushing)
+		return;
+	vk_pod_opts po = {
+		.loop = a->loop,
+		.kube = a->kube,
+		.provider = a->provider,
+		.node = a->node,
+		.nodename = a->o.nodename,
+		.status_poll_ms = a->o.status_interval_ms,
+		.store = a->store,
+		.wb = a->wb,
+		.secret_key = a->have_state_key ? a->state_key : NULL,
+	};
+	a->pods = vk_pods_new(&po);
+	vk_server_set_pods(a->server, pods_for_server, a->pods);
+	vk_pods_start(a->pods);
 }
 
 static void on_node_ready(const char *err, void *ud)
@@ -69,22 +118,16 @@ static void on_node_ready(const char *err, void *ud)
 		stop(a, 1);
 		return;
 	}
-	vk_info(SUB, "node %s registered in %llu ms", a->o.nodename,
-	        (unsigned long long)(vk_now_ms() - a->t0));
-	vk_pod_opts po = {
-		.loop = a->loop, .kube = a->kube, .provider = a->provider, .node = a->node,
-		.nodename = a->o.nodename, .status_poll_ms = a->o.status_interval_ms,
-	};
-	a->pods = vk_pods_new(&po);
-	vk_pods_start(a->pods);
+	vk_info(SUB, "node %s registered in %llu ms", a->o.nodename, (unsigned long long)(vk_now_ms() - a->t0));
+	start_pods(a);
 }
 
 /* The provider's name may differ from the file's: fix the taint's value. */
 static void retaint(cJSON *node, const char *name)
 {
 	cJSON *t;
-	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "spec"), "taints"))
-	{
+	cJSON_ArrayForEach(t,
+	                   cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "spec"), "taints")) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(t, "key");
 		if (cJSON_IsString(k) && strcmp(k->valuestring, "virtual-kubelet.io/provider") == 0)
 			cJSON_ReplaceItemInObjectCaseSensitive(t, "value", cJSON_CreateString(name));
@@ -94,8 +137,12 @@ static void retaint(cJSON *node, const char *name)
 static vk_node_opts node_opts(vk_app *a)
 {
 	return (vk_node_opts){
-		.loop = a->loop, .kube = a->kube, .provider = a->provider, .name = a->o.nodename,
-		.disable_taint = a->o.disable_taint, .port = a->o.port,
+		.loop = a->loop,
+		.kube = a->kube,
+		.provider = a->provider,
+		.name = a->o.nodename,
+		.disable_taint = a->o.disable_taint,
+		.port = a->o.port,
 	};
 }
 
@@ -106,14 +153,23 @@ static int start_server(vk_app *a)
 	if (a->o.port == 0)
 		return 0;
 	vk_server_opts so = {
-		.loop = a->loop, .provider = a->provider, .nodename = a->o.nodename,
-		.address = a->o.listen, .port = a->o.port, .tls_cert_file = a->o.tls_cert,
-		.tls_key_file = a->o.tls_key, .client_ca_file = a->o.client_ca, .node = a->node_obj,
-		.kube = a->o.authz_always_allow ? NULL : a->kube, .anonymous_auth = a->o.anonymous_auth,
+		.loop = a->loop,
+		.provider = a->provider,
+		.nodename = a->o.nodename,
+		.address = a->o.listen,
+		.port = a->o.port,
+		.tls_cert_file = a->o.tls_cert,
+		.tls_key_file = a->o.tls_key,
+		.client_ca_file = a->o.client_ca,
+		.node = a->node_obj,
+		.kube = a->o.authz_always_allow ? NULL : a->kube,
+		.anonymous_auth = a->o.anonymous_auth,
 	};
 	if (a->o.anonymous_auth && a->o.authz_always_allow)
-		vk_warn(SUB, "--anonymous-auth with --authorization-mode AlwaysAllow: anyone who can reach port %d "
-		             "may use the kubelet API (pods, logs, stats) without credentials", a->o.port);
+		vk_warn(SUB,
+		        "--anonymous-auth with --authorization-mode AlwaysAllow: anyone who can reach port %d "
+		        "may use the kubelet API (pods, logs, stats) without credentials",
+		        a->o.port);
 	char *err = NULL;
 	a->server = vk_server_new(&so, &err);
 	if (!a->server) {
@@ -146,6 +202,10 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	a->node = vk_node_new(&no, a->node_obj);
 	a->node_obj = NULL;
 	vk_node_start(a->node, on_node_ready, a);
+	/* With the edge cache the pods need not wait for the API server: they
+	 * start from the store while registration keeps retrying. */
+	if (a->store)
+		start_pods(a);
 }
 
 /* vk check: every problem on stderr, an OK line on stdout. */
@@ -190,6 +250,10 @@ static int load_config(const char *path, cJSON **out)
  * says in one line why not) before anything else runs. */
 static int open_store(vk_app *a)
 {
+	if (!a->o.store) {
+		vk_info(SUB, "--store none: nothing is kept across restarts");
+		return 0;
+	}
 	if (!a->o.state_dir) {
 		snprintf(a->state_dir, sizeof a->state_dir, "/var/lib/vk/%s", a->o.nodename);
 		a->o.state_dir = a->state_dir;
@@ -210,6 +274,7 @@ static int open_store(vk_app *a)
 		return -1;
 	}
 	vk_info(SUB, "local store %s", vk_store_name(a->store));
+	a->wb = vk_store_wb_new(a->store, NULL);
 	if (!a->have_state_key)
 		vk_info(SUB, "Secrets are not persisted in the local store: no --state-key-file");
 	return 0;
@@ -295,11 +360,15 @@ int vk_app_run(const vk_app_options *o)
 	vk_node_opts no = node_opts(a);
 	a->node_obj = vk_node_template(&no, base_name(a->o.provider, pname, sizeof pname));
 	vk_lua_opts lo = {
-		.loop = a->loop, .http = a->http, .kube = a->kube, .path = a->o.provider, .config = a->config,
+		.loop = a->loop,
+		.http = a->http,
+		.kube = a->kube,
+		.path = a->o.provider,
+		.config = a->config,
 		.store = a->store,
 	};
 	if (a->o.check ? vk_lua_provider_check(&lo, a->node_obj, on_checked, a) < 0
-	              : vk_lua_provider_open(&lo, a->node_obj, on_provider, a) < 0) {
+	               : vk_lua_provider_open(&lo, a->node_obj, on_provider, a) < 0) {
 		vk_error("main", "cannot open provider %s", a->o.provider);
 		return 1;
 	}

@@ -19,7 +19,7 @@
 
 struct vk_cri {
 	vk_http *http;
-	char *endpoint;    /* as given, for messages */
+	char *endpoint; /* as given, for messages */
 	char *socket_path;
 };
 
@@ -41,13 +41,13 @@ int vk_cri_new(vk_http *http, const char *endpoint, vk_cri **out, char **err)
 	if (strncmp(endpoint, "unix://", 7) == 0)
 		path = endpoint + 7;
 	else if (strstr(endpoint, "://")) {
-		*err = vk_asprintf("runtime endpoint %s: only unix:// endpoints are supported",
-		                   endpoint);
+		*err = vk_asprintf("runtime endpoint %s: only unix:// endpoints are supported", endpoint);
 		return -EINVAL;
 	}
 	if (path[0] != '/') {
 		*err = vk_asprintf("runtime endpoint %s: the socket path must be absolute "
-		                   "(unix:///run/containerd/containerd.sock)", endpoint);
+		                   "(unix:///run/containerd/containerd.sock)",
+		                   endpoint);
 		return -EINVAL;
 	}
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
@@ -71,10 +71,7 @@ void vk_cri_free(vk_cri *c)
 	free(c);
 }
 
-const char *vk_cri_endpoint(const vk_cri *c)
-{
-	return c->endpoint;
-}
+const char *vk_cri_endpoint(const vk_cri *c) { return c->endpoint; }
 
 static void call_free(vk_cri_call *call)
 {
@@ -103,8 +100,7 @@ static char *percent_decode(const char *s)
 static const char *header(CURL *easy, const char *name)
 {
 	struct curl_header *h = NULL;
-	if (!easy || curl_easy_header(easy, name, 0, CURLH_HEADER | CURLH_TRAILER, -1, &h) !=
-	                 CURLHE_OK)
+	if (!easy || curl_easy_header(easy, name, 0, CURLH_HEADER | CURLH_TRAILER, -1, &h) != CURLHE_OK)
 		return NULL;
 	return h->value;
 }
@@ -117,7 +113,10 @@ static int http_status_code(long status)
 	case 401: return VK_GRPC_UNAUTHENTICATED;
 	case 403: return VK_GRPC_PERMISSION_DENIED;
 	case 404: return VK_GRPC_UNIMPLEMENTED;
-	case 429: case 502: case 503: case 504: return VK_GRPC_UNAVAILABLE;
+	case 429:
+	case 502:
+	case 503:
+	case 504: return VK_GRPC_UNAVAILABLE;
 	default: return VK_GRPC_UNKNOWN;
 	}
 }
@@ -135,17 +134,17 @@ static char *transport_error(const vk_cri_call *call, const vk_http_resp *resp, 
 			return vk_asprintf("runtime endpoint %s: no such socket", ep);
 		if (stat(call->socket_path, &st) == 0 && !S_ISSOCK(st.st_mode))
 			return vk_asprintf("runtime endpoint %s: not a socket", ep);
-		return vk_asprintf("runtime endpoint %s: cannot connect (%s): is the runtime running?",
-		                   ep, resp->error ? resp->error : curl_easy_strerror(resp->code));
+		return vk_asprintf("runtime endpoint %s: cannot connect (%s): is the runtime running?", ep,
+		                   resp->error ? resp->error : curl_easy_strerror(resp->code));
 	}
 	case CURLE_OPERATION_TIMEDOUT:
 		*code = VK_GRPC_DEADLINE_EXCEEDED;
-		return vk_asprintf("runtime endpoint %s: no reply to %s within %u ms", ep,
-		                   call->m->path, call->timeout_ms);
+		return vk_asprintf("runtime endpoint %s: no reply to %s within %u ms", ep, call->m->path,
+		                   call->timeout_ms);
 	case CURLE_FILESIZE_EXCEEDED:
 		*code = VK_GRPC_RESOURCE_EXHAUSTED;
-		return vk_asprintf("runtime endpoint %s: %s reply exceeds the %u MiB message cap", ep,
-		                   call->m->path, VK_CRI_MAX_MESSAGE >> 20);
+		return vk_asprintf("runtime endpoint %s: %s reply exceeds the %u MiB message cap", ep, call->m->path,
+		                   VK_CRI_MAX_MESSAGE >> 20);
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_WEIRD_SERVER_REPLY:
@@ -163,8 +162,7 @@ static char *transport_error(const vk_cri_call *call, const vk_http_resp *resp, 
 
 /* Turns a finished transfer into a result.  Returns the message to report
  * (malloc'd) or NULL with *msg set to the decoded response. */
-static char *interpret(const vk_cri_call *call, const vk_http_resp *resp, int *code,
-                       ProtobufCMessage **msg)
+static char *interpret(const vk_cri_call *call, const vk_http_resp *resp, int *code, ProtobufCMessage **msg)
 {
 	const char *ep = call->endpoint, *path = call->m->path;
 	const char *st = header(resp->easy, "grpc-status");
@@ -174,14 +172,15 @@ static char *interpret(const vk_cri_call *call, const vk_http_resp *resp, int *c
 		return transport_error(call, resp, code);
 	if (!st && resp->status != 200) {
 		*code = http_status_code(resp->status);
-		return vk_asprintf("runtime endpoint %s answered HTTP %ld to %s: is this a CRI endpoint?",
-		                   ep, resp->status, path);
+		return vk_asprintf("runtime endpoint %s answered HTTP %ld to %s: is this a CRI endpoint?", ep,
+		                   resp->status, path);
 	}
 	const char *ct = header(resp->easy, "content-type");
 	if (!ct || strncmp(ct, "application/grpc", 16) != 0) {
 		*code = VK_GRPC_UNKNOWN;
 		return vk_asprintf("runtime endpoint %s answered %s with content-type '%s', not gRPC: "
-		                   "is this a CRI endpoint?", ep, path, ct ? ct : "");
+		                   "is this a CRI endpoint?",
+		                   ep, path, ct ? ct : "");
 	}
 	if (!st) {
 		*code = VK_GRPC_INTERNAL;
@@ -218,12 +217,13 @@ static char *interpret(const vk_cri_call *call, const vk_http_resp *resp, int *c
 	uint32_t len = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
 	if (len > VK_CRI_MAX_MESSAGE) {
 		*code = VK_GRPC_RESOURCE_EXHAUSTED;
-		return vk_asprintf("runtime endpoint %s: %s reply exceeds the %u MiB message cap", ep,
-		                   path, VK_CRI_MAX_MESSAGE >> 20);
+		return vk_asprintf("runtime endpoint %s: %s reply exceeds the %u MiB message cap", ep, path,
+		                   VK_CRI_MAX_MESSAGE >> 20);
 	}
 	if ((size_t)len + 5 != n)
 		return vk_asprintf("runtime endpoint %s: %s: reply framing is %zu bytes for a %u-byte "
-		                   "message", ep, path, n, len);
+		                   "message",
+		                   ep, path, n, len);
 	*msg = protobuf_c_message_unpack(call->m->response, NULL, len, b + 5);
 	if (!*msg)
 		return vk_asprintf("runtime endpoint %s: %s: cannot decode the %s reply", ep, path,
@@ -267,7 +267,7 @@ static struct curl_slist *grpc_headers(uint32_t timeout_ms)
 		"te: trailers", /* gRPC servers reject requests without it */
 		to,
 		"user-agent: vk/" VK_VERSION,
-		"Expect:",      /* no 100-continue round trip */
+		"Expect:", /* no 100-continue round trip */
 		"Accept:",
 	};
 	struct curl_slist *h = NULL;
@@ -287,14 +287,10 @@ static struct curl_slist *grpc_headers(uint32_t timeout_ms)
  * #10634, fixed by PR #10643); Debian 12 ships 7.88.1.  There, every call
  * gets a connection of its own: on a unix socket that costs well under a
  * millisecond. */
-static bool reuse_is_safe(void)
-{
-	return curl_version_info(CURLVERSION_NOW)->version_num >= 0x075900;
-}
+static bool reuse_is_safe(void) { return curl_version_info(CURLVERSION_NOW)->version_num >= 0x075900; }
 
-int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage *req,
-                      uint32_t timeout_ms, vk_cri_cb cb, void *ud, vk_cri_call **out,
-                      char **err)
+int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage *req, uint32_t timeout_ms, vk_cri_cb cb,
+                      void *ud, vk_cri_call **out, char **err)
 {
 	if (!req || req->descriptor != m->request) {
 		*err = vk_asprintf("vk.cri.%s: the request must be a %s", m->name, m->request->name);
@@ -302,8 +298,8 @@ int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage 
 	}
 	size_t size = protobuf_c_message_get_packed_size(req);
 	if (size > VK_CRI_MAX_MESSAGE) {
-		*err = vk_asprintf("vk.cri.%s: request of %zu bytes exceeds the %u MiB message cap",
-		                   m->name, size, VK_CRI_MAX_MESSAGE >> 20);
+		*err = vk_asprintf("vk.cri.%s: request of %zu bytes exceeds the %u MiB message cap", m->name, size,
+		                   VK_CRI_MAX_MESSAGE >> 20);
 		return -EMSGSIZE;
 	}
 	if (timeout_ms == 0)

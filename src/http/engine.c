@@ -29,13 +29,13 @@ typedef struct sock_ctx {
 	uv_poll_t poll;
 	curl_socket_t fd;
 	vk_http *h;
-	vk_list link;  /* h->socks */
+	vk_list link; /* h->socks */
 } sock_ctx;
 
 enum req_state {
-	REQ_PENDING,  /* started while inside curl; added after socket_action returns */
-	REQ_RUNNING,  /* in the multi handle */
-	REQ_DONE,     /* on_done running */
+	REQ_PENDING, /* started while inside curl; added after socket_action returns */
+	REQ_RUNNING, /* in the multi handle */
+	REQ_DONE,    /* on_done running */
 };
 
 struct vk_http_req {
@@ -62,10 +62,10 @@ struct vk_http {
 	unsigned open_handles; /* uv handles not yet through their close callback */
 	curl_socket_t *fds;    /* every socket curl opened and has not closed */
 	size_t nfds, capfds;
-	int in_curl;           /* depth of curl_multi_socket_action() calls */
-	int dispatching;       /* depth of on_done dispatch */
-	bool closing;          /* vk_http_close() called */
-	bool torn_down;        /* multi cleaned up, handles closing */
+	int in_curl;     /* depth of curl_multi_socket_action() calls */
+	int dispatching; /* depth of on_done dispatch */
+	bool closing;    /* vk_http_close() called */
+	bool torn_down;  /* multi cleaned up, handles closing */
 };
 
 static void teardown(vk_http *h);
@@ -127,8 +127,7 @@ static void report(vk_http_req *r, CURLcode code)
 	if (code != CURLE_OK) {
 		if (r->too_big || code == CURLE_FILESIZE_EXCEEDED) {
 			resp.code = CURLE_FILESIZE_EXCEEDED;
-			snprintf(r->errbuf, sizeof r->errbuf, "response body larger than %zu bytes",
-			         r->opts.max_body);
+			snprintf(r->errbuf, sizeof r->errbuf, "response body larger than %zu bytes", r->opts.max_body);
 		} else if (!r->errbuf[0]) {
 			snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_easy_strerror(code));
 		}
@@ -153,7 +152,8 @@ static void settle(vk_http *h)
 	for (bool again = true; again && !h->closing;) {
 		again = false;
 		vk_list *n, *tmp;
-		VK_LIST_FOREACH_SAFE(n, tmp, &h->reqs) {
+		VK_LIST_FOREACH_SAFE(n, tmp, &h->reqs)
+		{
 			vk_http_req *r = VK_LIST_ENTRY(n, vk_http_req, link);
 			if (r->cancelled) {
 				req_destroy(r);
@@ -219,10 +219,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	socket_action(s->h, s->fd, flags);
 }
 
-static void on_timer(uv_timer_t *t)
-{
-	socket_action(t->data, CURL_SOCKET_TIMEOUT, 0);
-}
+static void on_timer(uv_timer_t *t) { socket_action(t->data, CURL_SOCKET_TIMEOUT, 0); }
 
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
@@ -416,8 +413,7 @@ void vk_http_close(vk_http *h)
 	teardown(h);
 }
 
-int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers,
-                  const vk_http_opts *opts, vk_http_req **out)
+int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers, const vk_http_opts *opts, vk_http_req **out)
 {
 	if (!h || !easy || !opts || !opts->on_done)
 		return -EINVAL;
@@ -498,7 +494,4 @@ int vk_http_drop_peer(vk_http *h, const char *ip, long port)
 	return n;
 }
 
-size_t vk_http_active(const vk_http *h)
-{
-	return h ? h->active : 0;
-}
+size_t vk_http_active(const vk_http *h) { return h ? h->active : 0; }

@@ -21,7 +21,8 @@ struct vk_kube_call {
 	vk_kube_cb cb;
 	void *ud;
 	bool in_cb;
-	vk_list link; /* k->calls */
+	char *cache_path; /* vk_kube_get_cached: the path (cache.c) */
+	vk_list link;     /* k->calls */
 };
 
 static void call_unlink(vk_kube_call *c)
@@ -87,10 +88,12 @@ void vk_kube_free(vk_kube *k)
 		vk_kube_call *c = VK_LIST_ENTRY(n, vk_kube_call, link);
 		call_unlink(c);
 		vk_http_cancel(c->req);
+		free(c->cache_path);
 		free(c);
 	}
 	vk_kube__watch_unlink_all(k);
 	vk_kube__events_free(k);
+	vk_kube__cache_free(k);
 	vk_kube__link_free(k);
 	free(k->server);
 	free(k->ca_pem);
@@ -101,10 +104,7 @@ void vk_kube_free(vk_kube *k)
 	free(k);
 }
 
-const char *vk_kube_server(const vk_kube *k)
-{
-	return k ? k->server : NULL;
-}
+const char *vk_kube_server(const vk_kube *k) { return k ? k->server : NULL; }
 
 /* Service account tokens are rotated by the kubelet: pick up a new file
  * content at most once a minute.  The file is a small local (tmpfs) file, so
@@ -144,8 +144,8 @@ static void set_blob(CURL *e, CURLoption opt, const char *pem)
 	curl_easy_setopt(e, opt, &blob);
 }
 
-CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char *content_type,
-                   bool watch, struct curl_slist **headers)
+CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char *content_type, bool watch,
+                    struct curl_slist **headers)
 {
 	CURL *e = curl_easy_init();
 	if (!e)
@@ -251,16 +251,18 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 			r.error = "response is not valid JSON";
 		}
 	}
+	if (c->cache_path && k)
+		vk_kube__cache_answer(k, c->cache_path, &r, &json);
 	c->in_cb = true;
 	c->cb(&r, c->ud);
 	cJSON_Delete(json);
 	free(msg);
+	free(c->cache_path);
 	free(c);
 }
 
-int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
-                            const char *path, const char *content_type, const char *body, vk_kube_cb cb,
-                            void *ud, vk_kube_call **out)
+int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method, const char *path,
+                             const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out)
 {
 	if (!k || !method || !path || path[0] != '/' || !cb)
 		return -EINVAL;
@@ -299,16 +301,14 @@ int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_m
 	return 0;
 }
 
-int vk_kube_request(vk_kube *k, const char *method, const char *path,
-                    const char *content_type, const char *body,
+int vk_kube_request(vk_kube *k, const char *method, const char *path, const char *content_type, const char *body,
                     vk_kube_cb cb, void *ud, vk_kube_call **out)
 {
 	return vk_kube__request_limited(k, 0, 0, method, path, content_type, body, cb, ud, out);
 }
 
 int vk_kube_request_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
-                           const char *content_type, const char *body, vk_kube_cb cb, void *ud,
-                           vk_kube_call **out)
+                           const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out)
 {
 	return vk_kube__request_limited(k, timeout_ms, 0, method, path, content_type, body, cb, ud, out);
 }
@@ -319,7 +319,20 @@ void vk_kube_cancel(vk_kube_call *c)
 		return;
 	call_unlink(c);
 	vk_http_cancel(c->req);
+	free(c->cache_path);
 	free(c);
+}
+
+int vk_kube_get_cached(vk_kube *k, const char *path, vk_kube_cb cb, void *ud, vk_kube_call **out)
+{
+	vk_kube_call *c = NULL;
+	int rc = vk_kube_request(k, "GET", path, NULL, NULL, cb, ud, &c);
+	if (rc == 0) {
+		c->cache_path = vk_strdup(path);
+		if (out)
+			*out = c;
+	}
+	return rc;
 }
 
 int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud)
@@ -338,8 +351,8 @@ int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method
 	return rc;
 }
 
-int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type,
-                      const cJSON *body, vk_kube_cb cb, void *ud)
+int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type, const cJSON *body,
+                      vk_kube_cb cb, void *ud)
 {
 	return vk_kube_send_json_within(k, 0, method, path, content_type, body, cb, ud);
 }
@@ -355,8 +368,8 @@ char *vk_kube_escape(const char *s)
 	char *out = vk_xmalloc(3 * n + 1), *p = out;
 	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
 		unsigned char ch = *q;
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+		    ch == '.' || ch == '_' || ch == '~') {
 			*p++ = (char)ch;
 		} else {
 			*p++ = '%';

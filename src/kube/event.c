@@ -27,25 +27,25 @@
 #define EVENT_BURST 100.0
 #define EVENT_INFLIGHT 4
 #define EVENT_QUEUE_MAX 4096
-#define BUSY_CALLS 16      /* other calls in flight at which events wait ... */
-#define BUSY_RETRY_MS 100  /* ... and look again this much later */
+#define BUSY_CALLS 16     /* other calls in flight at which events wait ... */
+#define BUSY_RETRY_MS 100 /* ... and look again this much later */
 
 typedef struct ev_item {
-	vk_list link;          /* q->waiting, then q->sending */
+	vk_list link; /* q->waiting, then q->sending */
 	struct vk_events *q;
 	char *path, *what;
-	void *body;            /* packed JSON text (vk_ztext): during a burst hundreds wait */
+	void *body; /* packed JSON text (vk_ztext): during a burst hundreds wait */
 } ev_item;
 
 struct vk_events {
 	vk_kube *k;
-	vk_list waiting;       /* ev_item, oldest first */
-	vk_list sending;       /* ev_item in flight */
+	vk_list waiting; /* ev_item, oldest first */
+	vk_list sending; /* ev_item in flight */
 	size_t len, dropped, dropped_said;
 	unsigned inflight;
 	double tokens;
 	uint64_t refill_ms;
-	uv_timer_t *timer;     /* freed in its close callback */
+	uv_timer_t *timer; /* freed in its close callback */
 	vk_ztext *z;
 };
 
@@ -89,8 +89,7 @@ static void event_done(const vk_kube_result *r, void *ud)
 		return;
 	}
 	if (r->status < 200 || r->status >= 300)
-		vk_warn("event", "could not record event %s: %ld %s", it->what, r->status,
-		        r->error ? r->error : "");
+		vk_warn("event", "could not record event %s: %ld %s", it->what, r->status, r->error ? r->error : "");
 	unlink_sending(q, it);
 	item_free(it);
 	pump(q);
@@ -194,9 +193,9 @@ void vk_kube__events_free(vk_kube *k)
 	vk_kube_link_unlisten(k, on_link, q);
 	vk_list *n, *tmp;
 	VK_LIST_FOREACH_SAFE(n, tmp, &q->waiting)
-		item_free(VK_LIST_ENTRY(n, ev_item, link));
+	item_free(VK_LIST_ENTRY(n, ev_item, link));
 	VK_LIST_FOREACH_SAFE(n, tmp, &q->sending)
-		item_free(VK_LIST_ENTRY(n, ev_item, link));
+	item_free(VK_LIST_ENTRY(n, ev_item, link));
 	uv_close((uv_handle_t *)q->timer, timer_closed);
 	vk_ztext_free(q->z);
 	free(q);

@@ -5,6 +5,7 @@
  * a few hundred bytes packed with the store's first object as dictionary;
  * an edge node's agent spends most of its memory on this cache.  Readers
  * get a parsed copy (vk_informer_get), which costs microseconds. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,12 @@ struct vk_informer {
 	vk_informer_opts o;
 	char *what, *path, *selector; /* our copies of the options' strings */
 	vk_kube *kube;
-	vk_map *store;         /* key -> packed JSON text (owned) */
-	vk_ztext *z;           /* the store's dictionary */
-	char *rv;              /* resourceVersion to resume from; NULL: list */
+	vk_map *store; /* key -> packed JSON text (owned) */
+	vk_ztext *z;   /* the store's dictionary */
+	char *rv;      /* resourceVersion to resume from; NULL: list */
 	bool synced, closing, resuming, listing;
+	bool seeded; /* started from vk_informer_seed's objects and rv,
+	                not yet confirmed by a list or a bookmark */
 	vk_kube_watch *watch;
 	vk_backoff backoff;
 	uv_timer_t timer;
@@ -131,8 +134,7 @@ static void list_done(const vk_kube_result *r, void *ud)
 	vk_map *old = inf->store;
 	inf->store = vk_map_new();
 	cJSON *it;
-	cJSON_ArrayForEach(it, items)
-	{
+	cJSON_ArrayForEach(it, items) {
 		char *key = vk_kube_key(it);
 		if (!key)
 			continue;
@@ -152,8 +154,7 @@ static void list_done(const vk_kube_result *r, void *ud)
 			break;
 	}
 	vk_map_free(old);
-	cJSON_ArrayForEach(it, items)
-	{
+	cJSON_ArrayForEach(it, items) {
 		if (inf->closing || !inf->o.on_upsert)
 			break;
 		char *key = vk_kube_key(it);
@@ -164,6 +165,7 @@ static void list_done(const vk_kube_result *r, void *ud)
 	if (inf->closing)
 		return;
 	set_rv(inf, r->json);
+	inf->seeded = false;
 	vk_info("informer", "listed %zu %s (resourceVersion %s)", vk_map_len(inf->store), inf->what,
 	        inf->rv ? inf->rv : "?");
 	inf->synced = true;
@@ -199,11 +201,31 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 		return;
 	if (strcmp(type, "BOOKMARK") == 0) {
 		set_rv(inf, obj);
+		vk_backoff_reset(&inf->backoff);
+		/* The server has sent every change up to here: a store seeded from
+		 * a resumed resourceVersion is now what a list would have said. */
+		if (inf->seeded) {
+			inf->seeded = false;
+			inf->synced = true;
+			vk_info("informer", "%s: caught up from the stored resourceVersion (%zu objects)", inf->what,
+			        vk_map_len(inf->store));
+			if (inf->o.on_synced)
+				inf->o.on_synced(inf->o.ud);
+		}
 		return;
 	}
 	if (strcmp(type, "ERROR") == 0) {
 		if (vk_kube__watch_expired(obj)) {
 			vk_info("informer", "%s watch: resourceVersion %s is too old (410 Gone); listing again",
+			        inf->what, inf->rv ? inf->rv : "?");
+			free(inf->rv);
+			inf->rv = NULL;
+		} else if (inf->seeded && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, "code")) &&
+		           cJSON_GetObjectItemCaseSensitive(obj, "code")->valueint == 504) {
+			/* "Too large resource version": the stored one is not of this
+			 * API server's history (a restored etcd); only a list helps. */
+			vk_warn("informer",
+			        "%s watch: the stored resourceVersion %s is unknown to the API server; listing again",
 			        inf->what, inf->rv ? inf->rv : "?");
 			free(inf->rv);
 			inf->rv = NULL;
@@ -305,7 +327,41 @@ vk_informer *vk_informer_new(uv_loop_t *loop, vk_kube *k, const vk_informer_opts
 	return inf;
 }
 
-void vk_informer_start(vk_informer *inf) { relist(inf); }
+/* Seeded with a resourceVersion: resume the watch from it (the store is
+ * what it was then); otherwise list. */
+void vk_informer_start(vk_informer *inf)
+{
+	if (inf->rv) {
+		inf->resuming = true;
+		watch(inf);
+	} else {
+		relist(inf);
+	}
+}
+
+int vk_informer_seed(vk_informer *inf, const char *text, size_t len)
+{
+	cJSON *obj = cJSON_ParseWithLength(text, len);
+	char *key = obj ? vk_kube_key(obj) : NULL;
+	if (!key) {
+		cJSON_Delete(obj);
+		return -EINVAL;
+	}
+	free(vk_map_set(inf->store, key, keep(inf, obj)));
+	free(key);
+	cJSON_Delete(obj);
+	return 0;
+}
+
+void vk_informer_seed_rv(vk_informer *inf, const char *rv)
+{
+	free(inf->rv);
+	inf->rv = rv && *rv ? vk_strdup(rv) : NULL;
+	inf->seeded = inf->rv != NULL;
+}
+
+const char *vk_informer_rv(const vk_informer *inf) { return inf->listing ? NULL : inf->rv; }
+bool vk_informer_seeded(const vk_informer *inf) { return inf->seeded; }
 bool vk_informer_synced(const vk_informer *inf) { return inf->synced; }
 size_t vk_informer_len(const vk_informer *inf) { return vk_map_len(inf->store); }
 
@@ -315,10 +371,7 @@ cJSON *vk_informer_get(const vk_informer *inf, const char *key)
 	return blob ? unpack(inf, blob) : NULL;
 }
 
-bool vk_informer_has(const vk_informer *inf, const char *key)
-{
-	return vk_map_get(inf->store, key) != NULL;
-}
+bool vk_informer_has(const vk_informer *inf, const char *key) { return vk_map_get(inf->store, key) != NULL; }
 
 bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key)
 {

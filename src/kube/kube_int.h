@@ -24,17 +24,18 @@ struct vk_kube {
 	bool insecure;
 	uint64_t token_checked_ms; /* last look at token_file */
 	struct timespec token_mtime;
-	vk_list calls;         /* vk_kube_call in flight, for vk_kube_free */
-	unsigned ncalls;       /* how many (events among them) */
-	vk_list watches;       /* vk_kube_watch */
-	struct vk_events *events; /* the event recorder's queue (event.c), lazily */
-	struct vk_kube_link *link; /* is the server answering (link.c) */
+	vk_list calls;               /* vk_kube_call in flight, for vk_kube_free */
+	unsigned ncalls;             /* how many (events among them) */
+	vk_list watches;             /* vk_kube_watch */
+	struct vk_events *events;    /* the event recorder's queue (event.c), lazily */
+	struct vk_kube_cache *cache; /* the read-through cache (cache.c), lazily */
+	struct vk_kube_link *link;   /* is the server answering (link.c) */
 };
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
  * Accept) and its header list; `watch` selects streaming timeouts. */
-CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char *content_type,
-                   bool watch, struct curl_slist **headers);
+CURL *vk_kube__easy(vk_kube *k, const char *method, const char *path, const char *content_type, bool watch,
+                    struct curl_slist **headers);
 /* Fills *message and *reason from a Kubernetes Status object (borrowed). */
 void vk_kube__status_of(const cJSON *json, const char **message, const char **reason);
 /* informer.c: what follows the end of a watch stream (pure): list again
@@ -63,11 +64,17 @@ void vk_kube__link_tick(vk_kube *k, uint64_t now);
 /* Watches: bytes arrived on an open stream (cheap: one clock read). */
 void vk_kube__link_heard(vk_kube *k);
 /* A call of ours with its own time limit (the probe, vk_kube_request_within). */
-int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method,
-                             const char *path, const char *content_type, const char *body, vk_kube_cb cb,
-                             void *ud, vk_kube_call **out);
+int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method, const char *path,
+                             const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out);
 
-#define VK_KUBE_MAX_BODY (256u << 20)    /* a LIST of thousands of objects fits */
-#define VK_KUBE_MAX_EVENT (16u << 20)    /* one watch line */
+/* cache.c */
+void vk_kube__cache_free(vk_kube *k); /* from vk_kube_free */
+/* A cached GET's answer: remembers a 200, forgets on 404, and for a
+ * failure (no answer, 5xx) rewrites *r as a 200 from the cache (*json
+ * replaced; true) when it holds the path. */
+bool vk_kube__cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json);
+
+#define VK_KUBE_MAX_BODY (256u << 20) /* a LIST of thousands of objects fits */
+#define VK_KUBE_MAX_EVENT (16u << 20) /* one watch line */
 
 #endif

@@ -75,10 +75,7 @@ static char *resolve(const char *base_dir, const char *path)
 	return vk_asprintf("%s/%s", base_dir, path);
 }
 
-static bool looks_pem(const vk_buf *b)
-{
-	return b->data && strstr(b->data, "-----BEGIN ") != NULL;
-}
+static bool looks_pem(const vk_buf *b) { return b->data && strstr(b->data, "-----BEGIN ") != NULL; }
 
 /* Fills *out with PEM bytes from KEY-data (base64) or KEY (a file path); the
  * -data form wins when both are set, as in client-go. */
@@ -97,8 +94,8 @@ static int get_pem(pctx *p, const cJSON *obj, const char *key, const char *path,
 		}
 		if (!looks_pem(&b)) {
 			vk_buf_free(&b);
-			return failf(p, "%s.%s: not PEM data (no \"-----BEGIN\" line after base64 decoding)",
-			             path, data_key);
+			return failf(p, "%s.%s: not PEM data (no \"-----BEGIN\" line after base64 decoding)", path,
+			             data_key);
 		}
 	} else if (file && *file) {
 		char *full = resolve(p->base_dir, file), *ferr = NULL;
@@ -154,16 +151,15 @@ static int read_token(pctx *p, const char *field, const char *file, char **out)
 
 /* Finds the entry named `name` in the list `list` ("clusters", "users",
  * "contexts"); returns its inner object (entry[inner]) and its index. */
-static int find_named(pctx *p, const cJSON *root, const char *list, const char *inner,
-                      const char *name, const char *who, const cJSON **out, int *idx)
+static int find_named(pctx *p, const cJSON *root, const char *list, const char *inner, const char *name,
+                      const char *who, const cJSON **out, int *idx)
 {
 	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, list);
 	if (arr && !cJSON_IsNull(arr) && !cJSON_IsArray(arr))
 		return failf(p, "%s: expected a list", list);
 	int i = 0;
 	const cJSON *e;
-	cJSON_ArrayForEach(e, arr)
-	{
+	cJSON_ArrayForEach(e, arr) {
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
 		if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) {
 			const cJSON *in = cJSON_GetObjectItemCaseSensitive(e, inner);
@@ -231,8 +227,8 @@ static int parse_user(pctx *p, const cJSON *u, int i, vk_kubeconfig *out)
 	return 0;
 }
 
-int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const char *base_dir,
-                        const char *context, vk_kubeconfig *out, char **err)
+int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const char *base_dir, const char *context,
+                        vk_kubeconfig *out, char **err)
 {
 	pctx p = {.origin = origin ? origin : "kubeconfig", .base_dir = base_dir, .err = err};
 	memset(out, 0, sizeof *out);
@@ -263,14 +259,12 @@ int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const 
 	}
 	const cJSON *ctx, *cluster, *user = NULL;
 	int ci, cli, ui = -1;
-	if (find_named(&p, root, "contexts", "context", name,
-	               context ? "context" : "current-context", &ctx, &ci) < 0)
+	if (find_named(&p, root, "contexts", "context", name, context ? "context" : "current-context", &ctx, &ci) < 0)
 		goto out;
 	char path[64];
 	snprintf(path, sizeof path, "contexts[%d].context", ci);
 	const char *cluster_name, *user_name, *ns;
-	if (get_str(&p, ctx, "cluster", path, &cluster_name) < 0 ||
-	    get_str(&p, ctx, "user", path, &user_name) < 0 ||
+	if (get_str(&p, ctx, "cluster", path, &cluster_name) < 0 || get_str(&p, ctx, "user", path, &user_name) < 0 ||
 	    get_str(&p, ctx, "namespace", path, &ns) < 0)
 		goto out;
 	if (!cluster_name || !*cluster_name) {
@@ -398,7 +392,8 @@ int vk_kubeconfig_load(const char *path, const char *context, vk_kubeconfig *out
 		rc = -ENOENT;
 		if (err)
 			*err = vk_asprintf("no kubeconfig: give --kubeconfig, set $KUBECONFIG or run in a "
-			                   "pod (%s: %s)", def, strerror(errno));
+			                   "pod (%s: %s)",
+			                   def, strerror(errno));
 	} else {
 		rc = load_file(def, context, out, err);
 	}

@@ -42,12 +42,12 @@ struct vk_kube_link {
 	long peer_port;
 	listener *ls;
 	size_t nls, capls;
-	unsigned notifying;     /* depth of listener calls: removals wait */
-	bool removed;           /* a listener was removed while notifying */
+	unsigned notifying; /* depth of listener calls: removals wait */
+	bool removed;       /* a listener was removed while notifying */
 	bool probing;
-	bool told_down;         /* what the listeners last heard */
-	uv_timer_t *timer;      /* freed in its close callback */
-	uv_timer_t *soon;       /* tells the listeners on the next loop turn */
+	bool told_down;    /* what the listeners last heard */
+	uv_timer_t *timer; /* freed in its close callback */
+	uv_timer_t *soon;  /* tells the listeners on the next loop turn */
 };
 
 static void probe_done(const vk_kube_result *r, void *ud)
@@ -64,9 +64,9 @@ static void probe(vk_kube *k, bool down, uint64_t now)
 	l->probing = true;
 	l->last_probe_ms = now;
 	int rc = down ? vk_kube__request_limited(k, DOWN_TOTAL_MS, DOWN_CONNECT_MS, "GET", "/version", NULL, NULL,
-	                                        probe_done, k, NULL)
-	              : vk_kube__request_limited(k, PROBE_MS, PROBE_MS, "GET", "/version", NULL, NULL, probe_done,
-	                                        k, NULL);
+	                                         probe_done, k, NULL)
+	              : vk_kube__request_limited(k, PROBE_MS, PROBE_MS, "GET", "/version", NULL, NULL, probe_done, k,
+	                                         NULL);
 	if (rc < 0)
 		l->probing = false;
 	else if (!down)
@@ -87,10 +87,7 @@ void vk_kube__link_tick(vk_kube *k, uint64_t now)
 	}
 }
 
-static void tick(uv_timer_t *t)
-{
-	vk_kube__link_tick(t->data, vk_now_ms());
-}
+static void tick(uv_timer_t *t) { vk_kube__link_tick(t->data, vk_now_ms()); }
 
 static void tell(uv_timer_t *t);
 
@@ -199,10 +196,8 @@ static bool link_failure(CURLcode code)
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return true;
-	default:
-		return false;
+	case CURLE_SSL_CONNECT_ERROR: return true;
+	default: return false;
 	}
 }
 
@@ -224,15 +219,12 @@ void vk_kube__link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *err
 	l->down = true;
 	l->down_since_ms = vk_now_ms();
 	l->last_probe_ms = l->down_since_ms;
-	vk_warn("kube", "API server %s unreachable (%s); pods keep running, statuses and events wait for it",
-	        k->server, error ? error : curl_easy_strerror(code));
+	vk_warn("kube", "API server %s unreachable (%s); pods keep running, statuses and events wait for it", k->server,
+	        error ? error : curl_easy_strerror(code));
 	uv_timer_start(l->soon, tell, 0, 0);
 }
 
-bool vk_kube_link_up(const vk_kube *k)
-{
-	return k && k->link && !k->link->down;
-}
+bool vk_kube_link_up(const vk_kube *k) { return k && k->link && !k->link->down; }
 
 void vk_kube_link_listen(vk_kube *k, vk_kube_link_cb cb, void *ud)
 {

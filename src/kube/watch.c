@@ -22,12 +22,12 @@ struct vk_kube_watch {
 	vk_kube_event_cb on_event;
 	vk_kube_close_cb on_close;
 	void *ud;
-	long status;     /* HTTP status, read at the first chunk */
-	vk_buf line;     /* incomplete event (2xx) or error body (non-2xx) */
-	char *fail;      /* why we aborted the stream ourselves */
+	long status; /* HTTP status, read at the first chunk */
+	vk_buf line; /* incomplete event (2xx) or error body (non-2xx) */
+	char *fail;  /* why we aborted the stream ourselves */
 	int in_cb;
-	bool stopped;    /* vk_kube_watch_stop called: no more callbacks */
-	bool closed;     /* on_close running or done */
+	bool stopped; /* vk_kube_watch_stop called: no more callbacks */
+	bool closed;  /* on_close running or done */
 	vk_list link; /* k->watches */
 };
 
@@ -46,10 +46,7 @@ static void watch_free(vk_kube_watch *w)
 	free(w);
 }
 
-static bool ok_status(long s)
-{
-	return s >= 200 && s <= 299;
-}
+static bool ok_status(long s) { return s >= 200 && s <= 299; }
 
 /* Parses and delivers one event line; false when the watch must end. */
 static bool deliver(vk_kube_watch *w, const char *p, size_t n)
@@ -170,13 +167,13 @@ static void watch_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	watch_free(w);
 }
 
-int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
-                        vk_kube_close_cb on_close, void *ud, vk_kube_watch **out)
+int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event, vk_kube_close_cb on_close, void *ud,
+                        vk_kube_watch **out)
 {
 	if (!k || !path || path[0] != '/' || !on_event || !on_close)
 		return -EINVAL;
 	char *full = strstr(path, "watch=") ? vk_strdup(path)
-	             : vk_asprintf("%s%swatch=true", path, strchr(path, '?') ? "&" : "?");
+	                                    : vk_asprintf("%s%swatch=true", path, strchr(path, '?') ? "&" : "?");
 	struct curl_slist *headers = NULL;
 	CURL *e = vk_kube__easy(k, "GET", full, NULL, true, &headers);
 	free(full);

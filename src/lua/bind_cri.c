@@ -119,8 +119,7 @@ static int l_raw(lua_State *L)
 	if (!m)
 		return luaL_error(L, "vk.cri: no RPC named '%s'", name);
 	if (!lua_isnoneornil(L, 3) && !lua_istable(L, 3))
-		return luaL_error(L, "vk.cri.%s: the request must be a table, got %s", name,
-		                  luaL_typename(L, 3));
+		return luaL_error(L, "vk.cri.%s: the request must be a table, got %s", name, luaL_typename(L, 3));
 	uint32_t timeout = opt_timeout(L, 4, name);
 	vk_http *http = vk_lua_http(L);
 	if (!http)
@@ -131,8 +130,7 @@ static int l_raw(lua_State *L)
 	g->req = NULL;
 	luaL_setmetatable(L, GUARD_MT);
 	char *err = NULL;
-	if (vk_cri_new(http, ep, &g->cri, &err) < 0 ||
-	    vk_lua__cri_encode(L, 3, m->request, &g->req, &err) < 0) {
+	if (vk_cri_new(http, ep, &g->cri, &err) < 0 || vk_lua__cri_encode(L, 3, m->request, &g->req, &err) < 0) {
 		lua_pushfstring(L, "vk.cri.%s: %s", name, err);
 		free(err);
 		return lua_error(L);
@@ -193,44 +191,43 @@ static int l_where(lua_State *L)
 
 /* The Lua face of the module; receives raw, check, where, the RPC names and
  * the default endpoint. */
-static const char module_lua[] =
-	"local raw, check, where, names, DEFAULT = ...\n"
-	"local M = {DEFAULT_ENDPOINT = DEFAULT}\n"
-	"local default = DEFAULT\n"
-	"local function call(ep, name, req, opts)\n"
-	"  local r, err = raw(ep, name, req, opts)\n"
-	"  if r == nil then error(where() .. err, 0) end\n"
-	"  return r\n"
-	"end\n"
-	"local Client = {}\n"
-	"Client.__index = Client\n"
-	"Client.__name = 'vk.cri.client'\n"
-	"function Client.__tostring(c) return 'vk.cri.client(' .. c.endpoint .. ')' end\n"
-	"for _, name in ipairs(names) do\n"
-	"  M[name] = function(req, opts)\n"
-	"    local r = call(default, name, req, opts)\n"
-	"    return r\n"
-	"  end\n"
-	"  Client[name] = function(self, req, opts)\n"
-	"    if getmetatable(self) ~= Client then\n"
-	"      error('vk.cri: call it as a method, c:' .. name .. '{...}', 2)\n"
-	"    end\n"
-	"    local r = call(self.endpoint, name, req, opts or self.opts)\n"
-	"    return r\n"
-	"  end\n"
-	"end\n"
-	"function M.connect(endpoint, opts)\n"
-	"  if opts ~= nil and type(opts) ~= 'table' then\n"
-	"    error('vk.cri.connect: options must be a table like {timeout_ms = 5000}', 2)\n"
-	"  end\n"
-	"  return setmetatable({endpoint = check(endpoint or default), opts = opts}, Client)\n"
-	"end\n"
-	"function M.set_endpoint(endpoint) default = check(endpoint) end\n"
-	"function M.endpoint() return default end\n"
-	"function M.code(err)\n"
-	"  return type(err) == 'string' and err:match('vk%.cri%.[%w_]+: ([A-Z_]+): ') or nil\n"
-	"end\n"
-	"return M\n";
+static const char module_lua[] = "local raw, check, where, names, DEFAULT = ...\n"
+				 "local M = {DEFAULT_ENDPOINT = DEFAULT}\n"
+				 "local default = DEFAULT\n"
+				 "local function call(ep, name, req, opts)\n"
+				 "  local r, err = raw(ep, name, req, opts)\n"
+				 "  if r == nil then error(where() .. err, 0) end\n"
+				 "  return r\n"
+				 "end\n"
+				 "local Client = {}\n"
+				 "Client.__index = Client\n"
+				 "Client.__name = 'vk.cri.client'\n"
+				 "function Client.__tostring(c) return 'vk.cri.client(' .. c.endpoint .. ')' end\n"
+				 "for _, name in ipairs(names) do\n"
+				 "  M[name] = function(req, opts)\n"
+				 "    local r = call(default, name, req, opts)\n"
+				 "    return r\n"
+				 "  end\n"
+				 "  Client[name] = function(self, req, opts)\n"
+				 "    if getmetatable(self) ~= Client then\n"
+				 "      error('vk.cri: call it as a method, c:' .. name .. '{...}', 2)\n"
+				 "    end\n"
+				 "    local r = call(self.endpoint, name, req, opts or self.opts)\n"
+				 "    return r\n"
+				 "  end\n"
+				 "end\n"
+				 "function M.connect(endpoint, opts)\n"
+				 "  if opts ~= nil and type(opts) ~= 'table' then\n"
+				 "    error('vk.cri.connect: options must be a table like {timeout_ms = 5000}', 2)\n"
+				 "  end\n"
+				 "  return setmetatable({endpoint = check(endpoint or default), opts = opts}, Client)\n"
+				 "end\n"
+				 "function M.set_endpoint(endpoint) default = check(endpoint) end\n"
+				 "function M.endpoint() return default end\n"
+				 "function M.code(err)\n"
+				 "  return type(err) == 'string' and err:match('vk%.cri%.[%w_]+: ([A-Z_]+): ') or nil\n"
+				 "end\n"
+				 "return M\n";
 
 int vk_lua__open_cri(lua_State *L)
 {

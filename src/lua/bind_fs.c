@@ -23,18 +23,18 @@ enum state { ST_MKDIR, ST_OPEN, ST_FSTAT, ST_IO, ST_CLOSE, ST_RENAME, ST_UNLINK 
 
 typedef struct {
 	uv_fs_t req;
-	vk_lua_op *op;      /* NULL once cancelled: the chain then only cleans up */
-	const char *what;   /* "vk.fs.write_file" */
+	vk_lua_op *op;    /* NULL once cancelled: the chain then only cleans up */
+	const char *what; /* "vk.fs.write_file" */
 	enum kind kind;
 	enum state st;
 	char *path, *tmp;
-	size_t pos;         /* mkdir_p: end of the prefix made so far */
+	size_t pos; /* mkdir_p: end of the prefix made so far */
 	int mode;
 	uv_file fd;
-	char *data;         /* write: a copy of the data; read: the buffer */
+	char *data; /* write: a copy of the data; read: the buffer */
 	size_t len, off;
-	int64_t at;         /* read: file offset */
-	int err;            /* first failure (libuv code) */
+	int64_t at; /* read: file offset */
+	int err;    /* first failure (libuv code) */
 } fs_call;
 
 static void step(uv_fs_t *req);
@@ -108,14 +108,11 @@ static void next(fs_call *c)
 	}
 	case ST_OPEN:
 		if (c->kind == FS_WRITE)
-			rc = uv_fs_open(loop, &c->req, c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			                c->mode, step);
+			rc = uv_fs_open(loop, &c->req, c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, c->mode, step);
 		else
 			rc = uv_fs_open(loop, &c->req, c->path, O_RDONLY | O_CLOEXEC, 0, step);
 		break;
-	case ST_FSTAT:
-		rc = uv_fs_fstat(loop, &c->req, c->fd, step);
-		break;
+	case ST_FSTAT: rc = uv_fs_fstat(loop, &c->req, c->fd, step); break;
 	case ST_IO: {
 		uv_buf_t b = uv_buf_init(c->data + c->off, (unsigned)(c->len - c->off));
 		if (c->kind == FS_WRITE)
@@ -124,15 +121,9 @@ static void next(fs_call *c)
 			rc = uv_fs_read(loop, &c->req, c->fd, &b, 1, c->at + (int64_t)c->off, step);
 		break;
 	}
-	case ST_CLOSE:
-		rc = uv_fs_close(loop, &c->req, c->fd, step);
-		break;
-	case ST_RENAME:
-		rc = uv_fs_rename(loop, &c->req, c->tmp, c->path, step);
-		break;
-	case ST_UNLINK:
-		rc = uv_fs_unlink(loop, &c->req, c->tmp, step);
-		break;
+	case ST_CLOSE: rc = uv_fs_close(loop, &c->req, c->fd, step); break;
+	case ST_RENAME: rc = uv_fs_rename(loop, &c->req, c->tmp, c->path, step); break;
+	case ST_UNLINK: rc = uv_fs_unlink(loop, &c->req, c->tmp, step); break;
 	}
 	if (rc < 0) { /* could not even queue it */
 		fail(c, rc);
@@ -167,7 +158,7 @@ static void step(uv_fs_t *req)
 		}
 		uint64_t size = req->statbuf.st_size;
 		c->len = size < c->len ? (size_t)size : c->len; /* c->len held max_bytes */
-		if (c->at < 0) /* tail */
+		if (c->at < 0)                                  /* tail */
 			c->at = (int64_t)(size - c->len);
 		else
 			c->at = 0;
@@ -200,9 +191,7 @@ static void step(uv_fs_t *req)
 		}
 		finish(c);
 		return;
-	case ST_UNLINK:
-		finish(c);
-		return;
+	case ST_UNLINK: finish(c); return;
 	}
 	next(c);
 }
@@ -359,8 +348,11 @@ static int l_remove_all(lua_State *L)
 int vk_lua__open_fs(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"mkdir_p", l_mkdir_p}, {"write_file", l_write_file},
-		{"read_file", l_read_file}, {"remove_all", l_remove_all}, {NULL, NULL},
+		{"mkdir_p", l_mkdir_p},
+		{"write_file", l_write_file},
+		{"read_file", l_read_file},
+		{"remove_all", l_remove_all},
+		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);
 	return 1;

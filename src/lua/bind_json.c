@@ -116,7 +116,7 @@ int vk_lua__open_json(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
 		{"encode", l_encode}, {"decode", l_decode}, {"array", l_array}, {"is_array", l_is_array},
-		{"pack", l_pack}, {"unpack", l_unpack}, {NULL, NULL},
+		{"pack", l_pack},     {"unpack", l_unpack}, {NULL, NULL},
 	};
 	luaL_newlib(L, fns);
 	lua_pushlightuserdata(L, VK_LUA_NULL);

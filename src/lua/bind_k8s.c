@@ -179,8 +179,11 @@ static int l_backoff_delay(lua_State *L)
 int vk_lua__open_k8s(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{"next", l_backoff_next}, {"reset", l_backoff_reset},
-		{"attempts", l_backoff_attempts}, {"delay", l_backoff_delay}, {NULL, NULL},
+		{"next", l_backoff_next},
+		{"reset", l_backoff_reset},
+		{"attempts", l_backoff_attempts},
+		{"delay", l_backoff_delay},
+		{NULL, NULL},
 	};
 	if (luaL_newmetatable(L, BACKOFF_MT)) {
 		luaL_newlib(L, methods);
@@ -188,8 +191,11 @@ int vk_lua__open_k8s(lua_State *L)
 	}
 	lua_pop(L, 1);
 	static const luaL_Reg fns[] = {
-		{"quantity", l_quantity}, {"base64_encode", l_base64_encode},
-		{"base64_decode", l_base64_decode}, {"expand", l_expand}, {"backoff", l_backoff},
+		{"quantity", l_quantity},
+		{"base64_encode", l_base64_encode},
+		{"base64_decode", l_base64_decode},
+		{"expand", l_expand},
+		{"backoff", l_backoff},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

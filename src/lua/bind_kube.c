@@ -1,4 +1,6 @@
-/* vk.kube: read objects through the core's Kubernetes client.
+/* vk.kube: read objects through the core's Kubernetes client and its
+ * read-through cache (the last answer to the same GET while the API server
+ * cannot be reached; kept across restarts when vk has a store).
  *   get(path)                -> table, or nil, err ("not found" on 404)
  *   get_configmap(ns, name)  -> the ConfigMap
  *   get_secret(ns, name)     -> the Secret (data values stay base64)
@@ -60,7 +62,9 @@ static int start_get(lua_State *L, const char *what, const char *path)
 	vk_lua_op *op = vk_lua_op_new(L, what);
 	kube_get *g = vk_xcalloc(1, sizeof *g);
 	g->op = op;
-	int rc = vk_kube_request(k, "GET", path, NULL, NULL, on_answer, g, &g->call);
+	/* Read through the cache: while the API server cannot be reached, the
+	 * last answer to the same GET comes back (an edge node cut off). */
+	int rc = vk_kube_get_cached(k, path, on_answer, g, &g->call);
 	if (rc < 0) {
 		free(g);
 		vk_lua_op_finish(op, NULL, NULL); /* finished before yielding: freed with the task */
@@ -102,7 +106,10 @@ static int l_get_secret(lua_State *L) { return get_named(L, "vk.kube.get_secret"
 int vk_lua__open_kube(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"get", l_get}, {"get_configmap", l_get_configmap}, {"get_secret", l_get_secret}, {NULL, NULL},
+		{"get", l_get},
+		{"get_configmap", l_get_configmap},
+		{"get_secret", l_get_secret},
+		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);
 	return 1;

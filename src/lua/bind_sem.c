@@ -23,7 +23,7 @@
 #define SEM_MT "vk.semaphore"
 
 typedef struct sem {
-	unsigned refs;   /* the Lua object, each hold, each waiter */
+	unsigned refs; /* the Lua object, each hold, each waiter */
 	int size, free;
 	bool mutex;
 	vk_lua_host *h;
@@ -112,7 +112,7 @@ static int l_acquire(lua_State *L)
 		return 1;
 	}
 	return vk_lua__wait(L, s->mutex ? "vk.mutex:acquire" : "vk.semaphore:acquire", s, &s->refs, sem_unref,
-	                   push_true, &s->head, &s->tail);
+	                    push_true, &s->head, &s->tail);
 }
 
 static int l_try_acquire(lua_State *L)
@@ -216,8 +216,8 @@ void vk_lua__task_drop_holds(vk_lua_task *t)
 void vk_lua__sem_register(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{"acquire", l_acquire}, {"try_acquire", l_try_acquire}, {"release", l_release},
-		{"available", l_available}, {"waiting", l_waiting}, {NULL, NULL},
+		{"acquire", l_acquire},     {"try_acquire", l_try_acquire}, {"release", l_release},
+		{"available", l_available}, {"waiting", l_waiting},         {NULL, NULL},
 	};
 	if (luaL_newmetatable(L, SEM_MT)) {
 		luaL_newlib(L, methods);

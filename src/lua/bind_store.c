@@ -29,16 +29,16 @@ typedef struct lstore lstore;
 typedef struct scall scall;
 
 struct lstore {
-	vk_store *s;        /* NULL once closed */
-	bool own;           /* opened by vk.store.open (else vk's own store) */
+	vk_store *s; /* NULL once closed */
+	bool own;    /* opened by vk.store.open (else vk's own store) */
 	scall *calls;
 };
 
 struct scall {
-	vk_lua_op *op;      /* NULL once abandoned */
-	lstore *ls;         /* NULL for vk's own store */
+	vk_lua_op *op; /* NULL once abandoned */
+	lstore *ls;    /* NULL for vk's own store */
 	const char *what;
-	size_t plen;        /* the namespace prefix to strip from list keys */
+	size_t plen; /* the namespace prefix to strip from list keys */
 	bool raw;
 	int status;
 	char *err;
@@ -47,7 +47,7 @@ struct scall {
 	uint64_t rv;
 	vk_store_rec *recs;
 	size_t n;
-	vk_store *opened;   /* open: the new store */
+	vk_store *opened; /* open: the new store */
 	scall *prev, *next;
 };
 
@@ -193,8 +193,7 @@ static void on_write(vk_store *s, int status, const char *err, void *ud)
 	finish(ud);
 }
 
-static void on_list(vk_store *s, int status, const char *err, const vk_store_rec *recs, size_t n,
-                    void *ud)
+static void on_list(vk_store *s, int status, const char *err, const vk_store_rec *recs, size_t n, void *ud)
 {
 	scall *c = ud;
 	set_status(c, status, err);
@@ -351,8 +350,8 @@ static int l_put(lua_State *L)
 		v = text;
 		len = strlen(text);
 	} else {
-		return luaL_error(L, "vk.store.put: bad argument #%d (value): a string or a table, not %s",
-		                  a + 1, luaL_typename(L, a + 1));
+		return luaL_error(L, "vk.store.put: bad argument #%d (value): a string or a table, not %s", a + 1,
+		                  luaL_typename(L, a + 1));
 	}
 	char *k = full_key(L, ls, key);
 	scall *c = new_call(L, ls, "vk.store.put");
@@ -468,8 +467,8 @@ static int l_tostring(lua_State *L)
 int vk_lua__open_store(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{"get", l_get}, {"put", l_put}, {"delete", l_delete}, {"list", l_list},
-		{"close", l_close}, {NULL, NULL},
+		{"get", l_get},   {"put", l_put},     {"delete", l_delete},
+		{"list", l_list}, {"close", l_close}, {NULL, NULL},
 	};
 	if (luaL_newmetatable(L, STORE_MT)) {
 		luaL_newlib(L, methods);
@@ -483,8 +482,7 @@ int vk_lua__open_store(lua_State *L)
 	}
 	lua_pop(L, 1);
 	static const luaL_Reg fns[] = {
-		{"get", l_get}, {"put", l_put}, {"delete", l_delete}, {"list", l_list},
-		{"open", l_open}, {NULL, NULL},
+		{"get", l_get}, {"put", l_put}, {"delete", l_delete}, {"list", l_list}, {"open", l_open}, {NULL, NULL},
 	};
 	luaL_newlib(L, fns);
 	return 1;

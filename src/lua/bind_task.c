@@ -17,9 +17,9 @@
 #define SPAWN_MT "vk.task"
 
 typedef struct spawned {
-	unsigned refs;    /* the handle, the running task, each joiner */
+	unsigned refs; /* the handle, the running task, each joiner */
 	bool done, ok;
-	int res_ref;      /* {n=, ...} of the results, or the error string */
+	int res_ref; /* {n=, ...} of the results, or the error string */
 	vk_lua_host *h;
 	vk_lua_waiter *head, *tail;
 } spawned;
@@ -187,7 +187,10 @@ int vk_lua__open_task(lua_State *L)
 	}
 	lua_pop(L, 1);
 	static const luaL_Reg fns[] = {
-		{"spawn", l_spawn}, {"semaphore", vk_lua__semaphore_new}, {"mutex", vk_lua__mutex_new}, {NULL, NULL},
+		{"spawn", l_spawn},
+		{"semaphore", vk_lua__semaphore_new},
+		{"mutex", vk_lua__mutex_new},
+		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);
 	return 1;

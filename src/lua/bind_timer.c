@@ -72,12 +72,12 @@ static int l_sleep(lua_State *L)
  * only points at it, and is anchored (ud_ref) so that a dropped handle does
  * not stop the timer, as with setInterval. */
 typedef struct vk_lua_every {
-	vk_lua_handle hd;       /* the host stops it on close and on reload */
+	vk_lua_handle hd; /* the host stops it on close and on reload */
 	uv_timer_t timer;
 	vk_lua_host *h;
 	int fn_ref, ud_ref;
-	bool busy;              /* a tick's task still runs: skip ticks */
-	bool closed;            /* the handle is closed; freed when !busy */
+	bool busy;   /* a tick's task still runs: skip ticks */
+	bool closed; /* the handle is closed; freed when !busy */
 } vk_lua_every;
 
 typedef struct {
@@ -189,7 +189,10 @@ int vk_lua__open_timer(lua_State *L)
 	}
 	lua_pop(L, 1);
 	static const luaL_Reg fns[] = {
-		{"sleep", l_sleep}, {"every", l_every}, {"now_ms", l_now_ms}, {NULL, NULL},
+		{"sleep", l_sleep},
+		{"every", l_every},
+		{"now_ms", l_now_ms},
+		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);
 	return 1;

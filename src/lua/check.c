@@ -23,7 +23,7 @@ typedef struct {
 	char **problems;
 	size_t n;
 	vk_lua_host *h;
-	uv_timer_t *deadline;    /* freed in its close callback */
+	uv_timer_t *deadline; /* freed in its close callback */
 	bool timed_out;
 } check_ctx;
 
@@ -85,15 +85,12 @@ static void on_deadline(uv_timer_t *t)
 {
 	check_ctx *c = t->data;
 	c->timed_out = true;
-	add(c, vk_asprintf("%s: init did not return within %d s (waiting on I/O that does not answer?)",
-	                   c->h->path, CHECK_INIT_MS / 1000));
+	add(c, vk_asprintf("%s: init did not return within %d s (waiting on I/O that does not answer?)", c->h->path,
+	                   CHECK_INIT_MS / 1000));
 	vk_lua__host_close(c->h); /* ends init with -ECANCELED: init_done reports */
 }
 
-static void nothing_done(vk_lua_task *t, int err, const char *errmsg, int nres)
-{
-	check_end(t->h, t->done_ud);
-}
+static void nothing_done(vk_lua_task *t, int err, const char *errmsg, int nres) { check_end(t->h, t->done_ud); }
 
 static int traceback(lua_State *L)
 {

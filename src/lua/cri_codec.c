@@ -43,10 +43,7 @@ static int fail(enc *e, const char *fmt, ...)
 	return -1;
 }
 
-static const char *type_name(lua_State *L, int idx)
-{
-	return luaL_typename(L, idx);
-}
+static const char *type_name(lua_State *L, int idx) { return luaL_typename(L, idx); }
 
 /* A map<K, V> field is a repeated message "XxxEntry" nested in its owner
  * with exactly key = 1 and value = 2 (protoc's map lowering); protobuf-c
@@ -66,12 +63,16 @@ static bool is_map_entry(const ProtobufCFieldDescriptor *f)
 static size_t elem_size(ProtobufCType t)
 {
 	switch (t) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-		return sizeof(int32_t);
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-		return sizeof(int64_t);
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32: return sizeof(int32_t);
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: return sizeof(int64_t);
 	case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
 	case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
 	case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
@@ -85,8 +86,7 @@ static size_t elem_size(ProtobufCType t)
 
 /* ---- encode ------------------------------------------------------------ */
 
-static int enc_message(enc *e, int idx, const ProtobufCMessageDescriptor *d,
-                       ProtobufCMessage **slot);
+static int enc_message(enc *e, int idx, const ProtobufCMessageDescriptor *d, ProtobufCMessage **slot);
 
 static int enc_integer(enc *e, int idx, lua_Integer lo, lua_Integer hi, lua_Integer *out)
 {
@@ -96,11 +96,11 @@ static int enc_integer(enc *e, int idx, lua_Integer lo, lua_Integer hi, lua_Inte
 	if (lua_type(L, idx) == LUA_TNUMBER || lua_type(L, idx) == LUA_TSTRING)
 		v = lua_tointegerx(L, idx, &isnum);
 	if (!isnum)
-		return fail(e, "expected an integer, got %s", lua_type(L, idx) == LUA_TNUMBER ?
-		            "a number with a fraction" : type_name(L, idx));
+		return fail(e, "expected an integer, got %s",
+		            lua_type(L, idx) == LUA_TNUMBER ? "a number with a fraction" : type_name(L, idx));
 	if (v < lo || v > hi)
-		return fail(e, "%" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]",
-		            (int64_t)v, (int64_t)lo, (int64_t)hi);
+		return fail(e, "%" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]", (int64_t)v, (int64_t)lo,
+		            (int64_t)hi);
 	*out = v;
 	return 0;
 }
@@ -137,22 +137,28 @@ static int enc_value(enc *e, int idx, const ProtobufCFieldDescriptor *f, void *d
 	lua_State *L = e->L;
 	lua_Integer v;
 	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
 		if (enc_integer(e, idx, INT32_MIN, INT32_MAX, &v) < 0)
 			return -1;
 		*(int32_t *)dst = (int32_t)v;
 		return 0;
-	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
 		if (enc_integer(e, idx, 0, UINT32_MAX, &v) < 0)
 			return -1;
 		*(uint32_t *)dst = (uint32_t)v;
 		return 0;
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
 		if (enc_integer(e, idx, LUA_MININTEGER, LUA_MAXINTEGER, &v) < 0)
 			return -1;
 		*(int64_t *)dst = (int64_t)v;
 		return 0;
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
 		/* A float at or above 2^63 is how such a value comes back out. */
 		if (lua_type(L, idx) == LUA_TNUMBER && !lua_isinteger(L, idx)) {
 			double x = lua_tonumber(L, idx);
@@ -165,7 +171,8 @@ static int enc_value(enc *e, int idx, const ProtobufCFieldDescriptor *f, void *d
 			return -1;
 		*(uint64_t *)dst = (uint64_t)v;
 		return 0;
-	case PROTOBUF_C_TYPE_FLOAT: case PROTOBUF_C_TYPE_DOUBLE: {
+	case PROTOBUF_C_TYPE_FLOAT:
+	case PROTOBUF_C_TYPE_DOUBLE: {
 		if (lua_type(L, idx) != LUA_TNUMBER)
 			return fail(e, "expected a number, got %s", type_name(L, idx));
 		double x = lua_tonumber(L, idx);
@@ -180,8 +187,7 @@ static int enc_value(enc *e, int idx, const ProtobufCFieldDescriptor *f, void *d
 			return fail(e, "expected a boolean, got %s", type_name(L, idx));
 		*(protobuf_c_boolean *)dst = lua_toboolean(L, idx);
 		return 0;
-	case PROTOBUF_C_TYPE_ENUM:
-		return enc_enum(e, idx, f->descriptor, (int *)dst);
+	case PROTOBUF_C_TYPE_ENUM: return enc_enum(e, idx, f->descriptor, (int *)dst);
 	case PROTOBUF_C_TYPE_STRING: {
 		int t = lua_type(L, idx);
 		if (t != LUA_TSTRING && t != LUA_TNUMBER)
@@ -194,8 +200,7 @@ static int enc_value(enc *e, int idx, const ProtobufCFieldDescriptor *f, void *d
 			return fail(e, "string contains a NUL byte (use a bytes field)");
 		}
 		char **slot = dst;
-		if (*slot && *slot != protobuf_c_empty_string &&
-		    *slot != (const char *)f->default_value)
+		if (*slot && *slot != protobuf_c_empty_string && *slot != (const char *)f->default_value)
 			free(*slot);
 		*slot = vk_strdup(s);
 		lua_pop(L, 1);
@@ -212,8 +217,7 @@ static int enc_value(enc *e, int idx, const ProtobufCFieldDescriptor *f, void *d
 		b->len = n;
 		return 0;
 	}
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return enc_message(e, idx, f->descriptor, dst);
+	case PROTOBUF_C_TYPE_MESSAGE: return enc_message(e, idx, f->descriptor, dst);
 	}
 	return fail(e, "unsupported field type %d", (int)f->type);
 }
@@ -227,8 +231,7 @@ static int check_sequence(enc *e, int idx, size_t *n)
 	while (lua_next(L, idx)) {
 		lua_pop(L, 1);
 		count++;
-		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
-		    (size_t)lua_tointeger(L, -1) > len) {
+		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || (size_t)lua_tointeger(L, -1) > len) {
 			int rc = fail(e, "expected an array, got a table with key '%s'",
 			              lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
 			lua_pop(L, 1);
@@ -330,14 +333,13 @@ static int enc_field(enc *e, int vidx, const ProtobufCFieldDescriptor *f, char *
 		return is_map_entry(f) ? enc_map(e, vidx, f, m) : enc_repeated(e, vidx, f, m);
 	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
 		*(uint32_t *)(m + f->quantifier_offset) = f->id;
-	else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
-	         f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING)
+	else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+	         f->type != PROTOBUF_C_TYPE_STRING)
 		*(protobuf_c_boolean *)(m + f->quantifier_offset) = 1;
 	return enc_value(e, vidx, f, m + f->offset);
 }
 
-static int enc_message(enc *e, int idx, const ProtobufCMessageDescriptor *d,
-                       ProtobufCMessage **slot)
+static int enc_message(enc *e, int idx, const ProtobufCMessageDescriptor *d, ProtobufCMessage **slot)
 {
 	lua_State *L = e->L;
 	if (lua_type(L, idx) != LUA_TTABLE)
@@ -354,15 +356,13 @@ static int enc_message(enc *e, int idx, const ProtobufCMessageDescriptor *d,
 		if (lua_type(L, -2) != LUA_TSTRING) {
 			const char *kt = type_name(L, -2);
 			lua_pop(L, 2);
-			return fail(e, "expected a table of fields (%s), got a table with a %s key",
-			            d->name, kt);
+			return fail(e, "expected a table of fields (%s), got a table with a %s key", d->name, kt);
 		}
 		const char *name = lua_tostring(L, -2);
 		if (base)
 			vk_buf_append(&e->path, ".", 1);
 		vk_buf_append(&e->path, name, strlen(name));
-		const ProtobufCFieldDescriptor *f =
-			protobuf_c_message_descriptor_get_field_by_name(d, name);
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, name);
 		int rc;
 		if (!f)
 			rc = unknown_field(e, d);
@@ -382,8 +382,7 @@ static int enc_message(enc *e, int idx, const ProtobufCMessageDescriptor *d,
 	return 0;
 }
 
-int vk_lua__cri_encode(lua_State *L, int idx, const ProtobufCMessageDescriptor *d,
-                        ProtobufCMessage **out, char **err)
+int vk_lua__cri_encode(lua_State *L, int idx, const ProtobufCMessageDescriptor *d, ProtobufCMessage **out, char **err)
 {
 	idx = lua_absindex(L, idx);
 	enc e = {.L = L};
@@ -411,16 +410,16 @@ int vk_lua__cri_encode(lua_State *L, int idx, const ProtobufCMessageDescriptor *
 static void push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const void *p)
 {
 	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-		lua_pushinteger(L, *(const int32_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-		lua_pushinteger(L, *(const uint32_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-		lua_pushinteger(L, (lua_Integer) * (const int64_t *)p);
-		break;
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32: lua_pushinteger(L, *(const int32_t *)p); break;
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32: lua_pushinteger(L, *(const uint32_t *)p); break;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64: lua_pushinteger(L, (lua_Integer) * (const int64_t *)p); break;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: {
 		uint64_t v = *(const uint64_t *)p;
 		if (v > (uint64_t)LUA_MAXINTEGER)
 			lua_pushnumber(L, (lua_Number)v);
@@ -428,15 +427,9 @@ static void push_value(lua_State *L, const ProtobufCFieldDescriptor *f, const vo
 			lua_pushinteger(L, (lua_Integer)v);
 		break;
 	}
-	case PROTOBUF_C_TYPE_FLOAT:
-		lua_pushnumber(L, *(const float *)p);
-		break;
-	case PROTOBUF_C_TYPE_DOUBLE:
-		lua_pushnumber(L, *(const double *)p);
-		break;
-	case PROTOBUF_C_TYPE_BOOL:
-		lua_pushboolean(L, *(const protobuf_c_boolean *)p);
-		break;
+	case PROTOBUF_C_TYPE_FLOAT: lua_pushnumber(L, *(const float *)p); break;
+	case PROTOBUF_C_TYPE_DOUBLE: lua_pushnumber(L, *(const double *)p); break;
+	case PROTOBUF_C_TYPE_BOOL: lua_pushboolean(L, *(const protobuf_c_boolean *)p); break;
 	case PROTOBUF_C_TYPE_ENUM: {
 		int v = *(const int *)p;
 		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);

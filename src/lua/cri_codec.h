@@ -28,8 +28,7 @@
  * freed and set to NULL and *err (malloc'd) naming the bad field by its
  * path, e.g. "config.metadata.nmae: unknown field of runtime.v1.PodSandboxMetadata
  * (fields: name, uid, namespace, attempt)". */
-int vk_lua__cri_encode(lua_State *L, int idx, const ProtobufCMessageDescriptor *d,
-                        ProtobufCMessage **out, char **err);
+int vk_lua__cri_encode(lua_State *L, int idx, const ProtobufCMessageDescriptor *d, ProtobufCMessage **out, char **err);
 
 /* Pushes msg as a table (may raise only on memory errors). */
 void vk_lua__cri_push(lua_State *L, const ProtobufCMessage *msg);

@@ -113,7 +113,7 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	h->max_instr = o->max_instructions ? o->max_instructions : DEFAULT_MAX_INSTR;
 	h->max_ms = o->max_run_ms ? o->max_run_ms : DEFAULT_MAX_MS;
 	h->provider_ref = LUA_NOREF;
-	h->refs = 1; /* the provider's own reference, dropped by close */
+	h->refs = 1;                               /* the provider's own reference, dropped by close */
 	*(vk_lua_host **)lua_getextraspace(L) = h; /* copied into every new thread */
 
 	uv_idle_init(h->loop, &h->kick);
@@ -187,7 +187,8 @@ void vk_lua__host_close(vk_lua_host *h)
 	for (;;) {
 		vk_lua_task *t = NULL;
 		vk_list *n, *tmp;
-		VK_LIST_FOREACH_SAFE(n, tmp, &h->tasks) {
+		VK_LIST_FOREACH_SAFE(n, tmp, &h->tasks)
+		{
 			vk_lua_task *c = VK_LIST_ENTRY(n, vk_lua_task, link);
 			if (c->state != VK_TASK_RUNNING && c->state != VK_TASK_DONE) {
 				t = c;
@@ -283,8 +284,7 @@ vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_lua_task_d
 		t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
 	lua_xmove(L, t->co, 1); /* the function */
-	lua_sethook(t->co, budget_hook, LUA_MASKCOUNT,
-	            h->max_instr < HOOK_EVERY ? (int)h->max_instr : HOOK_EVERY);
+	lua_sethook(t->co, budget_hook, LUA_MASKCOUNT, h->max_instr < HOOK_EVERY ? (int)h->max_instr : HOOK_EVERY);
 	t->speaker = vk_strdup(speaker);
 	t->done = done;
 	t->done_ud = ud;
@@ -304,8 +304,7 @@ static void task_free(vk_lua_task *t)
 	vk_list_remove(&t->ready_link);
 	/* A coroutine that returned is as good as new once its stack is empty;
 	 * one that raised or was killed is dropped. */
-	if (t->reusable && !h->closing && h->n_idle_co < VK_LUA_IDLE_COROUTINES &&
-	    lua_status(t->co) == LUA_OK) {
+	if (t->reusable && !h->closing && h->n_idle_co < VK_LUA_IDLE_COROUTINES && lua_status(t->co) == LUA_OK) {
 		lua_settop(t->co, 0);
 		h->idle_co[h->n_idle_co++] = t->ref;
 	} else {
@@ -475,7 +474,8 @@ void vk_lua__handles_stop(vk_lua_host *h)
 void vk_lua__handles_stop_gen(vk_lua_host *h, unsigned gen, bool older)
 {
 	vk_list *n, *tmp;
-	VK_LIST_FOREACH_SAFE(n, tmp, &h->handles) {
+	VK_LIST_FOREACH_SAFE(n, tmp, &h->handles)
+	{
 		vk_lua_handle *hd = VK_LIST_ENTRY(n, vk_lua_handle, link);
 		if (older ? hd->gen < gen : hd->gen == gen) {
 			vk_list_remove(n);

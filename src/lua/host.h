@@ -33,32 +33,32 @@ typedef void (*vk_lua_task_done_fn)(vk_lua_task *t, int err, const char *errmsg,
 struct vk_lua_task {
 	vk_lua_host *h;
 	lua_State *co;
-	int ref;                 /* registry ref anchoring co */
+	int ref; /* registry ref anchoring co */
 	vk_lua_task_state state;
-	int nargs;               /* arguments waiting on co's stack (QUEUED) */
-	char *speaker;           /* "provider create_pod default/web-1" */
-	char *ns, *name;         /* pod key when known, else NULL */
-	vk_lua_op *op;           /* the op it waits on (WAITING) */
-	vk_lua_op *early;        /* an op finished before its binding yielded */
-	uint64_t instr;          /* instructions since the last resume */
-	uint64_t resumed_ns;     /* uv_hrtime() at the last resume */
-	bool killed;             /* budget exceeded: sticky */
-	bool reusable;           /* returned normally: co may serve another task */
+	int nargs;           /* arguments waiting on co's stack (QUEUED) */
+	char *speaker;       /* "provider create_pod default/web-1" */
+	char *ns, *name;     /* pod key when known, else NULL */
+	vk_lua_op *op;       /* the op it waits on (WAITING) */
+	vk_lua_op *early;    /* an op finished before its binding yielded */
+	uint64_t instr;      /* instructions since the last resume */
+	uint64_t resumed_ns; /* uv_hrtime() at the last resume */
+	bool killed;         /* budget exceeded: sticky */
+	bool reusable;       /* returned normally: co may serve another task */
 	char *killmsg;
 	vk_lua_task_done_fn done;
-	void *done_ud;           /* per-kind data, see provider.c / bind_timer.c */
-	int arg_ref;             /* LUA_NOREF or a table to read back (init, node_status) */
+	void *done_ud;             /* per-kind data, see provider.c / bind_timer.c */
+	int arg_ref;               /* LUA_NOREF or a table to read back (init, node_status) */
 	struct vk_lua_hold *holds; /* semaphore permits it holds, see bind_sem.c */
-	vk_list link;            /* h->tasks */
-	vk_list ready_link;      /* h->ready, while QUEUED */
+	vk_list link;              /* h->tasks */
+	vk_list ready_link;        /* h->ready, while QUEUED */
 };
 
 struct vk_lua_op {
-	vk_lua_host *h;          /* holds a reference until the op is freed */
-	vk_lua_task *task;       /* NULL once abandoned */
-	char *what;              /* "vk.timer.sleep" */
+	vk_lua_host *h;    /* holds a reference until the op is freed */
+	vk_lua_task *task; /* NULL once abandoned */
+	char *what;        /* "vk.timer.sleep" */
 	bool yielded;
-	bool finished_early;     /* finish came before yield */
+	bool finished_early; /* finish came before yield */
 	int early_n;
 	void (*cancel)(void *ud);
 	void *cancel_ud;
@@ -75,27 +75,27 @@ struct vk_lua_host {
 	vk_http *http;
 	vk_kube *kube;
 	vk_store *store;
-	char *path;              /* as given */
-	char *name;              /* P.name or the file's basename */
+	char *path; /* as given */
+	char *name; /* P.name or the file's basename */
 	uint64_t max_instr;
 	uint32_t max_ms;
-	int provider_ref;        /* the provider table */
-	int base_loaded_ref;     /* package.loaded keys that are not the provider's */
-	unsigned gen;            /* bumped by each successful reload */
+	int provider_ref;    /* the provider table */
+	int base_loaded_ref; /* package.loaded keys that are not the provider's */
+	unsigned gen;        /* bumped by each successful reload */
 	bool reloading;
 	bool has[VK_CALL__COUNT];
 	vk_provider prov;
-	uv_idle_t kick;          /* starts queued tasks on the next loop turn */
-	vk_list tasks;           /* vk_lua_task, newest first */
-	vk_list ready;           /* vk_lua_task queued to start, oldest first */
-	vk_lua_task *current;    /* the task whose coroutine is running */
+	uv_idle_t kick;                      /* starts queued tasks on the next loop turn */
+	vk_list tasks;                       /* vk_lua_task, newest first */
+	vk_list ready;                       /* vk_lua_task queued to start, oldest first */
+	vk_lua_task *current;                /* the task whose coroutine is running */
 	int idle_co[VK_LUA_IDLE_COROUTINES]; /* registry refs of finished coroutines to reuse */
 	int n_idle_co;
-	uv_timer_t settle;       /* a while after the last task: collect the garbage a burst left */
-	size_t gc_base_kb;       /* the heap after the last full collection */
+	uv_timer_t settle; /* a while after the last task: collect the garbage a burst left */
+	size_t gc_base_kb; /* the heap after the last full collection */
 	unsigned refs;
 	bool closing;
-	vk_list handles;         /* vk_lua_handle: what bindings keep running across callbacks */
+	vk_list handles; /* vk_lua_handle: what bindings keep running across callbacks */
 	/* open-time state */
 	vk_lua_open_cb open_cb;
 	void *open_ud;
@@ -111,18 +111,18 @@ void vk_lua__host_close(vk_lua_host *h); /* cancels everything, then unrefs */
 /* Creates a task whose coroutine will call the function on top of h->L's
  * stack (popped).  Push its arguments onto t->co, then queue or resume it. */
 vk_lua_task *vk_lua__task_new(vk_lua_host *h, const char *speaker, vk_lua_task_done_fn done, void *ud);
-void vk_lua__task_queue(vk_lua_task *t, int nargs);   /* starts on the next loop turn */
-void vk_lua__task_resume(vk_lua_task *t, int nargs);  /* runs it now */
-vk_lua_task *vk_lua__current(lua_State *L);           /* NULL outside a task */
+void vk_lua__task_queue(vk_lua_task *t, int nargs);  /* starts on the next loop turn */
+void vk_lua__task_resume(vk_lua_task *t, int nargs); /* runs it now */
+vk_lua_task *vk_lua__current(lua_State *L);          /* NULL outside a task */
 int vk_lua__pcall_budgeted(vk_lua_host *h, int nargs, int nres, int msgh, const char *speaker);
-void vk_lua__op_free_early(vk_lua_task *t);             /* op.c */
+void vk_lua__op_free_early(vk_lua_task *t); /* op.c */
 /* Fills path's position "file:line:" of the Lua function at `level`. */
 void vk_lua__where(lua_State *L, int level, char *out, size_t n);
 
 /* provider.c / reload.c */
 char *vk_lua__load_provider(vk_lua_host *h, bool has[VK_CALL__COUNT], int *ref, char **name);
 char *vk_lua__write_back_node(vk_lua_host *h, lua_State *co, int ref, cJSON *node);
-void vk_lua__snapshot_loaded(vk_lua_host *h); /* what package.loaded holds before the provider */
+void vk_lua__snapshot_loaded(vk_lua_host *h);            /* what package.loaded holds before the provider */
 vk_lua_host *vk_lua__host_from_provider(vk_provider *p); /* NULL when p is not a Lua provider */
 int vk_lua__nothing(lua_State *L);
 
@@ -165,22 +165,22 @@ struct vk_lua_waiter {
 	vk_lua_host *h;
 	vk_lua_op *op;
 	vk_lua_task *task;
-	void *obj;              /* the semaphore or the spawned task waited on */
+	void *obj; /* the semaphore or the spawned task waited on */
 	vk_lua_unref_fn unref;
-	vk_lua_push_fn push;    /* the waiting call's results */
-	bool woken;             /* the timer is started: no longer queued */
+	vk_lua_push_fn push;         /* the waiting call's results */
+	bool woken;                  /* the timer is started: no longer queued */
 	char where[LUA_IDSIZE + 32]; /* "file:line: " of the waiting call */
 	vk_lua_waiter **queue_head, **queue_tail;
 	vk_lua_waiter *next;
 };
-int vk_lua__wait(lua_State *L, const char *what, void *obj, unsigned *refs, vk_lua_unref_fn unref,
-                 vk_lua_push_fn push, vk_lua_waiter **head, vk_lua_waiter **tail);
+int vk_lua__wait(lua_State *L, const char *what, void *obj, unsigned *refs, vk_lua_unref_fn unref, vk_lua_push_fn push,
+                 vk_lua_waiter **head, vk_lua_waiter **tail);
 void vk_lua__wake(vk_lua_waiter *w);
 /* The task that may hold permits or spawn, or a Lua error naming `what`. */
 vk_lua_task *vk_lua__owner_task(lua_State *L, const char *what);
 
 /* bind_sem.c */
-void vk_lua__sem_register(lua_State *L);     /* the semaphore metatable */
+void vk_lua__sem_register(lua_State *L); /* the semaphore metatable */
 int vk_lua__semaphore_new(lua_State *L);
 int vk_lua__mutex_new(lua_State *L);
 void vk_lua__task_drop_holds(vk_lua_task *t); /* as a task ends: gives back its permits */
@@ -193,7 +193,7 @@ typedef struct {
 	const cJSON *config, *node;
 } vk_lua_init_args;
 int vk_lua__push_init_args(lua_State *L);
-void vk_lua__json_init(lua_State *L);   /* the array metatable in the registry */
+void vk_lua__json_init(lua_State *L); /* the array metatable in the registry */
 void vk_lua__json_mark_array(lua_State *L, int idx);
 bool vk_lua__json_is_array(lua_State *L, int idx);
 /* vk_lua_to_json, raising "WHAT: why" (a Lua error) when the value has no
@@ -204,7 +204,7 @@ extern char vk_lua__null_sentinel;
 
 /* ---- the host as bindings see it ------------------------------------------
  * Bindings use these rather than the host's fields. */
-lua_State *vk_lua__state(const vk_lua_host *h);   /* the main state */
+lua_State *vk_lua__state(const vk_lua_host *h); /* the main state */
 bool vk_lua__closing(const vk_lua_host *h);
 unsigned vk_lua__generation(const vk_lua_host *h); /* the provider version now running */
 void *vk_lua__task_ud(const vk_lua_task *t);       /* the ud given to vk_lua__task_new */
@@ -221,12 +221,12 @@ bool vk_lua__notify(lua_State *L, cJSON *pod_or_status);
  * must unlink it (vk_lua__handle_remove). */
 typedef struct vk_lua_handle {
 	vk_list link;
-	unsigned gen;                          /* set by vk_lua__handle_add */
+	unsigned gen; /* set by vk_lua__handle_add */
 	void (*stop)(struct vk_lua_handle *hd);
 } vk_lua_handle;
 void vk_lua__handle_add(vk_lua_host *h, vk_lua_handle *hd);
 void vk_lua__handle_remove(vk_lua_handle *hd);
-void vk_lua__handles_stop(vk_lua_host *h);                              /* all: on close */
+void vk_lua__handles_stop(vk_lua_host *h);                               /* all: on close */
 void vk_lua__handles_stop_gen(vk_lua_host *h, unsigned gen, bool older); /* gen, or older ones */
 
 #endif

@@ -186,10 +186,7 @@ static cJSON *array_from(conv *c, int t, lua_Integer n)
 	return a;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 /* An object's keys are emitted sorted, so the same table always gives the
  * same text (stable logs, stable status comparisons). */
@@ -269,10 +266,8 @@ static cJSON *to_json(conv *c, int idx)
 		return NULL;
 	}
 	switch (lua_type(L, idx)) {
-	case LUA_TNIL:
-		return cJSON_CreateNull();
-	case LUA_TBOOLEAN:
-		return cJSON_CreateBool(lua_toboolean(L, idx));
+	case LUA_TNIL: return cJSON_CreateNull();
+	case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
 	case LUA_TNUMBER:
 		if (lua_isinteger(L, idx))
 			return cJSON_CreateNumber((double)lua_tointeger(L, idx));
@@ -310,8 +305,7 @@ static cJSON *to_json(conv *c, int idx)
 		c->stack[c->depth] = p;
 		return table_to_json(c, idx);
 	}
-	default:
-		break;
+	default: break;
 	}
 	fail(c, "a %s has no JSON form", luaL_typename(L, idx));
 	return NULL;

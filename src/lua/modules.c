@@ -7,20 +7,13 @@
 #include "vk/util.h"
 
 static const luaL_Reg modules[] = {
-	{"vk.timer", vk_lua__open_timer},
-	{"vk.log", vk_lua__open_log},
-	{"vk.json", vk_lua__open_json},
-	{"vk.yaml", vk_lua__open_yaml},
-	{"vk.notify", vk_lua__open_notify},
-	{"vk.kube", vk_lua__open_kube},
-	{"vk.http", vk_lua__open_http},
-	{"vk.cri", vk_lua__open_cri},
-	{"vk.fs", vk_lua__open_fs},
-	{"vk.event", vk_lua__open_event},
-	{"vk.k8s", vk_lua__open_k8s},
-	{"vk.task", vk_lua__open_task},
-	{"vk.store", vk_lua__open_store},
-	{NULL, NULL},
+	{"vk.timer", vk_lua__open_timer},   {"vk.log", vk_lua__open_log},
+	{"vk.json", vk_lua__open_json},     {"vk.yaml", vk_lua__open_yaml},
+	{"vk.notify", vk_lua__open_notify}, {"vk.kube", vk_lua__open_kube},
+	{"vk.http", vk_lua__open_http},     {"vk.cri", vk_lua__open_cri},
+	{"vk.fs", vk_lua__open_fs},         {"vk.event", vk_lua__open_event},
+	{"vk.k8s", vk_lua__open_k8s},       {"vk.task", vk_lua__open_task},
+	{"vk.store", vk_lua__open_store},   {NULL, NULL},
 };
 
 /* vk.<name> requires "vk.<name>" on first use, so `vk.timer.sleep(10)`
@@ -77,10 +70,7 @@ static int refuse_exit(lua_State *L)
 	return luaL_error(L, "os.exit is not available to a provider: an error() fails only this callback");
 }
 
-static int refuse_sethook(lua_State *L)
-{
-	return luaL_error(L, "debug.sethook is reserved for vk's callback budget");
-}
+static int refuse_sethook(lua_State *L) { return luaL_error(L, "debug.sethook is reserved for vk's callback budget"); }
 
 /* A provider must not end vk (os.exit) nor lift its own budget. */
 static void guard_stdlib(lua_State *L)

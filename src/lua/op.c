@@ -21,11 +21,15 @@ vk_lua_op *vk_lua_op_new(lua_State *L, const char *what)
 	if (h && h->closing)
 		luaL_error(L, "%s: the provider is closing", what);
 	if (!lua_isyieldable(L) || !t)
-		luaL_error(L, "%s: cannot do I/O here: a module's top level (require) and metamethods "
-		              "cannot yield; move the call into a callback", what);
+		luaL_error(L,
+		           "%s: cannot do I/O here: a module's top level (require) and metamethods "
+		           "cannot yield; move the call into a callback",
+		           what);
 	if (t->co != L)
-		luaL_error(L, "%s: cannot do I/O inside a coroutine the provider created "
-		              "(coroutine.create/wrap); call it from the callback itself", what);
+		luaL_error(L,
+		           "%s: cannot do I/O inside a coroutine the provider created "
+		           "(coroutine.create/wrap); call it from the callback itself",
+		           what);
 	if (t->op)
 		luaL_error(L, "%s: another operation is already pending in this callback", what);
 	vk_lua__op_free_early(t);

@@ -16,10 +16,7 @@
 static vk_lua_host *host_of(vk_provider *p) { return VK_CONTAINER_OF(p, vk_lua_host, prov); }
 static const vk_provider_iface lua_iface;
 
-vk_lua_host *vk_lua__host_from_provider(vk_provider *p)
-{
-	return p && p->iface == &lua_iface ? host_of(p) : NULL;
-}
+vk_lua_host *vk_lua__host_from_provider(vk_provider *p) { return p && p->iface == &lua_iface ? host_of(p) : NULL; }
 
 /* ---- calls -------------------------------------------------------------- */
 
@@ -57,7 +54,8 @@ static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 			if (!r.value) {
 				r.err = -EIO;
 				cerr = vk_asprintf("%s: %s returned a string that is not JSON (at byte %zu)",
-				                   t->h->path, vk_provider_call_name(c->call), end ? (size_t)(end - text) : 0);
+				                   t->h->path, vk_provider_call_name(c->call),
+				                   end ? (size_t)(end - text) : 0);
 				r.errmsg = cerr;
 			}
 		} else if (has_value) {
@@ -98,9 +96,7 @@ static int build_args(lua_State *L)
 	switch (a->call) {
 	case VK_CALL_CREATE_POD:
 	case VK_CALL_UPDATE_POD:
-	case VK_CALL_DELETE_POD:
-		vk_lua_push_json(L, a->pod);
-		return 1;
+	case VK_CALL_DELETE_POD: vk_lua_push_json(L, a->pod); return 1;
 	case VK_CALL_NODE_STATUS:
 		if (a->pod)
 			vk_lua_push_json(L, a->pod);
@@ -127,8 +123,7 @@ static int build_args(lua_State *L)
 			lua_newtable(L);
 		return 4;
 	}
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -138,8 +133,8 @@ static void pod_key(const cJSON *pod, const char **ns, const char **name)
 	*name = vk_json_str(pod, "metadata.name");
 }
 
-static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns,
-                       const char *name, vk_provider_cb cb, void *ud)
+static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns, const char *name,
+                       vk_provider_cb cb, void *ud)
 {
 	vk_lua_host *h = host_of(p);
 	if ((unsigned)c >= VK_CALL__COUNT || !cb)
@@ -250,8 +245,8 @@ char *vk_lua__load_provider(vk_lua_host *h, bool has[VK_CALL__COUNT], int *ref, 
 		return e;
 	}
 	if (!lua_istable(L, -1)) {
-		char *e = vk_asprintf("%s: the provider must return a table of callbacks (it returned %s)",
-		                      h->path, luaL_typename(L, -1));
+		char *e = vk_asprintf("%s: the provider must return a table of callbacks (it returned %s)", h->path,
+		                      luaL_typename(L, -1));
 		lua_settop(L, hidx - 1);
 		return e;
 	}

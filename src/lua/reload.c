@@ -132,8 +132,8 @@ static void reload_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 
 /* new.init(config, node), then new.on_reload(old). */
 static const char driver[] = "local new, old, config, node = ...\n"
-                             "if new.init then new.init(config, node) end\n"
-                             "if new.on_reload then new.on_reload(old) end\n";
+			     "if new.init then new.init(config, node) end\n"
+			     "if new.on_reload then new.on_reload(old) end\n";
 
 int vk_lua_provider_reload(vk_provider *p, const cJSON *config, cJSON *node, vk_lua_open_cb cb, void *ud)
 {

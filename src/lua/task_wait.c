@@ -64,8 +64,8 @@ void vk_lua__wake(vk_lua_waiter *w)
 
 /* Queues the current task on obj and yields (the caller returns this).
  * The waiter takes a reference on obj (*refs) once nothing can raise. */
-int vk_lua__wait(lua_State *L, const char *what, void *obj, unsigned *refs, vk_lua_unref_fn unref,
-                 vk_lua_push_fn push, vk_lua_waiter **head, vk_lua_waiter **tail)
+int vk_lua__wait(lua_State *L, const char *what, void *obj, unsigned *refs, vk_lua_unref_fn unref, vk_lua_push_fn push,
+                 vk_lua_waiter **head, vk_lua_waiter **tail)
 {
 	vk_lua_op *op = vk_lua_op_new(L, what); /* raises outside a task */
 	vk_lua_host *h = vk_lua__host_of(L);

@@ -77,8 +77,8 @@ static bool required(int c)
 	return c == VK_CALL_CREATE_POD || c == VK_CALL_DELETE_POD || c == VK_CALL_GET_POD_STATUS;
 }
 
-static void not_a(lua_State *L, const char *path, const char *field, const char *want, int ty,
-                  vk_lua_problem_fn add, void *ud, size_t *n)
+static void not_a(lua_State *L, const char *path, const char *field, const char *want, int ty, vk_lua_problem_fn add,
+                  void *ud, size_t *n)
 {
 	char *w = where(path, field);
 	add(ud, vk_asprintf("%s: %s must be a %s (it is a %s)", w, field, want, lua_typename(L, ty)));
@@ -101,7 +101,8 @@ size_t vk_lua__validate_provider(lua_State *L, const char *path, bool has[VK_CAL
 			has[k] = ty == LUA_TFUNCTION;
 		if (ty == LUA_TNIL && required(k)) {
 			add(ud, vk_asprintf("%s: the required callback %s is missing (create_pod, delete_pod and "
-			                    "get_pod_status are required)", path, f));
+			                    "get_pod_status are required)",
+			                    path, f));
 			n++;
 		} else if (ty != LUA_TNIL && ty != LUA_TFUNCTION) {
 			not_a(L, path, f, "function", ty, add, ud, &n);
@@ -122,7 +123,8 @@ size_t vk_lua__validate_provider(lua_State *L, const char *path, bool has[VK_CAL
 		if (!label_value_ok(s)) {
 			char *w = where(path, "name");
 			add(ud, vk_asprintf("%s: name \"%s\" cannot be the value of the node's taint (a label value: "
-			                    "up to 63 of [A-Za-z0-9._-], alphanumeric at both ends)", w, s));
+			                    "up to 63 of [A-Za-z0-9._-], alphanumeric at both ends)",
+			                    w, s));
 			free(w);
 			n++;
 		} else if (name) {

@@ -68,8 +68,7 @@ const cJSON *vk_node_object(const vk_node *n) { return n->node; }
 const char *vk_node_internal_ip(const vk_node *n)
 {
 	const cJSON *a;
-	cJSON_ArrayForEach(a, vk_json_at(n->node, "status.addresses"))
-	{
+	cJSON_ArrayForEach(a, vk_json_at(n->node, "status.addresses")) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "type");
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, "address");
 		if (cJSON_IsString(t) && strcmp(t->valuestring, "InternalIP") == 0 && cJSON_IsString(v))
@@ -94,8 +93,7 @@ void vk_node_event(vk_node *n, const char *type, const char *reason, const char 
 static void set_ready_condition(vk_node *n, const char *now)
 {
 	cJSON *c;
-	cJSON_ArrayForEach(c, vk_json_at(n->node, "status.conditions"))
-	{
+	cJSON_ArrayForEach(c, vk_json_at(n->node, "status.conditions")) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
 		if (!cJSON_IsString(t))
 			continue;
@@ -110,8 +108,9 @@ static void set_ready_condition(vk_node *n, const char *now)
 			n->ready_transition = false;
 		}
 		set_str(c, "reason", n->ready ? "KubeletReady" : "ProviderPingFailed");
-		set_str(c, "message", n->ready ? "vk is posting ready status"
-		                               : (n->not_ready_msg ? n->not_ready_msg : "ping failed"));
+		set_str(c, "message",
+		        n->ready ? "vk is posting ready status"
+		                 : (n->not_ready_msg ? n->not_ready_msg : "ping failed"));
 	}
 }
 
@@ -183,7 +182,8 @@ static void node_status_done(const vk_provider_result *r, void *ud)
 	} else if (cJSON_IsObject(r->value)) {
 		const cJSON *st = vk_json_at(r->value, "status");
 		cJSON *mine = vk_json_at(n->node, "status");
-		static const char *const keys[] = {"capacity", "allocatable", "addresses", "nodeInfo", "daemonEndpoints"};
+		static const char *const keys[] = {"capacity", "allocatable", "addresses", "nodeInfo",
+		                                   "daemonEndpoints"};
 		for (size_t i = 0; st && mine && i < VK_ARRAY_LEN(keys); i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, keys[i]);
 			if (v)
@@ -222,8 +222,7 @@ static void ping_done(const vk_provider_result *r, void *ud)
 	char msg[512];
 	snprintf(msg, sizeof msg, "%s", r->errmsg ? r->errmsg : "ping failed");
 	msg[strcspn(msg, "\n")] = '\0';
-	bool changed = ready != n->ready ||
-	               (!ready && (!n->not_ready_msg || strcmp(n->not_ready_msg, msg) != 0));
+	bool changed = ready != n->ready || (!ready && (!n->not_ready_msg || strcmp(n->not_ready_msg, msg) != 0));
 	n->ready = ready;
 	free(n->not_ready_msg);
 	n->not_ready_msg = ready ? NULL : vk_strdup(msg);
@@ -275,8 +274,7 @@ static void retry_tick(uv_timer_t *t) { vk_node__register(t->data); }
 static void retry_later(vk_node *n, const char *why)
 {
 	uint64_t d = vk_backoff_next(&n->reg_backoff);
-	vk_warn(SUB, "registering Node %s failed (%s); retrying in %llu ms", n->name, why,
-	        (unsigned long long)d);
+	vk_warn(SUB, "registering Node %s failed (%s); retrying in %llu ms", n->name, why, (unsigned long long)d);
 	n->registering = false;
 	uv_timer_start(&n->retry_timer, retry_tick, d, 0);
 }
@@ -310,8 +308,8 @@ static void create_done(const vk_kube_result *r, void *ud)
 		const cJSON *labels = vk_json_at(n->node, "metadata.labels");
 		cJSON_AddItemToObject(md, "labels", labels ? cJSON_Duplicate(labels, 1) : cJSON_CreateObject());
 		char *path = vk_asprintf("/api/v1/nodes/%s", n->name);
-		int rc = vk_kube_send_json(n->o.kube, "PATCH", path, "application/strategic-merge-patch+json",
-		                           patch, labels_done, n);
+		int rc = vk_kube_send_json(n->o.kube, "PATCH", path, "application/strategic-merge-patch+json", patch,
+		                           labels_done, n);
 		free(path);
 		cJSON_Delete(patch);
 		if (rc < 0)

@@ -7,10 +7,7 @@
 
 #include "node_int.h"
 
-static void lease_tick(uv_timer_t *t)
-{
-	vk_node__lease_renew(t->data);
-}
+static void lease_tick(uv_timer_t *t) { vk_node__lease_renew(t->data); }
 
 void vk_node__lease_start(vk_node *n)
 {
@@ -18,8 +15,7 @@ void vk_node__lease_start(vk_node *n)
 	uv_timer_start(&n->lease_timer, lease_tick, 0, n->o.lease_renew_ms);
 }
 
-cJSON *vk_node__lease_body(const char *name, const char *uid, const char *rv, unsigned duration_s,
-                           uint64_t wall_ms)
+cJSON *vk_node__lease_body(const char *name, const char *uid, const char *rv, unsigned duration_s, uint64_t wall_ms)
 {
 	char now[40];
 	vk_rfc3339(now, wall_ms, true);
@@ -67,8 +63,8 @@ vk_node_lease_next vk_node__lease_next(long status)
 
 static void remember_rv(vk_node *n, const cJSON *lease)
 {
-	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(lease, "metadata"), "resourceVersion");
+	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lease, "metadata"),
+	                                                   "resourceVersion");
 	free(n->lease_rv);
 	n->lease_rv = cJSON_IsString(rv) ? vk_strdup(rv->valuestring) : NULL;
 }

@@ -9,10 +9,10 @@
 struct vk_node {
 	vk_node_opts o;
 	char *name;
-	cJSON *node;            /* what we register and keep writing */
-	char *uid;              /* the registered Node's uid (lease owner) */
+	cJSON *node; /* what we register and keep writing */
+	char *uid;   /* the registered Node's uid (lease owner) */
 	bool registered, registering, closing;
-	bool ready;             /* last ping result */
+	bool ready; /* last ping result */
 	char *not_ready_msg;
 
 	vk_node_ready_cb ready_cb;
@@ -22,7 +22,7 @@ struct vk_node {
 	int open_handles;
 
 	/* lease */
-	char *lease_rv;         /* resourceVersion of our Lease, NULL until known */
+	char *lease_rv; /* resourceVersion of our Lease, NULL until known */
 	bool lease_busy;
 	vk_kube_call *lease_call; /* the lease call in flight, if any */
 	uint64_t lease_last_ok_ms;
@@ -31,7 +31,7 @@ struct vk_node {
 	/* status writes: at most one in flight, a later request marks it dirty */
 	bool status_busy, status_dirty, ping_busy, node_status_busy;
 	vk_kube_call *status_call;
-	bool ready_transition;  /* the API's Ready differs from ours: a new lastTransitionTime */
+	bool ready_transition;     /* the API's Ready differs from ours: a new lastTransitionTime */
 	vk_kube_call *resync_call; /* reconnect.c: reading the Node back */
 
 	vk_kube_watch *watch;
@@ -41,8 +41,7 @@ struct vk_node {
 
 /* lease.c: the Lease object to write (pure: the time is given), and what
  * follows a write's answer. */
-cJSON *vk_node__lease_body(const char *name, const char *uid, const char *rv, unsigned duration_s,
-                           uint64_t wall_ms);
+cJSON *vk_node__lease_body(const char *name, const char *uid, const char *rv, unsigned duration_s, uint64_t wall_ms);
 typedef enum {
 	VK_NODE_LEASE_RENEWED,    /* keep the new resourceVersion; next renewal on the timer */
 	VK_NODE_LEASE_AGAIN_NOW,  /* 404/409: forget the version, read or create it again now */

@@ -23,14 +23,14 @@ static void resync_done(const vk_kube_result *r, void *ud)
 	const char *want = n->ready ? "True" : "False";
 	const cJSON *c;
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "status"),
-	                                                        "conditions"))
-	{
+	                                                       "conditions")) {
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, "status");
 		const char *type = cJSON_IsString(t) ? t->valuestring : NULL;
 		const char *st = cJSON_IsString(s) ? s->valuestring : NULL;
 		if (type && strcmp(type, "Ready") == 0 && (!st || strcmp(st, want) != 0)) {
-			vk_info("node", "the API says Ready=%s after the outage; writing Ready=%s", st ? st : "?", want);
+			vk_info("node", "the API says Ready=%s after the outage; writing Ready=%s", st ? st : "?",
+			        want);
 			n->ready_transition = true;
 		}
 	}

@@ -43,8 +43,7 @@ static void primary_ip(char out[INET_ADDRSTRLEN])
 	freeifaddrs(ifa);
 }
 
-static cJSON *condition(const char *type, const char *status, const char *reason, const char *msg,
-                        const char *now)
+static cJSON *condition(const char *type, const char *status, const char *reason, const char *msg, const char *now)
 {
 	cJSON *c = cJSON_CreateObject();
 	cJSON_AddStringToObject(c, "type", type);
@@ -101,10 +100,14 @@ cJSON *vk_node_template(const vk_node_opts *o, const char *provider_name)
 
 	cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
 	cJSON_AddItemToArray(conds, condition("Ready", "True", "KubeletReady", "vk is posting ready status", now));
-	cJSON_AddItemToArray(conds, condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "vk has sufficient memory available", now));
-	cJSON_AddItemToArray(conds, condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "vk has no disk pressure", now));
-	cJSON_AddItemToArray(conds, condition("PIDPressure", "False", "KubeletHasSufficientPID", "vk has sufficient PID available", now));
-	cJSON_AddItemToArray(conds, condition("NetworkUnavailable", "False", "RouteCreated", "vk does not manage routes", now));
+	cJSON_AddItemToArray(conds, condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
+	                                      "vk has sufficient memory available", now));
+	cJSON_AddItemToArray(
+		conds, condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "vk has no disk pressure", now));
+	cJSON_AddItemToArray(conds, condition("PIDPressure", "False", "KubeletHasSufficientPID",
+	                                      "vk has sufficient PID available", now));
+	cJSON_AddItemToArray(
+		conds, condition("NetworkUnavailable", "False", "RouteCreated", "vk does not manage routes", now));
 
 	cJSON *addrs = cJSON_AddArrayToObject(st, "addresses");
 	cJSON *a = cJSON_CreateObject();

@@ -21,6 +21,7 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 	uv_timer_init(o->loop, &pc->poll_timer);
 	pc->poll_timer.data = pc;
 	pc->open_handles = 1;
+	pc->persist = vk_pod__persist_new(pc);
 	vk_provider_set_notify(o->provider, vk_pod__notify, pc);
 	return pc;
 }
@@ -41,14 +42,16 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 	}
 	size_t n = 0;
 	const cJSON *p, *list = cJSON_IsArray(res->value) ? res->value : NULL;
-	cJSON_ArrayForEach(p, list)
-	{
+	cJSON_ArrayForEach(p, list) {
 		/* A pod without a namespace cannot be one of the API's. */
 		char *key = vk_json_str(p, "metadata.namespace") ? vk_kube_key(p) : NULL;
 		if (!key)
 			continue;
 		pod_rec *r = vk_pod__rec(pc, key, vk_json_str(p, "metadata.uid"));
 		r->created = true;
+		/* A restart: the status the API last got from us is known again. */
+		if (!r->last_status)
+			r->last_status = vk_pod__persist_written(pc, key);
 		cJSON_Delete(r->pod);
 		r->pod = cJSON_Duplicate(p, 1);
 		r->spec_sig = 0; /* taken from the API pod at its first sync */
@@ -61,18 +64,37 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 	vk_pod__poll_start(pc);
 }
 
-int vk_pods_start(vk_pods *pc)
+static void get_pods(vk_pods *pc)
 {
-	vk_kube_link_listen(pc->o.kube, vk_pod__on_link, pc);
 	pc->inflight++;
 	int rc = vk_provider_get_pods(pc->o.provider, get_pods_done, pc);
 	if (rc == 0)
-		return 0;
+		return;
 	pc->inflight--;
 	if (rc != -ENOSYS)
 		vk_warn(SUB, "provider get_pods could not start: %s", strerror(-rc));
 	vk_pod__informer_start(pc);
 	vk_pod__poll_start(pc);
+}
+
+static void store_loaded(vk_pods *pc)
+{
+	pc->inflight--;
+	if (!pc->closing)
+		get_pods(pc);
+}
+
+int vk_pods_start(vk_pods *pc)
+{
+	vk_kube_link_listen(pc->o.kube, vk_pod__on_link, pc);
+	if (pc->persist) {
+		pc->inflight++;
+		if (vk_pod__persist_load(pc, store_loaded) == 0)
+			return 0;
+		pc->inflight--;
+		vk_warn(SUB, "the store could not be read: starting from the API only");
+	}
+	get_pods(pc);
 	return 0;
 }
 
@@ -112,6 +134,8 @@ void vk_pods_close(vk_pods *pc)
 	if (!pc || pc->closing)
 		return;
 	pc->closing = true;
+	vk_pod__persist_close(pc->persist);
+	pc->persist = NULL;
 	vk_kube_link_unlisten(pc->o.kube, vk_pod__on_link, pc);
 	vk_provider_set_notify(pc->o.provider, NULL, NULL);
 	vk_pod__informer_stop(pc);

@@ -71,8 +71,7 @@ static bool json_subset(const cJSON *a, const cJSON *b)
 		if (!cJSON_IsObject(b))
 			return false;
 		const cJSON *x;
-		cJSON_ArrayForEach(x, a)
-		{
+		cJSON_ArrayForEach(x, a) {
 			if (!json_subset(x, cJSON_GetObjectItemCaseSensitive(b, x->string)))
 				return false;
 		}

@@ -18,18 +18,18 @@
 #include "vk/k8s.h"
 
 typedef struct {
-	char *path;      /* API path fetched */
+	char *path; /* API path fetched */
 	long status;
-	cJSON *obj;      /* the object, or NULL */
+	cJSON *obj; /* the object, or NULL */
 } fetch;
 
 typedef struct {
 	vk_kube *kube;
-	cJSON *pod;      /* our copy, rewritten in place */
+	cJSON *pod; /* our copy, rewritten in place */
 	char *host_ip;
 	vk_env_cb cb;
 	void *ud;
-	vk_map *fetches; /* path -> fetch */
+	vk_map *fetches;  /* path -> fetch */
 	bool read_events; /* record virtual-kubelet's FailedToRead* events */
 	unsigned pending;
 	bool started;
@@ -43,8 +43,7 @@ static const char *lookup(const char *name, size_t n, void *ud)
 {
 	const cJSON *env = ud, *e;
 	const char *found = NULL;
-	cJSON_ArrayForEach(e, env)
-	{
+	cJSON_ArrayForEach(e, env) {
 		const char *k = vk_json_str(e, "name");
 		const char *v = vk_json_str(e, "value");
 		if (k && v && strlen(k) == n && memcmp(k, name, n) == 0)
@@ -53,10 +52,7 @@ static const char *lookup(const char *name, size_t n, void *ud)
 	return found;
 }
 
-char *vk_pod_env_expand(const char *s, const cJSON *env)
-{
-	return vk_k8s_expand(s, lookup, (void *)env, true);
-}
+char *vk_pod_env_expand(const char *s, const cJSON *env) { return vk_k8s_expand(s, lookup, (void *)env, true); }
 
 /* ---- fetching what the pod refers to ---------------------------------------- */
 
@@ -88,7 +84,7 @@ static void want(env_job *j, const char *fmt, const char *ns, const char *name)
 	f->path = path;
 	vk_map_set(j->fetches, path, f);
 	j->pending++;
-	if (vk_kube_get(j->kube, path, fetch_done, f) < 0) {
+	if (vk_kube_get_cached(j->kube, path, fetch_done, f, NULL) < 0) {
 		f->status = 0;
 		j->pending--;
 	}
@@ -110,10 +106,8 @@ static fetch *got(env_job *j, const char *fmt, const char *name)
 static void collect(env_job *j, const cJSON *containers)
 {
 	const cJSON *c, *e;
-	cJSON_ArrayForEach(c, containers)
-	{
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom"))
-		{
+	cJSON_ArrayForEach(c, containers) {
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom")) {
 			const char *cm = vk_json_str(e, "configMapRef.name");
 			const char *sec = vk_json_str(e, "secretRef.name");
 			if (cm)
@@ -121,8 +115,7 @@ static void collect(env_job *j, const cJSON *containers)
 			if (sec)
 				want(j, SECRET_PATH, pod_ns(j), sec);
 		}
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env"))
-		{
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env")) {
 			const char *cm = vk_json_str(e, "valueFrom.configMapKeyRef.name");
 			const char *sec = vk_json_str(e, "valueFrom.secretKeyRef.name");
 			if (cm)
@@ -143,10 +136,7 @@ static void add_env(cJSON *env, const char *name, const char *value)
 	cJSON_AddItemToArray(env, e);
 }
 
-static bool is_true(const cJSON *o, const char *key)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
+static bool is_true(const cJSON *o, const char *key) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key)); }
 
 /* kubelet's C_IDENTIFIER-ish rule for envFrom keys. */
 static bool valid_env_name(const char *s)
@@ -188,7 +178,8 @@ static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref
 	if (cname) {
 		const cJSON *x;
 		c = NULL;
-		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j->pod, "spec"), "containers"))
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j->pod, "spec"),
+		                                                       "containers"))
 			if (vk_json_str(x, "name") && strcmp(vk_json_str(x, "name"), cname) == 0)
 				c = x;
 	}
@@ -308,8 +299,7 @@ static void service_env(cJSON *env, const cJSON *svc)
 	snprintf(k, sizeof k, "%s_SERVICE_PORT", up);
 	snprintf(v, sizeof v, "%d", fport ? fport->valueint : 0);
 	add_env(env, k, v);
-	cJSON_ArrayForEach(p, ports)
-	{
+	cJSON_ArrayForEach(p, ports) {
 		const char *pname = vk_json_str(p, "name");
 		if (pname && *pname) {
 			char pup[128];
@@ -327,10 +317,11 @@ static void service_env(cJSON *env, const cJSON *svc)
 	for (char *c = v; *c && *c != ':'; c++)
 		*c = (char)tolower((unsigned char)*c);
 	add_env(env, k, v);
-	cJSON_ArrayForEach(p, ports)
-	{
+	cJSON_ArrayForEach(p, ports) {
 		const char *proto = vk_json_str(p, "protocol");
-		int port = cJSON_GetObjectItemCaseSensitive(p, "port") ? cJSON_GetObjectItemCaseSensitive(p, "port")->valueint : 0;
+		int port = cJSON_GetObjectItemCaseSensitive(p, "port")
+		                   ? cJSON_GetObjectItemCaseSensitive(p, "port")->valueint
+		                   : 0;
 		char PROTO[16], lproto[16];
 		snprintf(PROTO, sizeof PROTO, "%s", proto ? proto : "TCP");
 		for (i = 0; PROTO[i]; i++)
@@ -361,8 +352,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 	fetch *master = vk_map_get(j->fetches, "master");
 	const cJSON *s;
 	if (svc_links && all && all->obj)
-		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(all->obj, "items"))
-		{
+		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(all->obj, "items")) {
 			const char *n = vk_json_str(s, "metadata.name");
 			if (!(strcmp(pod_ns(j), "default") == 0 && n && strcmp(n, "kubernetes") == 0))
 				service_env(out, s);
@@ -372,16 +362,15 @@ static int container_env(env_job *j, cJSON *c, char **err)
 
 	/* 2. envFrom */
 	const cJSON *e;
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom"))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom")) {
 		const char *prefix = vk_json_str(e, "prefix");
 		const char *cm = vk_json_str(e, "configMapRef.name");
 		const char *sec = vk_json_str(e, "secretRef.name");
 		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e, cm ? "configMapRef" : "secretRef");
 		fetch *f = got(j, cm ? CM_PATH : SECRET_PATH, cm ? cm : sec);
 		if (!f || !f->obj) {
-			vk_pod__env_event(j->kube, j->pod, VK_POD_ENV_NOT_FOUND, cm == NULL, is_true(ref, "optional"), NULL,
-			                  cm ? cm : sec, NULL);
+			vk_pod__env_event(j->kube, j->pod, VK_POD_ENV_NOT_FOUND, cm == NULL, is_true(ref, "optional"),
+			                  NULL, cm ? cm : sec, NULL);
 			if (is_true(ref, "optional"))
 				continue;
 			*err = vk_asprintf("%s \"%s\" not found", cm ? "configmap" : "secret", cm ? cm : sec);
@@ -389,8 +378,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 			return -1;
 		}
 		const cJSON *kv;
-		cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(f->obj, "data"))
-		{
+		cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(f->obj, "data")) {
 			char *name = vk_asprintf("%s%s", prefix ? prefix : "", kv->string);
 			if (valid_env_name(name)) {
 				char *val = object_value(f->obj, kv->string, sec != NULL && cm == NULL);
@@ -402,8 +390,7 @@ static int container_env(env_job *j, cJSON *c, char **err)
 	}
 
 	/* 3. env */
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env"))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env")) {
 		const char *name = vk_json_str(e, "name");
 		if (!name)
 			continue;
@@ -424,12 +411,14 @@ static int container_env(env_job *j, cJSON *c, char **err)
 			fetch *f = got(j, cmk ? CM_PATH : SECRET_PATH, on ? on : "");
 			char *val = f && f->obj && key ? object_value(f->obj, key, sk != NULL) : NULL;
 			if (!val) {
-				vk_pod__env_event(j->kube, j->pod, f && f->obj ? VK_POD_ENV_KEY_NOT_FOUND : VK_POD_ENV_NOT_FOUND,
+				vk_pod__env_event(j->kube, j->pod,
+				                  f && f->obj ? VK_POD_ENV_KEY_NOT_FOUND : VK_POD_ENV_NOT_FOUND,
 				                  sk != NULL, is_true(ref, "optional"), name, on ? on : "", key);
 				if (is_true(ref, "optional"))
 					continue;
 				if (!f || !f->obj)
-					*err = vk_asprintf("%s \"%s\" not found", cmk ? "configmap" : "secret", on ? on : "");
+					*err = vk_asprintf("%s \"%s\" not found", cmk ? "configmap" : "secret",
+					                   on ? on : "");
 				else
 					*err = vk_asprintf("couldn't find key %s in %s %s/%s", key ? key : "",
 					                   cmk ? "ConfigMap" : "Secret", pod_ns(j), on);
@@ -500,20 +489,18 @@ static void unreadable_events(env_job *j)
 	const char *lists[] = {"initContainers", "containers"};
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j->pod, "spec"), *c, *e;
 	for (size_t l = 0; l < 2; l++)
-		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l]))
-		{
-			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom"))
-			{
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l])) {
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom")) {
 				const char *cm = vk_json_str(e, "configMapRef.name");
 				const char *sec = vk_json_str(e, "secretRef.name");
-				const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e, cm ? "configMapRef" : "secretRef");
+				const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e,
+				                                                    cm ? "configMapRef" : "secretRef");
 				fetch *f = (cm || sec) ? got(j, cm ? CM_PATH : SECRET_PATH, cm ? cm : sec) : NULL;
 				if (f && f->status != 200 && f->status != 404)
 					vk_pod__env_event(j->kube, j->pod, VK_POD_ENV_UNREADABLE, cm == NULL,
 					                  is_true(ref, "optional"), NULL, cm ? cm : sec, NULL);
 			}
-			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env"))
-			{
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env")) {
 				const cJSON *vf = cJSON_GetObjectItemCaseSensitive(e, "valueFrom");
 				const cJSON *cmk = cJSON_GetObjectItemCaseSensitive(vf, "configMapKeyRef");
 				const cJSON *ref = cmk ? cmk : cJSON_GetObjectItemCaseSensitive(vf, "secretKeyRef");
@@ -550,8 +537,7 @@ static void compute(env_job *j)
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(j->pod, "spec");
 	for (size_t l = 0; l < 2 && !err; l++) {
 		cJSON *c;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l]))
-		{
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l])) {
 			if (container_env(j, c, &err) < 0)
 				break;
 		}
@@ -573,7 +559,7 @@ static void special(env_job *j, const char *name, const char *path)
 	f->path = vk_strdup(path);
 	vk_map_set(j->fetches, name, f);
 	j->pending++;
-	if (vk_kube_get(j->kube, path, fetch_done, f) < 0)
+	if (vk_kube_get_cached(j->kube, path, fetch_done, f, NULL) < 0)
 		j->pending--;
 }
 
@@ -598,12 +584,21 @@ static void services_from_cache(env_job *j, vk_informer *services, bool links)
 	master->obj = vk_informer_get(services, "default/kubernetes");
 	if (!master->obj)
 		master->status = 404;
+	/* What a GET would have answered, for the read-through cache: a pod
+	 * created while the API is unreachable resolves its links from it. */
+	if (links) {
+		char *p = vk_asprintf("/api/v1/namespaces/%s/services", pod_ns(j));
+		vk_kube_cache_put(j->kube, p, all->obj);
+		free(p);
+	}
+	if (master->obj)
+		vk_kube_cache_put(j->kube, "/api/v1/namespaces/default/services/kubernetes", master->obj);
 	vk_map_set(j->fetches, "svc", all);
 	vk_map_set(j->fetches, "master", master);
 }
 
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services,
-                       bool read_events, vk_env_cb cb, void *ud)
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, bool read_events,
+                       vk_env_cb cb, void *ud)
 {
 	env_job *j = vk_xcalloc(1, sizeof *j);
 	j->read_events = read_events;

@@ -9,6 +9,7 @@
 static void on_upsert(const char *key, const cJSON *obj, void *ud)
 {
 	vk_pods *pc = ud;
+	vk_pod__persist_pod(pc, key, obj);
 	vk_queue_add(pc->q, key);
 	vk_pod__recheck(pc, key);
 }
@@ -16,6 +17,7 @@ static void on_upsert(const char *key, const cJSON *obj, void *ud)
 static void on_delete(const char *key, const cJSON *old, void *ud)
 {
 	vk_pods *pc = ud;
+	vk_pod__persist_pod_gone(pc, key, old);
 	vk_pod__forget(pc, key, old);
 	vk_queue_add(pc->q, key);
 }
@@ -35,12 +37,29 @@ void vk_pod__informer_start(vk_pods *pc)
 	char *sel = vk_asprintf("spec.nodeName=%s", pc->o.nodename);
 	char *what = vk_asprintf("pods on %s", pc->o.nodename);
 	vk_informer_opts o = {
-		.what = what, .path = "/api/v1/pods", .selector = sel,
-		.on_upsert = on_upsert, .on_delete = on_delete, .on_synced = on_synced, .ud = pc,
+		.what = what,
+		.path = "/api/v1/pods",
+		.selector = sel,
+		.on_upsert = on_upsert,
+		.on_delete = on_delete,
+		.on_synced = on_synced,
+		.ud = pc,
 	};
 	pc->inf = vk_informer_new(pc->o.loop, pc->o.kube, &o);
 	free(sel);
 	free(what);
+	/* With the edge cache: the pods and resourceVersion a previous run kept.
+	 * Each is synced as if just listed (the provider keeps what it runs;
+	 * what it lacks is created); nothing is deleted for being absent until
+	 * the API has confirmed the state (on_synced). */
+	if (vk_pod__persist_seed(pc, pc->inf)) {
+		const char *k;
+		size_t n = 0;
+		for (vk_map_iter i = {0}; vk_informer_next(pc->inf, &i, &k); n++)
+			vk_queue_add(pc->q, k);
+		vk_info(SUB, "%zu pods from the store; resuming the watch from resourceVersion %s", n,
+		        vk_informer_rv(pc->inf));
+	}
 	vk_informer_start(pc->inf);
 	/* Service links need every Service of a pod's namespace: a cache, as
 	 * kubelet keeps, instead of two reads per pod created. */

@@ -12,7 +12,7 @@
 
 /* What the core knows of one pod the provider has (or is creating). */
 typedef struct pod_rec {
-	char *key;            /* "ns/name" */
+	char *key; /* "ns/name" */
 	char *uid;
 	cJSON *pod;           /* only while the API lacks it: the last copy seen
 	                         (or get_pods'), for delete_pod */
@@ -23,21 +23,27 @@ typedef struct pod_rec {
 	bool deleted;         /* terminal status and DELETE done: a tombstone
 	                         until the watch reports the pod gone */
 	char *status_next;    /* the newest status (JSON text), waiting in the status queue */
+	uint64_t kept_status; /* hash of the provider status last written to the store */
+	char *unwritten;      /* the provider's latest status while the API lacks it
+	                         (JSON text; NULL once written): for vk_pods_list */
 } pod_rec;
+
+typedef struct vk_pod_persist vk_pod_persist;
 
 struct vk_pods {
 	vk_pod_opts o;
-	vk_queue *q;          /* pod keys to sync */
-	vk_queue *sq;         /* pod keys whose status is to be written */
-	vk_queue *pq;         /* pod keys whose status is to be read (get_pod_status) */
-	vk_informer *inf;     /* the API's pods bound to this node */
-	vk_informer *services;/* every Service, for the service links of env */
-	vk_map *recs;         /* key -> pod_rec */
+	vk_queue *q;           /* pod keys to sync */
+	vk_queue *sq;          /* pod keys whose status is to be written */
+	vk_queue *pq;          /* pod keys whose status is to be read (get_pod_status) */
+	vk_informer *inf;      /* the API's pods bound to this node */
+	vk_informer *services; /* every Service, for the service links of env */
+	vk_map *recs;          /* key -> pod_rec */
 	bool closing;
 	uv_timer_t poll_timer;
 	int open_handles;
-	unsigned inflight;    /* provider/kube calls holding a pointer to us */
-	uint64_t relinked_ms; /* when the API server last came back (0: never gone) */
+	unsigned inflight;       /* provider/kube calls holding a pointer to us */
+	vk_pod_persist *persist; /* the edge cache, or NULL (persist.c) */
+	uint64_t relinked_ms;    /* when the API server last came back (0: never gone) */
 };
 
 /* env_events.c: virtual-kubelet's Event for one reference env resolution
@@ -67,7 +73,7 @@ void vk_pod__forget(vk_pods *pc, const char *key, const cJSON *old);
 void vk_pod__status_from_provider(vk_pods *pc, const char *key, cJSON *status);
 void vk_pod__notify(cJSON *pod_or_status, void *ud);
 void vk_pod__poll_start(vk_pods *pc);
-void vk_pod__on_link(bool up, void *ud); /* statuses kept while offline go out */
+void vk_pod__on_link(bool up, void *ud);            /* statuses kept while offline go out */
 void vk_pod__recheck(vk_pods *pc, const char *key); /* the API's copy changed after a reconnect */
 void vk_pod__fetch_status(vk_pods *pc, pod_rec *r);
 vk_queue *vk_pod__status_queue(vk_pods *pc);
@@ -86,19 +92,19 @@ int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *a
  * be NULL), what the API says (api, NULL: gone) and what the provider can
  * do.  Pure. */
 typedef enum {
-	VK_POD_SYNC_DONE,             /* nothing to call: the key is done */
-	VK_POD_SYNC_CREATE,           /* resolve env, then create_pod */
-	VK_POD_SYNC_UPDATE,           /* update_pod: labels, annotations or spec changed */
-	VK_POD_SYNC_DELETE_GONE,      /* delete_pod: the API lost the pod */
-	VK_POD_SYNC_DELETE_STALE,     /* delete_pod: another pod (uid) took the name */
-	VK_POD_SYNC_DELETE_GRACEFUL,  /* delete_pod, terminal status, DELETE */
-	VK_POD_SYNC_FINISH_DELETION,  /* terminal status, DELETE: the provider never had it */
+	VK_POD_SYNC_DONE,            /* nothing to call: the key is done */
+	VK_POD_SYNC_CREATE,          /* resolve env, then create_pod */
+	VK_POD_SYNC_UPDATE,          /* update_pod: labels, annotations or spec changed */
+	VK_POD_SYNC_DELETE_GONE,     /* delete_pod: the API lost the pod */
+	VK_POD_SYNC_DELETE_STALE,    /* delete_pod: another pod (uid) took the name */
+	VK_POD_SYNC_DELETE_GRACEFUL, /* delete_pod, terminal status, DELETE */
+	VK_POD_SYNC_FINISH_DELETION, /* terminal status, DELETE: the provider never had it */
 } vk_pod_sync_action;
 typedef struct {
 	vk_pod_sync_action action;
-	bool drop_rec;                /* forget the pod_rec first (it was never created) */
-	bool drop_adopted_copy;       /* r->pod (from get_pods) is no longer needed */
-	uint64_t spec_sig;            /* the API pod's signature when computed, else 0 */
+	bool drop_rec;          /* forget the pod_rec first (it was never created) */
+	bool drop_adopted_copy; /* r->pod (from get_pods) is no longer needed */
+	uint64_t spec_sig;      /* the API pod's signature when computed, else 0 */
 } vk_pod_sync_plan;
 vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p);
 /* Whether a status (JSON text) is to be written, given the API's pod (NULL:
@@ -110,5 +116,16 @@ static inline cJSON *vk_pod__api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }
+/* persist.c: the edge cache (see there); every call is a no-op without a store. */
+typedef void (*vk_pod_persist_cb)(vk_pods *pc);
+vk_pod_persist *vk_pod__persist_new(vk_pods *pc); /* NULL without a store */
+void vk_pod__persist_close(vk_pod_persist *ps);
+int vk_pod__persist_load(vk_pods *pc, vk_pod_persist_cb cb); /* 0: cb called later */
+bool vk_pod__persist_seed(vk_pods *pc, vk_informer *inf);    /* true: seeded */
+void vk_pod__persist_pod(vk_pods *pc, const char *key, const cJSON *pod);
+void vk_pod__persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old);
+/* written: the status the API got; else the provider's latest. */
+void vk_pod__persist_status(vk_pods *pc, const char *key, bool written, const char *text);
+uint64_t vk_pod__persist_written(vk_pods *pc, const char *key); /* hash, 0: none */
 
 #endif

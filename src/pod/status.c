@@ -40,7 +40,8 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	char *uid;
-	char *text;   /* what is being written: kept again if the link fails */
+	char *text; /* what is being written: kept again if the link fails,
+	               kept in the store once written */
 	uint64_t hash;
 } write_job;
 
@@ -54,6 +55,11 @@ static void write_done(long status, const char *error, void *ud)
 	if (r && strcmp(r->uid, w->uid) == 0) {
 		if (status == 200) {
 			r->last_status = w->hash;
+			vk_pod__persist_status(pc, w->key, true, w->text);
+			if (r->unwritten && vk_hash64(r->unwritten) == w->hash) {
+				free(r->unwritten);
+				r->unwritten = NULL;
+			}
 		} else if (status == 0) {
 			/* No answer: the status waits (unless a newer one does already)
 			 * and goes out when the link is back (vk_pod__on_link), or after
@@ -176,6 +182,14 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	free(r->status_next);
 	r->status_next = cJSON_PrintUnformatted(st);
 	cJSON_Delete(st);
+	/* The edge cache keeps the provider's latest status when it changes. */
+	uint64_t h = r->status_next ? vk_hash64(r->status_next) : 0;
+	if (pc->persist && h && h != r->kept_status && h != r->last_status) {
+		r->kept_status = h;
+		vk_pod__persist_status(pc, r->key, false, r->status_next);
+		free(r->unwritten);
+		r->unwritten = vk_strdup(r->status_next);
+	}
 	vk_queue_add(pc->sq, r->key);
 }
 
@@ -281,10 +295,7 @@ static void poll_work(vk_queue *q, const char *key, void *ud)
  * callbacks (and their coroutines) at once. */
 #define STATUS_READS_IN_FLIGHT 8
 
-vk_queue *vk_pod__poll_queue(vk_pods *pc)
-{
-	return vk_queue_new(pc->o.loop, STATUS_READS_IN_FLIGHT, poll_work, pc);
-}
+vk_queue *vk_pod__poll_queue(vk_pods *pc) { return vk_queue_new(pc->o.loop, STATUS_READS_IN_FLIGHT, poll_work, pc); }
 
 void vk_pod__fetch_status(vk_pods *pc, pod_rec *r)
 {

@@ -39,8 +39,7 @@ static void merge_conditions(cJSON *theirs, cJSON *ours)
 		cJSON_DetachItemViaPointer(ours, c);
 		const char *type = vk_json_str(c, "type");
 		cJSON *old = NULL, *x;
-		cJSON_ArrayForEach(x, theirs)
-		{
+		cJSON_ArrayForEach(x, theirs) {
 			const char *t = vk_json_str(x, "type");
 			if (type && t && strcmp(t, type) == 0) {
 				old = x;
@@ -116,8 +115,8 @@ int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *a
 	w->ud = ud;
 	const char *api_uid = vk_json_str(api, "metadata.uid");
 	cJSON *st = api && api_uid && strcmp(api_uid, uid) == 0 && vk_json_str(api, "metadata.resourceVersion")
-	                ? cJSON_Parse(status_text)
-	                : NULL;
+	                    ? cJSON_Parse(status_text)
+	                    : NULL;
 	int rc;
 	if (st && cJSON_IsObject(st)) {
 		cJSON *have = cJSON_GetObjectItemCaseSensitive(api, "status");

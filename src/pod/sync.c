@@ -67,6 +67,7 @@ void vk_pod__rec_free(vk_pods *pc, pod_rec *r)
 	free(r->uid);
 	cJSON_Delete(r->pod);
 	free(r->status_next);
+	free(r->unwritten);
 	free(r);
 }
 
@@ -117,8 +118,7 @@ static cJSON *terminal_status(const cJSON *pod)
 	cJSON *cs = cJSON_AddArrayToObject(st, "containerStatuses");
 	const cJSON *c;
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers"))
-	{
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, "containers")) {
 		const char *name = vk_json_str(c, "name");
 		const char *image = vk_json_str(c, "image");
 		cJSON *s = cJSON_CreateObject();
@@ -235,7 +235,10 @@ static void provider_done(const vk_provider_result *res, void *ud)
 	if (res->err) {
 		char reason[64];
 		snprintf(reason, sizeof reason, "Provider%sFailed", what);
-		vk_warn(SUB, "%s: %s_pod failed: %s", job->key, job->kind == JOB_CREATE ? "create" : job->kind == JOB_UPDATE ? "update" : "delete",
+		vk_warn(SUB, "%s: %s_pod failed: %s", job->key,
+		        job->kind == JOB_CREATE   ? "create"
+		        : job->kind == JOB_UPDATE ? "update"
+		                                  : "delete",
 		        res->errmsg ? res->errmsg : "error");
 		cJSON *about = vk_pod__api(pc, job->key);
 		event(pc, about ? about : job->pod, "Warning", reason, res->errmsg ? res->errmsg : "provider error");
@@ -271,7 +274,8 @@ static void provider_done(const vk_provider_result *res, void *ud)
 	case JOB_DELETE_STALE:
 		vk_info(SUB, "%s: deleted from the provider (%s)", job->key,
 		        job->kind == JOB_DELETE_GONE ? "gone from the API" : "replaced by a new uid");
-		if (r && strcmp(r->uid, vk_json_str(job->pod, "metadata.uid") ? vk_json_str(job->pod, "metadata.uid") : "") == 0)
+		if (r && strcmp(r->uid, vk_json_str(job->pod, "metadata.uid") ? vk_json_str(job->pod, "metadata.uid")
+		                                                              : "") == 0)
 			vk_pod__rec_free(pc, r);
 		/* A stale pod out of the way, look at the new one at once. */
 		if (job->kind == JOB_DELETE_STALE)

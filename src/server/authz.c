@@ -1,6 +1,9 @@
 /* kubelet's Webhook authorization: may this client do VERB on
  * nodes/NODENAME/SUBRESOURCE?  Asked with a SubjectAccessReview, the
- * answer cached as kubelet does (allowed 5 min, denied 30 s). */
+ * answer cached as kubelet does (allowed 5 min, denied 30 s).  While the
+ * API server cannot be reached (no answer at all), a client allowed before
+ * stays allowed: an edge node cut off from its control plane still serves
+ * /pods and logs to those it served. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +30,7 @@ static void forbidden(h2o_req_t *req, const char *key)
 			*p++ = '\0';
 	}
 	vk_server__send_text(req, 403, "Forbidden (user=%s, verb=%s, resource=nodes, subresource(s)=[%s])",
-	                 f[0] ? f[0] : "", f[2] ? f[2] : "", f[3] ? f[3] : "");
+	                     f[0] ? f[0] : "", f[2] ? f[2] : "", f[3] ? f[3] : "");
 	free(k);
 }
 
@@ -48,20 +51,30 @@ static void on_review(const vk_kube_result *r, void *ud)
 	vk_server *s = c->s;
 	c->review = NULL;
 	vk_list_remove(&c->link);
-	const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "status"), "allowed");
+	const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->json, "status"),
+	                                                        "allowed");
 	bool ok = (r->status == 200 || r->status == 201) && r->json;
+	authz_entry *was = vk_map_get(s->authz, c->key);
+	bool stale_allowed = !ok && r->status == 0 && was && was->allowed;
 	if (ok)
 		cache_put(s, c->key, cJSON_IsTrue(allowed));
+	else if (stale_allowed)
+		vk_debug("server", "SubjectAccessReview got no answer (%s): the earlier allow stands",
+		         r->error ? r->error : "unreachable");
 	else
 		vk_warn("server", "SubjectAccessReview failed (%ld): %s", r->status, r->error ? r->error : "no answer");
+	if (stale_allowed) {
+		ok = true;
+		allowed = NULL; /* read below as "allowed" */
+	}
 	h2o_req_t *req = c->req;
 	vk_server__call_detach(c);
 	if (!req)
 		; /* the client left */
 	else if (!ok)
-		vk_server__send_text(req, 500, "Authorization error: the SubjectAccessReview failed (%ld: %s)", r->status,
-		                 r->error ? r->error : "no answer");
-	else if (!cJSON_IsTrue(allowed))
+		vk_server__send_text(req, 500, "Authorization error: the SubjectAccessReview failed (%ld: %s)",
+		                     r->status, r->error ? r->error : "no answer");
+	else if (!stale_allowed && !cJSON_IsTrue(allowed))
 		forbidden(req, c->key);
 	else if (s->closing)
 		vk_server__send_text(req, 503, "vk is shutting down");

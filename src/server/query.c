@@ -197,8 +197,8 @@ const char *vk_server__authz_verb(const char *method, size_t len)
 {
 	static const struct {
 		const char *m, *verb;
-	} map[] = {{"GET", "get"}, {"HEAD", "get"}, {"POST", "create"}, {"PUT", "update"},
-	           {"PATCH", "patch"}, {"DELETE", "delete"}};
+	} map[] = {{"GET", "get"},    {"HEAD", "get"},    {"POST", "create"},
+	           {"PUT", "update"}, {"PATCH", "patch"}, {"DELETE", "delete"}};
 	for (size_t i = 0; i < VK_ARRAY_LEN(map); i++)
 		if (strlen(map[i].m) == len && memcmp(map[i].m, method, len) == 0)
 			return map[i].verb;
@@ -209,7 +209,7 @@ const char *vk_server__authz_subresource(const char *seg)
 {
 	static const struct {
 		const char *seg, *sub;
-	} map[] = {{"stats", "stats"}, {"metrics", "metrics"}, {"logs", "log"}, {"spec", "spec"},
+	} map[] = {{"stats", "stats"},           {"metrics", "metrics"}, {"logs", "log"},       {"spec", "spec"},
 	           {"checkpoint", "checkpoint"}, {"configz", "configz"}, {"healthz", "healthz"}};
 	for (size_t i = 0; seg && i < VK_ARRAY_LEN(map); i++)
 		if (strcmp(seg, map[i].seg) == 0)

@@ -34,8 +34,8 @@ static const char *reason_of(int status)
 
 static void send_body(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
 {
-	vk_debug("server", "%.*s %.*s -> %d (%zu bytes)", (int)req->method.len, req->method.base,
-	         (int)req->path.len, req->path.base, status, len);
+	vk_debug("server", "%.*s %.*s -> %d (%zu bytes)", (int)req->method.len, req->method.base, (int)req->path.len,
+	         req->path.base, status, len);
 	req->res.status = status;
 	req->res.reason = reason_of(status);
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
@@ -167,8 +167,7 @@ static cJSON *minimal_summary(vk_server *s, const cJSON *pods)
 	cJSON_AddStringToObject(node, "startTime", t);
 	cJSON *arr = cJSON_AddArrayToObject(sum, "pods");
 	const cJSON *p;
-	cJSON_ArrayForEach(p, pods)
-	{
+	cJSON_ArrayForEach(p, pods) {
 		const cJSON *md = cJSON_GetObjectItemCaseSensitive(p, "metadata");
 		cJSON *ps = cJSON_CreateObject();
 		cJSON *ref = cJSON_AddObjectToObject(ps, "podRef");
@@ -177,7 +176,8 @@ static cJSON *minimal_summary(vk_server *s, const cJSON *pods)
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, keys[i]);
 			cJSON_AddStringToObject(ref, keys[i], cJSON_IsString(v) ? v->valuestring : "");
 		}
-		const cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "status"), "startTime");
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "status"),
+		                                                   "startTime");
 		cJSON_AddStringToObject(ps, "startTime", cJSON_IsString(st) ? st->valuestring : t);
 		cJSON_AddArrayToObject(ps, "containers");
 		cJSON_AddItemToArray(arr, ps);
@@ -209,9 +209,7 @@ static void on_result(const vk_provider_result *r, void *ud)
 		send_provider_error(req, c->what, r->err, r->errmsg);
 	} else {
 		switch (c->kind) {
-		case CALL_LOGS:
-			answer_logs(c, req, v);
-			break;
+		case CALL_LOGS: answer_logs(c, req, v); break;
 		case CALL_PODS:
 			if (v && !cJSON_IsArray(v)) {
 				send_text(req, 500, "%s: the provider's get_pods did not return an array", c->what);
@@ -228,9 +226,7 @@ static void on_result(const vk_provider_result *r, void *ud)
 			send_json(req, v);
 			v = NULL;
 			break;
-		case CALL_STATS_PODS:
-			send_json(req, minimal_summary(c->s, cJSON_IsArray(v) ? v : NULL));
-			break;
+		case CALL_STATS_PODS: send_json(req, minimal_summary(c->s, cJSON_IsArray(v) ? v : NULL)); break;
 		}
 	}
 	cJSON_Delete(v);
@@ -283,7 +279,8 @@ static void get_logs(vk_server *s, h2o_req_t *req, char **seg)
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "container", seg[3]);
 	cJSON_AddItemToObject(args, "opts", opts);
-	vk_server_call *c = vk_server__call_new(s, req, CALL_LOGS, vk_asprintf("containerLogs %s/%s/%s", seg[1], seg[2], seg[3]));
+	vk_server_call *c = vk_server__call_new(s, req, CALL_LOGS,
+	                                        vk_asprintf("containerLogs %s/%s/%s", seg[1], seg[2], seg[3]));
 	c->lim = lim;
 	if (lim.follow)
 		vk_debug("server", "%s: follow is not streamed yet; sending what exists", c->what);
@@ -338,7 +335,9 @@ static void dispatch(vk_server *s, h2o_req_t *req, char **seg, int n)
 		send_text(req, 503, "vk is shutting down");
 		return;
 	}
-	if ((n == 1 && strcmp(top, "pods") == 0) || (n == 1 && strcmp(top, "runningpods") == 0))
+	if (n == 1 && strcmp(top, "pods") == 0 && s->pods_fn)
+		send_json(req, pod_list(s->pods_fn(s->pods_ud)));
+	else if ((n == 1 && strcmp(top, "pods") == 0) || (n == 1 && strcmp(top, "runningpods") == 0))
 		get_pods(s, req);
 	else if (n == 4 && strcmp(top, "containerLogs") == 0)
 		get_logs(s, req, seg);

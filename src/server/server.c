@@ -164,6 +164,14 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 
 int vk_server_port(const vk_server *s) { return s->port; }
 
+void vk_server_set_pods(vk_server *s, vk_server_pods_fn fn, void *ud)
+{
+	if (!s)
+		return;
+	s->pods_fn = fn;
+	s->pods_ud = ud;
+}
+
 void vk_server_close(vk_server *s)
 {
 	if (!s || s->closing)

@@ -42,22 +42,24 @@ struct vk_server {
 	char *nodename;
 	uint64_t start_wall_ms;
 	int port;
-	bool client_auth;          /* a client CA was given */
-	bool anonymous_auth;       /* no certificate: system:anonymous, not 401 */
-	vk_kube *kube;             /* SubjectAccessReviews; NULL: AlwaysAllow */
-	vk_map *authz;             /* "user|groups|verb|sub" -> authz_entry */
-	vk_list reviews;           /* vk_server_call waiting for a SubjectAccessReview */
+	bool client_auth;    /* a client CA was given */
+	bool anonymous_auth; /* no certificate: system:anonymous, not 401 */
+	vk_kube *kube;       /* SubjectAccessReviews; NULL: AlwaysAllow */
+	vk_map *authz;       /* "user|groups|verb|sub" -> authz_entry */
+	vk_list reviews;     /* vk_server_call waiting for a SubjectAccessReview */
 	SSL_CTX *ssl;
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
 	h2o_accept_ctx_t accept;
 	uv_tcp_t listener;
-	bool listening;            /* listener initialised, not yet closed */
+	bool listening; /* listener initialised, not yet closed */
 	uv_timer_t drain;
-	unsigned conns;            /* accepted TCP handles not yet closed */
-	unsigned calls;            /* vk_server_call alive */
+	unsigned conns; /* accepted TCP handles not yet closed */
+	unsigned calls; /* vk_server_call alive */
 	bool closing;
 	bool disposed;
+	vk_server_pods_fn pods_fn; /* /pods from the pod controller, or NULL */
+	void *pods_ud;
 };
 
 /* tls.c: the SSL_CTX with the serving certificate and client CA. */
@@ -77,14 +79,14 @@ enum { VK_SERVER_CALL_AUTHZ = 0 }; /* routes.c numbers its kinds after this */
 
 struct vk_server_call {
 	vk_server *s;
-	h2o_req_t *req;          /* NULL once h2o disposed the request */
+	h2o_req_t *req; /* NULL once h2o disposed the request */
 	vk_server_call_slot *slot;
 	int kind;
-	vk_server_log_limits lim;   /* containerLogs */
-	char *what;              /* "containerLogs ns/pod/container", for messages */
-	vk_kube_call *review;    /* authz: the SubjectAccessReview in flight */
-	char *key;               /* authz: the cache key */
-	vk_list link;            /* authz: s->reviews */
+	vk_server_log_limits lim; /* containerLogs */
+	char *what;               /* "containerLogs ns/pod/container", for messages */
+	vk_kube_call *review;     /* authz: the SubjectAccessReview in flight */
+	char *key;                /* authz: the cache key */
+	vk_list link;             /* authz: s->reviews */
 };
 
 vk_server_call *vk_server__call_new(vk_server *s, h2o_req_t *req, int kind, char *what); /* takes what */

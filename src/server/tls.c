@@ -62,9 +62,9 @@ static char *self_signed(SSL_CTX *ctx, const vk_server_opts *o)
 	vk_buf sans = {0};
 	add_san(&sans, o->nodename);
 	const cJSON *a;
-	const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o->node, "status"), "addresses");
-	cJSON_ArrayForEach(a, addrs)
-	{
+	const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o->node, "status"),
+	                                                      "addresses");
+	cJSON_ArrayForEach(a, addrs) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, "address");
 		if (cJSON_IsString(v) && v->valuestring[0])
 			add_san(&sans, v->valuestring);
@@ -99,8 +99,7 @@ static char *self_signed(SSL_CTX *ctx, const vk_server_opts *o)
 	X509_set_issuer_name(x, name);
 	if (add_ext(x, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
 	    add_ext(x, NID_key_usage, "critical,digitalSignature,keyEncipherment") < 0 ||
-	    add_ext(x, NID_ext_key_usage, "serverAuth") < 0 ||
-	    add_ext(x, NID_subject_alt_name, sans.data) < 0) {
+	    add_ext(x, NID_ext_key_usage, "serverAuth") < 0 || add_ext(x, NID_subject_alt_name, sans.data) < 0) {
 		err = ossl_err("self-signed certificate: extensions");
 		goto out;
 	}

@@ -19,25 +19,25 @@
 
 #include "store_int.h"
 
-#define CHUNK 100                /* ops per txn, see the file comment */
-#define CHUNK_BYTES (1u << 20)   /* etcd refuses requests over 1.5 MiB by default */
+#define CHUNK 100              /* ops per txn, see the file comment */
+#define CHUNK_BYTES (1u << 20) /* etcd refuses requests over 1.5 MiB by default */
 
 typedef struct et_call et_call;
 
 typedef struct {
 	vk_store *s;
-	char *base;        /* "http://HOST:PORT" */
-	et_call *calls;    /* in flight, for close */
+	char *base;     /* "http://HOST:PORT" */
+	et_call *calls; /* in flight, for close */
 } et;
 
 struct et_call {
 	et *b;
 	vk_store_req *r;
 	vk_http_req *h;
-	size_t done_ops;   /* COMMIT: ops sent in earlier txns */
-	size_t chunk_end;  /* COMMIT: end of the txn in flight */
-	unsigned *ttls;    /* COMMIT: distinct TTLs needing a lease */
-	char **leases;     /* their lease IDs */
+	size_t done_ops;  /* COMMIT: ops sent in earlier txns */
+	size_t chunk_end; /* COMMIT: end of the txn in flight */
+	unsigned *ttls;   /* COMMIT: distinct TTLs needing a lease */
+	char **leases;    /* their lease IDs */
 	size_t nttl, granted;
 	et_call *prev, *next;
 };
@@ -100,10 +100,7 @@ static void post(et_call *c, const char *path, char *body)
 	}
 }
 
-static char *b64s(const char *s, size_t n)
-{
-	return vk_store__b64(s, n);
-}
+static char *b64s(const char *s, size_t n) { return vk_store__b64(s, n); }
 
 /* The first key after every key starting with p ("\0" = no end). */
 static char *prefix_end(const char *p, size_t *n)
@@ -246,10 +243,7 @@ static void send_next(et_call *c)
 	}
 }
 
-static bool truthy(const cJSON *o, const char *name)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
-}
+static bool truthy(const cJSON *o, const char *name) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name)); }
 
 /* The decoded stored value: rv and payload (see the file comment). */
 static void add_kv(vk_store_req *r, const cJSON *kv)
@@ -273,8 +267,7 @@ static void add_kv(vk_store_req *r, const cJSON *kv)
 			skip = 20;
 		}
 	}
-	vk_store__add_rec(r, kb.data ? kb.data : "", kb.len, vb.data ? vb.data + skip : "",
-	                  vb.len - skip, rv);
+	vk_store__add_rec(r, kb.data ? kb.data : "", kb.len, vb.data ? vb.data + skip : "", vb.len - skip, rv);
 	vk_buf_free(&kb);
 	vk_buf_free(&vb);
 }
@@ -309,8 +302,8 @@ static void http_done(vk_http_req *h, const vk_http_resp *resp, void *ud)
 	cJSON *j = cJSON_ParseWithLength(resp->body, resp->body_len);
 	if (resp->status != 200) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
-		vk_store__fail(r, resp->status >= 500 ? VK_STORE_EDOWN : VK_STORE_EIO, "HTTP %ld: %s",
-		               resp->status, cJSON_IsString(m) ? m->valuestring : "error");
+		vk_store__fail(r, resp->status >= 500 ? VK_STORE_EDOWN : VK_STORE_EIO, "HTTP %ld: %s", resp->status,
+		               cJSON_IsString(m) ? m->valuestring : "error");
 		cJSON_Delete(j);
 		finish(c);
 		return;

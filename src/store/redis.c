@@ -80,7 +80,7 @@ typedef struct {
 	vk_store_req *fly_head, *fly_tail;   /* sent, in order */
 	uint64_t last_ms;                    /* last send into an empty FIFO, or reply */
 	uv_timer_t watchdog;
-	char *down_err;                      /* why the last connection failed */
+	char *down_err; /* why the last connection failed */
 } rd;
 
 static void push(vk_store_req **h, vk_store_req **t, vk_store_req *r)
@@ -149,8 +149,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	b->last_ms = vk_now_ms();
 	redisReply *x = reply;
 	if (!x) {
-		vk_store__fail(r, VK_STORE_EDOWN, "connection lost%s%s", ac->errstr[0] ? ": " : "",
-		               ac->errstr);
+		vk_store__fail(r, VK_STORE_EDOWN, "connection lost%s%s", ac->errstr[0] ? ": " : "", ac->errstr);
 	} else if (x->type == REDIS_REPLY_ERROR) {
 		vk_store__fail(r, VK_STORE_EIO, "%s", x->str);
 	} else if (r->type == VK_STORE__GET) {
@@ -159,16 +158,15 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 		else if (x->element[0]->type != REDIS_REPLY_STRING)
 			r->status = VK_STORE_ENOENT;
 		else
-			vk_store__add_rec(r, r->key, strlen(r->key), x->element[0]->str,
-			                  x->element[0]->len, rv_of(x->element[1]));
+			vk_store__add_rec(r, r->key, strlen(r->key), x->element[0]->str, x->element[0]->len,
+			                  rv_of(x->element[1]));
 	} else if (r->type == VK_STORE__LIST) {
 		if (x->type != REDIS_REPLY_ARRAY || x->elements % 3)
 			vk_store__fail(r, VK_STORE_EIO, "unexpected reply to the list script");
 		else
 			for (size_t i = 0; i + 2 < x->elements; i += 3)
-				vk_store__add_rec(r, x->element[i]->str, x->element[i]->len,
-				                  x->element[i + 1]->str, x->element[i + 1]->len,
-				                  rv_of(x->element[i + 2]));
+				vk_store__add_rec(r, x->element[i]->str, x->element[i]->len, x->element[i + 1]->str,
+				                  x->element[i + 1]->len, rv_of(x->element[i + 2]));
 	} else if (r->type == VK_STORE__COMMIT) {
 		if (x->type != REDIS_REPLY_ARRAY || x->elements != r->batch->n)
 			vk_store__fail(r, VK_STORE_EIO, "unexpected reply to the commit script");
@@ -210,7 +208,7 @@ static void send_req(rd *b, vk_store_req *r)
 		size_t n = r->batch->n, argc = 3 + n + 4 * n;
 		const char **argv = vk_xcalloc(argc, sizeof *argv);
 		size_t *lens = vk_xcalloc(argc, sizeof *lens);
-		char (*rvs)[21] = vk_xcalloc(n ? n : 1, 21), (*ttls)[12] = vk_xcalloc(n ? n : 1, 12);
+		char(*rvs)[21] = vk_xcalloc(n ? n : 1, 21), (*ttls)[12] = vk_xcalloc(n ? n : 1, 12);
 		char nk[24];
 		snprintf(nk, sizeof nk, "%zu", n);
 		argv[0] = "EVAL";

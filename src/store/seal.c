@@ -51,7 +51,8 @@ int vk_store_key_load(const char *path, uint8_t key[VK_STORE_KEY_LEN], char **er
 	}
 	if (rc)
 		*err = vk_asprintf("%s: not a 256-bit key (want 32 raw bytes, 64 hex digits or 44 "
-		                   "base64 characters; e.g. 'head -c 32 /dev/urandom > FILE')", path);
+		                   "base64 characters; e.g. 'head -c 32 /dev/urandom > FILE')",
+		                   path);
 	OPENSSL_cleanse(b.data, b.len);
 	vk_buf_free(&b);
 	return rc;
@@ -64,8 +65,7 @@ char *vk_store_seal(const uint8_t key[VK_STORE_KEY_LEN], const void *plain, size
 	uint8_t *buf = vk_xmalloc(NONCE + len + TAG);
 	int outl = 0, fin = 0;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	if (!c || RAND_bytes(buf, NONCE) != 1 ||
-	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	if (!c || RAND_bytes(buf, NONCE) != 1 || EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE, NULL) != 1 ||
 	    EVP_EncryptInit_ex(c, NULL, NULL, key, buf) != 1 ||
 	    EVP_EncryptUpdate(c, buf + NONCE, &outl, plain, (int)len) != 1 ||
@@ -83,8 +83,7 @@ char *vk_store_seal(const uint8_t key[VK_STORE_KEY_LEN], const void *plain, size
 	return out;
 }
 
-char *vk_store_unseal(const uint8_t key[VK_STORE_KEY_LEN], const char *blob, size_t blob_len,
-                      size_t *len)
+char *vk_store_unseal(const uint8_t key[VK_STORE_KEY_LEN], const char *blob, size_t blob_len, size_t *len)
 {
 	size_t m = strlen(MAGIC);
 	if (!blob || blob_len < m || memcmp(blob, MAGIC, m) != 0)

@@ -24,8 +24,8 @@ typedef struct {
 	uv_cond_t cv;
 	uv_async_t async;
 	bool stop;
-	vk_store_req *in_head, *in_tail;    /* to the thread */
-	vk_store_req *out_head, *out_tail;  /* back to the loop */
+	vk_store_req *in_head, *in_tail;   /* to the thread */
+	vk_store_req *out_head, *out_tail; /* back to the loop */
 	/* set by the thread before the first request runs */
 	bool open_done, open_reported;
 	int open_status;
@@ -84,12 +84,10 @@ static int db_open(sq *q, char **err)
 {
 	int rc = mkdirs(q->s->state_dir);
 	if (rc) {
-		*err = vk_asprintf("%s: cannot create the state directory: %s", q->s->state_dir,
-		                   strerror(-rc));
+		*err = vk_asprintf("%s: cannot create the state directory: %s", q->s->state_dir, strerror(-rc));
 		return VK_STORE_EIO;
 	}
-	rc = sqlite3_open_v2(q->path, &q->db,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(q->path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		*err = db_error(q, rc, q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
 		return VK_STORE_EIO;
@@ -143,7 +141,7 @@ static int db_open(sq *q, char **err)
 	} prep[] = {
 		{&q->get, "SELECT value, rv, expires FROM kv WHERE key = ?1"},
 		{&q->list, "SELECT key, value, rv FROM kv WHERE key >= ?1 AND (?2 IS NULL OR key < ?2) "
-		           "AND (expires = 0 OR expires > ?3) ORDER BY key"},
+	                   "AND (expires = 0 OR expires > ?3) ORDER BY key"},
 		{&q->put, "INSERT OR REPLACE INTO kv (key, value, rv, expires) VALUES (?1, ?2, ?3, ?4)"},
 		{&q->del, "DELETE FROM kv WHERE key = ?1"},
 		{&q->purge, "DELETE FROM kv WHERE expires > 0 AND expires <= ?1"},
@@ -231,9 +229,8 @@ static void run_list(sq *q, vk_store_req *r)
 	int rc;
 	while ((rc = sqlite3_step(q->list)) == SQLITE_ROW)
 		vk_store__add_rec(r, (const char *)sqlite3_column_text(q->list, 0),
-		                  (size_t)sqlite3_column_bytes(q->list, 0),
-		                  sqlite3_column_blob(q->list, 1), (size_t)sqlite3_column_bytes(q->list, 1),
-		                  (uint64_t)sqlite3_column_int64(q->list, 2));
+		                  (size_t)sqlite3_column_bytes(q->list, 0), sqlite3_column_blob(q->list, 1),
+		                  (size_t)sqlite3_column_bytes(q->list, 1), (uint64_t)sqlite3_column_int64(q->list, 2));
 	if (rc != SQLITE_DONE)
 		fail_db(q, r, rc);
 	sqlite3_reset(q->list);

@@ -41,10 +41,7 @@ uint64_t vk_store_rv(const char *s)
 	return v;
 }
 
-void vk_store__rv_text(char out[21], uint64_t rv)
-{
-	snprintf(out, 21, "%020" PRIu64, rv);
-}
+void vk_store__rv_text(char out[21], uint64_t rv) { snprintf(out, 21, "%020" PRIu64, rv); }
 
 char *vk_store__b64(const void *p, size_t n)
 {
@@ -72,8 +69,7 @@ void vk_store__fail(vk_store_req *r, int status, const char *fmt, ...)
 	r->status = status;
 }
 
-void vk_store__add_rec(vk_store_req *r, const char *key, size_t klen, const char *value,
-                       size_t len, uint64_t rv)
+void vk_store__add_rec(vk_store_req *r, const char *key, size_t klen, const char *value, size_t len, uint64_t rv)
 {
 	if (r->nrecs == r->caprecs) {
 		r->caprecs = r->caprecs ? 2 * r->caprecs : 8;
@@ -103,10 +99,7 @@ static void req_free(vk_store_req *r)
 	free(r);
 }
 
-void vk_store__drop(vk_store_req *r)
-{
-	req_free(r);
-}
+void vk_store__drop(vk_store_req *r) { req_free(r); }
 
 static int cmp_rec(const void *a, const void *b)
 {
@@ -123,8 +116,7 @@ void vk_store__done(vk_store_req *r)
 	/* Keys go back without the handle's prefix. */
 	for (size_t i = 0; i < r->nrecs; i++)
 		if (plen && strncmp(r->recs[i].key, s->prefix, plen) == 0)
-			memmove((char *)r->recs[i].key, r->recs[i].key + plen,
-			        strlen(r->recs[i].key) - plen + 1);
+			memmove((char *)r->recs[i].key, r->recs[i].key + plen, strlen(r->recs[i].key) - plen + 1);
 	switch (r->type) {
 	case VK_STORE__GET:
 		if (r->cb.get)
@@ -153,11 +145,8 @@ void vk_store__done(vk_store_req *r)
 		}
 		break;
 	}
-	case VK_STORE__PING:
-		vk_store__opened(s, r->status, r->err);
-		break;
-	default:
-		break;
+	case VK_STORE__PING: vk_store__opened(s, r->status, r->err); break;
+	default: break;
 	}
 	req_free(r);
 }
@@ -221,13 +210,9 @@ static void store_free(uv_handle_t *h)
 	free(s);
 }
 
-void vk_store__closed(vk_store *s)
-{
-	uv_close((uv_handle_t *)&s->later, store_free);
-}
+void vk_store__closed(vk_store *s) { uv_close((uv_handle_t *)&s->later, store_free); }
 
-int vk_store_open(const vk_store_opts *o, vk_store_open_cb on_open, void *ud,
-                  vk_store **out, char **err)
+int vk_store_open(const vk_store_opts *o, vk_store_open_cb on_open, void *ud, vk_store **out, char **err)
 {
 	*out = NULL;
 	if (err)
@@ -310,13 +295,9 @@ static void startup_opened(vk_store *s, int status, const char *err, void *ud)
 	st->err = status ? vk_strdup(err) : NULL;
 }
 
-static void startup_tick(uv_timer_t *t)
-{
-	(void)t;
-}
+static void startup_tick(uv_timer_t *t) { (void)t; }
 
-vk_store *vk_store_open_startup(uv_loop_t *loop, vk_http *http, const char *url,
-                                const char *state_dir, char **err)
+vk_store *vk_store_open_startup(uv_loop_t *loop, vk_http *http, const char *url, const char *state_dir, char **err)
 {
 	startup st = {0};
 	vk_store_opts o = {.loop = loop, .http = http, .url = url, .state_dir = state_dir};
@@ -362,10 +343,7 @@ void vk_store_get_stats(const vk_store *s, vk_store_stats *out) { *out = s->stat
 
 /* ---- requests ---------------------------------------------------------- */
 
-static bool key_ok(const char *k)
-{
-	return k != NULL;
-}
+static bool key_ok(const char *k) { return k != NULL; }
 
 static vk_store_req *req_new(vk_store *s, int type, const char *key)
 {
@@ -438,8 +416,8 @@ static int commit(vk_store *s, vk_store_batch *b, bool single, void *cb, void *u
 	return 0;
 }
 
-int vk_store_put(vk_store *s, const char *key, const void *value, size_t len,
-                 uint64_t rv, unsigned ttl_s, vk_store_write_cb cb, void *ud)
+int vk_store_put(vk_store *s, const char *key, const void *value, size_t len, uint64_t rv, unsigned ttl_s,
+                 vk_store_write_cb cb, void *ud)
 {
 	if (!s || !key_ok(key) || !*key || (!value && len))
 		return VK_STORE_EINVAL;
@@ -471,10 +449,7 @@ int vk_store_commit(vk_store *s, vk_store_batch *b, vk_store_commit_cb cb, void 
 
 /* ---- batches ------------------------------------------------------------- */
 
-vk_store_batch *vk_store_batch_new(void)
-{
-	return vk_xcalloc(1, sizeof(vk_store_batch));
-}
+vk_store_batch *vk_store_batch_new(void) { return vk_xcalloc(1, sizeof(vk_store_batch)); }
 
 static vk_store__op *batch_add(vk_store_batch *b)
 {
@@ -489,8 +464,7 @@ static vk_store__op *batch_add(vk_store_batch *b)
 	return op;
 }
 
-void vk_store_batch_put(vk_store_batch *b, const char *key, const void *value, size_t len,
-                        uint64_t rv, unsigned ttl_s)
+void vk_store_batch_put(vk_store_batch *b, const char *key, const void *value, size_t len, uint64_t rv, unsigned ttl_s)
 {
 	vk_store__op *op = batch_add(b);
 	op->kind = VK_STORE__PUT;
@@ -512,10 +486,7 @@ void vk_store_batch_delete(vk_store_batch *b, const char *key, uint64_t rv)
 	op->rv = rv;
 }
 
-size_t vk_store_batch_len(const vk_store_batch *b)
-{
-	return b ? b->n : 0;
-}
+size_t vk_store_batch_len(const vk_store_batch *b) { return b ? b->n : 0; }
 
 void vk_store_batch_free(vk_store_batch *b)
 {

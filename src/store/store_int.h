@@ -14,9 +14,9 @@ enum { VK_STORE__GET, VK_STORE__LIST, VK_STORE__COMMIT, VK_STORE__PING };
 enum { VK_STORE__PUT, VK_STORE__DEL };
 
 typedef struct {
-	int kind;          /* VK_STORE__PUT / VK_STORE__DEL */
-	char *key;         /* full key (the handle's prefix included) */
-	char *value;       /* puts; NUL-terminated copy */
+	int kind;    /* VK_STORE__PUT / VK_STORE__DEL */
+	char *key;   /* full key (the handle's prefix included) */
+	char *value; /* puts; NUL-terminated copy */
 	size_t len;
 	uint64_t rv;
 	unsigned ttl_s;
@@ -31,24 +31,24 @@ typedef struct vk_store_req vk_store_req;
 struct vk_store_req {
 	vk_store *s;
 	int type;
-	char *key;               /* GET: full key; LIST: full prefix */
-	vk_store_batch *batch;   /* COMMIT */
+	char *key;             /* GET: full key; LIST: full prefix */
+	vk_store_batch *batch; /* COMMIT */
 	union {
 		vk_store_get_cb get;
 		vk_store_list_cb list;
 		vk_store_commit_cb commit;
-		vk_store_write_cb write;  /* a single put/delete (single == true) */
+		vk_store_write_cb write; /* a single put/delete (single == true) */
 	} cb;
 	bool single;
 	void *ud;
 	/* results, filled by the backend (owned by the request) */
 	int status;
-	char *err;               /* malloc'd */
-	int *results;            /* COMMIT: batch->n entries */
-	vk_store_rec *recs;      /* GET (0 or 1) / LIST; keys and values malloc'd */
+	char *err;          /* malloc'd */
+	int *results;       /* COMMIT: batch->n entries */
+	vk_store_rec *recs; /* GET (0 or 1) / LIST; keys and values malloc'd */
 	size_t nrecs, caprecs;
-	vk_store_req *next;      /* the front's and backends' queues */
-	void *bd;                /* the backend's per-request data */
+	vk_store_req *next; /* the front's and backends' queues */
+	void *bd;           /* the backend's per-request data */
 };
 
 typedef struct {
@@ -64,17 +64,17 @@ struct vk_store {
 	uv_loop_t *loop;
 	vk_http *http;
 	vk_store_url url;
-	char *name;              /* for messages */
-	char *prefix;            /* "" when none */
+	char *name;   /* for messages */
+	char *prefix; /* "" when none */
 	char *state_dir;
 	unsigned timeout_ms;
 	const vk_store__backend *be;
-	void *bd;                /* backend state */
+	void *bd; /* backend state */
 	vk_store_open_cb on_open;
 	void *open_ud;
 	bool opened, closing;
 	vk_store_stats stats;
-	uv_timer_t later;        /* delivers vk_store__done_later results */
+	uv_timer_t later; /* delivers vk_store__done_later results */
 	vk_store_req *later_head, *later_tail;
 };
 
@@ -84,14 +84,12 @@ void vk_store__opened(vk_store *s, int status, const char *err);
 void vk_store__opened_later(vk_store *s, int status, const char *err);
 void vk_store__done(vk_store_req *r);
 void vk_store__done_later(vk_store_req *r);
-void vk_store__drop(vk_store_req *r);      /* frees without a callback */
+void vk_store__drop(vk_store_req *r); /* frees without a callback */
 void vk_store__closed(vk_store *s);
 /* Sets r->status and r->err ("NAME: " + the message). */
-void vk_store__fail(vk_store_req *r, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void vk_store__fail(vk_store_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Appends a record (copies key and value). */
-void vk_store__add_rec(vk_store_req *r, const char *key, size_t klen, const char *value,
-                       size_t len, uint64_t rv);
+void vk_store__add_rec(vk_store_req *r, const char *key, size_t klen, const char *value, size_t len, uint64_t rv);
 
 /* Fresher-wins in one place: may an op with `rv` replace/delete a record
  * holding `stored` (present says whether there is one)? */

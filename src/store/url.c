@@ -66,8 +66,7 @@ int vk_store_url_parse(const char *url, vk_store_url *out, char **err)
 	} else {
 		const char *colon = strstr(url, "://");
 		if (!colon)
-			return bad(err, url, "not a URL and not 'embedded'",
-			           "embedded, " REDIS_FORM " or " ETCD_FORM);
+			return bad(err, url, "not a URL and not 'embedded'", "embedded, " REDIS_FORM " or " ETCD_FORM);
 		return bad(err, url, "unknown scheme", "embedded, " REDIS_FORM " or " ETCD_FORM);
 	}
 	for (const char *p = rest; *p; p++)
@@ -121,8 +120,9 @@ int vk_store_url_parse(const char *url, vk_store_url *out, char **err)
 		if (out->kind != VK_STORE_REDIS || slash[1] == 0) {
 			if (!(out->kind != VK_STORE_REDIS && slash[1] == 0)) {
 				vk_store_url_free(out);
-				return bad(err, url, out->kind == VK_STORE_REDIS ? "empty database number"
-				                                                 : "a path is not supported",
+				return bad(err, url,
+				           out->kind == VK_STORE_REDIS ? "empty database number"
+				                                       : "a path is not supported",
 				           form);
 			}
 		} else if (!number(slash + 1, slash + strlen(slash), 0, 1 << 20, &db)) {

@@ -21,27 +21,27 @@ typedef struct {
 	size_t len;
 	uint64_t rv;
 	unsigned ttl_s;
-	uint64_t seq;     /* when it was queued */
+	uint64_t seq; /* when it was queued */
 } wb_entry;
 
 typedef struct wb_waiter {
 	vk_store_wb_flush_cb cb;
 	void *ud;
-	uint64_t upto;    /* satisfied when every write with seq <= upto is in */
+	uint64_t upto; /* satisfied when every write with seq <= upto is in */
 	struct wb_waiter *next;
 } wb_waiter;
 
 typedef struct {
-	vk_store_wb *w;   /* NULL once the write-behind is closed */
+	vk_store_wb *w; /* NULL once the write-behind is closed */
 } wb_ticket;
 
 struct vk_store_wb {
 	vk_store *s;
 	vk_store_wb_opts o;
-	vk_map *pending;          /* key -> wb_entry */
-	wb_entry **fly;           /* the batch in flight */
+	vk_map *pending; /* key -> wb_entry */
+	wb_entry **fly;  /* the batch in flight */
 	size_t nfly;
-	wb_ticket *ticket;        /* of the batch in flight */
+	wb_ticket *ticket; /* of the batch in flight */
 	uint64_t seq;
 	uv_timer_t timer;
 	bool timer_on, down, closing;
@@ -117,8 +117,7 @@ static void queue(vk_store_wb *w, wb_entry *e)
 		arm(w, w->o.flush_ms);
 }
 
-void vk_store_wb_put(vk_store_wb *w, const char *key, const void *value, size_t len,
-                     uint64_t rv, unsigned ttl_s)
+void vk_store_wb_put(vk_store_wb *w, const char *key, const void *value, size_t len, uint64_t rv, unsigned ttl_s)
 {
 	if (w->closing || !key || !*key)
 		return;
@@ -145,8 +144,7 @@ void vk_store_wb_delete(vk_store_wb *w, const char *key, uint64_t rv)
 	queue(w, e);
 }
 
-bool vk_store_wb_pending(const vk_store_wb *w, const char *key, const char **value, size_t *len,
-                         uint64_t *rv)
+bool vk_store_wb_pending(const vk_store_wb *w, const char *key, const char **value, size_t *len, uint64_t *rv)
 {
 	const wb_entry *e = vk_map_get(w->pending, key);
 	for (size_t i = w->nfly; !e && i > 0; i--)
@@ -163,15 +161,9 @@ bool vk_store_wb_pending(const vk_store_wb *w, const char *key, const char **val
 	return true;
 }
 
-size_t vk_store_wb_len(const vk_store_wb *w)
-{
-	return vk_map_len(w->pending) + w->nfly;
-}
+size_t vk_store_wb_len(const vk_store_wb *w) { return vk_map_len(w->pending) + w->nfly; }
 
-bool vk_store_wb_is_down(const vk_store_wb *w)
-{
-	return w->down;
-}
+bool vk_store_wb_is_down(const vk_store_wb *w) { return w->down; }
 
 /* The oldest write not yet in the store. */
 static uint64_t oldest(const vk_store_wb *w)
@@ -206,8 +198,7 @@ static void wake(vk_store_wb *w, int status)
 	}
 }
 
-static void committed(vk_store *s, int status, const char *err, const int *results, size_t n,
-                      void *ud)
+static void committed(vk_store *s, int status, const char *err, const int *results, size_t n, void *ud)
 {
 	wb_ticket *t = ud;
 	vk_store_wb *w = t->w;
@@ -229,8 +220,8 @@ static void committed(vk_store *s, int status, const char *err, const int *resul
 		free(fly);
 		if (w->down) {
 			w->down = false;
-			vk_info("store", "%s is back; %zu pending writes caught up, %zu more queued",
-			        vk_store_name(s), nfly, vk_map_len(w->pending));
+			vk_info("store", "%s is back; %zu pending writes caught up, %zu more queued", vk_store_name(s),
+			        nfly, vk_map_len(w->pending));
 		}
 		vk_backoff_reset(&w->bo);
 		wake(w, 0);
@@ -337,10 +328,7 @@ int vk_store_wb_flush(vk_store_wb *w, vk_store_wb_flush_cb cb, void *ud)
 	return 0;
 }
 
-static void wb_free(uv_handle_t *h)
-{
-	free(h->data);
-}
+static void wb_free(uv_handle_t *h) { free(h->data); }
 
 void vk_store_wb_close(vk_store_wb *w)
 {

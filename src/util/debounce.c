@@ -3,10 +3,7 @@
  * caller says what time it is, so a test drives it event by event. */
 #include "vk/fswatch.h"
 
-void vk_debounce_init(vk_debounce *d, unsigned quiet_ms)
-{
-	*d = (vk_debounce){.quiet_ms = quiet_ms};
-}
+void vk_debounce_init(vk_debounce *d, unsigned quiet_ms) { *d = (vk_debounce){.quiet_ms = quiet_ms}; }
 
 void vk_debounce_event(vk_debounce *d, uint64_t now_ms)
 {

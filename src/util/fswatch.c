@@ -30,8 +30,8 @@ typedef struct watch_dir {
 	uv_fs_event_t ev;
 	vk_fswatch *w;
 	char *dir;
-	ino_t ino;               /* the folder's inode when the watch started */
-	char **names;            /* base names of the watched files in dir */
+	ino_t ino;    /* the folder's inode when the watch started */
+	char **names; /* base names of the watched files in dir */
 	size_t n;
 	struct watch_dir *next;
 } watch_dir;
@@ -42,9 +42,9 @@ struct vk_fswatch {
 	vk_fswatch_cb cb;
 	void *ud;
 	vk_debounce burst;
-	uv_timer_t quiet;        /* runs until the burst is due */
-	uv_timer_t retry;        /* re-arms while a folder cannot be watched */
-	char **files;            /* the list given to vk_fswatch_set */
+	uv_timer_t quiet; /* runs until the burst is due */
+	uv_timer_t retry; /* re-arms while a folder cannot be watched */
+	char **files;     /* the list given to vk_fswatch_set */
 	watch_dir *dirs;
 	unsigned open_handles;
 	bool closing;
@@ -207,7 +207,8 @@ static int arm(vk_fswatch *w)
 	drop_dirs(w);
 	for (size_t i = 0; files && files[i]; i++) {
 		const char *slash = strrchr(files[i], '/');
-		char *dir = slash ? vk_asprintf("%.*s", (int)(slash - files[i]) > 0 ? (int)(slash - files[i]) : 1, files[i])
+		char *dir = slash ? vk_asprintf("%.*s", (int)(slash - files[i]) > 0 ? (int)(slash - files[i]) : 1,
+		                                files[i])
 		                  : vk_strdup(".");
 		watch_dir *d = dir_for(w, dir);
 		free(dir);

@@ -18,13 +18,13 @@
 typedef enum { ST_IDLE, ST_QUEUED, ST_ACTIVE, ST_DELAYED } state;
 
 typedef struct item {
-	vk_list link;             /* q->fifo while queued */
+	vk_list link; /* q->fifo while queued */
 	vk_queue *q;
 	char *key;
 	state st;
 	bool dirty;
 	bool timer_init;
-	bool dead;                /* removed from the map, freed when the timer closes */
+	bool dead; /* removed from the map, freed when the timer closes */
 	unsigned attempts;
 	uv_timer_t timer;
 } item;
@@ -32,7 +32,7 @@ typedef struct item {
 struct vk_queue {
 	uv_loop_t *loop;
 	vk_map *items;
-	vk_list fifo;             /* queued items, oldest first */
+	vk_list fifo; /* queued items, oldest first */
 	unsigned max_active, active;
 	vk_queue_work_fn work;
 	void *ud;
@@ -185,8 +185,7 @@ void vk_queue_done(vk_queue *q, const char *key, bool retry, uint64_t retry_max_
 	if (q->closing)
 		return;
 	if (retry) {
-		vk_backoff b = {.base_ms = 200, .max_ms = retry_max_ms ? retry_max_ms : 60000,
-		                .attempt = it->attempts};
+		vk_backoff b = {.base_ms = 200, .max_ms = retry_max_ms ? retry_max_ms : 60000, .attempt = it->attempts};
 		uint64_t d = vk_backoff_next(&b);
 		it->attempts++;
 		if (it->dirty)

@@ -55,11 +55,11 @@ static bool next(ctx *c)
 			/* libyaml's problem, plus where the enclosing construct began
 			 * when it says (an unclosed [ or quote is found much later). */
 			c->err = y->context && y->context_mark.line != y->problem_mark.line
-			         ? vk_asprintf("line %zu: %s (%s at line %zu)", y->problem_mark.line + 1,
-			                       y->problem ? y->problem : "syntax error", y->context,
-			                       y->context_mark.line + 1)
-			         : vk_asprintf("line %zu: %s", y->problem_mark.line + 1,
-			                       y->problem ? y->problem : "syntax error");
+			                 ? vk_asprintf("line %zu: %s (%s at line %zu)", y->problem_mark.line + 1,
+			                               y->problem ? y->problem : "syntax error", y->context,
+			                               y->context_mark.line + 1)
+			                 : vk_asprintf("line %zu: %s", y->problem_mark.line + 1,
+			                               y->problem ? y->problem : "syntax error");
 		}
 		return false;
 	}
@@ -273,10 +273,8 @@ static cJSON *parse_node(ctx *c, int depth)
 		remember_anchor(c, c->ev.data.scalar.anchor, n);
 		return n;
 	}
-	case YAML_SEQUENCE_START_EVENT:
-		return parse_sequence(c, depth);
-	case YAML_MAPPING_START_EVENT:
-		return parse_mapping(c, depth);
+	case YAML_SEQUENCE_START_EVENT: return parse_sequence(c, depth);
+	case YAML_MAPPING_START_EVENT: return parse_mapping(c, depth);
 	case YAML_ALIAS_EVENT: {
 		const char *name = (const char *)c->ev.data.alias.anchor;
 		for (size_t i = c->n_anchors; i-- > 0;) {
@@ -293,9 +291,7 @@ static cJSON *parse_node(ctx *c, int depth)
 		set_err(c, c->ev.start_mark.line, "unknown alias *%s", name);
 		return NULL;
 	}
-	default:
-		set_err(c, c->ev.start_mark.line, "%s", "unexpected YAML event");
-		return NULL;
+	default: set_err(c, c->ev.start_mark.line, "%s", "unexpected YAML event"); return NULL;
 	}
 }
 

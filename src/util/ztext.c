@@ -19,7 +19,7 @@
 #define WINDOW_BITS 13 /* 8 KiB: a pod and the dictionary fit */
 #define MEM_LEVEL 4
 #define DICT_MAX (1u << WINDOW_BITS)
-#define DICT_MIN 256   /* shorter texts make a poor dictionary */
+#define DICT_MIN 256 /* shorter texts make a poor dictionary */
 
 struct vk_ztext {
 	char *dict;
@@ -64,8 +64,7 @@ void *vk_ztext_pack(vk_ztext *z, const char *text, size_t len)
 		memcpy(z->dict, text + len - z->dict_len, z->dict_len);
 	}
 	if (!def_ok) {
-		if (deflateInit2(&def, Z_BEST_SPEED, Z_DEFLATED, -WINDOW_BITS, MEM_LEVEL,
-		                 Z_DEFAULT_STRATEGY) != Z_OK)
+		if (deflateInit2(&def, Z_BEST_SPEED, Z_DEFLATED, -WINDOW_BITS, MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
 			return stored(text, len);
 		def_ok = true;
 	} else if (deflateReset(&def) != Z_OK) {

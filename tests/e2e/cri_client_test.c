@@ -106,10 +106,7 @@ static int call_on(vk_cri *c, const vk_cri_method *m, const char *expr, uint32_t
 	return o.code;
 }
 
-static int call(const char *name, const char *expr)
-{
-	return call_on(cri, vk_cri_method_find(name), expr, 0);
-}
+static int call(const char *name, const char *expr) { return call_on(cri, vk_cri_method_find(name), expr, 0); }
 
 static void version_and_status(void)
 {
@@ -169,12 +166,11 @@ static void sandbox_and_containers(void)
 	   "PodSandboxStatus is READY with a bridge IP (%s)",
 	   lua_true("resp and resp.status and resp.status.network") ? "ip" : "none");
 
-	code = call("create_container",
-	            "{pod_sandbox_id = sandbox, sandbox_config = sbcfg, config = {\n"
-	            "  metadata = {name = 'echo'}, image = {image = os.getenv('BUSYBOX_IMAGE')},\n"
-	            "  command = {'/bin/sh', '-c'}, args = {'echo hello $GREETING; exit 7'},\n"
-	            "  envs = {{key = 'GREETING', value = 'world'}}, log_path = 'echo/0.log',\n"
-	            "  labels = {['vk-test'] = run_id}}}");
+	code = call("create_container", "{pod_sandbox_id = sandbox, sandbox_config = sbcfg, config = {\n"
+	                                "  metadata = {name = 'echo'}, image = {image = os.getenv('BUSYBOX_IMAGE')},\n"
+	                                "  command = {'/bin/sh', '-c'}, args = {'echo hello $GREETING; exit 7'},\n"
+	                                "  envs = {{key = 'GREETING', value = 'world'}}, log_path = 'echo/0.log',\n"
+	                                "  labels = {['vk-test'] = run_id}}}");
 	is_int(code, 0, "CreateContainer succeeds (%s)", last_error ? last_error : "ok");
 	run("echo_id = resp and resp.container_id");
 	code = call("start_container", "{container_id = echo_id}");
@@ -211,8 +207,7 @@ static void sandbox_and_containers(void)
 
 	code = call("list_containers", "{filter = {pod_sandbox_id = sandbox}}");
 	ok(code == 0 && lua_true("#resp.containers == 2"), "ListContainers by sandbox finds both");
-	code = call("list_containers",
-	            "{filter = {pod_sandbox_id = sandbox, state = {state = 'CONTAINER_RUNNING'}}}");
+	code = call("list_containers", "{filter = {pod_sandbox_id = sandbox, state = {state = 'CONTAINER_RUNNING'}}}");
 	ok(code == 0 && lua_true("#resp.containers == 1 and resp.containers[1].id == sleeper_id"),
 	   "filtered by state RUNNING it finds the sleeper only");
 
@@ -231,24 +226,22 @@ static void sandbox_and_containers(void)
 	 * containerd enforces the same gRPC cap on its side and says so. */
 	code = call_on(cri, vk_cri_method_find("exec_sync"),
 	               "{container_id = sleeper_id, timeout = 30, cmd = {'sh', '-c', "
-	               "'head -c 16000000 /dev/zero; head -c 1000000 /dev/zero >&2'}}", 60000);
-	ok(code == VK_GRPC_RESOURCE_EXHAUSTED &&
-	   strncmp(last_error, "RESOURCE_EXHAUSTED: ", 20) == 0,
+	               "'head -c 16000000 /dev/zero; head -c 1000000 /dev/zero >&2'}}",
+	               60000);
+	ok(code == VK_GRPC_RESOURCE_EXHAUSTED && strncmp(last_error, "RESOURCE_EXHAUSTED: ", 20) == 0,
 	   "a reply over 16 MiB is RESOURCE_EXHAUSTED (%s)", last_error);
 
 	/* grpc-timeout is sent and honoured. */
 	uint64_t t0 = vk_now_ms();
-	code = call_on(cri, vk_cri_method_find("exec_sync"),
-	               "{container_id = sleeper_id, cmd = {'sleep', '60'}}", 500);
+	code = call_on(cri, vk_cri_method_find("exec_sync"), "{container_id = sleeper_id, cmd = {'sleep', '60'}}", 500);
 	uint64_t took = vk_now_ms() - t0;
 	/* The runtime cuts the call at the deadline it was sent; containerd
 	 * reports its exec case as UNKNOWN "... context deadline exceeded".
 	 * Not before the deadline; far sooner than the 60 s the call asks for,
 	 * with room for a busy machine. */
-	ok((code == VK_GRPC_DEADLINE_EXCEEDED || strstr(last_error, "deadline exceeded")) &&
-	   took >= 400 && took < 30000,
-	   "a call past its timeout is DEADLINE_EXCEEDED (%s, %llu ms)", last_error,
-	   (unsigned long long)took);
+	ok((code == VK_GRPC_DEADLINE_EXCEEDED || strstr(last_error, "deadline exceeded")) && took >= 400 &&
+	           took < 30000,
+	   "a call past its timeout is DEADLINE_EXCEEDED (%s, %llu ms)", last_error, (unsigned long long)took);
 
 	/* Cleanup, as a kubelet does it. */
 	code = call("stop_container", "{container_id = sleeper_id, timeout = 0}");
@@ -258,8 +251,7 @@ static void sandbox_and_containers(void)
 	is_int(code, 0, "RemoveContainer succeeds for both");
 	code = call("stop_pod_sandbox", "{pod_sandbox_id = sandbox}");
 	code = code || call("remove_pod_sandbox", "{pod_sandbox_id = sandbox}");
-	is_int(code, 0, "StopPodSandbox and RemovePodSandbox succeed (%s)",
-	       last_error ? last_error : "ok");
+	is_int(code, 0, "StopPodSandbox and RemovePodSandbox succeed (%s)", last_error ? last_error : "ok");
 	code = call("list_pod_sandbox", "{filter = {label_selector = {['vk-test'] = run_id}}}");
 	ok(code == 0 && lua_true("#resp.items == 0"), "the sandbox is gone");
 	code = call("list_containers", "{filter = {label_selector = {['vk-test'] = run_id}}}");
@@ -277,8 +269,7 @@ static void concurrent_calls_all_complete(void)
 	lua_settop(L, 0);
 	int started = 0;
 	for (int i = 0; i < N; i++)
-		if (vk_cri_call_start(cri, vk_cri_method_find("version"), req, 0, on_result, &o[i],
-		                      NULL, &err) == 0)
+		if (vk_cri_call_start(cri, vk_cri_method_find("version"), req, 0, on_result, &o[i], NULL, &err) == 0)
 			started++;
 	protobuf_c_message_free_unpacked(req, NULL);
 	is_int(vk_http_active(http), N, "%d calls are in flight at once", N);
@@ -327,8 +318,7 @@ static void request_cap_is_synchronous(void)
 	vk_lua__cri_encode(L, -1, vk_cri_method_find("exec_sync")->request, &req, &err);
 	lua_settop(L, 0);
 	run("big = nil");
-	int rc = vk_cri_call_start(cri, vk_cri_method_find("exec_sync"), req, 0, on_result, &o,
-	                           NULL, &err);
+	int rc = vk_cri_call_start(cri, vk_cri_method_find("exec_sync"), req, 0, on_result, &o, NULL, &err);
 	protobuf_c_message_free_unpacked(req, NULL);
 	ok(rc == -EMSGSIZE && err && strstr(err, "exceeds the 16 MiB message cap") && !o.done,
 	   "a request over 16 MiB fails at once, without a callback (%s)", err);
@@ -368,8 +358,7 @@ static void wrong_endpoints_say_so(void)
 	vk_cri_new(http, ep, &c, &err);
 	int code = call_on(c, vk_cri_method_find("version"), "{}", 0);
 	char *want = vk_asprintf("UNAVAILABLE: runtime endpoint %s: no such socket", ep);
-	ok(code == VK_GRPC_UNAVAILABLE && tap_streq(last_error, want),
-	   "a missing socket says so: %s", last_error);
+	ok(code == VK_GRPC_UNAVAILABLE && tap_streq(last_error, want), "a missing socket says so: %s", last_error);
 	free(want);
 	vk_cri_free(c);
 	free(ep);
@@ -386,8 +375,7 @@ static void wrong_endpoints_say_so(void)
 	ep = vk_asprintf("unix://%s", path);
 	vk_cri_new(http, ep, &c, &err);
 	code = call_on(c, vk_cri_method_find("version"), "{}", 0);
-	ok(code != 0 && last_error && strstr(last_error, ep) &&
-	   strstr(last_error, "is this a CRI endpoint?"),
+	ok(code != 0 && last_error && strstr(last_error, ep) && strstr(last_error, "is this a CRI endpoint?"),
 	   "an HTTP/1 server is not taken for a CRI endpoint: %s", last_error);
 	vk_cri_free(c);
 	uv_close((uv_handle_t *)&http1_poll, NULL);
@@ -405,12 +393,12 @@ static void wrong_endpoints_say_so(void)
 	 * headers.  Either way the caller must be told what is likely wrong. */
 	ok((code == VK_GRPC_UNIMPLEMENTED && strncmp(last_error, "UNIMPLEMENTED: ", 15) == 0 &&
 	    strstr(last_error, "is this a CRI v1 endpoint?")) ||
-	   (code == VK_GRPC_UNAVAILABLE && strstr(last_error, "is this a CRI endpoint?")),
+	           (code == VK_GRPC_UNAVAILABLE && strstr(last_error, "is this a CRI endpoint?")),
 	   "an RPC the endpoint lacks is UNIMPLEMENTED (or a broken stream) with a hint: %s", last_error);
 
 	err = NULL;
-	ok(vk_cri_new(http, "tcp://127.0.0.1:1", &c, &err) == -EINVAL && err &&
-	   strstr(err, "only unix:// endpoints"), "a tcp endpoint is refused: %s", err ? err : "-");
+	ok(vk_cri_new(http, "tcp://127.0.0.1:1", &c, &err) == -EINVAL && err && strstr(err, "only unix:// endpoints"),
+	   "a tcp endpoint is refused: %s", err ? err : "-");
 	free(err);
 	err = NULL;
 	ok(vk_cri_new(http, "unix://relative.sock", &c, &err) == -EINVAL && err,
@@ -418,7 +406,7 @@ static void wrong_endpoints_say_so(void)
 	free(err);
 	err = NULL;
 	ok(vk_cri_new(http, NULL, &c, &err) == 0 &&
-	   tap_streq(vk_cri_endpoint(c), "unix:///run/containerd/containerd.sock"),
+	           tap_streq(vk_cri_endpoint(c), "unix:///run/containerd/containerd.sock"),
 	   "the default endpoint is containerd's");
 	vk_cri_free(c);
 }

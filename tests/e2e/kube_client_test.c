@@ -81,7 +81,8 @@ static void old_event(const char *type, cJSON *obj, void *ud)
 	if (strcmp(type, "ERROR") == 0 && cJSON_IsNumber(code) && code->valueint == 410 && !gone_seen) {
 		gone_seen = true;
 		snprintf(gone_how, sizeof gone_how, "ERROR event, reason %s: %s",
-		         jget(obj, "reason") ? jget(obj, "reason") : "-", jget(obj, "message") ? jget(obj, "message") : "");
+		         jget(obj, "reason") ? jget(obj, "reason") : "-",
+		         jget(obj, "message") ? jget(obj, "message") : "");
 	}
 }
 
@@ -96,9 +97,7 @@ static void old_close(long status, const char *error, void *ud)
 }
 
 /* ---- a watch that the server ends (timeoutSeconds) ------------------------ */
-static void quiet_event(const char *type, cJSON *obj, void *ud)
-{
-}
+static void quiet_event(const char *type, cJSON *obj, void *ud) {}
 
 static void quiet_close(long status, const char *error, void *ud)
 {
@@ -131,8 +130,7 @@ static void on_raw(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	curl_easy_getinfo(resp->easy, CURLINFO_NUM_CONNECTS, &n);
 	raw_connects += (int)n;
 	if (--raw_left == 0) {
-		is_int(raw_connects, 1, "50 parallel requests from a cold start share 1 connection (%d)",
-		       raw_connects);
+		is_int(raw_connects, 1, "50 parallel requests from a cold start share 1 connection (%d)", raw_connects);
 		vk_kube_free(fresh_kube);
 		vk_http_close(fresh_http);
 		next_step();
@@ -170,7 +168,8 @@ static void bulk_check(void)
 		ok(true, "the watch saw all %d DELETED events of the delete-collection", BULK);
 		if (bulk_resumes)
 			printf("# the API server ended the bulk watch %d time(s); resumed from the last "
-			       "resourceVersion without losing an event\n", bulk_resumes);
+			       "resourceVersion without losing an event\n",
+			       bulk_resumes);
 		vk_kube_watch_stop(bulk_watch);
 		bulk_watch = NULL;
 		bulk_done = true;
@@ -245,7 +244,9 @@ static void on_result(const vk_kube_result *r, void *ud)
 	switch (step) {
 	case 1:
 		ok(r->status == 200 && jget(r->json, "gitVersion"), "GET /version: %s",
-		   jget(r->json, "gitVersion") ? jget(r->json, "gitVersion") : r->error ? r->error : "?");
+		   jget(r->json, "gitVersion") ? jget(r->json, "gitVersion")
+		   : r->error                  ? r->error
+		                               : "?");
 		break;
 	case 3: {
 		const char *v = jget(r->json, "metadata.resourceVersion");
@@ -253,23 +254,17 @@ static void on_result(const vk_kube_result *r, void *ud)
 		snprintf(rv, sizeof rv, "%s", v ? v : "0");
 		break;
 	}
-	case 4:
-		is_int(r->status, 201, "POST creates the ConfigMap (%s)", r->error ? r->error : "ok");
-		break;
+	case 4: is_int(r->status, 201, "POST creates the ConfigMap (%s)", r->error ? r->error : "ok"); break;
 	case 5:
 		ok(r->status == 409 && tap_streq(r->reason, "AlreadyExists"), "second POST: 409 AlreadyExists (%s)",
 		   r->error ? r->error : "");
 		break;
-	case 6:
-		ok(r->status == 200 && tap_streq(jget(r->json, "data.k"), "v1"), "GET returns it with its data");
-		break;
+	case 6: ok(r->status == 200 && tap_streq(jget(r->json, "data.k"), "v1"), "GET returns it with its data"); break;
 	case 7:
 		ok(r->status == 200 && tap_streq(jget(r->json, "data.k"), "v2"), "merge PATCH updates it (%s)",
 		   r->error ? r->error : "ok");
 		break;
-	case 8:
-		is_int(r->status, 200, "DELETE removes it");
-		break;
+	case 8: is_int(r->status, 200, "DELETE removes it"); break;
 	case 9:
 		ok(r->status == 404 && tap_streq(r->reason, "NotFound") && r->error && strstr(r->error, CM),
 		   "GET after delete: 404, reason NotFound, message \"%s\"", r->error ? r->error : "");
@@ -292,8 +287,8 @@ static void on_result(const vk_kube_result *r, void *ud)
 		   r->error ? r->error : "");
 		break;
 	case 18:
-		ok(r->status == 401 && tap_streq(r->reason, "Unauthorized"), "a bad token gets 401 Unauthorized (%ld %s)",
-		   r->status, r->reason ? r->reason : "");
+		ok(r->status == 401 && tap_streq(r->reason, "Unauthorized"),
+		   "a bad token gets 401 Unauthorized (%ld %s)", r->status, r->reason ? r->reason : "");
 		break;
 	case 20: {
 		const char *v = jget(r->json, "metadata.resourceVersion");
@@ -301,7 +296,8 @@ static void on_result(const vk_kube_result *r, void *ud)
 		break;
 	}
 	case 22:
-		ok(r->status == 200, "DELETE collection by label selector (%ld %s)", r->status, r->error ? r->error : "");
+		ok(r->status == 200, "DELETE collection by label selector (%ld %s)", r->status,
+		   r->error ? r->error : "");
 		bulk_delete_answered = true;
 		bulk_check(); /* moves on once the DELETED events are in too */
 		return;
@@ -369,9 +365,7 @@ static void next_step(void)
 	step++;
 	int rc = 0;
 	switch (step) {
-	case 1:
-		rc = vk_kube_get(kube, "/version", on_result, NULL);
-		break;
+	case 1: rc = vk_kube_get(kube, "/version", on_result, NULL); break;
 	case 2: {
 		struct curl_slist *h = NULL;
 		CURL *e = vk_kube__easy(kube, "GET", "/version", NULL, false, &h);
@@ -379,9 +373,7 @@ static void next_step(void)
 		rc = vk_http_start(http, e, h, &o, NULL);
 		break;
 	}
-	case 3:
-		rc = vk_kube_get(kube, NS "?limit=1", on_result, NULL);
-		break;
+	case 3: rc = vk_kube_get(kube, NS "?limit=1", on_result, NULL); break;
 	case 4: {
 		char *path = vk_asprintf(NS "?resourceVersion=%s&fieldSelector=metadata.name%%3D" CM, rv);
 		rc = vk_kube_watch_start(kube, path, cm_event, cm_close, NULL, &cm_watch);
@@ -395,22 +387,17 @@ static void next_step(void)
 	}
 	case 5:
 		rc = vk_kube_request(kube, "POST", NS, NULL,
-		                     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" CM "\"}}",
+		                     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" CM
+		                     "\"}}",
 		                     on_result, NULL, NULL);
 		break;
-	case 6:
-		rc = vk_kube_get(kube, NS "/" CM, on_result, NULL);
-		break;
+	case 6: rc = vk_kube_get(kube, NS "/" CM, on_result, NULL); break;
 	case 7:
 		rc = vk_kube_request(kube, "PATCH", NS "/" CM, "application/merge-patch+json",
 		                     "{\"data\":{\"k\":\"v2\"}}", on_result, NULL, NULL);
 		break;
-	case 8:
-		rc = vk_kube_request(kube, "DELETE", NS "/" CM, NULL, NULL, on_result, NULL, NULL);
-		break;
-	case 9:
-		rc = vk_kube_get(kube, NS "/" CM, on_result, NULL);
-		break;
+	case 8: rc = vk_kube_request(kube, "DELETE", NS "/" CM, NULL, NULL, on_result, NULL, NULL); break;
+	case 9: rc = vk_kube_get(kube, NS "/" CM, on_result, NULL); break;
 	case 10:
 		if (!saw_deleted) {
 			waiting_for_deleted = true; /* cm_event calls next_step again */
@@ -480,29 +467,24 @@ static void next_step(void)
 	case 19: /* leftovers of an interrupted run */
 		rc = vk_kube_request(kube, "DELETE", NS "?" BULK_SEL, NULL, NULL, on_result, NULL, NULL);
 		break;
-	case 20:
-		rc = vk_kube_get(kube, NS "?" BULK_SEL, on_result, NULL);
-		break;
+	case 20: rc = vk_kube_get(kube, NS "?" BULK_SEL, on_result, NULL); break;
 	case 21: {
 		snprintf(bulk_rv, sizeof bulk_rv, "%s", rv);
 		char *path = vk_asprintf("%s?%s&resourceVersion=%s", NS, BULK_SEL, rv);
 		rc = vk_kube_watch_start(kube, path, bulk_event, bulk_close, NULL, &bulk_watch);
 		free(path);
 		for (int i = 0; i < BULK && rc == 0; i++) {
-			char *body = vk_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
-			                         "\"vk-bulk-%d\",\"labels\":{\"vk-e2e\":\"bulk\"}},\"data\":{\"i\":\"%d\"}}",
-			                         i, i);
+			char *body = vk_asprintf(
+				"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+				"\"vk-bulk-%d\",\"labels\":{\"vk-e2e\":\"bulk\"}},\"data\":{\"i\":\"%d\"}}",
+				i, i);
 			rc = vk_kube_request(kube, "POST", NS, NULL, body, on_bulk_post, NULL, NULL);
 			free(body);
 		}
 		break;
 	}
-	case 22:
-		rc = vk_kube_request(kube, "DELETE", NS "?" BULK_SEL, NULL, NULL, on_result, NULL, NULL);
-		break;
-	default:
-		finish();
-		return;
+	case 22: rc = vk_kube_request(kube, "DELETE", NS "?" BULK_SEL, NULL, NULL, on_result, NULL, NULL); break;
+	default: finish(); return;
 	}
 	if (rc < 0) {
 		ok(false, "step %d could not start: %d", step, rc);

@@ -15,8 +15,8 @@ typedef struct {
 	unsigned calls;
 } fake_provider;
 
-static int fake_provider_call(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns,
-                              const char *name, vk_provider_cb cb, void *ud)
+static int fake_provider_call(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns, const char *name,
+                              vk_provider_cb cb, void *ud)
 {
 	((fake_provider *)p)->calls++;
 	return -ENOSYS;
@@ -25,7 +25,9 @@ static bool fake_provider_has(vk_provider *p, vk_provider_call c) { return ((fak
 static void fake_provider_close(vk_provider *p) {}
 
 static const vk_provider_iface fake_provider_iface = {
-	.call = fake_provider_call, .has = fake_provider_has, .close = fake_provider_close,
+	.call = fake_provider_call,
+	.has = fake_provider_has,
+	.close = fake_provider_close,
 };
 
 /* A provider with the required callbacks, and update_pod when `update`. */

@@ -4,8 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-void tap_ok(bool cond, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void tap_ok(bool cond, const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void tap_skip(const char *why);
 /* A "# ..." line: what a failing check waited for and what it saw. */
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -14,14 +14,8 @@
 
 static lua_State *L;
 
-static const ProtobufCMessageDescriptor *req_of(const char *rpc)
-{
-	return vk_cri_method_find(rpc)->request;
-}
-static const ProtobufCMessageDescriptor *resp_of(const char *rpc)
-{
-	return vk_cri_method_find(rpc)->response;
-}
+static const ProtobufCMessageDescriptor *req_of(const char *rpc) { return vk_cri_method_find(rpc)->request; }
+static const ProtobufCMessageDescriptor *resp_of(const char *rpc) { return vk_cri_method_find(rpc)->response; }
 
 /* Evaluates `return <expr>` and leaves the value on the stack. */
 static void eval(const char *expr)
@@ -38,8 +32,7 @@ static void eval(const char *expr)
 
 /* Encodes expr as d and returns the packed bytes (malloc'd), or NULL with
  * *err set. */
-static uint8_t *pack(const ProtobufCMessageDescriptor *d, const char *expr, size_t *n,
-                     char **err)
+static uint8_t *pack(const ProtobufCMessageDescriptor *d, const char *expr, size_t *n, char **err)
 {
 	eval(expr);
 	ProtobufCMessage *m;
@@ -118,10 +111,7 @@ static char *encode_error(const ProtobufCMessageDescriptor *d, const char *expr)
 	return err;
 }
 
-static bool contains(const char *s, const char *part)
-{
-	return s && strstr(s, part);
-}
+static bool contains(const char *s, const char *part) { return s && strstr(s, part); }
 
 static void method_table_matches_the_proto(void)
 {
@@ -156,28 +146,26 @@ static void packs_with_official_field_numbers(void)
 	ok(b && bytes_are(b, n, "0a027631"), "VersionRequest.version is field 1");
 	free(b);
 
-	b = pack(req_of("pull_image"), "{image = {image = 'x', user_specified_image = 'y'}}", &n,
-	         &err);
-	ok(b && bytes_are(b, n, "0a070a0178920101" "79"),
+	b = pack(req_of("pull_image"), "{image = {image = 'x', user_specified_image = 'y'}}", &n, &err);
+	ok(b && bytes_are(b, n,
+	                  "0a070a0178920101"
+	                  "79"),
 	   "ImageSpec.user_specified_image is field 18 (two-byte tag)");
 	free(b);
 
-	b = pack(req_of("create_container"),
-	         "{config = {linux = {security_context = {run_as_group = {value = 7}}}}}", &n, &err);
+	b = pack(req_of("create_container"), "{config = {linux = {security_context = {run_as_group = {value = 7}}}}}",
+	         &n, &err);
 	/* CreateContainerRequest.config=2 > ContainerConfig.linux=15 >
 	 * LinuxContainerConfig.security_context=2 > run_as_group=12 > value=1 */
-	ok(b && bytes_are(b, n, "12087a06120462020807"),
-	   "ContainerConfig.linux is 15 and run_as_group is 12");
+	ok(b && bytes_are(b, n, "12087a06120462020807"), "ContainerConfig.linux is 15 and run_as_group is 12");
 	free(b);
 
 	b = pack(req_of("stop_container"), "{container_id = 'c', timeout = 30}", &n, &err);
 	ok(b && bytes_are(b, n, "0a0163101e"), "StopContainerRequest: container_id 1, timeout 2");
 	free(b);
 
-	b = pack(req_of("list_pod_sandbox"), "{filter = {state = {state = 'SANDBOX_READY'}}}", &n,
-	         &err);
-	ok(b && bytes_are(b, n, "0a021200"),
-	   "an empty sub-message ({} or all defaults) is still sent as present");
+	b = pack(req_of("list_pod_sandbox"), "{filter = {state = {state = 'SANDBOX_READY'}}}", &n, &err);
+	ok(b && bytes_are(b, n, "0a021200"), "an empty sub-message ({} or all defaults) is still sent as present");
 	free(b);
 
 	b = pack(req_of("status"), "nil", &n, &err);
@@ -187,40 +175,38 @@ static void packs_with_official_field_numbers(void)
 
 static void sandbox_config_survives_a_roundtrip(void)
 {
-	const char *cfg =
-		"{config = {"
-		"  metadata = {name = 'web', uid = 'u-1', namespace = 'default', attempt = 2},"
-		"  hostname = 'web', log_directory = '/var/log/pods/default_web_u-1',"
-		"  dns_config = {servers = {'10.0.0.10'}, searches = {'svc.cluster.local', 'cluster.local'},"
-		"                options = {'ndots:5'}},"
-		"  port_mappings = {{protocol = 'UDP', container_port = 53, host_port = 5353},"
-		"                   {container_port = 80, host_ip = '127.0.0.1'}},"
-		"  labels = {['vk.io/pod-uid'] = 'u-1', ['vk.io/namespace'] = 'default', app = 'web'},"
-		"  annotations = {note = 'a b c'},"
-		"  linux = {cgroup_parent = '/vk/u-1', sysctls = {['net.ipv4.ip_forward'] = '1'},"
-		"           security_context = {namespace_options = {network = 'NODE', pid = 'CONTAINER'}}},"
-		"}, runtime_handler = ''}";
+	const char *cfg = "{config = {"
+			  "  metadata = {name = 'web', uid = 'u-1', namespace = 'default', attempt = 2},"
+			  "  hostname = 'web', log_directory = '/var/log/pods/default_web_u-1',"
+			  "  dns_config = {servers = {'10.0.0.10'}, searches = {'svc.cluster.local', 'cluster.local'},"
+			  "                options = {'ndots:5'}},"
+			  "  port_mappings = {{protocol = 'UDP', container_port = 53, host_port = 5353},"
+			  "                   {container_port = 80, host_ip = '127.0.0.1'}},"
+			  "  labels = {['vk.io/pod-uid'] = 'u-1', ['vk.io/namespace'] = 'default', app = 'web'},"
+			  "  annotations = {note = 'a b c'},"
+			  "  linux = {cgroup_parent = '/vk/u-1', sysctls = {['net.ipv4.ip_forward'] = '1'},"
+			  "           security_context = {namespace_options = {network = 'NODE', pid = 'CONTAINER'}}},"
+			  "}, runtime_handler = ''}";
 	const char *d = roundtrip(req_of("run_pod_sandbox"), cfg);
 	ok(d == NULL, "RunPodSandboxRequest round-trips (%s)", d ? d : "equal");
 	ok(lua_true("decoded.config.linux.security_context.namespace_options.network == 'NODE'"),
 	   "enums come back by name");
-	ok(lua_true("decoded.config.port_mappings[2].protocol == 'TCP'"),
-	   "an unset enum decodes as its zero name");
+	ok(lua_true("decoded.config.port_mappings[2].protocol == 'TCP'"), "an unset enum decodes as its zero name");
 	ok(lua_true("decoded.config.labels.app == 'web' and decoded.config.labels['vk.io/pod-uid'] == 'u-1'"),
 	   "maps come back as key = value tables");
 	ok(lua_true("next(decoded.config.linux.security_context.namespace_options) ~= nil and "
 	            "decoded.config.linux.security_context.run_as_user == nil"),
 	   "absent sub-messages stay nil");
 	roundtrip(req_of("list_pod_sandbox"), "{filter = {state = {state = 1}}}");
-	ok(lua_true("decoded.filter.state.state == 'SANDBOX_NOTREADY'"),
-	   "an enum given by number comes back by name");
+	ok(lua_true("decoded.filter.state.state == 'SANDBOX_NOTREADY'"), "an enum given by number comes back by name");
 	roundtrip(resp_of("list_pod_sandbox"), "{items = {{state = 7}}}");
 	ok(lua_true("decoded.items[1].state == 7"), "an enum number the proto lacks stays a number");
 }
 
 static void container_config_survives_a_roundtrip(void)
 {
-	const char *d = roundtrip(req_of("create_container"),
+	const char *d = roundtrip(
+		req_of("create_container"),
 		"{pod_sandbox_id = 'abc', config = {"
 		"  metadata = {name = 'app'}, image = {image = 'docker.io/library/busybox:1.35'},"
 		"  command = {'/bin/sh', '-c'}, args = {'echo hi; sleep 1'}, working_dir = '/tmp',"
@@ -252,7 +238,8 @@ static void container_config_survives_a_roundtrip(void)
 
 static void responses_decode_with_defaults(void)
 {
-	const char *d = roundtrip(resp_of("container_status"),
+	const char *d = roundtrip(
+		resp_of("container_status"),
 		"{status = {id = 'c1', state = 'CONTAINER_EXITED', exit_code = 137, reason = 'OOMKilled',"
 		"           created_at = 1764568800123456789, finished_at = -1,"
 		"           metadata = {name = 'app', attempt = 4294967295}}}");
@@ -266,8 +253,8 @@ static void responses_decode_with_defaults(void)
 	ok(d == NULL, "bytes keep NUL and high bytes (%s)", d ? d : "equal");
 
 	d = roundtrip(resp_of("container_stats"),
-		"{stats = {memory = {working_set_bytes = {value = 9223372036854775807},"
-		"                    usage_bytes = {value = 2.0^63 + 4096}}}}");
+	              "{stats = {memory = {working_set_bytes = {value = 9223372036854775807},"
+	              "                    usage_bytes = {value = 2.0^63 + 4096}}}}");
 	ok(d == NULL, "uint64 above 2^63-1 travels as a float (%s)", d ? d : "equal");
 }
 
@@ -275,7 +262,7 @@ static void bad_requests_name_the_field(void)
 {
 	char *e = encode_error(req_of("run_pod_sandbox"), "{config = {metadata = {nmae = 'x'}}}");
 	ok(contains(e, "config.metadata.nmae: unknown field of runtime.v1.PodSandboxMetadata") &&
-	   contains(e, "name, uid, namespace, attempt"),
+	           contains(e, "name, uid, namespace, attempt"),
 	   "an unknown field is named with its path and the valid fields (%s)", e);
 	free(e);
 
@@ -287,12 +274,10 @@ static void bad_requests_name_the_field(void)
 	free(e);
 
 	e = encode_error(req_of("run_pod_sandbox"), "{config = {port_mappings = {protocol = 'TCP'}}}");
-	ok(contains(e, "config.port_mappings: expected an array"),
-	   "a table where an array belongs is refused (%s)", e);
+	ok(contains(e, "config.port_mappings: expected an array"), "a table where an array belongs is refused (%s)", e);
 	free(e);
 
-	e = encode_error(req_of("run_pod_sandbox"),
-	                 "{config = {port_mappings = {{container_port = 1 << 40}}}}");
+	e = encode_error(req_of("run_pod_sandbox"), "{config = {port_mappings = {{container_port = 1 << 40}}}}");
 	ok(contains(e, "config.port_mappings[1].container_port: 1099511627776 is out of range"),
 	   "an int32 out of range is refused (%s)", e);
 	free(e);
@@ -321,8 +306,7 @@ static void bad_requests_name_the_field(void)
 	free(e);
 
 	e = encode_error(req_of("create_container"), "{config = {working_dir = 'a\\0b'}}");
-	ok(contains(e, "config.working_dir: string contains a NUL byte"),
-	   "a string with NUL is refused (%s)", e);
+	ok(contains(e, "config.working_dir: string contains a NUL byte"), "a string with NUL is refused (%s)", e);
 	free(e);
 
 	e = encode_error(req_of("create_container"), "{config = {working_dir = 7, image = {}}}");
@@ -335,19 +319,18 @@ int main(void)
 	vk_json_init();
 	L = luaL_newstate();
 	luaL_openlibs(L);
-	if (luaL_dostring(L,
-		"function subset(a, b, path)\n"
-		"  path = path or 'value'\n"
-		"  if type(a) ~= 'table' then\n"
-		"    if a == b then return nil end\n"
-		"    return path .. ': ' .. tostring(a) .. ' ~= ' .. tostring(b)\n"
-		"  end\n"
-		"  if type(b) ~= 'table' then return path .. ': missing' end\n"
-		"  for k, v in pairs(a) do\n"
-		"    local d = subset(v, b[k], path .. '.' .. tostring(k))\n"
-		"    if d then return d end\n"
-		"  end\n"
-		"end\n") != LUA_OK)
+	if (luaL_dostring(L, "function subset(a, b, path)\n"
+	                     "  path = path or 'value'\n"
+	                     "  if type(a) ~= 'table' then\n"
+	                     "    if a == b then return nil end\n"
+	                     "    return path .. ': ' .. tostring(a) .. ' ~= ' .. tostring(b)\n"
+	                     "  end\n"
+	                     "  if type(b) ~= 'table' then return path .. ': missing' end\n"
+	                     "  for k, v in pairs(a) do\n"
+	                     "    local d = subset(v, b[k], path .. '.' .. tostring(k))\n"
+	                     "    if d then return d end\n"
+	                     "  end\n"
+	                     "end\n") != LUA_OK)
 		return 1;
 	method_table_matches_the_proto();
 	packs_with_official_field_numbers();

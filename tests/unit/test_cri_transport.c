@@ -135,7 +135,7 @@ static void non_grpc_endpoints_are_named(void)
 {
 	outcome o = call("image_status", 0);
 	ok(o.code == VK_GRPC_UNKNOWN && strstr(o.error, "content-type 'text/html', not gRPC") &&
-	   strstr(o.error, "is this a CRI endpoint?"),
+	           strstr(o.error, "is this a CRI endpoint?"),
 	   "a reply that is not application/grpc says so (%s)", o.error);
 	forget(&o);
 
@@ -146,7 +146,7 @@ static void non_grpc_endpoints_are_named(void)
 
 	o = call("run_pod_sandbox", 0);
 	ok(o.code == VK_GRPC_UNIMPLEMENTED && strstr(o.error, "unknown method RunPodSandbox") &&
-	   strstr(o.error, "is this a CRI v1 endpoint?"),
+	           strstr(o.error, "is this a CRI v1 endpoint?"),
 	   "UNIMPLEMENTED keeps the server's words and adds a hint (%s)", o.error);
 	forget(&o);
 }
@@ -157,8 +157,7 @@ static void a_silent_endpoint_times_out(void)
 	outcome o = call("pull_image", 300);
 	uint64_t took = vk_now_ms() - t0;
 	ok(o.code == VK_GRPC_DEADLINE_EXCEEDED && strstr(o.error, "no reply") && took < 15000,
-	   "no answer within the timeout is DEADLINE_EXCEEDED (%s, %llu ms)", o.error,
-	   (unsigned long long)took);
+	   "no answer within the timeout is DEADLINE_EXCEEDED (%s, %llu ms)", o.error, (unsigned long long)took);
 	forget(&o);
 }
 
@@ -173,8 +172,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	char *sock = vk_asprintf("%s/fake.sock", dir);
-	char *script = vk_asprintf("%s/fake_grpc.py", getenv("FAKE_GRPC_DIR") ? getenv("FAKE_GRPC_DIR")
-	                                                                      : "tests/unit");
+	char *script = vk_asprintf("%s/fake_grpc.py", getenv("FAKE_GRPC_DIR") ? getenv("FAKE_GRPC_DIR") : "tests/unit");
 	char *argv[] = {PYTHON, script, sock, NULL};
 	pid_t pid;
 	if (posix_spawn(&pid, PYTHON, NULL, NULL, argv, environ) != 0)

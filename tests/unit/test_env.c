@@ -10,7 +10,9 @@ int main(void)
 	vk_json_init();
 	cJSON *env = cJSON_Parse("[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"B\",\"value\":\"two\"},"
 	                         "{\"name\":\"A\",\"value\":\"3\"}]");
-	struct { const char *in, *out, *what; } cases[] = {
+	struct {
+		const char *in, *out, *what;
+	} cases[] = {
 		{"$(B)", "two", "a defined variable is replaced"},
 		{"x$(A)y", "x3y", "the last definition wins"},
 		{"$(C)", "$(C)", "an undefined variable stays as written"},

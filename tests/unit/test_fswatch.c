@@ -51,7 +51,7 @@ static void run_for(unsigned ms)
 }
 
 #define QUIET_MS 100
-#define WAIT_MS 20000   /* for a callback that must come */
+#define WAIT_MS 20000 /* for a callback that must come */
 #define SETTLE_MS (3 * QUIET_MS)
 
 static void on_tick(uv_timer_t *t) { (void)t; }
@@ -244,7 +244,19 @@ int main(void)
 	unlink(subf);
 	rmdir(sub);
 	rmdir(dir);
-	free(v1); free(v2); free(v1f); free(v2f); free(data); free(datatmp); free(cm);
-	free(prov); free(mod); free(other); free(tmpf); free(sub); free(subf); free(missing);
+	free(v1);
+	free(v2);
+	free(v1f);
+	free(v2f);
+	free(data);
+	free(datatmp);
+	free(cm);
+	free(prov);
+	free(mod);
+	free(other);
+	free(tmpf);
+	free(sub);
+	free(subf);
+	free(missing);
 	return tap_done();
 }

@@ -77,10 +77,7 @@ static int server_start(void)
 	return server_port > 0 ? 0 : -1;
 }
 
-static void server_stop(void)
-{
-	pyserver_stop(server_pid);
-}
+static void server_stop(void) { pyserver_stop(server_pid); }
 
 static CURL *easy_for(const char *path)
 {
@@ -106,13 +103,13 @@ typedef struct rec_s {
 	vk_buf streamed;
 	vk_http_req *req;
 	/* actions */
-	int cancel_after_chunks;  /* cancel self from on_data */
-	int abort_after_chunks;   /* return non-zero from on_data */
-	vk_http_req *cancel_other; /* cancel from on_done */
-	vk_http *close_on_data;    /* close the engine from on_data */
-	vk_http *close_on_done;    /* close the engine from on_done */
+	int cancel_after_chunks;     /* cancel self from on_data */
+	int abort_after_chunks;      /* return non-zero from on_data */
+	vk_http_req *cancel_other;   /* cancel from on_done */
+	vk_http *close_on_data;      /* close the engine from on_data */
+	vk_http *close_on_done;      /* close the engine from on_done */
 	vk_http_req *cancel_on_data; /* cancel another transfer from on_data */
-	vk_http *start_on_data;    /* start another transfer from on_data */
+	vk_http *start_on_data;      /* start another transfer from on_data */
 	struct rec_s *started;
 } rec;
 
@@ -165,8 +162,7 @@ static void on_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 
 static int start_req(vk_http *h, const char *path, rec *r, bool stream, size_t max_body)
 {
-	vk_http_opts o = {.on_data = stream ? on_data : NULL, .on_done = on_done, .ud = r,
-	                  .max_body = max_body};
+	vk_http_opts o = {.on_data = stream ? on_data : NULL, .on_done = on_done, .ud = r, .max_body = max_body};
 	return vk_http_start(h, easy_for(path), NULL, &o, &r->req);
 }
 
@@ -259,7 +255,7 @@ static void cancel_inside_on_data_stops_everything(void)
 	vk_http *h = vk_http_new(loop);
 	rec r = {.cancel_after_chunks = 2};
 	start_req(h, "/stream", &r, true, 0); /* endless stream */
-	uv_run(loop, UV_RUN_DEFAULT);       /* returns only if nothing is left */
+	uv_run(loop, UV_RUN_DEFAULT);         /* returns only if nothing is left */
 	is_int(r.done, 0, "cancelled transfer never calls on_done");
 	is_int(r.chunks, 2, "no on_data after the cancel");
 	is_int(vk_http_active(h), 0, "nothing in flight");

@@ -11,9 +11,13 @@
 
 static void quantities_parse_into_base_units(void)
 {
-	struct { const char *in; double want; } good[] = {
-		{"500m", 0.5}, {"2", 2}, {"0.5", 0.5}, {"128Mi", 134217728.0}, {"1Gi", 1073741824.0},
-		{"1G", 1e9}, {"1e3", 1000}, {"100n", 100e-9}, {"250u", 250e-6}, {"1k", 1000}, {"-1", -1},
+	struct {
+		const char *in;
+		double want;
+	} good[] = {
+		{"500m", 0.5},         {"2", 2},     {"0.5", 0.5},  {"128Mi", 134217728.0},
+		{"1Gi", 1073741824.0}, {"1G", 1e9},  {"1e3", 1000}, {"100n", 100e-9},
+		{"250u", 250e-6},      {"1k", 1000}, {"-1", -1},
 	};
 	for (size_t i = 0; i < VK_ARRAY_LEN(good); i++) {
 		double v = -12345;
@@ -48,17 +52,20 @@ static void expansion_with_and_without_escapes(void)
 
 static void base64_encodes_with_padding(void)
 {
-	struct { const char *in, *out; } cases[] = {
+	struct {
+		const char *in, *out;
+	} cases[] = {
 		{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"foobar", "Zm9vYmFy"},
 	};
 	for (size_t i = 0; i < VK_ARRAY_LEN(cases); i++) {
 		vk_buf b = {0};
 		vk_base64_encode(cases[i].in, strlen(cases[i].in), &b);
-		ok(b.len == 4 * ((strlen(cases[i].in) + 2) / 3), "encode \"%s\": 4 characters per 3 bytes", cases[i].in);
+		ok(b.len == 4 * ((strlen(cases[i].in) + 2) / 3), "encode \"%s\": 4 characters per 3 bytes",
+		   cases[i].in);
 		is_str(b.data ? b.data : "", cases[i].out, "\"%s\" -> \"%s\"", cases[i].in, cases[i].out);
 		vk_buf back = {0};
 		ok(vk_base64_decode(b.data ? b.data : "", b.len, &back) == 0 && back.len == strlen(cases[i].in) &&
-		       (back.len == 0 || memcmp(back.data, cases[i].in, back.len) == 0),
+		           (back.len == 0 || memcmp(back.data, cases[i].in, back.len) == 0),
 		   "\"%s\" decodes back", cases[i].out);
 		vk_buf_free(&b);
 		vk_buf_free(&back);

@@ -1,6 +1,7 @@
 /* kube client: request/response mapping and watch stream framing, against a
  * tiny local HTTP server (python3 on 127.0.0.1).  It only plays back canned
  * answers: the real API server is exercised by tests/e2e/kube_client_test.c. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,7 @@ static vk_kube *kube;
 typedef struct {
 	int calls;
 	long status;
+	bool cached;
 	char *error, *reason, *json;
 } res;
 
@@ -112,6 +114,7 @@ static void on_res(const vk_kube_result *r, void *ud)
 	res *x = ud;
 	x->calls++;
 	x->status = r->status;
+	x->cached = r->cached;
 	x->error = vk_strdup(r->error);
 	x->reason = vk_strdup(r->reason);
 	x->json = r->json ? cJSON_PrintUnformatted(r->json) : NULL;
@@ -160,8 +163,8 @@ static void send_json_sets_method_body_and_headers(void)
 	res post = {0}, patch = {0}, del = {0};
 	cJSON *body = cJSON_Parse("{\"metadata\":{\"name\":\"x\"}}");
 	vk_kube_send_json(kube, "POST", "/api/v1/namespaces/default/configmaps", NULL, body, on_res, &post);
-	vk_kube_send_json(kube, "PATCH", "/api/v1/namespaces/default/configmaps/x",
-	                  "application/merge-patch+json", body, on_res, &patch);
+	vk_kube_send_json(kube, "PATCH", "/api/v1/namespaces/default/configmaps/x", "application/merge-patch+json",
+	                  body, on_res, &patch);
 	vk_kube_request(kube, "DELETE", "/api/v1/namespaces/default/configmaps/x", NULL, NULL, on_res, &del, NULL);
 	cJSON_Delete(body);
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -452,7 +455,8 @@ static void events_wait_while_the_link_is_down(void)
 	vk_kube_request_within(k, 300, "GET", "/hang", NULL, NULL, on_res, &hang, NULL);
 	run_until(&hang.calls);
 	ok(!vk_kube_link_up(k), "the link is down");
-	cJSON *pod = cJSON_Parse("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u\"}}");
+	cJSON *pod = cJSON_Parse(
+		"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"default\",\"uid\":\"u\"}}");
 	for (int i = 0; i < 5; i++)
 		vk_kube_event(k, "Pod", pod, "Normal", "Test", "node", "event %d", i);
 	/* Long enough for the event queue to send, were it to. */
@@ -481,6 +485,145 @@ static void escape_encodes_selectors(void)
 	char *s = vk_kube_escape("spec.nodeName=n1,status.phase!=Failed a/b~");
 	is_str(s, "spec.nodeName%3Dn1%2Cstatus.phase%21%3DFailed%20a%2Fb~", "query values are percent-encoded");
 	free(s);
+}
+
+/* ---- the read-through cache ------------------------------------------------ */
+
+typedef struct {
+	int puts, dels;
+	char *last_path, *last_rv;
+} hooks_seen;
+
+static void hook_put(const char *path, const char *json, size_t len, const char *rv, void *ud)
+{
+	hooks_seen *h = ud;
+	h->puts++;
+	free(h->last_path);
+	free(h->last_rv);
+	h->last_path = vk_strdup(path);
+	h->last_rv = vk_strdup(rv);
+}
+
+static void hook_del(const char *path, void *ud)
+{
+	hooks_seen *h = ud;
+	h->dels++;
+	free(h->last_path);
+	h->last_path = vk_strdup(path);
+}
+
+/* ---- an informer started from stored objects, its API server unreachable ---- */
+
+typedef struct {
+	int upserts, deletes, synced;
+} inf_seen;
+
+static void inf_upsert(const char *key, const cJSON *obj, void *ud) { ((inf_seen *)ud)->upserts++; }
+static void inf_delete(const char *key, const cJSON *old, void *ud) { ((inf_seen *)ud)->deletes++; }
+static void inf_synced(void *ud) { ((inf_seen *)ud)->synced++; }
+static void stop_loop(uv_timer_t *t) { uv_stop(t->loop); }
+
+static void seeded_informer_serves_stored_objects_while_unreachable(vk_kube *off)
+{
+	inf_seen seen = {0};
+	vk_informer_opts o = {.what = "pods",
+	                      .path = "/api/v1/pods",
+	                      .selector = "spec.nodeName=n1",
+	                      .on_upsert = inf_upsert,
+	                      .on_delete = inf_delete,
+	                      .on_synced = inf_synced,
+	                      .ud = &seen};
+	vk_informer *inf = vk_informer_new(loop, off, &o);
+	const char *p1 = "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"a\",\"resourceVersion\":\"41\"}}";
+	const char *p2 = "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"b\",\"resourceVersion\":\"42\"}}";
+	is_int(vk_informer_seed(inf, p1, strlen(p1)), 0, "a stored object seeds the informer");
+	vk_informer_seed(inf, p2, strlen(p2));
+	is_int(vk_informer_seed(inf, "{\"kind\":\"Pod\"}", 14), -EINVAL, "an object without a name is refused");
+	vk_informer_seed_rv(inf, "42");
+	vk_informer_start(inf);
+	uv_timer_t t;
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, stop_loop, 600, 0); /* a few reconnect attempts */
+	uv_run(loop, UV_RUN_DEFAULT);
+	cJSON *a = vk_informer_get(inf, "ns/a");
+	ok(a && vk_informer_len(inf) == 2, "the stored objects are served while the API server cannot be reached");
+	cJSON_Delete(a);
+	is_str(vk_informer_rv(inf), "42", "the watch would resume from the stored resourceVersion");
+	ok(vk_informer_seeded(inf) && !vk_informer_synced(inf), "the state is not taken as confirmed");
+	ok(seen.synced == 0 && seen.deletes == 0 && seen.upserts == 0,
+	   "no on_synced (nothing is deleted for being absent) and no events");
+	vk_informer_close(inf);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
+static void cached_get_remembers_forgets_and_answers_when_unreachable(int port)
+{
+	hooks_seen h = {0};
+	vk_kube_cache_hooks hk = {.on_put = hook_put, .on_del = hook_del, .ud = &h};
+	vk_kube_cache_set_hooks(kube, &hk);
+	const char *cm = "/api/v1/namespaces/default/configmaps/cm1";
+	const char *missing = "/api/v1/namespaces/default/configmaps/missing";
+
+	res a = {0};
+	vk_kube_get_cached(kube, cm, on_res, &a, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	ok(a.status == 200 && !a.cached, "a cached GET that is answered is the server's answer");
+	ok(h.puts == 1 && tap_streq(h.last_path, cm) && vk_kube_cache_has(kube, cm),
+	   "its 200 is kept and the owner told");
+	res a2 = {0};
+	vk_kube_get_cached(kube, cm, on_res, &a2, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	is_int(h.puts, 1, "the same answer again tells the owner nothing (no store write)");
+
+	res p = {0};
+	vk_kube_get_cached(kube, "/proxy-error", on_res, &p, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	ok(p.status == 502 && !p.cached, "a 5xx for a path never cached stays the 5xx");
+	vk_kube_cache_seed(kube, "/proxy-error", "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kept\"}}", 48);
+	res p2 = {0};
+	vk_kube_get_cached(kube, "/proxy-error", on_res, &p2, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	ok(p2.status == 200 && p2.cached && p2.json && strstr(p2.json, "\"kept\"") && !p2.error,
+	   "a 5xx for a cached path is answered from the cache, marked cached");
+	is_int(h.puts, 1, "a seed is not reported to the owner");
+
+	vk_kube_cache_seed(kube, missing, "{\"kind\":\"ConfigMap\"}", 19);
+	res m = {0};
+	vk_kube_get_cached(kube, missing, on_res, &m, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	ok(m.status == 404 && !m.cached, "a 404 is the answer even with a cached copy");
+	ok(!vk_kube_cache_has(kube, missing) && h.dels == 1 && tap_streq(h.last_path, missing),
+	   "and the copy is forgotten, the owner told");
+	vk_kube_cache_set_hooks(kube, NULL);
+
+	/* A client whose API server cannot be reached at all (nothing listens). */
+	int dead = port;
+	for (int i = 0; i < 3; i++) /* a port next to the server's, checked free by a refused GET */
+		dead = dead > 60000 ? dead - 7 : dead + 7;
+	char url[64], *err = NULL;
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", dead);
+	vk_kubeconfig kc = {.server = url};
+	vk_kube *off = vk_kube_new(loop, http, &kc, &err);
+	vk_kube_cache_seed(off, cm, "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm1\"}}", 47);
+	res o1 = {0}, o2 = {0};
+	vk_kube_get_cached(off, cm, on_res, &o1, NULL);
+	vk_kube_get_cached(off, missing, on_res, &o2, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	if (o2.status != 0) {
+		tap_skip("something listens on the port picked as unreachable");
+	} else {
+		ok(o1.status == 200 && o1.cached && o1.json && strstr(o1.json, "\"cm1\""),
+		   "unreachable API server: a cached path is answered from the cache");
+		ok(o2.status == 0 && o2.error && !o2.cached, "and one never cached fails with the transport error");
+		seeded_informer_serves_stored_objects_while_unreachable(off);
+	}
+	vk_kube_free(off);
+	res *all[] = {&a, &a2, &p, &p2, &m, &o1, &o2};
+	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+		res_free(all[i]);
+	free(h.last_path);
+	free(h.last_rv);
 }
 
 int main(void)
@@ -514,6 +657,7 @@ int main(void)
 	events_wait_while_the_link_is_down();
 	idle_watch_is_probed_when_due();
 	escape_encodes_selectors();
+	cached_get_remembers_forgets_and_answers_when_unreachable(port);
 	vk_kube_free(kube);
 	vk_http_close(http);
 	uv_run(loop, UV_RUN_DEFAULT);

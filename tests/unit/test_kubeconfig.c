@@ -35,7 +35,6 @@ static bool find_data_dir(void)
 	return realpath(root, data_dir) != NULL;
 }
 
-
 static char *subst(const char *s, bool escapes)
 {
 	vk_buf b = {0};
@@ -62,8 +61,13 @@ typedef struct {
 /* clang-format off */
 #define F(n) {#n, offsetof(vk_kubeconfig, n)}
 /* clang-format on */
-static const field fields[] = {F(server), F(ca_pem), F(cert_pem), F(key_pem), F(token),
-                               F(token_file), {"namespace", offsetof(vk_kubeconfig, namespace_)},
+static const field fields[] = {F(server),
+                               F(ca_pem),
+                               F(cert_pem),
+                               F(key_pem),
+                               F(token),
+                               F(token_file),
+                               {"namespace", offsetof(vk_kubeconfig, namespace_)},
                                F(origin)};
 
 static void run_case(const char *file)
@@ -106,7 +110,9 @@ static void run_case(const char *file)
 	if (want_err) {
 		bool same = rc < 0 && tap_streq(err, want_err);
 		ok(same, "%s: fails with \"%s\"%s%s", file, want_err, same ? "" : ", got: ",
-		   same ? "" : err ? err : "success");
+		   same  ? ""
+		   : err ? err
+		         : "success");
 	} else if (rc < 0) {
 		ok(false, "%s: parses (got: %s)", file, err);
 	} else {
@@ -136,10 +142,7 @@ static void run_case(const char *file)
 	free(text);
 }
 
-static int cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void data_driven_cases(void)
 {
@@ -302,19 +305,19 @@ static void yaml_scalars_resolve_like_kubernetes(void)
 		const char *yaml, *json, *what;
 	} c[] = {
 		{"a: 1\nb: -2.5\nc: true\nd: ~\ne: hello\nf: '1'\ng: \"true\"\nh: 0x1F\ni: 1e3\nj: \n",
-		 "{\"a\":1,\"b\":-2.5,\"c\":true,\"d\":null,\"e\":\"hello\",\"f\":\"1\",\"g\":\"true\","
-		 "\"h\":31,\"i\":1000,\"j\":null}",
-		 "plain scalars resolve to numbers/bools/null, quoted ones stay strings"},
+	         "{\"a\":1,\"b\":-2.5,\"c\":true,\"d\":null,\"e\":\"hello\",\"f\":\"1\",\"g\":\"true\","
+	         "\"h\":31,\"i\":1000,\"j\":null}",
+	         "plain scalars resolve to numbers/bools/null, quoted ones stay strings"},
 		{"v: 1.2.3\nw: 010\nx: yes\ny: !!str 5\nz: .5\n",
-		 "{\"v\":\"1.2.3\",\"w\":10,\"x\":\"yes\",\"y\":\"5\",\"z\":0.5}",
-		 "core schema: 1.2.3 and yes are strings, !!str forces a string"},
+	         "{\"v\":\"1.2.3\",\"w\":10,\"x\":\"yes\",\"y\":\"5\",\"z\":0.5}",
+	         "core schema: 1.2.3 and yes are strings, !!str forces a string"},
 		{"- a\n- [1, 2]\n- {k: v}\n- []\n- {}\n", "[\"a\",[1,2],{\"k\":\"v\"},[],{}]",
-		 "sequences and flow collections; empty ones keep their kind"},
+	         "sequences and flow collections; empty ones keep their kind"},
 		{"base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nref: *b\n",
-		 "{\"base\":{\"x\":1,\"y\":2},\"use\":{\"y\":3,\"x\":1},\"ref\":{\"x\":1,\"y\":2}}",
-		 "anchors, aliases and << merge keys (explicit keys win)"},
-		{"s: |\n  line1\n  line2\nt: >-\n  folded\n  text\n", "{\"s\":\"line1\\nline2\\n\",\"t\":\"folded text\"}",
-		 "block scalars"},
+	         "{\"base\":{\"x\":1,\"y\":2},\"use\":{\"y\":3,\"x\":1},\"ref\":{\"x\":1,\"y\":2}}",
+	         "anchors, aliases and << merge keys (explicit keys win)"},
+		{"s: |\n  line1\n  line2\nt: >-\n  folded\n  text\n",
+	         "{\"s\":\"line1\\nline2\\n\",\"t\":\"folded text\"}", "block scalars"},
 		{"", "null", "empty document is null"},
 	};
 	for (size_t i = 0; i < VK_ARRAY_LEN(c); i++) {
@@ -377,9 +380,7 @@ static void mutated_kubeconfigs_fail_cleanly(void)
 				seed = seed * 1103515245u + 12345u;
 				size_t at = (seed >> 8) % b.len;
 				switch ((seed >> 4) % 3) {
-				case 0:
-					b.data[at] = noise[(seed >> 16) % (sizeof noise - 1)];
-					break;
+				case 0: b.data[at] = noise[(seed >> 16) % (sizeof noise - 1)]; break;
 				case 1:
 					memmove(b.data + at, b.data + at + 1, b.len - at - 1);
 					b.len--;

@@ -20,12 +20,14 @@ static uv_loop_t loop;
 
 static void spin(bool *flag) { spin_until(&loop, flag); }
 
-static vk_provider *open_p(const char *path, const char *config, cJSON *node, uint64_t max_instr,
-                           char **err)
+static vk_provider *open_p(const char *path, const char *config, cJSON *node, uint64_t max_instr, char **err)
 {
 	cJSON *cfg = config ? cJSON_Parse(config) : NULL;
 	/* a huge instruction budget leaves the clock to stop loops */
-	vk_lua_opts o = {.loop = &loop, .path = path, .config = cfg, .max_instructions = max_instr,
+	vk_lua_opts o = {.loop = &loop,
+	                 .path = path,
+	                 .config = cfg,
+	                 .max_instructions = max_instr,
 	                 .max_run_ms = max_instr > 1000000000ull ? 200 : 1000};
 	opened r = {0};
 	int rc = vk_lua_provider_open(&o, node, on_open, &r);
@@ -140,7 +142,8 @@ int main(void)
 	/* --- open failures --- */
 	vk_provider *p = open_p(DIR "missing.lua", NULL, NULL, 0, &err);
 	ok(!p && err && strstr(err, DIR "missing.lua: the required callback delete_pod is missing") &&
-	   strstr(err, "; " DIR "missing.lua: the required callback get_pod_status is missing") && !strchr(err, '\n'),
+	           strstr(err, "; " DIR "missing.lua: the required callback get_pod_status is missing") &&
+	           !strchr(err, '\n'),
 	   "missing_required_callbacks_are_named (%s)", line1(err));
 	free(err);
 
@@ -160,7 +163,7 @@ int main(void)
 	/* Bounds here are far above what is asked and far below "never":
 	 * a busy machine stretches the time, it must not fail the test. */
 	ok(!p && first_line_is(err, DIR "toplevel_loop.lua:2: callback exceeded its budget", "ms)") &&
-	       vk_now_ms() - t0 < 15000,
+	           vk_now_ms() - t0 < 15000,
 	   "an_endless_top_level_is_stopped (%s, %llu ms)", line1(err), (unsigned long long)(vk_now_ms() - t0));
 	free(err);
 
@@ -184,7 +187,7 @@ int main(void)
 	free(ns);
 	is_str(p->name, "behaviours", "the_provider_name_comes_from_P_name");
 	ok(vk_provider_has(p, VK_CALL_CREATE_POD) && vk_provider_has(p, VK_CALL_NODE_STATUS) &&
-	       !vk_provider_has(p, VK_CALL_UPDATE_POD) && !vk_provider_has(p, VK_CALL_PING),
+	           !vk_provider_has(p, VK_CALL_UPDATE_POD) && !vk_provider_has(p, VK_CALL_PING),
 	   "has_reports_the_callbacks_present");
 	result r = {0};
 	is_int(vk_provider_ping(p, on_result, &r), -ENOSYS, "an_absent_optional_callback_is_ENOSYS");
@@ -204,7 +207,8 @@ int main(void)
 	is_int(vk_provider_get_pod_status(p, "default", "web", on_result, &r), 0, "get_pod_status_starts");
 	ok(!r.done, "the_callback_never_runs_inside_call");
 	spin(&r.done);
-	is_str(r.value, "{\"ns\":\"default\",\"phase\":\"Running\",\"podIP\":\"10.0.0.2\"}", "get_pod_status_gets_ns_and_name");
+	is_str(r.value, "{\"ns\":\"default\",\"phase\":\"Running\",\"podIP\":\"10.0.0.2\"}",
+	       "get_pod_status_gets_ns_and_name");
 	result_free(&r);
 	vk_provider_get_pod_status(p, "default", "missing", on_result, &r);
 	spin(&r.done);
@@ -234,26 +238,29 @@ int main(void)
 	vk_provider_container_logs(p, "default", "web", la, on_result, &r);
 	cJSON_Delete(la);
 	spin(&r.done);
-	is_str(r.value, "\"default/web/main tailLines=nil timestamps=nil\"", "container_logs_opts_default_to_an_empty_table");
+	is_str(r.value, "\"default/web/main tailLines=nil timestamps=nil\"",
+	       "container_logs_opts_default_to_an_empty_table");
 	result_free(&r);
 	is_int(vk_provider_stats_summary(p, on_result, &r), -ENOSYS, "stats_summary_is_optional");
 	cJSON *n2 = cJSON_Parse("{\"metadata\":{\"name\":\"n1\",\"labels\":{}},\"status\":{}}");
 	vk_provider_node_status(p, n2, on_result, &r);
 	cJSON_Delete(n2);
 	spin(&r.done);
-	is_str(r.value, "{\"metadata\":{\"labels\":{\"example.com/status\":\"seen\"},\"name\":\"n1\"},\"status\":{\"conditions\":[]}}",
+	is_str(r.value,
+	       "{\"metadata\":{\"labels\":{\"example.com/status\":\"seen\"},\"name\":\"n1\"},\"status\":{\"conditions\":[]}}",
 	       "node_status_edits_come_back_when_it_returns_nothing");
 	result_free(&r);
 
 	/* --- errors --- */
 	create_sync(p, "boom", &r);
 	ok(r.err == -EIO && first_line_is(r.errmsg, DIR "behaviours.lua:", ": boom") &&
-	       strstr(r.errmsg, "\nstack traceback:"),
+	           strstr(r.errmsg, "\nstack traceback:"),
 	   "error_is_EIO_with_file_line_then_traceback (%s)", line1(r.errmsg));
 	result_free(&r);
 
 	create_sync(p, "badvalue", &r);
-	ok(r.err == -EIO && r.errmsg && strstr(r.errmsg, "create_pod returned a value with no JSON form: f: a function"),
+	ok(r.err == -EIO && r.errmsg &&
+	           strstr(r.errmsg, "create_pod returned a value with no JSON form: f: a function"),
 	   "a_value_with_no_json_form_is_an_error (%s)", line1(r.errmsg));
 	result_free(&r);
 
@@ -263,7 +270,8 @@ int main(void)
 	result_free(&r);
 
 	create_sync(p, "inner", &r);
-	ok(r.err == -EIO && r.errmsg && strstr(r.errmsg, "vk.timer.sleep: cannot do I/O inside a coroutine the provider created"),
+	ok(r.err == -EIO && r.errmsg &&
+	           strstr(r.errmsg, "vk.timer.sleep: cannot do I/O inside a coroutine the provider created"),
 	   "io_in_a_provider_coroutine_is_an_error (%s)", line1(r.errmsg));
 	result_free(&r);
 
@@ -276,7 +284,7 @@ int main(void)
 	t0 = vk_now_ms();
 	create_sync(p, "loop", &r);
 	ok(r.err == -ETIMEDOUT && first_line_is(r.errmsg, DIR "behaviours.lua:", "ms)") &&
-	       strstr(r.errmsg, "callback exceeded its budget (2000000 instructions / 1000 ms"),
+	           strstr(r.errmsg, "callback exceeded its budget (2000000 instructions / 1000 ms"),
 	   "an_endless_loop_is_stopped_by_the_budget (%s)", line1(r.errmsg));
 	ok(vk_now_ms() - t0 < 15000, "the_loop_was_stopped_within_the_budget (%llu ms, 1000 asked)",
 	   (unsigned long long)(vk_now_ms() - t0));
@@ -327,8 +335,9 @@ int main(void)
 	result_free(&r);
 
 	create_sync(p, "json", &r);
-	is_str(r.value, "{\"n_type\":\"integer\",\"s\":\"{\\\"a\\\":[],\\\"b\\\":null,\\\"c\\\":[1,2]}\","
-	                "\"x_is_array\":true,\"y_is_null\":true,\"yaml_b2\":\"y\"}",
+	is_str(r.value,
+	       "{\"n_type\":\"integer\",\"s\":\"{\\\"a\\\":[],\\\"b\\\":null,\\\"c\\\":[1,2]}\","
+	       "\"x_is_array\":true,\"y_is_null\":true,\"yaml_b2\":\"y\"}",
 	       "vk_json_and_vk_yaml_from_lua");
 	result_free(&r);
 
@@ -347,9 +356,10 @@ int main(void)
 	/* --- providers/mock.lua --- */
 	cJSON *mnode = cJSON_Parse("{\"metadata\":{\"name\":\"edge1\",\"labels\":{}},\"status\":{\"addresses\":"
 	                           "[{\"type\":\"InternalIP\",\"address\":\"192.0.2.7\"}]}}");
-	vk_provider *m = open_p("providers/mock.lua",
-	                        "{\"cpu\": 8, \"startup_delay_ms\": 50, \"log_text\": \"hi\", \"labels\": {\"zone\": \"lab\"}}",
-	                        mnode, 0, &err);
+	vk_provider *m = open_p(
+		"providers/mock.lua",
+		"{\"cpu\": 8, \"startup_delay_ms\": 50, \"log_text\": \"hi\", \"labels\": {\"zone\": \"lab\"}}", mnode,
+		0, &err);
 	ok(m != NULL, "mock_opens (%s)", line1(err));
 	free(err);
 	if (m) {
@@ -359,7 +369,8 @@ int main(void)
 		is_str(cap, "{\"cpu\":\"8\",\"ephemeral-storage\":\"100Gi\",\"memory\":\"100Gi\",\"pods\":\"110\"}",
 		       "mock_capacity_comes_from_config_with_defaults");
 		free(cap);
-		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(mnode, "metadata"), "labels"), "zone")),
+		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(
+			       cJSON_GetObjectItem(cJSON_GetObjectItem(mnode, "metadata"), "labels"), "zone")),
 		       "lab", "mock_adds_config_labels");
 		vk_provider_set_notify(m, on_notify, NULL);
 		notified = 0;
@@ -369,7 +380,8 @@ int main(void)
 		uv_run(&loop, UV_RUN_NOWAIT);
 		vk_provider_get_pod_status(m, "default", "web-1", on_result, &s1);
 		spin(&s1.done);
-		ok(s1.value && strstr(s1.value, "\"phase\":\"Pending\""), "mock_pod_is_pending_during_the_startup_delay");
+		ok(s1.value && strstr(s1.value, "\"phase\":\"Pending\""),
+		   "mock_pod_is_pending_during_the_startup_delay");
 		result_free(&s1);
 		spin(&r.done);
 		ok(r.err == 0 && notified == 1, "mock_create_notifies_once (%s)", line1(r.errmsg));
@@ -377,11 +389,13 @@ int main(void)
 		cJSON *status = cJSON_GetObjectItem(nj, "status");
 		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(status, "phase")), "Running", "mock_status_is_running");
 		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(status, "podIP")), "10.0.0.2", "mock_pod_ip_is_fake");
-		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(status, "hostIP")), "192.0.2.7", "mock_host_ip_is_the_nodes");
+		is_str(cJSON_GetStringValue(cJSON_GetObjectItem(status, "hostIP")), "192.0.2.7",
+		       "mock_host_ip_is_the_nodes");
 		cJSON *cs = cJSON_GetArrayItem(cJSON_GetObjectItem(status, "containerStatuses"), 0);
 		ok(cJSON_IsTrue(cJSON_GetObjectItem(cs, "ready")) &&
-		       cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cs, "state"), "running"), "startedAt") &&
-		       cJSON_GetObjectItem(cs, "restartCount")->valueint == 0,
+		           cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cs, "state"), "running"),
+		                               "startedAt") &&
+		           cJSON_GetObjectItem(cs, "restartCount")->valueint == 0,
 		   "mock_container_status_is_running_and_ready");
 		is_int(cJSON_GetArraySize(cJSON_GetObjectItem(status, "conditions")), 4, "mock_has_four_conditions");
 		cJSON_Delete(nj);

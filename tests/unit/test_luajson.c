@@ -104,21 +104,24 @@ int main(void)
 	(void)luaL_dostring(L, "return type(pod.metadata.creationTimestamp)");
 	is_str(lua_tostring(L, -1), "userdata", "json_null_is_a_light_userdata");
 	lua_pop(L, 1);
-	(void)luaL_dostring(L, "return pod.spec.containers[1].env[2].valueFrom.configMapKeyRef.optional == true "
-	                 "and #pod.spec.containers[1].args == 0 and pod.spec.containers[1].ports[1].containerPort == 8080");
+	(void)luaL_dostring(
+		L, "return pod.spec.containers[1].env[2].valueFrom.configMapKeyRef.optional == true "
+		   "and #pod.spec.containers[1].args == 0 and pod.spec.containers[1].ports[1].containerPort == 8080");
 	ok(lua_toboolean(L, -1), "nested_fields_read_like_the_kubernetes_json");
 	lua_pop(L, 1);
 
 	/* Edits made in Lua come back, arrays stay arrays. */
-	expect_json(L, "pod.status.conditions[1] = {type='Ready', status='True'}; "
-	               "pod.spec.containers[1].args = {}; return {c = pod.status.conditions, a = pod.spec.containers[1].args}",
-	            "{\"a\":{},\"c\":[{\"status\":\"True\",\"type\":\"Ready\"}]}", "a_new_plain_empty_table_is_an_object");
+	expect_json(
+		L,
+		"pod.status.conditions[1] = {type='Ready', status='True'}; "
+		"pod.spec.containers[1].args = {}; return {c = pod.status.conditions, a = pod.spec.containers[1].args}",
+		"{\"a\":{},\"c\":[{\"status\":\"True\",\"type\":\"Ready\"}]}", "a_new_plain_empty_table_is_an_object");
 	expect_json(L, "local t = pod.metadata.finalizers; t[1] = 'x'; t[1] = nil; return t", "[]",
 	            "an_emptied_json_array_stays_an_array");
 	expect_json(L, "return {1, 2.5, 'x', true}", "[1,2.5,\"x\",true]", "a_plain_sequence_is_an_array");
 	expect_json(L, "return {}", "{}", "an_empty_plain_table_is_an_object");
-	expect_json(L, "return {b = 1, a = {n = 1 << 40}, c = false}", "{\"a\":{\"n\":1099511627776},\"b\":1,\"c\":false}",
-	            "object_keys_come_out_sorted");
+	expect_json(L, "return {b = 1, a = {n = 1 << 40}, c = false}",
+	            "{\"a\":{\"n\":1099511627776},\"b\":1,\"c\":false}", "object_keys_come_out_sorted");
 	lua_pushlightuserdata(L, NULL);
 	lua_pop(L, 1);
 	in = cJSON_Parse("[null, 1, null]");
@@ -143,11 +146,12 @@ int main(void)
 
 	/* YAML */
 	const char *yaml = "cpu: \"20\"\nmemory: 100Gi\npods: 110\nratio: 0.5\nflag: true\nnothing: ~\n"
-	                   "list: []\nbase: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\nitems:\n  - a\n  - 'b'\n";
+			   "list: []\nbase: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\nitems:\n  - a\n  - 'b'\n";
 	cJSON *y = vk_yaml_parse(yaml, strlen(yaml), &err);
 	s = y ? cJSON_PrintUnformatted(y) : NULL;
-	is_str(s, "{\"cpu\":\"20\",\"memory\":\"100Gi\",\"pods\":110,\"ratio\":0.5,\"flag\":true,\"nothing\":null,"
-	          "\"list\":[],\"base\":{\"x\":1},\"derived\":{\"y\":2,\"x\":1},\"items\":[\"a\",\"b\"]}",
+	is_str(s,
+	       "{\"cpu\":\"20\",\"memory\":\"100Gi\",\"pods\":110,\"ratio\":0.5,\"flag\":true,\"nothing\":null,"
+	       "\"list\":[],\"base\":{\"x\":1},\"derived\":{\"y\":2,\"x\":1},\"items\":[\"a\",\"b\"]}",
 	       "yaml_core_schema_anchors_and_merge_keys");
 	free(s);
 	cJSON_Delete(y);

@@ -240,8 +240,8 @@ int main(void)
 			rfree(&r);
 		}
 	}
-	ok(good == 100 && kb1 > 0 && kb1 < kb0 * 2, "100_reloads_do_not_grow_the_heap (%d KB after 10, %d KB after 100)",
-	   kb0, kb1);
+	ok(good == 100 && kb1 > 0 && kb1 < kb0 * 2,
+	   "100_reloads_do_not_grow_the_heap (%d KB after 10, %d KB after 100)", kb0, kb1);
 
 	vk_provider_close(p);
 	uv_run(&loop, UV_RUN_DEFAULT);

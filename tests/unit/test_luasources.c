@@ -51,6 +51,8 @@ int main(void)
 	unlink(mod);
 	unlink(gone);
 	rmdir(dir);
-	free(prov); free(mod); free(gone);
+	free(prov);
+	free(mod);
+	free(gone);
 	return tap_done();
 }

@@ -8,10 +8,16 @@
 static void kubelet_labels_are_allowed(void)
 {
 	const char *ok_keys[] = {
-		"kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch",
-		"topology.kubernetes.io/zone", "node.kubernetes.io/instance-type",
-		"kubelet.kubernetes.io/anything", "foo.node.kubernetes.io/bar",
-		"type", "example.com/edge", "virtual-kubelet.io/provider",
+		"kubernetes.io/hostname",
+		"kubernetes.io/os",
+		"kubernetes.io/arch",
+		"topology.kubernetes.io/zone",
+		"node.kubernetes.io/instance-type",
+		"kubelet.kubernetes.io/anything",
+		"foo.node.kubernetes.io/bar",
+		"type",
+		"example.com/edge",
+		"virtual-kubelet.io/provider",
 	};
 	for (size_t i = 0; i < sizeof ok_keys / sizeof *ok_keys; i++)
 		ok(vk_node_label_allowed(ok_keys[i]), "%s is allowed", ok_keys[i]);
@@ -20,8 +26,9 @@ static void kubelet_labels_are_allowed(void)
 static void restricted_labels_are_refused(void)
 {
 	const char *bad[] = {
-		"kubernetes.io/role", "node-role.kubernetes.io/agent", "k8s.io/x",
-		"node-restriction.kubernetes.io/pool", "foo.k8s.io/bar",
+		"kubernetes.io/role", "node-role.kubernetes.io/agent",
+		"k8s.io/x",           "node-restriction.kubernetes.io/pool",
+		"foo.k8s.io/bar",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		ok(!vk_node_label_allowed(bad[i]), "%s is refused", bad[i]);

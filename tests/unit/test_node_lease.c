@@ -29,7 +29,8 @@ static void lease_body(void)
 	is_str(vk_json_str(l, "metadata.resourceVersion"), "42", "a renewal carries the version it replaces");
 	is_str(vk_json_str(l, "spec.holderIdentity"), "edge", "held by the node");
 	is_int(vk_json_at(l, "spec.leaseDurationSeconds")->valueint, 40, "40 s");
-	is_str(vk_json_str(l, "spec.renewTime"), "2026-12-02T04:00:00.250000Z", "renewTime is MicroTime at the given time");
+	is_str(vk_json_str(l, "spec.renewTime"), "2026-12-02T04:00:00.250000Z",
+	       "renewTime is MicroTime at the given time");
 	const cJSON *ref = cJSON_GetArrayItem(vk_json_at(l, "metadata.ownerReferences"), 0);
 	ok(ref && !strcmp(vk_json_str(ref, "kind"), "Node") && !strcmp(vk_json_str(ref, "uid"), "uid-1"),
 	   "owned by the Node, so it goes with it");

@@ -61,8 +61,7 @@ static void sync_decisions(void)
 	ok(d.spec_sig && d.spec_sig != r.spec_sig, "and the new signature is handed back to record");
 	cJSON *status_only = pod("u1", NULL);
 	cJSON_AddObjectToObject(status_only, "status");
-	is_int(vk_pod__decide_sync(&r, status_only, p).action, VK_POD_SYNC_DONE,
-	       "a status change alone is no update");
+	is_int(vk_pod__decide_sync(&r, status_only, p).action, VK_POD_SYNC_DONE, "a status change alone is no update");
 	cJSON_Delete(status_only);
 	cJSON_Delete(labelled);
 
@@ -119,10 +118,11 @@ static void status_dedup(void)
 	                         "\"status\": \"True\"}]}}");
 	is_int(vk_pod__status_verdict("{\"phase\": \"Running\", \"podIP\": \"10.0.0.2\"}", api), VK_POD_STATUS_KNOWN,
 	       "a status the API already holds (a subset) is not written");
-	is_int(vk_pod__status_verdict("{\"phase\": \"Running\", \"conditions\": [{\"type\": \"Ready\", \"status\": \"True\"}]}",
-	                              api),
+	is_int(vk_pod__status_verdict(
+		       "{\"phase\": \"Running\", \"conditions\": [{\"type\": \"Ready\", \"status\": \"True\"}]}", api),
 	       VK_POD_STATUS_KNOWN, "arrays compare item by item");
-	is_int(vk_pod__status_verdict("{\"phase\": \"Succeeded\"}", api), VK_POD_STATUS_WRITE, "a new phase is written");
+	is_int(vk_pod__status_verdict("{\"phase\": \"Succeeded\"}", api), VK_POD_STATUS_WRITE,
+	       "a new phase is written");
 	is_int(vk_pod__status_verdict("{\"conditions\": []}", api), VK_POD_STATUS_WRITE,
 	       "an array of another length is written");
 	is_int(vk_pod__status_verdict("{\"phase\": \"Running\", \"message\": \"hi\"}", api), VK_POD_STATUS_WRITE,

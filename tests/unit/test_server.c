@@ -37,7 +37,7 @@ static void test_split(void)
 	const char *p = "/containerLogs/default/web-1/main";
 	int n = vk_server__split_path(p, strlen(p), seg, 6);
 	ok(n == 4 && strcmp(seg[0], "containerLogs") == 0 && strcmp(seg[1], "default") == 0 &&
-	       strcmp(seg[2], "web-1") == 0 && strcmp(seg[3], "main") == 0,
+	           strcmp(seg[2], "web-1") == 0 && strcmp(seg[3], "main") == 0,
 	   "a logs path splits into 4 segments");
 	for (int i = 0; i < n; i++)
 		free(seg[i]);
@@ -72,11 +72,13 @@ static void test_log_opts(void)
 {
 	vk_server_log_limits lim;
 	char *err = NULL;
-	const char *q = "tailLines=2&limitBytes=100&timestamps=true&previous=0&sinceSeconds=60&follow=1&sinceTime=2026-12-01T00%3A00%3A00Z";
+	const char *q =
+		"tailLines=2&limitBytes=100&timestamps=true&previous=0&sinceSeconds=60&follow=1&sinceTime=2026-12-01T00%3A00%3A00Z";
 	cJSON *o = vk_server__log_opts(q, strlen(q), &lim, &err);
 	char *js = o ? cJSON_PrintUnformatted(o) : NULL;
-	is_str(js, "{\"tailLines\":2,\"limitBytes\":100,\"sinceSeconds\":60,\"timestamps\":true,\"previous\":false,"
-	           "\"follow\":true,\"sinceTime\":\"2026-12-01T00:00:00Z\"}",
+	is_str(js,
+	       "{\"tailLines\":2,\"limitBytes\":100,\"sinceSeconds\":60,\"timestamps\":true,\"previous\":false,"
+	       "\"follow\":true,\"sinceTime\":\"2026-12-01T00:00:00Z\"}",
 	       "every PodLogOptions query key becomes a typed opt");
 	ok(lim.tail_lines == 2 && lim.limit_bytes == 100 && lim.follow, "tail, limit and follow are kept for the core");
 	free(js);
@@ -87,7 +89,8 @@ static void test_log_opts(void)
 	   "no query gives empty opts and no limits");
 	cJSON_Delete(o);
 
-	static const char *const bad[] = {"tailLines=-1", "tailLines=x", "timestamps=yes", "limitBytes=0", "tailLines=%zz"};
+	static const char *const bad[] = {"tailLines=-1", "tailLines=x", "timestamps=yes", "limitBytes=0",
+	                                  "tailLines=%zz"};
 	for (size_t i = 0; i < VK_ARRAY_LEN(bad); i++) {
 		err = NULL;
 		o = vk_server__log_opts(bad[i], strlen(bad[i]), &lim, &err);
@@ -149,7 +152,7 @@ typedef struct fake_call {
 
 static struct {
 	vk_provider p;
-	bool hold;              /* keep calls until close */
+	bool hold; /* keep calls until close */
 	fake_call *held;
 	int logs_calls;
 	char *ns, *name, *container;
@@ -216,7 +219,10 @@ static int fake_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, co
 	return 0;
 }
 
-static bool fake_has(vk_provider *p, vk_provider_call c) { return c == VK_CALL_CONTAINER_LOGS || c == VK_CALL_GET_PODS; }
+static bool fake_has(vk_provider *p, vk_provider_call c)
+{
+	return c == VK_CALL_CONTAINER_LOGS || c == VK_CALL_GET_PODS;
+}
 
 static void fake_close(vk_provider *p)
 {
@@ -352,8 +358,15 @@ static vk_server *start_server(const char *cert, const char *key, const char *ca
 	cJSON *node = cJSON_Parse("{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"127.0.0.1\"},"
 	                          "{\"type\":\"Hostname\",\"address\":\"node-0\"}]}}");
 	vk_server_opts o = {
-		.loop = loop, .provider = &fake.p, .nodename = "node-0", .address = "127.0.0.1", .port = 0,
-		.tls_cert_file = cert, .tls_key_file = key, .client_ca_file = ca, .node = node,
+		.loop = loop,
+		.provider = &fake.p,
+		.nodename = "node-0",
+		.address = "127.0.0.1",
+		.port = 0,
+		.tls_cert_file = cert,
+		.tls_key_file = key,
+		.client_ca_file = ca,
+		.node = node,
 		.anonymous_auth = anonymous_auth,
 	};
 	vk_server *s = vk_server_new(&o, err);
@@ -405,7 +418,7 @@ static void test_serving(void)
 	cJSON *j = cJSON_Parse(f.body);
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "items");
 	ok(f.status == 200 && cJSON_IsArray(items) && cJSON_GetArraySize(items) == 1 &&
-	       strcmp(cJSON_GetObjectItemCaseSensitive(j, "kind")->valuestring, "PodList") == 0,
+	           strcmp(cJSON_GetObjectItemCaseSensitive(j, "kind")->valuestring, "PodList") == 0,
 	   "/pods with the client certificate is a PodList of the provider's pods");
 	cJSON_Delete(j);
 	free(f.body);
@@ -413,7 +426,7 @@ static void test_serving(void)
 	f = get(port, "/containerLogs/default/web-1/main?tailLines=1&timestamps=true", CLIENT, false);
 	is_str(f.body, "line three\n", "tailLines=1 sends the last line of the provider's logs");
 	ok(f.status == 200 && tap_streq(fake.ns, "default") && tap_streq(fake.name, "web-1") &&
-	       tap_streq(fake.container, "main"),
+	           tap_streq(fake.container, "main"),
 	   "container_logs got namespace, pod and container");
 	char *js = fake.opts ? cJSON_PrintUnformatted(fake.opts) : NULL;
 	is_str(js, "{\"tailLines\":1,\"timestamps\":true}", "container_logs got the options");
@@ -440,9 +453,10 @@ static void test_serving(void)
 	j = cJSON_Parse(f.body);
 	const cJSON *node = cJSON_GetObjectItemCaseSensitive(j, "node");
 	const cJSON *pods = cJSON_GetObjectItemCaseSensitive(j, "pods");
-	ok(f.status == 200 && tap_streq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(node, "nodeName")), "node-0") &&
-	       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(node, "startTime")) &&
-	       cJSON_GetArraySize(pods) == 1,
+	ok(f.status == 200 &&
+	           tap_streq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(node, "nodeName")), "node-0") &&
+	           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(node, "startTime")) &&
+	           cJSON_GetArraySize(pods) == 1,
 	   "without stats_summary, /stats/summary is a minimal summary with the node and its pods");
 	cJSON_Delete(j);
 	free(f.body);
@@ -479,7 +493,8 @@ static void test_serving(void)
 		while (vk_now_ms() - t1 < 200)
 			uv_run(loop, UV_RUN_NOWAIT);
 		fetched g = get(port, "/healthz", CLIENT, h2);
-		ok(g.status == 200, "after a client left mid-call over %s, the server still answers", h2 ? "HTTP/2" : "HTTP/1.1");
+		ok(g.status == 200, "after a client left mid-call over %s, the server still answers",
+		   h2 ? "HTTP/2" : "HTTP/1.1");
 		free(g.body);
 	}
 

@@ -49,10 +49,7 @@ static void spin_until(const bool *flag, uint64_t max_ms)
 		uv_timer_stop(&tick);
 }
 
-static void wait_done(res *r)
-{
-	spin_until(&r->done, 60000);
-}
+static void wait_done(res *r) { spin_until(&r->done, 60000); }
 
 static void set_err(res *r, int status, const char *err)
 {
@@ -74,13 +71,9 @@ static void on_get(vk_store *s, int status, const char *err, const vk_store_rec 
 	}
 }
 
-static void on_write(vk_store *s, int status, const char *err, void *ud)
-{
-	set_err(ud, status, err);
-}
+static void on_write(vk_store *s, int status, const char *err, void *ud) { set_err(ud, status, err); }
 
-static void on_list(vk_store *s, int status, const char *err, const vk_store_rec *recs, size_t n,
-                    void *ud)
+static void on_list(vk_store *s, int status, const char *err, const vk_store_rec *recs, size_t n, void *ud)
 {
 	res *r = ud;
 	set_err(r, status, err);
@@ -88,13 +81,12 @@ static void on_list(vk_store *s, int status, const char *err, const vk_store_rec
 	r->keys[0] = 0;
 	for (size_t i = 0; i < n && i < 64; i++) {
 		size_t l = strlen(r->keys);
-		snprintf(r->keys + l, sizeof r->keys - l, "%s%s=%s@%llu", i ? "," : "", recs[i].key,
-		         recs[i].value, (unsigned long long)recs[i].rv);
+		snprintf(r->keys + l, sizeof r->keys - l, "%s%s=%s@%llu", i ? "," : "", recs[i].key, recs[i].value,
+		         (unsigned long long)recs[i].rv);
 	}
 }
 
-static void on_commit(vk_store *s, int status, const char *err, const int *results, size_t n,
-                      void *ud)
+static void on_commit(vk_store *s, int status, const char *err, const int *results, size_t n, void *ud)
 {
 	res *r = ud;
 	set_err(r, status, err);
@@ -172,8 +164,8 @@ static void on_open(vk_store *s, int status, const char *err, void *ud)
 static vk_store *open_store(const char *u, const char *prefix, open_res *o)
 {
 	memset(o, 0, sizeof *o);
-	vk_store_opts opts = {.loop = loop, .http = http, .url = u, .state_dir = tmp,
-	                      .prefix = prefix, .timeout_ms = 3000};
+	vk_store_opts opts = {
+		.loop = loop, .http = http, .url = u, .state_dir = tmp, .prefix = prefix, .timeout_ms = 3000};
 	vk_store *s = NULL;
 	char *err = NULL;
 	in_call = true;
@@ -233,7 +225,8 @@ static void test_urls(void)
 	vk_store_url_free(&u);
 	is_int(vk_store_url_parse("redis://:s3cret@127.0.0.1:6380/2", &u, &err), 0, "redis with password and db");
 	ok(u.kind == VK_STORE_REDIS && tap_streq(u.host, "127.0.0.1") && u.port == 6380 && u.db == 2 &&
-	   tap_streq(u.password, "s3cret"), "redis fields: %s %d %d %s", u.host, u.port, u.db, u.password);
+	           tap_streq(u.password, "s3cret"),
+	   "redis fields: %s %d %d %s", u.host, u.port, u.db, u.password);
 	vk_store_url_free(&u);
 	is_int(vk_store_url_parse("etcd://[::1]:2379", &u, &err), 0, "etcd with IPv6");
 	ok(u.kind == VK_STORE_ETCD && tap_streq(u.host, "::1") && u.port == 2379, "etcd fields");
@@ -258,7 +251,8 @@ static void test_urls(void)
 		err = NULL;
 		int rc = vk_store_url_parse(bad[i].url, &u, &err);
 		ok(rc == VK_STORE_EINVAL && err && strstr(err, bad[i].says) && !strchr(err, '\n') &&
-		   strstr(err, "--store '"), "bad URL %s -> %s", bad[i].url, err ? err : "(none)");
+		           strstr(err, "--store '"),
+		   "bad URL %s -> %s", bad[i].url, err ? err : "(none)");
 		free(err);
 	}
 	err = NULL;
@@ -338,8 +332,8 @@ static void test_corrupt(void)
 	if (rc == 0)
 		spin_until(&o.done, 60000);
 	ok(o.status == VK_STORE_EIO && strstr(o.err, path) && strstr(o.err, "corrupt") &&
-	   strstr(o.err, "move it aside") && strstr(o.err, "rebuilds it from the API") &&
-	   !strchr(o.err, '\n'), "a corrupt file: one line naming it and the recovery: %s", o.err);
+	           strstr(o.err, "move it aside") && strstr(o.err, "rebuilds it from the API") && !strchr(o.err, '\n'),
+	   "a corrupt file: one line naming it and the recovery: %s", o.err);
 	res r;
 	int st = get(s, "k", &r);
 	ok(st == VK_STORE_EIO, "requests on it fail (%d) rather than hang", st);
@@ -366,8 +360,8 @@ static void test_basic(vk_store *s)
 	is_int(put(s, "pods/ns/a", "{\"a\":1}", 10, 0), 0, "put");
 	ok(!cb_inside, "no callback ran inside its call");
 	is_int(get(s, "pods/ns/a", &r), 0, "get");
-	ok(tap_streq(r.value, "{\"a\":1}") && r.len == 7 && r.rv == 10, "get returns value and rv: %s %llu",
-	   r.value, (unsigned long long)r.rv);
+	ok(tap_streq(r.value, "{\"a\":1}") && r.len == 7 && r.rv == 10, "get returns value and rv: %s %llu", r.value,
+	   (unsigned long long)r.rv);
 	is_int(get(s, "pods/ns/missing", &r), VK_STORE_ENOENT, "a missing key is ENOENT");
 	ok(vk_store_get(s, "", on_get, &r) == VK_STORE_EINVAL, "an empty key is refused at once");
 
@@ -380,8 +374,7 @@ static void test_basic(vk_store *s)
 	get(s, "pods/ns/a", &r);
 	ok(tap_streq(r.value, "{\"a\":3}") && r.rv == 11, "newer value stored");
 	is_int(put(s, "pods/ns/a", "{\"a\":4}", 1000000000000ull, 0), 0, "a 13-digit rv");
-	is_int(put(s, "pods/ns/a", "{\"a\":5}", 999999999999ull, 0), VK_STORE_ESTALE,
-	       "compared as numbers, not text");
+	is_int(put(s, "pods/ns/a", "{\"a\":5}", 999999999999ull, 0), VK_STORE_ESTALE, "compared as numbers, not text");
 	is_int(put(s, "plain", "x", 0, 0), 0, "an unversioned put");
 	is_int(put(s, "plain", "y", 0, 0), 0, "is always applied");
 	is_int(put(s, "plain", "z", 5, 0), 0, "a versioned put replaces an unversioned record");
@@ -416,7 +409,7 @@ static void test_batch(vk_store *s)
 	vk_store_stats before, after;
 	vk_store_get_stats(s, &before);
 	vk_store_batch *b = vk_store_batch_new();
-	vk_store_batch_put(b, "b/x", "x5", 2, 5, 0);      /* stale */
+	vk_store_batch_put(b, "b/x", "x5", 2, 5, 0); /* stale */
 	vk_store_batch_put(b, "b/y", "y", 1, 7, 0);
 	vk_store_batch_delete(b, "b/z", 0);
 	vk_store_batch_put(b, "b/w", "w", 1, 0, 0);
@@ -427,8 +420,8 @@ static void test_batch(vk_store *s)
 	wait_done(&r);
 	ok(!cb_inside, "no callback ran inside its call");
 	is_int(r.status, 0, "batch committed: %s", r.err);
-	ok(r.n == 4 && r.results[0] == VK_STORE_ESTALE && r.results[1] == 0 && r.results[2] == 0 &&
-	   r.results[3] == 0, "per-op results: the stale op skipped, the rest applied");
+	ok(r.n == 4 && r.results[0] == VK_STORE_ESTALE && r.results[1] == 0 && r.results[2] == 0 && r.results[3] == 0,
+	   "per-op results: the stale op skipped, the rest applied");
 	vk_store_get_stats(s, &after);
 	ok(after.commits == before.commits + 1 && after.ops == before.ops + 4 && after.stale == before.stale + 1,
 	   "one transaction of 4 ops, 1 stale");

@@ -78,20 +78,19 @@ static void map_sets_gets_deletes_and_iterates(void)
 	vk_map_free(m);
 }
 
-
 /* A pod as the API server sends it (trimmed), with a varying name and uid. */
 static char *pod_text(int i)
 {
 	return vk_asprintf(
-	    "{\"metadata\":{\"name\":\"web-%05d\",\"namespace\":\"default\",\"uid\":\"%08x-1f2e-4d3c-8b7a-%012d\","
-	    "\"resourceVersion\":\"%d\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"main\","
-	    "\"image\":\"docker.io/library/busybox:1.35\",\"command\":[\"sleep\",\"3600\"],\"terminationMessagePath\":"
-	    "\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"IfNotPresent\"}],"
-	    "\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":\"ClusterFirst\","
-	    "\"serviceAccountName\":\"default\",\"nodeName\":\"edge-1\",\"schedulerName\":\"default-scheduler\","
-	    "\"tolerations\":[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":"
-	    "\"NoExecute\",\"tolerationSeconds\":300}],\"priority\":0,\"enableServiceLinks\":true}}",
-	    i, (unsigned)(i * 2654435761u), i, 1000 + i);
+		"{\"metadata\":{\"name\":\"web-%05d\",\"namespace\":\"default\",\"uid\":\"%08x-1f2e-4d3c-8b7a-%012d\","
+		"\"resourceVersion\":\"%d\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"main\","
+		"\"image\":\"docker.io/library/busybox:1.35\",\"command\":[\"sleep\",\"3600\"],\"terminationMessagePath\":"
+		"\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"IfNotPresent\"}],"
+		"\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":\"ClusterFirst\","
+		"\"serviceAccountName\":\"default\",\"nodeName\":\"edge-1\",\"schedulerName\":\"default-scheduler\","
+		"\"tolerations\":[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":"
+		"\"NoExecute\",\"tolerationSeconds\":300}],\"priority\":0,\"enableServiceLinks\":true}}",
+		i, (unsigned)(i * 2654435761u), i, 1000 + i);
 }
 
 static void packed_text_round_trips_and_shrinks(void)
@@ -169,16 +168,16 @@ static void list_keeps_order_and_removes_safely(void)
 	char seen[8] = "";
 	vk_list *p, *tmp;
 	VK_LIST_FOREACH_SAFE(p, tmp, &head)
-		seen[strlen(seen)] = (char)('0' + VK_LIST_ENTRY(p, node, link)->v);
+	seen[strlen(seen)] = (char)('0' + VK_LIST_ENTRY(p, node, link)->v);
 	is_str(seen, "123", "head insert goes first, tail inserts keep their order");
 	VK_LIST_FOREACH_SAFE(p, tmp, &head)
-		if (VK_LIST_ENTRY(p, node, link)->v == 2)
-			vk_list_remove(p);
+	if (VK_LIST_ENTRY(p, node, link)->v == 2)
+		vk_list_remove(p);
 	ok(!vk_list_linked(&n[1].link), "a removed link reads as not linked");
 	vk_list_remove(&n[1].link); /* twice: no effect */
 	vk_list_remove(&n[3].link); /* never linked: no effect */
 	ok(VK_LIST_ENTRY(vk_list_first(&head), node, link)->v == 1 &&
-	   VK_LIST_ENTRY(vk_list_last(&head), node, link)->v == 3 && head.next->next == head.prev,
+	           VK_LIST_ENTRY(vk_list_last(&head), node, link)->v == 3 && head.next->next == head.prev,
 	   "removal while iterating leaves the others linked in order");
 	vk_list_remove(&n[0].link);
 	vk_list_remove(&n[2].link);
@@ -187,8 +186,9 @@ static void list_keeps_order_and_removes_safely(void)
 
 static void json_paths_find_strings_and_objects(void)
 {
-	cJSON *o = cJSON_Parse("{\"metadata\": {\"name\": \"web\", \"namespace\": \"default\", \"labels\": {\"a.b/c\": \"x\"}},"
-	                       " \"spec\": {\"nodeName\": 7, \"containers\": [{\"name\": \"c\"}]}}");
+	cJSON *o = cJSON_Parse(
+		"{\"metadata\": {\"name\": \"web\", \"namespace\": \"default\", \"labels\": {\"a.b/c\": \"x\"}},"
+		" \"spec\": {\"nodeName\": 7, \"containers\": [{\"name\": \"c\"}]}}");
 	is_str(vk_json_str(o, "metadata.name"), "web", "a two-key path finds the string");
 	is_str(vk_json_str(o, "metadata.namespace"), "default", "a sibling key is found");
 	ok(vk_json_str(o, "spec.nodeName") == NULL, "a number is not a string");

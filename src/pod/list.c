@@ -1,0 +1,48 @@
+/* vk_pods_list: the pods bound to this node for kubelet's /pods.  The
+ * informer's copies (seeded from the store while the API server cannot be
+ * reached), with the provider's latest status laid over the API's when it
+ * has not been written yet. */
+#include <stdlib.h>
+
+#include "pod_int.h"
+
+static void lay_over(cJSON *pod, const char *status_text)
+{
+	cJSON *st = cJSON_Parse(status_text);
+	if (!cJSON_IsObject(st)) {
+		cJSON_Delete(st);
+		return;
+	}
+	cJSON *have = cJSON_GetObjectItemCaseSensitive(pod, "status");
+	if (!cJSON_IsObject(have)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(pod, "status");
+		cJSON_AddItemToObject(pod, "status", st);
+		return;
+	}
+	cJSON *it;
+	while ((it = st->child)) {
+		cJSON_DetachItemViaPointer(st, it);
+		cJSON *old = cJSON_GetObjectItemCaseSensitive(have, it->string);
+		if (old)
+			cJSON_ReplaceItemViaPointer(have, old, it); /* `it` keeps its own key */
+		else
+			cJSON_AddItemToObject(have, it->string, it);
+	}
+	cJSON_Delete(st);
+}
+
+cJSON *vk_pods_list(vk_pods *pc)
+{
+	cJSON *arr = cJSON_CreateArray();
+	const char *k;
+	for (vk_map_iter i = {0}; pc->inf && vk_informer_next(pc->inf, &i, &k);) {
+		cJSON *pod = vk_informer_get(pc->inf, k);
+		if (!pod)
+			continue;
+		pod_rec *r = vk_map_get(pc->recs, k);
+		if (r && r->unwritten)
+			lay_over(pod, r->unwritten);
+		cJSON_AddItemToArray(arr, pod);
+	}
+	return arr;
+}

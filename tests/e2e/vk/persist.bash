@@ -1,0 +1,50 @@
+# Helpers for the edge-cache tests: a store of each kind, and a link to the
+# API server the test can cut (tests/cluster/relay.py).
+# shellcheck shell=bash
+# shellcheck disable=SC2154,SC2034 # tmp comes from vk_setup (common.bash); store_url is read by the sourcing test
+
+# store_start BACKEND: sets $store_url for embedded, redis or etcd; a redis
+# or etcd of the test's own is started (on 127.0.0.1, a free port) and
+# stopped by PID at exit.
+store_start() { # embedded|redis|etcd
+	case $1 in
+	embedded) store_url=embedded ;;
+	redis | etcd)
+		[[ -x $VK_CLUSTER/store-up.sh ]] || tap_bail "tests/cluster/store-up.sh is missing"
+		on_exit "'$VK_CLUSTER/store-down.sh' '$tmp/stores' >/dev/null 2>&1"
+		"$VK_CLUSTER/store-up.sh" "$tmp/stores" "$1" >&2 || tap_bail "tests/cluster/store-up.sh $1 failed"
+		# shellcheck source=/dev/null
+		source "$tmp/stores/store.env"
+		if [[ $1 == redis ]]; then store_url=$REDIS_URL; else store_url=$STORE_ETCD_URL; fi
+		;;
+	*) tap_bail "unknown store backend $1" ;;
+	esac
+}
+
+# store_relay_start: a relay from a free port to the API server; vk's kubeconfig
+# for NODE pointing at it in $tmp/NODE-relay.kubeconfig; $relay_pid.
+store_relay_start() { # NODE
+	local api_port
+	api_port=${APISERVER##*:}
+	api_port=${api_port%%/*}
+	python3 "$VK_CLUSTER/relay.py" "$api_port" >"$tmp/relay.port" 2>>"$tmp/relay.log" &
+	relay_pid=$!
+	on_exit "kill -TERM $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null"
+	wait_until 10 test -s "$tmp/relay.port" || tap_bail "the relay did not start: $(cat "$tmp/relay.log")"
+	relay_port=$(head -n1 "$tmp/relay.port")
+	sed -E "s#server: https://127.0.0.1:[0-9]+#server: https://127.0.0.1:$relay_port#" \
+		"$CLUSTER_DIR/$1.kubeconfig" >"$tmp/$1-relay.kubeconfig"
+	grep -q "127.0.0.1:$relay_port" "$tmp/$1-relay.kubeconfig" || tap_bail "could not point the kubeconfig at the relay"
+}
+link_down() { kill -USR1 "$relay_pid"; }   # refused connections
+link_up() { kill -USR2 "$relay_pid"; }
+
+# vk_start_relayed NAME NODE PROVIDER ARGS...: vk_start with the relay's kubeconfig.
+vk_start_relayed() {
+	local name=$1 node=$2 provider=$3
+	shift 3
+	"$VK_BIN" --provider "$provider" --kubeconfig "$tmp/$node-relay.kubeconfig" --nodename "$node" \
+		--port 0 "$@" >>"$tmp/$name.log" 2>&1 &
+	printf -v "${name}_pid" '%s' $!
+	on_exit "vk_stop $! && vk_sanitizers_quiet $! '$tmp/$name.log'"
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# vk restarted while cut off from the API server, with the etcd store: see
+# restart_while_partitioned.bash.
+set -euo pipefail
+backend=etcd
+source "$(dirname "$0")/restart_while_partitioned.bash"
