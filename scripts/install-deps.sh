@@ -13,7 +13,7 @@ build_pkgs=(
 )
 test_pkgs=(
 	openssl containerd runc containernetworking-plugins busybox-static umoci
-	iproute2 jq procps curl python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
+	iproute2 jq procps curl socat python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
 	redis-server redis-tools
 )
 

@@ -20,6 +20,7 @@ typedef struct {
 	int port;
 	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */
 	bool authz_always_allow;                    /* --authorization-mode AlwaysAllow */
+	bool anonymous_auth;                        /* --anonymous-auth */
 	bool disable_taint;
 	bool no_reload;
 	unsigned status_interval_ms;

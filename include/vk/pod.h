@@ -30,9 +30,14 @@
  * (lua/vk/podspec.lua). */
 typedef void (*vk_env_cb)(cJSON *pod, int err, const char *errmsg, void *ud);
 /* `services`: an informer on all Services for the service links; NULL or
- * not yet synced, and they are read from the API instead. */
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, vk_env_cb cb,
-                       void *ud);
+ * not yet synced, and they are read from the API instead.
+ * Every reference that is missing, or skipped because it is optional, is
+ * also recorded as an Event with virtual-kubelet's reason
+ * (MandatoryConfigMapNotFound, OptionalSecretKeyNotFound, ...); a failed
+ * read is recorded (FailedToRead*) only when `read_events` is set, so that
+ * the caller can stay quiet while the Node authorizer catches up. */
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, bool read_events,
+                       vk_env_cb cb, void *ud);
 /* $(VAR) expansion as kubelet does it; pure, for the unit tests.  Caller frees. */
 char *vk_pod_env_expand(const char *s, const cJSON *defined_env);
 

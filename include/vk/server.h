@@ -23,8 +23,10 @@
  * Clients: with client_ca_file, a client certificate that verifies against
  * it is authenticated (the API server's apiserver-kubelet-client: CN is the
  * user, each O a group); a bad certificate fails the handshake.  Anonymous
- * requests get 401, except /healthz.  Without client_ca_file nobody can
- * authenticate.  Authorization as kubelet's --authorization-mode: with
+ * requests get 401, except /healthz, unless anonymous_auth (kubelet's
+ * --anonymous-auth) is set: then they are the user system:anonymous in the
+ * group system:unauthenticated and are authorized like any other.  Without
+ * client_ca_file only anonymous requests can be made.  Authorization as kubelet's --authorization-mode: with
  * `kube`, Webhook: a SubjectAccessReview for verb (get, create...) on
  * nodes/NODENAME with subresource stats, metrics, log, spec or proxy
  * (everything else), answers cached 5 min (allowed) / 30 s (denied), 403
@@ -52,6 +54,8 @@ typedef struct {
 	const char *client_ca_file; /* PEM bundle; NULL: only /healthz is served */
 	vk_kube *kube;              /* NULL: AlwaysAllow; else SubjectAccessReviews
 	                               (must outlive vk_server_close) */
+	bool anonymous_auth;        /* a request without a client certificate is
+	                               system:anonymous, not a 401 */
 	const cJSON *node;          /* the Node object, read during vk_server_new
 	                               for the self-signed certificate's names */
 } vk_server_opts;

@@ -41,8 +41,12 @@ static const char usage_text[] =
 	"  --tls-cert-file FILE     kubelet API serving certificate (default: self-signed)\n"
 	"  --tls-private-key-file FILE  its key\n"
 	"  --client-ca-file FILE    CA for client certificates (the API server's); without\n"
-	"                           it the kubelet API answers only /healthz\n"
+	"                           it the kubelet API answers only /healthz (and anonymous\n"
+	"                           requests, with --anonymous-auth)\n"
 	"  --authorization-mode M   Webhook (default: SubjectAccessReviews) or AlwaysAllow\n"
+	"  --anonymous-auth[=BOOL]  a kubelet API request without a client certificate is the\n"
+	"                           user system:anonymous (group system:unauthenticated), then\n"
+	"                           authorized like any other (default false: 401)\n"
 	"  --no-reload              do not watch the provider for changes (SIGHUP still reloads)\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --version                print the version and exit\n"
@@ -68,6 +72,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_CLIENT_CA,
 	OPT_AUTHZ_MODE,
+	OPT_ANONYMOUS_AUTH,
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +92,7 @@ static const struct option long_opts[] = {
 	{"tls-private-key-file", required_argument, NULL, OPT_TLS_KEY},
 	{"client-ca-file", required_argument, NULL, OPT_CLIENT_CA},
 	{"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
+	{"anonymous-auth", optional_argument, NULL, OPT_ANONYMOUS_AUTH},
 	{"no-reload", no_argument, NULL, OPT_NO_RELOAD},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -170,6 +176,15 @@ int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 			if (strcmp(optarg, "Webhook") != 0 && strcmp(optarg, "AlwaysAllow") != 0)
 				return bad_usage("--authorization-mode takes Webhook or AlwaysAllow, not '%s'", optarg);
 			o->authz_always_allow = strcmp(optarg, "AlwaysAllow") == 0;
+			break;
+		case OPT_ANONYMOUS_AUTH:
+			/* kubelet's boolean flag: --anonymous-auth, --anonymous-auth=true|false */
+			if (!optarg || strcmp(optarg, "true") == 0)
+				o->anonymous_auth = true;
+			else if (strcmp(optarg, "false") == 0)
+				o->anonymous_auth = false;
+			else
+				return bad_usage("--anonymous-auth takes true or false, not '%s'", optarg);
 			break;
 		case OPT_NO_RELOAD: o->no_reload = true; break;
 		case OPT_LOG_LEVEL: {

@@ -163,7 +163,13 @@ static int start_server(vk_app *a)
 		.client_ca_file = a->o.client_ca,
 		.node = a->node_obj,
 		.kube = a->o.authz_always_allow ? NULL : a->kube,
+		.anonymous_auth = a->o.anonymous_auth,
 	};
+	if (a->o.anonymous_auth && a->o.authz_always_allow)
+		vk_warn(SUB,
+		        "--anonymous-auth with --authorization-mode AlwaysAllow: anyone who can reach port %d "
+		        "may use the kubelet API (pods, logs, stats) without credentials",
+		        a->o.port);
 	char *err = NULL;
 	a->server = vk_server_new(&so, &err);
 	if (!a->server) {

@@ -29,7 +29,8 @@ typedef struct {
 	char *host_ip;
 	vk_env_cb cb;
 	void *ud;
-	vk_map *fetches; /* path -> fetch */
+	vk_map *fetches;  /* path -> fetch */
+	bool read_events; /* record virtual-kubelet's FailedToRead* events */
 	unsigned pending;
 	bool started;
 } env_job;
@@ -368,6 +369,8 @@ static int container_env(env_job *j, cJSON *c, char **err)
 		const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e, cm ? "configMapRef" : "secretRef");
 		fetch *f = got(j, cm ? CM_PATH : SECRET_PATH, cm ? cm : sec);
 		if (!f || !f->obj) {
+			vk_pod__env_event(j->kube, j->pod, VK_POD_ENV_NOT_FOUND, cm == NULL, is_true(ref, "optional"),
+			                  NULL, cm ? cm : sec, NULL);
 			if (is_true(ref, "optional"))
 				continue;
 			*err = vk_asprintf("%s \"%s\" not found", cm ? "configmap" : "secret", cm ? cm : sec);
@@ -408,6 +411,9 @@ static int container_env(env_job *j, cJSON *c, char **err)
 			fetch *f = got(j, cmk ? CM_PATH : SECRET_PATH, on ? on : "");
 			char *val = f && f->obj && key ? object_value(f->obj, key, sk != NULL) : NULL;
 			if (!val) {
+				vk_pod__env_event(j->kube, j->pod,
+				                  f && f->obj ? VK_POD_ENV_KEY_NOT_FOUND : VK_POD_ENV_NOT_FOUND,
+				                  sk != NULL, is_true(ref, "optional"), name, on ? on : "", key);
 				if (is_true(ref, "optional"))
 					continue;
 				if (!f || !f->obj)
@@ -476,6 +482,37 @@ static void job_free(env_job *j)
 	free(j);
 }
 
+/* virtual-kubelet's FailedToRead* events, one per reference to an object
+ * whose read failed (not a 404). */
+static void unreadable_events(env_job *j)
+{
+	const char *lists[] = {"initContainers", "containers"};
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j->pod, "spec"), *c, *e;
+	for (size_t l = 0; l < 2; l++)
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l])) {
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom")) {
+				const char *cm = vk_json_str(e, "configMapRef.name");
+				const char *sec = vk_json_str(e, "secretRef.name");
+				const cJSON *ref = cJSON_GetObjectItemCaseSensitive(e,
+				                                                    cm ? "configMapRef" : "secretRef");
+				fetch *f = (cm || sec) ? got(j, cm ? CM_PATH : SECRET_PATH, cm ? cm : sec) : NULL;
+				if (f && f->status != 200 && f->status != 404)
+					vk_pod__env_event(j->kube, j->pod, VK_POD_ENV_UNREADABLE, cm == NULL,
+					                  is_true(ref, "optional"), NULL, cm ? cm : sec, NULL);
+			}
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "env")) {
+				const cJSON *vf = cJSON_GetObjectItemCaseSensitive(e, "valueFrom");
+				const cJSON *cmk = cJSON_GetObjectItemCaseSensitive(vf, "configMapKeyRef");
+				const cJSON *ref = cmk ? cmk : cJSON_GetObjectItemCaseSensitive(vf, "secretKeyRef");
+				const char *on = vk_json_str(ref, "name");
+				fetch *f = on ? got(j, cmk ? CM_PATH : SECRET_PATH, on) : NULL;
+				if (f && f->status != 200 && f->status != 404)
+					vk_pod__env_event(j->kube, j->pod, VK_POD_ENV_UNREADABLE, cmk == NULL,
+					                  is_true(ref, "optional"), vk_json_str(e, "name"), on, NULL);
+			}
+		}
+}
+
 static void compute(env_job *j)
 {
 	/* A fetch that failed for another reason than 404 is not "missing": retry. */
@@ -485,6 +522,8 @@ static void compute(env_job *j)
 		fetch *f = v;
 		if (f->status != 200 && f->status != 404 && strcmp(k, "master") != 0) {
 			char *err = vk_asprintf("reading %s failed (HTTP %ld)", f->path, f->status);
+			if (j->read_events)
+				unreadable_events(j);
 			cJSON *pod = j->pod;
 			j->cb(NULL, -EAGAIN, err, j->ud);
 			free(err);
@@ -558,9 +597,11 @@ static void services_from_cache(env_job *j, vk_informer *services, bool links)
 	vk_map_set(j->fetches, "master", master);
 }
 
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, vk_env_cb cb, void *ud)
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, bool read_events,
+                       vk_env_cb cb, void *ud)
 {
 	env_job *j = vk_xcalloc(1, sizeof *j);
+	j->read_events = read_events;
 	j->kube = k;
 	j->pod = cJSON_Duplicate(pod, 1);
 	j->host_ip = vk_strdup(host_ip);

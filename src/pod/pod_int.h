@@ -46,6 +46,13 @@ struct vk_pods {
 	uint64_t relinked_ms;    /* when the API server last came back (0: never gone) */
 };
 
+/* env_events.c: virtual-kubelet's Event for one reference env resolution
+ * met (see there for the reasons and messages).  env_name: the env[] entry,
+ * NULL for envFrom; key: for KEY_NOT_FOUND. */
+typedef enum { VK_POD_ENV_NOT_FOUND, VK_POD_ENV_KEY_NOT_FOUND, VK_POD_ENV_UNREADABLE } vk_pod_env_outcome;
+void vk_pod__env_event(vk_kube *k, const cJSON *pod, vk_pod_env_outcome what, bool secret, bool optional,
+                       const char *env_name, const char *obj, const char *key);
+
 /* For this long after the API server came back, a pod that changes in the
  * API has its status compared again: the node lifecycle controller may
  * have marked it not Ready while we were away, and what we last wrote is

@@ -346,7 +346,9 @@ static void create(vk_pods *pc, const char *key, const cJSON *api)
 {
 	sync_job *job = job_new(pc, key, JOB_CREATE, cJSON_Duplicate(api, 1));
 	const char *host_ip = pc->o.node ? vk_node_internal_ip(pc->o.node) : NULL;
-	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, pc->services, env_done, job) < 0) {
+	/* A failed read is recorded when env_done would warn of it too. */
+	bool read_events = vk_queue_attempts(pc->q, key) >= 3;
+	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, pc->services, read_events, env_done, job) < 0) {
 		finish(pc, key, true, ENV_RETRY_MAX_MS);
 		job_free(job);
 	}

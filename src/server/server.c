@@ -128,6 +128,7 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 	s->nodename = vk_strdup(o->nodename);
 	s->start_wall_ms = vk_wall_ms();
 	s->client_auth = o->client_ca_file != NULL;
+	s->anonymous_auth = o->anonymous_auth;
 	s->kube = o->kube;
 	s->ssl = ssl;
 

@@ -42,10 +42,11 @@ struct vk_server {
 	char *nodename;
 	uint64_t start_wall_ms;
 	int port;
-	bool client_auth; /* a client CA was given */
-	vk_kube *kube;    /* SubjectAccessReviews; NULL: AlwaysAllow */
-	vk_map *authz;    /* "user|groups|verb|sub" -> authz_entry */
-	vk_list reviews;  /* vk_server_call waiting for a SubjectAccessReview */
+	bool client_auth;    /* a client CA was given */
+	bool anonymous_auth; /* no certificate: system:anonymous, not 401 */
+	vk_kube *kube;       /* SubjectAccessReviews; NULL: AlwaysAllow */
+	vk_map *authz;       /* "user|groups|verb|sub" -> authz_entry */
+	vk_list reviews;     /* vk_server_call waiting for a SubjectAccessReview */
 	SSL_CTX *ssl;
 	h2o_globalconf_t config;
 	h2o_context_t ctx;

@@ -214,6 +214,29 @@ curl_as() { # admin|NODE ARGS...
 	curl -s --max-time 10 --cacert "$CA_CERT" --cert "$crt.crt" --key "$crt.key" "$@"
 }
 
+# ---- a network namespace ---------------------------------------------------------
+# Starts tests/cluster/netns-up.sh DIR APIPORT (a namespace with an address of
+# its own, NETNS_IP, and the API server of the last cluster_up bridged to
+# 127.0.0.1 inside), registers its stop at exit and loads DIR/netns.env
+# (NETNS NETNS_IP NETNS_HOST_IP ...).  Run a command inside with in_netns.
+# Stop what you started inside (by PID) before the exit handlers run, or
+# register its stop after netns_up: handlers run last registered first.
+netns_up() { # DIR
+	local d=$1 port=${APISERVER##*:}
+	mkdir -p "$d"
+	d=$(cd "$d" && pwd)
+	on_exit "netns_down '$d'"
+	"$VK_CLUSTER/netns-up.sh" "$d" "$port" || return 1
+	# shellcheck source=/dev/null
+	source "$d/netns.env"
+}
+
+netns_down() { # [DIR]
+	"$VK_CLUSTER/netns-down.sh" "${1:-$NETNS_DIR}"
+}
+
+in_netns() { ip netns exec "$NETNS" "$@"; }
+
 # ---- containerd ---------------------------------------------------------------
 # Starts tests/cluster/containerd-up.sh DIR, registers its stop at exit and
 # loads DIR/containerd.env (CRI_SOCK, CRI_ENDPOINT, CRICTL, BUSYBOX_IMAGE, ...).

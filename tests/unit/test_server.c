@@ -351,6 +351,8 @@ static int make_certs(void)
 	          dir, ec, ec, ec, ec);
 }
 
+static bool anonymous_auth; /* start_server's --anonymous-auth */
+
 static vk_server *start_server(const char *cert, const char *key, const char *ca, char **err)
 {
 	cJSON *node = cJSON_Parse("{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"127.0.0.1\"},"
@@ -365,6 +367,7 @@ static vk_server *start_server(const char *cert, const char *key, const char *ca
 		.tls_key_file = key,
 		.client_ca_file = ca,
 		.node = node,
+		.anonymous_auth = anonymous_auth,
 	};
 	vk_server *s = vk_server_new(&o, err);
 	cJSON_Delete(node);
@@ -521,6 +524,41 @@ static void test_serving(void)
 	   (unsigned long long)ms);
 }
 
+/* --anonymous-auth with AlwaysAllow (no kube): a request without a client
+ * certificate is served as system:anonymous; a bad certificate still fails. */
+static void test_anonymous(void)
+{
+	char *err = NULL;
+	anonymous_auth = true;
+	vk_server *s = start_server(NULL, NULL, path_ca, &err);
+	anonymous_auth = false;
+	ok(s != NULL, "a server with anonymous_auth starts (%s)", err ? err : "no error");
+	free(err);
+	if (!s)
+		return;
+	int port = vk_server_port(s);
+	int calls = fake.logs_calls;
+	fetched f = get(port, "/pods", ANON, false);
+	cJSON *j = cJSON_Parse(f.body);
+	ok(f.status == 200 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "items")),
+	   "with anonymous_auth and AlwaysAllow, an anonymous /pods is a PodList (%ld)", f.status);
+	cJSON_Delete(j);
+	free(f.body);
+	f = get(port, "/containerLogs/default/web-1/main", ANON, true);
+	ok(f.status == 200 && fake.logs_calls == calls + 1 && strcmp(f.body, fake_logs) == 0,
+	   "an anonymous request over HTTP/2 reaches the provider's container_logs (%ld)", f.status);
+	free(f.body);
+	f = get(port, "/pods", ROGUE, false);
+	ok(f.status == 0 && f.code != CURLE_OK,
+	   "a client certificate from another CA still fails the handshake, it is not anonymous (%s)",
+	   curl_easy_strerror(f.code));
+	free(f.body);
+	f = get(port, "/pods", CLIENT, false);
+	is_int(f.status, 200, "a good client certificate is served as before");
+	free(f.body);
+	vk_server_close(s);
+}
+
 static void test_files(void)
 {
 	char *err = NULL;
@@ -574,6 +612,7 @@ int main(void)
 	fake.p.iface = &fake_iface;
 	fake.p.name = "fake";
 	test_serving();
+	test_anonymous();
 	test_files();
 	vk_http_close(http);
 	uint64_t t0 = vk_now_ms();

@@ -5,13 +5,13 @@
 # provider is named with file:line.  No cluster needed.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 14
+tap_plan 15
 tmp_dir tmp
 
 help=$("$VK_BIN" --help)
 missing=""
 for f in --provider --provider-config --kubeconfig --nodename --disable-taint --status-interval \
-	--state-dir --store --listen-address --port --no-reload --log-level --version; do
+	--state-dir --store --listen-address --port --no-reload --log-level --version --anonymous-auth; do
 	grep -q -- "$f" <<<"$help" || missing+=" $f"
 done
 tap_is "$missing" "" "--help lists every flag of the design"
@@ -23,6 +23,9 @@ tap_is "$(wc -l <<<"$out")" 1 "with one line"
 tap_like "$out" "unknown flag '--bogus'" "that names the flag"
 rc=0; out=$("$VK_BIN" --provider x.lua --port 99999 2>&1) || rc=$?
 tap_is "$rc:$(wc -l <<<"$out")" "2:1" "a bad flag value is one line and exit 2 ($out)"
+rc=0; out=$("$VK_BIN" --provider x.lua --anonymous-auth=maybe 2>&1) || rc=$?
+tap_is "$rc:$out" "2:vk: --anonymous-auth takes true or false, not 'maybe' (see vk --help)" \
+	"a bad --anonymous-auth value is named on one line, exit 2"
 
 cat >"$tmp/bad.kubeconfig" <<'YAML'
 apiVersion: v1

@@ -49,11 +49,14 @@ k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 
 # vk_start NAME NODE PROVIDER [ARGS...]: starts vk as NODE, its PID in
 # ${NAME}_pid and its log in $tmp/NAME.log; stopped at exit.  VK_KUBECONFIG
-# replaces NODE's kubeconfig (e.g. one pointed at a relay).
+# replaces NODE's kubeconfig (e.g. one pointed at a relay).  With VK_NETNS
+# set (e.g. to $NETNS after netns_up), vk runs in that network namespace.
 vk_start() {
-	local name=$1 node=$2 provider=$3
+	local name=$1 node=$2 provider=$3 wrap=()
 	shift 3
-	"$VK_BIN" --provider "$provider" --kubeconfig "${VK_KUBECONFIG:-$CLUSTER_DIR/$node.kubeconfig}" --nodename "$node" \
+	[[ -z ${VK_NETNS:-} ]] || wrap=(ip netns exec "$VK_NETNS") # execs vk: $! stays vk's PID
+	"${wrap[@]}" "$VK_BIN" --provider "$provider" --kubeconfig "${VK_KUBECONFIG:-$CLUSTER_DIR/$node.kubeconfig}" \
+		--nodename "$node" \
 		--port 0 --state-dir "$tmp/$name.state" "$@" >>"$tmp/$name.log" 2>&1 &
 	printf -v "${name}_pid" '%s' $!
 	tap_context "vk_log_context $name"
