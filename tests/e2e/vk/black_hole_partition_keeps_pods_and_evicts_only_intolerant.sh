@@ -32,13 +32,7 @@ relay_kubeconfig "$node" "$link_port" "$tmp/edge.kubeconfig" || tap_bail "no rel
 
 printf 'internal_ip: 127.0.0.1\n' >"$tmp/mock.yaml"
 vk_start witness "$witness" "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.yaml"
-cat >"$tmp/mynode.yaml" <<YAML
-runtime_endpoint: $CRI_ENDPOINT
-log_root: $tmp/podlogs
-pod_root: $tmp/pods
-node_ip: 127.0.0.1
-sync_ms: 300
-YAML
+mynode_config
 VK_KUBECONFIG=$tmp/edge.kubeconfig vk_start vk "$node" "$VK_ROOT/providers/mynode.lua" \
 	--provider-config "$tmp/mynode.yaml"
 wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"

@@ -47,6 +47,19 @@ vk_setup() {
 
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 
+# Writes mynode's provider config for the containerd that containerd_up
+# started (CRI_ENDPOINT) to $tmp/mynode.yaml: pod logs and folders under
+# $tmp, InternalIP 127.0.0.1, a fast supervisor.
+mynode_config() {
+	cat >"$tmp/mynode.yaml" <<YAML
+runtime_endpoint: $CRI_ENDPOINT
+log_root: $tmp/podlogs
+pod_root: $tmp/pods
+node_ip: 127.0.0.1
+sync_ms: 300
+YAML
+}
+
 # vk_start NAME NODE PROVIDER [ARGS...]: starts vk as NODE, its PID in
 # ${NAME}_pid and its log in $tmp/NAME.log; stopped at exit.  VK_KUBECONFIG
 # replaces NODE's kubeconfig (e.g. one pointed at a relay).  With VK_NETNS

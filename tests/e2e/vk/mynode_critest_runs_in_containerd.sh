@@ -14,13 +14,7 @@ source "$(dirname "$0")/common.bash"
 tap_plan 14
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
-cat >"$tmp/mynode.yaml" <<YAML
-runtime_endpoint: $CRI_ENDPOINT
-log_root: $tmp/podlogs
-pod_root: $tmp/pods
-node_ip: 127.0.0.1
-sync_ms: 300
-YAML
+mynode_config
 vk_start vk "$node" "$VK_ROOT/providers/mynode.lua" --provider-config "$tmp/mynode.yaml" --status-interval 1000
 wait_until 15 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 

@@ -15,13 +15,7 @@ vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 relay_start link || tap_bail "the relay did not start"
 relay_kubeconfig "$node" "$link_port" "$tmp/edge.kubeconfig" || tap_bail "no relay kubeconfig"
-cat >"$tmp/mynode.yaml" <<YAML
-runtime_endpoint: $CRI_ENDPOINT
-log_root: $tmp/podlogs
-pod_root: $tmp/pods
-node_ip: 127.0.0.1
-sync_ms: 300
-YAML
+mynode_config
 VK_KUBECONFIG=$tmp/edge.kubeconfig vk_start vk "$node" "$VK_ROOT/providers/mynode.lua" \
 	--provider-config "$tmp/mynode.yaml" --status-interval 1000
 wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"

@@ -24,13 +24,7 @@ vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 store_start "$backend"
 store_relay_start "$node"
-cat >"$tmp/mynode.yaml" <<YAML
-runtime_endpoint: $CRI_ENDPOINT
-log_root: $tmp/podlogs
-pod_root: $tmp/pods
-node_ip: 127.0.0.1
-sync_ms: 300
-YAML
+mynode_config
 vk_args=(--provider-config "$tmp/mynode.yaml" --status-interval 1000 --store "$store_url" --state-dir "$tmp/state")
 vk_start_relayed vk "$node" "$VK_ROOT/providers/mynode.lua" "${vk_args[@]}"
 wait_until 20 node_is "$node" True || tap_bail "node not Ready: $(vk_log_tail vk)"
