@@ -2,7 +2,7 @@
  * every subsystem; depends on nothing of vk's.
  *
  * Out of memory: vk aborts.  Every allocation of vk's goes through the
- * aborting allocators below (vk_xmalloc, vk_xcalloc, vk_xrealloc,
+ * aborting allocators below (vk_xmalloc, vk_xcalloc, vk_xrealloc, vk_memdupz,
  * vk_strdup, vk_asprintf, and vk_buf_* which grows with them), and cJSON
  * allocates through them too once vk_json_init() (vk/json.h) has run, which
  * main and every test do first.  So no caller checks these for NULL, and
@@ -56,6 +56,8 @@ void *vk_xmalloc(size_t n);
 void *vk_xcalloc(size_t n, size_t sz);
 void *vk_xrealloc(void *p, size_t n);
 char *vk_strdup(const char *s); /* NULL-safe: NULL for NULL */
+/* A copy of len bytes with a NUL after them (the bytes may hold NULs). */
+char *vk_memdupz(const void *p, size_t len);
 char *vk_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Reads a whole local file (config, kubeconfig, certificates) at start-up.

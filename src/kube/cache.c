@@ -68,9 +68,7 @@ void vk_kube_cache_set_hooks(vk_kube *k, const vk_kube_cache_hooks *h)
 static void set_entry(struct vk_kube_cache *c, const char *path, const char *text, size_t len)
 {
 	entry *e = vk_xcalloc(1, sizeof *e);
-	e->text = vk_xmalloc(len + 1);
-	memcpy(e->text, text, len);
-	e->text[len] = '\0';
+	e->text = vk_memdupz(text, len);
 	e->len = len;
 	entry_free(vk_map_set(c->entries, path, e));
 }

@@ -73,16 +73,10 @@ void vk_store__add_rec(vk_store_req *r, const char *key, size_t klen, const char
 {
 	if (r->nrecs == r->caprecs) {
 		r->caprecs = r->caprecs ? 2 * r->caprecs : 8;
-		r->recs = realloc(r->recs, r->caprecs * sizeof *r->recs);
-		if (!r->recs)
-			abort();
+		r->recs = vk_xrealloc(r->recs, r->caprecs * sizeof *r->recs);
 	}
-	char *k = vk_xmalloc(klen + 1), *v = vk_xmalloc(len + 1);
-	memcpy(k, key, klen);
-	k[klen] = 0;
-	memcpy(v, value, len);
-	v[len] = 0;
-	r->recs[r->nrecs++] = (vk_store_rec){.key = k, .value = v, .len = len, .rv = rv};
+	r->recs[r->nrecs++] = (vk_store_rec){
+		.key = vk_memdupz(key, klen), .value = vk_memdupz(value, len), .len = len, .rv = rv};
 }
 
 static void req_free(vk_store_req *r)
@@ -455,9 +449,7 @@ static vk_store__op *batch_add(vk_store_batch *b)
 {
 	if (b->n == b->cap) {
 		b->cap = b->cap ? 2 * b->cap : 8;
-		b->ops = realloc(b->ops, b->cap * sizeof *b->ops);
-		if (!b->ops)
-			abort();
+		b->ops = vk_xrealloc(b->ops, b->cap * sizeof *b->ops);
 	}
 	vk_store__op *op = &b->ops[b->n++];
 	memset(op, 0, sizeof *op);
@@ -469,10 +461,7 @@ void vk_store_batch_put(vk_store_batch *b, const char *key, const void *value, s
 	vk_store__op *op = batch_add(b);
 	op->kind = VK_STORE__PUT;
 	op->key = vk_strdup(key ? key : "");
-	op->value = vk_xmalloc(len + 1);
-	if (len)
-		memcpy(op->value, value, len);
-	op->value[len] = 0;
+	op->value = vk_memdupz(value, len);
 	op->len = len;
 	op->rv = rv;
 	op->ttl_s = ttl_s;

@@ -123,10 +123,7 @@ void vk_store_wb_put(vk_store_wb *w, const char *key, const void *value, size_t 
 		return;
 	wb_entry *e = vk_xcalloc(1, sizeof *e);
 	e->key = vk_strdup(key);
-	e->value = vk_xmalloc(len + 1);
-	if (len)
-		memcpy(e->value, value, len);
-	e->value[len] = 0;
+	e->value = vk_memdupz(value, len);
 	e->len = len;
 	e->rv = rv;
 	e->ttl_s = ttl_s;

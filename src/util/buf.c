@@ -108,6 +108,15 @@ void *vk_xrealloc(void *p, size_t n)
 	return q;
 }
 
+char *vk_memdupz(const void *p, size_t len)
+{
+	char *out = vk_xmalloc(len + 1);
+	if (len)
+		memcpy(out, p, len);
+	out[len] = '\0';
+	return out;
+}
+
 char *vk_strdup(const char *s)
 {
 	if (!s)

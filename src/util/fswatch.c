@@ -224,9 +224,7 @@ static int arm(vk_fswatch *w)
 			if (!up)
 				via = vk_asprintf("%.*s", first, link);
 		}
-		d->names = realloc(d->names, (d->n + 2) * sizeof *d->names);
-		if (!d->names)
-			abort();
+		d->names = vk_xrealloc(d->names, (d->n + 2) * sizeof *d->names);
 		d->names[d->n++] = vk_strdup(slash ? slash + 1 : files[i]);
 		if (via)
 			d->names[d->n++] = via;
