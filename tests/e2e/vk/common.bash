@@ -47,6 +47,23 @@ vk_setup() {
 
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 
+# env_pod NAME ENV_YAML: applies a pod bound to $node in $ns whose one
+# container has these env lines (indented for the container).
+env_pod() {
+	cat <<YAML | k apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: $ns}
+spec:
+  nodeName: $node
+  tolerations: [{key: virtual-kubelet.io/provider, operator: Exists}]
+  containers:
+  - name: main
+    image: docker.io/library/busybox:1.35
+$2
+YAML
+}
+
 # Writes mynode's provider config for the containerd that containerd_up
 # started (CRI_ENDPOINT) to $tmp/mynode.yaml: pod logs and folders under
 # $tmp, InternalIP 127.0.0.1, a fast supervisor.

@@ -14,21 +14,6 @@ wait_until 10 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/
 k -n "$ns" create configmap cfg --from-literal=color=blue >/dev/null
 k -n "$ns" create secret generic sec --from-literal=user=admin >/dev/null
 
-# pod NAME ENV_YAML: a pod on the node whose container has these env lines.
-pod() {
-	cat <<YAML | k apply -f - >/dev/null
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: $ns}
-spec:
-  nodeName: $node
-  tolerations: [{key: virtual-kubelet.io/provider, operator: Exists}]
-  containers:
-  - name: main
-    image: docker.io/library/busybox:1.35
-$2
-YAML
-}
 # events POD REASON: the messages of the pod's Events with that reason.
 events() {
 	k -n "$ns" get events --field-selector "involvedObject.name=$1,reason=$2" \
@@ -36,7 +21,7 @@ events() {
 }
 has_event() { [[ -n $(events "$1" "$2") ]]; }
 
-pod opt '    envFrom:
+env_pod opt '    envFrom:
     - configMapRef: {name: no-cm, optional: true}
     - secretRef: {name: no-sec, optional: true}
     env:
@@ -48,15 +33,15 @@ pod opt '    envFrom:
       valueFrom: {configMapKeyRef: {name: no-cm2, key: k, optional: true}}
     - name: D
       valueFrom: {secretKeyRef: {name: no-sec2, key: k, optional: true}}'
-pod m-cm '    env:
+env_pod m-cm '    env:
     - name: A
       valueFrom: {configMapKeyRef: {name: no-cm, key: k}}'
-pod m-cmkey '    env:
+env_pod m-cmkey '    env:
     - name: A
       valueFrom: {configMapKeyRef: {name: cfg, key: absent}}'
-pod m-sec '    envFrom:
+env_pod m-sec '    envFrom:
     - secretRef: {name: no-sec}'
-pod m-seckey '    env:
+env_pod m-seckey '    env:
     - name: A
       valueFrom: {secretKeyRef: {name: sec, key: absent}}'
 

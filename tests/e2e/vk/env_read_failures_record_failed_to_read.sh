@@ -32,32 +32,18 @@ k -n "$ns" create secret generic sec --from-literal=user=admin >/dev/null
 tap_like "$(k -n "$ns" get configmap cfg --as "system:serviceaccount:$ns:vk" 2>&1)" "[Ff]orbidden" \
 	"vk's identity may not read the ConfigMap (the failure is a 403, not a 404)"
 
-pod() { # NAME ENV_YAML
-	cat <<YAML | k apply -f - >/dev/null
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: $ns}
-spec:
-  nodeName: $node
-  tolerations: [{key: virtual-kubelet.io/provider, operator: Exists}]
-  containers:
-  - name: main
-    image: docker.io/library/busybox:1.35
-$2
-YAML
-}
 events() { # POD REASON
 	k -n "$ns" get events --field-selector "involvedObject.name=$1,reason=$2" \
 		-o jsonpath='{range .items[*]}{.type} {.message}{"\n"}{end}' 2>/dev/null | sort -u
 }
 has_event() { [[ -n $(events "$1" "$2") ]]; }
 
-pod m-read '    envFrom:
+env_pod m-read '    envFrom:
     - configMapRef: {name: cfg}
     env:
     - name: S
       valueFrom: {secretKeyRef: {name: sec, key: user}}'
-pod o-read '    envFrom:
+env_pod o-read '    envFrom:
     - secretRef: {name: sec, optional: true}
     env:
     - name: C
