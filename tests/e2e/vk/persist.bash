@@ -48,3 +48,41 @@ vk_start_relayed() {
 	printf -v "${name}_pid" '%s' $!
 	on_exit "vk_stop $! && vk_sanitizers_quiet $! '$tmp/$name.log'"
 }
+
+# ---- reading the store back (redis or etcd; $backend, $ns, and $pfx, the
+# node's prefix "node/NODE/", are the sourcing test's) ----------------------
+# The keys under PREFIX in the store, one a line, sorted.
+store_keys() { # PREFIX
+	local p=$1 end
+	case $backend in
+	redis) redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern "$p*" | sort ;;
+	etcd)
+		# A prefix's range ends at the prefix with its last byte raised by
+		# one: every prefix here ends in "/", and "0" follows "/".
+		[[ $p == */ ]] || tap_bail "store_keys: $p does not end in /"
+		end="${p%/}0"
+		curl -sf --max-time 5 -X POST "http://127.0.0.1:$STORE_ETCD_PORT/v3/kv/range" \
+			-d "{\"key\":\"$(printf '%s' "$p" | base64 -w0)\",\"range_end\":\"$(printf '%s' "$end" | base64 -w0)\",\"keys_only\":true}" |
+			jq -r '.kvs[]?.key' | while read -r k; do base64 -d <<<"$k"; echo; done | sort
+		;;
+	esac
+}
+# The value of KEY as the store holds it (redis: the hash's "~v"; etcd: the
+# value behind its 20-digit resourceVersion).
+store_value() { # KEY
+	case $backend in
+	redis) redis-cli -h 127.0.0.1 -p "$REDIS_PORT" HGET "$1" '~v' ;;
+	etcd)
+		curl -sf --max-time 5 -X POST "http://127.0.0.1:$STORE_ETCD_PORT/v3/kv/range" \
+			-d "{\"key\":\"$(printf '%s' "$1" | base64 -w0)\"}" | jq -r '.kvs[0].value // empty' | base64 -d | cut -c21-
+		;;
+	esac
+}
+# The pods the store holds records of, by name, on one line.
+stored_pods() { store_keys "${pfx}pod/$ns/" | sed "s#^${pfx}pod/$ns/##" | xargs; }
+pods_stored() { [[ $(stored_pods) == "$1" ]]; }
+uid_of() { k -n "$ns" get pod "$1" -o jsonpath='{.metadata.uid}'; }
+record_has_uid() { # POD
+	local u
+	u=$(uid_of "$1") && [[ -n $u ]] && [[ $(store_value "${pfx}pod/$ns/$1" | jq -r '.metadata.uid') == "$u" ]]
+}
