@@ -244,8 +244,9 @@ function store.open(url) end
 ---------------------------------------------------------------------------
 --- PodNotifier: push a status to the core at once.  Pass a whole pod, or
 --- {namespace=, name=, status=} (namespace and name default to the pod of
---- the running callback); status may be a table or its JSON text.  Returns
---- false when the core has no notifier.
+--- the running callback); status may be a table or its JSON text.  A push
+--- from inside create_pod is kept until the create returns, then written.
+--- Returns false when the core has no notifier.
 ---@param pod_or_status vk.Object
 ---@return boolean
 function vk.notify(pod_or_status) end
