@@ -86,3 +86,49 @@ record_has_uid() { # POD
 	local u
 	u=$(uid_of "$1") && [[ -n $u ]] && [[ $(store_value "${pfx}pod/$ns/$1" | jq -r '.metadata.uid') == "$u" ]]
 }
+
+# ---- a store server the test kills and restarts ($backend) ----------------
+# store_mock_vk PLAN WHAT: the TAP plan, a skip when redis-server is
+# missing, then the test's node, its store, and vk with the mock provider
+# on it, Ready; sets $url0 and $pfx ("node/NODE/").
+store_mock_vk() { # PLAN WHAT
+	tap_plan "$1"
+	if [[ $backend == redis ]] && ! command -v redis-server >/dev/null; then
+		tap_skip "$2 (redis)" "redis-server is not installed"
+		tap_done
+	fi
+	vk_setup node
+	store_start "$backend"
+	url0=$store_url
+	vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store "$store_url"
+	wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(vk_log_tail vk)"
+	pfx="node/$node/"
+}
+
+# store_kill: SIGKILL to the store server, by the PID store-up.sh recorded;
+# returns once it is gone.
+store_kill() {
+	local name id spid
+	case $backend in redis) name=redis ;; etcd) name=store-etcd ;; esac
+	id=$(cat "$tmp/stores/pids/$name.pid")
+	spid=${id%%:*}
+	[[ $(cut -d' ' -f22 "/proc/$spid/stat" 2>/dev/null) == "${id#*:}" ]] || tap_bail "the $backend server ($id) is not running"
+	kill -KILL "$spid"
+	# shellcheck disable=SC2317 # called by wait_until
+	_store_dead() { ! pid_alive "$spid"; }
+	wait_until 30 _store_dead || tap_bail "the $backend server (pid $spid) did not die"
+}
+
+# store_wipe: removes the killed server's data folder (it comes back empty).
+store_wipe() {
+	case $backend in redis) rm -rf "${tmp:?}/stores/redis" ;; etcd) rm -rf "${tmp:?}/stores/store-etcd" ;; esac
+}
+
+# store_restart: the server started again, on the same port as before.
+store_restart() {
+	"$VK_CLUSTER/store-up.sh" "$tmp/stores" "$backend" >&2 || tap_bail "tests/cluster/store-up.sh $backend (again) failed"
+	# shellcheck source=/dev/null
+	source "$tmp/stores/store.env"
+	if [[ $backend == redis ]]; then store_url=$REDIS_URL; else store_url=$STORE_ETCD_URL; fi
+	[[ $store_url == "$url0" ]] || tap_bail "the $backend server came back at $store_url, not $url0"
+}

@@ -17,17 +17,7 @@
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/persist.bash"
-tap_plan 10
-if [[ $backend == redis ]] && ! command -v redis-server >/dev/null; then
-	tap_skip "the store comes back empty (redis)" "redis-server is not installed"
-	tap_done
-fi
-vk_setup node
-store_start "$backend"
-url0=$store_url
-vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store "$store_url"
-wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(vk_log_tail vk)"
-pfx="node/$node/"
+store_mock_vk 10 "the store comes back empty"
 lost_lines() { grep -cE ' pod: the store .* lost what it held for this node' "$tmp/vk.log" || true; }
 
 k -n "$ns" create configmap settings --from-literal=mode=edge >/dev/null
@@ -44,19 +34,9 @@ fi
 uids_before=$(k -n "$ns" get pods -o jsonpath='{range .items[*]}{.metadata.uid}{" "}{end}')
 
 # The store server dies and comes back with nothing.
-case $backend in redis) pidname=redis datadir=redis ;; etcd) pidname=store-etcd datadir=store-etcd ;; esac
-id=$(cat "$tmp/stores/pids/$pidname.pid")
-spid=${id%%:*}
-[[ $(cut -d' ' -f22 "/proc/$spid/stat" 2>/dev/null) == "${id#*:}" ]] || tap_bail "the $backend server ($id) is not running"
-kill -KILL "$spid"
-stopped() { ! pid_alive "$spid"; }
-wait_until 30 stopped || tap_bail "the $backend server (pid $spid) did not die"
-rm -rf "${tmp:?}/stores/$datadir"
-"$VK_CLUSTER/store-up.sh" "$tmp/stores" "$backend" >&2 || tap_bail "tests/cluster/store-up.sh $backend (again) failed"
-# shellcheck source=/dev/null
-source "$tmp/stores/store.env"
-if [[ $backend == redis ]]; then store_url=$REDIS_URL; else store_url=$STORE_ETCD_URL; fi
-[[ $store_url == "$url0" ]] || tap_bail "the $backend server came back at $store_url, not $url0"
+store_kill
+store_wipe
+store_restart
 [[ -z $(store_keys "${pfx}pod/") ]] || tap_bail "the $backend server came back with pod records: not empty"
 
 noticed() { (($(lost_lines) >= 1)); }

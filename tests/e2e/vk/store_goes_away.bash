@@ -20,18 +20,7 @@
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/persist.bash"
-tap_plan 14
-if [[ $backend == redis ]] && ! command -v redis-server >/dev/null; then
-	tap_skip "the store goes away (redis)" "redis-server is not installed"
-	tap_done
-fi
-vk_setup node
-store_start "$backend"
-url0=$store_url
-vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store "$store_url"
-wait_until 20 node_is "$node" True || tap_bail "node not Ready: $(vk_log_tail vk)"
-
-pfx="node/$node/"
+store_mock_vk 14 "the store goes away"
 went_away() { grep -cE ' store: .*keeping [0-9]+ writes in memory and retrying' "$tmp/vk.log" || true; }
 is_back() { grep -cE ' store: .* is back; [0-9]+ pending writes caught up' "$tmp/vk.log" || true; }
 
@@ -41,13 +30,7 @@ if wait_until 30 pods_stored "a1 a2 a3"; then tap_pass "the store holds a record
 tap_ok "a record holds its pod (a1's uid)" record_has_uid a1
 
 # The store server goes away: SIGKILL, by the PID store-up.sh recorded.
-case $backend in redis) pidname=redis ;; etcd) pidname=store-etcd ;; esac
-id=$(cat "$tmp/stores/pids/$pidname.pid")
-spid=${id%%:*}
-[[ $(cut -d' ' -f22 "/proc/$spid/stat" 2>/dev/null) == "${id#*:}" ]] || tap_bail "the $backend server ($id) is not running"
-kill -KILL "$spid"
-stopped() { ! pid_alive "$spid"; }
-wait_until 30 stopped || tap_bail "the $backend server (pid $spid) did not die"
+store_kill
 
 # While it is down: new pods, and one deleted.
 for p in b1 b2; do pod_yaml "$p" "$node" | k apply -f - >/dev/null; done
@@ -66,11 +49,7 @@ tap_ok "vk stays alive" pid_alive "$vk_pid"
 tap_is "$(is_back)" 0 "and does not say the store is back while it is not"
 
 # The store comes back on the same port, with its data.
-"$VK_CLUSTER/store-up.sh" "$tmp/stores" "$backend" >&2 || tap_bail "tests/cluster/store-up.sh $backend (again) failed"
-# shellcheck source=/dev/null
-source "$tmp/stores/store.env"
-if [[ $backend == redis ]]; then store_url=$REDIS_URL; else store_url=$STORE_ETCD_URL; fi
-[[ $store_url == "$url0" ]] || tap_bail "the $backend server came back at $store_url, not $url0"
+store_restart
 back() { (($(is_back) >= 1)); }
 if wait_until 30 back; then tap_pass "vk logs that the store is back"; else tap_fail "vk logs that the store is back" "$(vk_log_tail vk)"; fi
 if wait_until 30 pods_stored "a1 a3 b1 b2"; then
