@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app_int.h"
+#include "vk/paths.h"
 #include "vk/util.h"
 #include "vk/yaml.h"
 
@@ -304,6 +305,9 @@ int vk_app_run(const vk_app_options *o)
 			snprintf(host, sizeof host, "vk");
 		a->o.nodename = host;
 	}
+	static char shipped[4096]; /* --provider mynode: the shipped providers/mynode.lua (vk/paths.h) */
+	if (vk_paths_shipped_provider(a->o.provider, shipped, sizeof shipped))
+		a->o.provider = shipped;
 	if (load_config(a->o.provider_config, &a->config) < 0)
 		return 1;
 
