@@ -70,6 +70,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	}
 	vk_info(SUB, "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
 	        strsignal(signum));
+	vk_app__notify_stopping(a);
 	/* What the edge cache still holds goes to the store first (a store that
 	 * does not answer ends the flush with an error after its timeout).  The
 	 * controllers run on meanwhile: closing them now would leave their calls
@@ -120,6 +121,7 @@ static void on_node_ready(const char *err, void *ud)
 		return;
 	}
 	vk_info(SUB, "node %s registered in %llu ms", a->o.nodename, (unsigned long long)(vk_now_ms() - a->t0));
+	vk_app__notify_ready(a);
 	start_pods(a);
 }
 
