@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # systemd's Type=notify without systemd: vk runs with NOTIFY_SOCKET pointing
 # at a datagram socket of the test's (tests/e2e/vk/notify_listener.py, a
 # stand-in for systemd), which asks the API server for the Node the moment
