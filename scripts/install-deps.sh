@@ -13,6 +13,7 @@ build_pkgs=(
 )
 test_pkgs=(
 	openssl containerd runc containernetworking-plugins busybox-static umoci
+	debhelper dpkg-dev fakeroot man-db
 	iproute2 jq procps curl socat python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
 	redis-server redis-tools
 )
