@@ -308,8 +308,15 @@ int vk_app_run(const vk_app_options *o)
 		a->o.nodename = host;
 	}
 	static char shipped[4096]; /* --provider mynode: the shipped providers/mynode.lua (vk/paths.h) */
-	if (vk_paths_shipped_provider(a->o.provider, shipped, sizeof shipped))
+	if (vk_paths_shipped_provider(a->o.provider, shipped, sizeof shipped)) {
+		if (access(shipped, R_OK) != 0) {
+			fprintf(stderr,
+			        "vk: --provider %s: vk ships no provider of that name (no %s); give a path for a file\n",
+			        a->o.provider, shipped);
+			return 1;
+		}
 		a->o.provider = shipped;
+	}
 	if (load_config(a->o.provider_config, &a->config) < 0)
 		return 1;
 
