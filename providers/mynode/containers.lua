@@ -173,7 +173,7 @@ local function step_pod(rec, list, sandbox_state)
   if rec.init_done then
     for _, c in ipairs(rec.pod.spec.containers or {}) do
       local cs = rec.cs[c.name]
-      if cs and not cs.probing and (c.readinessProbe or c.livenessProbe) then
+      if cs and not cs.probing and probes.has_probe(c) then
         cs.probing = true
         vk.spawn(function()
           local pok, perr = pcall(probes.run, rec, c, cs)

@@ -4,6 +4,7 @@
 local json = require "vk.json"
 local timer = require "vk.timer"
 local C = require "mynode.common"
+local probes = require "mynode.probes"
 
 local cfg, rfc3339, array = C.cfg, C.rfc3339, C.array
 
@@ -30,9 +31,10 @@ local function container_status(rec, c, is_init)
     st.imageID = info.image_ref or ""
     if info.state == "CONTAINER_RUNNING" then
       st.state = {running = {startedAt = rfc3339(info.started_at)}}
-      st.started = true
-      -- Ready: running, and its readiness probe (if any) passes.
-      st.ready = not is_init and (c.readinessProbe == nil or (s.probe and s.probe.ready) == true)
+      -- Started: its startup probe (if any) passed; ready: started, and
+      -- its readiness probe (if any) passes.
+      st.started = probes.started(c, s)
+      st.ready = (not is_init or C.is_sidecar(c)) and probes.ready(c, s)
     elseif info.state == "CONTAINER_EXITED" then
       if s.next_start_ms then
         st.state = {waiting = {reason = "CrashLoopBackOff",
