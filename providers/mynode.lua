@@ -58,6 +58,7 @@ local logs = require "mynode.logs"
 local recovery = require "mynode.recovery"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
+local stopping = require "mynode.stopping"
 local volumes = require "mynode.volumes"
 
 local P = {name = "mynode"}
@@ -271,19 +272,13 @@ local function remove_sandboxes_of(uid)
   end
 end
 
--- SIGTERM to every running container at once, SIGKILL after the grace.
+-- Every running container at once: its preStop hook, then SIGTERM, then
+-- SIGKILL after what the hook left of the grace; sidecars after the
+-- containers, in reverse order (mynode/stopping.lua).
 local function stop_containers(rec, grace)
   local ok, list = pcall(cri.list_containers, {filter = {pod_sandbox_id = rec.sandbox_id,
                                                         state = {state = "CONTAINER_RUNNING"}}})
-  local stops = {}
-  for _, ct in ipairs(ok and list.containers or {}) do
-    stops[#stops + 1] = vk.spawn(function()
-      local sok, serr = pcall(cri.stop_container, {container_id = ct.id, timeout = grace},
-                              {timeout_ms = grace * 1000 + 30000})
-      if not sok then log.warn("%s: stop container %s: %s", rec.key, ct.id:sub(1, 12), serr) end
-    end)
-  end
-  for _, h in ipairs(stops) do h:join() end
+  stopping.stop_all(rec, ok and list.containers or {}, grace)
 end
 
 function P.delete_pod(pod)

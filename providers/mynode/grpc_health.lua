@@ -87,7 +87,8 @@ function M.check(netns, host, port, service, timeout_ms)
   end
   if gs ~= 0 then
     if gs == 12 then
-      return false, "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): unimplemented"
+      return false,
+        "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): unimplemented"
     end
     return false, ("error: health rpc failed: code %d: %s"):format(gs, r.headers["grpc-message"] or "")
   end

@@ -12,6 +12,7 @@ local log = require "vk.log"
 local timer = require "vk.timer"
 local C = require "mynode.common"
 local handlers = require "mynode.handlers"
+local hooks = require "mynode.hooks"
 
 local M = {}
 
@@ -29,7 +30,7 @@ end
 function M.ready(c, s)
   if not M.started(c, s) then return false end
   if not c.readinessProbe then return true end
-  return s.probe.for_id == s.id and s.probe.ready == true
+  return s.probe ~= nil and s.probe.for_id == s.id and s.probe.ready == true
 end
 
 local function kill(rec, c, s, what)
@@ -40,8 +41,7 @@ local function kill(rec, c, s, what)
   if probe and math.tointeger(probe.terminationGracePeriodSeconds) then
     grace = math.tointeger(probe.terminationGracePeriodSeconds) -- probe-level override
   end
-  local hooks = package.loaded["mynode.hooks"]
-  if hooks then hooks.pre_stop(rec, c, s, grace) end
+  grace = hooks.pre_stop(rec, c, s, grace)
   pcall(cri.stop_container, {container_id = s.id, timeout = grace}, {timeout_ms = grace * 1000 + 30000})
 end
 

@@ -12,7 +12,8 @@ local check, expect, eq = T.check, T.expect, T.eq
 
 function P.init(config)
   local ns, port = config.netns, math.tointeger(tonumber(config.port))
-  local http_port, closed_port = math.tointeger(tonumber(config.http_port)), math.tointeger(tonumber(config.closed_port))
+  local http_port = math.tointeger(tonumber(config.http_port))
+  local closed_port = math.tointeger(tonumber(config.closed_port))
   check("a stream made in the namespace reaches its 127.0.0.1, writes and reads back", function()
     local s = assert(net.connect{netns = ns, host = "127.0.0.1", port = port, timeout_ms = 10000})
     eq(s:write("hello through the namespace\n"), true, "write")
