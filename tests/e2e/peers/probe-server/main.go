@@ -9,7 +9,8 @@
 //     -serving-file), NOT_SERVING otherwise, SERVICE_UNKNOWN for others.
 //   - https: 200 "ok" to any GET, with a self-signed certificate made at start.
 //   - http:  200 when the request has the header "X-Probe: yes", else 403;
-//     it logs each request's User-Agent and X-Probe to stdout.
+//     it logs each request's path, User-Agent and X-Probe to stdout, and
+//     appends the path to the file given with -log.
 //
 // An empty address turns that server off.
 package main
@@ -58,6 +59,7 @@ func main() {
 	httpsAddr := flag.String("https", "", "HTTPS server address")
 	httpAddr := flag.String("http", "", "HTTP server address (wants X-Probe: yes)")
 	servingFile := flag.String("serving-file", "", "gRPC: serve while this file exists")
+	logFile := flag.String("log", "", "HTTP: append each request's path to this file")
 	flag.Parse()
 	log.SetOutput(os.Stdout)
 	if *httpsAddr != "" {
@@ -68,6 +70,12 @@ func main() {
 	if *httpAddr != "" {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			log.Printf("http %s user-agent=%q x-probe=%q", r.URL.Path, r.UserAgent(), r.Header.Get("X-Probe"))
+			if *logFile != "" {
+				if f, err := os.OpenFile(*logFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+					f.WriteString(r.URL.Path + "\n")
+					f.Close()
+				}
+			}
 			if r.Header.Get("X-Probe") != "yes" {
 				w.WriteHeader(http.StatusForbidden)
 				return
