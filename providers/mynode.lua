@@ -34,16 +34,19 @@
 --   volumes.lua     emptyDir, hostPath, configMap, secret, downwardAPI, projected
 --   cri_config.lua  the CRI's sandbox and container configs
 --   containers.lua  starting and restarting containers: sync_pod
---   probes.lua      readiness and liveness probes
+--   probes.lua      startup, readiness and liveness probes (handlers.lua runs them)
 --   status.lua      the pod status, pushed when it changes
 --   recovery.lua    re-adopting the runtime's sandboxes after a restart
 --   stats.lua       /stats/summary;  logs.lua: container logs
 -- Hot reload sees them all (vk watches every module the provider loads
 -- from its folder).
 --
--- Probes: exec and httpGet readiness/liveness (tcpSocket, grpc and startup
--- probes are not run; they count as passing).
--- Not supported (yet): lifecycle hooks, ephemeral containers, kubectl
+-- Probes and lifecycle: startup/readiness/liveness probes of every kind
+-- (probes.lua, handlers.lua; network ones from inside the pod's network
+-- namespace, netns.lua), postStart/preStop hooks (hooks.lua), sidecars
+-- (sidecars.lua), termination messages (termination.lua),
+-- activeDeadlineSeconds (deadline.lua), stopping in order (stopping.lua).
+-- Not supported (yet): ephemeral containers, kubectl
 -- exec/attach/port-forward, PVC volumes, service account tokens (projected
 -- volumes get ca.crt when readable and the namespace file, no token).
 local cri = require "vk.cri"

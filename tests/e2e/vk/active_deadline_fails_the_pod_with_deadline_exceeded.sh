@@ -7,7 +7,7 @@
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 source "$(dirname "$0")/mynode_pods.bash"
-tap_plan 5
+tap_plan 6
 mynode_up
 
 apply <<YAML
@@ -51,5 +51,6 @@ tap_is "$(cri ps -q --label "io.kubernetes.pod.uid=$(jp short '{.metadata.uid}')
 	"0:1:0" "it is not restarted under restartPolicy Always"
 tap_is "$(jp long '{.status.phase}')" "Running" "a pod within its deadline keeps running"
 k -n "$ns" delete pod --all --wait=false >/dev/null
-wait_until 90 no_sandbox_left || true
+if wait_until 90 no_sandbox_left; then tap_pass "deleting the pods leaves no sandbox and no pod"
+else tap_fail "deleting the pods leaves no sandbox and no pod" "$(cri pods)" "$(k -n "$ns" get pods)"; fi
 tap_done

@@ -12,7 +12,7 @@
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 source "$(dirname "$0")/mynode_pods.bash"
-tap_plan 8
+tap_plan 9
 server=$("$VK_ROOT/tests/e2e/peers/build.sh" probe-server) || tap_bail "cannot build tests/e2e/peers/probe-server"
 mynode_up
 out=$tmp/out
@@ -104,5 +104,6 @@ killed() {
 if wait_until 90 killed; then tap_pass "a failing postStart kills the container (FailedPostStartHook) and it restarts"
 else tap_fail "a failing postStart kills the container and it restarts" "$(events bad-poststart)" "$(jp bad-poststart '{.status}')"; fi
 k -n "$ns" delete pod --all --wait=false >/dev/null
-wait_until 90 no_sandbox_left || true
+if wait_until 90 no_sandbox_left; then tap_pass "deleting the pods leaves no sandbox and no pod"
+else tap_fail "deleting the pods leaves no sandbox and no pod" "$(cri pods)" "$(k -n "$ns" get pods)"; fi
 tap_done

@@ -37,4 +37,5 @@ cid_of() {
 	cri ps -a -q --label "io.kubernetes.pod.uid=$(jp "$1" '{.metadata.uid}')" --label "io.kubernetes.container.name=$2" |
 		head -1
 }
-no_sandbox_left() { [[ -z $(cri pods -q --label "vk.io/node=$node") ]]; }
+# Nothing left in containerd nor in the API (vk has finished each deletion).
+no_sandbox_left() { [[ -z $(cri pods -q --label "vk.io/node=$node") && -z $(k -n "$ns" get pods -o name) ]]; }

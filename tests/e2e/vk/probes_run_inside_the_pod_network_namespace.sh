@@ -165,7 +165,7 @@ if wait_until 60 restarted_by_startup; then tap_pass "a startup probe that keeps
 else tap_fail "a startup probe that keeps failing restarts the container" "$(events startup-fails)" "$(jp startup-fails '{.status}')"; fi
 
 k -n "$ns" delete pod --all --wait=false >/dev/null
-none_left() { [[ -z $(cri pods -q --label "vk.io/node=$node") ]]; }
+none_left() { [[ -z $(cri pods -q --label "vk.io/node=$node") && -z $(k -n "$ns" get pods -o name) ]]; }
 if wait_until 90 none_left; then tap_pass "deleting the pods leaves no sandbox"
 else tap_fail "deleting the pods leaves no sandbox" "$(cri pods)"; fi
 tap_done

@@ -11,7 +11,7 @@
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 source "$(dirname "$0")/mynode_pods.bash"
-tap_plan 9
+tap_plan 10
 mynode_up
 out=$tmp/out
 mkdir -p "$out"
@@ -97,5 +97,6 @@ side_stopped() { [[ -n $(cst side-job side '.state.terminated.finishedAt' init) 
 if wait_until 60 side_stopped; then tap_pass "and its sidecar was stopped"
 else tap_fail "and its sidecar was stopped" "$(jp side-job '{.status.initContainerStatuses}')"; fi
 k -n "$ns" delete pod --all --wait=false >/dev/null
-wait_until 90 no_sandbox_left || true
+if wait_until 90 no_sandbox_left; then tap_pass "deleting the pods leaves no sandbox and no pod"
+else tap_fail "deleting the pods leaves no sandbox and no pod" "$(cri pods)" "$(k -n "$ns" get pods)"; fi
 tap_done
