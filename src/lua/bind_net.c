@@ -50,13 +50,13 @@ typedef struct net_stream {
 	uint64_t timeout_ms;
 	vk_lua_op *op; /* the call waiting on this stream */
 	op_kind kind;
-	size_t want;      /* read: at most this many bytes */
-	char *wdata;      /* write: the bytes in flight */
-	vk_buf in;        /* received, not yet read */
+	size_t want; /* read: at most this many bytes */
+	char *wdata; /* write: the bytes in flight */
+	vk_buf in;   /* received, not yet read */
 	char rbuf[READ_CHUNK];
-	int err;          /* a read error seen (not EOF) */
+	int err; /* a read error seen (not EOF) */
 	bool eof, timed_out, handles, closed, in_list;
-	int open_handles; /* uv handles not through their close callback */
+	int open_handles;         /* uv handles not through their close callback */
 	struct net_stream **slot; /* the userdata's pointer, cleared on free */
 } net_stream;
 
@@ -484,15 +484,13 @@ static int l_gc(lua_State *L)
 static int l_tostring(lua_State *L)
 {
 	stream_ud *u = luaL_checkudata(L, 1, STREAM_MT);
-	lua_pushfstring(L, "vk.net.stream (%s%s)", u->s ? u->s->peer : "?",
-	                !u->s || u->s->closed ? ", closed" : "");
+	lua_pushfstring(L, "vk.net.stream (%s%s)", u->s ? u->s->peer : "?", !u->s || u->s->closed ? ", closed" : "");
 	return 1;
 }
 
 int vk_lua__open_net(lua_State *L)
 {
-	static const luaL_Reg methods[] = {
-		{"read", l_read}, {"write", l_write}, {"close", l_close}, {NULL, NULL}};
+	static const luaL_Reg methods[] = {{"read", l_read}, {"write", l_write}, {"close", l_close}, {NULL, NULL}};
 	if (luaL_newmetatable(L, STREAM_MT)) {
 		luaL_newlib(L, methods);
 		lua_setfield(L, -2, "__index");

@@ -9,7 +9,10 @@
 # module proxy.  Cached under ~/.cache/vk/peers/NAME-HASH/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-(($# == 1)) && [[ -f $here/$1/go.mod ]] || { echo "usage: $0 NAME (a folder of $here with a go.mod)" >&2; exit 2; }
+if (($# != 1)) || [[ ! -f $here/$1/go.mod ]]; then
+	echo "usage: $0 NAME (a folder of $here with a go.mod)" >&2
+	exit 2
+fi
 src=$here/$1
 hash=$(cat "$src"/go.mod "$src"/go.sum "$src"/*.go | sha256sum | cut -c1-12)
 out=${XDG_CACHE_HOME:-$HOME/.cache}/vk/peers/$1-$hash

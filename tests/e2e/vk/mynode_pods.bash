@@ -28,7 +28,7 @@ jp() { k -n "$ns" get pod "$1" -o jsonpath="$2" 2>/dev/null; }
 cst() { # POD CONTAINER JSONPATH-TAIL [init]
 	local list=containerStatuses
 	[[ ${4:-} == init ]] && list=initContainerStatuses
-	jp "$1" "{.status.$list[?(@.name==\"$2\")]$3}"
+	jp "$1" "{.status.${list}[?(@.name==\"$2\")]$3}"
 }
 events() { k -n "$ns" get events --field-selector "involvedObject.name=$1" -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}'; }
 has_event() { events "$1" | grep -qF -- "$2"; }

@@ -13,6 +13,7 @@ source "$(dirname "$0")/mynode_pods.bash"
 tap_plan 8
 mynode_up
 
+# shellcheck disable=SC2016 # the commands are the containers' shell's to expand
 pod() { # NAME COMMAND [EXTRA YAML for the container]
 	cat <<YAML
 ---
@@ -30,6 +31,7 @@ spec:
 ${3:-}
 YAML
 }
+# shellcheck disable=SC2016 # the commands are the containers' shell's to expand
 {
 	pod msg-file 'printf "custom message" > /dev/termination-log; exit 3'
 	pod msg-path 'printf "at my path" > /tmp/my-term' '    terminationMessagePath: /tmp/my-term'
@@ -44,7 +46,7 @@ YAML
 
 msg() { jp "$1" '{.status.containerStatuses[0].state.terminated.message}'; }
 done_() { for p in msg-file msg-path msg-big msg-fallback msg-fallback-short msg-fallback-lines msg-fallback-ok; do
-	[[ $(jp $p '{.status.phase}') =~ ^(Succeeded|Failed)$ ]] || return 1
+	[[ $(jp "$p" '{.status.phase}') =~ ^(Succeeded|Failed)$ ]] || return 1
 done; }
 wait_until 120 done_ || tap_fail "every pod ends" "$(k -n "$ns" get pods)" "$(vk_log_tail vk)"
 tap_is "$(msg msg-file):$(jp msg-file '{.status.containerStatuses[0].state.terminated.exitCode}')" "custom message:3" \
