@@ -55,7 +55,7 @@ tap_is "$(msg msg-path)" "at my path" "a custom terminationMessagePath works the
 big=$(msg msg-big)
 tap_is "${#big}:${big: -5}" "4096:aaEND" "the message is the file's last 4096 bytes"
 fb=$(msg msg-fallback)
-tap_like "${#fb}:$(tail -n1 <<<"$fb")" "^2048:line 100 x+$" \
+tap_like "$(msg msg-fallback | wc -c):$(tail -n1 <<<"$fb")" "^2048:line 100 x+$" \
 	"FallbackToLogsOnError: a failed container's log tail, capped at 2048 bytes"
 tap_is "$(msg msg-fallback-short)" "only line" "FallbackToLogsOnError: a short log is the whole message"
 fl=$(msg msg-fallback-lines)
