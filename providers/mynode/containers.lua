@@ -214,12 +214,13 @@ local function step_pod(rec, list, sandbox_state)
     list = {}
   end
   M.observe(rec, list)
-  if deadline.exceeded(rec) then
+  local policy = rec.pod.spec.restartPolicy or "Always"
+  -- (a pod that already ended keeps its phase, as with kubelet)
+  if deadline.exceeded(rec) and not (rec.init_done and mains_done(rec, policy)) then
     end_at_deadline(rec)
     M.observe(rec)
     return
   end
-  local policy = rec.pod.spec.restartPolicy or "Always"
   if not rec.init_done then
     local all, failed = sidecars.step_init(rec, step_container, policy)
     rec.init_done, rec.failed = all, failed
