@@ -51,6 +51,7 @@
 ---@field fs vk.fs  see vk.fs.d.lua
 ---@field event vk.event  see vk.event.d.lua
 ---@field store vk.store
+---@field net vk.net  see vk.net.d.lua
 ---@field notify fun(pod_or_status: vk.Object): boolean
 vk = {}
 
@@ -175,10 +176,12 @@ local http = {}
 ---@field body? string
 ---@field timeout_ms? integer  default 30000
 ---@field insecure? boolean  skip TLS verification
+---@field http2? boolean  HTTP/2 from the first byte (prior knowledge), as gRPC over cleartext speaks
+---@field netns? string  connect inside this network namespace (see vk.net); the url's host must be an IP address
 
 ---@class vk.http.Response
 ---@field status integer
----@field headers table<string, string>  lower-case names; repeated ones joined with ", "
+---@field headers table<string, string>  lower-case names, trailers (grpc-status) too; repeated ones joined with ", "
 ---@field body string
 
 --- One HTTP(S) exchange on vk's shared curl engine (yields).  A non-2xx
