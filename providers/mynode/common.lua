@@ -17,6 +17,7 @@ M.cfg = {
 }
 
 -- node_name: the Node's name; pods: "ns/name" -> record (see new_record);
+-- allocatable: the Node's status.allocatable (init sets it);
 -- recovered: the runtime's sandboxes have been re-adopted.
 M.state = {node_name = "vk", pods = {}, recovered = false}
 

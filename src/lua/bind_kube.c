@@ -139,10 +139,7 @@ static int l_get_secret(lua_State *L) { return get_named(L, "vk.kube.get_secret"
 int vk_lua__open_kube(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"get", l_get},
-		{"get_configmap", l_get_configmap},
-		{"get_secret", l_get_secret},
-		{"create", l_create},
+		{"get", l_get}, {"get_configmap", l_get_configmap}, {"get_secret", l_get_secret}, {"create", l_create},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);
