@@ -213,10 +213,12 @@ static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref
 	if (v == 0 && strcmp(kind, "limits") == 0 && alloc && vk_k8s_quantity(alloc, &v) < 0)
 		v = 0; /* a node's allocatable that does not parse: as if unknown */
 	const char *d = vk_json_str(ref, "divisor");
-	if (d && (vk_k8s_quantity(d, &div) < 0 || div <= 0)) {
+	if (d && (vk_k8s_quantity(d, &div) < 0 || div < 0)) {
 		*err = vk_asprintf("resourceFieldRef %s: bad divisor \"%s\"", res, d);
 		return NULL;
 	}
+	if (div == 0) /* the API server's default for an unset divisor: 1 */
+		div = 1;
 	if (strcmp(name, "cpu") == 0) { /* Quantity.MilliValue() rounds up */
 		v = ceil(v * 1000 - 1e-9);
 		div = ceil(div * 1000 - 1e-9);
@@ -226,7 +228,8 @@ static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref
 	}
 	if (div < 1)
 		div = 1;
-	return vk_asprintf("%.0f", ceil(v / div - 1e-9));
+	double out = ceil(v / div - 1e-9);
+	return vk_asprintf("%.0f", out == 0 ? 0.0 : out); /* never "-0" */
 }
 
 /* metadata.labels['app'] -> the label's value */

@@ -95,7 +95,8 @@ function M.resource(pod, ref, default_container, allocatable)
     v = number(allocatable[name], "the node's allocatable " .. name)
   end
   local div = ref.divisor and number(ref.divisor, "resourceFieldRef " .. res .. " divisor") or 1
-  if div <= 0 then error(("resourceFieldRef %s: divisor must be positive"):format(res), 0) end
+  if div < 0 then error(("resourceFieldRef %s: divisor must be positive"):format(res), 0) end
+  if div == 0 then div = 1 end -- the API server's default for an unset divisor
   if name == "cpu" then
     v, div = math.ceil(v * 1000 - 1e-9), math.ceil(div * 1000 - 1e-9)
   else
