@@ -13,7 +13,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/volumes.bash"
-tap_plan 12
+tap_plan 13
 vk_setup node
 mynode_up "volume_sync_ms: 500
 token_refresh_fraction: 0.02"
@@ -51,13 +51,14 @@ review() { # TOKEN -> "authenticated user pod-name"
 {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": "$1"}}
 JSON
 }
-# The JWT's lifetime (exp - iat) from its payload.
-lifetime() { # TOKEN
+# A claim of the JWT's payload, as jq computes it.
+claim() { # TOKEN JQ
 	local p
 	p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
 	while (($(printf %s "$p" | wc -c) % 4)); do p+="="; done
-	base64 -d <<<"$p" 2>/dev/null | jq -r '.exp - .iat'
+	base64 -d <<<"$p" 2>/dev/null | jq -r "$2"
 }
+lifetime() { claim "$1" '.exp - .iat'; }
 t1=$(in_pod tok main cat /var/run/short/token)
 tap_is "$(review "$t1")" "true system:serviceaccount:$ns:default tok" \
 	"TokenReview: the token is the pod's service account, bound to pod tok"
@@ -79,6 +80,10 @@ t2=""
 if wait_until 60 rotated; then tap_pass "the token is replaced after 2 % of its lifetime (token_refresh_fraction 0.02)"
 else tap_fail "the token is replaced after 2 % of its lifetime" "$(vk_log_tail vk)"; fi
 tap_is "$(review "$t2")" "true system:serviceaccount:$ns:default tok" "the new token is valid"
+# Not renewed before its time: 2 % of 600 s after the first was issued (a
+# lower bound, which a slow machine cannot break).
+gap=$(($(claim "$t2" .iat) - $(claim "$t1" .iat)))
+tap_ok "the new token was issued no sooner than 12 s after the first ($gap s)" test "$gap" -ge 12
 data2=$(readlink "$dir/..data")
 tap_ok "the new token came through a ..data swap ($data1 -> $data2)" test "$data1" != "$data2" -a -L "$dir/token"
 tap_is "$(readlink "$dir/token")" "..data/token" "the token file links through ..data"
