@@ -115,7 +115,7 @@ else tap_fail "a new label reaches the labels file" "$(vol labels)" "$(vk_log_ta
 after=$(readlink "$dir/..data")
 changed=same
 [[ $before == "$after" ]] || changed=changed
-tap_like "$changed: $before -> $after, name -> $(readlink "$dir/name"), old folder: $(ls -d "$dir/$before" 2>&1 | grep -c 'No such')" \
-	'^changed: \.\.[0-9_]+\.[0-9_]+ -> \.\.[0-9_]+\.[0-9_]+, name -> \.\.data/name, old folder: 1$' \
+tap_like "$changed: $before -> $after, name -> $(readlink "$dir/name"), old folder: $([[ -e $dir/$before ]] && echo kept || echo removed)" \
+	'^changed: \.\.[0-9_]+\.[0-9_]+ -> \.\.[0-9_]+\.[0-9_]+, name -> \.\.data/name, old folder: removed$' \
 	"the update swapped ..data to a new timestamped folder and removed the old; names link through ..data"
 tap_done

@@ -10,7 +10,7 @@ source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/volumes.bash"
 tap_plan 8
 vk_setup node
-mynode_up
+mynode_up ""
 k -n "$ns" create secret generic sec --from-literal=p=s1 >/dev/null
 k -n "$ns" create configmap app --from-literal=a=one >/dev/null
 cat <<YAML | k create -f - >/dev/null
