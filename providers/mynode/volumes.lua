@@ -71,7 +71,9 @@ local function write(rec, v)
   local files, kind = payload(rec, v)
   local d = volume_dir(rec, kind, v.name)
   local gid = ownership.of(rec.pod)
+  rec.written = rec.written or {}
   local changed = atomic.write(d, files, {
+    memo = rec.written,
     key = gid and tostring(gid),
     set_perms = gid and function(ts)
       ownership.apply(ts, gid, true)

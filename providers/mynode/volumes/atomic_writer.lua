@@ -20,8 +20,10 @@ local M = {}
 local DATA, DATA_TMP = "..data", "..data_tmp"
 
 -- What was last written to each folder (path, mode and bytes of every
--- file): a refresh that finds the same payload writes nothing.  Lost on a
--- restart, which costs one rewrite.
+-- file): a refresh that finds the same payload writes nothing.  Callers
+-- pass a table of their own (opts.memo: mynode keeps it on the pod's
+-- record, so it survives a hot reload); lost on a restart, which costs one
+-- rewrite.
 local written = {}
 local serial = 0
 
@@ -57,17 +59,19 @@ end
 -- Writes payload (path -> {data=, mode=}) into dir as one version.
 -- opts.set_perms(tsdir): called on the new version's folder before the
 -- swap (fsGroup ownership).  opts.key: anything else that should force a
--- rewrite when it changes (e.g. the fsGroup).  Returns true when it wrote,
--- false when dir already held this payload.
+-- rewrite when it changes (e.g. the fsGroup).  opts.memo: where to
+-- remember what was written (default: this module's table).  Returns true
+-- when it wrote, false when dir already held this payload.
 function M.write(dir, payload, opts)
   opts = opts or {}
+  local memo = opts.memo or written
   for p, f in pairs(payload) do
     check_path(p)
     if type(f.data) ~= "string" then error(("volume item %q has no data"):format(p), 0) end
   end
   local fp = fingerprint(payload, opts.key)
   local current = fs.readlink(dir .. "/" .. DATA)
-  if current and written[dir] == fp then return false end
+  if current and memo[dir] == fp then return false end
   must(fs.mkdir_p(dir, 493))
   serial = serial + 1
   local name = ("..%s.%06d_%d"):format(os.date("!%Y_%m_%d_%H_%M_%S"), timer.now_ms() % 1000000, serial)
@@ -98,7 +102,7 @@ function M.write(dir, payload, opts)
     if n:sub(1, 2) ~= ".." and not names[n] then must(fs.remove_all(dir .. "/" .. n)) end
   end
   if current and current ~= name then must(fs.remove_all(dir .. "/" .. current)) end
-  written[dir] = fp
+  memo[dir] = fp
   return true
 end
 
