@@ -5,7 +5,9 @@
 # divisors in env and in a downwardAPI volume, an unset limit being the
 # node's allocatable and an unset request 0; a downwardAPI volume with
 # metadata.name/namespace/uid, labels and annotations as kubelet formats
-# them (sorted key="value" lines), defaultMode and a per-item mode; and a
+# them (sorted key="value" lines), defaultMode and a per-item mode (the API
+# server allows only metadata fields in volumes: spec.* and status.* are
+# env-only, and tested there); and a
 # label change reaching the file through the ..data swap.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
