@@ -45,7 +45,7 @@ local function fingerprint(payload, extra)
   local parts = {extra or ""}
   for _, p in ipairs(paths) do
     local f = payload[p]
-    parts[#parts + 1] = ("%s\0%o\0%d\0%s"):format(p, f.mode, #f.data, f.data)
+    parts[#parts + 1] = ("%s\0%o\0%s\0%d\0%s"):format(p, f.mode, tostring(f.uid), #f.data, f.data)
   end
   return table.concat(parts, "\0")
 end
@@ -56,7 +56,8 @@ local function top_names(payload)
   return names
 end
 
--- Writes payload (path -> {data=, mode=}) into dir as one version.
+-- Writes payload (path -> {data=, mode=, uid=}) into dir as one version
+-- (uid: the file's owner, else root).
 -- opts.set_perms(tsdir): called on the new version's folder before the
 -- swap (fsGroup ownership).  opts.key: anything else that should force a
 -- rewrite when it changes (e.g. the fsGroup).  opts.memo: where to
@@ -82,6 +83,7 @@ function M.write(dir, payload, opts)
     must(fs.mkdir_p(C.dirname(full), 493))
     must(fs.write_file(full, f.data, f.mode))
     must(fs.chmod(full, f.mode)) -- write_file's mode went through the umask
+    if f.uid then must(fs.lchown(full, f.uid, -1)) end
   end
   if opts.set_perms then opts.set_perms(ts) end
   -- the swap

@@ -50,6 +50,21 @@ function M.apply(path, gid, readonly, policy)
   return true
 end
 
+-- The user every container of the pod runs as, when they all set the
+-- same one (kubelet's FsUserFrom); nil otherwise.
+function M.fs_user(pod)
+  local psc = pod.spec.securityContext or {}
+  local uid
+  for _, list in ipairs{pod.spec.initContainers or {}, pod.spec.containers or {}} do
+    for _, c in ipairs(list) do
+      local u = math.tointeger(((c.securityContext or {}).runAsUser) or psc.runAsUser)
+      if not u or (uid and u ~= uid) then return nil end
+      uid = u
+    end
+  end
+  return uid
+end
+
 -- The pod's fsGroup and fsGroupChangePolicy.
 function M.of(pod)
   local sc = pod.spec.securityContext or {}

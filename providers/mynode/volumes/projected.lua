@@ -3,6 +3,7 @@
 -- (the service account volume kube-api-access-* is one: a token, the
 -- cluster's CA from the kube-root-ca.crt ConfigMap, the namespace).
 local downward = require "mynode.volumes.downward"
+local ownership = require "mynode.volumes.ownership"
 local sa_token = require "mynode.volumes.sa_token"
 local sources = require "mynode.volumes.sources"
 
@@ -28,8 +29,12 @@ function M.files(rec, v, ctx)
     elseif src.downwardAPI then
       merge(downward.files(rec, src.downwardAPI.items, dm, ctx))
     elseif src.serviceAccountToken then
+      -- kubelet: with an fsGroup or a single runAsUser the token is 0600
+      -- (fsGroup then makes it 0640) and belongs to that user.
       local t = src.serviceAccountToken
-      files[t.path] = {data = sa_token.get(rec, t), mode = dm}
+      local uid = ownership.fs_user(rec.pod)
+      local mode = (uid or ownership.of(rec.pod)) and 384 or dm
+      files[t.path] = {data = sa_token.get(rec, t), mode = mode, uid = uid}
     else
       local kind = next(src) or "?"
       error(("projected volume %q: source %q is not supported"):format(v.name, kind), 0)

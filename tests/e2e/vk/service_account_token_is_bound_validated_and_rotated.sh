@@ -5,7 +5,9 @@
 # pod's service account and names the pod; the same volume carries the
 # cluster's CA (ConfigMap kube-root-ca.crt), a Secret item with its own
 # mode and the namespace (downward API); the automatic kube-api-access
-# volume gets its token too.  Rotation: kubelet renews a token once 80 % of
+# volume gets its token too; in a pod with an fsGroup whose containers all
+# run as one user, the token is 0600 (0640 once fsGroup applies), owned by
+# that user, readable by it.  Rotation: kubelet renews a token once 80 % of
 # its lifetime has passed; 600 s is the API's shortest lifetime, so the
 # test moves that point with mynode's token_refresh_fraction (0.02 of
 # 600 s = 12 s) instead of waiting 8 minutes, and sees a new, valid token
@@ -13,7 +15,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/volumes.bash"
-tap_plan 13
+tap_plan 15
 vk_setup node
 mynode_up "volume_sync_ms: 500
 token_refresh_fraction: 0.02"
@@ -59,6 +61,9 @@ claim() { # TOKEN JQ
 	base64 -d <<<"$p" 2>/dev/null | jq -r "$2"
 }
 lifetime() { claim "$1" '.exp - .iat'; }
+# ..data before the token: whatever version t1 is, it is not older than data1.
+dir=$(vol_dir tok projected short)
+data1=$(readlink "$dir/..data")
 t1=$(in_pod tok main cat /var/run/short/token)
 tap_is "$(review "$t1")" "true system:serviceaccount:$ns:default tok" \
 	"TokenReview: the token is the pod's service account, bound to pod tok"
@@ -73,8 +78,23 @@ tap_is "$(in_pod tok main cat /var/run/short/namespace)/$(in_pod tok main cat /v
 tap_is "$(in_pod tok main stat -L -c '%a' /var/run/short/token /var/run/short/sub/k | tr '\n' ' ')" "644 400 " \
 	"the token has the default mode 0644, the Secret item its mode 0400"
 
-dir=$(vol_dir tok projected short)
-data1=$(readlink "$dir/..data")
+cat <<YAML | k create -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: nonroot, namespace: $ns}
+spec:
+  nodeName: $node
+  tolerations: [{key: virtual-kubelet.io/provider, operator: Exists}]
+  securityContext: {fsGroup: 2000, runAsUser: 1000}
+  containers: [{name: main, image: docker.io/library/busybox:1.35, command: [sleep, "3600"]}]
+YAML
+wait_running nonroot || tap_bail "pod nonroot not Running: $(pod_warnings nonroot)"
+sa_dir=/var/run/secrets/kubernetes.io/serviceaccount
+tap_is "$(in_pod nonroot main stat -L -c '%a %u %g' $sa_dir/token $sa_dir/ca.crt | tr '\n' ' ')" "640 1000 2000 644 0 2000 " \
+	"with fsGroup and one runAsUser: the token is 0640 and the user's, ca.crt 0644 with the group"
+tap_is "$(review "$(in_pod nonroot main cat $sa_dir/token)")" "true system:serviceaccount:$ns:default nonroot" \
+	"user 1000 reads its pod's token, and it is valid"
+
 rotated() { t2=$(in_pod tok main cat /var/run/short/token) && [[ -n $t2 && $t2 != "$t1" ]]; }
 t2=""
 if wait_until 60 rotated; then tap_pass "the token is replaced after 2 % of its lifetime (token_refresh_fraction 0.02)"
