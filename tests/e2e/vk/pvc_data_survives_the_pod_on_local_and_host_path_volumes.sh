@@ -7,11 +7,14 @@
 # manages ownership of local volumes, not of hostPath ones), honouring
 # fsGroupChangePolicy: OnRootMismatch leaves a file alone when the root
 # already has the group, Always walks the whole volume.  A claim that is
-# not bound is a FailedMount and the pod waits.
+# not bound is a FailedMount and the pod waits.  After a vk restart, a
+# container that exits is started again with its claims mounted (mynode
+# keeps the claims' paths beside the pod's volumes).
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/volumes.bash"
-tap_plan 9
+tap_plan 11
 vk_setup node
 mynode_up ""
 mkdir -p "$tmp/local-pv"
@@ -122,6 +125,22 @@ claim_pod always Always "sleep 3600"
 wait_running always || tap_bail "pod always not Running: $(pod_warnings always)"
 tap_is "$(stat -c '%g' "$tmp/local-pv/data")" 3000 "Always: the whole volume is walked and the file gets the group"
 
+# vk restarts; then the container exits: it comes back with the claims.
+vk_stop "$vk_pid" || true
+vk_start vk2 "$node" "$VK_ROOT/providers/mynode.lua" --provider-config "$tmp/mynode.yaml" --status-interval 1000
+wait_until 30 node_is "$node" True || tap_bail "node not Ready after the restart: $(vk_log_tail vk2)"
+old_id=$(ctr_of always main)
+cri stop --timeout 0 "$old_id" >/dev/null
+restarted() {
+	local id
+	id=$(ctr_of always main)
+	[[ -n $id && $id != "$old_id" ]]
+}
+if wait_until 60 restarted; then tap_pass "after a vk restart, a container that stopped is started again"
+else tap_fail "after a vk restart, a container that stopped is started again" "$(vk_log_tail vk2)"; fi
+tap_is "$(in_pod always main cat /local/data)|$(in_pod always main cat /host/data)" "$stamp|$stamp" \
+	"the new container has both claims mounted"
+
 # A claim that nothing binds: the pod waits with FailedMount.
 cat <<YAML | k create -f - >/dev/null
 apiVersion: v1
@@ -143,5 +162,5 @@ spec:
 YAML
 unbound_warned() { pod_warnings waits | grep -qF 'FailedMount: MountVolume.SetUp failed for volume "u" : persistentvolumeclaim "unbound" is not bound'; }
 if wait_until 30 unbound_warned; then tap_pass "an unbound claim: FailedMount, the pod stays $(pod_phase waits)"
-else tap_fail "an unbound claim: FailedMount" "$(pod_warnings waits)" "$(vk_log_tail vk)"; fi
+else tap_fail "an unbound claim: FailedMount" "$(pod_warnings waits)" "$(vk_log_tail vk2)"; fi
 tap_done
