@@ -164,6 +164,13 @@ function kube.get_configmap(namespace, name) end
 ---@param name string
 ---@return vk.Object|nil, string?
 function kube.get_secret(namespace, name) end
+--- POSTs object as JSON to path and returns the answer (never cached): a
+--- create, or a subresource that answers with an object, e.g. a TokenRequest
+--- to "/api/v1/namespaces/NS/serviceaccounts/SA/token".
+---@param path string
+---@param object table
+---@return vk.Object|nil, string?
+function kube.create(path, object) end
 
 ---------------------------------------------------------------------------
 ---@class vk.http

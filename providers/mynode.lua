@@ -12,6 +12,10 @@
 --   cluster_dns:      [10.96.0.10]           nameservers for dnsPolicy ClusterFirst
 --   cluster_domain:   cluster.local
 --   sync_ms:          1000                   how often containers are supervised
+--   volume_sync_ms:   60000                  how often configMap/secret/downwardAPI/projected
+--                                            volumes are refreshed (and tokens rotated)
+--   token_refresh_fraction: 0.8              a token is renewed past this part of its lifetime
+--   token_max_age_s:  86400                  ... or at this age
 --   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}
 --
 -- How it works.  create_pod pulls the images (per imagePullPolicy, with the
@@ -31,7 +35,7 @@
 -- providers/mynode/, one module per concern:
 --   common.lua      config, the pods' records, labels, small helpers
 --   images.lua      pull policy and imagePullSecrets
---   volumes.lua     emptyDir, hostPath, configMap, secret, downwardAPI, projected
+--   volumes.lua     the pod's volumes; one module per kind in mynode/volumes/
 --   cri_config.lua  the CRI's sandbox and container configs
 --   containers.lua  starting and restarting containers: sync_pod
 --   probes.lua      startup, readiness and liveness probes (handlers.lua runs them)
@@ -47,8 +51,7 @@
 -- (sidecars.lua), termination messages (termination.lua),
 -- activeDeadlineSeconds (deadline.lua), stopping in order (stopping.lua).
 -- Not supported (yet): ephemeral containers, kubectl
--- exec/attach/port-forward, PVC volumes, service account tokens (projected
--- volumes get ca.crt when readable and the namespace file, no token).
+-- exec/attach/port-forward; PVCs only on local and hostPath volumes.
 local cri = require "vk.cri"
 local k8s = require "vk.k8s"
 local log = require "vk.log"
@@ -206,6 +209,7 @@ function P.init(config, node)
     node.status.capacity = C.shallow_copy(res)
     node.status.allocatable = C.shallow_copy(res)
     if cfg.node_ip then node.status.addresses = C.array{{type = "InternalIP", address = cfg.node_ip}} end
+    S.allocatable = node.status.allocatable -- the downward API's unset limits
     local ok, v = pcall(cri.version, {}, {timeout_ms = 3000})
     if ok then
       node.status.nodeInfo = node.status.nodeInfo or {}
@@ -217,12 +221,14 @@ function P.init(config, node)
   local ok, err = pcall(recovery.ensure)
   if not ok then log.warn("recovering pods from the runtime: %s", err) end
   supervisor = timer.every(math.tointeger(cfg.sync_ms) or 1000, supervise)
+  volumes.start()
 end
 
 -- Stops the supervisor (tests; a hot reload's new version calls it on the old).
 function P.stop()
   if supervisor then supervisor:stop() end
   supervisor = nil
+  volumes.stop()
 end
 
 -- Hot reload: take the old version's pods instead of re-reading the runtime.

@@ -35,9 +35,11 @@ typedef void (*vk_env_cb)(cJSON *pod, int err, const char *errmsg, void *ud);
  * also recorded as an Event with virtual-kubelet's reason
  * (MandatoryConfigMapNotFound, OptionalSecretKeyNotFound, ...); a failed
  * read is recorded (FailedToRead*) only when `read_events` is set, so that
- * the caller can stay quiet while the Node authorizer catches up. */
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, bool read_events,
-                       vk_env_cb cb, void *ud);
+ * the caller can stay quiet while the Node authorizer catches up.
+ * `allocatable`: the node's status.allocatable (NULL: unknown), which a
+ * resourceFieldRef to an unset limit gives, as kubelet does. */
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, const cJSON *allocatable,
+                       vk_informer *services, bool read_events, vk_env_cb cb, void *ud);
 /* $(VAR) expansion as kubelet does it; pure, for the unit tests.  Caller frees. */
 char *vk_pod_env_expand(const char *s, const cJSON *defined_env);
 

@@ -17,6 +17,7 @@ M.cfg = {
 }
 
 -- node_name: the Node's name; pods: "ns/name" -> record (see new_record);
+-- allocatable: the Node's status.allocatable (init sets it);
 -- recovered: the runtime's sandboxes have been re-adopted.
 M.state = {node_name = "vk", pods = {}, recovered = false}
 
@@ -68,6 +69,7 @@ end
   lock                           vk.mutex: one sync_pod, create or delete at a time
   sandbox_id, sbcfg, ip, attempt
   volumes                        name -> {path=, readonly=}
+  written, tokens, volume_errors what the volumes last got (mynode/volumes.lua)
   image_errors                   container name -> {reason=, message=, at=}
   pull, pull_backoff_ms, pull_next_ms   the image pull's backoff
   init_done                      all init containers succeeded

@@ -3,6 +3,7 @@
 -- resources, mounts, env with $(VAR) expansion, labels and log paths.
 local json = require "vk.json"
 local k8s = require "vk.k8s"
+local podspec = require "vk.podspec"
 local C = require "mynode.common"
 
 local cfg, host_network = C.cfg, C.host_network
@@ -148,7 +149,10 @@ local PROPAGATION = {HostToContainer = "PROPAGATION_HOST_TO_CONTAINER", Bidirect
 function M.container(rec, c, is_init, attempt)
   local pod = rec.pod
   local env, envs = {}, {}
-  for _, e in ipairs(c.env or {}) do
+  -- The core resolved every env entry but status.podIP(s), which wait for
+  -- the sandbox's IP (a hostNetwork pod's is the node's).
+  local ips = rec.ip and {rec.ip} or (host_network(pod) and cfg.node_ip and {cfg.node_ip}) or {}
+  for _, e in ipairs(podspec.resolve_env(c, ips)) do
     local v = e.value
     if v == json.null or v == nil then v = "" end
     if type(v) ~= "string" then v = tostring(v) end

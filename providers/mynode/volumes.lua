@@ -1,172 +1,203 @@
--- mynode/volumes.lua: the pod's volumes as folders under pod_root:
--- emptyDir, hostPath, configMap, secret, downwardAPI and projected (the
--- service account volume without a token).
+-- mynode/volumes.lua: the pod's volumes as folders under
+-- pod_root/UID/volumes/kubernetes.io~KIND/NAME, as kubelet lays them out.
+-- One module per kind under mynode/volumes/:
+--   atomic_writer.lua  configMap, secret, downwardAPI, projected: the
+--                      `..data` link swapped in one rename
+--   sources.lua        ConfigMap and Secret data, items and modes
+--   downward.lua       fieldRef and resourceFieldRef values
+--   projected.lua      projected sources; sa_token.lua: TokenRequest tokens
+--   empty_dir.lua      0777 folders, tmpfs for medium Memory
+--   host_path.lua      the hostPath type checks
+--   pvc.lua            claims bound to local or hostPath PersistentVolumes
+--   ownership.lua      fsGroup and fsGroupChangePolicy
+-- A failure to set a volume up is kubelet's FailedMount Event and the pod
+-- does not start (create_pod raises; the core retries it).  configMap,
+-- secret, downwardAPI and projected volumes are written again every
+-- `volume_sync_ms` (default 60000) when what they show changed (a new
+-- ConfigMap or Secret version, new labels, a token due for rotation).
 local fs = require "vk.fs"
-local k8s = require "vk.k8s"
-local kube = require "vk.kube"
+local json = require "vk.json"
+local log = require "vk.log"
+local timer = require "vk.timer"
 local C = require "mynode.common"
+local atomic = require "mynode.volumes.atomic_writer"
+local downward = require "mynode.volumes.downward"
+local empty_dir = require "mynode.volumes.empty_dir"
+local host_path = require "mynode.volumes.host_path"
+local ownership = require "mynode.volumes.ownership"
+local projected = require "mynode.volumes.projected"
+local pvc = require "mynode.volumes.pvc"
+local sources = require "mynode.volumes.sources"
 
 local cfg, must = C.cfg, C.must
 
 local M = {}
 
+M.configmap_data, M.secret_data = sources.configmap_data, sources.secret_data
+
+local function pod_dir(uid) return ("%s/%s"):format(cfg.pod_root, uid) end
+
 local function volume_dir(rec, kind, name)
-  return ("%s/%s/volumes/kubernetes.io~%s/%s"):format(cfg.pod_root, rec.uid, kind, name)
+  return ("%s/volumes/kubernetes.io~%s/%s"):format(pod_dir(rec.uid), kind, name)
 end
 
--- Writes {path = bytes} under dir (paths may hold folders).
-local function write_files(dir, files, mode)
-  must(fs.mkdir_p(dir))
-  for path, data in pairs(files) do
-    if path:find("%.%.") or path:sub(1, 1) == "/" then error("volume item path '" .. path .. "' is not allowed") end
-    local full = dir .. "/" .. path
-    must(fs.mkdir_p(C.dirname(full)))
-    must(fs.write_file(full, data, mode or 420))
+-- What the downward API's IP fields give now.
+local function ctx_of(rec)
+  local ips = {}
+  if rec.ip then ips[1] = rec.ip elseif C.host_network(rec.pod) and cfg.node_ip then ips[1] = cfg.node_ip end
+  return {host_ip = cfg.node_ip, pod_ips = ips}
+end
+
+-- The files of an atomically written volume, its kind, or nil.
+local function payload(rec, v)
+  if v.configMap then
+    local s = v.configMap
+    local data = sources.configmap_data(rec.ns, s.name, s.optional)
+    return sources.select(data, s.items, "configmap " .. s.name, s.optional, s.defaultMode), "configmap"
+  elseif v.secret then
+    local s = v.secret
+    local data = sources.secret_data(rec.ns, s.secretName, s.optional)
+    return sources.select(data, s.items, "secret " .. s.secretName, s.optional, s.defaultMode), "secret"
+  elseif v.downwardAPI then
+    local dm = math.tointeger(v.downwardAPI.defaultMode) or sources.DEFAULT_MODE
+    return downward.files(rec, v.downwardAPI.items, dm, ctx_of(rec)), "downward-api"
+  elseif v.projected then
+    return projected.files(rec, v, ctx_of(rec)), "projected"
   end
 end
 
--- The files of a configMap/secret volume: every key, or the listed items.
-local function select_items(data, items, what, optional)
-  local files = {}
-  if items and #items > 0 then
-    for _, it in ipairs(items) do
-      if data[it.key] == nil then
-        if not optional then error(("%s has no key %q"):format(what, it.key)) end
-      else
-        files[it.path] = data[it.key]
-      end
-    end
-  else
-    for k, v in pairs(data) do files[k] = v end
-  end
-  return files
+-- Writes an atomically written volume; returns its folder and whether it changed.
+local function write(rec, v)
+  local files, kind = payload(rec, v)
+  local d = volume_dir(rec, kind, v.name)
+  local gid = ownership.of(rec.pod)
+  rec.written = rec.written or {}
+  local changed = atomic.write(d, files, {
+    memo = rec.written,
+    key = gid and tostring(gid),
+    set_perms = gid and function(ts)
+      ownership.apply(ts, gid, true)
+      ownership.apply(d, gid, true, "OnRootMismatch")
+    end,
+  })
+  return d, changed
 end
 
-local function decode(v, what, key)
-  local bytes = k8s.base64_decode(v)
-  if not bytes then error(("%s: key %q is not valid base64"):format(what, key)) end
-  return bytes
+local function setup_one(rec, v)
+  if v.emptyDir then
+    local d = empty_dir.setup(rec, v, volume_dir(rec, "empty-dir", v.name))
+    local gid, policy = ownership.of(rec.pod)
+    if gid then ownership.apply(d, gid, false, policy) end
+    return {path = d}
+  elseif v.hostPath then
+    return {path = host_path.check(v.hostPath.path, v.hostPath.type)}
+  elseif v.persistentVolumeClaim then
+    local r = pvc.resolve(rec, v)
+    local gid, policy = ownership.of(rec.pod)
+    if gid and r.kind == "local" and not r.readonly then ownership.apply(r.path, gid, false, policy) end
+    return {path = r.path, readonly = r.readonly}
+  elseif v.configMap or v.secret or v.downwardAPI or v.projected then
+    return {path = (write(rec, v)), readonly = true}
+  end
+  error("only emptyDir, hostPath, configMap, secret, downwardAPI, projected and persistentVolumeClaim "
+        .. "volumes are supported", 0)
 end
 
-function M.configmap_data(ns, name, optional)
-  local cm, err = kube.get_configmap(ns, name)
-  if not cm then
-    if optional and err == "not found" then return {} end
-    error(("configmap %s/%s: %s"):format(ns, name, err))
-  end
-  local data = {}
-  for k, v in pairs(cm.data or {}) do data[k] = v end
-  for k, v in pairs(cm.binaryData or {}) do data[k] = decode(v, "configmap " .. ns .. "/" .. name, k) end
-  return data
-end
-
-function M.secret_data(ns, name, optional)
-  local s, err = kube.get_secret(ns, name)
-  if not s then
-    if optional and err == "not found" then return {} end
-    error(("secret %s/%s: %s"):format(ns, name, err))
-  end
-  local data = {}
-  for k, v in pairs(s.data or {}) do data[k] = decode(v, "secret " .. ns .. "/" .. name, k) end
-  for k, v in pairs(s.stringData or {}) do data[k] = v end
-  return data
-end
-
-local function downward_value(pod, ref)
-  local path = ref and ref.fieldPath or ""
-  local md = pod.metadata
-  if path == "metadata.name" then return md.name end
-  if path == "metadata.namespace" then return md.namespace end
-  if path == "metadata.uid" then return md.uid end
-  local function kv(t)
-    local keys, out = {}, {}
-    for k in pairs(t or {}) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _, k in ipairs(keys) do out[#out + 1] = ("%s=%q"):format(k, t[k]) end
-    return table.concat(out, "\n")
-  end
-  if path == "metadata.labels" then return kv(md.labels) end
-  if path == "metadata.annotations" then return kv(md.annotations) end
-  return ""
-end
+-- The claims' paths, kept beside the volumes for a restarted vk.
+local function claims_file(uid) return pod_dir(uid) .. "/claims.json" end
 
 -- Prepares every volume of the pod; returns name -> {path=, readonly=}.
+-- A volume that cannot be set up gives kubelet's FailedMount Event.
 function M.setup(rec)
-  local pod, ns = rec.pod, rec.ns
-  local vols = {}
-  for _, v in ipairs(pod.spec.volumes or {}) do
-    if v.emptyDir then
-      local d = volume_dir(rec, "empty-dir", v.name)
-      must(fs.mkdir_p(d, 511))
-      vols[v.name] = {path = d}
-    elseif v.hostPath then
-      local t = v.hostPath.type or ""
-      if t == "DirectoryOrCreate" then must(fs.mkdir_p(v.hostPath.path)) end
-      vols[v.name] = {path = v.hostPath.path}
-    elseif v.configMap then
-      local cmv = v.configMap
-      local data = M.configmap_data(ns, cmv.name, cmv.optional)
-      local d = volume_dir(rec, "configmap", v.name)
-      write_files(d, select_items(data, cmv.items, "configmap " .. cmv.name, cmv.optional), cmv.defaultMode)
-      vols[v.name] = {path = d, readonly = true}
-    elseif v.secret then
-      local sv = v.secret
-      local data = M.secret_data(ns, sv.secretName, sv.optional)
-      local d = volume_dir(rec, "secret", v.name)
-      write_files(d, select_items(data, sv.items, "secret " .. sv.secretName, sv.optional), sv.defaultMode)
-      vols[v.name] = {path = d, readonly = true}
-    elseif v.downwardAPI then
-      local files = {}
-      for _, it in ipairs(v.downwardAPI.items or {}) do files[it.path] = downward_value(pod, it.fieldRef) end
-      local d = volume_dir(rec, "downward-api", v.name)
-      write_files(d, files)
-      vols[v.name] = {path = d, readonly = true}
-    elseif v.projected then
-      -- The service account volume (kube-api-access-*): ca.crt and namespace;
-      -- vk cannot mint tokens under the node identity here.
-      local files = {}
-      for _, src in ipairs(v.projected.sources or {}) do
-        if src.configMap then
-          local ok, data = pcall(M.configmap_data, ns, src.configMap.name, true)
-          if ok then
-            for p, d in pairs(select_items(data, src.configMap.items, "configmap", true)) do files[p] = d end
-          end
-        elseif src.secret then
-          local ok, data = pcall(M.secret_data, ns, src.secret.name, true)
-          if ok then
-            for p, d in pairs(select_items(data, src.secret.items, "secret", true)) do files[p] = d end
-          end
-        elseif src.downwardAPI then
-          for _, it in ipairs(src.downwardAPI.items or {}) do files[it.path] = downward_value(pod, it.fieldRef) end
-        end
-      end
-      local d = volume_dir(rec, "projected", v.name)
-      write_files(d, files)
-      vols[v.name] = {path = d, readonly = true}
-    else
-      error(("volume %q: only emptyDir, hostPath, configMap, secret, downwardAPI and projected are supported")
-        :format(v.name))
+  local vols, claims = {}, {}
+  must(fs.mkdir_p(pod_dir(rec.uid) .. "/volumes", 488))
+  for _, v in ipairs(rec.pod.spec.volumes or {}) do
+    local ok, r = pcall(setup_one, rec, v)
+    if not ok then
+      local msg = ("MountVolume.SetUp failed for volume %q : %s"):format(v.name, tostring(r))
+      C.event(rec, "Warning", "FailedMount", msg)
+      error(msg, 0)
     end
+    vols[v.name] = r
+    if v.persistentVolumeClaim then claims[v.name] = r end
   end
+  if next(claims) then must(fs.write_file(claims_file(rec.uid), json.encode(claims), 384)) end
   return vols
 end
 
 -- The volumes of a re-adopted pod: the folders exist; their paths are
--- recomputed.
+-- recomputed (a claim's from what setup kept).
 function M.recovered(rec)
   local vols = {}
+  local claims = {}
+  local text = fs.read_file(claims_file(rec.uid))
+  if text then
+    local ok, t = pcall(json.decode, text)
+    if ok and type(t) == "table" then claims = t end
+  end
   for _, v in ipairs(rec.pod.spec.volumes or {}) do
     local kind = v.emptyDir and "empty-dir" or v.configMap and "configmap" or v.secret and "secret"
                  or v.downwardAPI and "downward-api" or v.projected and "projected"
     if v.hostPath then vols[v.name] = {path = v.hostPath.path}
+    elseif v.persistentVolumeClaim then vols[v.name] = claims[v.name]
     elseif kind then vols[v.name] = {path = volume_dir(rec, kind, v.name), readonly = kind ~= "empty-dir"} end
   end
   return vols
 end
 
--- Removes the pod's volume folders.
+-- Writes the pod's configMap, secret, downwardAPI and projected volumes
+-- again where what they show changed.  Failures are logged once per
+-- message and leave the old files in place (kubelet keeps them too).
+function M.refresh(rec)
+  for _, v in ipairs(rec.pod.spec.volumes or {}) do
+    if v.configMap or v.secret or v.downwardAPI or v.projected then
+      local ok, err, changed = pcall(write, rec, v) -- (err is the folder on success)
+      rec.volume_errors = rec.volume_errors or {}
+      if not ok then
+        if rec.volume_errors[v.name] ~= err then
+          log.warn("%s: volume %s: %s", rec.key, v.name, err)
+          rec.volume_errors[v.name] = err
+        end
+      else
+        rec.volume_errors[v.name] = nil
+        if changed then log.info("%s: volume %s updated", rec.key, v.name) end
+      end
+    end
+  end
+end
+
+local refresher
+
+local function refresh_all()
+  local recs = {}
+  for _, rec in pairs(C.state.pods) do recs[#recs + 1] = rec end
+  for _, rec in ipairs(recs) do
+    if rec.state == "running" and rec.lock:try_acquire() then
+      local ok, err = pcall(M.refresh, rec)
+      rec.lock:release()
+      if not ok then log.warn("%s: refreshing volumes: %s", rec.key, err) end
+    end
+  end
+end
+
+-- Starts (or restarts) the refresh timer.
+function M.start()
+  M.stop()
+  refresher = timer.every(math.tointeger(cfg.volume_sync_ms) or 60000, refresh_all)
+end
+
+function M.stop()
+  if refresher then refresher:stop() end
+  refresher = nil
+end
+
+-- Removes the pod's volume folders (a tmpfs is unmounted first).
 function M.remove(uid)
-  fs.remove_all(("%s/%s"):format(cfg.pod_root, uid))
+  local d = pod_dir(uid)
+  local ok, err = pcall(empty_dir.unmount_all, d)
+  if not ok then log.warn("pod %s: unmounting its emptyDirs: %s", uid, err) end
+  atomic.forget(d .. "/")
+  fs.remove_all(d)
 end
 
 return M

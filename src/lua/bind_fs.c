@@ -5,6 +5,8 @@
  *   fs.read_file(path [, {max_bytes=, tail=}]) -> data | nil, err
  *   fs.remove_all(path)                    -> true | nil, err  (absolute paths only)
  *
+ * (symlink, rename, chmod, stat... are in bind_fs_meta.c; mount_tmpfs and
+ * unmount in bind_fs_mount.c.)
  * Each runs as a chain of uv_fs requests on libuv's thread pool (remove_all
  * as an `rm -rf` child), so a slow disk never stalls lease renewal.  Paths
  * must be absolute.  Errors are "vk.fs.NAME: PATH: reason". */
@@ -355,5 +357,7 @@ int vk_lua__open_fs(lua_State *L)
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);
+	vk_lua__fs_meta_register(L);  /* bind_fs_meta.c: links, modes, owners, stat */
+	vk_lua__fs_mount_register(L); /* bind_fs_mount.c: tmpfs */
 	return 1;
 }

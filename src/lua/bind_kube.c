@@ -4,6 +4,8 @@
  *   get(path)                -> table, or nil, err ("not found" on 404)
  *   get_configmap(ns, name)  -> the ConfigMap
  *   get_secret(ns, name)     -> the Secret (data values stay base64)
+ *   create(path, object)     -> the answer (POST, not cached): a TokenRequest,
+ *                               a TokenReview...
  * Each call yields until the answer comes. */
 #include <errno.h>
 #include <stdio.h>
@@ -74,6 +76,37 @@ static int start_get(lua_State *L, const char *what, const char *path)
 	return vk_lua_op_yield(L, op);
 }
 
+/* POST `object` as JSON to path: a create, or a subresource that answers
+ * with an object (serviceaccounts/NAME/token).  Never cached. */
+static int l_create(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	if (strncmp(path, "/api/", 5) && strncmp(path, "/apis/", 6))
+		return luaL_argerror(L, 1, "a path starting with /api/ or /apis/");
+	luaL_checktype(L, 2, LUA_TTABLE);
+	vk_kube *k = vk_lua_kube(L);
+	if (!k)
+		return luaL_error(L, "vk.kube.create: no cluster connection (vk check runs without one)");
+	cJSON *obj = vk_lua__to_json_or_raise(L, 2, "vk.kube.create: object");
+	char *body = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	if (!body)
+		return luaL_error(L, "vk.kube.create: out of memory");
+	lua_pushstring(L, body); /* kept by Lua: vk_lua_op_new may raise, and nothing malloc'd may leak */
+	free(body);
+	vk_lua_op *op = vk_lua_op_new(L, "vk.kube.create");
+	kube_get *g = vk_xcalloc(1, sizeof *g);
+	g->op = op;
+	int rc = vk_kube_request(k, "POST", path, NULL, lua_tostring(L, -1), on_answer, g, &g->call);
+	if (rc < 0) {
+		free(g);
+		vk_lua_op_finish(op, NULL, NULL);
+		return luaL_error(L, "vk.kube.create: %s", strerror(-rc));
+	}
+	vk_lua_op_on_cancel(op, on_cancel, g);
+	return vk_lua_op_yield(L, op);
+}
+
 static int l_get(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
@@ -106,9 +139,7 @@ static int l_get_secret(lua_State *L) { return get_named(L, "vk.kube.get_secret"
 int vk_lua__open_kube(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"get", l_get},
-		{"get_configmap", l_get_configmap},
-		{"get_secret", l_get_secret},
+		{"get", l_get}, {"get_configmap", l_get_configmap}, {"get_secret", l_get_secret}, {"create", l_create},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

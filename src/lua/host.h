@@ -147,6 +147,8 @@ int vk_lua__open_kube(lua_State *L);
 int vk_lua__open_http(lua_State *L);
 int vk_lua__open_cri(lua_State *L);
 int vk_lua__open_fs(lua_State *L);
+void vk_lua__fs_meta_register(lua_State *L);  /* bind_fs_meta.c: into the table on top */
+void vk_lua__fs_mount_register(lua_State *L); /* bind_fs_mount.c: into the table on top */
 int vk_lua__open_event(lua_State *L);
 int vk_lua__open_k8s(lua_State *L);
 int vk_lua__open_task(lua_State *L); /* also vk.spawn, vk.semaphore, vk.mutex */

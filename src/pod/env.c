@@ -27,6 +27,7 @@ typedef struct {
 	vk_kube *kube;
 	cJSON *pod; /* our copy, rewritten in place */
 	char *host_ip;
+	cJSON *allocatable; /* the node's status.allocatable, or NULL */
 	vk_env_cb cb;
 	void *ud;
 	vk_map *fetches;  /* path -> fetch */
@@ -170,12 +171,16 @@ static char *object_value(const cJSON *obj, const char *key, bool secret)
 	return vk_buf_steal(&out);
 }
 
+/* resourceFieldRef as kubelet computes it: requests and limits as the
+ * container sets them, an unset request is 0, an unset limit of cpu,
+ * memory or ephemeral-storage is the node's allocatable; the value is
+ * divided by `divisor` (default 1) and rounded up, cpu in millicores. */
 static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref, char **err)
 {
 	const char *res = vk_json_str(ref, "resource");
 	const char *cname = vk_json_str(ref, "containerName");
 	const cJSON *c = container;
-	if (cname) {
+	if (cname && *cname) {
 		const cJSON *x;
 		c = NULL;
 		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j->pod, "spec"),
@@ -183,42 +188,48 @@ static char *resource_value(env_job *j, const cJSON *container, const cJSON *ref
 			if (vk_json_str(x, "name") && strcmp(vk_json_str(x, "name"), cname) == 0)
 				c = x;
 	}
-	if (!res || !c) {
-		*err = vk_asprintf("resourceFieldRef: unknown container or resource");
+	const char *dot = res ? strchr(res, '.') : NULL;
+	if (!c || !dot) {
+		*err = vk_asprintf("resourceFieldRef %s: unknown container \"%s\" or resource", res ? res : "",
+		                   cname ? cname : "");
 		return NULL;
 	}
-	char path[128];
-	snprintf(path, sizeof path, "resources.%s", res);
-	/* "limits.cpu" -> resources.limits.cpu; an unset limit means the node's allocatable. */
-	const char *q = NULL;
-	{
-		const cJSON *r = cJSON_GetObjectItemCaseSensitive(c, "resources");
-		const char *dot = strchr(res, '.');
-		if (dot) {
-			char kind[32];
-			snprintf(kind, sizeof kind, "%.*s", (int)(dot - res), res);
-			q = vk_json_str(cJSON_GetObjectItemCaseSensitive(r, kind), dot + 1);
-			if (!q && strcmp(kind, "requests") == 0)
-				q = vk_json_str(cJSON_GetObjectItemCaseSensitive(r, "limits"), dot + 1);
-		}
+	char kind[32];
+	snprintf(kind, sizeof kind, "%.*s", (int)(dot - res), res);
+	const char *name = dot + 1;
+	if ((strcmp(kind, "limits") != 0 && strcmp(kind, "requests") != 0) ||
+	    (strcmp(name, "cpu") != 0 && strcmp(name, "memory") != 0 && strcmp(name, "ephemeral-storage") != 0)) {
+		*err = vk_asprintf("resourceFieldRef: unsupported resource \"%s\"", res);
+		return NULL;
 	}
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(c, "resources");
+	const char *q = vk_json_str(cJSON_GetObjectItemCaseSensitive(r, kind), name);
 	double v = 0, div = 1;
-	if (!q) {
-		const char *dot = strchr(res, '.');
-		if (dot && strcmp(dot + 1, "cpu") == 0)
-			v = 1e9; /* unbounded: kubelet reports node allocatable; vk reports "no limit" as large */
-		else
-			v = 1e18;
-	} else if (vk_k8s_quantity(q, &v) < 0) {
+	if (q && vk_k8s_quantity(q, &v) < 0) {
 		*err = vk_asprintf("resourceFieldRef %s: bad quantity \"%s\"", res, q);
 		return NULL;
 	}
+	const char *alloc = vk_json_str(j->allocatable, name);
+	if (v == 0 && strcmp(kind, "limits") == 0 && alloc && vk_k8s_quantity(alloc, &v) < 0)
+		v = 0; /* a node's allocatable that does not parse: as if unknown */
 	const char *d = vk_json_str(ref, "divisor");
-	if (d && (vk_k8s_quantity(d, &div) < 0 || div <= 0)) {
+	if (d && (vk_k8s_quantity(d, &div) < 0 || div < 0)) {
 		*err = vk_asprintf("resourceFieldRef %s: bad divisor \"%s\"", res, d);
 		return NULL;
 	}
-	return vk_asprintf("%.0f", ceil(v / div - 1e-9));
+	if (div == 0) /* the API server's default for an unset divisor: 1 */
+		div = 1;
+	if (strcmp(name, "cpu") == 0) { /* Quantity.MilliValue() rounds up */
+		v = ceil(v * 1000 - 1e-9);
+		div = ceil(div * 1000 - 1e-9);
+	} else { /* Quantity.Value() rounds up */
+		v = ceil(v - 1e-9);
+		div = ceil(div - 1e-9);
+	}
+	if (div < 1)
+		div = 1;
+	double out = ceil(v / div - 1e-9);
+	return vk_asprintf("%.0f", out == 0 ? 0.0 : out); /* never "-0" */
 }
 
 /* metadata.labels['app'] -> the label's value */
@@ -479,6 +490,7 @@ static void job_free(env_job *j)
 	}
 	vk_map_free(j->fetches);
 	free(j->host_ip);
+	cJSON_Delete(j->allocatable);
 	free(j);
 }
 
@@ -597,10 +609,11 @@ static void services_from_cache(env_job *j, vk_informer *services, bool links)
 	vk_map_set(j->fetches, "master", master);
 }
 
-int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, vk_informer *services, bool read_events,
-                       vk_env_cb cb, void *ud)
+int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, const cJSON *allocatable,
+                       vk_informer *services, bool read_events, vk_env_cb cb, void *ud)
 {
 	env_job *j = vk_xcalloc(1, sizeof *j);
+	j->allocatable = allocatable ? cJSON_Duplicate(allocatable, 1) : NULL;
 	j->read_events = read_events;
 	j->kube = k;
 	j->pod = cJSON_Duplicate(pod, 1);

@@ -358,7 +358,10 @@ static void create(vk_pods *pc, const char *key, const cJSON *api)
 	const char *host_ip = pc->o.node ? vk_node_internal_ip(pc->o.node) : NULL;
 	/* A failed read is recorded when env_done would warn of it too. */
 	bool read_events = vk_queue_attempts(pc->q, key) >= 3;
-	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, pc->services, read_events, env_done, job) < 0) {
+	const cJSON *node = pc->o.node ? vk_node_object(pc->o.node) : NULL;
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(node, "status");
+	const cJSON *alloc = cJSON_GetObjectItemCaseSensitive(st, "allocatable"); /* resourceFieldRef's unset limits */
+	if (vk_pod_resolve_env(pc->o.kube, api, host_ip, alloc, pc->services, read_events, env_done, job) < 0) {
 		finish(pc, key, true, ENV_RETRY_MAX_MS);
 		job_free(job);
 	}
