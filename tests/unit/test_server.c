@@ -443,7 +443,7 @@ static void test_serving(void)
 
 	f = get(port, "/containerLogs/default/missing/main", CLIENT, false);
 	ok(f.status == 404 && strstr(f.body, "pod default/missing not found") && !strstr(f.body, "traceback"),
-	   "a provider's 'not found' error is a 404 with its first line (%s)", f.body);
+	   "a provider's 'not found' error is a 404 with its first line (%.*s)", (int)strcspn(f.body, "\n"), f.body);
 	free(f.body);
 	f = get(port, "/containerLogs/default/web-1/main?tailLines=x", CLIENT, false);
 	ok(f.status == 400 && strstr(f.body, "tailLines"), "a bad tailLines is a 400 that names it");
