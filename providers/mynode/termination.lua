@@ -29,7 +29,8 @@ function M.mount(rec, c, attempt)
   local dir = ("%s/%s/containers/%s"):format(C.cfg.pod_root, rec.uid, c.name)
   C.must(fs.mkdir_p(dir))
   local file = ("%s/%d.termination-log"):format(dir, attempt)
-  C.must(fs.write_file(file, "", 438)) -- 0666: any user the container runs as may write it
+  C.must(fs.write_file(file, "", 438))
+  C.must(fs.chmod(file, 438)) -- 0666 past vk's umask: any user the container runs as may write it
   return {container_path = container_path(c), host_path = file, readonly = false,
           propagation = "PROPAGATION_PRIVATE"}
 end
