@@ -17,3 +17,7 @@ files["lua/*.d.lua"] = {
   ignore = {"241"},
   max_line_length = false,
 }
+-- Specs run by `vk test` (lua/vk/test.lua) see the kit's globals.
+files["**/*_spec.lua"] = {
+  read_globals = {"describe", "it", "before_each", "after_each", "expect", "provider", "pods", "clock", "mock"},
+}

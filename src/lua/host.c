@@ -383,6 +383,7 @@ void vk_lua__task_resume(vk_lua_task *t, int nargs)
 	vk_lua_task *saved = h->current;
 	h->current = t;
 	t->state = VK_TASK_RUNNING;
+	h->resumes++;
 	t->instr = 0;
 	t->resumed_ns = uv_hrtime();
 	int nres = 0;
