@@ -31,6 +31,7 @@ local kube = require "vk.kube"
 local fs = require "vk.fs"
 local yaml = require "vk.yaml"
 local vk_event = require "vk.event"
+local k8s = require "vk.k8s"
 
 local sizing = require "cloud.sizing"
 local config = require "cloud.config"
@@ -54,6 +55,7 @@ local recs = {}
 local by_id = {}        -- instance id -> key
 local recovered = false -- the instances of this node were read back by tags
 local recover_lock      -- vk.mutex: one recovery at a time
+local retry_timer       -- retries the creates the cloud refused (quota, stock)
 local quota_cache = {at = -math.huge}
 
 local function key_of(ns, name) return ns .. "/" .. name end
@@ -164,6 +166,76 @@ local function sizing_opts()
           exact_above = cfg.exact_above, ratio = cfg.ratio, default = cfg.default_spec}
 end
 
+-- One attempt at the instance of rec: its spec, then its fallbacks while
+-- the cloud has no stock.  True when the instance exists; else false with
+-- the API's code and message (the pod then waits and retry_due tries again).
+local function try_create(rec)
+  local pod = rec.pod
+  local order = {rec.spec}
+  for _, fb in ipairs(rec.spec.fallbacks or {}) do order[#order + 1] = fb end
+  local body = request.create(pod, rec.spec, tags.for_pod(pod, cfg.cluster, node_name), cfg.zone,
+                              tags.instance_name(pod))
+  local answer, err, code, spec
+  for i, s in ipairs(order) do
+    body.Cpu, body.Memory = s.cpu, s.memory
+    answer, err, code = api:call("CreateContainerGroup", body)
+    if answer then spec = s break end
+    if code ~= "NoStock" then break end
+    if i < #order then
+      event(pod, "Normal", "SpecFallback", ("spec %s has no stock; trying %s"):format(s.name, order[i + 1].name))
+    end
+  end
+  if not answer then return false, code or "CreateFailed", err end
+  if recs[rec.key] ~= rec then
+    -- deleted while the create was in flight: the instance must not outlive it
+    api:call("DeleteContainerGroup", {ContainerGroupId = answer.ContainerGroupId})
+    return true
+  end
+  rec.id, rec.spec, rec.price, rec.state, rec.retry = answer.ContainerGroupId, spec, answer.Price, "pending", nil
+  by_id[rec.id] = rec.key
+  set_status(rec, status.from_group(pod, {ContainerGroupId = rec.id, Status = "Scheduling",
+    CreationTime = os.date("!%Y-%m-%dT%H:%M:%SZ")}, host_ip))
+  poller:watch(rec.id, "pending")
+  event(pod, "Normal", "InstanceCreated", ("instance %s, spec %s (%s vCPU, %s GiB), %s per hour")
+    :format(rec.id, spec.name, spec.cpu, spec.memory, tostring(answer.Price)))
+  annotate(rec)
+  return true
+end
+
+-- A create the cloud refused: the pod waits (Pending, the API's code as
+-- reason, one Warning Event per code) and is tried again with backoff by
+-- the retry timer.  Quota and stock come back; vk must not give up.
+local function wait_and_retry(rec, code, err)
+  rec.state = "waiting"
+  local reason = code:match("^QuotaExceeded") and "QuotaExceeded" or code:gsub("[^%w]", "")
+  set_status(rec, status.waiting(rec.pod, host_ip, reason, err))
+  rec.events = rec.events or {}
+  if not rec.events[reason] then
+    event(rec.pod, "Warning", reason, err)
+    rec.events[reason] = true
+  end
+  rec.retry = rec.retry or k8s.backoff{base_ms = cfg.retry_base_ms, max_ms = cfg.retry_max_ms}
+  rec.retry_at = timer.now_ms() + rec.retry:next()
+  log.warn("cloud: %s waits: %s", rec.key, err)
+end
+
+-- The retry timer's round: every waiting pod whose time has come, one at a
+-- time (a quota that frees one slot must not be raced for by all).
+local function retry_due()
+  local now = timer.now_ms()
+  local due = {}
+  for _, rec in pairs(recs) do
+    if rec.state == "waiting" and rec.retry_at and rec.retry_at <= now then due[#due + 1] = rec end
+  end
+  table.sort(due, function(a, b) return a.retry_at < b.retry_at end)
+  for _, rec in ipairs(due) do
+    if recs[rec.key] == rec and rec.state == "waiting" then
+      local ok, code, err = try_create(rec)
+      if not ok then wait_and_retry(rec, code, err) end
+    end
+  end
+end
+
 function P.create_pod(pod)
   ensure_recovered()
   local md = pod.metadata
@@ -199,46 +271,9 @@ function P.create_pod(pod)
     log.warn("cloud: %s: %s", key, text)
     return -- a retry cannot help until the pod changes
   end
-
-  local order = {spec}
-  for _, fb in ipairs(spec.fallbacks or {}) do order[#order + 1] = fb end
-  local body = request.create(pod, spec, tags.for_pod(pod, cfg.cluster, node_name), cfg.zone, tags.instance_name(pod))
-  local answer, err, code
-  for i, s in ipairs(order) do
-    body.Cpu, body.Memory = s.cpu, s.memory
-    answer, err, code = api:call("CreateContainerGroup", body)
-    if answer then spec = s break end
-    if code ~= "NoStock" then break end
-    if i < #order then
-      event(pod, "Normal", "SpecFallback", ("spec %s has no stock; trying %s"):format(s.name, order[i + 1].name))
-    end
-  end
-  if not answer then
-    if code and code:match("^QuotaExceeded") then
-      rec.state = "waiting"
-      set_status(rec, status.waiting(pod, host_ip, "QuotaExceeded", err))
-      if not rec.quota_event then
-        event(pod, "Warning", "QuotaExceeded", err)
-        rec.quota_event = true
-      end
-    elseif code == "NoStock" then
-      set_status(rec, status.waiting(pod, host_ip, "NoStock", err))
-    end
-    error("cloud: " .. tostring(err), 0) -- the core retries with backoff
-  end
-  if recs[key] ~= rec then
-    -- deleted while the create was in flight: the instance must not outlive it
-    api:call("DeleteContainerGroup", {ContainerGroupId = answer.ContainerGroupId})
-    return
-  end
-  rec.id, rec.spec, rec.price, rec.state = answer.ContainerGroupId, spec, answer.Price, "pending"
-  by_id[rec.id] = key
-  set_status(rec, status.from_group(pod, {ContainerGroupId = rec.id, Status = "Scheduling",
-    CreationTime = os.date("!%Y-%m-%dT%H:%M:%SZ")}, host_ip))
-  poller:watch(rec.id, "pending")
-  event(pod, "Normal", "InstanceCreated", ("instance %s, spec %s (%s vCPU, %s GiB), %s per hour")
-    :format(rec.id, spec.name, spec.cpu, spec.memory, tostring(answer.Price)))
-  annotate(rec)
+  rec.spec = spec
+  local ok, code, err = try_create(rec)
+  if not ok then wait_and_retry(rec, code, err) end
 end
 
 function P.update_pod(pod)
@@ -360,6 +395,7 @@ function P.init(c, node)
   if qerr then log.warn("cloud: reading the account's quota: %s", qerr) end
   if quota_cache.value or cfg.quota then set_capacity(node, quota_cache.value) end
   poller:start()
+  retry_timer = timer.every(cfg.retry_tick_ms, retry_due)
 end
 
 -- Hot reload: the new version takes the records and watches their instances.

@@ -5,9 +5,10 @@
 -- string is "POST\n/v1/ACTION\nDATE\nhex(sha256(body))"; X-Sim-Signature is
 -- hex(hmac_sha256(secret_key, canonical)); X-Sim-Access-Key the key's id.
 --
--- Pacing, so that vk never hammers the API: every request takes a slot at
+-- Pacing, so that vk never hammers the API: every request takes a slot, at
 -- most `rate_limit` per second (all callers share them, first come first
--- served), and a 429's Retry-After moves every caller's next slot past it.
+-- served); a 429's Retry-After holds every caller until it has passed, and
+-- halves the pace, which successes bring back up by 5 % each.
 -- A 429, a 5xx or no answer is retried (up to `retries` times, with
 -- backoff); other errors are returned.
 --
@@ -29,7 +30,9 @@ function M.new(o)
   c.endpoint = o.endpoint:gsub("/+$", "")
   c.region = o.region
   c.access_key, c.secret_key = o.access_key, o.secret_key
-  c.gap_ms = 1000 / (o.rate_limit or 20)
+  c.base_gap_ms = 1000 / (o.rate_limit or 20)
+  c.gap_ms = c.base_gap_ms -- widened after a 429, narrowed again by successes
+  c.not_before = 0         -- no request before this now_ms (Retry-After)
   c.retries = o.retries or 6
   c.timeout_ms = o.timeout_ms or 10000
   c.next_slot = 0   -- now_ms of the next free slot
@@ -48,12 +51,16 @@ function M.sign(access_key, secret_key, path, date, body)
   }
 end
 
--- Waits for this request's slot.
+-- Waits for this request's slot.  A 429 that came while it slept moves
+-- not_before: then it takes a new slot after that.
 function Client:pace()
-  local now = timer.now_ms()
-  local slot = math.max(now, self.next_slot)
-  self.next_slot = slot + self.gap_ms
-  if slot > now then timer.sleep(math.ceil(slot - now)) end
+  while true do
+    local now = timer.now_ms()
+    local slot = math.max(now, self.next_slot, self.not_before)
+    self.next_slot = slot + self.gap_ms
+    if slot > now then timer.sleep(math.ceil(slot - now)) end
+    if timer.now_ms() >= self.not_before then return end
+  end
 end
 
 -- Retry-After in seconds (or an HTTP date, which this API does not send:
@@ -85,14 +92,18 @@ function Client:call(action, body)
     else
       local ok, answer = pcall(json.decode, resp.body)
       if not ok or type(answer) ~= "table" then answer = {} end
-      if resp.status >= 200 and resp.status < 300 then return answer end
+      if resp.status >= 200 and resp.status < 300 then
+        self.gap_ms = math.max(self.base_gap_ms, self.gap_ms * 0.95)
+        return answer
+      end
       last_code, last_status = answer.Code or ("HTTP" .. resp.status), resp.status
       last_err = ("%s: %s: %s"):format(action, last_code, answer.Message or resp.body)
       if resp.status == 429 then
         self.throttled = self.throttled + 1
-        wait = retry_after_ms(resp.headers)
-        -- Every caller waits: the next slot moves past Retry-After.
-        self.next_slot = math.max(self.next_slot, timer.now_ms() + wait)
+        -- Every caller waits Retry-After out, and the pace halves (the
+        -- cloud's limit is lower than ours): at most 1 request a second.
+        self.not_before = math.max(self.not_before, timer.now_ms() + retry_after_ms(resp.headers))
+        self.gap_ms = math.min(1000, self.gap_ms * 2)
         wait = 0
       elseif resp.status >= 500 then
         wait = backoff:next()

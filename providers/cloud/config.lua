@@ -18,6 +18,9 @@ M.DEFAULTS = {
   max_ids = 100,            -- ContainerGroupIds per DescribeContainerGroups
   poll = {tick_ms = 250, min_ms = 500, pending_max_ms = 2000, steady_ms = 30000},
   quota_refresh_ms = 60000, -- how often node_status reads the account's quota
+  retry_tick_ms = 1000,     -- refused creates (quota, stock) are tried again
+  retry_base_ms = 2000,     -- after 2 s, doubling
+  retry_max_ms = 60000,     -- to 1 min
   annotation = sizing.DEFAULT_ANNOTATION,
   fallback_annotation = sizing.DEFAULT_FALLBACK_ANNOTATION,
 }
@@ -46,7 +49,8 @@ local KNOWN = {
   endpoint = true, region = true, zone = true, credentials_file = true, cluster = true, specs = true,
   default_spec = true, exact_above = true, ratio = true, quota = true, regions = true, rate_limit = true,
   retries = true, timeout_ms = true, max_ids = true, poll = true, quota_refresh_ms = true, annotation = true,
-  fallback_annotation = true, skip_daemonsets = true,
+  fallback_annotation = true, skip_daemonsets = true, retry_tick_ms = true, retry_base_ms = true,
+  retry_max_ms = true,
 }
 
 local function positive(v) return type(v) == "number" and v > 0 end
@@ -101,7 +105,8 @@ function M.problems(c)
       end
     end
   end
-  for _, k in ipairs({"rate_limit", "timeout_ms", "max_ids", "quota_refresh_ms"}) do
+  for _, k in ipairs({"rate_limit", "timeout_ms", "max_ids", "quota_refresh_ms", "retry_tick_ms", "retry_base_ms",
+      "retry_max_ms"}) do
     if not positive(c[k]) then bad(k, "a number above 0") end
   end
   if type(c.retries) ~= "number" or c.retries < 0 then bad("retries", "a number, 0 or more") end

@@ -41,7 +41,7 @@ cloud_config() {
 	printf '%s\n' "${1:-}" >>"$tmp/cloud.yaml"
 }
 
-# cloud_vk_start NAME NODE: vk with providers/cloud.lua and $tmp/cloud.yaml.
+# cloud_vk_start NAME NODE [ARGS...]: vk with providers/cloud.lua and $tmp/cloud.yaml.
 cloud_vk_start() {
-	vk_start "$1" "$2" "$VK_ROOT/providers/cloud.lua" --provider-config "$tmp/cloud.yaml"
+	vk_start "$1" "$2" "$VK_ROOT/providers/cloud.lua" --provider-config "$tmp/cloud.yaml" "${@:3}"
 }

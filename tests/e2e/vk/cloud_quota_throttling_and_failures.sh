@@ -11,7 +11,7 @@ source "$(dirname "$0")/cloud.bash"
 tap_plan 8
 vk_setup node
 cloud_sim_up --schedule-delay 0.5 --start-delay 0.5 --rate-limit 100 --burst 100 --quota-instances 3
-cloud_config
+cloud_config "retry_max_ms: 8000"
 cloud_vk_start vk "$node"
 wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 
