@@ -32,6 +32,7 @@ local fs = require "vk.fs"
 local yaml = require "vk.yaml"
 local vk_event = require "vk.event"
 local k8s = require "vk.k8s"
+local vkconfig = require "vk.config"
 
 local sizing = require "cloud.sizing"
 local config = require "cloud.config"
@@ -365,17 +366,43 @@ function P.node_status(node)
   return node
 end
 
+-- The config's problems as one line, each with FILE:LINE of its key when
+-- vk knows the file (vk.config), e.g.
+-- "examples/cloud.yaml:24: specs[5].memory[3]: sizes go in increasing order".
+local function located(problems)
+  local file = vkconfig.file()
+  local text = file and fs.read_file(file, {max_bytes = 1 << 20})
+  local lines = text and vkconfig.lines(text) or {}
+  local out = {}
+  for i, p in ipairs(problems) do
+    local key = p:match("^([^:]+):")
+    local line = key and (lines[key] or lines[key:match("^(.*)[%.%[]") or ""])
+    if file and line then
+      out[i] = ("%s:%d: %s"):format(file, line, p)
+    else
+      out[i] = (file and file .. ": " or "cloud config: ") .. p
+    end
+  end
+  return table.concat(out, "; ")
+end
+
 function P.init(c, node)
   cfg = config.merge(c)
   local problems = config.problems(cfg)
-  if #problems > 0 then error("cloud config: " .. table.concat(problems, "; "), 0) end
+  if #problems > 0 then error(located(problems), 0) end
   local text, err = fs.read_file(cfg.credentials_file, {max_bytes = 65536})
-  if not text then error("cloud config: credentials_file: " .. tostring(err), 0) end
+  if not text then error(located {"credentials_file: " .. tostring(err)}, 0) end
   local ak, sk = config.credentials(text, cfg.credentials_file, yaml.decode)
-  if not ak then error("cloud config: credentials_file: " .. sk, 0) end
+  if not ak then error(located {"credentials_file: " .. sk}, 0) end
 
   node_name = node.metadata and node.metadata.name or node_name
-  for _, a in ipairs(node.status and node.status.addresses or {}) do
+  node.status = node.status or {}
+  if cfg.node_ip then
+    -- the address the API server reaches vk's kubelet API at (kubectl logs)
+    node.status.addresses = json.array {{type = "InternalIP", address = cfg.node_ip},
+                                        {type = "Hostname", address = node_name}}
+  end
+  for _, a in ipairs(node.status.addresses or {}) do
     if a.type == "InternalIP" then host_ip = a.address end
   end
   node.metadata = node.metadata or {}

@@ -50,7 +50,7 @@ local KNOWN = {
   default_spec = true, exact_above = true, ratio = true, quota = true, regions = true, rate_limit = true,
   retries = true, timeout_ms = true, max_ids = true, poll = true, quota_refresh_ms = true, annotation = true,
   fallback_annotation = true, skip_daemonsets = true, retry_tick_ms = true, retry_base_ms = true,
-  retry_max_ms = true,
+  retry_max_ms = true, node_ip = true,
 }
 
 local function positive(v) return type(v) == "number" and v > 0 end
@@ -82,6 +82,9 @@ function M.problems(c)
     bad("region", ("%q is not a region this provider may use (%s)"):format(c.region, table.concat(regions, ", ")))
   end
   if c.zone ~= nil and type(c.zone) ~= "string" then bad("zone", "a zone name") end
+  if c.node_ip ~= nil and (type(c.node_ip) ~= "string" or not c.node_ip:match("^[%x%.:]+$")) then
+    bad("node_ip", "the node's InternalIP, an IPv4 or IPv6 address")
+  end
   if type(c.credentials_file) ~= "string" or c.credentials_file:sub(1, 1) ~= "/" then
     bad("credentials_file", "required: the absolute path of a YAML file with access_key and secret_key")
   end

@@ -38,7 +38,7 @@ cloud_config() {
 	sed -e "s|^endpoint:.*|endpoint: http://127.0.0.1:$SIM_PORT|" \
 		-e "s|^credentials_file:.*|credentials_file: $tmp/cloud-credentials.yaml|" \
 		-e "s|^cluster:.*|cluster: $ns|" "$VK_ROOT/examples/cloud.yaml" >"$tmp/cloud.yaml"
-	printf '%s\n' "${1:-}" >>"$tmp/cloud.yaml"
+	printf 'node_ip: 127.0.0.1\n%s\n' "${1:-}" >>"$tmp/cloud.yaml"
 }
 
 # cloud_vk_start NAME NODE [ARGS...]: vk with providers/cloud.lua and $tmp/cloud.yaml.
