@@ -1,6 +1,6 @@
 /* vk.config: where a provider's config came from, so that its checks can
  * point at the line of the file (no yield):
- *   file()       -> the --provider-config path, or nil
+ *   file()       -> the --provider-config path (made absolute), or nil
  *   lines(text)  -> {["key.sub[2].x"] = LINE, ...}: the 1-based line of every
  *                   mapping key and sequence item of the YAML text, by its
  *                   path (keys joined with '.', items as [N] from 1), or
