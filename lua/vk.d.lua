@@ -163,6 +163,15 @@ function kube.get_configmap(namespace, name) end
 ---@param name string
 ---@return vk.Object|nil, string?
 function kube.get_secret(namespace, name) end
+--- PATCHes an object (a merge patch unless content_type says otherwise) and
+--- returns it as patched, or nil, message.  Under the Node authorizer a node
+--- may patch its pods only through .../pods/NAME/status; a merge patch
+--- {metadata = {annotations = {...}}} there sets the pod's annotations.
+---@param path string  "/api/v1/namespaces/ns/pods/p/status"
+---@param body table|string  the patch, or its JSON text
+---@param content_type? string  default "application/merge-patch+json"
+---@return vk.Object|nil, string?
+function kube.patch(path, body, content_type) end
 
 ---------------------------------------------------------------------------
 ---@class vk.http

@@ -25,6 +25,7 @@ typedef struct {
 	vk_store *store;           /* vk's local store for vk.store, or NULL */
 	const char *path;          /* the provider file */
 	const cJSON *config;       /* --provider-config as JSON, or NULL ({}) */
+	const char *config_path;   /* its file, or NULL (vk.config.file()) */
 	uint64_t max_instructions; /* per callback run; 0 = default (100M) */
 	uint32_t max_run_ms;       /* wall clock a callback may run without
 	                              yielding; 0 = default (2000 ms) */

@@ -110,6 +110,10 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	h->kube = o->kube;
 	h->store = o->store;
 	h->path = vk_strdup(o->path);
+	/* Absolute, as vk.fs wants it (start-up only, like reading the file). */
+	h->config_path = o->config_path ? realpath(o->config_path, NULL) : NULL;
+	if (o->config_path && !h->config_path)
+		h->config_path = vk_strdup(o->config_path);
 	h->max_instr = o->max_instructions ? o->max_instructions : DEFAULT_MAX_INSTR;
 	h->max_ms = o->max_run_ms ? o->max_run_ms : DEFAULT_MAX_MS;
 	h->provider_ref = LUA_NOREF;
@@ -137,6 +141,7 @@ static void host_free(vk_lua_host *h)
 {
 	lua_close(h->L);
 	free(h->path);
+	free(h->config_path);
 	free(h->name);
 	free(h);
 }

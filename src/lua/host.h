@@ -76,7 +76,8 @@ struct vk_lua_host {
 	vk_http *http;
 	vk_kube *kube;
 	vk_store *store;
-	char *path; /* as given */
+	char *path;        /* as given */
+	char *config_path; /* --provider-config's file, or NULL */
 	char *name; /* P.name or the file's basename */
 	uint64_t max_instr;
 	uint32_t max_ms;
@@ -155,6 +156,8 @@ int vk_lua__open_k8s(lua_State *L);
 int vk_lua__open_task(lua_State *L); /* also vk.spawn, vk.semaphore, vk.mutex */
 int vk_lua__spawn_as(lua_State *L);  /* bind_task.c: vk.spawn with the core's speaker and pod key */
 int vk_lua__open_store(lua_State *L);
+int vk_lua__open_crypto(lua_State *L);
+int vk_lua__open_config(lua_State *L);
 
 /* task_wait.c: a task waiting in a FIFO queue on an object of another
  * binding (bind_sem.c, bind_task.c).  vk_lua__wait queues the current task
