@@ -19,5 +19,6 @@ files["lua/*.d.lua"] = {
 }
 -- Specs run by `vk test` (lua/vk/test.lua) see the kit's globals.
 files["**/*_spec.lua"] = {
-  read_globals = {"describe", "it", "before_each", "after_each", "expect", "provider", "pods", "clock", "mock"},
+  read_globals = {"describe", "it", "before_each", "after_each", "expect", "provider", "pods", "clock", "mock",
+                 "spec_dir"},
 }

@@ -47,6 +47,7 @@ function M.run(file, first, node)
   end
 
   pods.node_template = node
+  E.runner = coroutine.running()
   mock.install()
   pods.install()
 
@@ -74,6 +75,8 @@ function M.run(file, first, node)
   env.pods = pods
   env.clock = clock
   env.mock = mock
+  local abs = file:sub(1, 1) == "/" and file or ((os.getenv("PWD") or ".") .. "/" .. file)
+  env.spec_dir = abs:match("^(.*)/[^/]*$") or "."
 
   local spec = file:match("([^/]*)$")
   local chunk, err = loadfile(file, "t", env)
@@ -96,6 +99,7 @@ function M.run(file, first, node)
   local function run_test(s, t, prefix)
     R.clear()
     E.take_unchecked()
+    local mark = mock.mark()
     local tb
     local function body()
       for _, h in ipairs(hooks(s, "before", {})) do h() end
@@ -110,6 +114,7 @@ function M.run(file, first, node)
       local hok, herr = xpcall(h, handler)
       if tok and not hok then tok, terr = false, herr end
     end
+    mock.drop_since(mark)
     local why
     if not tok then
       why = describe_error(terr, file, tb)

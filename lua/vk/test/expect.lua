@@ -7,7 +7,9 @@
 --   expect(n):to_be_at_least(m) / to_be_at_most(m)
 --   expect(fn):to_fail(pattern)   fn() raises an error matching pattern
 --   expect(v):never():to_be(w)    any matcher, negated
---   expect(cond, message)      cond is truthy, else fail with message (not nil)
+--   expect(cond, message)      cond is truthy, else fail with message; so
+--                              is expect(f()) when f returns 2 values or
+--                              more (value, err): a matcher may follow
 --
 -- A failure is raised as a table {where = "file:line", message = ...}:
 -- the line of the spec that called the matcher.  An expect(v) whose
@@ -30,17 +32,24 @@ local function where(level)
   return nil
 end
 
+-- A failure inside the provider's own task (an expect in a mock's respond
+-- function) might be caught there: it is also recorded for the test.
 function M.fail(message, level)
-  error(setmetatable({where = where((level or 1) + 1), message = message}, FAIL), 0)
+  local f = setmetatable({where = where((level or 1) + 1), message = message}, FAIL)
+  if M.runner and coroutine.running() ~= M.runner then require("vk.test.record").problem(tostring(f)) end
+  error(f, 0)
 end
 
 local function show(v)
-  if type(v) == "string" then return ("%q"):format(v) end
-  if type(v) == "table" then
-    local ok, s = pcall(json.encode, v)
-    if ok then return s end
+  local s = tostring(v)
+  if type(v) == "string" then
+    s = ("%q"):format(v)
+  elseif type(v) == "table" then
+    local ok, j = pcall(json.encode, v)
+    if ok then s = j end
   end
-  return tostring(v)
+  if #s > 400 then s = s:sub(1, 400) .. "...(" .. #s .. " characters)" end
+  return s
 end
 M.show = show
 
@@ -111,12 +120,17 @@ function E:never()
 end
 
 function M.expect(value, ...)
-  local msg = ...
-  if msg ~= nil then -- expect(cond, message): an assertion now
-    if not value then M.fail(type(msg) == "string" and msg or show(msg), 2) end
-    return value
-  end
   local e = setmetatable({value = value}, E)
+  if select("#", ...) > 0 then
+    -- expect(cond, message), or expect(f()) of a function that returns
+    -- value, err: an assertion now that it is truthy (a matcher may follow)
+    local msg = ...
+    if not value then
+      M.fail(msg == nil and ("expected a true value, got " .. show(value)) or
+             (type(msg) == "string" and msg or show(msg)), 2)
+    end
+    return e
+  end
   unchecked[e] = where(2) or "?"
   return e
 end

@@ -6,7 +6,8 @@
 --             error = "transport error", delay_ms=, times=}
 --   mock.cri{method = "run_pod_sandbox" | "RunPodSandbox", match=fn,
 --            respond = table | fn(req), error = "NOT_FOUND: msg", times=}
---   mock.kube{path= | path_match=, object = table | nil (not found),
+--   mock.kube{fn = "get"|"get_configmap"|"get_secret"|"patch", path= |
+--             path_match=, object = table | fn(path) | nil (not found),
 --             error = "msg", times=}
 --   mock.passthrough("http" | "cri" | "kube")  unmatched calls go to the
 --             real binding (e.g. a real containerd); otherwise an
@@ -28,6 +29,20 @@ local real = {}
 function M.reset()
   rules = {http = {}, cri = {}, kube = {}}
   through = {}
+end
+
+-- Rules made inside a test are dropped after it; those made by the
+-- spec's top level or a describe stay.
+function M.mark()
+  local m = {}
+  for k, list in pairs(rules) do m[k] = #list end
+  return m
+end
+
+function M.drop_since(m)
+  for k, list in pairs(rules) do
+    for i = #list, (m[k] or 0) + 1, -1 do list[i] = nil end
+  end
 end
 
 function M.passthrough(kind)
@@ -218,9 +233,10 @@ function M.kube(rule)
   return add("kube", rule, function() end)
 end
 
-local function kube_get(fn, path, ...)
-  table.insert(R.calls.kube, {fn = fn, path = path})
+local function kube_call(fn, path, body, ...)
+  table.insert(R.calls.kube, {fn = fn, path = path, body = body})
   local r = find("kube", function(r)
+    if r.fn and r.fn ~= fn then return false end
     if r.path and r.path ~= path then return false end
     if r.path_match and not path:match(r.path_match) then return false end
     return true
@@ -248,14 +264,20 @@ function M.install()
   http.request = http_request
   local cri = assert(load(cri_wrapper, "=vk.cri"))(real.cri, cri_answer, cri_where)
   local kube = {
-    get = function(path) return kube_get("get", path, path) end,
+    get = function(path) return kube_call("get", path, nil, path) end,
     get_configmap = function(ns, name)
-      return kube_get("get_configmap", ("/api/v1/namespaces/%s/configmaps/%s"):format(ns, name), ns, name)
+      return kube_call("get_configmap", ("/api/v1/namespaces/%s/configmaps/%s"):format(ns, name), nil, ns, name)
     end,
     get_secret = function(ns, name)
-      return kube_get("get_secret", ("/api/v1/namespaces/%s/secrets/%s"):format(ns, name), ns, name)
+      return kube_call("get_secret", ("/api/v1/namespaces/%s/secrets/%s"):format(ns, name), nil, ns, name)
     end,
   }
+  if real.kube.patch then
+    kube.patch = function(path, body, ctype)
+      local rec = type(body) == "string" and json.decode(body) or body
+      return kube_call("patch", path, rec, path, body, ctype)
+    end
+  end
   package.loaded["vk.http"], package.loaded["vk.cri"], package.loaded["vk.kube"] = http, cri, kube
   rawset(vk, "http", http)
   rawset(vk, "cri", cri)
