@@ -144,9 +144,11 @@ function M.create(pod) return pod_call("create_pod", "Create", pod) end
 function M.update(pod) return pod_call("update_pod", "Update", pod) end
 function M.delete(pod) return pod_call("delete_pod", "Delete", pod) end
 
+-- One value (a table or nil), or nil, err when the callback failed.
 local function decoded(res, err)
+  if res == nil and err ~= nil then return nil, err end
   if type(res) == "string" then return json.decode(res) end
-  return res, err
+  return res
 end
 
 function M.status(ns, name) return decoded(results(run(need(), "get_pod_status", ns, name, ns, name))) end
