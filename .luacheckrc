@@ -22,3 +22,7 @@ files["**/*_spec.lua"] = {
   read_globals = {"describe", "it", "before_each", "after_each", "expect", "provider", "pods", "clock", "mock",
                  "spec_dir"},
 }
+files["lua/vk.test.d.lua"] = {
+  globals = {"describe", "it", "before_each", "after_each", "expect", "provider", "pods", "clock", "mock",
+             "spec_dir"},
+}

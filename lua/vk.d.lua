@@ -17,6 +17,10 @@
 
 ---@alias vk.Object table<string, any>   a Kubernetes object as a table (pod, node, status)
 
+-- Testing a provider: `vk test SPEC.lua` runs specs written with describe,
+-- it and expect, with `provider`, `pods`, `clock` and `mock` (scripted
+-- vk.http/vk.cri/vk.kube answers), on a virtual clock; see vk.test.d.lua.
+
 ---------------------------------------------------------------------------
 -- The provider table: what providers/*.lua returns.
 ---------------------------------------------------------------------------
