@@ -20,8 +20,8 @@
 -- clock (for specs against a real containerd).
 --
 -- Records (mock.calls, pods.notified, pods.events, pods.logs) start empty
--- for each `it`; mock rules made inside an `it` end with it, those made at
--- the top level or in a describe stay.  A call no rule matches fails the
+-- for each `it`; mock rules and pass-throughs made inside an `it` end with
+-- it, those made at the top level or in a describe stay.  A call no rule matches fails the
 -- test (unless passed through), as does an expect(v) with no matcher.
 
 ---Groups tests; names are joined with " > " in the TAP lines.

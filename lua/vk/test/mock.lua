@@ -31,11 +31,12 @@ function M.reset()
   through = {}
 end
 
--- Rules made inside a test are dropped after it; those made by the
--- spec's top level or a describe stay.
+-- Rules and pass-throughs made inside a test are dropped after it; those
+-- made by the spec's top level or a describe stay.
 function M.mark()
-  local m = {}
+  local m = {through = {}}
   for k, list in pairs(rules) do m[k] = #list end
+  for k, v in pairs(through) do m.through[k] = v end
   return m
 end
 
@@ -43,6 +44,7 @@ function M.drop_since(m)
   for k, list in pairs(rules) do
     for i = #list, (m[k] or 0) + 1, -1 do list[i] = nil end
   end
+  through = m.through
 end
 
 function M.passthrough(kind)
