@@ -168,6 +168,8 @@ static int l_advance(lua_State *L)
 	if (!(ms >= 0 && ms <= 366.0 * 24 * 3600 * 1000))
 		return luaL_error(L, "clock.advance: ms must be between 0 and a year, got %f", ms);
 	vk_lua_host *h = vk_lua__host_of(L);
+	if (c->op)
+		return luaL_error(L, "clock.advance: another task is advancing the clock");
 	vk_lua_op *op = vk_lua_op_new(L, "vk.test.clock.advance");
 	c->op = op;
 	c->target = c->now + (uint64_t)ms;
