@@ -121,6 +121,13 @@ function pods.update(pod) end
 ---@param pod vk.Object|string
 ---@return any, string?
 function pods.delete(pod) end
+---Starts create_pod, update_pod or delete_pod without waiting (several pods
+---at once, as the core's workers run them); wait() returns what
+---pods.create & co. return.
+---@param name "create_pod"|"update_pod"|"delete_pod"
+---@param pod vk.Object|string
+---@return {wait: fun(): any, string?, done: fun(): boolean}
+function pods.start(name, pod) end
 ---get_pod_status (JSON text is decoded).
 ---@return vk.Object?, string?
 function pods.status(namespace, name) end

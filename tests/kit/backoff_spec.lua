@@ -36,6 +36,22 @@ spec: {containers: [{name: app, image: "busybox:1.35"}]}
     expect(#pods.notified("shop", "web")):to_be(3)
   end)
 
+  it("runs the callbacks of several pods at once with pods.start", function()
+    local answers = {a = {429, 200}, b = {200}}
+    mock.http {url = "http://cloud.test/create", respond = function(req)
+      return {status = table.remove(answers[req.body], 1)}
+    end}
+    local t0 = clock.now()
+    local a = pods.start("create_pod", {metadata = {name = "a"}})
+    local b = pods.start("create_pod", {metadata = {name = "b"}})
+    expect(b.wait()):to_be(true)
+    expect(clock.now() - t0):to_be(0) -- b did not wait for a's backoff
+    expect(a.done()):to_be(false)
+    expect(a.wait()):to_be(true)
+    expect(clock.now() - t0):to_be(5 * 60 * 1000)
+    expect(pods.status("default", "a")):to_equal({phase = "Running"})
+  end)
+
   it("reports a callback's error and the core's Event", function()
     mock.http {url_match = "/create$", respond = {status = 503}}
     local ok, err = pods.create {metadata = {name = "db", namespace = "shop"}}

@@ -23,7 +23,7 @@ run "$dir/backoff_spec.lua"
 expect_rc 0 "a spec whose tests all pass exits 0"
 expect_out "ok 2 - a provider that backs off for 5 minutes > retries after 5 minutes of virtual time, at once" \
 	"the 5-minute backoff runs on the virtual clock, at once (the spec checks the clock moved 5 min)"
-expect_out "1\.\.4" "one TAP line per it, the plan last"
+expect_out "1\.\.5" "one TAP line per it, the plan last"
 
 run "$dir/failing_spec.lua"
 expect_rc 1 "a spec with a failing test exits 1"
@@ -43,7 +43,7 @@ expect_out "not ok 1 - load_error_spec\.lua loads" "a load error is a failed tes
 expect_out "# $dir/load_error_spec\.lua:6: attempt to index a nil value \(local 'x'\)" "a load error gives file:line"
 
 run "$dir/backoff_spec.lua" "$dir/failing_spec.lua"
-expect_out "not ok 6 - failures > a failed expect" "several specs share one numbering"
+expect_out "not ok 7 - failures > a failed expect" "several specs share one numbering"
 
 run "$dir/no_such_spec.lua"
 if [[ $rc == 1 ]] && grep -q "no_such_spec.lua" <<<"$out"; then ok "a missing spec file is a failed test naming it"; else notok "a missing spec file is a failed test naming it" "exit $rc" "$out"; fi

@@ -38,28 +38,40 @@ end
 
 local function first_line(s) return (tostring(s):match("^[^\n]*")) end
 
--- Runs provider callback `name` in a task of its own and waits for it.
-local function run(p, name, ns, podname, ...)
+-- Starts provider callback `name` in a task of its own (queued: it runs
+-- once the caller waits or the clock moves).
+local function start(p, name, ns, podname, level, ...)
   local fn = p.module[name]
-  if type(fn) ~= "function" then error(("the provider has no %s callback"):format(name), 3) end
+  if type(fn) ~= "function" then error(("the provider has no %s callback"):format(name), level + 1) end
   local speaker = "provider " .. name .. (ns and podname and (" " .. ns .. "/" .. podname) or "")
-  local t = core.call_as(speaker, ns, podname, fn, ...)
+  return core.call_as(speaker, ns, podname, fn, ...), speaker
+end
+
+-- Waits for a started callback, moving the virtual clock to each next timer
+-- while nothing else can happen; join()'s results.
+local function wait(t, speaker, level)
   if core.virtual() then
-    local start = core.now()
+    local start_ms = core.now()
     while true do
       core.advance(0) -- settle
       if t:done() then break end
       local due = core.next_due()
       if not due then
-        error(("%s is waiting on something that can never finish (no timer pending, no I/O)"):format(speaker), 3)
+        error(("%s is waiting on something that can never finish (no timer pending, no I/O)"):format(speaker),
+              level + 1)
       end
-      if due - start > M.wait_limit_ms then
-        error(("%s still waits after %d ms of virtual time"):format(speaker, due - start), 3)
+      if due - start_ms > M.wait_limit_ms then
+        error(("%s still waits after %d ms of virtual time"):format(speaker, due - start_ms), level + 1)
       end
       core.advance(due - core.now())
     end
   end
   return t:join()
+end
+
+local function run(p, name, ns, podname, ...)
+  local t, speaker = start(p, name, ns, podname, 3, ...)
+  return wait(t, speaker, 3)
 end
 
 local function results(ok, ...)
@@ -126,23 +138,44 @@ function M.pod(pod)
   return pod
 end
 
-local function pod_call(name, what, pod)
-  local p = need()
-  pod = M.pod(pod)
-  local md = pod.metadata
-  local function go(...) return results(...) end
-  local res, err = go(run(p, name, md.namespace, md.name, copy(pod)))
+local WHAT = {create_pod = "Create", update_pod = "Update", delete_pod = "Delete"}
+
+-- The outcome of a pod callback, as the core takes it.
+local function pod_outcome(pod, name, res, err)
   if res == nil and err then
-    R.events[#R.events + 1] = {object = pod, type = "Warning", reason = "Provider" .. what .. "Failed",
+    R.events[#R.events + 1] = {object = pod, type = "Warning", reason = "Provider" .. WHAT[name] .. "Failed",
                                message = first_line(err)}
     return nil, err
   end
   return res
 end
 
-function M.create(pod) return pod_call("create_pod", "Create", pod) end
-function M.update(pod) return pod_call("update_pod", "Update", pod) end
-function M.delete(pod) return pod_call("delete_pod", "Delete", pod) end
+local function pod_call(name, pod)
+  local p = need()
+  pod = M.pod(pod)
+  local md = pod.metadata
+  return pod_outcome(pod, name, results(run(p, name, md.namespace, md.name, copy(pod))))
+end
+
+function M.create(pod) return pod_call("create_pod", pod) end
+function M.update(pod) return pod_call("update_pod", pod) end
+function M.delete(pod) return pod_call("delete_pod", pod) end
+
+-- pods.start("create_pod" | "update_pod" | "delete_pod", pod): starts the
+-- callback without waiting (many pods at once, as the core's workers do);
+-- handle:wait() then returns what pods.create & co. return, handle:done()
+-- says whether it has ended.
+function M.start(name, pod)
+  if not WHAT[name] then error("pods.start: create_pod, update_pod or delete_pod, not " .. tostring(name), 2) end
+  local p = need()
+  pod = M.pod(pod)
+  local md = pod.metadata
+  local t, speaker = start(p, name, md.namespace, md.name, 2, copy(pod))
+  return {
+    done = function() return t:done() end,
+    wait = function() return pod_outcome(pod, name, results(wait(t, speaker, 2))) end,
+  }
+end
 
 -- One value (a table or nil), or nil, err when the callback failed.
 local function decoded(res, err)
