@@ -58,3 +58,12 @@ files["lua/*.d.lua"] = {
   ignore = {"241"},
   max_line_length = false,
 }
+-- Specs run by `vk test` (lua/vk/test.lua) see the kit's globals.
+files["**/*_spec.lua"] = {
+  read_globals = {"describe", "it", "before_each", "after_each", "expect", "provider", "pods", "clock", "mock",
+                 "spec_dir"},
+}
+files["lua/vk.test.d.lua"] = {
+  globals = {"describe", "it", "before_each", "after_each", "expect", "provider", "pods", "clock", "mock",
+             "spec_dir"},
+}

@@ -17,6 +17,10 @@
 
 ---@alias vk.Object table<string, any>   a Kubernetes object as a table (pod, node, status)
 
+-- Testing a provider: `vk test SPEC.lua` runs specs written with describe,
+-- it and expect, with `provider`, `pods`, `clock` and `mock` (scripted
+-- vk.http/vk.cri/vk.kube answers), on a virtual clock; see vk.test.d.lua.
+
 ---------------------------------------------------------------------------
 -- The provider table: what providers/*.lua returns.
 ---------------------------------------------------------------------------
@@ -171,6 +175,16 @@ function kube.get_secret(namespace, name) end
 ---@param object table
 ---@return vk.Object|nil, string?
 function kube.create(path, object) end
+
+--- PATCHes an object (a merge patch unless content_type says otherwise) and
+--- returns it as patched, or nil, message.  Under the Node authorizer a node
+--- may patch its pods only through .../pods/NAME/status; a merge patch
+--- {metadata = {annotations = {...}}} there sets the pod's annotations.
+---@param path string  "/api/v1/namespaces/ns/pods/p/status"
+---@param body table|string  the patch, or its JSON text
+---@param content_type? string  default "application/merge-patch+json"
+---@return vk.Object|nil, string?
+function kube.patch(path, body, content_type) end
 
 ---------------------------------------------------------------------------
 ---@class vk.http

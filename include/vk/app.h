@@ -32,6 +32,10 @@ typedef struct {
  * --version, 2 after a usage error, which it has printed on one line. */
 int vk_app_parse_args(int argc, char **argv, vk_app_options *o);
 
+/* test.c: `vk test SPEC.lua...` (argv[0] is "test"); returns the exit code:
+ * 0 when every spec passed, 1 when one failed, 2 on a usage error. */
+int vk_app_test(int argc, char **argv);
+
 /* wiring.c: runs the agent (or `vk check`) until a signal or a fatal
  * start-up error; returns the exit code. */
 int vk_app_run(const vk_app_options *o);

@@ -25,6 +25,7 @@ typedef struct {
 	vk_store *store;           /* vk's local store for vk.store, or NULL */
 	const char *path;          /* the provider file */
 	const cJSON *config;       /* --provider-config as JSON, or NULL ({}) */
+	const char *config_path;   /* its file, or NULL (vk.config.file()) */
 	uint64_t max_instructions; /* per callback run; 0 = default (100M) */
 	uint32_t max_run_ms;       /* wall clock a callback may run without
 	                              yielding; 0 = default (2000 ms) */
@@ -67,6 +68,15 @@ int vk_lua_provider_open(const vk_lua_opts *o, cJSON *node, vk_lua_open_cb cb, v
  * cb returns; the host is already closed then.  Returns 0 or -errno. */
 typedef void (*vk_lua_check_cb)(const char *name, char *const *problems, void *ud);
 int vk_lua_provider_check(const vk_lua_opts *o, cJSON *node, vk_lua_check_cb cb, void *ud);
+
+/* `vk test SPEC.lua` (lua/vk/test.lua): runs one spec file in a host of its
+ * own, with no cluster, on a virtual clock.  o->path is the spec; it
+ * prints TAP on stdout, numbering its tests from `first`; `node` is the
+ * Node template each provider the spec loads gets in init (copied).  cb
+ * gets how many tests passed and failed, or err when the kit itself
+ * failed; the host is closed by then.  Returns 0 (cb later) or -errno. */
+typedef void (*vk_lua_test_cb)(int passed, int failed, const char *err, void *ud);
+int vk_lua_test_run(const vk_lua_opts *o, int first, const cJSON *node, vk_lua_test_cb cb, void *ud);
 
 /* ---- hot reload (docs/design.md, "Hot reload") -------------------------
  * Loads the provider file again into the same Lua state and, if it loads,

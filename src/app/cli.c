@@ -12,6 +12,7 @@
 static const char usage_text[] =
 	"usage: vk --provider FILE.lua [flags]\n"
 	"       vk check FILE.lua [--provider-config FILE]\n"
+	"       vk test SPEC.lua [SPEC.lua...]     (vk test --help)\n"
 	"\n"
 	"A virtual kubelet: joins a Kubernetes cluster as a Node and hands the\n"
 	"lifecycle of the pods bound to it to a provider written in Lua.\n"
@@ -19,6 +20,8 @@ static const char usage_text[] =
 	"loaded while it runs, without touching a pod; SIGHUP reloads too.\n"
 	"`vk check` loads a provider without a cluster, runs its init, and lists\n"
 	"every problem with file:line (exit 1), or prints OK.\n"
+	"`vk test` runs provider specs (describe/it/expect) without a cluster, on a\n"
+	"virtual clock, with scripted vk.http/vk.cri/vk.kube answers; TAP output.\n"
 	"\n"
 	"flags:\n"
 	"  --provider FILE          the provider script (required), e.g. providers/mynode.lua;\n"
@@ -123,6 +126,8 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 {
 	*o = (vk_app_options){.store = "embedded", .listen = "0.0.0.0", .port = 10250, .status_interval_ms = 5000};
+	if (argc > 1 && strcmp(argv[1], "test") == 0)
+		return vk_app_test(argc - 1, argv + 1); /* src/app/test.c */
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		o->check = true;
 		argv[1] = argv[0];

@@ -378,6 +378,7 @@ int vk_app_run(const vk_app_options *o)
 		.kube = a->kube,
 		.path = a->o.provider,
 		.config = a->config,
+		.config_path = a->o.provider_config,
 		.store = a->store,
 	};
 	if (a->o.check ? vk_lua_provider_check(&lo, a->node_obj, on_checked, a) < 0

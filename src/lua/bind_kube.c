@@ -6,7 +6,14 @@
  *   get_secret(ns, name)     -> the Secret (data values stay base64)
  *   create(path, object)     -> the answer (POST, not cached): a TokenRequest,
  *                               a TokenReview...
- * Each call yields until the answer comes. */
+ *   patch(path, body[, content_type])
+ *                            -> the patched object, or nil, err: a merge
+ *                               patch by default (body a table or JSON text);
+ *                               e.g. a pod's annotations through its
+ *                               pods/NAME/status subresource, the one a node
+ *                               may patch under the Node authorizer
+ * Each call yields until the answer comes; create and patch never read the
+ * cache. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +122,46 @@ static int l_get(lua_State *L)
 	return start_get(L, "vk.kube.get", path);
 }
 
+static int l_patch(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	if (strncmp(path, "/api/", 5) && strncmp(path, "/apis/", 6))
+		return luaL_argerror(L, 1, "a path starting with /api/ or /apis/");
+	const char *ctype = luaL_optstring(L, 3, "application/merge-patch+json");
+	if (strcmp(ctype, "application/merge-patch+json") && strcmp(ctype, "application/strategic-merge-patch+json") &&
+	    strcmp(ctype, "application/json-patch+json"))
+		return luaL_argerror(L, 3,
+		                     "application/merge-patch+json, strategic-merge-patch+json or json-patch+json");
+	char *body;
+	if (lua_type(L, 2) == LUA_TSTRING) {
+		body = vk_strdup(lua_tostring(L, 2));
+	} else {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		cJSON *j = vk_lua__to_json_or_raise(L, 2, "vk.kube.patch: body");
+		body = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+		if (!body)
+			return luaL_error(L, "vk.kube.patch: cannot encode the body");
+	}
+	vk_kube *k = vk_lua_kube(L);
+	if (!k) {
+		free(body);
+		return luaL_error(L, "vk.kube.patch: no cluster connection (vk check runs without one)");
+	}
+	vk_lua_op *op = vk_lua_op_new(L, "vk.kube.patch");
+	kube_get *g = vk_xcalloc(1, sizeof *g);
+	g->op = op;
+	int rc = vk_kube_request(k, "PATCH", path, ctype, body, on_answer, g, &g->call);
+	free(body);
+	if (rc < 0) {
+		free(g);
+		vk_lua_op_finish(op, NULL, NULL);
+		return luaL_error(L, "vk.kube.patch: %s", strerror(-rc));
+	}
+	vk_lua_op_on_cancel(op, on_cancel, g);
+	return vk_lua_op_yield(L, op);
+}
+
 /* A DNS-1123 name or namespace: it goes into a URL unescaped. */
 static const char *check_name(lua_State *L, int arg)
 {
@@ -139,7 +186,11 @@ static int l_get_secret(lua_State *L) { return get_named(L, "vk.kube.get_secret"
 int vk_lua__open_kube(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"get", l_get}, {"get_configmap", l_get_configmap}, {"get_secret", l_get_secret}, {"create", l_create},
+		{"get", l_get},
+		{"get_configmap", l_get_configmap},
+		{"get_secret", l_get_secret},
+		{"patch", l_patch},
+		{"create", l_create},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

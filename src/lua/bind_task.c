@@ -141,16 +141,12 @@ static char *task_speaker(lua_State *L, const vk_lua_task *parent)
 	return vk_asprintf("%.*s > task %s", rootlen, root, where[0] ? where : "?");
 }
 
-static int l_spawn(lua_State *L)
+/* Starts the function at index fn with the arguments after it as a task
+ * named speaker (taken), with the pod key ns/name (copied; may be NULL). */
+static int start_spawn(lua_State *L, int fn, char *speaker, const char *ns, const char *name)
 {
-	luaL_checktype(L, 1, LUA_TFUNCTION);
 	vk_lua_host *h = vk_lua__host_of(L);
-	if (h->closing)
-		return luaL_error(L, "vk.spawn: the provider is closing");
-	vk_lua_task *parent = h->current;
-	if (!parent || parent->co == h->L)
-		return luaL_error(L, "vk.spawn: start tasks from init or a callback, not a module's top level");
-	int nargs = lua_gettop(L) - 1;
+	int nargs = lua_gettop(L) - fn;
 	spawn_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
 	u->s = NULL;
 	luaL_setmetatable(L, SPAWN_MT);
@@ -160,19 +156,52 @@ static int l_spawn(lua_State *L)
 	s->h = h;
 	u->s = s;
 
-	char *speaker = task_speaker(L, parent);
-	lua_pushvalue(L, 1);
+	lua_pushvalue(L, fn);
 	lua_xmove(L, h->L, 1); /* task_new takes the function from h->L */
 	vk_lua_task *t = vk_lua__task_new(h, speaker, spawn_done, s);
 	free(speaker);
-	t->ns = vk_strdup(parent->ns);
-	t->name = vk_strdup(parent->name);
+	t->ns = vk_strdup(ns);
+	t->name = vk_strdup(name);
 	luaL_checkstack(t->co, nargs + 1, "vk.spawn: too many arguments");
-	for (int i = 2; i <= nargs + 1; i++)
+	for (int i = fn + 1; i <= fn + nargs; i++)
 		lua_pushvalue(L, i);
 	lua_xmove(L, t->co, nargs);
 	vk_lua__task_queue(t, nargs);
 	return 1; /* the handle */
+}
+
+static int l_spawn(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	vk_lua_host *h = vk_lua__host_of(L);
+	if (h->closing)
+		return luaL_error(L, "vk.spawn: the provider is closing");
+	vk_lua_task *parent = h->current;
+	if (!parent || parent->co == h->L)
+		return luaL_error(L, "vk.spawn: start tasks from init or a callback, not a module's top level");
+	return start_spawn(L, 1, task_speaker(L, parent), parent->ns, parent->name);
+}
+
+/* call_as(speaker, ns, name, fn, ...): a task like the core's callback
+ * tasks ("provider create_pod default/web", with that pod's key), for
+ * `vk test` to call a provider's callbacks as the core would.  Returns the
+ * same handle as vk.spawn. */
+int vk_lua__spawn_as(lua_State *L)
+{
+	const char *speaker = luaL_checkstring(L, 1);
+	const char *ns = luaL_optstring(L, 2, NULL);
+	const char *name = luaL_optstring(L, 3, NULL);
+	luaL_checktype(L, 4, LUA_TFUNCTION);
+	vk_lua_host *h = vk_lua__host_of(L);
+	if (h->closing)
+		return luaL_error(L, "call_as: the host is closing");
+	lua_getfield(L, LUA_REGISTRYINDEX, SPAWN_MT); /* the module is open: its metatable exists */
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		luaL_requiref(L, "vk.task", vk_lua__open_task, 0);
+	}
+	lua_pop(L, 1);
+	return start_spawn(L, 4, vk_strdup(speaker), ns, name);
 }
 
 int vk_lua__open_task(lua_State *L)

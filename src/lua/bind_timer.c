@@ -1,5 +1,6 @@
 /* vk.timer: sleep(ms) yields on a uv_timer; every(ms, fn) runs fn in a
- * fresh task per tick; now_ms() is the monotonic clock. */
+ * fresh task per tick; now_ms() is the monotonic clock.  Under `vk test`
+ * the three use the host's virtual clock instead (vclock.c). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -20,6 +21,8 @@ static lua_Integer check_ms(lua_State *L, int arg, const char *fn)
 
 typedef struct {
 	uv_timer_t timer;
+	vk_lua_vtimer vt; /* instead of timer, on the virtual clock */
+	bool virt;
 	vk_lua_host *h;
 	vk_lua_op *op;
 } sleeper;
@@ -40,9 +43,28 @@ static void sleeper_fired(uv_timer_t *tm)
 	vk_lua_op_finish(op, NULL, NULL);
 }
 
+static void vsleeper_fired(vk_lua_vtimer *vt)
+{
+	sleeper *s = VK_CONTAINER_OF(vt, sleeper, vt);
+	vk_lua_op *op = s->op;
+	vk_lua_host *h = s->h;
+	free(s);
+	vk_lua_op_finish(op, NULL, NULL);
+	vk_lua__host_unref(h);
+}
+
 static void sleeper_cancel(void *ud)
 {
 	sleeper *s = ud;
+	if (s->virt) {
+		vk_lua__vtimer_stop(&s->vt);
+		vk_lua_op *op = s->op;
+		vk_lua_host *h = s->h;
+		free(s);
+		vk_lua_op_finish(op, NULL, NULL);
+		vk_lua__host_unref(h);
+		return;
+	}
 	uv_timer_stop(&s->timer);
 	uv_close((uv_handle_t *)&s->timer, sleeper_closed);
 	vk_lua_op_finish(s->op, NULL, NULL);
@@ -56,11 +78,17 @@ static int l_sleep(lua_State *L)
 	sleeper *s = vk_xcalloc(1, sizeof *s);
 	s->h = h;
 	s->op = op;
+	vk_lua_op_on_cancel(op, sleeper_cancel, s);
+	if (vk_lua__vclock_on(h)) {
+		s->virt = true;
+		vk_lua__host_ref(h); /* until it fires or is cancelled */
+		vk_lua__vtimer_start(h, &s->vt, (uint64_t)ms, 0, vsleeper_fired);
+		return vk_lua_op_yield(L, op);
+	}
 	uv_timer_init(vk_lua_loop(L), &s->timer);
 	s->timer.data = s;
 	vk_lua__host_ref(h); /* until the handle's close callback */
 	uv_timer_start(&s->timer, sleeper_fired, (uint64_t)ms, 0);
-	vk_lua_op_on_cancel(op, sleeper_cancel, s);
 	return vk_lua_op_yield(L, op);
 }
 
@@ -74,6 +102,8 @@ static int l_sleep(lua_State *L)
 typedef struct vk_lua_every {
 	vk_lua_handle hd; /* the host stops it on close and on reload */
 	uv_timer_t timer;
+	vk_lua_vtimer vt; /* instead of timer, on the virtual clock */
+	bool virt;
 	vk_lua_host *h;
 	int fn_ref, ud_ref;
 	bool busy;   /* a tick's task still runs: skip ticks */
@@ -111,6 +141,11 @@ static void every_stop(vk_lua_every *e)
 	lua_pop(L, 1);
 	luaL_unref(L, LUA_REGISTRYINDEX, e->fn_ref);
 	luaL_unref(L, LUA_REGISTRYINDEX, e->ud_ref);
+	if (e->virt) {
+		vk_lua__vtimer_stop(&e->vt);
+		every_closed((uv_handle_t *)&e->timer); /* it was never a uv handle */
+		return;
+	}
 	uv_timer_stop(&e->timer);
 	uv_close((uv_handle_t *)&e->timer, every_closed);
 }
@@ -139,6 +174,8 @@ static void every_fired(uv_timer_t *tm)
 	vk_lua__task_resume(t, 0);
 }
 
+static void vevery_fired(vk_lua_vtimer *vt) { every_fired(&VK_CONTAINER_OF(vt, vk_lua_every, vt)->timer); }
+
 static int l_every(lua_State *L)
 {
 	lua_Integer ms = check_ms(L, 1, "vk.timer.every");
@@ -158,10 +195,15 @@ static int l_every(lua_State *L)
 	e->ud_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushvalue(L, 2);
 	e->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	uv_timer_init(vk_lua_loop(L), &e->timer);
 	e->timer.data = e;
 	vk_lua__host_ref(h);
-	uv_timer_start(&e->timer, every_fired, (uint64_t)ms, (uint64_t)ms);
+	if (vk_lua__vclock_on(h)) {
+		e->virt = true;
+		vk_lua__vtimer_start(h, &e->vt, (uint64_t)ms, (uint64_t)ms, vevery_fired);
+	} else {
+		uv_timer_init(vk_lua_loop(L), &e->timer);
+		uv_timer_start(&e->timer, every_fired, (uint64_t)ms, (uint64_t)ms);
+	}
 	vk_lua__handle_add(h, &e->hd);
 	return 1;
 }
@@ -176,7 +218,7 @@ static int l_every_stop(lua_State *L)
 
 static int l_now_ms(lua_State *L)
 {
-	lua_pushinteger(L, (lua_Integer)vk_now_ms());
+	lua_pushinteger(L, (lua_Integer)vk_lua__now_ms(vk_lua__host_of(L)));
 	return 1;
 }
 

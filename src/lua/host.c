@@ -113,6 +113,10 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	h->kube = o->kube;
 	h->store = o->store;
 	h->path = vk_strdup(o->path);
+	/* Absolute, as vk.fs wants it (start-up only, like reading the file). */
+	h->config_path = o->config_path ? realpath(o->config_path, NULL) : NULL;
+	if (o->config_path && !h->config_path)
+		h->config_path = vk_strdup(o->config_path);
 	h->max_instr = o->max_instructions ? o->max_instructions : DEFAULT_MAX_INSTR;
 	h->max_ms = o->max_run_ms ? o->max_run_ms : DEFAULT_MAX_MS;
 	h->provider_ref = LUA_NOREF;
@@ -140,6 +144,7 @@ static void host_free(vk_lua_host *h)
 {
 	lua_close(h->L);
 	free(h->path);
+	free(h->config_path);
 	free(h->name);
 	free(h);
 }
@@ -386,6 +391,7 @@ void vk_lua__task_resume(vk_lua_task *t, int nargs)
 	vk_lua_task *saved = h->current;
 	h->current = t;
 	t->state = VK_TASK_RUNNING;
+	h->resumes++;
 	t->instr = 0;
 	t->resumed_ns = uv_hrtime();
 	int nres = 0;

@@ -23,6 +23,7 @@
 
 typedef struct vk_lua_host vk_lua_host;
 typedef struct vk_lua_task vk_lua_task;
+typedef struct vk_lua_vclock vk_lua_vclock;
 
 typedef enum { VK_TASK_QUEUED, VK_TASK_RUNNING, VK_TASK_WAITING, VK_TASK_DONE } vk_lua_task_state;
 
@@ -75,8 +76,9 @@ struct vk_lua_host {
 	vk_http *http;
 	vk_kube *kube;
 	vk_store *store;
-	char *path; /* as given */
-	char *name; /* P.name or the file's basename */
+	char *path;        /* as given */
+	char *config_path; /* --provider-config's file, or NULL */
+	char *name;        /* P.name or the file's basename */
 	uint64_t max_instr;
 	uint32_t max_ms;
 	int provider_ref;    /* the provider table */
@@ -95,7 +97,9 @@ struct vk_lua_host {
 	size_t gc_base_kb; /* the heap after the last full collection */
 	unsigned refs;
 	bool closing;
-	vk_list handles; /* vk_lua_handle: what bindings keep running across callbacks */
+	vk_list handles;       /* vk_lua_handle: what bindings keep running across callbacks */
+	uint64_t resumes;      /* task resumes so far (vclock.c: has the host settled?) */
+	vk_lua_vclock *vclock; /* `vk test`'s virtual clock, or NULL: libuv's timers */
 	/* open-time state */
 	vk_lua_open_cb open_cb;
 	void *open_ud;
@@ -152,8 +156,11 @@ void vk_lua__fs_mount_register(lua_State *L); /* bind_fs_mount.c: into the table
 int vk_lua__open_event(lua_State *L);
 int vk_lua__open_k8s(lua_State *L);
 int vk_lua__open_task(lua_State *L); /* also vk.spawn, vk.semaphore, vk.mutex */
+int vk_lua__spawn_as(lua_State *L);  /* bind_task.c: vk.spawn with the core's speaker and pod key */
 int vk_lua__open_store(lua_State *L);
 int vk_lua__open_net(lua_State *L);
+int vk_lua__open_crypto(lua_State *L);
+int vk_lua__open_config(lua_State *L);
 
 /* task_wait.c: a task waiting in a FIFO queue on an object of another
  * binding (bind_sem.c, bind_task.c).  vk_lua__wait queues the current task
@@ -204,6 +211,22 @@ bool vk_lua__json_is_array(lua_State *L, int idx);
 cJSON *vk_lua__to_json_or_raise(lua_State *L, int idx, const char *what);
 extern char vk_lua__null_sentinel;
 #define VK_LUA_NULL ((void *)&vk_lua__null_sentinel)
+
+/* vclock.c: the virtual clock of `vk test`.  A virtual timer fires when a
+ * spec advances the clock past its due time (vk.timer.sleep, every). */
+typedef struct vk_lua_vtimer {
+	vk_list link;
+	uint64_t due, seq, period; /* period: 0 for a one-shot */
+	void (*fire)(struct vk_lua_vtimer *vt);
+} vk_lua_vtimer;
+int vk_lua__vclock_enable(vk_lua_host *h);
+void vk_lua__vclock_close(vk_lua_host *h); /* before the host is freed */
+bool vk_lua__vclock_on(const vk_lua_host *h);
+uint64_t vk_lua__now_ms(const vk_lua_host *h); /* virtual, or vk_now_ms() */
+void vk_lua__vtimer_start(vk_lua_host *h, vk_lua_vtimer *vt, uint64_t ms, uint64_t period,
+                          void (*fire)(vk_lua_vtimer *));
+void vk_lua__vtimer_stop(vk_lua_vtimer *vt);
+int vk_lua__open_vclock(lua_State *L); /* advance, now, next_due, virtual, real */
 
 /* ---- the host as bindings see it ------------------------------------------
  * Bindings use these rather than the host's fields. */

@@ -2,7 +2,7 @@
  * as TAP:  lua_checks PROVIDER.lua [KEY=VALUE...]
  * The provider's init(config) runs its checks (it may yield on I/O) and
  * get_pods() returns them as {{name=, ok=, err=}, ...}.  KEY=VALUE pairs
- * become the config table (tests/lua/fs_check.lua, tests/lua/cri_check.lua).
+ * become the config table (tests/lua/task_check.lua, store_check.lua).
  * Built with LUA_CHECK_STORE, vk's own store is an embedded one in the
  * fresh dir (tests/lua/store_check.lua). */
 #include <stdio.h>

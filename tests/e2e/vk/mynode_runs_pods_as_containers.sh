@@ -3,16 +3,16 @@
 # the core calls them (no cluster): Running pods with env, volumes and
 # limits seen through ExecSync, init containers, CrashLoopBackOff,
 # Succeeded/Failed, ErrImagePull, hostNetwork, logs, re-adoption after a
-# restart, graceful delete.  Checks in tests/lua/mynode_check.lua.
+# restart, graceful delete.  The spec is tests/lua/mynode_spec.lua (vk test).
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
-bin=${VK_BUILD:-$VK_ROOT/build}/tests/unit/lua_checks
+bin=${VK_BIN:-$VK_ROOT/build/vk}
 [[ -x $bin ]] || tap_bail "no $bin (build first, or run tests/run.sh)"
 tmp=""
 tmp_dir tmp
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 rc=0
 VK_CRI_ENDPOINT=$CRI_ENDPOINT BUSYBOX_IMAGE=$BUSYBOX_IMAGE TEST_TMP=$tmp \
-	"$bin" "$VK_ROOT/tests/lua/mynode_check.lua" "mynode=$VK_ROOT/providers/mynode.lua" || rc=$?
+	"$bin" test "$VK_ROOT/tests/lua/mynode_spec.lua" || rc=$?
 exit $rc

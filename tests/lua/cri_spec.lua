@@ -1,19 +1,21 @@
--- A provider used as a test driver: init(config) exercises vk.cri against the
--- containerd at config.runtime_endpoint through the real Lua host, and
--- get_pods() hands back the results ({name, ok, err}) for tests/unit/lua_checks.c.
+-- vk.cri through the real Lua host (vk test) against a real containerd:
+-- a pod's life and the error cases.  tests/e2e/vk/cri_binding_works_from_lua.sh
+-- starts containerd and gives VK_CRI_ENDPOINT, BUSYBOX_IMAGE, LOG_DIR and
+-- TEST_TMP.  Every vk.cri call goes to containerd (mock.passthrough), on
+-- the real clock.
 local cri = require "vk.cri"
 local timer = require "vk.timer"
 
-local P = {}
-local T = require "checks"
-local check, expect = T.check, T.expect
+clock.real()
+mock.passthrough("cri")
+local config = {
+  runtime_endpoint = os.getenv("VK_CRI_ENDPOINT"),
+  image = os.getenv("BUSYBOX_IMAGE"),
+  log_dir = os.getenv("LOG_DIR"),
+  missing_endpoint = "unix://" .. os.getenv("TEST_TMP") .. "/missing.sock",
+}
 
-function P.init(config)
-  -- Run by tests/e2e/vk/cri_binding_works_from_lua.sh, which starts containerd.
-  config.runtime_endpoint = config.runtime_endpoint or os.getenv("VK_CRI_ENDPOINT")
-  config.image = config.image or os.getenv("BUSYBOX_IMAGE")
-  config.log_dir = config.log_dir or os.getenv("LOG_DIR")
-  config.missing_endpoint = "unix://" .. os.getenv("TEST_TMP") .. "/missing.sock"
+describe("vk.cri against containerd", function()
   cri.set_endpoint(config.runtime_endpoint)
   local run_id = "lua" .. os.time() .. "-" .. math.random(1e6)
   local logdir = config.log_dir .. "/" .. run_id
@@ -24,19 +26,19 @@ function P.init(config)
   }
   local sandbox, echo_id, sleeper_id
 
-  check("version names containerd over the module's default endpoint", function()
-    expect(cri.endpoint() == config.runtime_endpoint)
+  it("version names containerd over the module's default endpoint", function()
+    expect(cri.endpoint() == config.runtime_endpoint):to_be_truthy()
     local v = cri.version{}
     expect(v.runtime_name == "containerd", v.runtime_name)
   end)
 
-  check("a sandbox runs and is found by its label", function()
+  it("a sandbox runs and is found by its label", function()
     sandbox = cri.run_pod_sandbox{config = sbcfg}.pod_sandbox_id
     local l = cri.list_pod_sandbox{filter = {label_selector = {["vk-test"] = run_id}}}
-    expect(#l.items == 1 and l.items[1].id == sandbox)
+    expect(#l.items == 1 and l.items[1].id == sandbox):to_be_truthy()
   end)
 
-  check("a container runs to completion and its exit code is read back", function()
+  it("a container runs to completion and its exit code is read back", function()
     echo_id = cri.create_container{pod_sandbox_id = sandbox, sandbox_config = sbcfg, config = {
       metadata = {name = "echo"}, image = {image = config.image},
       command = {"sh", "-c", "echo from lua; exit 4"}, log_path = "echo/0.log"}}.container_id
@@ -51,7 +53,7 @@ function P.init(config)
            st.state .. " " .. tostring(st.exit_code))
   end)
 
-  check("exec_sync returns output and exit code as Lua values", function()
+  it("exec_sync returns output and exit code as Lua values", function()
     sleeper_id = cri.create_container{pod_sandbox_id = sandbox, sandbox_config = sbcfg, config = {
       metadata = {name = "sleeper"}, image = {image = config.image},
       command = {"sleep", "300"}, envs = {{key = "X", value = "y z"}}}}.container_id
@@ -60,38 +62,38 @@ function P.init(config)
     expect(r.stdout == "y z" and r.exit_code == 0, ("%q %d"):format(r.stdout, r.exit_code))
   end)
 
-  check("a runtime error is raised at the caller's line with the gRPC code", function()
+  it("a runtime error is raised at the caller's line with the gRPC code", function()
     local ok, err = pcall(cri.container_status, {container_id = "no-such"})
     -- Even through pcall(f, ...) or a tail call the position is the
     -- innermost Lua line of the provider.
-    expect(not ok and err:match("^[^ ]*cri_check%.lua:%d+: vk%.cri%.container_status: NOT_FOUND: "), err)
+    expect(not ok and err:match("^[^ ]*cri_spec%.lua:%d+: vk%.cri%.container_status: NOT_FOUND: "), err)
     local ok2, err2 = pcall(function() return cri.container_status{container_id = "no-such"} end)
-    expect(not ok2 and err2:match("cri_check%.lua:%d+: vk%.cri%.container_status: NOT_FOUND: "), err2)
+    expect(not ok2 and err2:match("cri_spec%.lua:%d+: vk%.cri%.container_status: NOT_FOUND: "), err2)
     expect(cri.code(err2) == "NOT_FOUND", tostring(cri.code(err2)))
     local line = debug.getinfo(1, "l").currentline + 1
     local ok3, err3 = pcall(function() local r = cri.container_status{container_id = "no-such"}; return r end)
-    expect(not ok3 and err3:find("cri_check.lua:" .. line .. ": vk.cri.container_status: NOT_FOUND", 1, true), err3)
+    expect(not ok3 and err3:find("cri_spec.lua:" .. line .. ": vk.cri.container_status: NOT_FOUND", 1, true), err3)
   end)
 
-  check("a bad request names the field before anything is sent", function()
+  it("a bad request names the field before anything is sent", function()
     local ok, err = pcall(function() return cri.run_pod_sandbox{config = {metadata = {nmae = "x"}}} end)
     expect(not ok and err:find("vk.cri.run_pod_sandbox: config.metadata.nmae: unknown field", 1, true), err)
   end)
 
-  check("a client on a missing socket says so", function()
+  it("a client on a missing socket says so", function()
     local c = cri.connect(config.missing_endpoint)
     local ok, err = pcall(function() return c:version{} end)
     expect(not ok and err:find("UNAVAILABLE: runtime endpoint " .. config.missing_endpoint ..
                                ": no such socket", 1, true), err)
-    expect(cri.code(err) == "UNAVAILABLE")
+    expect(cri.code(err) == "UNAVAILABLE"):to_be_truthy()
   end)
 
-  check("a malformed endpoint is refused at connect", function()
+  it("a malformed endpoint is refused at connect", function()
     local ok, err = pcall(cri.connect, "tcp://127.0.0.1:1")
     expect(not ok and err:find("only unix:// endpoints", 1, true), err)
   end)
 
-  check("timeout_ms bounds a call", function()
+  it("timeout_ms bounds a call", function()
     local c = cri.connect(config.runtime_endpoint, {timeout_ms = 300})
     local t0 = timer.now_ms()
     local ok, err = pcall(function()
@@ -102,19 +104,13 @@ function P.init(config)
     expect(not ok and err:find("deadline exceeded", 1, true) and took < 30000, err .. " " .. took)
   end)
 
-  check("cleanup leaves nothing behind", function()
+  it("cleanup leaves nothing behind", function()
     cri.stop_container{container_id = sleeper_id, timeout = 0}
     cri.remove_container{container_id = sleeper_id}
     cri.remove_container{container_id = echo_id}
     cri.stop_pod_sandbox{pod_sandbox_id = sandbox}
     cri.remove_pod_sandbox{pod_sandbox_id = sandbox}
     local l = cri.list_pod_sandbox{filter = {label_selector = {["vk-test"] = run_id}}}
-    expect(#l.items == 0)
+    expect(#l.items == 0):to_be_truthy()
   end)
-end
-
-P.get_pods = T.results
-function P.create_pod() end
-function P.delete_pod() end
-function P.get_pod_status() return nil end
-return P
+end)

@@ -1,47 +1,35 @@
--- providers/mynode.lua against a real containerd, without a cluster: this
--- check provider loads mynode, calls its callbacks as the core would, and
--- reads the results back through the CRI.  Run
--- through tests/unit/lua_checks.c (tests/e2e/vk/mynode_runs_pods_as_containers.sh
--- starts containerd); config.mynode is the provider file.
+-- providers/mynode.lua against a real containerd, without a cluster (vk
+-- test): its callbacks called as the core calls them, the results read back
+-- through the CRI.  tests/e2e/vk/mynode_runs_pods_as_containers.sh starts
+-- containerd and gives VK_CRI_ENDPOINT, BUSYBOX_IMAGE and TEST_TMP.  Every
+-- vk.cri call goes to containerd (mock.passthrough), on the real clock;
+-- ConfigMaps and Secrets are answered by the mocks below.
 local cri = require "vk.cri"
 local timer = require "vk.timer"
 local json = require "vk.json"
+local b64encode = require("vk.k8s").base64_encode
 
-local P = {}
-local T = require "checks"
-local check, expect = T.check, T.expect
+clock.real()
+mock.passthrough("cri")
+
+local mynode_file = spec_dir:match("^(.*)/tests/lua$") .. "/providers/mynode.lua"
+local image = os.getenv("BUSYBOX_IMAGE")
+local tmp = os.getenv("TEST_TMP")
+local mcfg = {runtime_endpoint = os.getenv("VK_CRI_ENDPOINT"), log_root = tmp .. "/podlogs",
+              pod_root = tmp .. "/pods", sync_ms = 200, node_ip = "127.0.0.1",
+              cluster_dns = {"10.96.0.10"}}
+cri.set_endpoint(mcfg.runtime_endpoint)
 
 -- ConfigMaps and Secrets as the core's client would return them.
-local b64encode = require("vk.k8s").base64_encode
-local fake_kube = {
-  get_configmap = function(ns, name)
-    if name == "app-config" then return {data = {["app.conf"] = "color=blue\n", ["nested"] = "n"}} end
-    return nil, "not found"
-  end,
-  get_secret = function(ns, name)
-    if name == "app-secret" then return {data = {password = b64encode("s3cr3t!")}} end
-    if name == "regcred" then
-      return {type = "kubernetes.io/dockerconfigjson", data = {[".dockerconfigjson"] = b64encode(
-        '{"auths":{"registry.example.com:5000":{"auth":"' .. b64encode("alice:pw:1") .. '"},' ..
-        '"https://index.docker.io/v1/":{"username":"bob","password":"hub"}}}')}}
-    end
-    return nil, "not found"
-  end,
-  get = function() return nil, "not found" end,
-}
-
--- Loads mynode as vk would: its folder first on package.path (its
--- providers/mynode/*.lua modules), and a fresh copy of those modules each
--- time, so a second load is a restarted provider, not the same one.
-local function load_mynode(config)
-  package.loaded["vk.kube"] = fake_kube
-  local dir = config.mynode:match("^(.*)/[^/]*$") or "."
-  if not package.path:find(dir .. "/?.lua;", 1, true) then package.path = dir .. "/?.lua;" .. package.path end
-  for name in pairs(package.loaded) do
-    if name:match("^mynode%.") then package.loaded[name] = nil end
-  end
-  return assert(loadfile(config.mynode))()
-end
+mock.kube {fn = "get_configmap", path = "/api/v1/namespaces/vk-test/configmaps/app-config",
+           object = {data = {["app.conf"] = "color=blue\n", ["nested"] = "n"}}}
+mock.kube {fn = "get_secret", path = "/api/v1/namespaces/vk-test/secrets/app-secret",
+           object = {data = {password = b64encode("s3cr3t!")}}}
+mock.kube {fn = "get_secret", path = "/api/v1/namespaces/vk-test/secrets/regcred", object = {
+  type = "kubernetes.io/dockerconfigjson", data = {[".dockerconfigjson"] = b64encode(
+    '{"auths":{"registry.example.com:5000":{"auth":"' .. b64encode("alice:pw:1") .. '"},' ..
+    '"https://index.docker.io/v1/":{"username":"bob","password":"hub"}}}')}}}
+mock.kube {} -- anything else: not found
 
 local function pod(name, spec, extra)
   local p = {
@@ -58,11 +46,11 @@ local function pod(name, spec, extra)
   return p
 end
 
-local function wait_for(M, p, pred, ms)
+local function wait_for(p, pred, ms)
   local deadline = timer.now_ms() + (ms or 10000)
   local st
   repeat
-    st = M.get_pod_status(p.metadata.namespace, p.metadata.name)
+    st = pods.status(p.metadata.namespace, p.metadata.name)
     if st and pred(st) then return st end
     timer.sleep(100)
   until timer.now_ms() > deadline
@@ -78,31 +66,23 @@ local function exec(id, script)
   return cri.exec_sync{container_id = id, cmd = {"sh", "-c", script}, timeout = 10}
 end
 
-function P.init(config)
-  config.runtime_endpoint = os.getenv("VK_CRI_ENDPOINT")
-  local image = os.getenv("BUSYBOX_IMAGE")
-  local tmp = os.getenv("TEST_TMP")
-  cri.set_endpoint(config.runtime_endpoint)
-  local mcfg = {runtime_endpoint = config.runtime_endpoint, log_root = tmp .. "/podlogs",
-                pod_root = tmp .. "/pods", sync_ms = 200, node_ip = "127.0.0.1",
-                cluster_dns = {"10.96.0.10"}}
-  local node = {metadata = {name = "vk-mynode-test"}}
-  local M = load_mynode(config)
-  M.init(mcfg, node)
+describe("mynode against containerd", function()
+  local mynode = provider.load(mynode_file, mcfg, {node = {metadata = {name = "vk-mynode-test"}}})
+  local M, node = mynode.module, mynode.node
   local mine = {filter = {label_selector = {["vk.io/node"] = "vk-mynode-test"}}}
 
-  check("imagePullSecrets give the matching registry's credentials", function()
+  it("imagePullSecrets give the matching registry's credentials", function()
     local p = pod("auth", {containers = {}, imagePullSecrets = {{name = "missing"}, {name = "regcred"}}})
     local a = M.pull_auth_for(p, "registry.example.com:5000/team/app:1")
     expect(a and a.username == "alice" and a.password == "pw:1", json.encode(a or {}))
     local h = M.pull_auth_for(p, "busybox:1.35")
     expect(h and h.username == "bob" and h.password == "hub", json.encode(h or {}))
-    expect(M.pull_auth_for(p, "quay.io/x/y:1") == nil)
+    expect(M.pull_auth_for(p, "quay.io/x/y:1") == nil):to_be_truthy()
   end)
 
-  check("init fills the node's capacity and runtime version", function()
+  it("init fills the node's capacity and runtime version", function()
     expect(node.status.capacity.pods == "110", json.encode(node.status))
-    expect(node.status.nodeInfo.containerRuntimeVersion:match("^containerd://"))
+    expect(node.status.nodeInfo.containerRuntimeVersion:match("^containerd://")):to_be_truthy()
   end)
 
   local web = pod("web", {
@@ -119,17 +99,17 @@ function P.init(config)
                {name = "sec", secret = {secretName = "app-secret"}}},
   })
   local web_st
-  check("a pod reaches Running with its container running and ready", function()
-    M.create_pod(web)
-    web_st = wait_for(M, web, function(s) return s.phase == "Running" and s.containerStatuses[1].ready end)
+  it("a pod reaches Running with its container running and ready", function()
+    expect(pods.create(web), "create_pod")
+    web_st = wait_for(web, function(s) return s.phase == "Running" and s.containerStatuses[1].ready end)
     local ready
     for _, c in ipairs(web_st.conditions) do if c.type == "Ready" then ready = c.status end end
     expect(ready == "True", "Ready " .. tostring(ready))
     expect(web_st.podIP and web_st.podIP:match("^10%.88%."), tostring(web_st.podIP))
-    expect(web_st.hostIP == "127.0.0.1")
+    expect(web_st.hostIP == "127.0.0.1"):to_be_truthy()
   end)
 
-  check("env, $(VAR) expansion, workingDir and volumes are visible inside (ExecSync)", function()
+  it("env, $(VAR) expansion, workingDir and volumes are visible inside (ExecSync)", function()
     local id = cid(web_st)
     local r = exec(id, 'echo "$GREETING"; pwd; cat /etc/app/app.conf; cat /etc/sec/password; ' ..
                        'touch /cache/ok && echo writable; cat /etc/resolv.conf | grep -c 10.96.0.10')
@@ -138,27 +118,27 @@ function P.init(config)
     expect(rr.stdout == "ro\n", "configMap volume is read-only: " .. rr.stdout)
   end)
 
-  check("resource limits reach the container's cgroup", function()
+  it("resource limits reach the container's cgroup", function()
     local st = cri.container_status{container_id = cid(web_st)}.status
     local lim = st.resources and st.resources.linux
     expect(lim and lim.memory_limit_in_bytes == 64 << 20 and lim.cpu_quota == 50000 and
            lim.cpu_shares == 256, json.encode(lim or {}))
   end)
 
-  check("container logs come from the CRI log file", function()
+  it("container logs come from the CRI log file", function()
     local logs
     for _ = 1, 50 do
-      logs = M.container_logs("vk-test", "web", "app", {})
+      logs = pods.call("container_logs", "vk-test", "web", "app", {})
       if logs ~= "" then break end
       timer.sleep(100)
     end
     expect(logs == "hello world from web\n", ("%q"):format(logs))
-    local ts = M.container_logs("vk-test", "web", "app", {timestamps = true})
+    local ts = pods.call("container_logs", "vk-test", "web", "app", {timestamps = true})
     expect(ts:match("^%d%d%d%d%-%d%d%-%d%dT%S+ hello world"), ts)
   end)
 
-  check("stats_summary reports the pod's containers with CPU and memory", function()
-    local sum = M.stats_summary()
+  it("stats_summary reports the pod's containers with CPU and memory", function()
+    local sum = pods.call("stats_summary")
     local found
     for _, p in ipairs(sum.pods) do
       if p.podRef.uid == web.metadata.uid then found = p end
@@ -167,12 +147,12 @@ function P.init(config)
            found.containers[1].cpu.usageCoreNanoSeconds > 0, json.encode(sum))
   end)
 
-  check("the sandbox carries the pod's labels, hostname and DNS", function()
+  it("the sandbox carries the pod's labels, hostname and DNS", function()
     local items = cri.list_pod_sandbox{filter = {label_selector = {["io.kubernetes.pod.uid"] = web.metadata.uid}}}.items
     expect(#items == 1, #items)
     local sb = items[1]
     expect(sb.labels["io.kubernetes.pod.namespace"] == "vk-test" and sb.labels["io.kubernetes.pod.name"] == "web" and
-           sb.labels.app == "web" and sb.labels["vk.io/node"] == "vk-mynode-test")
+           sb.labels.app == "web" and sb.labels["vk.io/node"] == "vk-mynode-test", json.encode(sb.labels))
     local h = exec(cid(web_st), "hostname")
     expect(h.stdout == "web\n", h.stdout)
   end)
@@ -186,9 +166,9 @@ function P.init(config)
                    volumeMounts = {{name = "work", mountPath = "/work"}}}},
     volumes = {{name = "work", emptyDir = {}}},
   })
-  check("init containers run to completion in order before the containers", function()
-    M.create_pod(init)
-    local st = wait_for(M, init, function(s) return s.phase == "Running" and s.containerStatuses[1].ready end)
+  it("init containers run to completion in order before the containers", function()
+    expect(pods.create(init), "create_pod")
+    local st = wait_for(init, function(s) return s.phase == "Running" and s.containerStatuses[1].ready end)
     expect(st.initContainerStatuses[1].state.terminated.reason == "Completed" and
            st.initContainerStatuses[2].state.terminated.exitCode == 0, json.encode(st.initContainerStatuses))
     local r = exec(cid(st), "cat /work/x")
@@ -199,20 +179,20 @@ function P.init(config)
                                 containers = {{name = "c", image = image, command = {"sleep", "3600"},
     readinessProbe = {exec = {command = {"test", "-f", "/tmp/ready"}}, periodSeconds = 1, failureThreshold = 1},
     livenessProbe = {exec = {command = {"sh", "-c", "test ! -f /tmp/die"}}, periodSeconds = 1, failureThreshold = 2}}}})
-  check("a readiness probe gates ready; a failing liveness probe restarts the container", function()
-    M.create_pod(probed)
-    wait_for(M, probed, function(s) return s.phase == "Running" and s.containerStatuses[1].started end)
+  it("a readiness probe gates ready; a failing liveness probe restarts the container", function()
+    expect(pods.create(probed), "create_pod")
+    wait_for(probed, function(s) return s.phase == "Running" and s.containerStatuses[1].started end)
     timer.sleep(1500)
-    local st = M.get_pod_status("vk-test", "probed")
+    local st = pods.status("vk-test", "probed")
     expect(not st.containerStatuses[1].ready, "not ready before the probe passes")
     local id = cid(st)
     exec(id, "touch /tmp/ready")
-    st = wait_for(M, probed, function(s) return s.containerStatuses[1].ready end, 5000)
+    st = wait_for(probed, function(s) return s.containerStatuses[1].ready end, 5000)
     local ready
     for _, c in ipairs(st.conditions) do if c.type == "Ready" then ready = c.status end end
     expect(ready == "True", "pod Ready " .. tostring(ready))
     exec(id, "touch /tmp/die")
-    st = wait_for(M, probed, function(s)
+    st = wait_for(probed, function(s)
       local c = s.containerStatuses[1]
       return c.restartCount == 1 and c.state.running ~= nil
     end, 15000)
@@ -220,9 +200,9 @@ function P.init(config)
   end)
 
   local crash = pod("crash", {containers = {{name = "c", image = image, command = {"sh", "-c", "exit 1"}}}})
-  check("exit 1 under Always restarts with a growing restartCount and CrashLoopBackOff", function()
-    M.create_pod(crash)
-    local st = wait_for(M, crash, function(s)
+  it("exit 1 under Always restarts with a growing restartCount and CrashLoopBackOff", function()
+    expect(pods.create(crash), "create_pod")
+    local st = wait_for(crash, function(s)
       local c = s.containerStatuses[1]
       return c.restartCount >= 1 and c.state.waiting and c.state.waiting.reason == "CrashLoopBackOff"
     end, 15000)
@@ -234,60 +214,60 @@ function P.init(config)
                             containers = {{name = "c", image = image, command = {"sh", "-c", "exit 0"}}}})
   local fail = pod("fail", {restartPolicy = "Never",
                             containers = {{name = "c", image = image, command = {"sh", "-c", "exit 3"}}}})
-  check("exit 0 under Never gives Succeeded, exit 3 gives Failed", function()
-    M.create_pod(once)
-    M.create_pod(fail)
-    local s1 = wait_for(M, once, function(s) return s.phase == "Succeeded" end)
-    local s2 = wait_for(M, fail, function(s) return s.phase == "Failed" end)
-    expect(s1.containerStatuses[1].state.terminated.reason == "Completed")
-    expect(s2.containerStatuses[1].state.terminated.exitCode == 3 and s2.containerStatuses[1].restartCount == 0)
+  it("exit 0 under Never gives Succeeded, exit 3 gives Failed", function()
+    expect(pods.create(once), "create_pod")
+    expect(pods.create(fail), "create_pod")
+    local s1 = wait_for(once, function(s) return s.phase == "Succeeded" end)
+    local s2 = wait_for(fail, function(s) return s.phase == "Failed" end)
+    expect(s1.containerStatuses[1].state.terminated.reason):to_be("Completed")
+    expect(s2.containerStatuses[1].state.terminated.exitCode):to_be(3)
+    expect(s2.containerStatuses[1].restartCount):to_be(0)
   end)
 
   local bad = pod("badimage", {containers = {{name = "c", image = "vk.invalid/none:1"}}})
-  check("a missing image shows ErrImagePull, then ImagePullBackOff, and is retried", function()
-    M.create_pod(bad) -- accepted: the pull is retried with backoff
-    local st = M.get_pod_status("vk-test", "badimage")
+  it("a missing image shows ErrImagePull, then ImagePullBackOff, and is retried", function()
+    expect(pods.create(bad), "create_pod") -- accepted: the pull is retried with backoff
+    local st = pods.status("vk-test", "badimage")
     expect(st.phase == "Pending" and st.containerStatuses[1].state.waiting.reason == "ErrImagePull", json.encode(st))
     timer.sleep(2200)
-    st = M.get_pod_status("vk-test", "badimage")
+    st = pods.status("vk-test", "badimage")
     expect(st.containerStatuses[1].state.waiting.reason == "ImagePullBackOff", json.encode(st))
   end)
 
   local late = pod("late", {restartPolicy = "Never",
                             containers = {{name = "c", image = image, command = {"sh", "-c", "exit 0"}}}})
-  check("the supervisor keeps driving other pods while one waits for its image", function()
-    M.create_pod(late)
-    wait_for(M, late, function(s) return s.phase == "Succeeded" end)
+  it("the supervisor keeps driving other pods while one waits for its image", function()
+    expect(pods.create(late), "create_pod")
+    wait_for(late, function(s) return s.phase == "Succeeded" end)
   end)
 
   local host = pod("hostnet", {hostNetwork = true,
                                containers = {{name = "c", image = image, command = {"sleep", "3600"},
                                               ports = {{containerPort = 8080, hostPort = 18080}}}}})
-  check("a hostNetwork pod runs and reports the node IP", function()
-    M.create_pod(host)
-    local st = wait_for(M, host, function(s) return s.phase == "Running" end)
+  it("a hostNetwork pod runs and reports the node IP", function()
+    expect(pods.create(host), "create_pod")
+    local st = wait_for(host, function(s) return s.phase == "Running" end)
     expect(st.podIP == "127.0.0.1", tostring(st.podIP))
   end)
 
-  check("get_pods lists every pod with its status", function()
+  it("get_pods lists every pod with its status", function()
     local names = {}
-    for _, p in ipairs(M.get_pods()) do names[p.metadata.name] = p.status.phase end
+    for _, p in ipairs(pods.list()) do names[p.metadata.name] = p.status.phase end
     expect(names.web == "Running" and names.initp == "Running" and names.once == "Succeeded" and
            names.badimage == "Pending", json.encode(names))
   end)
 
-  check("a restarted provider re-adopts its pods and recreates nothing", function()
+  it("a restarted provider re-adopts its pods and recreates nothing", function()
     local before = cri.list_containers(mine).containers
     M.stop()
-    local M2 = load_mynode(config)
-    M2.init(mcfg, {metadata = {name = "vk-mynode-test"}})
+    local M2 = provider.load(mynode_file, mcfg, {node = {metadata = {name = "vk-mynode-test"}}}).module
     local names = {}
-    for _, p in ipairs(M2.get_pods()) do names[p.metadata.name] = p end
+    for _, p in ipairs(pods.list()) do names[p.metadata.name] = p end
     expect(names.web and names.web.metadata.uid == web.metadata.uid, "web re-adopted")
     -- create_pod for a pod it already runs (the core's start-up reconcile) is a no-op
-    M2.create_pod(web)
+    expect(pods.create(web), "create_pod")
     timer.sleep(600) -- a few supervisor rounds
-    local st = M2.get_pod_status("vk-test", "web")
+    local st = pods.status("vk-test", "web")
     expect(st.phase == "Running" and cid(st) == cid(web_st), json.encode(st))
     local after = cri.list_containers(mine).containers
     local ids = {}
@@ -300,10 +280,10 @@ function P.init(config)
     M = M2
   end)
 
-  check("a dead sandbox is re-created and its containers restart with their count going on", function()
+  it("a dead sandbox is re-created and its containers restart with their count going on", function()
     local sb = cri.list_pod_sandbox{filter = {label_selector = {["io.kubernetes.pod.uid"] = web.metadata.uid}}}.items[1]
     cri.stop_pod_sandbox{pod_sandbox_id = sb.id}
-    local st = wait_for(M, web, function(s)
+    local st = wait_for(web, function(s)
       local c = s.containerStatuses[1]
       return s.phase == "Running" and c.ready and c.restartCount == 1 and cid(s) ~= cid(web_st)
     end, 15000)
@@ -313,26 +293,22 @@ function P.init(config)
     expect(r.stdout == "color=blue\n", "volumes survive: " .. r.stdout)
   end)
 
-  check("delete_pod stops and removes everything, honouring the grace period", function()
+  it("delete_pod stops and removes everything, honouring the grace period", function()
     local t0 = timer.now_ms()
     -- `sleep` as PID 1 ignores SIGTERM: the grace period (1 s) ends with SIGKILL.
     web.metadata.deletionGracePeriodSeconds = 1
-    M.delete_pod(web)
+    expect(pods.delete(web), "delete_pod")
     local took = timer.now_ms() - t0
     -- not before the 1 s grace period; far sooner than the default 30 s
     expect(took >= 900 and took < 20000, "took " .. took .. " ms")
-    for _, p in ipairs{init, probed, crash, once, fail, bad, late, host} do M.delete_pod(p) end
+    for _, p in ipairs{init, probed, crash, once, fail, bad, late, host} do
+      expect(pods.delete(p), "delete_pod")
+    end
     expect(#cri.list_pod_sandbox(mine).items == 0, "sandboxes left")
     expect(#cri.list_containers(mine).containers == 0, "containers left")
-    expect(M.get_pod_status("vk-test", "web") == nil)
+    expect(pods.status("vk-test", "web")):to_be_nil()
     local app_conf = tmp .. "/pods/" .. web.metadata.uid .. "/volumes/kubernetes.io~configmap/cfg/app.conf"
     expect(require("vk.fs").read_file(app_conf) == nil, "volumes removed")
+    M.stop() -- its supervisor and timers
   end)
-  M.stop()
-end
-
-P.get_pods = T.results
-function P.create_pod() end
-function P.delete_pod() end
-function P.get_pod_status() return nil end
-return P
+end)
