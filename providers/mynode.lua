@@ -13,6 +13,7 @@
 --   cluster_domain:   cluster.local
 --   sync_ms:          1000                   how often containers are supervised
 --   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}
+--   allowed_unsafe_sysctls: ["kernel.msg*", "net.core.somaxconn"]  beyond kubelet's safe set
 --
 -- How it works.  create_pod pulls the images (per imagePullPolicy, with the
 -- pod's imagePullSecrets; a failed pull is retried with backoff, shown as
@@ -33,6 +34,10 @@
 --   images.lua      pull policy and imagePullSecrets
 --   volumes.lua     emptyDir, hostPath, configMap, secret, downwardAPI, projected
 --   cri_config.lua  the CRI's sandbox and container configs
+--   hosts.lua       the pod's hostname and /etc/hosts
+--   security.lua    runAsUser/Group, groups, runAsNonRoot
+--   sysctls.lua     securityContext.sysctls: kubelet's allowlist and admission
+--   ephemeral.lua   ephemeral containers (kubectl debug)
 --   containers.lua  starting and restarting containers: sync_pod
 --   probes.lua      readiness and liveness probes
 --   status.lua      the pod status, pushed when it changes
@@ -43,7 +48,7 @@
 --
 -- Probes: exec and httpGet readiness/liveness (tcpSocket, grpc and startup
 -- probes are not run; they count as passing).
--- Not supported (yet): lifecycle hooks, ephemeral containers, kubectl
+-- Not supported (yet): lifecycle hooks, kubectl
 -- exec/attach/port-forward, PVC volumes, service account tokens (projected
 -- volumes get ca.crt when readable and the namespace file, no token).
 local cri = require "vk.cri"
@@ -53,11 +58,15 @@ local timer = require "vk.timer"
 local C = require "mynode.common"
 local containers = require "mynode.containers"
 local cri_config = require "mynode.cri_config"
+local ephemeral = require "mynode.ephemeral"
+local fs = require "vk.fs"
+local hosts = require "mynode.hosts"
 local images = require "mynode.images"
 local logs = require "mynode.logs"
 local recovery = require "mynode.recovery"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
+local sysctls = require "mynode.sysctls"
 local volumes = require "mynode.volumes"
 
 local P = {name = "mynode"}
@@ -65,6 +74,9 @@ local P = {name = "mynode"}
 local cfg, S = C.cfg, C.state
 
 local PULL_BACKOFF_BASE_MS, PULL_BACKOFF_MAX_MS = 10000, 300000
+
+-- The sysctls pods may set (init builds it from the config and the kernel).
+local sysctl_allow = sysctls.allowlist(nil, nil)
 
 -- Pulls the images, sets up the volumes and runs the sandbox.  A failed
 -- pull is kubelet's ErrImagePull: it shows in the container's waiting
@@ -102,6 +114,7 @@ local function try_create(rec)
     rec.sandbox_id = cri.run_pod_sandbox{config = rec.sbcfg}.pod_sandbox_id
     local st = cri.pod_sandbox_status{pod_sandbox_id = rec.sandbox_id}.status
     rec.ip = st.network and st.network.ip ~= "" and st.network.ip or nil
+    hosts.write(rec)
   end)
   if not ok then
     rec.state = "images" -- a retry starts over
@@ -193,6 +206,8 @@ function P.init(config, node)
   for k, v in pairs(config or {}) do cfg[k] = v end
   if type(cfg.cluster_dns) == "string" then cfg.cluster_dns = {cfg.cluster_dns} end
   if cfg.runtime_endpoint then cri.set_endpoint(cfg.runtime_endpoint) end
+  local kernel = fs.read_file("/proc/sys/kernel/osrelease")
+  sysctl_allow = sysctls.allowlist(kernel, cfg.allowed_unsafe_sysctls)
   S.node_name = (node and node.metadata and node.metadata.name) or S.node_name
   if node then
     node.status = node.status or {}
@@ -248,6 +263,15 @@ function P.create_pod(pod)
     S.pods[key] = rec
   end
   rec.pod = pod
+  -- kubelet's admission: a pod with a sysctl not allowed never runs.
+  local rejected = sysctls.admit(sysctl_allow, pod)
+  if rejected then
+    rec.state, rec.rejected = "rejected", rejected
+    C.event(rec, "Warning", rejected.reason, rejected.message)
+    log.warn("%s: rejected: %s", key, rejected.message)
+    status.publish(rec)
+    return
+  end
   rec.lock:acquire()
   local ok, created = pcall(try_create, rec)
   rec.lock:release()
@@ -260,6 +284,10 @@ function P.update_pod(pod)
   local rec = S.pods[C.key_of(pod.metadata.namespace, pod.metadata.name)]
   if rec and rec.uid == pod.metadata.uid then
     rec.pod.metadata.labels, rec.pod.metadata.annotations = pod.metadata.labels, pod.metadata.annotations
+    if pod.spec.ephemeralContainers then
+      ephemeral.update(rec, pod)
+      containers.sync_pod(rec)
+    end
   end
 end
 
