@@ -59,7 +59,6 @@ local C = require "mynode.common"
 local containers = require "mynode.containers"
 local cri_config = require "mynode.cri_config"
 local ephemeral = require "mynode.ephemeral"
-local fs = require "vk.fs"
 local hosts = require "mynode.hosts"
 local images = require "mynode.images"
 local logs = require "mynode.logs"
@@ -206,8 +205,10 @@ function P.init(config, node)
   for k, v in pairs(config or {}) do cfg[k] = v end
   if type(cfg.cluster_dns) == "string" then cfg.cluster_dns = {cfg.cluster_dns} end
   if cfg.runtime_endpoint then cri.set_endpoint(cfg.runtime_endpoint) end
-  local kernel = fs.read_file("/proc/sys/kernel/osrelease")
-  sysctl_allow = sysctls.allowlist(kernel, cfg.allowed_unsafe_sysctls)
+  -- The node's kernel (uname, as the core reports it): kubelet leaves out
+  -- the safe sysctls it does not namespace yet.
+  local info = node and node.status and node.status.nodeInfo
+  sysctl_allow = sysctls.allowlist(info and info.kernelVersion, cfg.allowed_unsafe_sysctls)
   S.node_name = (node and node.metadata and node.metadata.name) or S.node_name
   if node then
     node.status = node.status or {}
