@@ -7,7 +7,7 @@
  *      and container resources (resourceFieldRef).
  * for init containers, containers and ephemeral containers alike.  envFrom
  * keys are taken as they are (prefix + key), under kubelet 1.34+'s relaxed
- * name rule: "data-1" is a name. 
+ * name rule: "data-1" is a name.
  * A missing mandatory reference fails the whole pod with kubelet's message;
  * an optional one is skipped. */
 #include <ctype.h>
@@ -391,7 +391,8 @@ static int container_env(env_job *j, cJSON *c, char **err)
 				add_env(out, name, val ? val : "");
 				free(val);
 			} else {
-				vk_warn(SUB, "%s/%s: envFrom %s \"%s\": \"%s\" is not an environment variable name "
+				vk_warn(SUB,
+				        "%s/%s: envFrom %s \"%s\": \"%s\" is not an environment variable name "
 				        "(printable ASCII but '='); skipped",
 				        pod_ns(j), vk_json_str(j->pod, "metadata.name"), cm ? "configmap" : "secret",
 				        cm ? cm : sec, name);

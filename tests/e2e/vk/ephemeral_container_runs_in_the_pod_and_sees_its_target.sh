@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # Ephemeral containers as kubelet 1.35 runs them: `kubectl debug POD
 # --image=... --target=c -- CMD` adds one through the ephemeralcontainers
 # subresource; vk hands the change to mynode (with its env resolved), which
@@ -7,11 +8,13 @@
 # the target's process.  status.ephemeralContainerStatuses reports it,
 # terminated with its exit code, and it is not restarted.  One without a
 # target has its own process namespace.  The pod's own container is left as
-# it was.
+# it was.  One added while vk is stopped runs once vk is back (the re-adopted
+# pod's ephemeral containers are handed over), and those that ran already
+# are not started again.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 8
+tap_plan 11
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
@@ -74,4 +77,17 @@ tap_is "$(cri logs "${solo_cid#containerd://}" 2>&1)" "who=debugger
 0" "without a target it has its own PID namespace; its env is resolved from the ConfigMap"
 tap_is "$(cri ps -q --label "io.kubernetes.pod.uid=$uid" --name '^c$' --state Running | head -n 1)" "$app_cid" \
 	"the pod's own container kept running, untouched"
+
+# One added while vk is down.
+vk_stop "$vk_pid" || tap_bail "vk did not stop cleanly: $(tail -5 "$tmp/vk.log")"
+k -n "$ns" debug app --image="$BUSYBOX_IMAGE" --container=late -- sh -c 'echo late' >/dev/null 2>&1 ||
+	tap_bail "kubectl debug (late) failed"
+vk_start vk "$node" "$VK_ROOT/providers/mynode.lua" --provider-config "$tmp/mynode.yaml" --status-interval 1000
+late_done() { [[ $(estate late .state.terminated.reason) == Completed ]]; }
+if wait_until 60 late_done; then tap_pass "one added while vk was stopped runs when vk is back"
+else tap_fail "one added while vk was stopped runs when vk is back" "$(k -n "$ns" get pod app -o jsonpath='{.status}')" "$(vk_log_tail vk 15)"; fi
+late_cid=$(estate late .containerID)
+tap_is "$(cri logs "${late_cid#containerd://}" 2>&1)" "late" "its output is in its log"
+count() { cri ps -a -q --label "io.kubernetes.pod.uid=$uid" --name "^$1\$" | wc -l; }
+tap_is "$(count dbg) $(count solo) $(count c)" "1 1 1" "after the restart nothing ran again"
 tap_done
