@@ -278,7 +278,10 @@ function P.create_pod(pod)
   rec.lock:release()
   if not ok then error(created, 0) end
   -- Init containers, then containers: the first step runs now.
-  if created then containers.sync_pod(rec) end
+  if created then
+    ephemeral.update(rec, pod)
+    containers.sync_pod(rec)
+  end
 end
 
 function P.update_pod(pod)

@@ -11,18 +11,19 @@ local C = require "mynode.common"
 
 local M = {}
 
--- update_pod: takes the new ephemeral containers and pulls their images
--- (per imagePullPolicy, with the pod's imagePullSecrets).  A failed pull
--- shows as ErrImagePull in the container's status and is tried again at
--- the next update.
+-- update_pod (and create_pod, for a pod debugged before it came here):
+-- takes the ephemeral containers and pulls the images not pulled yet (per
+-- imagePullPolicy, with the pod's imagePullSecrets).  A failed pull shows
+-- as ErrImagePull in the container's status and is tried again at the next
+-- update; the pod's other containers go on.
 function M.update(rec, pod)
   local list = pod.spec.ephemeralContainers
   if not list or #list == 0 then return end
-  local known = {}
-  for _, c in ipairs(rec.pod.spec.ephemeralContainers or {}) do known[c.name] = true end
+  rec.eph_pulled = rec.eph_pulled or {}
   for _, c in ipairs(list) do
-    if not known[c.name] or rec.image_errors[c.name] then
-      local e = images.ensure(c, function() return images.pull_auth(rec, c.image) end)
+    if not rec.eph_pulled[c.name] or rec.image_errors[c.name] then
+      local e = images.ensure(c, function() return images.pull_auth(rec, c.image) end) -- raises: retried
+      rec.eph_pulled[c.name] = true
       rec.image_errors[c.name] = nil
       if e then
         e.at = timer.now_ms()

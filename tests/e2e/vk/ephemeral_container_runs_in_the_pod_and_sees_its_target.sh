@@ -7,14 +7,14 @@
 # container (CRI NamespaceMode TARGET): its output (read from its log) lists
 # the target's process.  status.ephemeralContainerStatuses reports it,
 # terminated with its exit code, and it is not restarted.  One without a
-# target has its own process namespace.  The pod's own container is left as
-# it was.  One added while vk is stopped runs once vk is back (the re-adopted
+# target has its own process namespace; one whose image cannot be pulled
+# waits with ErrImagePull.  The pod's own container is left as it was.  One added while vk is stopped runs once vk is back (the re-adopted
 # pod's ephemeral containers are handed over), and those that ran already
 # are not started again.
 # shellcheck source-path=SCRIPTDIR/..
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 11
+tap_plan 13
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
@@ -77,6 +77,17 @@ tap_is "$(cri logs "${solo_cid#containerd://}" 2>&1)" "who=debugger
 0" "without a target it has its own PID namespace; its env is resolved from the ConfigMap"
 tap_is "$(cri ps -q --label "io.kubernetes.pod.uid=$uid" --name '^c$' --state Running | head -n 1)" "$app_cid" \
 	"the pod's own container kept running, untouched"
+
+# One whose image cannot be pulled: it waits with ErrImagePull (then
+# ImagePullBackOff); the pod goes on running.
+k -n "$ns" debug app --image=registry.invalid/nope:1.0 --container=nopull -- true >/dev/null 2>&1 ||
+	tap_bail "kubectl debug (nopull) failed"
+pull_failed() { [[ $(estate nopull .state.waiting.reason) == @(ErrImagePull|ImagePullBackOff) ]]; }
+if wait_until 60 pull_failed; then tap_pass "an ephemeral container whose image cannot be pulled waits with ErrImagePull"
+else tap_fail "an ephemeral container whose image cannot be pulled waits with ErrImagePull" \
+	"$(k -n "$ns" get pod app -o jsonpath='{.status.ephemeralContainerStatuses}')" "$(vk_log_tail vk 15)"; fi
+tap_is "$(pod_phase app) $(cri ps -q --label "io.kubernetes.pod.uid=$uid" --name '^c$' --state Running | head -n 1)" \
+	"Running $app_cid" "and the pod goes on running"
 
 # One added while vk is down.
 vk_stop "$vk_pid" || tap_bail "vk did not stop cleanly: $(tail -5 "$tmp/vk.log")"
