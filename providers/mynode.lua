@@ -17,6 +17,7 @@
 --   token_refresh_fraction: 0.8              a token is renewed past this part of its lifetime
 --   token_max_age_s:  86400                  ... or at this age
 --   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}
+--   allowed_unsafe_sysctls: ["kernel.msg*", "net.core.somaxconn"]  beyond kubelet's safe set
 --
 -- How it works.  create_pod pulls the images (per imagePullPolicy, with the
 -- pod's imagePullSecrets; a failed pull is retried with backoff, shown as
@@ -37,6 +38,10 @@
 --   images.lua      pull policy and imagePullSecrets
 --   volumes.lua     the pod's volumes; one module per kind in mynode/volumes/
 --   cri_config.lua  the CRI's sandbox and container configs
+--   hosts.lua       the pod's hostname and /etc/hosts
+--   security.lua    runAsUser/Group, groups, runAsNonRoot
+--   sysctls.lua     securityContext.sysctls: kubelet's allowlist and admission
+--   ephemeral.lua   ephemeral containers (kubectl debug)
 --   containers.lua  starting and restarting containers: sync_pod
 --   probes.lua      startup, readiness and liveness probes (handlers.lua runs them)
 --   status.lua      the pod status, pushed when it changes
@@ -50,8 +55,10 @@
 -- namespace, netns.lua), postStart/preStop hooks (hooks.lua), sidecars
 -- (sidecars.lua), termination messages (termination.lua),
 -- activeDeadlineSeconds (deadline.lua), stopping in order (stopping.lua).
--- Not supported (yet): ephemeral containers, kubectl
--- exec/attach/port-forward; PVCs only on local and hostPath volumes.
+-- Ephemeral containers (ephemeral.lua), /etc/hosts and the hostname
+-- (hosts.lua), security contexts (security.lua), sysctls (sysctls.lua).
+-- Not supported (yet): kubectl exec/attach/port-forward; PVCs only on
+-- local and hostPath volumes.
 local cri = require "vk.cri"
 local k8s = require "vk.k8s"
 local log = require "vk.log"
@@ -59,12 +66,15 @@ local timer = require "vk.timer"
 local C = require "mynode.common"
 local containers = require "mynode.containers"
 local cri_config = require "mynode.cri_config"
+local ephemeral = require "mynode.ephemeral"
+local hosts = require "mynode.hosts"
 local images = require "mynode.images"
 local logs = require "mynode.logs"
 local recovery = require "mynode.recovery"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
 local stopping = require "mynode.stopping"
+local sysctls = require "mynode.sysctls"
 local volumes = require "mynode.volumes"
 
 local P = {name = "mynode"}
@@ -72,6 +82,9 @@ local P = {name = "mynode"}
 local cfg, S = C.cfg, C.state
 
 local PULL_BACKOFF_BASE_MS, PULL_BACKOFF_MAX_MS = 10000, 300000
+
+-- The sysctls pods may set (init builds it from the config and the kernel).
+local sysctl_allow = sysctls.allowlist(nil, nil)
 
 -- Pulls the images, sets up the volumes and runs the sandbox.  A failed
 -- pull is kubelet's ErrImagePull: it shows in the container's waiting
@@ -109,6 +122,7 @@ local function try_create(rec)
     rec.sandbox_id = cri.run_pod_sandbox{config = rec.sbcfg}.pod_sandbox_id
     local st = cri.pod_sandbox_status{pod_sandbox_id = rec.sandbox_id}.status
     rec.ip = st.network and st.network.ip ~= "" and st.network.ip or nil
+    hosts.write(rec)
   end)
   if not ok then
     rec.state = "images" -- a retry starts over
@@ -200,6 +214,10 @@ function P.init(config, node)
   for k, v in pairs(config or {}) do cfg[k] = v end
   if type(cfg.cluster_dns) == "string" then cfg.cluster_dns = {cfg.cluster_dns} end
   if cfg.runtime_endpoint then cri.set_endpoint(cfg.runtime_endpoint) end
+  -- The node's kernel (uname, as the core reports it): kubelet leaves out
+  -- the safe sysctls it does not namespace yet.
+  local info = node and node.status and node.status.nodeInfo
+  sysctl_allow = sysctls.allowlist(info and info.kernelVersion, cfg.allowed_unsafe_sysctls)
   S.node_name = (node and node.metadata and node.metadata.name) or S.node_name
   if node then
     node.status = node.status or {}
@@ -258,18 +276,34 @@ function P.create_pod(pod)
     S.pods[key] = rec
   end
   rec.pod = pod
+  -- kubelet's admission: a pod with a sysctl not allowed never runs.
+  local rejected = sysctls.admit(sysctl_allow, pod)
+  if rejected then
+    rec.state, rec.rejected = "rejected", rejected
+    C.event(rec, "Warning", rejected.reason, rejected.message)
+    log.warn("%s: rejected: %s", key, rejected.message)
+    status.publish(rec)
+    return
+  end
   rec.lock:acquire()
   local ok, created = pcall(try_create, rec)
   rec.lock:release()
   if not ok then error(created, 0) end
   -- Init containers, then containers: the first step runs now.
-  if created then containers.sync_pod(rec) end
+  if created then
+    ephemeral.update(rec, pod)
+    containers.sync_pod(rec)
+  end
 end
 
 function P.update_pod(pod)
   local rec = S.pods[C.key_of(pod.metadata.namespace, pod.metadata.name)]
   if rec and rec.uid == pod.metadata.uid then
     rec.pod.metadata.labels, rec.pod.metadata.annotations = pod.metadata.labels, pod.metadata.annotations
+    if pod.spec.ephemeralContainers then
+      ephemeral.update(rec, pod)
+      containers.sync_pod(rec)
+    end
   end
 end
 

@@ -40,6 +40,10 @@ typedef void (*vk_env_cb)(cJSON *pod, int err, const char *errmsg, void *ud);
  * resourceFieldRef to an unset limit gives, as kubelet does. */
 int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, const cJSON *allocatable,
                        vk_informer *services, bool read_events, vk_env_cb cb, void *ud);
+/* Whether `name` is a valid environment variable name under kubelet 1.34+'s
+ * relaxed rule: printable ASCII except '=', not empty ("data-1", "a.b",
+ * "1x" are fine). */
+bool vk_pod_env_name_valid(const char *name);
 /* $(VAR) expansion as kubelet does it; pure, for the unit tests.  Caller frees. */
 char *vk_pod_env_expand(const char *s, const cJSON *defined_env);
 

@@ -8,8 +8,11 @@ local timer = require "vk.timer"
 local C = require "mynode.common"
 local cri_config = require "mynode.cri_config"
 local deadline = require "mynode.deadline"
+local ephemeral = require "mynode.ephemeral"
 local hooks = require "mynode.hooks"
+local hosts = require "mynode.hosts"
 local probes = require "mynode.probes"
+local security = require "mynode.security"
 local sidecars = require "mynode.sidecars"
 local status = require "mynode.status"
 local termination = require "mynode.termination"
@@ -32,10 +35,26 @@ local function next_backoff(s)
   return s.backoff:next()
 end
 
+-- kubelet retries a container whose config it cannot make after its pod
+-- worker's back-off (10 s), recording the error each time.
+local CONFIG_RETRY_MS = 10000
+
 -- Creates and starts an instance of c (a sidecar is labelled an init
 -- container), with its termination-message file, then runs its postStart.
+-- Returns its ID, or nil when its config is refused (runAsNonRoot meets a
+-- root user): it then waits with CreateContainerConfigError.
 local function start_container(rec, c, is_init, attempt)
+  rec.config_errors = rec.config_errors or {}
   local cc = cri_config.container(rec, c, is_init or C.is_sidecar(c), attempt)
+  local refused = security.finish(rec.pod, c, cc)
+  if refused then
+    rec.config_errors[c.name] = {reason = "CreateContainerConfigError", message = refused,
+                                 retry_ms = timer.now_ms() + CONFIG_RETRY_MS}
+    C.event(rec, "Warning", "Failed", "Error: " .. refused)
+    log.warn("%s: container %s: %s", rec.key, c.name, refused)
+    return nil
+  end
+  rec.config_errors[c.name] = nil
   cc.mounts[#cc.mounts + 1] = termination.mount(rec, c, attempt)
   local id = cri.create_container{pod_sandbox_id = rec.sandbox_id, config = cc, sandbox_config = rec.sbcfg}.container_id
   cri.start_container{container_id = id}
@@ -106,10 +125,13 @@ end
 local function step_container(rec, c, is_init, policy)
   local s = rec.cs[c.name]
   if rec.image_errors[c.name] then return "waiting" end
+  local cerr = rec.config_errors and rec.config_errors[c.name]
+  if cerr and timer.now_ms() < cerr.retry_ms then return "waiting" end
   if not s or not s.id then
     -- First start, or again in a re-created sandbox (the count goes on).
     local attempt = s and s.attempt and s.attempt + 1 or 0
     local id = start_container(rec, c, is_init, attempt)
+    if not id then return "waiting" end
     rec.cs[c.name] = {id = id, attempt = attempt, backoff = s and s.backoff, backoff_ms = s and s.backoff_ms}
     return "started"
   end
@@ -134,6 +156,7 @@ local function step_container(rec, c, is_init, policy)
   local attempt = (s.attempt or 0) + 1
   local old_prev = s.prev
   local id = start_container(rec, c, is_init, attempt)
+  if not id then return "waiting" end
   s.stale = old_prev
   s.prev, s.prev_info = s.id, s.info
   s.id, s.attempt, s.info, s.next_start_ms = id, attempt, nil, nil
@@ -153,6 +176,7 @@ local function recreate_sandbox(rec)
   rec.sandbox_id = cri.run_pod_sandbox{config = rec.sbcfg}.pod_sandbox_id
   local st = cri.pod_sandbox_status{pod_sandbox_id = rec.sandbox_id}.status
   rec.ip = st.network and st.network.ip ~= "" and st.network.ip or nil
+  hosts.write(rec)
   for _, cs in pairs(rec.cs) do
     cs.id, cs.info, cs.next_start_ms, cs.prev, cs.prev_info, cs.stale = nil, nil, nil, nil, nil, nil
   end
@@ -232,6 +256,7 @@ local function step_pod(rec, list, sandbox_state)
     end
     sidecars.keep(rec, step_container, mains_done(rec, policy))
   end
+  if ephemeral.step(rec, step_container) then started = true end
   collect_garbage(rec)
   -- Read what was just started back, so the status says Running now
   -- rather than at the next supervisor round.

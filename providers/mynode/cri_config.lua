@@ -5,6 +5,10 @@ local json = require "vk.json"
 local k8s = require "vk.k8s"
 local podspec = require "vk.podspec"
 local C = require "mynode.common"
+local ephemeral = require "mynode.ephemeral"
+local hosts = require "mynode.hosts"
+local security = require "mynode.security"
+local sysctls = require "mynode.sysctls"
 
 local cfg, host_network = C.cfg, C.host_network
 
@@ -73,13 +77,10 @@ function M.sandbox(rec, attempt)
       if c.securityContext and c.securityContext.privileged then privileged = true end
     end
   end
-  local sysctls = {}
-  for _, s in ipairs((pod.spec.securityContext or {}).sysctls or {}) do sysctls[s.name] = s.value end
   local hn = not host_network(pod)
-  local hostname = (pod.spec.hostname or md.name):sub(1, 63)
   return {
     metadata = {name = md.name, uid = md.uid, namespace = md.namespace, attempt = attempt or 0},
-    hostname = hn and hostname or nil,
+    hostname = hosts.kernel_hostname(pod),
     log_directory = ("%s/%s_%s_%s"):format(cfg.log_root, md.namespace, md.name, md.uid),
     dns_config = dns_config(pod),
     port_mappings = port_mappings(pod),
@@ -87,15 +88,15 @@ function M.sandbox(rec, attempt)
     annotations = ann,
     linux = {
       cgroup_parent = cfg.cgroup_parent,
-      sysctls = sysctls,
-      security_context = {
+      sysctls = sysctls.for_sandbox(pod),
+      security_context = security.sandbox(pod, {
         namespace_options = {
           network = hn and "POD" or "NODE",
           pid = pod.spec.hostPID and "NODE" or "CONTAINER",
           ipc = pod.spec.hostIPC and "NODE" or "POD",
         },
         privileged = privileged,
-      },
+      }),
     },
   }
 end
@@ -124,7 +125,7 @@ local function resources(c)
 end
 
 local function security_context(pod, c)
-  local psc, sc = pod.spec.securityContext or {}, c.securityContext or {}
+  local sc = c.securityContext or {}
   local out = {
     namespace_options = {
       network = host_network(pod) and "NODE" or "POD",
@@ -134,10 +135,7 @@ local function security_context(pod, c)
     privileged = sc.privileged == true,
     readonly_rootfs = sc.readOnlyRootFilesystem == true,
   }
-  local uid, gid = sc.runAsUser or psc.runAsUser, sc.runAsGroup or psc.runAsGroup
-  if uid then out.run_as_user = {value = uid} end
-  if gid then out.run_as_group = {value = gid} end
-  if psc.supplementalGroups then out.supplemental_groups = psc.supplementalGroups end
+  security.container(pod, c, out)
   if sc.capabilities then
     out.capabilities = {add_capabilities = sc.capabilities.add or {}, drop_capabilities = sc.capabilities.drop or {}}
   end
@@ -174,6 +172,10 @@ function M.container(rec, c, is_init, attempt)
     mounts[#mounts + 1] = {container_path = m.mountPath, host_path = host, readonly = ro == true,
                            propagation = PROPAGATION[m.mountPropagation] or "PROPAGATION_PRIVATE"}
   end
+  hosts.add_mount(rec, c, mounts)
+  local sc = security_context(pod, c)
+  local target = ephemeral.target_id(rec, c) -- kubectl debug --target: its process namespace
+  if target then sc.namespace_options.pid, sc.namespace_options.target_id = "TARGET", target end
   local md = pod.metadata
   return {
     metadata = {name = c.name, attempt = attempt},
@@ -187,7 +189,7 @@ function M.container(rec, c, is_init, attempt)
     annotations = {["io.kubernetes.container.restartCount"] = tostring(attempt)},
     log_path = ("%s/%d.log"):format(c.name, attempt),
     stdin = c.stdin == true, stdin_once = c.stdinOnce == true, tty = c.tty == true,
-    linux = {resources = resources(c), security_context = security_context(pod, c)},
+    linux = {resources = resources(c), security_context = sc},
   }
 end
 

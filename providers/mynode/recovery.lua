@@ -8,6 +8,7 @@ local log = require "vk.log"
 local C = require "mynode.common"
 local containers = require "mynode.containers"
 local cri_config = require "mynode.cri_config"
+local hosts = require "mynode.hosts"
 local volumes = require "mynode.volumes"
 
 local S = C.state
@@ -25,6 +26,7 @@ local function adopt(sb, pod)
   local st = cri.pod_sandbox_status({pod_sandbox_id = sb.id}, C.QUICK).status
   rec.ip = st.network and st.network.ip ~= "" and st.network.ip or nil
   rec.volumes = volumes.recovered(rec)
+  hosts.write(rec)
   rec.state = "running"
   containers.observe(rec)
   local init_ok = true

@@ -25,7 +25,7 @@ local function container_status(rec, c, is_init)
   local st = {name = c.name, image = c.image, imageID = "", restartCount = s and s.attempt or 0,
               ready = false, started = false}
   local info = s and s.info
-  local err = rec.image_errors[c.name]
+  local err = rec.image_errors[c.name] or (rec.config_errors and rec.config_errors[c.name])
   if info then
     st.containerID = "containerd://" .. info.id
     st.imageID = info.image_ref or ""
@@ -75,6 +75,10 @@ end
 
 function M.build(rec)
   local pod = rec.pod
+  if rec.rejected then -- by kubelet's admission (sysctls): nothing ran
+    return {phase = "Failed", reason = rec.rejected.reason, message = "Pod was rejected: " .. rec.rejected.message,
+            startTime = rec.start_time}
+  end
   local policy = pod.spec.restartPolicy or "Always"
   local init_st, main_st = {}, {}
   for _, c in ipairs(pod.spec.initContainers or {}) do init_st[#init_st + 1] = container_status(rec, c, true) end
@@ -124,6 +128,9 @@ function M.build(rec)
     initContainerStatuses = array(init_st),
     containerStatuses = array(main_st),
   }
+  local eph_st = {}
+  for _, c in ipairs(pod.spec.ephemeralContainers or {}) do eph_st[#eph_st + 1] = container_status(rec, c, true) end
+  if #eph_st > 0 then status.ephemeralContainerStatuses = array(eph_st) end
   if phase == "Failed" and rec.failed_reason then
     status.reason, status.message = rec.failed_reason, rec.failed
   end

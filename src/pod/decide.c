@@ -53,7 +53,16 @@ vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_prov
 	d.spec_sig = vk_pod__spec_sig(api);
 	if (!r->spec_sig) {
 		/* Adopted from get_pods at start-up: the provider's copy is the
-		 * resolved pod, not comparable; the API's is the reference from now. */
+		 * resolved pod, not comparable; the API's is the reference from now.
+		 * Ephemeral containers are the exception: added through their own
+		 * subresource, they may be missing from the copy the provider kept
+		 * (mynode keeps the spec its sandbox was made with), so they are
+		 * handed over again; starting what already ran is the provider's
+		 * to avoid. */
+		const cJSON *eph = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(api, "spec"),
+		                                                    "ephemeralContainers");
+		if (cJSON_GetArraySize(eph) > 0 && vk_provider_has(p, VK_CALL_UPDATE_POD))
+			d.action = VK_POD_SYNC_UPDATE;
 		return d;
 	}
 	if (d.spec_sig != r->spec_sig && vk_provider_has(p, VK_CALL_UPDATE_POD))

@@ -5,6 +5,9 @@
  *   3. env, in order, with $(VAR) expansion over what is defined so far,
  *      valueFrom from ConfigMaps, Secrets, the downward API (fieldRef)
  *      and container resources (resourceFieldRef).
+ * for init containers, containers and ephemeral containers alike.  envFrom
+ * keys are taken as they are (prefix + key), under kubelet 1.34+'s relaxed
+ * name rule: "data-1" is a name.
  * A missing mandatory reference fails the whole pod with kubelet's message;
  * an optional one is skipped. */
 #include <ctype.h>
@@ -139,13 +142,16 @@ static void add_env(cJSON *env, const char *name, const char *value)
 
 static bool is_true(const cJSON *o, const char *key) { return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key)); }
 
-/* kubelet's C_IDENTIFIER-ish rule for envFrom keys. */
-static bool valid_env_name(const char *s)
+/* RelaxedEnvironmentVariableValidation (GA in Kubernetes 1.34): a name is
+ * any printable ASCII but '=', and not empty.  kubelet itself checks no
+ * envFrom key (the API server validated keys and prefix); this only keeps a
+ * name the runtime would misread ("A=B" in KEY=VALUE) out. */
+bool vk_pod_env_name_valid(const char *s)
 {
-	if (!*s || isdigit((unsigned char)*s))
+	if (!s || !*s)
 		return false;
 	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '=')
 			return false;
 	return true;
 }
@@ -391,10 +397,16 @@ static int container_env(env_job *j, cJSON *c, char **err)
 		const cJSON *kv;
 		cJSON_ArrayForEach(kv, cJSON_GetObjectItemCaseSensitive(f->obj, "data")) {
 			char *name = vk_asprintf("%s%s", prefix ? prefix : "", kv->string);
-			if (valid_env_name(name)) {
+			if (vk_pod_env_name_valid(name)) {
 				char *val = object_value(f->obj, kv->string, sec != NULL && cm == NULL);
 				add_env(out, name, val ? val : "");
 				free(val);
+			} else {
+				vk_warn(SUB,
+				        "%s/%s: envFrom %s \"%s\": \"%s\" is not an environment variable name "
+				        "(printable ASCII but '='); skipped",
+				        pod_ns(j), vk_json_str(j->pod, "metadata.name"), cm ? "configmap" : "secret",
+				        cm ? cm : sec, name);
 			}
 			free(name);
 		}
@@ -498,9 +510,9 @@ static void job_free(env_job *j)
  * whose read failed (not a 404). */
 static void unreadable_events(env_job *j)
 {
-	const char *lists[] = {"initContainers", "containers"};
+	static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j->pod, "spec"), *c, *e;
-	for (size_t l = 0; l < 2; l++)
+	for (size_t l = 0; l < VK_ARRAY_LEN(lists); l++)
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l])) {
 			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(c, "envFrom")) {
 				const char *cm = vk_json_str(e, "configMapRef.name");
@@ -545,9 +557,9 @@ static void compute(env_job *j)
 		}
 	}
 	char *err = NULL;
-	const char *lists[] = {"initContainers", "containers"};
+	static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(j->pod, "spec");
-	for (size_t l = 0; l < 2 && !err; l++) {
+	for (size_t l = 0; l < VK_ARRAY_LEN(lists) && !err; l++) {
 		cJSON *c;
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(spec, lists[l])) {
 			if (container_env(j, c, &err) < 0)
@@ -624,6 +636,7 @@ int vk_pod_resolve_env(vk_kube *k, const cJSON *pod, const char *host_ip, const 
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
 	collect(j, cJSON_GetObjectItemCaseSensitive(spec, "initContainers"));
 	collect(j, cJSON_GetObjectItemCaseSensitive(spec, "containers"));
+	collect(j, cJSON_GetObjectItemCaseSensitive(spec, "ephemeralContainers"));
 	bool links = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "enableServiceLinks"));
 	if (services && vk_informer_synced(services)) {
 		services_from_cache(j, services, links);

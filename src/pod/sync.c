@@ -5,7 +5,8 @@
  *   deletionTimestamp set              -> delete_pod, terminal status,
  *                                         DELETE grace 0 + uid precondition
  *   not yet in the provider            -> resolve env, create_pod
- *   labels/annotations/spec changed    -> update_pod
+ *   labels/annotations/spec changed    -> update_pod (env resolved first
+ *                                         when it has ephemeral containers)
  * The queue runs one sync per key at a time, so these never overlap for a
  * pod; a failure is retried with the key's backoff. */
 #include <errno.h>
@@ -23,7 +24,8 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	job_kind kind;
-	cJSON *pod; /* the pod handed to the provider (owned) */
+	cJSON *pod;   /* the pod handed to the provider (owned) */
+	uint64_t sig; /* update: the signature of the API's pod it is for */
 } sync_job;
 
 /* What update_pod is called for: the parts of a pod a user may change. */
@@ -276,7 +278,7 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		break;
 	case JOB_UPDATE:
 		if (r)
-			r->spec_sig = vk_pod__spec_sig(job->pod);
+			r->spec_sig = job->sig ? job->sig : vk_pod__spec_sig(job->pod);
 		event(pc, job->pod, "Normal", "ProviderUpdateSuccess", "Update pod in provider successfully");
 		finish(pc, job->key, false, 0);
 		break;
@@ -303,9 +305,10 @@ static void provider_done(const vk_provider_result *res, void *ud)
 	job_free(job);
 }
 
-static void call_provider(vk_pods *pc, const char *key, job_kind kind, cJSON *pod)
+static void call_provider(vk_pods *pc, const char *key, job_kind kind, cJSON *pod, uint64_t sig)
 {
 	sync_job *job = job_new(pc, key, kind, pod);
+	job->sig = sig;
 	int rc;
 	switch (kind) {
 	case JOB_CREATE: rc = vk_provider_create_pod(pc->o.provider, pod, provider_done, job); break;
@@ -347,14 +350,19 @@ static void env_done(cJSON *pod, int err, const char *errmsg, void *ud)
 		return;
 	}
 	char *key = vk_strdup(job->key);
+	job_kind kind = job->kind;
+	uint64_t sig = job->sig;
 	job_free(job);
-	call_provider(pc, key, JOB_CREATE, pod);
+	call_provider(pc, key, kind, pod, sig);
 	free(key);
 }
 
-static void create(vk_pods *pc, const char *key, const cJSON *api)
+/* Resolves the env of every container of `api`, then calls the provider
+ * (env_done). */
+static void with_env(vk_pods *pc, const char *key, job_kind kind, const cJSON *api, uint64_t sig)
 {
-	sync_job *job = job_new(pc, key, JOB_CREATE, cJSON_Duplicate(api, 1));
+	sync_job *job = job_new(pc, key, kind, cJSON_Duplicate(api, 1));
+	job->sig = sig;
 	const char *host_ip = pc->o.node ? vk_node_internal_ip(pc->o.node) : NULL;
 	/* A failed read is recorded when env_done would warn of it too. */
 	bool read_events = vk_queue_attempts(pc->q, key) >= 3;
@@ -365,6 +373,21 @@ static void create(vk_pods *pc, const char *key, const cJSON *api)
 		finish(pc, key, true, ENV_RETRY_MAX_MS);
 		job_free(job);
 	}
+}
+
+static void create(vk_pods *pc, const char *key, const cJSON *api) { with_env(pc, key, JOB_CREATE, api, 0); }
+
+/* An update that brings ephemeral containers (kubectl debug) hands them over
+ * with their env resolved, as a create does; other updates (labels,
+ * annotations) go as they are. */
+static void update(vk_pods *pc, const char *key, const cJSON *api, uint64_t sig)
+{
+	const cJSON *eph = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(api, "spec"),
+	                                                    "ephemeralContainers");
+	if (cJSON_GetArraySize(eph) > 0)
+		with_env(pc, key, JOB_UPDATE, api, sig);
+	else
+		call_provider(pc, key, JOB_UPDATE, cJSON_Duplicate(api, 1), sig);
 }
 
 /* ---- the sync ----------------------------------------------------------------- */
@@ -426,14 +449,16 @@ static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
 		r->pod = NULL;
 	}
 	switch (d.action) {
-	case VK_POD_SYNC_DELETE_GONE: call_provider(pc, key, JOB_DELETE_GONE, last_known(r)); return;
-	case VK_POD_SYNC_DELETE_STALE: call_provider(pc, key, JOB_DELETE_STALE, last_known(r)); return;
-	case VK_POD_SYNC_DELETE_GRACEFUL: call_provider(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)); return;
+	case VK_POD_SYNC_DELETE_GONE: call_provider(pc, key, JOB_DELETE_GONE, last_known(r), 0); return;
+	case VK_POD_SYNC_DELETE_STALE: call_provider(pc, key, JOB_DELETE_STALE, last_known(r), 0); return;
+	case VK_POD_SYNC_DELETE_GRACEFUL:
+		call_provider(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1), 0);
+		return;
 	case VK_POD_SYNC_FINISH_DELETION:
 		finish_deletion(job_new(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)));
 		return;
 	case VK_POD_SYNC_CREATE: create(pc, key, api); return;
-	case VK_POD_SYNC_UPDATE: call_provider(pc, key, JOB_UPDATE, cJSON_Duplicate(api, 1)); return;
+	case VK_POD_SYNC_UPDATE: update(pc, key, api, d.spec_sig); return;
 	case VK_POD_SYNC_DONE:
 		if (r && r->created && d.spec_sig)
 			r->spec_sig = d.spec_sig;

@@ -1,4 +1,4 @@
-/* pod/env: kubelet's $(VAR) expansion. */
+/* pod/env: kubelet's $(VAR) expansion; env names under the relaxed rule. */
 #include <stdlib.h>
 
 #include "tap.h"
@@ -27,5 +27,14 @@ int main(void)
 		free(got);
 	}
 	cJSON_Delete(env);
+
+	/* RelaxedEnvironmentVariableValidation (GA in 1.34): printable ASCII but '='. */
+	const char *valid[] = {"data-1", "a.b", "1x", "MY_VAR", "with space", "CFG_key-2.x", "~!@#$%^&*()", "x"};
+	for (size_t i = 0; i < sizeof valid / sizeof *valid; i++)
+		ok(vk_pod_env_name_valid(valid[i]), "'%s' is a valid env name", valid[i]);
+	const char *invalid[] = {"", "A=B", "=", "tab\there", "nl\n", "caf\xc3\xa9", "del\x7f"};
+	for (size_t i = 0; i < sizeof invalid / sizeof *invalid; i++)
+		ok(!vk_pod_env_name_valid(invalid[i]), "invalid env name #%zu is refused", i);
+	ok(!vk_pod_env_name_valid(NULL), "NULL is refused");
 	return tap_done();
 }

@@ -73,6 +73,20 @@ static void sync_decisions(void)
 	cJSON_Delete(r.pod);
 	r.pod = NULL;
 
+	/* kubectl debug: ephemeral containers are a spec change; an adopted pod
+	 * that has some hands them over once, whatever the provider's copy says. */
+	cJSON *debugged = cJSON_Duplicate(api, 1);
+	cJSON *eph = cJSON_AddArrayToObject(cJSON_GetObjectItem(debugged, "spec"), "ephemeralContainers");
+	cJSON_AddItemToArray(eph, cJSON_Parse("{\"name\": \"dbg\", \"image\": \"busybox:1.35\"}"));
+	r.spec_sig = vk_pod__spec_sig(api);
+	is_int(vk_pod__decide_sync(&r, debugged, p).action, VK_POD_SYNC_UPDATE,
+	       "an ephemeral container added calls update_pod");
+	r.spec_sig = 0;
+	d = vk_pod__decide_sync(&r, debugged, p);
+	ok(d.action == VK_POD_SYNC_UPDATE && d.spec_sig == vk_pod__spec_sig(debugged),
+	   "an adopted pod with ephemeral containers is updated once, with the API's signature");
+	cJSON_Delete(debugged);
+
 	r = rec("u1", true);
 	d = vk_pod__decide_sync(&r, NULL, p);
 	is_int(d.action, VK_POD_SYNC_DELETE_GONE, "a pod gone from the API is deleted from the provider");
