@@ -96,7 +96,8 @@ static int l_patch(lua_State *L)
 	const char *ctype = luaL_optstring(L, 3, "application/merge-patch+json");
 	if (strcmp(ctype, "application/merge-patch+json") && strcmp(ctype, "application/strategic-merge-patch+json") &&
 	    strcmp(ctype, "application/json-patch+json"))
-		return luaL_argerror(L, 3, "application/merge-patch+json, strategic-merge-patch+json or json-patch+json");
+		return luaL_argerror(L, 3,
+		                     "application/merge-patch+json, strategic-merge-patch+json or json-patch+json");
 	char *body;
 	if (lua_type(L, 2) == LUA_TSTRING) {
 		body = vk_strdup(lua_tostring(L, 2));
@@ -151,10 +152,7 @@ static int l_get_secret(lua_State *L) { return get_named(L, "vk.kube.get_secret"
 int vk_lua__open_kube(lua_State *L)
 {
 	static const luaL_Reg fns[] = {
-		{"get", l_get},
-		{"get_configmap", l_get_configmap},
-		{"get_secret", l_get_secret},
-		{"patch", l_patch},
+		{"get", l_get}, {"get_configmap", l_get_configmap}, {"get_secret", l_get_secret}, {"patch", l_patch},
 		{NULL, NULL},
 	};
 	luaL_newlib(L, fns);

@@ -77,7 +77,7 @@ struct vk_lua_host {
 	vk_store *store;
 	char *path;        /* as given */
 	char *config_path; /* --provider-config's file, or NULL */
-	char *name; /* P.name or the file's basename */
+	char *name;        /* P.name or the file's basename */
 	uint64_t max_instr;
 	uint32_t max_ms;
 	int provider_ref;    /* the provider table */

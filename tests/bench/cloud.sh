@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # providers/cloud.lua against the cloud simulator (examples/cloud-sim),
 # through the real control plane: N pods (500) created at once, then
 #  * create->Running per pod with the simulator's delay taken out: from the
