@@ -56,7 +56,6 @@ local recs = {}
 local by_id = {}        -- instance id -> key
 local recovered = false -- the instances of this node were read back by tags
 local recover_lock      -- vk.mutex: one recovery at a time
-local retry_timer       -- retries the creates the cloud refused (quota, stock)
 local quota_cache = {at = -math.huge}
 
 local function key_of(ns, name) return ns .. "/" .. name end
@@ -112,7 +111,8 @@ local function adopt(g, t)
   local containers = json.array()
   for i, c in ipairs(g.Containers or {}) do containers[i] = {name = c.Name, image = c.Image} end
   rec = rec or {key = key, ns = t.namespace, name = t.name,
-                pod = {metadata = {namespace = t.namespace, name = t.name, uid = t.uid}, spec = {containers = containers}}}
+                pod = {metadata = {namespace = t.namespace, name = t.name, uid = t.uid},
+                       spec = {containers = containers}}}
   rec.uid, rec.id = t.uid, g.ContainerGroupId
   rec.spec = {name = g.Spec, cpu = g.Cpu, memory = g.Memory}
   rec.price = g.Price
@@ -132,7 +132,8 @@ local function ensure_recovered()
     if recovered then return end
     local token, n = nil, 0
     repeat
-      local ans, e = api:call("DescribeContainerGroups", {Tags = tags.selector(cfg.cluster, node_name), NextToken = token})
+      local ans, e = api:call("DescribeContainerGroups",
+                              {Tags = tags.selector(cfg.cluster, node_name), NextToken = token})
       if not ans then error("cloud: finding this node's instances by tags: " .. e, 0) end
       for _, g in ipairs(ans.ContainerGroups or {}) do
         local t = tags.parse(g.Tags)
@@ -422,7 +423,7 @@ function P.init(c, node)
   if qerr then log.warn("cloud: reading the account's quota: %s", qerr) end
   if quota_cache.value or cfg.quota then set_capacity(node, quota_cache.value) end
   poller:start()
-  retry_timer = timer.every(cfg.retry_tick_ms, retry_due)
+  timer.every(cfg.retry_tick_ms, retry_due) -- refused creates (quota, stock) again
 end
 
 -- Hot reload: the new version takes the records and watches their instances.

@@ -185,11 +185,13 @@ end
 local function named_spec(text, specs, demand_cpu, demand_mem, o, prefix, where)
   local cpu, mem = M.parse(text)
   if not cpu then
-    return nil, prefix .. "-malformed", ("%s %q is not a spec: write VCPU-MEMORYGi, e.g. \"2-4Gi\""):format(where, tostring(text))
+    return nil, prefix .. "-malformed",
+      ("%s %q is not a spec: write VCPU-MEMORYGi, e.g. \"2-4Gi\""):format(where, tostring(text))
   end
   if cpu > o.exact_above + EPS and not in_table(specs, cpu, mem) then
     return nil, prefix .. "-exact-above-" .. fmt(o.exact_above),
-      ("%s %s: above %s vCPU the spec must be one the table sells exactly"):format(where, M.name(cpu, mem), fmt(o.exact_above))
+      ("%s %s: above %s vCPU the spec must be one the table sells exactly")
+        :format(where, M.name(cpu, mem), fmt(o.exact_above))
   end
   if cpu < demand_cpu - EPS or mem < demand_mem - EPS then
     return nil, prefix .. "-below-demand", ("%s %s is smaller than the pod's demand of %s vCPU / %s GiB")

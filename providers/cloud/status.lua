@@ -58,9 +58,11 @@ function M.from_group(pod, g, host_ip)
     local gc = by_name[c.name] or {}
     local ready = gc.Ready == true and phase == "Running"
     all_ready = all_ready and ready
+    -- imageID only once running: a status write per change costs the API
+    -- server, and Scheduling/Pending must read the same
     statuses[i] = {
-      name = c.name, image = c.image, imageID = gc.Image and ("cloud://" .. gc.Image) or "",
-      containerID = g.ContainerGroupId and ("cloud://" .. g.ContainerGroupId .. "/" .. c.name) or nil,
+      name = c.name, image = c.image, imageID = ready and ("cloud://" .. c.image) or "",
+      containerID = ready and ("cloud://" .. g.ContainerGroupId .. "/" .. c.name) or nil,
       ready = ready, started = ready, restartCount = gc.RestartCount or 0,
       state = container_state(gc.CurrentState or {}, g.Status),
     }

@@ -84,7 +84,8 @@ static int l_lines(lua_State *L)
 		case YAML_ALIAS_EVENT:
 			if (top && top->is_map && top->want_key) {
 				free(top->key);
-				top->key = vk_strdup(ev.type == YAML_SCALAR_EVENT ? (const char *)ev.data.scalar.value : "*");
+				top->key = vk_strdup(ev.type == YAML_SCALAR_EVENT ? (const char *)ev.data.scalar.value
+				                                                  : "*");
 				top->want_key = false;
 				char *path = join(top->path, top->key);
 				record(L, path, line);

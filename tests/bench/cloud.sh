@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # providers/cloud.lua against the cloud simulator (examples/cloud-sim),
 # through the real control plane: N pods (500) created at once, then
 #  * create->Running per pod with the simulator's delay taken out: from the
@@ -32,18 +33,32 @@ cloud_config "rate_limit: $rate"
 cloud_vk_start vk "$node"
 wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 
-# The watch, each line stamped with the time it arrived (ms); both
-# processes stopped by PID.
-mkfifo "$tmp/watch.fifo"
-python3 -u -c 'import sys, time
-for line in sys.stdin:
-    sys.stdout.write("%d %s" % (time.time() * 1000, line))
-    sys.stdout.flush()' <"$tmp/watch.fifo" >"$tmp/watch.txt" &
-stamp_pid=$!
-"$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" get pods -w --output-watch-events \
-	-o jsonpath='{.type} {.object.metadata.name} {.object.status.phase}{"\n"}' >"$tmp/watch.fifo" 2>/dev/null &
+# The watch, each line stamped with the time it arrived (ms).  kubectl's
+# watch may end (the API server closes watches): it is started again, and
+# only each pod's first ADDED and first Running count.  Python runs kubectl
+# as its child and stops it when it is stopped itself (by PID).
+cat >"$tmp/watch.py" <<'PY'
+import signal, subprocess, sys, time
+cmd = sys.argv[1:]
+child = None
+def stop(*_):
+    if child:
+        child.terminate()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, text=True, bufsize=1)
+    for line in child.stdout:
+        sys.stdout.write("%d %s" % (time.time() * 1000, line))
+        sys.stdout.flush()
+    child.wait()
+    sys.stderr.write("watch: kubectl ended (%s), again\n" % child.returncode)
+    time.sleep(0.2)
+PY
+python3 -u "$tmp/watch.py" "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" get pods -w --output-watch-events \
+	-o jsonpath='{.type} {.object.metadata.name} {.object.status.phase}{"\n"}' >"$tmp/watch.txt" 2>"$tmp/watch.err" &
 watch_pid=$!
-on_exit "kill $watch_pid $stamp_pid 2>/dev/null"
+on_exit "kill $watch_pid 2>/dev/null; cat '$tmp/watch.err' >&2"
 sleep 2
 
 for i in $(seq 1 "$n"); do

@@ -63,7 +63,8 @@ function P.init()
   picks("millicores and MiB: 250m / 512Mi is the smallest spec", pod{{"250m", "512Mi"}}, "0.25-0.5Gi")
   picks("memory alone picks the smallest vCPU that sells it", pod{{nil, "30Gi"}}, "4-32Gi")
   picks("cpu alone picks that row's smallest memory", pod{{"3", nil}}, "4-4Gi")
-  picks("containers are summed: 3 x (1 vCPU, 1.5 GiB) -> 4 / 8", pod{{"1", "1536Mi"}, {"1", "1536Mi"}, {"1", "1536Mi"}}, "4-8Gi")
+  picks("containers are summed: 3 x (1 vCPU, 1.5 GiB) -> 4 / 8", pod{{"1", "1536Mi"}, {"1", "1536Mi"}, {"1",
+    "1536Mi"}}, "4-8Gi")
   picks("a limit counts over its request", pod{{"500m", "1Gi", "2", "3Gi"}}, "2-4Gi")
   picks("the biggest init container wins when it is larger than the sum",
     pod({{"500m", "1Gi"}}, nil, {{"4", "2Gi"}, {"1", "16Gi"}}), "4-16Gi")
@@ -75,15 +76,21 @@ function P.init()
   refuses("beyond the largest spec: no-spec-fits", pod{{"65", "1Gi"}}, "no-spec-fits", "65 vCPU")
   refuses("memory beyond every row: no-spec-fits", pod{{"1", "600Gi"}}, "no-spec-fits", "600 GiB")
 
-  picks("annotation override up to 4 vCPU is rounded up", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "3-5Gi"}), "4-8Gi", "annotation")
-  picks("annotation override above 4 vCPU that the table sells", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "8-14Gi"}), "8-14Gi", "annotation")
-  picks("annotation may be written without Gi", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "2-4"}), "2-4Gi", "annotation")
-  refuses("annotation above 4 vCPU not in the table: exact-above-4", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "7-13Gi"}),
+  picks("annotation override up to 4 vCPU is rounded up", pod({{"1", "1Gi"}},
+    {["cloud.vk.io/spec"] = "3-5Gi"}), "4-8Gi", "annotation")
+  picks("annotation override above 4 vCPU that the table sells", pod({{"1", "1Gi"}},
+    {["cloud.vk.io/spec"] = "8-14Gi"}), "8-14Gi", "annotation")
+  picks("annotation may be written without Gi", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "2-4"}), "2-4Gi",
+    "annotation")
+  refuses("annotation above 4 vCPU not in the table: exact-above-4", pod({{"1", "1Gi"}},
+    {["cloud.vk.io/spec"] = "7-13Gi"}),
     "annotation-exact-above-4", "7-13Gi")
   refuses("annotation below the pod's demand", pod({{"4", "8Gi"}}, {["cloud.vk.io/spec"] = "1-2Gi"}),
     "annotation-below-demand", "4 vCPU / 8 GiB")
-  refuses("annotation that is no spec", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "big"}), "annotation-malformed", "\"big\"")
-  refuses("exact_above is configurable", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "3-5Gi"}), "annotation-exact-above-2",
+  refuses("annotation that is no spec", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "big"}),
+    "annotation-malformed", "\"big\"")
+  refuses("exact_above is configurable", pod({{"1", "1Gi"}}, {["cloud.vk.io/spec"] = "3-5Gi"}),
+    "annotation-exact-above-2",
     "above 2 vCPU", {exact_above = 2})
 
   check("fallbacks are listed in order, without the first spec", function()
@@ -93,14 +100,17 @@ function P.init()
     eq(s.fallbacks[1].name, "2-4Gi", "first fallback")
     eq(s.fallbacks[2].name, "8-16Gi", "second fallback")
   end)
-  refuses("a fallback above 4 vCPU not in the table", pod({{"1", "2Gi"}}, {["cloud.vk.io/fallback-specs"] = "2-4Gi,6-12Gi"}),
+  refuses("a fallback above 4 vCPU not in the table", pod({{"1", "2Gi"}},
+    {["cloud.vk.io/fallback-specs"] = "2-4Gi,6-12Gi"}),
     "fallback-exact-above-4", "[2]")
   refuses("a fallback smaller than the demand", pod({{"2", "2Gi"}}, {["cloud.vk.io/fallback-specs"] = "1-2Gi"}),
     "fallback-below-demand", "1-2Gi")
 
   picks("cpu:memory ratio 1:2..1:8 skips 1 vCPU / 1 GiB", pod{{"1", "1Gi"}}, "1-2Gi", nil, {ratio = {2, 8}})
-  refuses("cpu:memory ratio that nothing meets", pod{{"1", "500Gi"}}, "cpu-memory-ratio", "between 2 and 4", {ratio = {2, 4}})
-  refuses("a bad quantity names the container", pod{{"1", "1Gi"}, {"lots", "1Gi"}}, "bad-quantity", "spec.containers[2]")
+  refuses("cpu:memory ratio that nothing meets", pod{{"1", "500Gi"}}, "cpu-memory-ratio", "between 2 and 4",
+    {ratio = {2, 4}})
+  refuses("a bad quantity names the container", pod{{"1", "1Gi"}, {"lots", "1Gi"}}, "bad-quantity",
+    "spec.containers[2]")
 
   -- Exhaustive: every spec of the table, asked for exactly, is picked as
   -- is; and asked for a little less, rounds up to itself or a smaller one.

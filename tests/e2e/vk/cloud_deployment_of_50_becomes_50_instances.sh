@@ -11,7 +11,7 @@ source "$(dirname "$0")/cloud.bash"
 tap_plan 12
 vk_setup node
 cloud_sim_up --schedule-delay 1 --start-delay 1 --rate-limit 100 --burst 100 --quota-cpu 900 --quota-instances 500
-cloud_config
+cloud_config ""
 cloud_vk_start vk "$node"
 wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # providers/cloud.lua: vk restarted with an empty local store finds its
 # instances again by their tags.  It creates no duplicate for the pods that
 # kept running, deletes the instance of a pod force-deleted while it was
@@ -9,7 +10,7 @@ source "$(dirname "$0")/cloud.bash"
 tap_plan 7
 vk_setup node
 cloud_sim_up --schedule-delay 0.5 --start-delay 0.5 --rate-limit 100 --burst 100
-cloud_config
+cloud_config ""
 cloud_vk_start vk "$node"
 wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 

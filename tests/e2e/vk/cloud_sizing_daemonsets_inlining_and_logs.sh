@@ -8,11 +8,11 @@
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/cloud.bash"
-tap_plan 11
+tap_plan 10
 vk_setup node
 cloud_sim_up --schedule-delay 0.3 --start-delay 0.3 --rate-limit 100 --burst 100
 sim_set '{"sold_out": ["2-4Gi"]}'
-cloud_config
+cloud_config ""
 port=
 for _ in $(seq 200); do
 	p=$((20000 + RANDOM % 12000))
