@@ -50,6 +50,7 @@
 ---@field cri vk.cri  see vk.cri.d.lua
 ---@field fs vk.fs  see vk.fs.d.lua
 ---@field event vk.event  see vk.event.d.lua
+---@field host vk.host  see vk.host.d.lua
 ---@field store vk.store
 ---@field notify fun(pod_or_status: vk.Object): boolean
 vk = {}

@@ -12,7 +12,8 @@
 --   cluster_dns:      [10.96.0.10]           nameservers for dnsPolicy ClusterFirst
 --   cluster_domain:   cluster.local
 --   sync_ms:          1000                   how often containers are supervised
---   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}
+--   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}  (default: the host's;
+--                     reserves and eviction thresholds: see mynode/node.lua)
 --
 -- How it works.  create_pod pulls the images (per imagePullPolicy, with the
 -- pod's imagePullSecrets; a failed pull is retried with backoff, shown as
@@ -31,6 +32,7 @@
 -- providers/mynode/, one module per concern:
 --   common.lua      config, the pods' records, labels, small helpers
 --   images.lua      pull policy and imagePullSecrets
+--   node.lua        capacity, allocatable and pressure conditions from the host
 --   volumes.lua     emptyDir, hostPath, configMap, secret, downwardAPI, projected
 --   cri_config.lua  the CRI's sandbox and container configs
 --   containers.lua  starting and restarting containers: sync_pod
@@ -55,6 +57,7 @@ local containers = require "mynode.containers"
 local cri_config = require "mynode.cri_config"
 local images = require "mynode.images"
 local logs = require "mynode.logs"
+local node_info = require "mynode.node"
 local recovery = require "mynode.recovery"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
@@ -196,11 +199,8 @@ function P.init(config, node)
   S.node_name = (node and node.metadata and node.metadata.name) or S.node_name
   if node then
     node.status = node.status or {}
-    local cap = cfg.capacity or {}
-    local res = {cpu = tostring(cap.cpu or "4"), memory = tostring(cap.memory or "8Gi"),
-                 pods = tostring(cap.pods or "110")}
-    node.status.capacity = C.shallow_copy(res)
-    node.status.allocatable = C.shallow_copy(res)
+    node_info.check_config()
+    node_info.refresh(node)
     if cfg.node_ip then node.status.addresses = C.array{{type = "InternalIP", address = cfg.node_ip}} end
     local ok, v = pcall(cri.version, {}, {timeout_ms = 3000})
     if ok then
@@ -338,6 +338,10 @@ function P.ping()
     end
   end
 end
+
+-- Capacity, allocatable and the pressure conditions, read again before
+-- each node status update (mynode/node.lua).
+function P.node_status(node) return node_info.refresh(node) end
 
 P.stats_summary = stats.summary
 P.container_logs = logs.container_logs

@@ -13,7 +13,8 @@ static const luaL_Reg modules[] = {
 	{"vk.http", vk_lua__open_http},     {"vk.cri", vk_lua__open_cri},
 	{"vk.fs", vk_lua__open_fs},         {"vk.event", vk_lua__open_event},
 	{"vk.k8s", vk_lua__open_k8s},       {"vk.task", vk_lua__open_task},
-	{"vk.store", vk_lua__open_store},   {NULL, NULL},
+	{"vk.store", vk_lua__open_store},   {"vk.host", vk_lua__open_host},
+	{NULL, NULL},
 };
 
 /* vk.<name> requires "vk.<name>" on first use, so `vk.timer.sleep(10)`
