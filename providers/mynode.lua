@@ -38,6 +38,8 @@
 --   containers.lua  starting and restarting containers: sync_pod
 --   probes.lua      readiness and liveness probes
 --   status.lua      the pod status, pushed when it changes
+--   update.lua      update_pod: a changed image restarts its container
+--   terminal.lua    the status a deleted pod ends with (real exit codes)
 --   recovery.lua    re-adopting the runtime's sandboxes after a restart
 --   stats.lua       /stats/summary;  logs.lua: container logs
 -- Hot reload sees them all (vk watches every module the provider loads
@@ -61,6 +63,8 @@ local node_info = require "mynode.node"
 local recovery = require "mynode.recovery"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
+local terminal = require "mynode.terminal"
+local update = require "mynode.update"
 local volumes = require "mynode.volumes"
 
 local P = {name = "mynode"}
@@ -256,11 +260,10 @@ function P.create_pod(pod)
   if created then containers.sync_pod(rec) end
 end
 
+-- Labels, annotations and changed images (mynode/update.lua).
 function P.update_pod(pod)
   local rec = S.pods[C.key_of(pod.metadata.namespace, pod.metadata.name)]
-  if rec and rec.uid == pod.metadata.uid then
-    rec.pod.metadata.labels, rec.pod.metadata.annotations = pod.metadata.labels, pod.metadata.annotations
-  end
+  if rec and rec.uid == pod.metadata.uid then update.update_pod(rec, pod) end
 end
 
 local function remove_sandboxes_of(uid)
@@ -300,10 +303,14 @@ function P.delete_pod(pod)
     rec.lock:release()
     if not ok then error(err, 0) end
   end
+  -- How the containers ended, read before the sandbox goes: the core
+  -- writes it as the pod's last status (mynode/terminal.lua).
+  local final = rec and terminal.final_status(rec) or nil
   remove_sandboxes_of(md.uid)
   if rec and S.pods[key] == rec then S.pods[key] = nil end
   volumes.remove(md.uid)
   logs.remove(md)
+  return final
 end
 
 function P.get_pod_status(ns, name)

@@ -7,6 +7,7 @@ local log = require "vk.log"
 local timer = require "vk.timer"
 local C = require "mynode.common"
 local cri_config = require "mynode.cri_config"
+local images = require "mynode.images"
 local probes = require "mynode.probes"
 local status = require "mynode.status"
 
@@ -31,7 +32,9 @@ end
 local function start_container(rec, c, is_init, attempt)
   local cc = cri_config.container(rec, c, is_init, attempt)
   local id = cri.create_container{pod_sandbox_id = rec.sandbox_id, config = cc, sandbox_config = rec.sbcfg}.container_id
+  C.event(rec, "Normal", "Created", "Created container: " .. c.name)
   cri.start_container{container_id = id}
+  C.event(rec, "Normal", "Started", "Started container " .. c.name)
   return id
 end
 
@@ -83,7 +86,7 @@ end
 -- Returns the container's state name after the step.
 local function step_container(rec, c, is_init, policy)
   local s = rec.cs[c.name]
-  if rec.image_errors[c.name] then return "waiting" end
+  if rec.image_errors[c.name] and not images.retry(rec, c) then return "waiting" end
   if not s or not s.id then
     -- First start, or again in a re-created sandbox (the count goes on).
     local attempt = s and s.attempt and s.attempt + 1 or 0
@@ -97,16 +100,22 @@ local function step_container(rec, c, is_init, policy)
     return info.state == "CONTAINER_RUNNING" and "running" or "created"
   end
   if info.state ~= "CONTAINER_EXITED" then return "unknown" end
-  if is_init and info.exit_code == 0 then return "succeeded" end
-  if not restart_due(s, is_init and (policy == "Never" and "Never" or "OnFailure") or policy) then
+  -- A changed image (mynode/update.lua) restarts it whatever the policy, at once.
+  local forced = s.force_restart
+  if is_init and info.exit_code == 0 and not forced then return "succeeded" end
+  if not forced and not restart_due(s, is_init and (policy == "Never" and "Never" or "OnFailure") or policy) then
     return "exited"
   end
   local now = timer.now_ms()
-  if not s.next_start_ms then
+  if forced then
+    s.force_restart, s.next_start_ms = nil, now
+  elseif not s.next_start_ms then
     s.backoff_ms = next_backoff(s)
     s.next_start_ms = now + s.backoff_ms
     log.info("%s: container %s exited with %d; restarting in %d s", rec.key, c.name, info.exit_code,
              s.backoff_ms // 1000)
+    C.event(rec, "Warning", "BackOff", ("Back-off restarting failed container %s in pod %s_%s(%s)"):format(
+      c.name, rec.name, rec.ns, rec.uid))
   end
   if now < s.next_start_ms then return "backoff" end
   local attempt = (s.attempt or 0) + 1

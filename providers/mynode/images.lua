@@ -4,6 +4,8 @@ local cri = require "vk.cri"
 local json = require "vk.json"
 local k8s = require "vk.k8s"
 local log = require "vk.log"
+local timer = require "vk.timer"
+local C = require "mynode.common"
 local volumes = require "mynode.volumes"
 
 local M = {}
@@ -34,6 +36,32 @@ function M.ensure(c, get_auth)
   if ok then return nil end
   err = tostring(err):gsub("^[^ ]*:%d+: ", "") -- the runtime's words, without our file:line
   return {reason = "ErrImagePull", message = ("Failed to pull image %q: %s"):format(c.image, err)}
+end
+
+-- A running pod's container whose (new) image could not be pulled:
+-- ErrImagePull in its status and an Event, retried by M.retry after
+-- kubelet's image backoff (10 s doubling to 5 min).
+function M.failed(rec, c, e)
+  local was = rec.image_errors[c.name]
+  e.at = was and was.at or timer.now_ms()
+  e.backoff = was and was.backoff or k8s.backoff{base_ms = 10000, max_ms = 300000, jitter = false}
+  e.next_ms = timer.now_ms() + e.backoff:next()
+  rec.image_errors[c.name] = e
+  C.event(rec, "Warning", "Failed", e.message)
+  C.event(rec, "Warning", "Failed", "Error: " .. e.reason)
+end
+
+-- The pull again once its backoff is over; true when the image is there.
+function M.retry(rec, c)
+  local e = rec.image_errors[c.name]
+  if not e.next_ms or timer.now_ms() < e.next_ms then return false end
+  local ne = M.ensure(c, function() return M.pull_auth(rec, c.image) end)
+  if not ne then
+    rec.image_errors[c.name] = nil
+    return true
+  end
+  M.failed(rec, c, ne)
+  return false
 end
 
 -- imagePullSecrets: the registry credentials for an image, from the pod's

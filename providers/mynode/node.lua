@@ -341,7 +341,10 @@ end
 
 local function human(signal, v)
   if signal:find("inodes", 1, true) or signal == "pid.available" then return tostring(math.floor(v)) end
-  return M.ki_string(v)
+  for _, u in ipairs{{"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} do
+    if v >= u[2] then return ("%.1f%s"):format(v / u[2], u[1]) end
+  end
+  return tostring(math.floor(v))
 end
 
 -- The signals under their thresholds: signal -> "nodefs.available 1234Ki < 5678Ki".
