@@ -92,7 +92,10 @@ function M.pull_auth(rec, image)
           if (not user or user == "") and type(a.auth) == "string" then
             user, pass = (k8s.base64_decode(a.auth) or ""):match("^([^:]*):(.*)$")
           end
-          return {username = user, password = pass, server_address = host,
+          -- containerd matches server_address by URL host: "HOST:PORT"
+          -- alone does not parse as a URL, so it gets a scheme.
+          local server = host:find("://", 1, true) and host or ("https://" .. host)
+          return {username = user, password = pass, server_address = server,
                   identity_token = a.identitytoken, registry_token = a.registrytoken}
         end
       end
