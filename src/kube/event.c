@@ -37,10 +37,10 @@
 #define EVENT_BURST 100.0
 #define EVENT_INFLIGHT 4
 #define EVENT_QUEUE_MAX 4096
-#define BUSY_CALLS 16     /* other calls in flight at which events wait ... */
-#define BUSY_RETRY_MS 100 /* ... and look again this much later */
-#define EVENT_SEEN_MAX 4096         /* keys remembered (client-go's LRU: 4096) */
-#define EVENT_WINDOW_MS 600000      /* a repeat within 10 min is the same Event */
+#define BUSY_CALLS 16          /* other calls in flight at which events wait ... */
+#define BUSY_RETRY_MS 100      /* ... and look again this much later */
+#define EVENT_SEEN_MAX 4096    /* keys remembered (client-go's LRU: 4096) */
+#define EVENT_WINDOW_MS 600000 /* a repeat within 10 min is the same Event */
 
 /* One Event object as the correlator knows it, by key. */
 typedef struct ev_seen {
@@ -58,7 +58,7 @@ typedef struct ev_seen {
 typedef struct ev_item {
 	vk_list link; /* q->waiting, then q->sending */
 	struct vk_events *q;
-	ev_seen *s;  /* the Event it writes: its packed body waits there */
+	ev_seen *s; /* the Event it writes: its packed body waits there */
 	char *what;
 	bool patch; /* PATCH the count of s->name, else POST s->body */
 } ev_item;
@@ -173,8 +173,8 @@ static int send_item(struct vk_events *q, ev_item *it)
 	if (it->patch) {
 		body = vk_asprintf("{\"count\":%u,\"lastTimestamp\":\"%s\"}", s->count, s->last_ts);
 		char *path = vk_asprintf("%s/%s", s->path, s->name);
-		rc = vk_kube_request(q->k, "PATCH", path, "application/strategic-merge-patch+json", body, event_done, it,
-		                     NULL);
+		rc = vk_kube_request(q->k, "PATCH", path, "application/strategic-merge-patch+json", body, event_done,
+		                     it, NULL);
 		free(path);
 	} else {
 		char *text = vk_ztext_unpack(q->z, s->body);

@@ -158,7 +158,7 @@ static char *status_print(vk_node *n)
 	cJSON *st = cJSON_Duplicate(vk_json_at(n->node, "status"), 1);
 	cJSON *c;
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
-	cJSON_DeleteItemFromObjectCaseSensitive(c, "lastHeartbeatTime");
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "lastHeartbeatTime");
 	char *text = st ? cJSON_PrintUnformatted(st) : NULL;
 	cJSON_Delete(st);
 	return text;

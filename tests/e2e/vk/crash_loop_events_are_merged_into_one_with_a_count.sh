@@ -39,8 +39,8 @@ wait_until 30 counted || true
 tap_is "$(started | wc -l | tr -d ' ')" 1 "one Started Event object for container c"
 tap_like "$(started | cut -d' ' -f1)" '^([3-9]|[1-9][0-9]+)$' "its count is the number of starts (>= 3)"
 read -r _ first lastts <<<"$(started)"
-[[ $lastts > $first ]] && tap_pass "its lastTimestamp ($lastts) is after its firstTimestamp ($first)" ||
-	tap_fail "its lastTimestamp is after its firstTimestamp" "first $first last $lastts"
+if [[ $lastts > $first ]]; then tap_pass "its lastTimestamp ($lastts) is after its firstTimestamp ($first)"
+else tap_fail "its lastTimestamp is after its firstTimestamp" "first $first last $lastts"; fi
 tap_like "$(k -n "$ns" get events --field-selector involvedObject.name=crash,reason=BackOff -o jsonpath='{range .items[*]}{.count} {.message}{"\n"}{end}')" \
 	'^([2-9]|[1-9][0-9]+) Back-off restarting failed container c in pod crash_' "one BackOff Event, counted"
 tap_is "$(k -n "$ns" get events --field-selector involvedObject.name=crash,reason=Started -o json |

@@ -23,23 +23,25 @@ mount -t tmpfs -o size=32m tmpfs "$tmp/pods" || tap_bail "cannot mount a tmpfs a
 on_exit "umount '$tmp/pods'"
 
 # The test's cgroups (v1 memory + cpu, or one v2 group), removed once vk is gone.
-cgroups=()
 if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
 	p=$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup)
-	cg=/sys/fs/cgroup${p%/}/vk-$ns
-	mkdir "$cg" || tap_bail "cannot make cgroup $cg"
-	cgroups=("$cg")
-	echo 3G >"$cg/memory.max" && echo "150000 100000" >"$cg/cpu.max" ||
-		tap_bail "cannot set limits in $cg (memory and cpu not delegated to $(dirname "$cg"))"
+	cgroups=("/sys/fs/cgroup${p%/}/vk-$ns")
 else
 	mp=$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup)
 	cp=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3}' /proc/self/cgroup)
 	cgroups=("/sys/fs/cgroup/memory${mp%/}/vk-$ns" "/sys/fs/cgroup/cpu${cp%/}/vk-$ns")
-	mkdir "${cgroups[@]}" || tap_bail "cannot make cgroups ${cgroups[*]}"
-	echo 3G >"${cgroups[0]}/memory.limit_in_bytes" && echo 150000 >"${cgroups[1]}/cpu.cfs_quota_us" &&
-		[[ $(cat "${cgroups[1]}/cpu.cfs_period_us") == 100000 ]] || tap_bail "cannot set limits in ${cgroups[*]}"
 fi
+mkdir "${cgroups[@]}" || tap_bail "cannot make cgroups ${cgroups[*]}"
 on_exit "rmdir ${cgroups[*]}"
+set_limits() {
+	if ((${#cgroups[@]} == 1)); then
+		echo 3G >"${cgroups[0]}/memory.max" && echo "150000 100000" >"${cgroups[0]}/cpu.max"
+	else
+		echo 3G >"${cgroups[0]}/memory.limit_in_bytes" && echo 150000 >"${cgroups[1]}/cpu.cfs_quota_us" &&
+			[[ $(cat "${cgroups[1]}/cpu.cfs_period_us") == 100000 ]]
+	fi
+}
+set_limits || tap_bail "cannot set memory and cpu limits in ${cgroups[*]} (controllers not delegated?)"
 
 mynode_config
 cat >>"$tmp/mynode.yaml" <<YAML

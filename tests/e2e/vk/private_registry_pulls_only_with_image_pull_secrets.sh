@@ -11,8 +11,9 @@
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 tap_plan 8
-command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v htpasswd >/dev/null ||
-	tap_bail "docker-registry, skopeo and htpasswd are needed (scripts/install-deps.sh)"
+for tool in docker-registry skopeo htpasswd; do
+	command -v "$tool" >/dev/null || tap_bail "$tool is needed (scripts/install-deps.sh)"
+done
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 

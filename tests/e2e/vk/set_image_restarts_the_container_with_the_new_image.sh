@@ -42,7 +42,7 @@ if wait_until 60 restarted; then tap_pass "the status shows main running the new
 else tap_fail "the status shows main running the new image, restartCount 1" "$(k -n "$ns" get pod web -o jsonpath='{.status.containerStatuses}')"; fi
 main_after=$(running_id main)
 tap_like "$main_after" '^[0-9a-f]+$' "main runs in a container in containerd"
-[[ $main_after != "$main_before" ]] && tap_pass "... a new one" || tap_fail "... a new one" "same id $main_after"
+if [[ $main_after != "$main_before" ]]; then tap_pass "... a new one"; else tap_fail "... a new one" "same id $main_after"; fi
 img=$(cri inspect -o go-template --template '{{.status.image.image}}' "$main_after" 2>&1)
 pause_ref=$(cri inspecti -o go-template --template '{{.status.id}}' "$PAUSE_IMAGE" 2>&1)
 tap_like "$img" "^($PAUSE_IMAGE|$pause_ref)\$" "... run from the new image ($PAUSE_IMAGE)"
