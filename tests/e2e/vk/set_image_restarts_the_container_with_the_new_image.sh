@@ -6,9 +6,11 @@
 # from that image, restartCount 1), leaves the other container alone, and
 # the pod is Running with the new image in its status.  This holds under
 # restartPolicy Never too: a changed spec restarts whatever the policy.
+# An image that cannot be pulled leaves the container waiting in
+# ErrImagePull/ImagePullBackOff; setting a good one again runs it.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 9
+tap_plan 12
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
@@ -52,4 +54,16 @@ tap_is "$(running_id side):$(cs side .restartCount)" "$side_before:0" "the other
 tap_is "$(pod_phase web)" Running "the pod stays Running (restartPolicy Never)"
 tap_like "$(k -n "$ns" get events --field-selector involvedObject.name=web,reason=Killing -o jsonpath='{.items[*].message}')" \
 	'Container main definition changed, will be restarted' "a Killing Event says why"
+
+# An image that does not exist: the old container is stopped, the new one
+# cannot start.
+k -n "$ns" set image pod/web main=vk.invalid/none:1 >/dev/null
+pull_failing() { [[ $(cs main .state.waiting.reason) =~ ^(ErrImagePull|ImagePullBackOff)$ ]]; }
+if wait_until 60 pull_failing; then tap_pass "an image that cannot be pulled: main waits in $(cs main .state.waiting.reason)"
+else tap_fail "an image that cannot be pulled: main waits in ErrImagePull or ImagePullBackOff" "$(cs main)"; fi
+tap_is "$(running_id main)" "" "and no container of main runs"
+k -n "$ns" set image pod/web main="$BUSYBOX_IMAGE" >/dev/null
+back() { [[ $(cs main .image) == "$BUSYBOX_IMAGE" && -n $(cs main .state.running) && -n $(running_id main) ]]; }
+if wait_until 60 back; then tap_pass "a good image again: main runs again (restartCount $(cs main .restartCount))"
+else tap_fail "a good image again: main runs again" "$(cs main)"; fi
 tap_done
