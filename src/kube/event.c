@@ -22,7 +22,13 @@
  * last EVENT_SEEN_MAX keys are remembered.  A repeat while the previous
  * write of the same Event still waits or is in flight is folded into one
  * patch after it; a patch that finds the Event gone (404: the API server
- * keeps Events an hour) creates it again with the count so far. */
+ * keeps Events an hour) creates it again with the count so far.
+ *
+ * And, as client-go's aggregator does, once EVENT_SIMILAR_MAX events about
+ * the same object with the same type and reason but different messages
+ * were seen within 10 minutes, further ones are combined into one Event
+ * whose message is "(combined from similar events): " and the latest
+ * message, counted like a repeat. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +47,15 @@
 #define BUSY_RETRY_MS 100      /* ... and look again this much later */
 #define EVENT_SEEN_MAX 4096    /* keys remembered (client-go's LRU: 4096) */
 #define EVENT_WINDOW_MS 600000 /* a repeat within 10 min is the same Event */
+#define EVENT_SIMILAR_MAX 10   /* distinct messages before similar events are combined */
+#define EVENT_COMBINED "(combined from similar events): "
+
+/* Events alike but for their message (client-go's aggregate key). */
+typedef struct ev_similar {
+	uint64_t msgs[EVENT_SIMILAR_MAX]; /* hashes of the distinct messages seen */
+	unsigned n;
+	uint64_t last_ms;
+} ev_similar;
 
 /* One Event object as the correlator knows it, by key. */
 typedef struct ev_seen {
@@ -48,6 +63,7 @@ typedef struct ev_seen {
 	char *path; /* /api/v1/namespaces/NS/events */
 	char *name; /* the object's name once created, else NULL */
 	void *body; /* the event as first recorded, packed (vk_ztext) */
+	char *msg;  /* a combined Event's latest message, else NULL */
 	char first_ts[40], last_ts[40];
 	unsigned count;
 	uint64_t last_ms;
@@ -73,7 +89,8 @@ struct vk_events {
 	uint64_t refill_ms;
 	uv_timer_t *timer; /* freed in its close callback */
 	vk_ztext *z;
-	vk_map *seen; /* key -> ev_seen */
+	vk_map *seen;    /* key -> ev_seen */
+	vk_map *similar; /* aggregate key -> ev_similar */
 };
 
 static void item_free(ev_item *it)
@@ -88,6 +105,7 @@ static void seen_free(ev_seen *s)
 	free(s->path);
 	free(s->name);
 	free(s->body);
+	free(s->msg);
 	free(s);
 }
 
@@ -171,7 +189,13 @@ static int send_item(struct vk_events *q, ev_item *it)
 	char *body = NULL;
 	int rc = -EIO;
 	if (it->patch) {
-		body = vk_asprintf("{\"count\":%u,\"lastTimestamp\":\"%s\"}", s->count, s->last_ts);
+		cJSON *patch = cJSON_CreateObject();
+		cJSON_AddNumberToObject(patch, "count", s->count);
+		cJSON_AddStringToObject(patch, "lastTimestamp", s->last_ts);
+		if (s->msg)
+			cJSON_AddStringToObject(patch, "message", s->msg);
+		body = cJSON_PrintUnformatted(patch);
+		cJSON_Delete(patch);
 		char *path = vk_asprintf("%s/%s", s->path, s->name);
 		rc = vk_kube_request(q->k, "PATCH", path, "application/strategic-merge-patch+json", body, event_done,
 		                     it, NULL);
@@ -184,6 +208,8 @@ static int send_item(struct vk_events *q, ev_item *it)
 			cJSON_ReplaceItemInObjectCaseSensitive(ev, "count", cJSON_CreateNumber(s->count));
 			cJSON_ReplaceItemInObjectCaseSensitive(ev, "firstTimestamp", cJSON_CreateString(s->first_ts));
 			cJSON_ReplaceItemInObjectCaseSensitive(ev, "lastTimestamp", cJSON_CreateString(s->last_ts));
+			if (s->msg)
+				cJSON_ReplaceItemInObjectCaseSensitive(ev, "message", cJSON_CreateString(s->msg));
 			body = cJSON_PrintUnformatted(ev);
 			cJSON_Delete(ev);
 		}
@@ -256,6 +282,7 @@ static struct vk_events *queue_of(vk_kube *k)
 		q->timer->data = q;
 		q->z = vk_ztext_new();
 		q->seen = vk_map_new();
+		q->similar = vk_map_new();
 		vk_kube_link_listen(k, on_link, q);
 	}
 	return q;
@@ -278,6 +305,42 @@ static void forget_oldest(struct vk_events *q)
 	}
 }
 
+/* client-go's aggregator: true when this event is one of more than
+ * EVENT_SIMILAR_MAX alike but for their message within the window. */
+static bool similar_many(struct vk_events *q, const char *akey, const char *msg, uint64_t now)
+{
+	ev_similar *a = vk_map_get(q->similar, akey);
+	if (a && now - a->last_ms > EVENT_WINDOW_MS) {
+		free(vk_map_del(q->similar, akey));
+		a = NULL;
+	}
+	if (!a) {
+		if (vk_map_len(q->similar) >= EVENT_SEEN_MAX) {
+			const char *k, *oldest = NULL;
+			uint64_t oldest_ms = UINT64_MAX;
+			void *v;
+			for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &k, &v);)
+				if (((ev_similar *)v)->last_ms < oldest_ms) {
+					oldest_ms = ((ev_similar *)v)->last_ms;
+					oldest = k;
+				}
+			if (oldest)
+				free(vk_map_del(q->similar, oldest));
+		}
+		a = vk_xcalloc(1, sizeof *a);
+		vk_map_set(q->similar, akey, a);
+	}
+	a->last_ms = now;
+	if (a->n >= EVENT_SIMILAR_MAX)
+		return true;
+	uint64_t h = vk_hash64(msg);
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->msgs[i] == h)
+			return false;
+	a->msgs[a->n++] = h;
+	return a->n >= EVENT_SIMILAR_MAX;
+}
+
 static void enqueue(struct vk_events *q, ev_seen *s, char *what)
 {
 	if (q->len >= EVENT_QUEUE_MAX)
@@ -293,13 +356,18 @@ static void enqueue(struct vk_events *q, ev_seen *s, char *what)
 	pump(q);
 }
 
-/* Records ev (taken) under key (taken): a new Event, or a repeat of one. */
-static void record(vk_kube *k, char *key, char *path, cJSON *ev, const char *ts, char *what)
+/* Records ev (taken) under key (taken): a new Event, or a repeat of one.
+ * combined: the message of a combined Event, else NULL. */
+static void record(struct vk_events *q, char *key, char *path, cJSON *ev, const char *ts, char *what,
+                   const char *combined)
 {
-	struct vk_events *q = queue_of(k);
 	uint64_t now = vk_now_ms();
 	ev_seen *s = vk_map_get(q->seen, key);
 	if (s && (s->busy || now - s->last_ms <= EVENT_WINDOW_MS)) {
+		if (combined) {
+			free(s->msg);
+			s->msg = vk_strdup(combined);
+		}
 		s->count++;
 		snprintf(s->last_ts, sizeof s->last_ts, "%s", ts);
 		s->last_ms = now;
@@ -337,6 +405,7 @@ static void record(vk_kube *k, char *key, char *path, cJSON *ev, const char *ts,
 	s->path = path;
 	s->body = body;
 	s->count = 1;
+	s->msg = combined ? vk_strdup(combined) : NULL;
 	snprintf(s->first_ts, sizeof s->first_ts, "%s", ts);
 	snprintf(s->last_ts, sizeof s->last_ts, "%s", ts);
 	s->last_ms = now;
@@ -364,6 +433,9 @@ void vk_kube__events_free(vk_kube *k)
 	for (vk_map_iter i = {0}; vk_map_next(q->seen, &i, &key, &v);)
 		seen_free(v);
 	vk_map_free(q->seen);
+	for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &key, &v);)
+		free(v);
+	vk_map_free(q->similar);
 	uv_close((uv_handle_t *)q->timer, timer_closed);
 	vk_ztext_free(q->z);
 	free(q);
@@ -419,8 +491,20 @@ void vk_kube_event(vk_kube *k, const char *kind, const cJSON *obj, const char *t
 
 	char *path = vk_asprintf("/api/v1/namespaces/%s/events", evns);
 	char *what = vk_asprintf("%s on %s %s%s%s", reason, kind, ns ? ns : "", ns ? "/" : "", name);
-	/* client-go's key: source, involved object, type, reason, message. */
-	char *key = vk_asprintf("vk\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", host ? host : "", kind,
-	                        ns ? ns : "", name, uid ? uid : "", type, reason, msg);
-	record(k, key, path, ev, ts, what);
+	/* client-go's keys: source, involved object, type, reason (the
+	 * aggregate key), and the message. */
+	struct vk_events *q = queue_of(k);
+	char *akey = vk_asprintf("vk\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", host ? host : "", kind, ns ? ns : "",
+	                         name, uid ? uid : "", type, reason);
+	char *key, *combined = NULL;
+	if (similar_many(q, akey, msg, vk_now_ms())) {
+		combined = vk_asprintf(EVENT_COMBINED "%s", msg);
+		cJSON_ReplaceItemInObjectCaseSensitive(ev, "message", cJSON_CreateString(combined));
+		key = vk_asprintf("%s\x1f(combined)", akey);
+	} else {
+		key = vk_asprintf("%s\x1f%s", akey, msg);
+	}
+	free(akey);
+	record(q, key, path, ev, ts, what, combined);
+	free(combined);
 }
