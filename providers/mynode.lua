@@ -228,6 +228,8 @@ end
 -- Hot reload: take the old version's pods instead of re-reading the runtime.
 function P.on_reload(previous)
   if previous and previous.stop then previous.stop() end
+  -- The pressure conditions keep their state (transition period, what was logged).
+  if previous and previous.node_state then node_info.pressure, node_info.said = previous.node_state() end
   if previous and previous.state then
     S.pods, S.recovered = previous.state(), true
     for _, rec in pairs(S.pods) do rec.lock = rec.lock or vk.mutex() end -- from a version without locks
@@ -235,6 +237,7 @@ function P.on_reload(previous)
 end
 
 function P.state() return S.pods end
+function P.node_state() return node_info.pressure, node_info.said end
 
 -- For tests: the AuthConfig a pull of `image` for `pod` would carry.
 function P.pull_auth_for(pod, image) return images.pull_auth(C.new_record(pod), image) end

@@ -7,7 +7,7 @@
 # message (another container) is an Event of its own.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 7
+tap_plan 8
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
@@ -46,8 +46,11 @@ tap_like "$(k -n "$ns" get events --field-selector involvedObject.name=crash,rea
 tap_is "$(k -n "$ns" get events --field-selector involvedObject.name=crash,reason=Started -o json |
 	jq -r '[.items[] | select(.message == "Started container steady") | .count] | map(tostring) | join(",")')" 1 \
 	"container steady's Started is an Event of its own, count 1"
-tap_like "$(k -n "$ns" get events --field-selector involvedObject.name=crash -o wide 2>&1 | grep 'Started container c' || true)" \
-	'Started' "kubectl get events shows it"
+tap_like "$(k -n "$ns" get events --field-selector involvedObject.name=crash \
+	-o custom-columns=COUNT:.count,REASON:.reason,MESSAGE:.message 2>&1 | grep 'Started container c$' || true)" \
+	'^([3-9]|[1-9][0-9]+) +Started' "kubectl get events shows one line with its count"
+tap_like "$(k -n "$ns" describe pod crash 2>&1 | grep 'Started container c$' || true)" \
+	'\(x[0-9]+ over [0-9a-z]+\)' "kubectl describe pod shows it as (xN over T)"
 tap_is "$(k -n "$ns" get events --field-selector involvedObject.name=crash -o json |
 	jq -r '[.items[] | select(.message | test("container:? c( |$)")) | .reason] | sort | join(",")')" \
 	"BackOff,Created,Started" "container c's restarts are three Event objects in all: Created, Started, BackOff"
