@@ -107,9 +107,7 @@ local function step_container(rec, c, is_init, policy)
     return "exited"
   end
   local now = timer.now_ms()
-  if forced then
-    s.force_restart, s.next_start_ms = nil, now
-  elseif not s.next_start_ms then
+  if not forced and not s.next_start_ms then
     s.backoff_ms = next_backoff(s)
     s.next_start_ms = now + s.backoff_ms
     log.info("%s: container %s exited with %d; restarting in %d s", rec.key, c.name, info.exit_code,
@@ -117,13 +115,13 @@ local function step_container(rec, c, is_init, policy)
     C.event(rec, "Warning", "BackOff", ("Back-off restarting failed container %s in pod %s_%s(%s)"):format(
       c.name, rec.name, rec.ns, rec.uid))
   end
-  if now < s.next_start_ms then return "backoff" end
+  if not forced and now < s.next_start_ms then return "backoff" end
   local attempt = (s.attempt or 0) + 1
   local old_prev = s.prev
   local id = start_container(rec, c, is_init, attempt)
   s.stale = old_prev
   s.prev, s.prev_info = s.id, s.info
-  s.id, s.attempt, s.info, s.next_start_ms = id, attempt, nil, nil
+  s.id, s.attempt, s.info, s.next_start_ms, s.force_restart = id, attempt, nil, nil, nil
   return "started"
 end
 

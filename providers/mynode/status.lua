@@ -39,7 +39,12 @@ local function container_status(rec, c, is_init)
       -- Ready: running, and its readiness probe (if any) passes.
       st.ready = not is_init and (c.readinessProbe == nil or (s.probe and s.probe.ready) == true)
     elseif info.state == "CONTAINER_EXITED" then
-      if s.next_start_ms then
+      if s.force_restart then
+        -- to be started again from a new image (mynode/update.lua): it is
+        -- not terminated for good (the API forbids leaving that state)
+        st.state = {waiting = {reason = "ContainerCreating"}}
+        st.lastState = {terminated = M.terminated_of(info)}
+      elseif s.next_start_ms then
         st.state = {waiting = {reason = "CrashLoopBackOff",
           message = ("back-off %ds restarting failed container=%s pod=%s_%s(%s)"):format(
             s.backoff_ms // 1000, c.name, rec.name, rec.ns, rec.uid)}}

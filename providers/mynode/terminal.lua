@@ -13,8 +13,8 @@ local M = {}
 local function settle(st, s)
   local info = s and s.info
   if info and info.state == "CONTAINER_EXITED" then
-    if st.state.waiting and st.state.waiting.reason == "CrashLoopBackOff" then
-      -- waiting to restart: its last run is how it ended
+    if st.state.waiting then
+      -- it was waiting to restart: its last run is how it ended
       st.lastState = s.prev_info and {terminated = status.terminated_of(s.prev_info)} or {}
     end
     st.state = {terminated = status.terminated_of(info)}

@@ -7,7 +7,8 @@
 -- imagePullSecrets; its restartCount goes on.  A pull that fails shows as
 -- ErrImagePull/ImagePullBackOff and is retried with kubelet's backoff
 -- (images.retry).  An init container's new image is for its next run
--- (kubelet does not run a finished init container again).
+-- (kubelet does not run a finished init container again), and so is a
+-- container that ended for good under its restartPolicy.
 local cri = require "vk.cri"
 local log = require "vk.log"
 local C = require "mynode.common"
@@ -42,6 +43,8 @@ end
 
 local function restart_with_new_image(rec, c)
   local s = rec.cs[c.name]
+  -- From now on its status says waiting, not terminated (mynode/status.lua).
+  if s then s.force_restart = true end
   C.event(rec, "Normal", "Killing", ("Container %s definition changed, will be restarted"):format(c.name))
   if s and s.id and s.info and s.info.state ~= "CONTAINER_EXITED" then
     local grace = math.tointeger(rec.pod.spec.terminationGracePeriodSeconds) or 30
@@ -51,7 +54,17 @@ local function restart_with_new_image(rec, c)
   local e = images.ensure(c, function() return images.pull_auth(rec, c.image) end)
   rec.image_errors[c.name] = nil
   if e then images.failed(rec, c, e) end
-  if s then s.force_restart = true end
+end
+
+-- A container that ended for good (exited under restartPolicy Never, or
+-- exit 0 under OnFailure) is not started again, as kubelet does not: the
+-- API forbids a terminated container to leave that state.
+local function finished(rec, c)
+  local s = rec.cs[c.name]
+  local info = s and s.info
+  if not info or info.state ~= "CONTAINER_EXITED" or s.force_restart then return false end
+  local policy = rec.pod.spec.restartPolicy or "Always"
+  return policy == "Never" or (policy == "OnFailure" and info.exit_code == 0)
 end
 
 function M.update_pod(rec, pod)
@@ -62,7 +75,9 @@ function M.update_pod(rec, pod)
   rec.lock:acquire()
   local ok, err = pcall(function()
     containers.observe(rec)
-    for _, c in ipairs(changed) do restart_with_new_image(rec, c) end
+    for _, c in ipairs(changed) do
+      if not finished(rec, c) then restart_with_new_image(rec, c) end
+    end
   end)
   rec.lock:release()
   if not ok then error(err, 0) end

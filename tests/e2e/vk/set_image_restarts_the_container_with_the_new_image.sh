@@ -10,7 +10,7 @@
 # ErrImagePull/ImagePullBackOff; setting a good one again runs it.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 12
+tap_plan 13
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
@@ -66,4 +66,8 @@ k -n "$ns" set image pod/web main="$BUSYBOX_IMAGE" >/dev/null
 back() { [[ $(cs main .image) == "$BUSYBOX_IMAGE" && -n $(cs main .state.running) && -n $(running_id main) ]]; }
 if wait_until 60 back; then tap_pass "a good image again: main runs again (restartCount $(cs main .restartCount))"
 else tap_fail "a good image again: main runs again" "$(cs main)"; fi
+# Under restartPolicy Never the API refuses a container that leaves the
+# terminated state: the restarting one must never have been shown so.
+tap_is "$(grep -c 'may not be transitioned to non-terminated state' "$tmp/vk.log" || true)" 0 \
+	"the API accepted every status (none showed the restarting container terminated)"
 tap_done
