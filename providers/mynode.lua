@@ -84,7 +84,7 @@ local function try_create(rec)
   rec.pull = rec.pull or k8s.backoff{base_ms = PULL_BACKOFF_BASE_MS, max_ms = PULL_BACKOFF_MAX_MS, jitter = false}
   local failed
   for _, it in ipairs(C.all_containers(pod)) do
-    local e = images.ensure(it.spec, function() return images.pull_auth(rec, it.spec.image) end)
+    local e = images.ensure(it.spec, function() return images.pull_auth(rec, it.spec.image) end, rec)
     if e then
       e.at = timer.now_ms()
       rec.image_errors[it.spec.name] = e

@@ -21,8 +21,10 @@ end
 
 -- Returns nil, or {reason=, message=} when the image is not usable.
 -- get_auth() -> the AuthConfig for c.image (imagePullSecrets) or nil; only
--- called when a pull is due.
-function M.ensure(c, get_auth)
+-- called when a pull is due.  rec (optional): the pod's record, for
+-- kubelet's Pulling/Pulled Events.
+function M.ensure(c, get_auth, rec)
+  local function event(reason, msg) if rec then C.event(rec, "Normal", reason, msg) end end
   local policy = pull_policy(c)
   local present = cri.image_status{image = {image = c.image}}.image ~= nil
   if policy == "Never" then
@@ -30,10 +32,18 @@ function M.ensure(c, get_auth)
     return {reason = "ErrImageNeverPull",
             message = ("Container image %q is not present with pull policy of Never"):format(c.image)}
   end
-  if present and policy == "IfNotPresent" then return nil end
+  if present and policy == "IfNotPresent" then
+    event("Pulled", ("Container image %q already present on machine"):format(c.image))
+    return nil
+  end
+  event("Pulling", ("Pulling image %q"):format(c.image))
+  local t0 = timer.now_ms()
   local ok, err = pcall(cri.pull_image, {image = {image = c.image}, auth = get_auth and get_auth()},
                         {timeout_ms = 600000})
-  if ok then return nil end
+  if ok then
+    event("Pulled", ("Successfully pulled image %q in %.3fs"):format(c.image, (timer.now_ms() - t0) / 1000))
+    return nil
+  end
   err = tostring(err):gsub("^[^ ]*:%d+: ", "") -- the runtime's words, without our file:line
   return {reason = "ErrImagePull", message = ("Failed to pull image %q: %s"):format(c.image, err)}
 end
@@ -55,7 +65,7 @@ end
 function M.retry(rec, c)
   local e = rec.image_errors[c.name]
   if not e.next_ms or timer.now_ms() < e.next_ms then return false end
-  local ne = M.ensure(c, function() return M.pull_auth(rec, c.image) end)
+  local ne = M.ensure(c, function() return M.pull_auth(rec, c.image) end, rec)
   if not ne then
     rec.image_errors[c.name] = nil
     return true

@@ -51,7 +51,7 @@ local function restart_with_new_image(rec, c)
     cri.stop_container({container_id = s.id, timeout = grace}, {timeout_ms = grace * 1000 + 30000})
     s.info = nil -- read again: exited now
   end
-  local e = images.ensure(c, function() return images.pull_auth(rec, c.image) end)
+  local e = images.ensure(c, function() return images.pull_auth(rec, c.image) end, rec)
   rec.image_errors[c.name] = nil
   if e then images.failed(rec, c, e) end
 end

@@ -10,7 +10,7 @@
 # stopped by its PID.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 8
+tap_plan 9
 for tool in docker-registry skopeo htpasswd; do
 	command -v "$tool" >/dev/null || tap_bail "$tool is needed (scripts/install-deps.sh)"
 done
@@ -106,5 +106,8 @@ uid=$(k -n "$ns" get pod authorized -o jsonpath='{.metadata.uid}')
 cid=$(cri ps -q --label "io.kubernetes.pod.uid=$uid" --state Running | head -1)
 tap_like "$(cri inspect -o go-template --template '{{.status.image.image}}' "$cid" 2>&1)" "^($image|sha256:[0-9a-f]+)\$" \
 	"its container runs in containerd, from the registry's image"
+tap_like "$(events authorized | grep -E '^(Pulling|Pulled):' | sort | tr '\n' '|')" \
+	"^Pulled: Successfully pulled image \"$image\" in [0-9.]+s\|Pulling: Pulling image \"$image\"\|\$" \
+	"Pulling and Pulled Events, as kubelet records them"
 tap_like "$(grep -c "$user" "$tmp/registry.log" || true)" '^[1-9][0-9]*$' "the registry logged requests authenticated as $user"
 tap_done
