@@ -52,6 +52,7 @@
 ---@field event vk.event  see vk.event.d.lua
 ---@field host vk.host  see vk.host.d.lua
 ---@field store vk.store
+---@field net vk.net  see vk.net.d.lua
 ---@field notify fun(pod_or_status: vk.Object): boolean
 vk = {}
 
@@ -176,10 +177,12 @@ local http = {}
 ---@field body? string
 ---@field timeout_ms? integer  default 30000
 ---@field insecure? boolean  skip TLS verification
+---@field http2? boolean  HTTP/2 from the first byte (prior knowledge), as gRPC over cleartext speaks
+---@field netns? string  connect inside this network namespace (see vk.net); the url's host must be an IP address
 
 ---@class vk.http.Response
 ---@field status integer
----@field headers table<string, string>  lower-case names; repeated ones joined with ", "
+---@field headers table<string, string>  lower-case names, trailers (grpc-status) too; repeated ones joined with ", "
 ---@field body string
 
 --- One HTTP(S) exchange on vk's shared curl engine (yields).  A non-2xx
@@ -245,8 +248,9 @@ function store.open(url) end
 ---------------------------------------------------------------------------
 --- PodNotifier: push a status to the core at once.  Pass a whole pod, or
 --- {namespace=, name=, status=} (namespace and name default to the pod of
---- the running callback); status may be a table or its JSON text.  Returns
---- false when the core has no notifier.
+--- the running callback); status may be a table or its JSON text.  A push
+--- from inside create_pod is kept until the create returns, then written.
+--- Returns false when the core has no notifier.
 ---@param pod_or_status vk.Object
 ---@return boolean
 function vk.notify(pod_or_status) end

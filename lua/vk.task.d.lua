@@ -25,6 +25,7 @@
 --   module's top level.
 
 ---@class vk
+---@field task vk.task
 ---@field spawn fun(fn: fun(...): ..., ...): vk.Task
 ---@field semaphore fun(n: integer): vk.Semaphore
 ---@field mutex fun(): vk.Semaphore

@@ -36,7 +36,7 @@
 --   volumes.lua     emptyDir, hostPath, configMap, secret, downwardAPI, projected
 --   cri_config.lua  the CRI's sandbox and container configs
 --   containers.lua  starting and restarting containers: sync_pod
---   probes.lua      readiness and liveness probes
+--   probes.lua      startup, readiness and liveness probes (handlers.lua runs them)
 --   status.lua      the pod status, pushed when it changes
 --   update.lua      update_pod: a changed image restarts its container
 --   terminal.lua    the status a deleted pod ends with (real exit codes)
@@ -45,9 +45,12 @@
 -- Hot reload sees them all (vk watches every module the provider loads
 -- from its folder).
 --
--- Probes: exec and httpGet readiness/liveness (tcpSocket, grpc and startup
--- probes are not run; they count as passing).
--- Not supported (yet): lifecycle hooks, ephemeral containers, kubectl
+-- Probes and lifecycle: startup/readiness/liveness probes of every kind
+-- (probes.lua, handlers.lua; network ones from inside the pod's network
+-- namespace, netns.lua), postStart/preStop hooks (hooks.lua), sidecars
+-- (sidecars.lua), termination messages (termination.lua),
+-- activeDeadlineSeconds (deadline.lua), stopping in order (stopping.lua).
+-- Not supported (yet): ephemeral containers, kubectl
 -- exec/attach/port-forward, PVC volumes, service account tokens (projected
 -- volumes get ca.crt when readable and the namespace file, no token).
 local cri = require "vk.cri"
@@ -63,6 +66,7 @@ local node_info = require "mynode.node"
 local recovery = require "mynode.recovery"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
+local stopping = require "mynode.stopping"
 local terminal = require "mynode.terminal"
 local update = require "mynode.update"
 local volumes = require "mynode.volumes"
@@ -277,19 +281,13 @@ local function remove_sandboxes_of(uid)
   end
 end
 
--- SIGTERM to every running container at once, SIGKILL after the grace.
+-- Every running container at once: its preStop hook, then SIGTERM, then
+-- SIGKILL after what the hook left of the grace; sidecars after the
+-- containers, in reverse order (mynode/stopping.lua).
 local function stop_containers(rec, grace)
   local ok, list = pcall(cri.list_containers, {filter = {pod_sandbox_id = rec.sandbox_id,
                                                         state = {state = "CONTAINER_RUNNING"}}})
-  local stops = {}
-  for _, ct in ipairs(ok and list.containers or {}) do
-    stops[#stops + 1] = vk.spawn(function()
-      local sok, serr = pcall(cri.stop_container, {container_id = ct.id, timeout = grace},
-                              {timeout_ms = grace * 1000 + 30000})
-      if not sok then log.warn("%s: stop container %s: %s", rec.key, ct.id:sub(1, 12), serr) end
-    end)
-  end
-  for _, h in ipairs(stops) do h:join() end
+  stopping.stop_all(rec, ok and list.containers or {}, grace)
 end
 
 function P.delete_pod(pod)

@@ -7,12 +7,13 @@
 set -euo pipefail
 
 build_pkgs=(
-	liblua5.4-dev lua5.4 libcurl4-openssl-dev libcjson-dev libyaml-dev libuv1-dev zlib1g-dev
+	liblua5.4-dev lua5.4 libcurl4-openssl-dev libsystemd-dev scdoc libcjson-dev libyaml-dev libuv1-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libhiredis-dev libssl-dev libh2o-dev
 	meson ninja-build pkg-config gcc
 )
 test_pkgs=(
 	openssl containerd runc containernetworking-plugins busybox-static umoci
+	debhelper dpkg-dev fakeroot man-db
 	iproute2 jq procps curl socat python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
 	redis-server redis-tools docker-registry skopeo apache2-utils
 )

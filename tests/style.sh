@@ -5,7 +5,8 @@
 #
 #   tests/style.sh clang-format   every C file against .clang-format
 #   tests/style.sh shellcheck     scripts/, tests/**/*.sh and *.bash, .ci/run
-#   tests/style.sh luacheck       providers/, lua/, tests/ against .luacheckrc; no tabs
+#   tests/style.sh luacheck       providers/, lua/, tests/ against .luacheckrc (vk's fields from
+#                                 the stubs); no tabs
 #
 # To fix a C file: clang-format -i FILE.  Shell findings that are wrong for
 # one line get `# shellcheck disable=SCxxxx # why` on that line; the few that
@@ -55,7 +56,7 @@ luacheck)
 	# luacheck with vk's globals (.luacheckrc) over providers/, lua/ and
 	# tests/, and one indentation: two spaces, no tabs.
 	need luacheck lua-check
-	echo "1..2"
+	echo "1..3"
 	if out=$(luacheck --formatter plain --codes providers lua tests 2>&1); then
 		echo "ok 1 - luacheck: providers/, lua/ and tests/ are clean"
 	else
@@ -67,6 +68,14 @@ luacheck)
 		echo "ok 2 - Lua files are indented with spaces, not tabs"
 	else
 		echo "not ok 2 - Lua files are indented with spaces, not tabs"
+		printf '# %s\n' "${out//$'\n'/$'\n'# }"
+	fi
+	# .luacheckrc gives vk the fields of the editor stubs: a misspelt one is caught.
+	out=$(printf 'local function f() return vk.timer.slep end\nreturn f\n' | luacheck --formatter plain --codes - 2>&1)
+	if grep -q "W143.*'timer.slep' of global 'vk'" <<<"$out"; then
+		echo "ok 3 - luacheck knows vk's fields from lua/vk*.d.lua (vk.timer.slep is a warning)"
+	else
+		echo "not ok 3 - luacheck knows vk's fields from lua/vk*.d.lua (vk.timer.slep is a warning)"
 		printf '# %s\n' "${out//$'\n'/$'\n'# }"
 	fi
 	;;

@@ -25,6 +25,7 @@
 #define VK_HTTP_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -51,6 +52,14 @@ typedef struct {
 	vk_http_done_cb on_done; /* required; called exactly once unless cancelled */
 	void *ud;
 	size_t max_body; /* 0: no cap; a larger body fails with CURLE_FILESIZE_EXCEEDED */
+	/* use_socket: the transfer connects and uses `socket`, a socket the
+	 * caller made (vk/net.h: inside a pod's network namespace), instead of
+	 * one of its own; it must be of the URL's address family (give an IP
+	 * literal).  The engine owns it once vk_http_start succeeds.  Such a
+	 * transfer never shares a connection with another (same address,
+	 * another namespace), and one connection attempt is all it gets. */
+	bool use_socket;
+	int socket;
 } vk_http_opts;
 
 /* Also initialises libcurl (curl_global_init; libcurl counts the calls and

@@ -147,6 +147,10 @@ void vk_kube_cache_seed(vk_kube *k, const char *path, const char *json, size_t l
 void vk_kube_cache_put(vk_kube *k, const char *path, const cJSON *obj);
 bool vk_kube_cache_has(vk_kube *k, const char *path);
 size_t vk_kube_cache_len(const vk_kube *k);
+/* Calls fn for every cached answer (path and compact JSON text, borrowed),
+ * e.g. to write them all again to a store that lost them. */
+typedef void (*vk_kube_cache_each_cb)(const char *path, const char *json, size_t len, void *ud);
+void vk_kube_cache_each(vk_kube *k, vk_kube_cache_each_cb fn, void *ud);
 
 /* Percent-encodes a query value (fieldSelector etc.); caller frees. */
 char *vk_kube_escape(const char *s);

@@ -88,6 +88,10 @@ function M.new_record(pod)
   }
 end
 
+-- A sidecar: an init container with restartPolicy Always, which keeps
+-- running beside the containers (kubelet's native sidecars).
+function M.is_sidecar(c) return c.restartPolicy == "Always" end
+
 function M.all_containers(pod)
   local list = {}
   for _, c in ipairs(pod.spec.initContainers or {}) do list[#list + 1] = {spec = c, init = true} end

@@ -7,9 +7,13 @@ local log = require "vk.log"
 local timer = require "vk.timer"
 local C = require "mynode.common"
 local cri_config = require "mynode.cri_config"
+local deadline = require "mynode.deadline"
+local hooks = require "mynode.hooks"
 local images = require "mynode.images"
 local probes = require "mynode.probes"
+local sidecars = require "mynode.sidecars"
 local status = require "mynode.status"
+local termination = require "mynode.termination"
 
 local M = {}
 
@@ -29,13 +33,25 @@ local function next_backoff(s)
   return s.backoff:next()
 end
 
+-- Creates and starts an instance of c (a sidecar is labelled an init
+-- container), with its termination-message file, then runs its postStart.
 local function start_container(rec, c, is_init, attempt)
-  local cc = cri_config.container(rec, c, is_init, attempt)
+  local cc = cri_config.container(rec, c, is_init or C.is_sidecar(c), attempt)
+  cc.mounts[#cc.mounts + 1] = termination.mount(rec, c, attempt)
   local id = cri.create_container{pod_sandbox_id = rec.sandbox_id, config = cc, sandbox_config = rec.sbcfg}.container_id
   C.event(rec, "Normal", "Created", "Created container: " .. c.name)
   cri.start_container{container_id = id}
   C.event(rec, "Normal", "Started", "Started container " .. c.name)
+  hooks.post_start(rec, c, id)
   return id
+end
+
+local function spec_of(pod, name)
+  for _, list in ipairs{pod.spec.initContainers or {}, pod.spec.containers or {}} do
+    for _, c in ipairs(list) do
+      if c.name == name then return c end
+    end
+  end
 end
 
 -- Reads the pod's containers back from the CRI into rec.cs.  `list` is
@@ -60,6 +76,12 @@ function M.observe(rec, list)
     if not s.info or s.info.state ~= ct.state then
       local ok, r = pcall(cri.container_status, {container_id = ct.id}, C.QUICK)
       if ok then s.info = r.status end
+    end
+    -- An exited instance's termination message, read once.
+    local info, spec = s.info, spec_of(rec.pod, name)
+    if info and info.state == "CONTAINER_EXITED" and not info.term_read and spec then
+      local ok, msg = pcall(termination.message, spec, info)
+      info.term_read, info.term_message = true, ok and msg or nil
     end
   end
 end
@@ -144,32 +166,78 @@ local function recreate_sandbox(rec)
   rec.init_done = #(rec.pod.spec.initContainers or {}) == 0
 end
 
+-- activeDeadlineSeconds passed: every running container is stopped
+-- (preStop first), the pod is Failed and nothing starts again.
+local function end_at_deadline(rec)
+  rec.failed, rec.failed_reason = deadline.MESSAGE, deadline.REASON
+  C.event(rec, "Normal", deadline.REASON, deadline.MESSAGE)
+  log.info("%s: %s; stopping its containers", rec.key, deadline.MESSAGE)
+  local grace = math.tointeger(rec.pod.spec.terminationGracePeriodSeconds) or 30
+  local stops = {}
+  for name, s in pairs(rec.cs) do
+    local c = spec_of(rec.pod, name)
+    if c and s.info and s.info.state == "CONTAINER_RUNNING" then
+      stops[#stops + 1] = vk.spawn(function()
+        local left = hooks.pre_stop(rec, c, s, grace)
+        pcall(cri.stop_container, {container_id = s.id, timeout = left}, {timeout_ms = left * 1000 + 30000})
+      end)
+    end
+  end
+  for _, h in ipairs(stops) do h:join() end
+end
+
+-- True when no container of the pod will run again (restartPolicy Never
+-- or OnFailure, each exited for good).
+local function mains_done(rec, policy)
+  if policy == "Always" then return false end
+  for _, c in ipairs(rec.pod.spec.containers or {}) do
+    local s = rec.cs[c.name]
+    local info = s and s.info
+    if not info or info.state ~= "CONTAINER_EXITED" or s.next_start_ms then return false end
+    if policy == "OnFailure" and info.exit_code ~= 0 then return false end
+  end
+  return true
+end
+
+local function spawn_probes(rec, c)
+  local cs = rec.cs[c.name]
+  if cs and not cs.probing and probes.has_probe(c) then
+    cs.probing = true
+    vk.spawn(function()
+      local pok, perr = pcall(probes.run, rec, c, cs)
+      cs.probing = false
+      if not pok then log.warn("%s: probe of %s: %s", rec.key, c.name, perr) end
+    end)
+  end
+end
+
 local function step_pod(rec, list, sandbox_state)
+  if rec.failed then -- terminal: only watched
+    M.observe(rec, list)
+    return
+  end
   if sandbox_state and sandbox_state ~= "SANDBOX_READY" then
     recreate_sandbox(rec)
     list = {}
   end
   M.observe(rec, list)
   local policy = rec.pod.spec.restartPolicy or "Always"
-  if not rec.init_done and not rec.failed then
-    local all = true
-    for _, c in ipairs(rec.pod.spec.initContainers or {}) do
-      local r = step_container(rec, c, true, policy)
-      if r ~= "succeeded" then
-        all = false
-        if r == "exited" and policy == "Never" then
-          rec.failed = ("init container %s failed with exit code %d"):format(c.name, rec.cs[c.name].info.exit_code)
-        end
-        break
-      end
-    end
-    rec.init_done = all
+  -- (a pod that already ended keeps its phase, as with kubelet)
+  if deadline.exceeded(rec) and not (rec.init_done and mains_done(rec, policy)) then
+    end_at_deadline(rec)
+    M.observe(rec)
+    return
+  end
+  if not rec.init_done then
+    local all, failed = sidecars.step_init(rec, step_container, policy)
+    rec.init_done, rec.failed = all, failed
   end
   local started = false
   if rec.init_done then
     for _, c in ipairs(rec.pod.spec.containers or {}) do
       if step_container(rec, c, false, policy) == "started" then started = true end
     end
+    sidecars.keep(rec, step_container, mains_done(rec, policy))
   end
   collect_garbage(rec)
   -- Read what was just started back, so the status says Running now
@@ -177,18 +245,9 @@ local function step_pod(rec, list, sandbox_state)
   if started then M.observe(rec) end
   -- Probes run in tasks of their own: a slow one (or a liveness kill
   -- waiting out the grace period) must not hold up the other pods.
+  for _, c in ipairs(sidecars.of(rec.pod)) do spawn_probes(rec, c) end
   if rec.init_done then
-    for _, c in ipairs(rec.pod.spec.containers or {}) do
-      local cs = rec.cs[c.name]
-      if cs and not cs.probing and (c.readinessProbe or c.livenessProbe) then
-        cs.probing = true
-        vk.spawn(function()
-          local pok, perr = pcall(probes.run, rec, c, cs)
-          cs.probing = false
-          if not pok then log.warn("%s: probe of %s: %s", rec.key, c.name, perr) end
-        end)
-      end
-    end
+    for _, c in ipairs(rec.pod.spec.containers or {}) do spawn_probes(rec, c) end
   end
 end
 

@@ -6,6 +6,25 @@ local C = require "mynode.common"
 
 local M = {}
 
+-- The text lines of CRI log data (partial lines joined), with their
+-- timestamps in front when asked.
+function M.lines(data, timestamps)
+  local out, partial = {}, ""
+  for line in data:gmatch("[^\n]+") do
+    local ts, tag, text = line:match("^(%S+) %S+ (%S+) ?(.*)$")
+    if ts then
+      local piece = (timestamps and partial == "" and (ts .. " ") or "") .. text
+      if tag == "P" then
+        partial = partial .. piece
+      else
+        out[#out + 1] = partial .. piece
+        partial = ""
+      end
+    end
+  end
+  return out
+end
+
 -- opts: tailLines, limitBytes, timestamps, previous.
 function M.container_logs(ns, name, container, opts)
   opts = opts or {}
@@ -22,19 +41,7 @@ function M.container_logs(ns, name, container, opts)
   if not info or info.log_path == "" then return "" end
   local limit = math.tointeger(opts.limitBytes) or (8 << 20)
   local data = fs.read_file(info.log_path, {max_bytes = limit, tail = true}) or ""
-  local out, partial = {}, ""
-  for line in data:gmatch("[^\n]+") do
-    local ts, tag, text = line:match("^(%S+) %S+ (%S+) ?(.*)$")
-    if ts then
-      local piece = (opts.timestamps and partial == "" and (ts .. " ") or "") .. text
-      if tag == "P" then
-        partial = partial .. piece
-      else
-        out[#out + 1] = partial .. piece
-        partial = ""
-      end
-    end
-  end
+  local out = M.lines(data, opts.timestamps)
   local n = math.tointeger(opts.tailLines)
   if n and n < #out then out = table.move(out, #out - n + 1, #out, 1, {}) end
   if #out == 0 then return "" end

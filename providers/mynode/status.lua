@@ -4,6 +4,7 @@
 local json = require "vk.json"
 local timer = require "vk.timer"
 local C = require "mynode.common"
+local probes = require "mynode.probes"
 
 local cfg, rfc3339, array = C.cfg, C.rfc3339, C.array
 
@@ -13,7 +14,7 @@ function M.terminated_of(info)
   return {
     exitCode = info.exit_code,
     reason = (info.reason ~= "" and info.reason) or (info.exit_code == 0 and "Completed" or "Error"),
-    message = info.message ~= "" and info.message or nil,
+    message = info.term_message or (info.message ~= "" and info.message) or nil,
     startedAt = rfc3339(info.started_at), finishedAt = rfc3339(info.finished_at),
     containerID = "containerd://" .. info.id,
   }
@@ -35,9 +36,10 @@ local function container_status(rec, c, is_init)
     st.imageID = info.image_ref or ""
     if info.state == "CONTAINER_RUNNING" then
       st.state = {running = {startedAt = rfc3339(info.started_at)}}
-      st.started = true
-      -- Ready: running, and its readiness probe (if any) passes.
-      st.ready = not is_init and (c.readinessProbe == nil or (s.probe and s.probe.ready) == true)
+      -- Started: its startup probe (if any) passed; ready: started, and
+      -- its readiness probe (if any) passes.
+      st.started = probes.started(c, s)
+      st.ready = (not is_init or C.is_sidecar(c)) and probes.ready(c, s)
     elseif info.state == "CONTAINER_EXITED" then
       if s.force_restart then
         -- to be started again from a new image (mynode/update.lua): it is
@@ -51,6 +53,8 @@ local function container_status(rec, c, is_init)
         st.lastState = {terminated = M.terminated_of(info)}
       else
         st.state = {terminated = M.terminated_of(info)}
+        -- kubelet: an init container that completed is ready
+        if is_init and not C.is_sidecar(c) and info.exit_code == 0 then st.ready = true end
       end
     else
       st.state = {waiting = {reason = "ContainerCreating"}}
@@ -60,9 +64,9 @@ local function container_status(rec, c, is_init)
     local reason = err.reason
     if reason == "ErrImagePull" and timer.now_ms() - err.at > 2000 then reason = "ImagePullBackOff" end
     st.state = {waiting = {reason = reason, message = err.message}}
-  elseif is_init or rec.init_done then
+  elseif #(rec.pod.spec.initContainers or {}) == 0 then
     st.state = {waiting = {reason = "ContainerCreating"}}
-  else
+  else -- kubelet's default for every container of a pod with init containers
     st.state = {waiting = {reason = "PodInitializing"}}
   end
   st.lastState = st.lastState or {}
@@ -130,8 +134,8 @@ function M.build(rec)
     initContainerStatuses = array(init_st),
     containerStatuses = array(main_st),
   }
-  if phase == "Failed" and rec.failed then
-    status.reason, status.message = "InitContainerFailed", rec.failed
+  if phase == "Failed" and rec.failed_reason then
+    status.reason, status.message = rec.failed_reason, rec.failed
   end
   return status
 end

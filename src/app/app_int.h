@@ -53,6 +53,9 @@ typedef struct {
 void vk_app__watch_start(vk_app *a); /* unless --no-reload */
 void vk_app__on_sighup(uv_signal_t *s, int signum);
 void vk_app__code_hash(vk_provider *p, char out[17]);
+/* notify.c: systemd's Type=notify (nothing without $NOTIFY_SOCKET) */
+void vk_app__notify_ready(vk_app *a); /* the Node is registered */
+void vk_app__notify_stopping(vk_app *a);
 /* wiring.c */
 void vk_app__node_event(vk_app *a, const char *type, const char *reason, const char *msg);
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app_int.h"
+#include "vk/paths.h"
 #include "vk/util.h"
 #include "vk/yaml.h"
 
@@ -69,6 +70,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	}
 	vk_info(SUB, "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
 	        strsignal(signum));
+	vk_app__notify_stopping(a);
 	/* What the edge cache still holds goes to the store first (a store that
 	 * does not answer ends the flush with an error after its timeout).  The
 	 * controllers run on meanwhile: closing them now would leave their calls
@@ -119,6 +121,7 @@ static void on_node_ready(const char *err, void *ud)
 		return;
 	}
 	vk_info(SUB, "node %s registered in %llu ms", a->o.nodename, (unsigned long long)(vk_now_ms() - a->t0));
+	vk_app__notify_ready(a);
 	start_pods(a);
 }
 
@@ -303,6 +306,16 @@ int vk_app_run(const vk_app_options *o)
 		if (gethostname(host, sizeof host) != 0)
 			snprintf(host, sizeof host, "vk");
 		a->o.nodename = host;
+	}
+	static char shipped[4096]; /* --provider mynode: the shipped providers/mynode.lua (vk/paths.h) */
+	if (vk_paths_shipped_provider(a->o.provider, shipped, sizeof shipped)) {
+		if (access(shipped, R_OK) != 0) {
+			fprintf(stderr,
+			        "vk: --provider %s: vk ships no provider of that name (no %s); give a path for a file\n",
+			        a->o.provider, shipped);
+			return 1;
+		}
+		a->o.provider = shipped;
 	}
 	if (load_config(a->o.provider_config, &a->config) < 0)
 		return 1;

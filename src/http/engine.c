@@ -79,6 +79,8 @@ static void req_destroy(vk_http_req *r)
 		curl_multi_remove_handle(h->multi, r->easy);
 	vk_list_remove(&r->link);
 	curl_easy_cleanup(r->easy);
+	if (r->opts.use_socket && r->opts.socket >= 0) /* curl never asked for it */
+		close(r->opts.socket);
 	curl_slist_free_all(r->headers);
 	vk_buf_free(&r->body);
 	free(r);
@@ -281,11 +283,27 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 /* Every socket curl opens and closes goes through these two, so that
  * vk_http_drop_peer() can find a connection even while it sits idle in
  * curl's pool, where no poll watches it. */
+static curl_socket_t given_socket(vk_http_req *r, const struct curl_sockaddr *a)
+{
+	int fd = r->opts.socket, family = 0;
+	socklen_t len = sizeof family;
+	if (fd < 0)
+		return CURL_SOCKET_BAD; /* already handed out: no second attempt */
+	r->opts.socket = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0 || family != a->family ||
+	    a->socktype != SOCK_STREAM) {
+		close(fd);
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
+}
+
 static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	vk_http *h = ud;
+	vk_http_req *r = ud;
+	vk_http *h = r->h;
 	(void)purpose;
-	curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+	curl_socket_t fd = r->opts.use_socket ? given_socket(r, a) : socket(a->family, a->socktype, a->protocol);
 	if (fd == CURL_SOCKET_BAD)
 		return fd;
 	if (h->nfds == h->capfds) {
@@ -430,7 +448,7 @@ int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers, const vk_h
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, h);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, r);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket_cb);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, h);
 	/* curl gives every transfer a 64 KiB upload and a 16 KiB download
@@ -441,6 +459,10 @@ int vk_http_start(vk_http *h, CURL *easy, struct curl_slist *headers, const vk_h
 	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 8192L);
 	if (headers)
 		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	if (opts->use_socket) {
+		curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (opts->max_body)
 		curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opts->max_body);
 	if (h->in_curl) {

@@ -123,6 +123,18 @@ bool vk_kube_cache_has(vk_kube *k, const char *path) { return k->cache && vk_map
 
 size_t vk_kube_cache_len(const vk_kube *k) { return k->cache ? vk_map_len(k->cache->entries) : 0; }
 
+void vk_kube_cache_each(vk_kube *k, vk_kube_cache_each_cb fn, void *ud)
+{
+	if (!k->cache)
+		return;
+	const char *path;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(k->cache->entries, &i, &path, &v);) {
+		const entry *e = v;
+		fn(path, e->text, e->len, ud);
+	}
+}
+
 bool vk_kube__cache_answer(vk_kube *k, const char *path, vk_kube_result *r, cJSON **json)
 {
 	if (r->status == 200 && r->json) {

@@ -14,6 +14,7 @@
 #include <lualib.h>
 
 #include "host.h"
+#include "vk/paths.h"
 #include "vk/util.h"
 
 #define DEFAULT_MAX_INSTR 100000000ull
@@ -53,8 +54,9 @@ static void add_dir(vk_buf *b, const char *dir)
 }
 
 /* The provider's own folder first (its helper modules), then vk's shipped
- * Lua: $VK_LUA_PATH (';'-separated), else the source tree's lua/ (tests and
- * uninstalled builds) and the installed copy; then Lua's default path. */
+ * Lua: $VK_LUA_PATH (';'-separated), else the source tree's lua/ and then the
+ * installed copy when run from the build folder (tests, uninstalled builds),
+ * or only the installed copy (vk/paths.h); then Lua's default path. */
 static void set_package_path(lua_State *L, const char *provider_path)
 {
 	vk_buf b = {0};
@@ -71,8 +73,9 @@ static void set_package_path(lua_State *L, const char *provider_path)
 			add_dir(&b, d);
 		free(copy);
 	} else {
-		add_dir(&b, VK_SOURCE_LUA_DIR);
-		add_dir(&b, VK_LUA_DIR);
+		add_dir(&b, vk_paths_lua_dir()); /* the tree's lua/ when run from its build folder */
+		if (vk_paths_uninstalled())
+			add_dir(&b, VK_LUA_DIR);
 	}
 	lua_getglobal(L, "package");
 	lua_getfield(L, -1, "path");

@@ -152,6 +152,7 @@ int vk_lua__open_k8s(lua_State *L);
 int vk_lua__open_task(lua_State *L); /* also vk.spawn, vk.semaphore, vk.mutex */
 int vk_lua__open_store(lua_State *L);
 int vk_lua__open_host(lua_State *L);
+int vk_lua__open_net(lua_State *L);
 
 /* task_wait.c: a task waiting in a FIFO queue on an object of another
  * binding (bind_sem.c, bind_task.c).  vk_lua__wait queues the current task

@@ -15,6 +15,7 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 	if (!pc->o.workers)
 		pc->o.workers = 64;
 	pc->recs = vk_map_new();
+	pc->creating = vk_map_new();
 	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pod__sync, pc);
 	pc->sq = vk_pod__status_queue(pc);
 	pc->pq = vk_pod__poll_queue(pc);
@@ -122,6 +123,9 @@ static void closed(uv_handle_t *h)
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);)
 		vk_pod__rec_free(pc, v);
 	vk_map_free(pc->recs);
+	for (vk_map_iter i = {0}; vk_map_next(pc->creating, &i, &k, &v);)
+		free(v);
+	vk_map_free(pc->creating);
 	free(pc);
 }
 

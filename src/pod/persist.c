@@ -19,6 +19,14 @@
  *                       another one (a rebuilt cluster, a reused folder) is
  *                       not loaded
  *
+ * A store that comes back empty (a redis without persistence restarted, an
+ * etcd rebuilt) would hold only the writes made after it came back.  Every
+ * CHECK_TICKS seconds meta/server is read back; when it is missing (and not
+ * waiting in the write-behind), everything this node knows is written
+ * again: the pods, the informer's resourceVersion after them, the node and
+ * the read-through cache.  The status records are written again when they
+ * next change (a restart without them writes a pod's status once more).
+ *
  * FRESHER WINS is the store's: a pod is put with its resourceVersion, so a
  * late write of an older copy never replaces a newer one.  The informer's
  * resourceVersion trails the objects (queued once a second, after them), so
@@ -42,6 +50,7 @@
 #define K_NODE "node"
 #define K_SERVER "meta/server"
 #define TICK_MS 1000
+#define CHECK_TICKS 10 /* seconds between checks that the store still holds our records */
 
 struct vk_pod_persist {
 	vk_pods *pc;
@@ -59,6 +68,13 @@ struct vk_pod_persist {
 	uv_timer_t tick;
 	vk_pod_persist_cb load_cb;
 	bool loading, closing;
+	unsigned ticks;
+	struct check_ticket *check; /* the meta/server read in flight */
+};
+
+/* A read of meta/server in flight; outlives a closed persistence. */
+struct check_ticket {
+	vk_pod_persist *ps; /* NULL once closed */
 };
 
 static void set_u64(vk_map *m, const char *key, uint64_t v)
@@ -127,12 +143,8 @@ static void obj_del(const char *path, void *ud)
 	free(k);
 }
 
-void vk_pod__persist_pod(vk_pods *pc, const char *key, const cJSON *pod)
+static void put_pod(vk_pod_persist *ps, const char *key, const cJSON *pod)
 {
-	vk_pod_persist *ps = pc->persist;
-	if (!ps || ps->closing)
-		return;
-	ps->events++;
 	uint64_t rv = vk_store_rv(vk_json_str(pod, "metadata.resourceVersion"));
 	uint64_t *have = vk_map_get(ps->pod_rv, key);
 	if (have && rv && *have == rv)
@@ -149,6 +161,15 @@ void vk_pod__persist_pod(vk_pods *pc, const char *key, const cJSON *pod)
 	set_u64(ps->pod_rv, key, rv);
 	free(k);
 	free(text);
+}
+
+void vk_pod__persist_pod(vk_pods *pc, const char *key, const cJSON *pod)
+{
+	vk_pod_persist *ps = pc->persist;
+	if (!ps || ps->closing)
+		return;
+	ps->events++;
+	put_pod(ps, key, pod);
 }
 
 void vk_pod__persist_pod_gone(vk_pods *pc, const char *key, const cJSON *old)
@@ -207,6 +228,77 @@ static void save_node(vk_pod_persist *ps)
 	free(text);
 }
 
+/* ---- a store that lost our records ---------------------------------------- */
+
+static void refill_obj(const char *path, const char *json, size_t len, void *ud) { obj_put(path, json, len, NULL, ud); }
+
+/* Everything this node knows, queued again; the write-behind commits it in
+ * the order queued, so the resourceVersion lands after the pods. */
+static void refill(vk_pod_persist *ps)
+{
+	const char *server = vk_kube_server(ps->pc->o.kube);
+	if (server)
+		put(ps, K_SERVER, server, strlen(server), 0);
+	size_t pods = 0;
+	if (ps->pc->inf) {
+		free_u64_map(ps->pod_rv);
+		ps->pod_rv = vk_map_new();
+		const char *key;
+		for (vk_map_iter it = {0}; vk_informer_next(ps->pc->inf, &it, &key);) {
+			cJSON *pod = vk_informer_get(ps->pc->inf, key);
+			if (pod) {
+				put_pod(ps, key, pod);
+				pods++;
+			}
+			cJSON_Delete(pod);
+		}
+	}
+	vk_kube_cache_each(ps->pc->o.kube, refill_obj, ps);
+	free(ps->rv_saved);
+	ps->rv_saved = NULL;
+	save_rv(ps);
+	ps->node_hash = 0;
+	save_node(ps);
+	vk_warn(SUB,
+	        "the store %s lost what it held for this node (restarted empty?): writing %zu pods, %zu objects "
+	        "and the node again",
+	        vk_store_name(ps->store), pods, vk_kube_cache_len(ps->pc->o.kube));
+}
+
+static void checked(vk_store *s, int status, const char *err, const vk_store_rec *rec, void *ud)
+{
+	(void)s, (void)err, (void)rec;
+	struct check_ticket *t = ud;
+	vk_pod_persist *ps = t->ps;
+	free(t);
+	if (!ps)
+		return;
+	ps->check = NULL;
+	char *k = pkey(K_SERVER, "");
+	/* Queued meanwhile (a refill, a load): not lost, just not in yet. */
+	bool queued = vk_store_wb_pending(ps->wb, k, NULL, NULL, NULL);
+	free(k);
+	if (status == VK_STORE_ENOENT && !queued && !ps->loading && !ps->closing)
+		refill(ps);
+}
+
+static void check_store(vk_pod_persist *ps)
+{
+	if (ps->check || vk_store_wb_is_down(ps->wb) || !vk_kube_server(ps->pc->o.kube))
+		return;
+	char *k = pkey(K_SERVER, "");
+	bool queued = vk_store_wb_pending(ps->wb, k, NULL, NULL, NULL);
+	if (!queued) {
+		struct check_ticket *t = vk_xcalloc(1, sizeof *t);
+		t->ps = ps;
+		if (vk_store_get(ps->store, k, checked, t) == 0)
+			ps->check = t;
+		else
+			free(t);
+	}
+	free(k);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	vk_pod_persist *ps = t->data;
@@ -214,6 +306,8 @@ static void on_tick(uv_timer_t *t)
 		return;
 	save_rv(ps);
 	save_node(ps);
+	if (++ps->ticks % CHECK_TICKS == 0)
+		check_store(ps);
 }
 
 /* ---- load ------------------------------------------------------------------- */
@@ -395,6 +489,9 @@ void vk_pod__persist_close(vk_pod_persist *ps)
 	if (!ps || ps->closing)
 		return;
 	ps->closing = true;
+	if (ps->check)
+		ps->check->ps = NULL; /* its callback frees the ticket */
+	ps->check = NULL;
 	vk_kube_cache_set_hooks(ps->pc->o.kube, NULL);
 	vk_store_stats st;
 	vk_store_get_stats(ps->store, &st);

@@ -38,6 +38,8 @@ struct vk_pods {
 	vk_informer *inf;      /* the API's pods bound to this node */
 	vk_informer *services; /* every Service, for the service links of env */
 	vk_map *recs;          /* key -> pod_rec */
+	vk_map *creating;      /* key -> char *: the status the provider pushed
+	                          (vk.notify) while create_pod ran ("": none) */
 	bool closing;
 	uv_timer_t poll_timer;
 	int open_handles;

@@ -200,7 +200,17 @@ void vk_pod__status_from_provider(vk_pods *pc, const char *key, cJSON *st)
 	 * (the pod is there and not being deleted) the writer decides, and only
 	 * for a status that differs from the last one written: a poll that
 	 * finds nothing new reads no pod from the informer. */
-	if (!r || !r->created || !cJSON_IsObject(st)) {
+	if (!cJSON_IsObject(st)) {
+		cJSON_Delete(st);
+		return;
+	}
+	if ((!r || !r->created) && vk_map_get(pc->creating, key)) {
+		/* create_pod has not returned: the newest push waits for it */
+		free(vk_map_set(pc->creating, key, cJSON_PrintUnformatted(st)));
+		cJSON_Delete(st);
+		return;
+	}
+	if (!r || !r->created) {
 		cJSON_Delete(st);
 		return;
 	}

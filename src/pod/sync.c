@@ -84,12 +84,16 @@ static sync_job *job_new(vk_pods *pc, const char *key, job_kind kind, cJSON *pod
 	job->kind = kind;
 	job->pod = pod;
 	pc->inflight++;
+	if (kind == JOB_CREATE) /* vk.notify may speak before create_pod returns */
+		free(vk_map_set(pc->creating, key, vk_strdup("")));
 	return job;
 }
 
 static void job_free(sync_job *job)
 {
 	job->pc->inflight--;
+	if (job->kind == JOB_CREATE)
+		free(vk_map_del(job->pc->creating, job->key));
 	free(job->key);
 	cJSON_Delete(job->pod);
 	free(job);
@@ -292,6 +296,12 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		cJSON_Delete(api);
 		vk_info(SUB, "%s: created in the provider", job->key);
 		event(pc, job->pod, "Normal", "ProviderCreateSuccess", "Create pod in provider successfully");
+		/* A status pushed during the create is written now; the read
+		 * that follows catches what changed since. */
+		char *early = vk_map_del(pc->creating, job->key);
+		if (early && *early)
+			vk_pod__status_from_provider(pc, job->key, cJSON_Parse(early));
+		free(early);
 		vk_pod__fetch_status(pc, r);
 		finish(pc, job->key, false, 0);
 		break;

@@ -48,3 +48,87 @@ vk_start_relayed() {
 	printf -v "${name}_pid" '%s' $!
 	on_exit "vk_stop $! && vk_sanitizers_quiet $! '$tmp/$name.log'"
 }
+
+# ---- reading the store back (redis or etcd; $backend, $ns, and $pfx, the
+# node's prefix "node/NODE/", are the sourcing test's) ----------------------
+# The keys under PREFIX in the store, one a line, sorted.
+store_keys() { # PREFIX
+	local p=$1 end
+	case $backend in
+	redis) redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern "$p*" | sort ;;
+	etcd)
+		# A prefix's range ends at the prefix with its last byte raised by
+		# one: every prefix here ends in "/", and "0" follows "/".
+		[[ $p == */ ]] || tap_bail "store_keys: $p does not end in /"
+		end="${p%/}0"
+		curl -sf --max-time 5 -X POST "http://127.0.0.1:$STORE_ETCD_PORT/v3/kv/range" \
+			-d "{\"key\":\"$(printf '%s' "$p" | base64 -w0)\",\"range_end\":\"$(printf '%s' "$end" | base64 -w0)\",\"keys_only\":true}" |
+			jq -r '.kvs[]?.key' | while read -r k; do base64 -d <<<"$k"; echo; done | sort
+		;;
+	esac
+}
+# The value of KEY as the store holds it (redis: the hash's "~v"; etcd: the
+# value behind its 20-digit resourceVersion).
+store_value() { # KEY
+	case $backend in
+	redis) redis-cli -h 127.0.0.1 -p "$REDIS_PORT" HGET "$1" '~v' ;;
+	etcd)
+		curl -sf --max-time 5 -X POST "http://127.0.0.1:$STORE_ETCD_PORT/v3/kv/range" \
+			-d "{\"key\":\"$(printf '%s' "$1" | base64 -w0)\"}" | jq -r '.kvs[0].value // empty' | base64 -d | cut -c21-
+		;;
+	esac
+}
+# The pods the store holds records of, by name, on one line.
+stored_pods() { store_keys "${pfx}pod/$ns/" | sed "s#^${pfx}pod/$ns/##" | xargs; }
+pods_stored() { [[ $(stored_pods) == "$1" ]]; }
+uid_of() { k -n "$ns" get pod "$1" -o jsonpath='{.metadata.uid}'; }
+record_has_uid() { # POD
+	local u
+	u=$(uid_of "$1") && [[ -n $u ]] && [[ $(store_value "${pfx}pod/$ns/$1" | jq -r '.metadata.uid') == "$u" ]]
+}
+
+# ---- a store server the test kills and restarts ($backend) ----------------
+# store_mock_vk PLAN WHAT: the TAP plan, a skip when redis-server is
+# missing, then the test's node, its store, and vk with the mock provider
+# on it, Ready; sets $url0 and $pfx ("node/NODE/").
+store_mock_vk() { # PLAN WHAT
+	tap_plan "$1"
+	if [[ $backend == redis ]] && ! command -v redis-server >/dev/null; then
+		tap_skip "$2 (redis)" "redis-server is not installed"
+		tap_done
+	fi
+	vk_setup node
+	store_start "$backend"
+	url0=$store_url
+	vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store "$store_url"
+	wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(vk_log_tail vk)"
+	pfx="node/$node/"
+}
+
+# store_kill: SIGKILL to the store server, by the PID store-up.sh recorded;
+# returns once it is gone.
+store_kill() {
+	local name id spid
+	case $backend in redis) name=redis ;; etcd) name=store-etcd ;; esac
+	id=$(cat "$tmp/stores/pids/$name.pid")
+	spid=${id%%:*}
+	[[ $(cut -d' ' -f22 "/proc/$spid/stat" 2>/dev/null) == "${id#*:}" ]] || tap_bail "the $backend server ($id) is not running"
+	kill -KILL "$spid"
+	# shellcheck disable=SC2317 # called by wait_until
+	_store_dead() { ! pid_alive "$spid"; }
+	wait_until 30 _store_dead || tap_bail "the $backend server (pid $spid) did not die"
+}
+
+# store_wipe: removes the killed server's data folder (it comes back empty).
+store_wipe() {
+	case $backend in redis) rm -rf "${tmp:?}/stores/redis" ;; etcd) rm -rf "${tmp:?}/stores/store-etcd" ;; esac
+}
+
+# store_restart: the server started again, on the same port as before.
+store_restart() {
+	"$VK_CLUSTER/store-up.sh" "$tmp/stores" "$backend" >&2 || tap_bail "tests/cluster/store-up.sh $backend (again) failed"
+	# shellcheck source=/dev/null
+	source "$tmp/stores/store.env"
+	if [[ $backend == redis ]]; then store_url=$REDIS_URL; else store_url=$STORE_ETCD_URL; fi
+	[[ $store_url == "$url0" ]] || tap_bail "the $backend server came back at $store_url, not $url0"
+}

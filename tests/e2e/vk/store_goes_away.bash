@@ -20,53 +20,7 @@
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/persist.bash"
-tap_plan 14
-if [[ $backend == redis ]] && ! command -v redis-server >/dev/null; then
-	tap_skip "the store goes away (redis)" "redis-server is not installed"
-	tap_done
-fi
-vk_setup node
-store_start "$backend"
-url0=$store_url
-vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store "$store_url"
-wait_until 20 node_is "$node" True || tap_bail "node not Ready: $(vk_log_tail vk)"
-
-# The keys under PREFIX in the store, one a line, sorted.
-store_keys() { # PREFIX
-	local p=$1 end
-	case $backend in
-	redis) redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --scan --pattern "$p*" | sort ;;
-	etcd)
-		# A prefix's range ends at the prefix with its last byte raised by
-		# one: every prefix here ends in "/", and "0" follows "/".
-		[[ $p == */ ]] || tap_bail "store_keys: $p does not end in /"
-		end="${p%/}0"
-		curl -sf --max-time 5 -X POST "http://127.0.0.1:$STORE_ETCD_PORT/v3/kv/range" \
-			-d "{\"key\":\"$(printf '%s' "$p" | base64 -w0)\",\"range_end\":\"$(printf '%s' "$end" | base64 -w0)\",\"keys_only\":true}" |
-			jq -r '.kvs[]?.key' | while read -r k; do base64 -d <<<"$k"; echo; done | sort
-		;;
-	esac
-}
-# The value of KEY as the store holds it (redis: the hash's "~v"; etcd: the
-# value behind its 20-digit resourceVersion).
-store_value() { # KEY
-	case $backend in
-	redis) redis-cli -h 127.0.0.1 -p "$REDIS_PORT" HGET "$1" '~v' ;;
-	etcd)
-		curl -sf --max-time 5 -X POST "http://127.0.0.1:$STORE_ETCD_PORT/v3/kv/range" \
-			-d "{\"key\":\"$(printf '%s' "$1" | base64 -w0)\"}" | jq -r '.kvs[0].value // empty' | base64 -d | cut -c21-
-		;;
-	esac
-}
-pfx="node/$node/"
-# The pods the store holds records of, by name, on one line.
-stored_pods() { store_keys "${pfx}pod/$ns/" | sed "s#^${pfx}pod/$ns/##" | xargs; }
-pods_stored() { [[ $(stored_pods) == "$1" ]]; }
-uid_of() { k -n "$ns" get pod "$1" -o jsonpath='{.metadata.uid}'; }
-record_has_uid() { # POD
-	local u
-	u=$(uid_of "$1") && [[ -n $u ]] && [[ $(store_value "${pfx}pod/$ns/$1" | jq -r '.metadata.uid') == "$u" ]]
-}
+store_mock_vk 14 "the store goes away"
 went_away() { grep -cE ' store: .*keeping [0-9]+ writes in memory and retrying' "$tmp/vk.log" || true; }
 is_back() { grep -cE ' store: .* is back; [0-9]+ pending writes caught up' "$tmp/vk.log" || true; }
 
@@ -76,13 +30,7 @@ if wait_until 30 pods_stored "a1 a2 a3"; then tap_pass "the store holds a record
 tap_ok "a record holds its pod (a1's uid)" record_has_uid a1
 
 # The store server goes away: SIGKILL, by the PID store-up.sh recorded.
-case $backend in redis) pidname=redis ;; etcd) pidname=store-etcd ;; esac
-id=$(cat "$tmp/stores/pids/$pidname.pid")
-spid=${id%%:*}
-[[ $(cut -d' ' -f22 "/proc/$spid/stat" 2>/dev/null) == "${id#*:}" ]] || tap_bail "the $backend server ($id) is not running"
-kill -KILL "$spid"
-stopped() { ! pid_alive "$spid"; }
-wait_until 30 stopped || tap_bail "the $backend server (pid $spid) did not die"
+store_kill
 
 # While it is down: new pods, and one deleted.
 for p in b1 b2; do pod_yaml "$p" "$node" | k apply -f - >/dev/null; done
@@ -101,11 +49,7 @@ tap_ok "vk stays alive" pid_alive "$vk_pid"
 tap_is "$(is_back)" 0 "and does not say the store is back while it is not"
 
 # The store comes back on the same port, with its data.
-"$VK_CLUSTER/store-up.sh" "$tmp/stores" "$backend" >&2 || tap_bail "tests/cluster/store-up.sh $backend (again) failed"
-# shellcheck source=/dev/null
-source "$tmp/stores/store.env"
-if [[ $backend == redis ]]; then store_url=$REDIS_URL; else store_url=$STORE_ETCD_URL; fi
-[[ $store_url == "$url0" ]] || tap_bail "the $backend server came back at $store_url, not $url0"
+store_restart
 back() { (($(is_back) >= 1)); }
 if wait_until 30 back; then tap_pass "vk logs that the store is back"; else tap_fail "vk logs that the store is back" "$(vk_log_tail vk)"; fi
 if wait_until 30 pods_stored "a1 a3 b1 b2"; then
