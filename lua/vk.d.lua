@@ -30,12 +30,12 @@
 ---@field init? fun(config: table, node: vk.Object)  edit `node` in place (labels, capacity, addresses)
 ---@field create_pod fun(pod: vk.Object): any?  required
 ---@field update_pod? fun(pod: vk.Object): any?
----@field delete_pod fun(pod: vk.Object): any?  required
+---@field delete_pod fun(pod: vk.Object): vk.Object?  required; may return the pod's final .status (containers terminated with their exit codes), written as the terminal status of a graceful deletion
 ---@field get_pod? fun(namespace: string, name: string): (vk.Object|string)?  a table or its JSON text
 ---@field get_pod_status fun(namespace: string, name: string): (vk.Object|string)?  required; the pod's .status, as a table or its JSON text
 ---@field get_pods? fun(): (vk.Object[]|string)  every pod the provider runs (start-up reconcile); a list or its JSON text
 ---@field ping? fun()  error() marks the node NotReady
----@field node_status? fun(node: vk.Object): vk.Object?  edit or return the node before each status update
+---@field node_status? fun(node: vk.Object): vk.Object?  every 10 s: edit or return the node (capacity, allocatable, addresses, nodeInfo, conditions other than Ready, merged by type); written when it changed
 ---@field container_logs? fun(namespace: string, pod: string, container: string, opts: table): string  opts: tailLines, limitBytes, sinceSeconds, sinceTime, timestamps, previous, follow (those given); the core re-applies tailLines/limitBytes
 ---@field stats_summary? fun(): table  kubelet's /stats/summary object; without it vk sends a minimal one
 ---@field on_reload? fun(previous: vk.Provider)
@@ -54,6 +54,7 @@
 ---@field cri vk.cri  see vk.cri.d.lua
 ---@field fs vk.fs  see vk.fs.d.lua
 ---@field event vk.event  see vk.event.d.lua
+---@field host vk.host  see vk.host.d.lua
 ---@field store vk.store
 ---@field net vk.net  see vk.net.d.lua
 ---@field notify fun(pod_or_status: vk.Object): boolean

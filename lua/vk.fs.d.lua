@@ -22,6 +22,7 @@ function fs.mkdir_p(path, mode) end
 function fs.write_file(path, data, mode) end
 
 --- Reads a file: at most max_bytes (default 16 MiB), the last ones when tail.
+--- A file whose size says 0 (/proc, /sys) is read to its end, at most 1 MiB.
 ---@param path string
 ---@param opts? {max_bytes?: integer, tail?: boolean}
 ---@return string|nil data

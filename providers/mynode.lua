@@ -16,7 +16,8 @@
 --                                            volumes are refreshed (and tokens rotated)
 --   token_refresh_fraction: 0.8              a token is renewed past this part of its lifetime
 --   token_max_age_s:  86400                  ... or at this age
---   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}
+--   capacity:         {cpu: "4", memory: "8Gi", pods: "110"}  (default: the host's;
+--                     reserves and eviction thresholds: see mynode/node.lua)
 --   allowed_unsafe_sysctls: ["kernel.msg*", "net.core.somaxconn"]  beyond kubelet's safe set
 --
 -- How it works.  create_pod pulls the images (per imagePullPolicy, with the
@@ -36,6 +37,7 @@
 -- providers/mynode/, one module per concern:
 --   common.lua      config, the pods' records, labels, small helpers
 --   images.lua      pull policy and imagePullSecrets
+--   node.lua        capacity, allocatable and pressure conditions from the host
 --   volumes.lua     the pod's volumes; one module per kind in mynode/volumes/
 --   cri_config.lua  the CRI's sandbox and container configs
 --   hosts.lua       the pod's hostname and /etc/hosts
@@ -45,6 +47,8 @@
 --   containers.lua  starting and restarting containers: sync_pod
 --   probes.lua      startup, readiness and liveness probes (handlers.lua runs them)
 --   status.lua      the pod status, pushed when it changes
+--   update.lua      update_pod: a changed image restarts its container
+--   terminal.lua    the status a deleted pod ends with (real exit codes)
 --   recovery.lua    re-adopting the runtime's sandboxes after a restart
 --   stats.lua       /stats/summary;  logs.lua: container logs
 -- Hot reload sees them all (vk watches every module the provider loads
@@ -70,11 +74,14 @@ local ephemeral = require "mynode.ephemeral"
 local hosts = require "mynode.hosts"
 local images = require "mynode.images"
 local logs = require "mynode.logs"
+local node_info = require "mynode.node"
 local recovery = require "mynode.recovery"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
 local stopping = require "mynode.stopping"
 local sysctls = require "mynode.sysctls"
+local terminal = require "mynode.terminal"
+local update = require "mynode.update"
 local volumes = require "mynode.volumes"
 
 local P = {name = "mynode"}
@@ -97,7 +104,7 @@ local function try_create(rec)
   rec.pull = rec.pull or k8s.backoff{base_ms = PULL_BACKOFF_BASE_MS, max_ms = PULL_BACKOFF_MAX_MS, jitter = false}
   local failed
   for _, it in ipairs(C.all_containers(pod)) do
-    local e = images.ensure(it.spec, function() return images.pull_auth(rec, it.spec.image) end)
+    local e = images.ensure(it.spec, function() return images.pull_auth(rec, it.spec.image) end, rec)
     if e then
       e.at = timer.now_ms()
       rec.image_errors[it.spec.name] = e
@@ -221,11 +228,8 @@ function P.init(config, node)
   S.node_name = (node and node.metadata and node.metadata.name) or S.node_name
   if node then
     node.status = node.status or {}
-    local cap = cfg.capacity or {}
-    local res = {cpu = tostring(cap.cpu or "4"), memory = tostring(cap.memory or "8Gi"),
-                 pods = tostring(cap.pods or "110")}
-    node.status.capacity = C.shallow_copy(res)
-    node.status.allocatable = C.shallow_copy(res)
+    node_info.check_config()
+    node_info.refresh(node)
     if cfg.node_ip then node.status.addresses = C.array{{type = "InternalIP", address = cfg.node_ip}} end
     S.allocatable = node.status.allocatable -- the downward API's unset limits
     local ok, v = pcall(cri.version, {}, {timeout_ms = 3000})
@@ -252,6 +256,8 @@ end
 -- Hot reload: take the old version's pods instead of re-reading the runtime.
 function P.on_reload(previous)
   if previous and previous.stop then previous.stop() end
+  -- The pressure conditions keep their state (transition period, what was logged).
+  if previous and previous.node_state then node_info.pressure, node_info.said = previous.node_state() end
   if previous and previous.state then
     S.pods, S.recovered = previous.state(), true
     for _, rec in pairs(S.pods) do rec.lock = rec.lock or vk.mutex() end -- from a version without locks
@@ -259,6 +265,7 @@ function P.on_reload(previous)
 end
 
 function P.state() return S.pods end
+function P.node_state() return node_info.pressure, node_info.said end
 
 -- For tests: the AuthConfig a pull of `image` for `pod` would carry.
 function P.pull_auth_for(pod, image) return images.pull_auth(C.new_record(pod), image) end
@@ -296,14 +303,13 @@ function P.create_pod(pod)
   end
 end
 
+-- Labels, annotations and changed images (mynode/update.lua).
 function P.update_pod(pod)
   local rec = S.pods[C.key_of(pod.metadata.namespace, pod.metadata.name)]
   if rec and rec.uid == pod.metadata.uid then
-    rec.pod.metadata.labels, rec.pod.metadata.annotations = pod.metadata.labels, pod.metadata.annotations
-    if pod.spec.ephemeralContainers then
-      ephemeral.update(rec, pod)
-      containers.sync_pod(rec)
-    end
+    if pod.spec.ephemeralContainers then ephemeral.update(rec, pod) end
+    update.update_pod(rec, pod)
+    if pod.spec.ephemeralContainers then containers.sync_pod(rec) end
   end
 end
 
@@ -338,10 +344,14 @@ function P.delete_pod(pod)
     rec.lock:release()
     if not ok then error(err, 0) end
   end
+  -- How the containers ended, read before the sandbox goes: the core
+  -- writes it as the pod's last status (mynode/terminal.lua).
+  local final = rec and terminal.final_status(rec) or nil
   remove_sandboxes_of(md.uid)
   if rec and S.pods[key] == rec then S.pods[key] = nil end
   volumes.remove(md.uid)
   logs.remove(md)
+  return final
 end
 
 function P.get_pod_status(ns, name)
@@ -376,6 +386,10 @@ function P.ping()
     end
   end
 end
+
+-- Capacity, allocatable and the pressure conditions, read again before
+-- each node status update (mynode/node.lua).
+function P.node_status(node) return node_info.refresh(node) end
 
 P.stats_summary = stats.summary
 P.container_logs = logs.container_logs

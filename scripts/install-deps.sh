@@ -15,7 +15,7 @@ test_pkgs=(
 	openssl containerd runc containernetworking-plugins busybox-static umoci
 	debhelper dpkg-dev fakeroot man-db
 	iproute2 jq procps curl socat python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
-	redis-server redis-tools
+	redis-server redis-tools docker-registry skopeo apache2-utils
 )
 
 pkgs=("${build_pkgs[@]}")
@@ -33,3 +33,8 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# docker-registry's package starts a registry on :5000 for the whole
+# machine; the tests start their own on 127.0.0.1 and need none.
+if [[ " ${missing[*]} " == *" docker-registry "* ]] && [[ -d /run/systemd/system ]]; then
+	$sudo systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi

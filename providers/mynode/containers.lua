@@ -11,6 +11,7 @@ local deadline = require "mynode.deadline"
 local ephemeral = require "mynode.ephemeral"
 local hooks = require "mynode.hooks"
 local hosts = require "mynode.hosts"
+local images = require "mynode.images"
 local probes = require "mynode.probes"
 local security = require "mynode.security"
 local sidecars = require "mynode.sidecars"
@@ -57,7 +58,9 @@ local function start_container(rec, c, is_init, attempt)
   rec.config_errors[c.name] = nil
   cc.mounts[#cc.mounts + 1] = termination.mount(rec, c, attempt)
   local id = cri.create_container{pod_sandbox_id = rec.sandbox_id, config = cc, sandbox_config = rec.sbcfg}.container_id
+  C.event(rec, "Normal", "Created", "Created container: " .. c.name)
   cri.start_container{container_id = id}
+  C.event(rec, "Normal", "Started", "Started container " .. c.name)
   hooks.post_start(rec, c, id)
   return id
 end
@@ -124,7 +127,7 @@ end
 -- Returns the container's state name after the step.
 local function step_container(rec, c, is_init, policy)
   local s = rec.cs[c.name]
-  if rec.image_errors[c.name] then return "waiting" end
+  if rec.image_errors[c.name] and not images.retry(rec, c) then return "waiting" end
   local cerr = rec.config_errors and rec.config_errors[c.name]
   if cerr and timer.now_ms() < cerr.retry_ms then return "waiting" end
   if not s or not s.id then
@@ -141,25 +144,29 @@ local function step_container(rec, c, is_init, policy)
     return info.state == "CONTAINER_RUNNING" and "running" or "created"
   end
   if info.state ~= "CONTAINER_EXITED" then return "unknown" end
-  if is_init and info.exit_code == 0 then return "succeeded" end
-  if not restart_due(s, is_init and (policy == "Never" and "Never" or "OnFailure") or policy) then
+  -- A changed image (mynode/update.lua) restarts it whatever the policy, at once.
+  local forced = s.force_restart
+  if is_init and info.exit_code == 0 and not forced then return "succeeded" end
+  if not forced and not restart_due(s, is_init and (policy == "Never" and "Never" or "OnFailure") or policy) then
     return "exited"
   end
   local now = timer.now_ms()
-  if not s.next_start_ms then
+  if not forced and not s.next_start_ms then
     s.backoff_ms = next_backoff(s)
     s.next_start_ms = now + s.backoff_ms
     log.info("%s: container %s exited with %d; restarting in %d s", rec.key, c.name, info.exit_code,
              s.backoff_ms // 1000)
+    C.event(rec, "Warning", "BackOff", ("Back-off restarting failed container %s in pod %s_%s(%s)"):format(
+      c.name, rec.name, rec.ns, rec.uid))
   end
-  if now < s.next_start_ms then return "backoff" end
+  if not forced and now < s.next_start_ms then return "backoff" end
   local attempt = (s.attempt or 0) + 1
   local old_prev = s.prev
   local id = start_container(rec, c, is_init, attempt)
   if not id then return "waiting" end
   s.stale = old_prev
   s.prev, s.prev_info = s.id, s.info
-  s.id, s.attempt, s.info, s.next_start_ms = id, attempt, nil, nil
+  s.id, s.attempt, s.info, s.next_start_ms, s.force_restart = id, attempt, nil, nil, nil
   return "started"
 end
 

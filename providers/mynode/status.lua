@@ -10,7 +10,7 @@ local cfg, rfc3339, array = C.cfg, C.rfc3339, C.array
 
 local M = {}
 
-local function terminated_of(info)
+function M.terminated_of(info)
   return {
     exitCode = info.exit_code,
     reason = (info.reason ~= "" and info.reason) or (info.exit_code == 0 and "Completed" or "Error"),
@@ -26,6 +26,11 @@ local function container_status(rec, c, is_init)
               ready = false, started = false}
   local info = s and s.info
   local err = rec.image_errors[c.name] or (rec.config_errors and rec.config_errors[c.name])
+  if info and err and info.state == "CONTAINER_EXITED" then
+    -- restarting with a new image that cannot be pulled (mynode/update.lua)
+    st.lastState = {terminated = M.terminated_of(info)}
+    info = nil
+  end
   if info then
     st.containerID = "containerd://" .. info.id
     st.imageID = info.image_ref or ""
@@ -36,20 +41,25 @@ local function container_status(rec, c, is_init)
       st.started = probes.started(c, s)
       st.ready = (not is_init or C.is_sidecar(c)) and probes.ready(c, s)
     elseif info.state == "CONTAINER_EXITED" then
-      if s.next_start_ms then
+      if s.force_restart then
+        -- to be started again from a new image (mynode/update.lua): it is
+        -- not terminated for good (the API forbids leaving that state)
+        st.state = {waiting = {reason = "ContainerCreating"}}
+        st.lastState = {terminated = M.terminated_of(info)}
+      elseif s.next_start_ms then
         st.state = {waiting = {reason = "CrashLoopBackOff",
           message = ("back-off %ds restarting failed container=%s pod=%s_%s(%s)"):format(
             s.backoff_ms // 1000, c.name, rec.name, rec.ns, rec.uid)}}
-        st.lastState = {terminated = terminated_of(info)}
+        st.lastState = {terminated = M.terminated_of(info)}
       else
-        st.state = {terminated = terminated_of(info)}
+        st.state = {terminated = M.terminated_of(info)}
         -- kubelet: an init container that completed is ready
         if is_init and not C.is_sidecar(c) and info.exit_code == 0 then st.ready = true end
       end
     else
       st.state = {waiting = {reason = "ContainerCreating"}}
     end
-    if s.prev_info and not st.lastState then st.lastState = {terminated = terminated_of(s.prev_info)} end
+    if s.prev_info and not st.lastState then st.lastState = {terminated = M.terminated_of(s.prev_info)} end
   elseif err then
     local reason = err.reason
     if reason == "ErrImagePull" and timer.now_ms() - err.at > 2000 then reason = "ImagePullBackOff" end

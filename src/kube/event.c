@@ -12,7 +12,23 @@
  * While the API server is unreachable (vk_kube_link_up) events wait too,
  * an event that failed on the way goes back to the front of the queue, and
  * when the link returns the queue drains and how many were dropped (the
- * oldest, beyond EVENT_QUEUE_MAX) is said once. */
+ * oldest, beyond EVENT_QUEUE_MAX) is said once.
+ *
+ * Repeats are merged as client-go's EventCorrelator does (tools/record,
+ * the event logger): an event with the same source, involved object, type,
+ * reason and message as one recorded in the last 10 minutes does not make
+ * a new Event object; it PATCHes that one's count and lastTimestamp
+ * (firstTimestamp stays), so a crash loop is one Event with a count.  The
+ * last EVENT_SEEN_MAX keys are remembered.  A repeat while the previous
+ * write of the same Event still waits or is in flight is folded into one
+ * patch after it; a patch that finds the Event gone (404: the API server
+ * keeps Events an hour) creates it again with the count so far.
+ *
+ * And, as client-go's aggregator does, once EVENT_SIMILAR_MAX events about
+ * the same object with the same type and reason but different messages
+ * were seen within 10 minutes, further ones are combined into one Event
+ * whose message is "(combined from similar events): " and the latest
+ * message, counted like a repeat. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,14 +43,40 @@
 #define EVENT_BURST 100.0
 #define EVENT_INFLIGHT 4
 #define EVENT_QUEUE_MAX 4096
-#define BUSY_CALLS 16     /* other calls in flight at which events wait ... */
-#define BUSY_RETRY_MS 100 /* ... and look again this much later */
+#define BUSY_CALLS 16          /* other calls in flight at which events wait ... */
+#define BUSY_RETRY_MS 100      /* ... and look again this much later */
+#define EVENT_SEEN_MAX 4096    /* keys remembered (client-go's LRU: 4096) */
+#define EVENT_WINDOW_MS 600000 /* a repeat within 10 min is the same Event */
+#define EVENT_SIMILAR_MAX 10   /* distinct messages before similar events are combined */
+#define EVENT_COMBINED "(combined from similar events): "
+
+/* Events alike but for their message (client-go's aggregate key). */
+typedef struct ev_similar {
+	uint64_t msgs[EVENT_SIMILAR_MAX]; /* hashes of the distinct messages seen */
+	unsigned n;
+	uint64_t last_ms;
+} ev_similar;
+
+/* One Event object as the correlator knows it, by key. */
+typedef struct ev_seen {
+	char *key;  /* q->seen's key */
+	char *path; /* /api/v1/namespaces/NS/events */
+	char *name; /* the object's name once created, else NULL */
+	void *body; /* the event as first recorded, packed (vk_ztext) */
+	char *msg;  /* a combined Event's latest message, else NULL */
+	char first_ts[40], last_ts[40];
+	unsigned count;
+	uint64_t last_ms;
+	bool busy;  /* an item for it waits or is in flight */
+	bool dirty; /* repeated meanwhile: one more patch when that is done */
+} ev_seen;
 
 typedef struct ev_item {
 	vk_list link; /* q->waiting, then q->sending */
 	struct vk_events *q;
-	char *path, *what;
-	void *body; /* packed JSON text (vk_ztext): during a burst hundreds wait */
+	ev_seen *s; /* the Event it writes: its packed body waits there */
+	char *what;
+	bool patch; /* PATCH the count of s->name, else POST s->body */
 } ev_item;
 
 struct vk_events {
@@ -47,14 +89,24 @@ struct vk_events {
 	uint64_t refill_ms;
 	uv_timer_t *timer; /* freed in its close callback */
 	vk_ztext *z;
+	vk_map *seen;    /* key -> ev_seen */
+	vk_map *similar; /* aggregate key -> ev_similar */
 };
 
 static void item_free(ev_item *it)
 {
-	free(it->path);
 	free(it->what);
-	free(it->body);
 	free(it);
+}
+
+static void seen_free(ev_seen *s)
+{
+	free(s->key);
+	free(s->path);
+	free(s->name);
+	free(s->body);
+	free(s->msg);
+	free(s);
 }
 
 static void pump(struct vk_events *q);
@@ -70,15 +122,26 @@ static void drop_oldest(struct vk_events *q)
 	ev_item *old = VK_LIST_ENTRY(vk_list_first(&q->waiting), ev_item, link);
 	vk_list_remove(&old->link);
 	q->len--;
+	old->s->busy = old->s->dirty = false;
 	if (q->dropped++ == q->dropped_said)
 		vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
 	item_free(old);
+}
+
+/* Back in the queue, at its tail (a repeat's patch, a 404's create). */
+static void requeue(struct vk_events *q, ev_item *it)
+{
+	if (q->len >= EVENT_QUEUE_MAX)
+		drop_oldest(q);
+	vk_list_insert_tail(&q->waiting, &it->link);
+	q->len++;
 }
 
 static void event_done(const vk_kube_result *r, void *ud)
 {
 	ev_item *it = ud;
 	struct vk_events *q = it->q;
+	ev_seen *s = it->s;
 	if (r->status == 0 && !vk_kube_link_up(q->k)) {
 		/* The link went down under it: it waits at the front for the link. */
 		unlink_sending(q, it);
@@ -88,14 +151,76 @@ static void event_done(const vk_kube_result *r, void *ud)
 		q->len++;
 		return;
 	}
-	if (r->status < 200 || r->status >= 300)
-		vk_warn("event", "could not record event %s: %ld %s", it->what, r->status, r->error ? r->error : "");
 	unlink_sending(q, it);
-	item_free(it);
+	if (it->patch && r->status == 404) {
+		/* Gone (expired): created again, with the count so far. */
+		free(s->name);
+		s->name = NULL;
+		it->patch = false;
+		requeue(q, it);
+		pump(q);
+		return;
+	}
+	if (r->status < 200 || r->status >= 300) {
+		vk_warn("event", "could not record event %s: %ld %s", it->what, r->status, r->error ? r->error : "");
+	} else if (!it->patch) {
+		const char *name = vk_json_str(r->json, "metadata.name");
+		free(s->name);
+		s->name = name ? vk_strdup(name) : NULL;
+	}
+	if (s->dirty) {
+		s->dirty = false;
+		it->patch = s->name != NULL;
+		requeue(q, it);
+	} else {
+		s->busy = false;
+		item_free(it);
+	}
 	pump(q);
 }
 
 static void on_timer(uv_timer_t *t) { pump(t->data); }
+
+/* The request for an item: a patch of the count, or the Event as first
+ * recorded with the count and times so far. */
+static int send_item(struct vk_events *q, ev_item *it)
+{
+	ev_seen *s = it->s;
+	char *body = NULL;
+	int rc = -EIO;
+	if (it->patch) {
+		cJSON *patch = cJSON_CreateObject();
+		cJSON_AddNumberToObject(patch, "count", s->count);
+		cJSON_AddStringToObject(patch, "lastTimestamp", s->last_ts);
+		if (s->msg)
+			cJSON_AddStringToObject(patch, "message", s->msg);
+		body = cJSON_PrintUnformatted(patch);
+		cJSON_Delete(patch);
+		char *path = vk_asprintf("%s/%s", s->path, s->name);
+		rc = vk_kube_request(q->k, "PATCH", path, "application/strategic-merge-patch+json", body, event_done,
+		                     it, NULL);
+		free(path);
+	} else {
+		char *text = vk_ztext_unpack(q->z, s->body);
+		cJSON *ev = text ? cJSON_Parse(text) : NULL;
+		free(text);
+		if (ev) {
+			cJSON_ReplaceItemInObjectCaseSensitive(ev, "count", cJSON_CreateNumber(s->count));
+			cJSON_ReplaceItemInObjectCaseSensitive(ev, "firstTimestamp", cJSON_CreateString(s->first_ts));
+			cJSON_ReplaceItemInObjectCaseSensitive(ev, "lastTimestamp", cJSON_CreateString(s->last_ts));
+			if (s->msg)
+				cJSON_ReplaceItemInObjectCaseSensitive(ev, "message", cJSON_CreateString(s->msg));
+			body = cJSON_PrintUnformatted(ev);
+			cJSON_Delete(ev);
+		}
+		if (body)
+			rc = vk_kube_request(q->k, "POST", s->path, NULL, body, event_done, it, NULL);
+	}
+	free(body);
+	if (rc < 0)
+		s->busy = s->dirty = false;
+	return rc;
+}
 
 static void pump(struct vk_events *q)
 {
@@ -118,9 +243,7 @@ static void pump(struct vk_events *q)
 		q->tokens -= 1.0;
 		vk_list_insert_head(&q->sending, &it->link);
 		q->inflight++;
-		char *body = vk_ztext_unpack(q->z, it->body);
-		int rc = body ? vk_kube_request(q->k, "POST", it->path, NULL, body, event_done, it, NULL) : -EIO;
-		free(body);
+		int rc = send_item(q, it);
 		if (rc < 0) {
 			vk_warn("event", "could not record event %s", it->what);
 			unlink_sending(q, it);
@@ -144,7 +267,7 @@ static void on_link(bool up, void *ud)
 	pump(q);
 }
 
-static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
+static struct vk_events *queue_of(vk_kube *k)
 {
 	struct vk_events *q = k->events;
 	if (!q) {
@@ -158,27 +281,136 @@ static void enqueue(vk_kube *k, char *path, cJSON *body, char *what)
 		uv_timer_init(k->loop, q->timer);
 		q->timer->data = q;
 		q->z = vk_ztext_new();
+		q->seen = vk_map_new();
+		q->similar = vk_map_new();
 		vk_kube_link_listen(k, on_link, q);
 	}
+	return q;
+}
+
+/* Room for one more key: the least recently seen idle Event is forgotten. */
+static void forget_oldest(struct vk_events *q)
+{
+	ev_seen *oldest = NULL;
+	const char *key;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(q->seen, &i, &key, &v);) {
+		ev_seen *s = v;
+		if (!s->busy && (!oldest || s->last_ms < oldest->last_ms))
+			oldest = s;
+	}
+	if (oldest) {
+		vk_map_del(q->seen, oldest->key);
+		seen_free(oldest);
+	}
+}
+
+/* client-go's aggregator: true when this event is one of more than
+ * EVENT_SIMILAR_MAX alike but for their message within the window. */
+static bool similar_many(struct vk_events *q, const char *akey, const char *msg, uint64_t now)
+{
+	ev_similar *a = vk_map_get(q->similar, akey);
+	if (a && now - a->last_ms > EVENT_WINDOW_MS) {
+		free(vk_map_del(q->similar, akey));
+		a = NULL;
+	}
+	if (!a) {
+		if (vk_map_len(q->similar) >= EVENT_SEEN_MAX) {
+			const char *k, *oldest = NULL;
+			uint64_t oldest_ms = UINT64_MAX;
+			void *v;
+			for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &k, &v);)
+				if (((ev_similar *)v)->last_ms < oldest_ms) {
+					oldest_ms = ((ev_similar *)v)->last_ms;
+					oldest = k;
+				}
+			if (oldest)
+				free(vk_map_del(q->similar, oldest));
+		}
+		a = vk_xcalloc(1, sizeof *a);
+		vk_map_set(q->similar, akey, a);
+	}
+	a->last_ms = now;
+	if (a->n >= EVENT_SIMILAR_MAX)
+		return true;
+	uint64_t h = vk_hash64(msg);
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->msgs[i] == h)
+			return false;
+	a->msgs[a->n++] = h;
+	return a->n >= EVENT_SIMILAR_MAX;
+}
+
+static void enqueue(struct vk_events *q, ev_seen *s, char *what)
+{
 	if (q->len >= EVENT_QUEUE_MAX)
 		drop_oldest(q);
 	ev_item *it = vk_xcalloc(1, sizeof *it);
 	it->q = q;
-	it->path = path;
+	it->s = s;
 	it->what = what;
-	char *text = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	it->body = text ? vk_ztext_pack(q->z, text, strlen(text)) : NULL;
-	bool printed = text != NULL;
-	free(text);
-	if (!it->body) {
-		vk_warn("event", "could not record event %s: %s", what, printed ? "too large" : "not printable");
-		item_free(it);
-		return;
-	}
+	it->patch = s->name != NULL;
+	s->busy = true;
 	vk_list_insert_tail(&q->waiting, &it->link);
 	q->len++;
 	pump(q);
+}
+
+/* Records ev (taken) under key (taken): a new Event, or a repeat of one.
+ * combined: the message of a combined Event, else NULL. */
+static void record(struct vk_events *q, char *key, char *path, cJSON *ev, const char *ts, char *what,
+                   const char *combined)
+{
+	uint64_t now = vk_now_ms();
+	ev_seen *s = vk_map_get(q->seen, key);
+	if (s && (s->busy || now - s->last_ms <= EVENT_WINDOW_MS)) {
+		if (combined) {
+			free(s->msg);
+			s->msg = vk_strdup(combined);
+		}
+		s->count++;
+		snprintf(s->last_ts, sizeof s->last_ts, "%s", ts);
+		s->last_ms = now;
+		free(key);
+		free(path);
+		cJSON_Delete(ev);
+		if (s->busy) {
+			s->dirty = true;
+			free(what);
+		} else {
+			enqueue(q, s, what);
+		}
+		return;
+	}
+	char *text = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	void *body = text ? vk_ztext_pack(q->z, text, strlen(text)) : NULL;
+	bool printed = text != NULL;
+	free(text);
+	if (!body) {
+		vk_warn("event", "could not record event %s: %s", what, printed ? "too large" : "not printable");
+		free(key);
+		free(path);
+		free(what);
+		return;
+	}
+	if (s) { /* seen before, more than the window ago: a new Event */
+		vk_map_del(q->seen, key);
+		seen_free(s);
+	} else if (vk_map_len(q->seen) >= EVENT_SEEN_MAX) {
+		forget_oldest(q);
+	}
+	s = vk_xcalloc(1, sizeof *s);
+	s->key = key;
+	s->path = path;
+	s->body = body;
+	s->count = 1;
+	s->msg = combined ? vk_strdup(combined) : NULL;
+	snprintf(s->first_ts, sizeof s->first_ts, "%s", ts);
+	snprintf(s->last_ts, sizeof s->last_ts, "%s", ts);
+	s->last_ms = now;
+	vk_map_set(q->seen, key, s);
+	enqueue(q, s, what);
 }
 
 static void timer_closed(uv_handle_t *h) { free(h); }
@@ -196,6 +428,14 @@ void vk_kube__events_free(vk_kube *k)
 	item_free(VK_LIST_ENTRY(n, ev_item, link));
 	VK_LIST_FOREACH_SAFE(n, tmp, &q->sending)
 	item_free(VK_LIST_ENTRY(n, ev_item, link));
+	const char *key;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(q->seen, &i, &key, &v);)
+		seen_free(v);
+	vk_map_free(q->seen);
+	for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &key, &v);)
+		free(v);
+	vk_map_free(q->similar);
 	uv_close((uv_handle_t *)q->timer, timer_closed);
 	vk_ztext_free(q->z);
 	free(q);
@@ -251,5 +491,20 @@ void vk_kube_event(vk_kube *k, const char *kind, const cJSON *obj, const char *t
 
 	char *path = vk_asprintf("/api/v1/namespaces/%s/events", evns);
 	char *what = vk_asprintf("%s on %s %s%s%s", reason, kind, ns ? ns : "", ns ? "/" : "", name);
-	enqueue(k, path, ev, what);
+	/* client-go's keys: source, involved object, type, reason (the
+	 * aggregate key), and the message. */
+	struct vk_events *q = queue_of(k);
+	char *akey = vk_asprintf("vk\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", host ? host : "", kind, ns ? ns : "",
+	                         name, uid ? uid : "", type, reason);
+	char *key, *combined = NULL;
+	if (similar_many(q, akey, msg, vk_now_ms())) {
+		combined = vk_asprintf(EVENT_COMBINED "%s", msg);
+		cJSON_ReplaceItemInObjectCaseSensitive(ev, "message", cJSON_CreateString(combined));
+		key = vk_asprintf("%s\x1f(combined)", akey);
+	} else {
+		key = vk_asprintf("%s\x1f%s", akey, msg);
+	}
+	free(akey);
+	record(q, key, path, ev, ts, what, combined);
+	free(combined);
 }

@@ -3,6 +3,8 @@
  *   fs.mkdir_p(path [, mode])              -> true | nil, err
  *   fs.write_file(path, data [, mode])     -> true | nil, err  (atomic: tmp + rename)
  *   fs.read_file(path [, {max_bytes=, tail=}]) -> data | nil, err
+ *       (a file whose size says 0, as in /proc, is read to its end, at
+ *       most 1 MiB)
  *   fs.remove_all(path)                    -> true | nil, err  (absolute paths only)
  *
  * (symlink, rename, chmod, stat... are in bind_fs_meta.c; mount_tmpfs and
@@ -19,6 +21,7 @@
 #include "vk/util.h"
 
 #define DEFAULT_MAX_READ (16u << 20)
+#define PROC_MAX_READ (1u << 20) /* a file that says its size is 0 */
 
 enum kind { FS_MKDIR, FS_WRITE, FS_READ };
 enum state { ST_MKDIR, ST_OPEN, ST_FSTAT, ST_IO, ST_CLOSE, ST_RENAME, ST_UNLINK };
@@ -159,11 +162,16 @@ static void step(uv_fs_t *req)
 			break;
 		}
 		uint64_t size = req->statbuf.st_size;
-		c->len = size < c->len ? (size_t)size : c->len; /* c->len held max_bytes */
-		if (c->at < 0)                                  /* tail */
-			c->at = (int64_t)(size - c->len);
-		else
-			c->at = 0;
+		if (size == 0 && c->at == 0) {
+			/* /proc and /sys files say 0 and have text: read to EOF. */
+			c->len = c->len < PROC_MAX_READ ? c->len : PROC_MAX_READ;
+		} else {
+			c->len = size < c->len ? (size_t)size : c->len; /* c->len held max_bytes */
+			if (c->at < 0)                                  /* tail */
+				c->at = (int64_t)(size - c->len);
+			else
+				c->at = 0;
+		}
 		c->data = vk_xmalloc(c->len + 1);
 		c->st = c->len ? ST_IO : ST_CLOSE;
 		break;

@@ -158,6 +158,7 @@ int vk_lua__open_k8s(lua_State *L);
 int vk_lua__open_task(lua_State *L); /* also vk.spawn, vk.semaphore, vk.mutex */
 int vk_lua__spawn_as(lua_State *L);  /* bind_task.c: vk.spawn with the core's speaker and pod key */
 int vk_lua__open_store(lua_State *L);
+int vk_lua__open_host(lua_State *L);
 int vk_lua__open_net(lua_State *L);
 int vk_lua__open_crypto(lua_State *L);
 int vk_lua__open_config(lua_State *L);

@@ -23,6 +23,7 @@ static const luaL_Reg modules[] = {
 	{"vk.crypto", vk_lua__open_crypto},
 	{"vk.config", vk_lua__open_config},
 	{"vk.net", vk_lua__open_net},
+	{"vk.host", vk_lua__open_host},
 	{NULL, NULL},
 };
 

@@ -118,6 +118,11 @@ static void set_ready_condition(vk_node *n, const char *now)
 
 static void status_tick(uv_timer_t *t);
 
+static uint64_t check_ms(const vk_node *n)
+{
+	return n->o.status_ms < VK_NODE_CHECK_MS ? n->o.status_ms : VK_NODE_CHECK_MS;
+}
+
 static void status_done(const vk_kube_result *r, void *ud)
 {
 	vk_node *n = ud;
@@ -135,14 +140,39 @@ static void status_done(const vk_kube_result *r, void *ud)
 		vk_warn(SUB, "status update failed: %ld %s", r->status, r->error ? r->error : "");
 		/* While the API server is unreachable, vk_node__on_link writes it
 		 * the moment it is back. */
+		free(n->status_sent); /* not written: the next tick writes it */
+		n->status_sent = NULL;
 		if (vk_kube_link_up(n->o.kube))
-			uv_timer_start(&n->status_timer, status_tick, 2000, n->o.status_ms);
+			uv_timer_start(&n->status_timer, status_tick, 2000, check_ms(n));
 		return;
 	}
 	if (n->status_dirty) {
 		n->status_dirty = false;
 		vk_node__write_status(n);
 	}
+}
+
+/* The status as text without the heartbeat times: what "changed" means. */
+static char *status_print(vk_node *n)
+{
+	cJSON *st = cJSON_Duplicate(vk_json_at(n->node, "status"), 1);
+	cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "lastHeartbeatTime");
+	char *text = st ? cJSON_PrintUnformatted(st) : NULL;
+	cJSON_Delete(st);
+	return text;
+}
+
+/* Writes the status when it changed since the last write, or when the
+ * last write is status_ms old. */
+static void write_status_if_due(vk_node *n)
+{
+	char *now = status_print(n);
+	bool changed = !now || !n->status_sent || strcmp(now, n->status_sent) != 0;
+	free(now);
+	if (changed || vk_now_ms() - n->status_sent_ms >= n->o.status_ms)
+		vk_node__write_status(n);
 }
 
 /* PATCHes the whole status (strategic merge: conditions merge by type). */
@@ -154,6 +184,9 @@ void vk_node__write_status(vk_node *n)
 		n->status_dirty = true;
 		return;
 	}
+	free(n->status_sent);
+	n->status_sent = status_print(n);
+	n->status_sent_ms = vk_now_ms();
 	char now[40];
 	vk_rfc3339(now, vk_wall_ms(), false);
 	set_ready_condition(n, now);
@@ -168,6 +201,45 @@ void vk_node__write_status(vk_node *n)
 	free(text);
 	free(path);
 	cJSON_Delete(patch);
+}
+
+/* Merges the provider's conditions into ours by type (MemoryPressure,
+ * DiskPressure, PIDPressure, its own types); Ready stays ours, set by
+ * ping.  A changed status gets a new lastTransitionTime. */
+static void merge_conditions(cJSON *mine, const cJSON *theirs)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(mine, "conditions");
+	if (!cJSON_IsArray(theirs) || !cJSON_IsArray(list))
+		return;
+	char now[40];
+	vk_rfc3339(now, vk_wall_ms(), false);
+	const cJSON *c;
+	cJSON_ArrayForEach(c, theirs) {
+		const char *type = vk_json_str(c, "type");
+		const char *status = vk_json_str(c, "status");
+		if (!type || !status || strcmp(type, "Ready") == 0)
+			continue;
+		cJSON *have = NULL, *h;
+		cJSON_ArrayForEach(h, list) {
+			const char *t = vk_json_str(h, "type");
+			if (t && strcmp(t, type) == 0)
+				have = h;
+		}
+		if (!have) {
+			have = cJSON_CreateObject();
+			set_str(have, "type", type);
+			cJSON_AddItemToArray(list, have);
+		}
+		const char *was = vk_json_str(have, "status");
+		if (!was || strcmp(was, status) != 0)
+			set_str(have, "lastTransitionTime", now);
+		set_str(have, "status", status);
+		static const char *const keys[] = {"reason", "message"};
+		for (size_t i = 0; i < VK_ARRAY_LEN(keys); i++) {
+			const char *v = vk_json_str(c, keys[i]);
+			set_str(have, keys[i], v ? v : "");
+		}
+	}
 }
 
 /* Takes what the provider's node_status returned into our Node. */
@@ -189,9 +261,11 @@ static void node_status_done(const vk_provider_result *r, void *ud)
 			if (v)
 				set_item(mine, keys[i], cJSON_Duplicate(v, 1));
 		}
+		if (st && mine)
+			merge_conditions(mine, cJSON_GetObjectItemCaseSensitive(st, "conditions"));
 	}
 	cJSON_Delete(r->value);
-	vk_node__write_status(n);
+	write_status_if_due(n);
 }
 
 static void status_tick(uv_timer_t *t)
@@ -205,7 +279,7 @@ static void status_tick(uv_timer_t *t)
 			return;
 		n->node_status_busy = false;
 	}
-	vk_node__write_status(n);
+	write_status_if_due(n);
 }
 
 /* ---- ping ----------------------------------------------------------------- */
@@ -383,7 +457,7 @@ int vk_node_start(vk_node *n, vk_node_ready_cb cb, void *ud)
 	vk_node__register(n);
 	vk_node__lease_start(n);
 	uv_timer_start(&n->ping_timer, ping_tick, 0, n->o.ping_ms);
-	uv_timer_start(&n->status_timer, status_tick, n->o.status_ms, n->o.status_ms);
+	uv_timer_start(&n->status_timer, status_tick, check_ms(n), check_ms(n));
 	vk_node__watch_start(n);
 	vk_kube_link_listen(n->o.kube, vk_node__on_link, n);
 	return 0;
@@ -395,6 +469,7 @@ static void on_close(uv_handle_t *h)
 	if (--n->open_handles > 0)
 		return;
 	cJSON_Delete(n->node);
+	free(n->status_sent);
 	free(n->uid);
 	free(n->lease_rv);
 	free(n->not_ready_msg);

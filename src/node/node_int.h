@@ -33,6 +33,8 @@ struct vk_node {
 	vk_kube_call *status_call;
 	bool ready_transition;     /* the API's Ready differs from ours: a new lastTransitionTime */
 	vk_kube_call *resync_call; /* reconnect.c: reading the Node back */
+	char *status_sent;         /* the status last written, heartbeats left out */
+	uint64_t status_sent_ms;   /* ... and when */
 
 	vk_kube_watch *watch;
 	vk_backoff reg_backoff, watch_backoff;
@@ -59,5 +61,10 @@ void vk_node__on_link(bool up, void *ud); /* reconnect.c */
 /* Unary calls of the node controller get as long as kubelet's heartbeat
  * client does: a lease renewal that waits longer is on a dead link. */
 #define VK_NODE_CALL_MS 10000
+
+/* The provider's node_status is asked this often (kubelet's
+ * --node-status-update-frequency); the status is written when it changed,
+ * and at least every status_ms. */
+#define VK_NODE_CHECK_MS 10000
 
 #endif

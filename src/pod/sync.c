@@ -103,14 +103,15 @@ static void job_free(sync_job *job)
 
 /* ---- the last steps of a graceful deletion --------------------------------- */
 
-/* Marks every container terminated, as kubelet does before the object goes. */
-static cJSON *terminal_status(const cJSON *pod)
+/* The status a pod ends with, before the object goes.  A provider's
+ * delete_pod may return it (kubelet's: each container terminated with its
+ * exit code, phase Succeeded or Failed); without one every container is
+ * marked terminated (ProviderDeleted), and the pod Succeeded.  Either way
+ * the pod is not ready any more. */
+static void not_ready(cJSON *st, const char *now)
 {
-	char now[40];
-	vk_rfc3339(now, vk_wall_ms(), false);
-	cJSON *st = cJSON_CreateObject();
-	cJSON_AddStringToObject(st, "phase", "Succeeded");
-	/* Not ready any more; conditions merge by type, so the others stay. */
+	/* Conditions merge by type, so the others stay. */
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "conditions");
 	cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
 	static const char *const not_ready[] = {"Ready", "ContainersReady"};
 	for (size_t i = 0; i < VK_ARRAY_LEN(not_ready); i++) {
@@ -121,6 +122,32 @@ static cJSON *terminal_status(const cJSON *pod)
 		cJSON_AddStringToObject(cond, "lastTransitionTime", now);
 		cJSON_AddItemToArray(conds, cond);
 	}
+}
+
+static cJSON *terminal_status(const cJSON *pod, const cJSON *final)
+{
+	char now[40];
+	vk_rfc3339(now, vk_wall_ms(), false);
+	if (cJSON_IsObject(final) && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(final, "containerStatuses"))) {
+		cJSON *st = cJSON_Duplicate(final, 1);
+		const char *phase = vk_json_str(st, "phase");
+		if (!phase || (strcmp(phase, "Succeeded") != 0 && strcmp(phase, "Failed") != 0)) {
+			/* kubelet's terminal phase: Succeeded only if every container exited 0 */
+			bool ok = true;
+			const cJSON *c;
+			cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(st, "containerStatuses")) {
+				const cJSON *code = vk_json_at(c, "state.terminated.exitCode");
+				ok = ok && cJSON_IsNumber(code) && code->valuedouble == 0;
+			}
+			cJSON_DeleteItemFromObjectCaseSensitive(st, "phase");
+			cJSON_AddStringToObject(st, "phase", ok ? "Succeeded" : "Failed");
+		}
+		not_ready(st, now);
+		return st;
+	}
+	cJSON *st = cJSON_CreateObject();
+	cJSON_AddStringToObject(st, "phase", "Succeeded");
+	not_ready(st, now);
 	cJSON *cs = cJSON_AddArrayToObject(st, "containerStatuses");
 	const cJSON *c;
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(pod, "spec");
@@ -205,10 +232,10 @@ static void terminal_done(long status, const char *error, void *ud)
 	delete_object(job);
 }
 
-static void finish_deletion(sync_job *job)
+static void finish_deletion(sync_job *job, const cJSON *final)
 {
 	const char *uid = vk_json_str(job->pod, "metadata.uid");
-	cJSON *st = terminal_status(job->pod);
+	cJSON *st = terminal_status(job->pod, final);
 	char *text = cJSON_PrintUnformatted(st);
 	cJSON_Delete(st);
 	if (vk_pod__write_status(job->pc, job->key, uid ? uid : "", cJSON_Duplicate(job->pod, 1), text, terminal_done,
@@ -231,8 +258,12 @@ static void provider_done(const vk_provider_result *res, void *ud)
 {
 	sync_job *job = ud;
 	vk_pods *pc = job->pc;
-	cJSON_Delete(res->value);
+	/* delete_pod may return the pod's final status; nothing else is kept */
+	cJSON *final = job->kind == JOB_DELETE_GRACEFUL && !res->err ? res->value : NULL;
+	if (!final)
+		cJSON_Delete(res->value);
 	if (pc->closing || res->err == -ECANCELED) {
+		cJSON_Delete(final);
 		job_free(job);
 		return;
 	}
@@ -299,7 +330,8 @@ static void provider_done(const vk_provider_result *res, void *ud)
 		event(pc, job->pod, "Normal", "ProviderDeleteSuccess", "Delete pod in provider successfully");
 		if (r)
 			vk_pod__rec_free(pc, r);
-		finish_deletion(job); /* terminal status, then DELETE; job lives on */
+		finish_deletion(job, final); /* terminal status, then DELETE; job lives on */
+		cJSON_Delete(final);
 		return;
 	}
 	job_free(job);
@@ -455,7 +487,7 @@ static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
 		call_provider(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1), 0);
 		return;
 	case VK_POD_SYNC_FINISH_DELETION:
-		finish_deletion(job_new(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)));
+		finish_deletion(job_new(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)), NULL);
 		return;
 	case VK_POD_SYNC_CREATE: create(pc, key, api); return;
 	case VK_POD_SYNC_UPDATE: update(pc, key, api, d.spec_sig); return;

@@ -44,7 +44,8 @@ trap "exit 130" INT
 trap "exit 143" TERM
 
 cdir=$dir/containerd
-mkdir -p "$cdir/root" "$cdir/state" "$cdir/opt" "$dir/cni/net.d" "$dir/cni/ipam" "$dir/pods" "$dir/logs" "$dir/pids"
+mkdir -p "$cdir/root" "$cdir/state" "$cdir/opt" "$dir/cni/net.d" "$dir/cni/ipam" "$dir/pods" "$dir/logs" "$dir/pids" \
+	"$dir/certs.d"
 
 # ---- CNI: a bridge and a /24 that differ per DIR ---------------------------
 bridge=vkbr$(short_hash "$dir" 8)
@@ -123,6 +124,11 @@ disabled_plugins = [
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
 
+  # A test that runs a registry writes certs.d/HOST:PORT/hosts.toml here
+  # (read at each pull).
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$dir/certs.d"
+
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$dir/cni/net.d"
@@ -176,6 +182,8 @@ wait_for containerd 30 network_ready
 	printf 'BUSYBOX_IMAGE=%q\n' "$busybox_image"
 	printf 'PAUSE_IMAGE=%q\n' "$pause_image"
 	printf 'POD_LOG_DIR=%q\n' "$dir/pods"
+	printf 'REGISTRY_HOSTS_DIR=%q\n' "$dir/certs.d"
+	printf 'IMAGES_DIR=%q\n' "$images"
 } >"$dir/containerd.env"
 
 ok=1

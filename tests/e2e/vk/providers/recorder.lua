@@ -17,6 +17,8 @@
 --   vk-test/status-hold: PATH      get_pod_status waits while the file PATH
 --                                  exists (the test decides when it ends)
 --   vk-test/status-hold-after: N   ... but the first N reads do not wait
+--   vk-test/events: "N REASON"     create_pod records N Events with that reason,
+--                                  messages "event number 1" ... "event number N"
 -- Provider-wide, from config:
 --   ping_fail_file: while this file exists, ping() raises an error
 --   message: the Ready condition's message (default MESSAGE below)
@@ -139,6 +141,8 @@ function P.create_pod(pod)
   end
   local ms = how:match("^sleep:(%d+)$")
   if ms then timer.sleep(tonumber(ms)) end
+  local n, reason = (annotation(pod, "events") or ""):match("^(%d+) (%w+)$")
+  for i = 1, tonumber(n) or 0 do require("vk.event").record(pod, "Normal", reason, "event number " .. i) end
   local st = running_status(pod)
   local envs = {}
   for _, c in ipairs(pod.spec.containers) do envs[c.name] = podspec.env_map(c, st.podIP) end
