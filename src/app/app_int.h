@@ -37,10 +37,12 @@ typedef struct {
 	cJSON *node_obj;      /* the template, until the node controller takes it */
 	cJSON *config;        /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
-	uv_timer_t trim;   /* gives freed heap pages back to the system */
-	vk_fswatch *watch; /* NULL with --no-reload */
-	bool reloading;    /* a reload runs ... */
-	bool reload_again; /* ... and another change came meanwhile */
+	uv_timer_t trim;            /* gives freed heap pages back to the system */
+	uv_timer_t startup, resync; /* --startup-timeout, --full-resync-period (startup.c) */
+	bool registered;            /* the Node exists in the API */
+	vk_fswatch *watch;          /* NULL with --no-reload */
+	bool reloading;             /* a reload runs ... */
+	bool reload_again;          /* ... and another change came meanwhile */
 	uint64_t reload_seen_ms, reload_start_ms;
 	cJSON *reload_node; /* the Node handed to the new version's init */
 	int exit_code;
@@ -55,5 +57,10 @@ void vk_app__on_sighup(uv_signal_t *s, int signum);
 void vk_app__code_hash(vk_provider *p, char out[17]);
 /* wiring.c */
 void vk_app__node_event(vk_app *a, const char *type, const char *reason, const char *msg);
+void vk_app__stop(vk_app *a, int code);
+/* startup.c */
+void vk_app__node_flags(cJSON *node, const vk_app_options *o); /* --node-ip, --os */
+void vk_app__timers_start(vk_app *a);
+void vk_app__timers_close(vk_app *a);
 
 #endif
