@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app_int.h"
+#include "vk/metrics.h"
 #include "vk/util.h"
 #include "vk/yaml.h"
 
@@ -30,6 +31,7 @@ void vk_app__stop(vk_app *a, int code)
 	vk_node_close(a->node);
 	vk_server_close(a->server); /* a caller of the provider, like the controllers */
 	a->server = NULL;
+	vk_app__metrics_close(a);
 	if (a->provider)
 		vk_provider_close(a->provider);
 	a->provider = NULL;
@@ -197,7 +199,7 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	vk_info(SUB, "provider %s (\"%s\") loaded: code %.12s", a->o.provider, p->name, hash);
 	vk_app__watch_start(a);
 	retaint(a->node_obj, p->name);
-	if (start_server(a) < 0) {
+	if (start_server(a) < 0 || vk_app__metrics_start(a) < 0) {
 		vk_app__stop(a, 1);
 		return;
 	}
@@ -297,6 +299,7 @@ int vk_app_run(const vk_app_options *o)
 {
 	vk_app app = {.o = *o}, *a = &app;
 	a->t0 = vk_now_ms();
+	vk_metrics_init(); /* every family shows from the first scrape */
 	srandom((unsigned)(vk_wall_ms() ^ (uint64_t)getpid()));
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -11,6 +11,7 @@
 
 #include "kube_int.h"
 #include "vk/kube.h"
+#include "vk/metrics.h"
 #include "vk/util.h"
 
 #define TOKEN_RECHECK_MS 60000 /* client-go re-reads token files once a minute */
@@ -21,8 +22,9 @@ struct vk_kube_call {
 	vk_kube_cb cb;
 	void *ud;
 	bool in_cb;
-	char *cache_path; /* vk_kube_get_cached: the path (cache.c) */
-	vk_list link;     /* k->calls */
+	char *cache_path;            /* vk_kube_get_cached: the path (cache.c) */
+	vk_list link;                /* k->calls */
+	char verb[12], resource[64]; /* for vk_api_requests_total */
 };
 
 static void call_unlink(vk_kube_call *c)
@@ -222,6 +224,7 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	vk_kube_call *c = ud;
 	vk_kube *k = c->k;
 	call_unlink(c); /* the callback may free the client */
+	vk_metrics_api_request(c->verb, c->resource, resp->code == CURLE_OK ? resp->status : 0);
 	vk_kube_result r = {0};
 	char *msg = NULL;
 	cJSON *json = NULL;
@@ -285,6 +288,7 @@ int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_m
 	vk_kube_call *c = vk_xcalloc(1, sizeof *c);
 	c->cb = cb;
 	c->ud = ud;
+	vk_metrics_api_labels(method, path, c->verb, sizeof c->verb, c->resource, sizeof c->resource);
 	vk_http_opts o = {.on_done = call_done, .ud = c, .max_body = VK_KUBE_MAX_BODY};
 	int rc = vk_http_start(k->http, e, headers, &o, &c->req);
 	if (rc < 0) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kube_int.h"
+#include "vk/metrics.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 
@@ -26,9 +27,10 @@ struct vk_kube_watch {
 	vk_buf line; /* incomplete event (2xx) or error body (non-2xx) */
 	char *fail;  /* why we aborted the stream ourselves */
 	int in_cb;
-	bool stopped; /* vk_kube_watch_stop called: no more callbacks */
-	bool closed;  /* on_close running or done */
-	vk_list link; /* k->watches */
+	bool stopped;                /* vk_kube_watch_stop called: no more callbacks */
+	bool closed;                 /* on_close running or done */
+	vk_list link;                /* k->watches */
+	char verb[12], resource[64]; /* for vk_api_requests_total */
 };
 
 static void watch_unlink(vk_kube_watch *w)
@@ -129,6 +131,7 @@ static void watch_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	long status = resp->status;
 	if (!w->status)
 		w->status = status;
+	vk_metrics_api_request(w->verb, w->resource, resp->code == CURLE_OK ? w->status : 0);
 	if (w->k && !w->fail) {
 		if (resp->code != CURLE_OK)
 			vk_kube__link_failed(w->k, resp->easy, resp->code, resp->error);
@@ -176,10 +179,13 @@ int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
 	                                    : vk_asprintf("%s%swatch=true", path, strchr(path, '?') ? "&" : "?");
 	struct curl_slist *headers = NULL;
 	CURL *e = vk_kube__easy(k, "GET", full, NULL, true, &headers);
-	free(full);
-	if (!e)
+	if (!e) {
+		free(full);
 		return -ENOMEM;
+	}
 	vk_kube_watch *w = vk_xcalloc(1, sizeof *w);
+	vk_metrics_api_labels("GET", full, w->verb, sizeof w->verb, w->resource, sizeof w->resource);
+	free(full);
 	w->easy = e;
 	w->on_event = on_event;
 	w->on_close = on_close;
