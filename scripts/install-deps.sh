@@ -14,7 +14,7 @@ build_pkgs=(
 test_pkgs=(
 	openssl containerd runc containernetworking-plugins busybox-static umoci
 	iproute2 jq procps curl socat python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
-	redis-server redis-tools
+	redis-server redis-tools prometheus
 )
 
 pkgs=("${build_pkgs[@]}")
