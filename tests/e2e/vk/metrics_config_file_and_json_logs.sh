@@ -6,10 +6,11 @@
 # port behind its authentication; the counters move as pods are created
 # (callbacks, their errors, API requests, pods by phase); a pod of another
 # namespace is left alone; every log line is one JSON object, and a
-# provider error's names its pod and callback.
+# provider's line names its pod and callback; $VKUBELET_POD_IP is the
+# node's InternalIP.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 18
+tap_plan 19
 vk_setup node
 command -v promtool >/dev/null || tap_bail "promtool is missing (scripts/install-deps.sh installs Debian's prometheus)"
 
@@ -27,7 +28,6 @@ mport=$(free_port) || tap_bail "no free port"
 
 pki=$CLUSTER_DIR/pki
 cat >"$tmp/recorder.yaml" <<YAML
-internal_ip: 127.0.0.1
 record: $tmp/record.jsonl
 YAML
 # Everything but what vk_start gives on the command line (--provider,
@@ -45,8 +45,12 @@ metrics-addr: 127.0.0.1:$mport
 log-format: json
 status-interval: 1000
 YAML
-vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --config "$tmp/vk.yaml" --port "$port"
+# virtual-kubelet's environment: VKUBELET_POD_IP is the node's InternalIP.
+VKUBELET_POD_IP=127.0.0.1 vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" \
+	--config "$tmp/vk.yaml" --port "$port"
 wait_until 30 node_is "$node" True || tap_bail "node not Ready"
+tap_is "$(k get node "$node" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')" 127.0.0.1 \
+	"\$VKUBELET_POD_IP is the node's InternalIP"
 
 scrape() { curl -sf --max-time 5 "http://127.0.0.1:$mport/metrics"; }
 # metric NAME{LABELS}: its value in a fresh scrape, 0 when absent.
