@@ -9,7 +9,7 @@
 # is deleted) the plugin runs again at once and vk goes on with the new token.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 9
+tap_plan 10
 vk_setup node
 
 k -n "$ns" create serviceaccount vk-node >/dev/null
@@ -61,9 +61,11 @@ YAML
 runs() { [[ -f $tmp/runs ]] && wc -l <"$tmp/runs" || echo 0; }
 runs_at_least() { (($(runs) >= $1)); }
 
-VK_KUBECONFIG=$tmp/exec.kubeconfig vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store none
+VK_KUBECONFIG=$tmp/exec.kubeconfig vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store none --os Windows
 wait_until 30 node_is "$node" True || tap_bail "node not Ready with the exec plugin's token"
 tap_pass "the node registers with the token an exec credential plugin printed"
+tap_is "$(k get node "$node" -o jsonpath='{.metadata.labels.kubernetes\.io/os} {.status.nodeInfo.operatingSystem}')" \
+	"windows windows" "--os Windows (virtual-kubelet's spelling) is the node's kubernetes.io/os and operatingSystem"
 tap_is "$(jq -r '.kind + " " + .apiVersion + " " + (.spec.interactive | tostring) + " " + .spec.cluster.server' "$tmp/info.json")" \
 	"ExecCredential client.authentication.k8s.io/v1 false $server" \
 	"the plugin gets KUBERNETES_EXEC_INFO with the cluster (provideClusterInfo)"
