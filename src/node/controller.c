@@ -277,8 +277,8 @@ static void retry_later(vk_node *n, const char *why)
 	uint64_t d = vk_backoff_next(&n->reg_backoff);
 	n->reg_tries++;
 	/* one line per try, as a progress line: what it waits for, how long */
-	vk_warn(SUB, "waiting for the API server to register Node %s: %u %s, next in %.1f s (%s)", n->name, n->reg_tries,
-	        n->reg_tries == 1 ? "try" : "tries", (double)d / 1000, why);
+	vk_warn(SUB, "waiting for the API server to register Node %s: %u %s, next in %.1f s (%s)", n->name,
+	        n->reg_tries, n->reg_tries == 1 ? "try" : "tries", (double)d / 1000, why);
 	n->registering = false;
 	uv_timer_start(&n->retry_timer, retry_tick, d, 0);
 }
