@@ -7,8 +7,9 @@
  * Requests that find no credential, or an expired one, wait (parked as
  * vk_kube_waiter) until the plugin has run; a 401 to a request made with the
  * current credential drops it, so the next request runs the plugin again.
- * A plugin that fails is run again after a backoff (1 s doubling to 30 s);
- * the requests waiting meanwhile fail with its message, one line. */
+ * A plugin that fails, or gives no answer in 60 s (it is killed), is run
+ * again after a backoff (1 s doubling to 30 s); the requests waiting
+ * meanwhile fail with its message, one line. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "vk/util.h"
 
 #define EXPIRY_MARGIN_MS 5000 /* renew a little before the server would refuse it */
+#define RUN_TIMEOUT_MS 60000  /* a plugin that hangs is killed: requests must not wait for ever */
 
 typedef struct run run;
 
@@ -193,6 +195,7 @@ static void run_finished(run *r)
 	if (!a)
 		return;
 	a->running = NULL;
+	uv_timer_stop(&a->timer); /* its time limit */
 	char *why = NULL;
 	if (r->signal || r->status) {
 		vk_buf_append(&r->ebuf, "", 1);
@@ -320,6 +323,7 @@ static void start_run(vk_kube_exec_auth *a)
 		return;
 	}
 	a->running = r;
+	uv_timer_start(&a->timer, on_tick, RUN_TIMEOUT_MS, 0);
 	uv_read_start((uv_stream_t *)&r->out, on_alloc, on_read);
 	uv_read_start((uv_stream_t *)&r->err, on_alloc, on_read);
 }
@@ -327,6 +331,12 @@ static void start_run(vk_kube_exec_auth *a)
 static void on_tick(uv_timer_t *t)
 {
 	vk_kube_exec_auth *a = t->data;
+	if (a->running) { /* its time is up: its exit reports the failure */
+		vk_warn("kube", "exec credential plugin %s: no answer in %d s; killing it", a->x->command,
+		        RUN_TIMEOUT_MS / 1000);
+		uv_process_kill(&a->running->proc, SIGKILL);
+		return;
+	}
 	if (a->fail_pending) {
 		char *why = a->fail_pending;
 		a->fail_pending = NULL;
