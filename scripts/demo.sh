@@ -78,9 +78,17 @@ build/vk --provider providers/mynode.lua --provider-config "$demo/mynode.yaml" \
 	--tls-cert-file "$pki/node-$node-serving.crt" --tls-private-key-file "$pki/node-$node-serving.key" \
 	>"$demo/vk.log" 2>&1 &
 vk_pid=$!
-for _ in $(seq 50); do
-	[[ $(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]] && break
-	sleep 0.2
+# A progress line while it waits, instead of silence.
+tries=0
+until [[ $(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]; do
+	tries=$((tries + 1))
+	if ! kill -0 "$vk_pid" 2>/dev/null || ((tries > 120)); then
+		echo "vk did not register node $node; the end of $demo/vk.log:" >&2
+		tail -n 20 "$demo/vk.log" >&2
+		exit 1
+	fi
+	((tries % 4)) || echo "waiting for node $node to be Ready: $tries tries, next in 0.5 s (last vk line: $(tail -n 1 "$demo/vk.log" | cut -c1-120))"
+	sleep 0.5
 done
 k get nodes -o wide
 

@@ -15,7 +15,7 @@ test_pkgs=(
 	openssl containerd runc containernetworking-plugins busybox-static umoci
 	debhelper dpkg-dev fakeroot man-db
 	iproute2 jq procps curl socat python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
-	redis-server redis-tools docker-registry skopeo apache2-utils
+	redis-server redis-tools docker-registry skopeo apache2-utils prometheus
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -13,5 +13,7 @@ int main(int argc, char **argv)
 	int rc = vk_app_parse_args(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	return vk_app_run(&o);
+	rc = vk_app_run(&o);
+	vk_app_options_free(&o);
+	return rc;
 }

@@ -6,8 +6,11 @@
 
 #include <stdbool.h>
 
-/* What the command line says.  Strings point into argv. */
+/* What the command line, the config file (--config) and the environment
+ * say, in that order of precedence over the defaults.  Strings point into
+ * argv, the environment, or the config file's parse (owned by `doc`). */
 typedef struct {
+	const char *config; /* --config FILE, or NULL */
 	const char *provider;
 	const char *provider_config;
 	const char *kubeconfig;
@@ -24,13 +27,24 @@ typedef struct {
 	bool disable_taint;
 	bool no_reload;
 	unsigned status_interval_ms;
-	bool check; /* `vk check FILE` */
+	const char *namespace_;      /* --namespace: watch the pods of this namespace only; NULL: all */
+	const char *os;              /* --os: the node's operatingSystem and kubernetes.io/os (default linux) */
+	const char *node_ip;         /* --node-ip ($VKUBELET_POD_IP): the node's InternalIP; NULL: found */
+	unsigned startup_timeout_ms; /* --startup-timeout: exit 1 if not registered in time; 0: wait */
+	unsigned full_resync_ms;     /* --full-resync-period: re-read every status this often; 0: never */
+	const char *metrics_addr;    /* --metrics-addr HOST:PORT: /metrics without TLS; NULL: none */
+	bool log_json;               /* --log-format json */
+	bool check;                  /* `vk check FILE` */
+	void *doc;                   /* the config file's parse; vk_app_options_free frees it */
 } vk_app_options;
 
-/* cli.c: fills *o from argv (`vk check FILE` included; argv may be
- * permuted).  Returns -1 to go on, or the exit code: 0 after --help or
- * --version, 2 after a usage error, which it has printed on one line. */
+/* cli.c: fills *o from the defaults, then the environment, then the config
+ * file, then argv, each overriding the one before (`vk check FILE`
+ * included; argv may be permuted).  Returns -1 to go on, or the exit code:
+ * 0 after --help or --version, 2 after a usage error, which it has printed
+ * on one line (a config file's with FILE:LINE). */
 int vk_app_parse_args(int argc, char **argv, vk_app_options *o);
+void vk_app_options_free(vk_app_options *o);
 
 /* test.c: `vk test SPEC.lua...` (argv[0] is "test"); returns the exit code:
  * 0 when every spec passed, 1 when one failed, 2 on a usage error. */

@@ -15,16 +15,32 @@
 /* ---- kubeconfig --------------------------------------------------------
  * The credentials of the current (or named) context, with file references
  * already read: every *_pem field holds PEM bytes, never a path. */
+
+/* users[].user.exec: a credential plugin (client.authentication.k8s.io/v1
+ * or v1beta1), run by the client without blocking the loop whenever it has
+ * no credential, the one it has expired (status.expirationTimestamp), or
+ * the API server answered 401 to it (src/kube/exec_auth.c). */
 typedef struct {
-	char *server;     /* "https://127.0.0.1:6443" (no trailing slash) */
-	char *ca_pem;     /* NULL: system CAs */
-	char *cert_pem;   /* client certificate, or NULL */
-	char *key_pem;    /* client key, or NULL */
-	char *token;      /* bearer token (token or tokenFile), or NULL */
-	char *token_file; /* re-read when it changes (service accounts) */
-	bool insecure;    /* insecure-skip-tls-verify */
-	char *namespace_; /* context namespace, or NULL */
-	char *origin;     /* "FILE (context NAME)" for messages */
+	char *api_version;
+	char *command;   /* a relative path with a '/' is resolved against the kubeconfig's folder */
+	char **args;     /* NULL-terminated */
+	char **env;      /* "NAME=VALUE", NULL-terminated: added to vk's environment */
+	char *exec_info; /* KUBERNETES_EXEC_INFO: an ExecCredential with spec.interactive false and,
+	                    with provideClusterInfo, spec.cluster */
+	char *install_hint;
+} vk_kube_exec;
+
+typedef struct {
+	char *server;       /* "https://127.0.0.1:6443" (no trailing slash) */
+	char *ca_pem;       /* NULL: system CAs */
+	char *cert_pem;     /* client certificate, or NULL */
+	char *key_pem;      /* client key, or NULL */
+	char *token;        /* bearer token (token or tokenFile), or NULL */
+	char *token_file;   /* re-read when it changes (service accounts) */
+	bool insecure;      /* insecure-skip-tls-verify */
+	vk_kube_exec *exec; /* an exec credential plugin, or NULL */
+	char *namespace_;   /* context namespace, or NULL */
+	char *origin;       /* "FILE (context NAME)" for messages */
 } vk_kubeconfig;
 
 /* Loads credentials:
@@ -42,6 +58,8 @@ int vk_kubeconfig_load(const char *path, const char *context, vk_kubeconfig *out
 int vk_kubeconfig_parse(const char *yaml, size_t len, const char *origin, const char *base_dir, const char *context,
                         vk_kubeconfig *out, char **err);
 void vk_kubeconfig_free(vk_kubeconfig *kc);
+vk_kube_exec *vk_kube_exec_dup(const vk_kube_exec *x);
+void vk_kube_exec_free(vk_kube_exec *x);
 
 /* ---- client ------------------------------------------------------------ */
 typedef struct vk_kube vk_kube;
@@ -65,6 +83,8 @@ typedef void (*vk_kube_cb)(const vk_kube_result *r, void *ud);
 vk_kube *vk_kube_new(uv_loop_t *loop, vk_http *http, const vk_kubeconfig *kc, char **err);
 void vk_kube_free(vk_kube *k); /* cancels calls in flight (no callbacks) */
 const char *vk_kube_server(const vk_kube *k);
+/* How many times the kubeconfig's exec credential plugin was started. */
+unsigned vk_kube_exec_runs(const vk_kube *k);
 
 /* A REST call.  `path` starts with "/api" or "/apis" and may carry a query.
  * `body` may be NULL; `content_type` NULL means application/json.

@@ -54,6 +54,7 @@ typedef struct {
 	vk_provider *provider;
 	struct vk_node *node; /* for status.hostIP (vk/node.h); may be NULL */
 	const char *nodename;
+	const char *namespace_;  /* only this namespace's pods (--namespace); NULL: all */
 	unsigned status_poll_ms; /* 0: 5000 */
 	unsigned workers;        /* callbacks in flight at most; 0: 64 */
 	/* The edge cache (NULL: none): pods, statuses, the objects they

@@ -16,7 +16,10 @@
  *                                       minimal summary (node name, start time,
  *                                       pod references)
  *   /exec, /attach, /portForward, /run  501: they need SPDY/WebSocket streams
- *   /metrics...                         404 for now
+ *   GET /metrics                        Prometheus text (vk/metrics.h); with
+ *                                       metrics_only, plain HTTP without
+ *                                       authentication serving only this and
+ *                                       /healthz (--metrics-addr)
  *
  * Serving certificate: tls_cert_file + tls_key_file, else a self-signed one
  * made in memory for the node's name and addresses (as kubelet does).
@@ -58,6 +61,8 @@ typedef struct {
 	                               system:anonymous, not a 401 */
 	const cJSON *node;          /* the Node object, read during vk_server_new
 	                               for the self-signed certificate's names */
+	bool metrics_only;          /* no TLS, no authentication: /metrics and
+	                               /healthz only (--metrics-addr) */
 } vk_server_opts;
 
 typedef struct vk_server vk_server;

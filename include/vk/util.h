@@ -26,6 +26,11 @@
 typedef enum { VK_LOG_DEBUG, VK_LOG_INFO, VK_LOG_WARN, VK_LOG_ERROR } vk_log_level;
 
 void vk_log_set_level(vk_log_level lvl);
+/* --log-format json: one object per line, {"time", "level", "message",
+ * "component", and "pod" and "callback" when the speaker names them}. */
+void vk_log_set_json(bool on);
+/* That line for one record (no newline); cJSON_free it.  For the tests. */
+char *vk_log_format_json(vk_log_level lvl, const char *ts, const char *sub, const char *msg);
 vk_log_level vk_log_get_level(void);
 int vk_log_parse_level(const char *s, vk_log_level *out); /* 0 or -EINVAL */
 void vk_log(vk_log_level lvl, const char *sub, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

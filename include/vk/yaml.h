@@ -15,5 +15,9 @@
  * empty text); vk_yaml_parse_all an array of every document. */
 cJSON *vk_yaml_parse(const char *text, size_t len, char **err);
 cJSON *vk_yaml_parse_all(const char *text, size_t len, char **err);
+/* Where each key of the first document's top-level mapping is: an object
+ * mapping the key to its 1-based line (for "file:line" messages).  NULL
+ * when the text does not parse or is not a mapping. */
+cJSON *vk_yaml_key_lines(const char *text, size_t len);
 
 #endif

@@ -28,19 +28,22 @@ typedef struct {
 	vk_provider *provider;
 	vk_node *node;
 	vk_pods *pods;
-	vk_server *server;   /* the kubelet API; NULL with --port 0 */
-	vk_store *store;     /* the local store (--store, --state-dir) */
-	vk_store_wb *wb;     /* its write-behind: the pod controller's edge cache */
-	bool have_state_key; /* --state-key-file given: Secrets may be persisted */
+	vk_server *server;         /* the kubelet API; NULL with --port 0 */
+	vk_server *metrics_server; /* --metrics-addr (metrics.c); NULL without */
+	vk_store *store;           /* the local store (--store, --state-dir) */
+	vk_store_wb *wb;           /* its write-behind: the pod controller's edge cache */
+	bool have_state_key;       /* --state-key-file given: Secrets may be persisted */
 	uint8_t state_key[VK_STORE_KEY_LEN];
 	char state_dir[4096]; /* the default --state-dir, /var/lib/vk/NODENAME */
 	cJSON *node_obj;      /* the template, until the node controller takes it */
 	cJSON *config;        /* --provider-config */
 	uv_signal_t sigint, sigterm, sighup;
-	uv_timer_t trim;   /* gives freed heap pages back to the system */
-	vk_fswatch *watch; /* NULL with --no-reload */
-	bool reloading;    /* a reload runs ... */
-	bool reload_again; /* ... and another change came meanwhile */
+	uv_timer_t trim;            /* gives freed heap pages back to the system */
+	uv_timer_t startup, resync; /* --startup-timeout, --full-resync-period (startup.c) */
+	bool registered;            /* the Node exists in the API */
+	vk_fswatch *watch;          /* NULL with --no-reload */
+	bool reloading;             /* a reload runs ... */
+	bool reload_again;          /* ... and another change came meanwhile */
 	uint64_t reload_seen_ms, reload_start_ms;
 	cJSON *reload_node; /* the Node handed to the new version's init */
 	int exit_code;
@@ -58,5 +61,14 @@ void vk_app__notify_ready(vk_app *a); /* the Node is registered */
 void vk_app__notify_stopping(vk_app *a);
 /* wiring.c */
 void vk_app__node_event(vk_app *a, const char *type, const char *reason, const char *msg);
+void vk_app__stop(vk_app *a, int code);
+/* metrics.c: the families and collectors; --metrics-addr once the provider
+ * is there (the server wants one), closed with the kubelet API. */
+int vk_app__metrics_start(vk_app *a);
+void vk_app__metrics_close(vk_app *a);
+/* startup.c */
+void vk_app__node_flags(cJSON *node, const vk_app_options *o); /* --node-ip, --os */
+void vk_app__timers_start(vk_app *a);
+void vk_app__timers_close(vk_app *a);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app_int.h"
+#include "vk/metrics.h"
 #include "vk/util.h"
 
 static void start_reload(vk_app *a, const char *why);
@@ -45,6 +46,7 @@ static void on_reloaded(vk_provider *p, const char *err, void *ud)
 	if (a->stopping)
 		return;
 	uint64_t now = vk_now_ms();
+	vk_metrics_reload(p != NULL);
 	if (!p) {
 		/* The first line is "file:line: message"; a traceback may follow. */
 		const char *msg = err ? err : "reload failed";

@@ -9,13 +9,14 @@
 #include <unistd.h>
 
 #include "app_int.h"
+#include "vk/metrics.h"
 #include "vk/paths.h"
 #include "vk/util.h"
 #include "vk/yaml.h"
 
 static void on_trim(uv_timer_t *t) { malloc_trim(0); }
 
-static void stop(vk_app *a, int code)
+void vk_app__stop(vk_app *a, int code)
 {
 	if (a->stopping)
 		return;
@@ -31,6 +32,7 @@ static void stop(vk_app *a, int code)
 	vk_node_close(a->node);
 	vk_server_close(a->server); /* a caller of the provider, like the controllers */
 	a->server = NULL;
+	vk_app__metrics_close(a);
 	if (a->provider)
 		vk_provider_close(a->provider);
 	a->provider = NULL;
@@ -46,6 +48,7 @@ static void stop(vk_app *a, int code)
 		vk_http_close(a->http);
 	a->http = NULL;
 	uv_close((uv_handle_t *)&a->trim, NULL);
+	vk_app__timers_close(a);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
 	uv_close((uv_handle_t *)&a->sigterm, NULL);
 	uv_close((uv_handle_t *)&a->sighup, NULL);
@@ -56,7 +59,7 @@ static void flushed_then_stop(vk_store_wb *wb, int status, void *ud)
 	vk_app *a = ud;
 	if (status < 0)
 		vk_warn(SUB, "%zu writes could not reach the store before stopping", vk_store_wb_len(wb));
-	stop(a, 0);
+	vk_app__stop(a, 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -65,7 +68,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	if (a->stopping)
 		return;
 	if (a->flushing) { /* a second signal: no more waiting for the store */
-		stop(a, 0);
+		vk_app__stop(a, 0);
 		return;
 	}
 	vk_info(SUB, "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
@@ -80,7 +83,7 @@ static void on_signal(uv_signal_t *s, int signum)
 		if (vk_store_wb_flush(a->wb, flushed_then_stop, a) == 0)
 			return;
 	}
-	stop(a, 0);
+	vk_app__stop(a, 0);
 }
 
 void vk_app__node_event(vk_app *a, const char *type, const char *reason, const char *msg)
@@ -102,6 +105,7 @@ static void start_pods(vk_app *a)
 		.provider = a->provider,
 		.node = a->node,
 		.nodename = a->o.nodename,
+		.namespace_ = a->o.namespace_,
 		.status_poll_ms = a->o.status_interval_ms,
 		.store = a->store,
 		.wb = a->wb,
@@ -117,9 +121,10 @@ static void on_node_ready(const char *err, void *ud)
 	vk_app *a = ud;
 	if (err) {
 		vk_error(SUB, "node registration failed: %s", err);
-		stop(a, 1);
+		vk_app__stop(a, 1);
 		return;
 	}
+	a->registered = true;
 	vk_info(SUB, "node %s registered in %llu ms", a->o.nodename, (unsigned long long)(vk_now_ms() - a->t0));
 	vk_app__notify_ready(a);
 	start_pods(a);
@@ -188,7 +193,7 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	vk_app *a = ud;
 	if (!p) {
 		vk_error(SUB, "provider %s: %s", a->o.provider, err ? err : "failed to load");
-		stop(a, 1);
+		vk_app__stop(a, 1);
 		return;
 	}
 	a->provider = p;
@@ -197,8 +202,8 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	vk_info(SUB, "provider %s (\"%s\") loaded: code %.12s", a->o.provider, p->name, hash);
 	vk_app__watch_start(a);
 	retaint(a->node_obj, p->name);
-	if (start_server(a) < 0) {
-		stop(a, 1);
+	if (start_server(a) < 0 || vk_app__metrics_start(a) < 0) {
+		vk_app__stop(a, 1);
 		return;
 	}
 	vk_node_opts no = node_opts(a);
@@ -222,7 +227,7 @@ static void on_checked(const char *name, char *const *problems, void *ud)
 		fprintf(stderr, "%s: %zu problem%s\n", a->o.provider, n, n == 1 ? "" : "s");
 	else
 		printf("%s: OK (provider \"%s\")\n", a->o.provider, name);
-	stop(a, n ? 1 : 0);
+	vk_app__stop(a, n ? 1 : 0);
 }
 
 /* --provider-config: YAML or JSON (JSON is YAML). */
@@ -297,6 +302,7 @@ int vk_app_run(const vk_app_options *o)
 {
 	vk_app app = {.o = *o}, *a = &app;
 	a->t0 = vk_now_ms();
+	vk_metrics_init(); /* every family shows from the first scrape */
 	srandom((unsigned)(vk_wall_ms() ^ (uint64_t)getpid()));
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -372,6 +378,8 @@ int vk_app_run(const vk_app_options *o)
 	char pname[256];
 	vk_node_opts no = node_opts(a);
 	a->node_obj = vk_node_template(&no, base_name(a->o.provider, pname, sizeof pname));
+	vk_app__node_flags(a->node_obj, &a->o);
+	vk_app__timers_start(a);
 	vk_lua_opts lo = {
 		.loop = a->loop,
 		.http = a->http,

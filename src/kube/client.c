@@ -11,6 +11,7 @@
 
 #include "kube_int.h"
 #include "vk/kube.h"
+#include "vk/metrics.h"
 #include "vk/util.h"
 
 #define TOKEN_RECHECK_MS 60000 /* client-go re-reads token files once a minute */
@@ -21,9 +22,25 @@ struct vk_kube_call {
 	vk_kube_cb cb;
 	void *ud;
 	bool in_cb;
-	char *cache_path; /* vk_kube_get_cached: the path (cache.c) */
-	vk_list link;     /* k->calls */
+	char *cache_path;            /* vk_kube_get_cached: the path (cache.c) */
+	vk_list link;                /* k->calls */
+	char verb[12], resource[64]; /* for vk_api_requests_total */
+	unsigned gen;                /* the credential it went with (exec plugin) */
+	/* Parked while the exec credential plugin runs (exec_auth.c). */
+	vk_kube_waiter wait;
+	char *p_method, *p_path, *p_ctype, *p_body;
+	unsigned p_timeout_ms, p_connect_ms;
 };
+
+static void parked_free(vk_kube_call *c)
+{
+	vk_kube__exec_unwait(&c->wait);
+	free(c->p_method);
+	free(c->p_path);
+	free(c->p_ctype);
+	free(c->p_body);
+	c->p_method = c->p_path = c->p_ctype = c->p_body = NULL;
+}
 
 static void call_unlink(vk_kube_call *c)
 {
@@ -70,6 +87,7 @@ vk_kube *vk_kube_new(uv_loop_t *loop, vk_http *http, const vk_kubeconfig *kc, ch
 		k->token_checked_ms = vk_now_ms();
 	}
 	vk_kube__link_new(k);
+	vk_kube__exec_new(k, kc->exec);
 	return k;
 }
 
@@ -88,10 +106,12 @@ void vk_kube_free(vk_kube *k)
 		vk_kube_call *c = VK_LIST_ENTRY(n, vk_kube_call, link);
 		call_unlink(c);
 		vk_http_cancel(c->req);
+		parked_free(c);
 		free(c->cache_path);
 		free(c);
 	}
 	vk_kube__watch_unlink_all(k);
+	vk_kube__exec_free(k);
 	vk_kube__events_free(k);
 	vk_kube__cache_free(k);
 	vk_kube__link_free(k);
@@ -222,6 +242,7 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	vk_kube_call *c = ud;
 	vk_kube *k = c->k;
 	call_unlink(c); /* the callback may free the client */
+	vk_metrics_api_request(c->verb, c->resource, resp->code == CURLE_OK ? resp->status : 0);
 	vk_kube_result r = {0};
 	char *msg = NULL;
 	cJSON *json = NULL;
@@ -232,6 +253,8 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	} else {
 		if (k)
 			vk_kube__link_answer(k, resp->easy);
+		if (k && resp->status == 401)
+			vk_kube__exec_rejected(k, c->gen);
 		r.status = resp->status;
 		r.body = resp->body;
 		r.body_len = resp->body_len;
@@ -261,14 +284,11 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	free(c);
 }
 
-int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method, const char *path,
-                             const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out)
+/* The transfer of a call, now that a credential is there. */
+static int start_transfer(vk_kube *k, vk_kube_call *c, unsigned timeout_ms, unsigned connect_ms, const char *method,
+                          const char *path, const char *content_type, const char *body)
 {
-	if (!k || !method || !path || path[0] != '/' || !cb)
-		return -EINVAL;
 	struct curl_slist *headers = NULL;
-	if (body && !content_type)
-		content_type = "application/json";
 	CURL *e = vk_kube__easy(k, method, path, body ? content_type : NULL, false, &headers);
 	if (!e)
 		return -ENOMEM;
@@ -282,20 +302,72 @@ int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_m
 		if (strcmp(method, "POST") != 0) /* COPYPOSTFIELDS implies POST */
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	}
-	vk_kube_call *c = vk_xcalloc(1, sizeof *c);
-	c->cb = cb;
-	c->ud = ud;
+	c->gen = k->token_gen;
 	vk_http_opts o = {.on_done = call_done, .ud = c, .max_body = VK_KUBE_MAX_BODY};
 	int rc = vk_http_start(k->http, e, headers, &o, &c->req);
 	if (rc < 0) {
 		curl_easy_cleanup(e);
 		curl_slist_free_all(headers);
-		free(c);
-		return rc;
+	}
+	return rc;
+}
+
+/* The exec credential plugin ran: go on, or end the call with its failure. */
+static void parked_go(vk_kube_waiter *w, const char *err)
+{
+	vk_kube_call *c = VK_CONTAINER_OF(w, vk_kube_call, wait);
+	vk_kube *k = c->k;
+	char *why = NULL;
+	int rc = err ? -EACCES
+	             : start_transfer(k, c, c->p_timeout_ms, c->p_connect_ms, c->p_method, c->p_path, c->p_ctype,
+	                              c->p_body);
+	parked_free(c);
+	if (rc == 0)
+		return;
+	if (!err)
+		err = why = vk_asprintf("cannot start the request: %s", strerror(-rc));
+	call_unlink(c);
+	vk_metrics_api_request(c->verb, c->resource, 0);
+	vk_kube_result r = {.error = err};
+	c->in_cb = true;
+	c->cb(&r, c->ud);
+	free(why);
+	free(c->cache_path);
+	free(c);
+}
+
+int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method, const char *path,
+                             const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out)
+{
+	if (!k || !method || !path || path[0] != '/' || !cb)
+		return -EINVAL;
+	if (body && !content_type)
+		content_type = "application/json";
+	vk_kube_call *c = vk_xcalloc(1, sizeof *c);
+	c->cb = cb;
+	c->ud = ud;
+	vk_list_init(&c->wait.link);
+	vk_metrics_api_labels(method, path, c->verb, sizeof c->verb, c->resource, sizeof c->resource);
+	if (vk_kube__exec_ready(k)) {
+		int rc = start_transfer(k, c, timeout_ms, connect_ms, method, path, content_type, body);
+		if (rc < 0) {
+			free(c);
+			return rc;
+		}
+	} else {
+		c->p_method = vk_strdup(method);
+		c->p_path = vk_strdup(path);
+		c->p_ctype = vk_strdup(body ? content_type : NULL);
+		c->p_body = vk_strdup(body);
+		c->p_timeout_ms = timeout_ms;
+		c->p_connect_ms = connect_ms;
+		c->wait.go = parked_go;
 	}
 	c->k = k;
 	k->ncalls++;
 	vk_list_insert_head(&k->calls, &c->link);
+	if (c->wait.go)
+		vk_kube__exec_wait(k, &c->wait);
 	if (out)
 		*out = c;
 	return 0;
@@ -319,6 +391,7 @@ void vk_kube_cancel(vk_kube_call *c)
 		return;
 	call_unlink(c);
 	vk_http_cancel(c->req);
+	parked_free(c);
 	free(c->cache_path);
 	free(c);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vk/metrics.h"
 #include "vk/json.h"
 #include "kube_int.h"
 #include "vk/kube.h"
@@ -23,6 +24,7 @@ struct vk_informer {
 	vk_ztext *z;   /* the store's dictionary */
 	char *rv;      /* resourceVersion to resume from; NULL: list */
 	bool synced, closing, resuming, listing;
+	bool listed; /* a list was started before: the next is a re-list */
 	bool seeded; /* started from vk_informer_seed's objects and rv,
 	                not yet confirmed by a list or a bookmark */
 	vk_kube_watch *watch;
@@ -179,6 +181,9 @@ static void relist(vk_informer *inf)
 {
 	if (inf->closing || inf->listing)
 		return;
+	if (inf->listed)
+		vk_metrics_relist(inf->what);
+	inf->listed = true;
 	free(inf->rv);
 	inf->rv = NULL;
 	/* A consistent list (no resourceVersion): after a 410 the cache may be
@@ -274,6 +279,7 @@ static void on_close(long status, const char *err, void *ud)
 	inf->watch = NULL;
 	if (inf->closing)
 		return;
+	vk_metrics_watch_restart(inf->what);
 	switch (vk_kube__informer_after_close(inf->rv != NULL, status, err)) {
 	case VK_KUBE_INFORMER_RELIST: relist(inf); return;
 	case VK_KUBE_INFORMER_RESUME: watch(inf); return;

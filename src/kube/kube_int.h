@@ -24,13 +24,31 @@ struct vk_kube {
 	bool insecure;
 	uint64_t token_checked_ms; /* last look at token_file */
 	struct timespec token_mtime;
-	vk_list calls;               /* vk_kube_call in flight, for vk_kube_free */
-	unsigned ncalls;             /* how many (events among them) */
-	vk_list watches;             /* vk_kube_watch */
-	struct vk_events *events;    /* the event recorder's queue (event.c), lazily */
-	struct vk_kube_cache *cache; /* the read-through cache (cache.c), lazily */
-	struct vk_kube_link *link;   /* is the server answering (link.c) */
+	vk_list calls;                  /* vk_kube_call in flight, for vk_kube_free */
+	unsigned ncalls;                /* how many (events among them) */
+	vk_list watches;                /* vk_kube_watch */
+	struct vk_events *events;       /* the event recorder's queue (event.c), lazily */
+	struct vk_kube_cache *cache;    /* the read-through cache (cache.c), lazily */
+	struct vk_kube_link *link;      /* is the server answering (link.c) */
+	struct vk_kube_exec_auth *exec; /* the exec credential plugin (exec_auth.c), or NULL */
+	unsigned token_gen;             /* bumped with each credential the plugin gives */
 };
+
+/* ---- exec credential plugin (exec_auth.c) -------------------------------
+ * A request or watch that finds no fresh credential parks a waiter; go() is
+ * called once, from a loop callback, with err NULL when the credential is
+ * there or with the plugin's failure in one line. */
+typedef struct vk_kube_waiter {
+	vk_list link;
+	void (*go)(struct vk_kube_waiter *w, const char *err);
+} vk_kube_waiter;
+void vk_kube__exec_new(vk_kube *k, const vk_kube_exec *x); /* x NULL: no plugin */
+void vk_kube__exec_free(vk_kube *k);
+bool vk_kube__exec_ready(vk_kube *k); /* no plugin, or a credential not about to expire */
+void vk_kube__exec_wait(vk_kube *k, vk_kube_waiter *w);
+void vk_kube__exec_unwait(vk_kube_waiter *w); /* safe when not waiting (link self-linked) */
+/* A 401 to a request made with credential `gen`: drop it, run the plugin next time. */
+void vk_kube__exec_rejected(vk_kube *k, unsigned gen);
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
  * Accept) and its header list; `watch` selects streaming timeouts. */

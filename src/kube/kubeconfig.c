@@ -171,7 +171,18 @@ static int find_named(pctx *p, const cJSON *root, const char *list, const char *
 		}
 		i++;
 	}
-	return failf(p, "%s \"%s\": no such %.*s", who, name, (int)strlen(list) - 1, list);
+	/* a name may hold any character: keep the message on one line */
+	char shown[256];
+	size_t k = 0;
+	for (const char *c = name; *c && k + 3 < sizeof shown; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t') {
+			shown[k++] = '\\';
+			shown[k++] = *c == '\n' ? 'n' : *c == '\r' ? 'r' : 't';
+		} else {
+			shown[k++] = *c;
+		}
+	shown[k] = '\0';
+	return failf(p, "%s \"%s\": no such %.*s", who, shown, (int)strlen(list) - 1, list);
 }
 
 static int parse_cluster(pctx *p, const cJSON *c, int i, vk_kubeconfig *out)
@@ -194,12 +205,109 @@ static int parse_cluster(pctx *p, const cJSON *c, int i, vk_kubeconfig *out)
 	return get_pem(p, c, "certificate-authority", path, &out->ca_pem);
 }
 
+static char **str_list(const cJSON *arr)
+{
+	char **v = vk_xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof *v);
+	size_t n = 0;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, arr)
+		v[n++] = vk_strdup(e->valuestring);
+	return v;
+}
+
+/* user.exec, as client-go reads it: apiVersion and command are required,
+ * interactiveMode Always cannot work without a terminal (vk has none). */
+static int parse_exec(pctx *p, const cJSON *e, const char *upath, vk_kubeconfig *out)
+{
+	char path[96];
+	snprintf(path, sizeof path, "%s.exec", upath);
+	if (!cJSON_IsObject(e))
+		return failf(p, "%s: expected a mapping", path);
+	const char *api, *cmd, *mode, *hint;
+	if (get_str(p, e, "apiVersion", path, &api) < 0 || get_str(p, e, "command", path, &cmd) < 0 ||
+	    get_str(p, e, "interactiveMode", path, &mode) < 0 || get_str(p, e, "installHint", path, &hint) < 0)
+		return -EINVAL;
+	if (!api || (strcmp(api, "client.authentication.k8s.io/v1") != 0 &&
+	             strcmp(api, "client.authentication.k8s.io/v1beta1") != 0))
+		return failf(p, "%s.apiVersion: %s%s%s; vk speaks client.authentication.k8s.io/v1 and v1beta1", path,
+		             api ? "'" : "missing", api ? api : "", api ? "' is not supported" : "");
+	if (!cmd || !*cmd)
+		return failf(p, "%s.command: missing", path);
+	if (mode && strcmp(mode, "Never") != 0 && strcmp(mode, "IfAvailable") != 0 && strcmp(mode, "Always") != 0)
+		return failf(p, "%s.interactiveMode: '%s' is not Never, IfAvailable or Always", path, mode);
+	if (mode && strcmp(mode, "Always") == 0)
+		return failf(p, "%s.interactiveMode: Always needs a terminal, and vk runs without one", path);
+	if (!mode && strcmp(api, "client.authentication.k8s.io/v1") == 0)
+		return failf(p, "%s.interactiveMode: missing (required by client.authentication.k8s.io/v1)", path);
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(e, "args"),
+		    *env = cJSON_GetObjectItemCaseSensitive(e, "env");
+	const cJSON *it;
+	int i = 0;
+	if (args && !cJSON_IsNull(args)) {
+		if (!cJSON_IsArray(args))
+			return failf(p, "%s.args: expected a list of strings", path);
+		cJSON_ArrayForEach(it, args) {
+			if (!cJSON_IsString(it))
+				return failf(p, "%s.args[%d]: expected a string", path, i);
+			i++;
+		}
+	}
+	i = 0;
+	if (env && !cJSON_IsNull(env)) {
+		if (!cJSON_IsArray(env))
+			return failf(p, "%s.env: expected a list of {name, value}", path);
+		cJSON_ArrayForEach(it, env) {
+			const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, "value");
+			if (!cJSON_IsString(n) || !*n->valuestring || !cJSON_IsString(v))
+				return failf(p, "%s.env[%d]: expected {name: NAME, value: VALUE}", path, i);
+			i++;
+		}
+	}
+	bool cluster_info;
+	if (get_bool(p, e, "provideClusterInfo", path, &cluster_info) < 0)
+		return -EINVAL;
+
+	vk_kube_exec *x = vk_xcalloc(1, sizeof *x);
+	x->api_version = vk_strdup(api);
+	x->command = strchr(cmd, '/') ? resolve(p->base_dir, cmd) : vk_strdup(cmd);
+	x->install_hint = vk_strdup(hint);
+	x->args = str_list(cJSON_IsArray(args) ? args : NULL);
+	x->env = vk_xcalloc((size_t)cJSON_GetArraySize(env) + 1, sizeof *x->env);
+	i = 0;
+	cJSON_ArrayForEach(it, (cJSON_IsArray(env) ? env : NULL)) {
+		x->env[i++] = vk_asprintf("%s=%s", cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring,
+		                          cJSON_GetObjectItemCaseSensitive(it, "value")->valuestring);
+	}
+	cJSON *info = cJSON_CreateObject();
+	cJSON_AddStringToObject(info, "kind", "ExecCredential");
+	cJSON_AddStringToObject(info, "apiVersion", api);
+	cJSON *spec = cJSON_AddObjectToObject(info, "spec");
+	cJSON_AddBoolToObject(spec, "interactive", false);
+	if (cluster_info) {
+		cJSON *c = cJSON_AddObjectToObject(spec, "cluster");
+		cJSON_AddStringToObject(c, "server", out->server);
+		if (out->ca_pem) {
+			vk_buf b64 = {0};
+			vk_base64_encode(out->ca_pem, strlen(out->ca_pem), &b64);
+			vk_buf_append(&b64, "", 1);
+			cJSON_AddStringToObject(c, "certificate-authority-data", b64.data);
+			vk_buf_free(&b64);
+		}
+		if (out->insecure)
+			cJSON_AddBoolToObject(c, "insecure-skip-tls-verify", true);
+	}
+	x->exec_info = cJSON_PrintUnformatted(info);
+	cJSON_Delete(info);
+	out->exec = x;
+	return 0;
+}
+
 static int parse_user(pctx *p, const cJSON *u, int i, vk_kubeconfig *out)
 {
 	char path[64];
 	snprintf(path, sizeof path, "users[%d].user", i);
 	static const char *const unsupported[][2] = {
-		{"exec", "exec credential plugins are not supported; use a client certificate or a token"},
 		{"auth-provider", "auth-provider plugins are not supported; use a client certificate or a token"},
 		{"username", "basic authentication is not supported by Kubernetes any more"},
 	};
@@ -212,6 +320,9 @@ static int parse_user(pctx *p, const cJSON *u, int i, vk_kubeconfig *out)
 	if (!out->cert_pem != !out->key_pem)
 		return failf(p, "%s: %s without %s", path, out->cert_pem ? "client-certificate" : "client-key",
 		             out->cert_pem ? "client-key" : "client-certificate");
+	const cJSON *exec = cJSON_GetObjectItemCaseSensitive(u, "exec");
+	if (exec && !cJSON_IsNull(exec) && parse_exec(p, exec, path, out) < 0)
+		return -EINVAL;
 	const char *token, *token_file;
 	if (get_str(p, u, "token", path, &token) < 0 || get_str(p, u, "tokenFile", path, &token_file) < 0)
 		return -EINVAL;
@@ -401,6 +512,48 @@ int vk_kubeconfig_load(const char *path, const char *context, vk_kubeconfig *out
 	return rc;
 }
 
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+void vk_kube_exec_free(vk_kube_exec *x)
+{
+	if (!x)
+		return;
+	free(x->api_version);
+	free(x->command);
+	free_strv(x->args);
+	free_strv(x->env);
+	cJSON_free(x->exec_info);
+	free(x->install_hint);
+	free(x);
+}
+
+vk_kube_exec *vk_kube_exec_dup(const vk_kube_exec *x)
+{
+	if (!x)
+		return NULL;
+	vk_kube_exec *d = vk_xcalloc(1, sizeof *d);
+	d->api_version = vk_strdup(x->api_version);
+	d->command = vk_strdup(x->command);
+	d->exec_info = vk_strdup(x->exec_info);
+	d->install_hint = vk_strdup(x->install_hint);
+	char **const src[2] = {x->args, x->env};
+	char ***dst[2] = {&d->args, &d->env};
+	for (int k = 0; k < 2; k++) {
+		size_t n = 0;
+		while (src[k] && src[k][n])
+			n++;
+		*dst[k] = vk_xcalloc(n + 1, sizeof **dst[k]);
+		for (size_t i = 0; i < n; i++)
+			(*dst[k])[i] = vk_strdup(src[k][i]);
+	}
+	return d;
+}
+
 void vk_kubeconfig_free(vk_kubeconfig *kc)
 {
 	if (!kc)
@@ -415,6 +568,7 @@ void vk_kubeconfig_free(vk_kubeconfig *kc)
 		explicit_bzero(kc->token, strlen(kc->token));
 	free(kc->token);
 	free(kc->token_file);
+	vk_kube_exec_free(kc->exec);
 	free(kc->namespace_);
 	free(kc->origin);
 	memset(kc, 0, sizeof *kc);

@@ -48,7 +48,28 @@ struct vk_kube_link {
 	bool told_down;    /* what the listeners last heard */
 	uv_timer_t *timer; /* freed in its close callback */
 	uv_timer_t *soon;  /* tells the listeners on the next loop turn */
+	/* the progress line while down: "waiting for the API server ..." */
+	unsigned down_probes;
+	uint64_t next_progress_ms, progress_every_ms;
 };
+
+#define PROGRESS_FIRST_MS 5000
+#define PROGRESS_MAX_MS 60000
+
+/* While the link is down, a line now and then instead of silence: after
+ * 5 s, then every 10, 20, 40 s, then every minute. */
+static void progress(vk_kube *k, uint64_t now)
+{
+	struct vk_kube_link *l = k->link;
+	if (now < l->next_progress_ms)
+		return;
+	vk_info("kube", "waiting for the API server %s: %u tries in %.0f s, next in %u s", k->server, l->down_probes,
+	        (double)(now - l->down_since_ms) / 1000.0, DOWN_PROBE_MS / 1000);
+	l->progress_every_ms = l->progress_every_ms ? l->progress_every_ms * 2 : 2 * PROGRESS_FIRST_MS;
+	if (l->progress_every_ms > PROGRESS_MAX_MS)
+		l->progress_every_ms = PROGRESS_MAX_MS;
+	l->next_progress_ms = now + l->progress_every_ms;
+}
 
 static void probe_done(const vk_kube_result *r, void *ud)
 {
@@ -77,11 +98,17 @@ static void probe(vk_kube *k, bool down, uint64_t now)
 void vk_kube__link_tick(vk_kube *k, uint64_t now)
 {
 	struct vk_kube_link *l = k->link;
-	if (!l || l->probing)
+	if (!l)
+		return;
+	if (l->down)
+		progress(k, now);
+	if (l->probing)
 		return;
 	if (l->down) {
-		if (now - l->last_probe_ms >= DOWN_PROBE_MS)
+		if (now - l->last_probe_ms >= DOWN_PROBE_MS) {
+			l->down_probes++;
 			probe(k, true, now);
+		}
 	} else if (!vk_list_empty(&k->watches) && now - l->last_rx_ms >= IDLE_MS && now - l->last_probe_ms >= IDLE_MS) {
 		probe(k, false, now);
 	}
@@ -219,6 +246,9 @@ void vk_kube__link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *err
 	l->down = true;
 	l->down_since_ms = vk_now_ms();
 	l->last_probe_ms = l->down_since_ms;
+	l->down_probes = 0;
+	l->progress_every_ms = 0;
+	l->next_progress_ms = l->down_since_ms + PROGRESS_FIRST_MS;
 	vk_warn("kube", "API server %s unreachable (%s); pods keep running, statuses and events wait for it", k->server,
 	        error ? error : curl_easy_strerror(code));
 	uv_timer_start(l->soon, tell, 0, 0);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kube_int.h"
+#include "vk/metrics.h"
 #include "vk/kube.h"
 #include "vk/util.h"
 
@@ -26,9 +27,13 @@ struct vk_kube_watch {
 	vk_buf line; /* incomplete event (2xx) or error body (non-2xx) */
 	char *fail;  /* why we aborted the stream ourselves */
 	int in_cb;
-	bool stopped; /* vk_kube_watch_stop called: no more callbacks */
-	bool closed;  /* on_close running or done */
-	vk_list link; /* k->watches */
+	bool stopped;                /* vk_kube_watch_stop called: no more callbacks */
+	bool closed;                 /* on_close running or done */
+	vk_list link;                /* k->watches */
+	char verb[12], resource[64]; /* for vk_api_requests_total */
+	unsigned gen;                /* the credential it went with (exec plugin) */
+	vk_kube_waiter wait;         /* parked while the exec credential plugin runs */
+	char *p_path;
 };
 
 static void watch_unlink(vk_kube_watch *w)
@@ -41,6 +46,8 @@ static void watch_unlink(vk_kube_watch *w)
 
 static void watch_free(vk_kube_watch *w)
 {
+	vk_kube__exec_unwait(&w->wait);
+	free(w->p_path);
 	vk_buf_free(&w->line);
 	free(w->fail);
 	free(w);
@@ -129,6 +136,9 @@ static void watch_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	long status = resp->status;
 	if (!w->status)
 		w->status = status;
+	vk_metrics_api_request(w->verb, w->resource, resp->code == CURLE_OK ? w->status : 0);
+	if (w->k && resp->code == CURLE_OK && w->status == 401)
+		vk_kube__exec_rejected(w->k, w->gen);
 	if (w->k && !w->fail) {
 		if (resp->code != CURLE_OK)
 			vk_kube__link_failed(w->k, resp->easy, resp->code, resp->error);
@@ -167,6 +177,41 @@ static void watch_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 	watch_free(w);
 }
 
+static int start_transfer(vk_kube *k, vk_kube_watch *w, const char *full)
+{
+	struct curl_slist *headers = NULL;
+	CURL *e = vk_kube__easy(k, "GET", full, NULL, true, &headers);
+	if (!e)
+		return -ENOMEM;
+	w->easy = e;
+	w->gen = k->token_gen;
+	vk_http_opts o = {.on_data = watch_data, .on_done = watch_done, .ud = w};
+	int rc = vk_http_start(k->http, e, headers, &o, &w->req);
+	if (rc < 0) {
+		curl_easy_cleanup(e);
+		curl_slist_free_all(headers);
+	}
+	return rc;
+}
+
+/* The exec credential plugin ran: start, or end the watch with its failure. */
+static void parked_go(vk_kube_waiter *wt, const char *err)
+{
+	vk_kube_watch *w = VK_CONTAINER_OF(wt, vk_kube_watch, wait);
+	int rc = err ? -EACCES : start_transfer(w->k, w, w->p_path);
+	free(w->p_path);
+	w->p_path = NULL;
+	if (rc == 0)
+		return;
+	char *why = err ? NULL : vk_asprintf("cannot start the watch: %s", strerror(-rc));
+	watch_unlink(w);
+	w->closed = true;
+	vk_metrics_api_request(w->verb, w->resource, 0);
+	w->on_close(0, err ? err : why, w->ud);
+	free(why);
+	watch_free(w);
+}
+
 int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event, vk_kube_close_cb on_close, void *ud,
                         vk_kube_watch **out)
 {
@@ -174,26 +219,27 @@ int vk_kube_watch_start(vk_kube *k, const char *path, vk_kube_event_cb on_event,
 		return -EINVAL;
 	char *full = strstr(path, "watch=") ? vk_strdup(path)
 	                                    : vk_asprintf("%s%swatch=true", path, strchr(path, '?') ? "&" : "?");
-	struct curl_slist *headers = NULL;
-	CURL *e = vk_kube__easy(k, "GET", full, NULL, true, &headers);
-	free(full);
-	if (!e)
-		return -ENOMEM;
 	vk_kube_watch *w = vk_xcalloc(1, sizeof *w);
-	w->easy = e;
+	vk_list_init(&w->wait.link);
+	vk_metrics_api_labels("GET", full, w->verb, sizeof w->verb, w->resource, sizeof w->resource);
 	w->on_event = on_event;
 	w->on_close = on_close;
 	w->ud = ud;
-	vk_http_opts o = {.on_data = watch_data, .on_done = watch_done, .ud = w};
-	int rc = vk_http_start(k->http, e, headers, &o, &w->req);
-	if (rc < 0) {
-		curl_easy_cleanup(e);
-		curl_slist_free_all(headers);
-		free(w);
-		return rc;
+	if (vk_kube__exec_ready(k)) {
+		int rc = start_transfer(k, w, full);
+		free(full);
+		if (rc < 0) {
+			free(w);
+			return rc;
+		}
+	} else {
+		w->p_path = full;
+		w->wait.go = parked_go;
 	}
 	w->k = k;
 	vk_list_insert_head(&k->watches, &w->link);
+	if (w->wait.go)
+		vk_kube__exec_wait(k, &w->wait);
 	if (out)
 		*out = w;
 	return 0;

@@ -14,6 +14,7 @@
 #include <lualib.h>
 
 #include "host.h"
+#include "vk/metrics.h"
 #include "vk/paths.h"
 #include "vk/util.h"
 
@@ -91,6 +92,14 @@ static void set_package_path(lua_State *L, const char *provider_path)
 
 static void on_kick(uv_idle_t *idle);
 
+/* vk_lua_heap_bytes: each live host adds its heap at a scrape. */
+static void heap_collect(void *ud)
+{
+	vk_lua_host *h = ud;
+	vk_metric_add(vk_metric_new(VK_METRIC_GAUGE, "vk_lua_heap_bytes", "", NULL),
+	              (double)lua_gc(h->L, LUA_GCCOUNT, 0) * 1024 + (double)lua_gc(h->L, LUA_GCCOUNTB, 0));
+}
+
 vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 {
 	lua_State *L = luaL_newstate();
@@ -135,6 +144,7 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	vk_lua__json_init(L);
 	set_package_path(L, h->path);
 	vk_lua__open_modules(L);
+	vk_metrics_on_collect(heap_collect, h);
 	return h;
 }
 
@@ -142,6 +152,7 @@ void vk_lua__host_ref(vk_lua_host *h) { h->refs++; }
 
 static void host_free(vk_lua_host *h)
 {
+	vk_metrics_off_collect(heap_collect, h);
 	lua_close(h->L);
 	free(h->path);
 	free(h->config_path);

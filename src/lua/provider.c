@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "vk/metrics.h"
 #include "vk/json.h"
 #include "vk/util.h"
 
@@ -24,11 +25,14 @@ typedef struct {
 	vk_provider_call call;
 	vk_provider_cb cb;
 	void *ud;
+	uint64_t start_ns; /* for vk_provider_callback_duration_seconds */
 } call_ctx;
 
 static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 {
 	call_ctx *c = t->done_ud;
+	vk_metrics_callback(vk_provider_call_name(c->call), (double)(uv_hrtime() - c->start_ns) / 1e9,
+	                    err != 0 && err != -ECANCELED, t->killed);
 	vk_provider_result r = {.err = err, .errmsg = err ? errmsg : NULL};
 	char *cerr = NULL;
 	if (!err) {
@@ -157,6 +161,7 @@ static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, con
 	cc->call = c;
 	cc->cb = cb;
 	cc->ud = ud;
+	cc->start_ns = uv_hrtime();
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->provider_ref);
 	lua_getfield(L, -1, vk_provider_call_name(c));
 	lua_remove(L, -2);

@@ -332,6 +332,7 @@ static void registered(vk_node *n, const cJSON *obj)
 	n->registered = true;
 	n->registering = false;
 	vk_backoff_reset(&n->reg_backoff);
+	n->reg_tries = 0;
 	free(n->lease_rv);
 	n->lease_rv = NULL;
 	vk_node__write_status(n);
@@ -348,7 +349,10 @@ static void retry_tick(uv_timer_t *t) { vk_node__register(t->data); }
 static void retry_later(vk_node *n, const char *why)
 {
 	uint64_t d = vk_backoff_next(&n->reg_backoff);
-	vk_warn(SUB, "registering Node %s failed (%s); retrying in %llu ms", n->name, why, (unsigned long long)d);
+	n->reg_tries++;
+	/* one line per try, as a progress line: what it waits for, how long */
+	vk_warn(SUB, "waiting for the API server to register Node %s: %u %s, next in %.1f s (%s)", n->name,
+	        n->reg_tries, n->reg_tries == 1 ? "try" : "tries", (double)d / 1000, why);
 	n->registering = false;
 	uv_timer_start(&n->retry_timer, retry_tick, d, 0);
 }

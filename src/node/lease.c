@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "node_int.h"
+#include "vk/metrics.h"
 
 static void lease_tick(uv_timer_t *t) { vk_node__lease_renew(t->data); }
 
@@ -77,6 +78,9 @@ static void renew_done(const vk_kube_result *r, void *ud)
 	if (n->closing)
 		return;
 	vk_node_lease_next next = vk_node__lease_next(r->status);
+	if (next != VK_NODE_LEASE_AGAIN_NOW) /* from the renewal's start, its GET included */
+		vk_metrics_lease_renewal((double)(vk_wall_ms() - n->lease_started_wall_ms) / 1000,
+		                         next == VK_NODE_LEASE_RENEWED);
 	if (next == VK_NODE_LEASE_RENEWED) {
 		remember_rv(n, r->json);
 		n->lease_last_ok_ms = vk_now_ms();

@@ -38,6 +38,7 @@ struct vk_node {
 
 	vk_kube_watch *watch;
 	vk_backoff reg_backoff, watch_backoff;
+	unsigned reg_tries; /* registrations that failed in a row, for the progress line */
 	uv_timer_t watch_timer;
 };
 

@@ -45,9 +45,14 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 	const cJSON *p, *list = cJSON_IsArray(res->value) ? res->value : NULL;
 	cJSON_ArrayForEach(p, list) {
 		/* A pod without a namespace cannot be one of the API's. */
-		char *key = vk_json_str(p, "metadata.namespace") ? vk_kube_key(p) : NULL;
+		const char *ns = vk_json_str(p, "metadata.namespace");
+		char *key = ns ? vk_kube_key(p) : NULL;
 		if (!key)
 			continue;
+		if (pc->o.namespace_ && strcmp(ns, pc->o.namespace_) != 0) {
+			free(key); /* another namespace's: not this vk's to keep or delete */
+			continue;
+		}
 		pod_rec *r = vk_pod__rec(pc, key, vk_json_str(p, "metadata.uid"));
 		r->created = true;
 		/* A restart: the status the API last got from us is known again. */

@@ -36,9 +36,12 @@ void vk_pod__informer_start(vk_pods *pc)
 {
 	char *sel = vk_asprintf("spec.nodeName=%s", pc->o.nodename);
 	char *what = vk_asprintf("pods on %s", pc->o.nodename);
+	/* --namespace: list and watch that namespace's pods only */
+	char *path = pc->o.namespace_ ? vk_asprintf("/api/v1/namespaces/%s/pods", pc->o.namespace_)
+	                              : vk_strdup("/api/v1/pods");
 	vk_informer_opts o = {
 		.what = what,
-		.path = "/api/v1/pods",
+		.path = path,
 		.selector = sel,
 		.on_upsert = on_upsert,
 		.on_delete = on_delete,
@@ -48,6 +51,7 @@ void vk_pod__informer_start(vk_pods *pc)
 	pc->inf = vk_informer_new(pc->o.loop, pc->o.kube, &o);
 	free(sel);
 	free(what);
+	free(path);
 	/* With the edge cache: the pods and resourceVersion a previous run kept.
 	 * Each is synced as if just listed (the provider keeps what it runs;
 	 * what it lacks is created); nothing is deleted for being absent until

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "server_int.h"
+#include "vk/metrics.h"
 
 #define MAX_SEGS 6
 #define send_text vk_server__send_text
@@ -313,6 +314,15 @@ static void send_not_streamed(h2o_req_t *req, const char *what)
 	free(body);
 }
 
+/* Prometheus text (vk/metrics.h). */
+static void send_metrics(h2o_req_t *req)
+{
+	size_t len;
+	char *text = vk_metrics_render(&len);
+	send_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	free(text);
+}
+
 static bool is_get(h2o_req_t *req)
 {
 	return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
@@ -343,6 +353,8 @@ static void dispatch(vk_server *s, h2o_req_t *req, char **seg, int n)
 		get_logs(s, req, seg);
 	else if (n == 2 && strcmp(top, "stats") == 0 && strcmp(seg[1], "summary") == 0)
 		get_stats(s, req);
+	else if (n == 1 && strcmp(top, "metrics") == 0)
+		send_metrics(req);
 	else
 		send_text(req, 404, "404 page not found");
 }
@@ -376,6 +388,11 @@ int vk_server__on_req(h2o_handler_t *self, h2o_req_t *req)
 	cJSON *groups = NULL;
 	if (n == 1 && strcmp(seg[0], "healthz") == 0) {
 		send_body(req, 200, "text/plain; charset=utf-8", "ok", 2);
+	} else if (s->metrics_only) { /* --metrics-addr: plain HTTP, /metrics only */
+		if (n == 1 && strcmp(seg[0], "metrics") == 0 && is_get(req))
+			send_metrics(req);
+		else
+			send_text(req, 404, "404 page not found: only /metrics and /healthz are served here");
 	} else if (!vk_server__tls_peer(s, req, &user, &groups) && !s->anonymous_auth) {
 		send_text(req, 401, "Unauthorized");
 	} else {

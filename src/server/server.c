@@ -50,7 +50,8 @@ static int listen_on(vk_server *s, const char *address, int port, char **err)
 	int rc = strchr(address, ':') ? uv_ip6_addr(address, port, (struct sockaddr_in6 *)&ss)
 	                              : uv_ip4_addr(address, port, (struct sockaddr_in *)&ss);
 	if (rc < 0) {
-		*err = vk_asprintf("--listen-address %s: not an IP address", address);
+		*err = vk_asprintf("%s %s: not an IP address", s->metrics_only ? "--metrics-addr" : "--listen-address",
+		                   address);
 		return rc;
 	}
 	uv_tcp_init(s->loop, &s->listener);
@@ -58,7 +59,8 @@ static int listen_on(vk_server *s, const char *address, int port, char **err)
 	s->listening = true;
 	if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0)) < 0 ||
 	    (rc = uv_listen((uv_stream_t *)&s->listener, 128, on_accept)) < 0) {
-		*err = vk_asprintf("kubelet API: cannot listen on %s port %d: %s", address, port, uv_strerror(rc));
+		*err = vk_asprintf("%s: cannot listen on %s port %d: %s",
+		                   s->metrics_only ? "--metrics-addr" : "kubelet API", address, port, uv_strerror(rc));
 		return rc;
 	}
 	struct sockaddr_storage bound;
@@ -118,8 +120,8 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 		return NULL;
 	}
 	vk_server__h2o_compat();
-	SSL_CTX *ssl = vk_server__tls_new(o, err);
-	if (!ssl)
+	SSL_CTX *ssl = NULL;
+	if (!o->metrics_only && !(ssl = vk_server__tls_new(o, err)))
 		return NULL;
 	vk_server *s = vk_xcalloc(1, sizeof *s);
 	vk_list_init(&s->reviews);
@@ -129,6 +131,7 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 	s->start_wall_ms = vk_wall_ms();
 	s->client_auth = o->client_ca_file != NULL;
 	s->anonymous_auth = o->anonymous_auth;
+	s->metrics_only = o->metrics_only;
 	s->kube = o->kube;
 	s->ssl = ssl;
 
@@ -154,6 +157,11 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 	if (listen_on(s, o->address ? o->address : "0.0.0.0", o->port, err) < 0) {
 		vk_server_close(s);
 		return NULL;
+	}
+	if (s->metrics_only) {
+		vk_info("server", "metrics on http://%s%s%s:%d/metrics", strchr(o->address, ':') ? "[" : "", o->address,
+		        strchr(o->address, ':') ? "]" : "", s->port);
+		return s;
 	}
 	vk_info("server", "kubelet API on https://%s:%d (client certificates: %s; authorization: %s)",
 	        o->address ? o->address : "0.0.0.0", s->port,

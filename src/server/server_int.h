@@ -44,6 +44,7 @@ struct vk_server {
 	int port;
 	bool client_auth;    /* a client CA was given */
 	bool anonymous_auth; /* no certificate: system:anonymous, not 401 */
+	bool metrics_only;   /* --metrics-addr: plain HTTP, /metrics and /healthz */
 	vk_kube *kube;       /* SubjectAccessReviews; NULL: AlwaysAllow */
 	vk_map *authz;       /* "user|groups|verb|sub" -> authz_entry */
 	vk_list reviews;     /* vk_server_call waiting for a SubjectAccessReview */

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "store_int.h"
+#include "vk/metrics.h"
 
 const char *vk_store_strerror(int status)
 {
@@ -100,6 +101,12 @@ static int cmp_rec(const void *a, const void *b)
 	return strcmp(((const vk_store_rec *)a)->key, ((const vk_store_rec *)b)->key);
 }
 
+/* The store label of vk_store_operations_total. */
+static const char *kind(const vk_store *s)
+{
+	return s->be == &vk_store__sqlite ? "embedded" : s->be == &vk_store__redis ? "redis" : "etcd";
+}
+
 void vk_store__done(vk_store_req *r)
 {
 	vk_store *s = r->s;
@@ -107,6 +114,9 @@ void vk_store__done(vk_store_req *r)
 	const char *err = r->status ? (r->err ? r->err : vk_store_strerror(r->status)) : NULL;
 	if (r->status == VK_STORE_EDOWN || r->status == VK_STORE_EIO)
 		s->stats.failures++;
+	static const char *const ops[] = {"get", "list", "commit", "ping"};
+	if (r->type >= 0 && (size_t)r->type < VK_ARRAY_LEN(ops)) /* a missing key is an answer, not an error */
+		vk_metrics_store_op(kind(s), ops[r->type], r->status == 0 || r->status == VK_STORE_ENOENT);
 	/* Keys go back without the handle's prefix. */
 	for (size_t i = 0; i < r->nrecs; i++)
 		if (plen && strncmp(r->recs[i].key, s->prefix, plen) == 0)

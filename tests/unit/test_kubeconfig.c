@@ -413,6 +413,45 @@ static void mutated_kubeconfigs_fail_cleanly(void)
 	is_int(errors_one_line, errors, "every failure (%u) is one line naming the file", errors);
 }
 
+/* users[].user.exec: what the plugin gets (command resolved against the
+ * kubeconfig's folder, args, env, KUBERNETES_EXEC_INFO with the cluster). */
+static void exec_plugin_is_read(void)
+{
+	const char *y =
+		"apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+		"clusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443', insecure-skip-tls-verify: true}}]\n"
+		"users:\n- name: u\n  user:\n    exec:\n"
+		"      apiVersion: client.authentication.k8s.io/v1\n"
+		"      command: bin/plugin\n      args: [get-token, --fast]\n"
+		"      env: [{name: REGION, value: edge-1}]\n"
+		"      interactiveMode: IfAvailable\n      provideClusterInfo: true\n"
+		"contexts: [{name: x, context: {cluster: c, user: u}}]\n";
+	vk_kubeconfig kc;
+	char *err = NULL;
+	int rc = vk_kubeconfig_parse(y, strlen(y), "k.yaml", "/etc/vk", NULL, &kc, &err);
+	ok(rc == 0 && kc.exec, "an exec plugin kubeconfig loads (%s)", err ? err : "");
+	if (rc == 0 && kc.exec) {
+		is_str(kc.exec->command, "/etc/vk/bin/plugin",
+		       "a relative command resolves against the kubeconfig's folder");
+		is_str(kc.exec->args[0], "get-token", "args");
+		is_str(kc.exec->args[1], "--fast", "args, in order");
+		ok(kc.exec->args[2] == NULL, "args end");
+		is_str(kc.exec->env[0], "REGION=edge-1", "env as NAME=VALUE");
+		cJSON *info = cJSON_Parse(kc.exec->exec_info);
+		is_str(vk_json_str(info, "kind"), "ExecCredential", "KUBERNETES_EXEC_INFO is an ExecCredential");
+		is_str(vk_json_str(info, "apiVersion"), "client.authentication.k8s.io/v1",
+		       "of the plugin's apiVersion");
+		ok(cJSON_IsFalse(vk_json_at(info, "spec.interactive")), "not interactive");
+		is_str(vk_json_str(info, "spec.cluster.server"), "https://127.0.0.1:6443",
+		       "provideClusterInfo: the server");
+		ok(cJSON_IsTrue(vk_json_at(info, "spec.cluster.insecure-skip-tls-verify")), "and its TLS setting");
+		cJSON_Delete(info);
+		ok(!kc.token && !kc.cert_pem, "no credential until the plugin runs");
+	}
+	vk_kubeconfig_free(&kc);
+	free(err);
+}
+
 int main(void)
 {
 	vk_json_init();
@@ -431,6 +470,7 @@ int main(void)
 	yaml_scalars_resolve_like_kubernetes();
 	yaml_errors_name_the_line();
 	mutated_kubeconfigs_fail_cleanly();
+	exec_plugin_is_read();
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
 	if (system(cmd) != 0)

@@ -11,6 +11,7 @@
 
 #include "server_int.h"
 #include "tap.h"
+#include "vk/metrics.h"
 #include "vk/http.h"
 #include "vk/json.h"
 #include "vk/server.h"
@@ -469,8 +470,9 @@ static void test_serving(void)
 	f = get(port, "/exec/default/web-1/main?command=ls", CLIENT, false);
 	ok(f.status == 501 && strstr(f.body, "exec is not supported"), "exec is a 501 that says why");
 	free(f.body);
+	vk_metrics_init();
 	f = get(port, "/metrics", CLIENT, false);
-	is_int(f.status, 404, "/metrics is 404 for now");
+	ok(f.status == 200 && strstr(f.body, "# TYPE "), "/metrics is Prometheus text");
 	free(f.body);
 
 	/* A client that leaves while its call waits at the provider: the late

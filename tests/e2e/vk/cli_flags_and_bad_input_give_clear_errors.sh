@@ -11,7 +11,8 @@ tmp_dir tmp
 help=$("$VK_BIN" --help)
 missing=""
 for f in --provider --provider-config --kubeconfig --nodename --disable-taint --status-interval \
-	--state-dir --store --listen-address --port --no-reload --log-level --version --anonymous-auth; do
+	--state-dir --store --listen-address --port --no-reload --log-level --version --anonymous-auth \
+	--config --log-format --metrics-addr --namespace --os --node-ip --startup-timeout --full-resync-period; do
 	grep -q -- "$f" <<<"$help" || missing+=" $f"
 done
 tap_is "$missing" "" "--help lists every flag of the design"

@@ -12,6 +12,7 @@
 --   vk-test/delete: "error"        delete_pod raises an error
 --                   "sleep:MS"     delete_pod sleeps MS on a timer first
 --   vk-test/notify: "no"           status only through polling
+--   vk-test/log: TEXT              create_pod logs TEXT with vk.log.info
 --   vk-test/running-after: MS      get_pod_status says Pending until MS after create
 --   vk-test/status-sleep: MS       get_pod_status sleeps MS on a timer first
 --   vk-test/status-hold: PATH      get_pod_status waits while the file PATH
@@ -133,6 +134,7 @@ function P.create_pod(pod)
   local k = key(pod.metadata.namespace, pod.metadata.name)
   record("create_pod", {key = k, uid = pod.metadata.uid, pod = pod})
   local how = annotation(pod, "create") or ""
+  if annotation(pod, "log") then log.info(annotation(pod, "log")) end
   if how == "error" then error("create refused for " .. k) end
   if how == "loop" then while true do end end
   if how == "fail-once" and not failed_once[k] then
