@@ -98,7 +98,7 @@ end
 result(("the stubs document every provider callback (%d) on vk.Provider"):format(#offered.callbacks), missing)
 
 -- The man pages: a section per module and every callback in vk-lua(7),
--- every flag of src/app/cli.c in vk(1).
+-- every flag of the flag table (src/app/flags.c) in vk(1).
 local man7 = read(root .. "/docs/man/vk-lua.7.scd")
 missing = {}
 for _, m in ipairs(names) do
@@ -112,10 +112,11 @@ end
 result("vk-lua(7) describes every provider callback", missing)
 local man1, flags = read(root .. "/docs/man/vk.1.scd"), 0
 missing = {}
-for flag in read(root .. "/src/app/cli.c"):gmatch('{"([%w-]+)",%s*[%a_]+_argument') do
+for flag in read(root .. "/src/app/flags.c"):gmatch('FLAG%("([%w%.-]+)",') do
   flags = flags + 1
   if not man1:find("*--" .. flag .. "*", 1, true) then missing[#missing + 1] = "--" .. flag end
 end
-result(("vk(1) describes every flag of src/app/cli.c (%d)"):format(flags), missing)
+if flags == 0 then missing[#missing + 1] = "(no FLAG(...) entries read from src/app/flags.c)" end
+result(("vk(1) describes every flag of src/app/flags.c (%d)"):format(flags), missing)
 result(("the stubs were read (%d files)"):format(#stubs), #stubs > 0 and {} or {"lua/*.d.lua"})
 return results

@@ -71,7 +71,7 @@ static void precedence(void)
 	setenv("VKUBELET_POD_IP", "10.1.2.3", 1);
 	snprintf(line, sizeof line, "--config %s --nodename flag-node", cfg);
 	int rc = parse(&o, line);
-	is_int(rc, -1, "a config file with flags parses (%s)", err_text);
+	is_int(rc, -1, "a config file with flags parses (%.*s)", (int)strcspn(err_text, "\n"), err_text);
 	is_str(o.provider, "from-file.lua", "a key the command line does not give comes from the file");
 	is_str(o.nodename, "flag-node", "a flag overrides the file");
 	is_int(o.port, 11250, "the file overrides the environment ($KUBELET_PORT)");
@@ -157,7 +157,7 @@ static void virtual_kubelet(void)
 	vk_app_options o;
 	int rc = parse(&o, "--provider p.lua --pod-sync-workers 10 --enable-node-lease --pod-sync-workers 3 "
 	                   "--full-resync-period 1m --os Linux --metrics-addr :10255 --client-verify-ca /ca.pem");
-	is_int(rc, -1, "virtual-kubelet's flags are accepted (%s)", err_text);
+	is_int(rc, -1, "virtual-kubelet's flags are accepted (%.*s)", (int)strcspn(err_text, "\n"), err_text);
 	size_t warns = 0;
 	for (const char *p = err_text; (p = strstr(p, "does nothing")); p++)
 		warns++;
