@@ -7,24 +7,12 @@
 #include "vk/util.h"
 
 static const luaL_Reg modules[] = {
-	{"vk.timer", vk_lua__open_timer},
-	{"vk.log", vk_lua__open_log},
-	{"vk.json", vk_lua__open_json},
-	{"vk.yaml", vk_lua__open_yaml},
-	{"vk.notify", vk_lua__open_notify},
-	{"vk.kube", vk_lua__open_kube},
-	{"vk.http", vk_lua__open_http},
-	{"vk.cri", vk_lua__open_cri},
-	{"vk.fs", vk_lua__open_fs},
-	{"vk.event", vk_lua__open_event},
-	{"vk.k8s", vk_lua__open_k8s},
-	{"vk.task", vk_lua__open_task},
-	{"vk.store", vk_lua__open_store},
-	{"vk.crypto", vk_lua__open_crypto},
-	{"vk.config", vk_lua__open_config},
-	{"vk.net", vk_lua__open_net},
-	{"vk.host", vk_lua__open_host},
-	{NULL, NULL},
+	{"vk.timer", vk_lua__open_timer}, {"vk.log", vk_lua__open_log},       {"vk.json", vk_lua__open_json},
+	{"vk.yaml", vk_lua__open_yaml},   {"vk.notify", vk_lua__open_notify}, {"vk.kube", vk_lua__open_kube},
+	{"vk.http", vk_lua__open_http},   {"vk.cri", vk_lua__open_cri},       {"vk.fs", vk_lua__open_fs},
+	{"vk.event", vk_lua__open_event}, {"vk.k8s", vk_lua__open_k8s},       {"vk.task", vk_lua__open_task},
+	{"vk.store", vk_lua__open_store}, {"vk.crypto", vk_lua__open_crypto}, {"vk.config", vk_lua__open_config},
+	{"vk.net", vk_lua__open_net},     {"vk.host", vk_lua__open_host},     {NULL, NULL},
 };
 
 /* vk.<name> requires "vk.<name>" on first use, so `vk.timer.sleep(10)`
