@@ -15,6 +15,8 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 	if (!pc->o.workers)
 		pc->o.workers = 64;
 	pc->recs = vk_map_new();
+	vk_list_init(&pc->writes);
+	vk_list_init(&pc->deletes);
 	pc->creating = vk_map_new();
 	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pod__sync, pc);
 	pc->sq = vk_pod__status_queue(pc);
@@ -143,6 +145,8 @@ void vk_pods_close(vk_pods *pc)
 	if (!pc || pc->closing)
 		return;
 	pc->closing = true;
+	vk_pod__writes_cancel(pc);
+	vk_pod__deletes_cancel(pc);
 	vk_pod__persist_close(pc->persist);
 	pc->persist = NULL;
 	vk_kube_link_unlisten(pc->o.kube, vk_pod__on_link, pc);

@@ -3,6 +3,7 @@
 #define VK_POD_INT_H
 
 #include "vk/json.h"
+#include "vk/list.h"
 #include "vk/node.h"
 #include "vk/pod.h"
 #include "vk/queue.h"
@@ -38,6 +39,8 @@ struct vk_pods {
 	vk_informer *inf;      /* the API's pods bound to this node */
 	vk_informer *services; /* every Service, for the service links of env */
 	vk_map *recs;          /* key -> pod_rec */
+	vk_list writes;        /* status writes in flight (status_write.c) */
+	vk_list deletes;       /* DELETEs of pods in flight (sync.c) */
 	vk_map *creating;      /* key -> char *: the status the provider pushed
 	                          (vk.notify) while create_pod ran ("": none) */
 	bool closing;
@@ -90,6 +93,11 @@ typedef void (*vk_pod_status_write_cb)(long status, const char *error, void *ud)
 #define VK_POD_STATUS_CALL_MS 15000
 int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
                          vk_pod_status_write_cb cb, void *ud);
+/* At close: the kube client frees its calls without callbacks, so the
+ * controller cancels its own and tells their owners (cb with status 0 and
+ * "vk is stopping"; pc->closing is set), which free what they gave as ud. */
+void vk_pod__writes_cancel(vk_pods *pc);
+void vk_pod__deletes_cancel(vk_pods *pc);
 /* decide.c: what a sync of one key does, from what the core knows (r, may
  * be NULL), what the API says (api, NULL: gone) and what the provider can
  * do.  Pure. */

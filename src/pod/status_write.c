@@ -20,10 +20,13 @@ typedef struct {
 	bool patched;
 	vk_pod_status_write_cb cb;
 	void *ud;
+	vk_kube_call *call; /* the request in flight */
+	vk_list link;       /* in pc->writes while one is */
 } status_write;
 
 static void sw_free(status_write *w)
 {
+	vk_list_remove(&w->link);
 	free(w->path);
 	free(w->uid);
 	free(w->text);
@@ -82,6 +85,7 @@ static void merge_status(cJSON *dst, cJSON *ours, bool top)
 static void sw_done(const vk_kube_result *res, void *ud)
 {
 	status_write *w = ud;
+	w->call = NULL;
 	if (res->status == 409 && !w->patched && !w->pc->closing && send_patch(w) == 0)
 		return; /* our copy was stale: the patch decides */
 	w->cb(res->status, res->error, w->ud);
@@ -97,7 +101,7 @@ static int send_patch(status_write *w)
 	char *body = vk_asprintf("{\"metadata\":{\"uid\":%s},\"status\":%s}", uid, w->text);
 	free(uid);
 	int rc = vk_kube_request_within(w->pc->o.kube, VK_POD_STATUS_CALL_MS, "PATCH", w->path,
-	                                "application/strategic-merge-patch+json", body, sw_done, w, NULL);
+	                                "application/strategic-merge-patch+json", body, sw_done, w, &w->call);
 	free(body);
 	return rc;
 }
@@ -130,7 +134,7 @@ int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *a
 			cJSON_AddStringToObject(api, "kind", "Pod");
 		char *body = cJSON_PrintUnformatted(api);
 		rc = vk_kube_request_within(pc->o.kube, VK_POD_STATUS_CALL_MS, "PUT", w->path, NULL, body, sw_done, w,
-		                            NULL);
+		                            &w->call);
 		free(body);
 	} else {
 		cJSON_Delete(st);
@@ -139,5 +143,18 @@ int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *a
 	cJSON_Delete(api);
 	if (rc < 0)
 		sw_free(w);
+	else
+		vk_list_insert_tail(&pc->writes, &w->link);
 	return rc;
+}
+
+void vk_pod__writes_cancel(vk_pods *pc)
+{
+	for (vk_list *n; (n = vk_list_first(&pc->writes));) {
+		status_write *w = VK_LIST_ENTRY(n, status_write, link);
+		vk_kube_cancel(w->call);
+		w->call = NULL;
+		w->cb(0, "vk is stopping", w->ud);
+		sw_free(w); /* unlinks it */
+	}
 }

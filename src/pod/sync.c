@@ -24,8 +24,10 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	job_kind kind;
-	cJSON *pod;   /* the pod handed to the provider (owned) */
-	uint64_t sig; /* update: the signature of the API's pod it is for */
+	cJSON *pod;         /* the pod handed to the provider (owned) */
+	uint64_t sig;       /* update: the signature of the API's pod it is for */
+	vk_kube_call *call; /* its DELETE in flight */
+	vk_list link;       /* in pc->deletes while it is */
 } sync_job;
 
 /* What update_pod is called for: the parts of a pod a user may change. */
@@ -185,6 +187,8 @@ static void deleted_done(const vk_kube_result *r, void *ud)
 {
 	sync_job *job = ud;
 	vk_pods *pc = job->pc;
+	vk_list_remove(&job->link);
+	job->call = NULL;
 	if (!pc->closing) {
 		/* 404: already gone; 409: the uid precondition failed, a new pod of
 		 * the same name exists and is not ours to delete. */
@@ -212,12 +216,26 @@ static void delete_object(sync_job *job)
 	cJSON_AddNumberToObject(opts, "gracePeriodSeconds", 0);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid", uid ? uid : "");
 	char *path = vk_asprintf("/api/v1/namespaces/%s/pods/%s", ns, name);
-	if (vk_kube_send_json(job->pc->o.kube, "DELETE", path, NULL, opts, deleted_done, job) < 0) {
+	char *body = cJSON_PrintUnformatted(opts);
+	if (vk_kube_request(job->pc->o.kube, "DELETE", path, NULL, body, deleted_done, job, &job->call) < 0) {
 		finish(job->pc, job->key, true, PROVIDER_RETRY_MAX_MS);
 		job_free(job);
+	} else {
+		vk_list_insert_tail(&job->pc->deletes, &job->link);
 	}
+	free(body);
 	free(path);
 	cJSON_Delete(opts);
+}
+
+void vk_pod__deletes_cancel(vk_pods *pc)
+{
+	for (vk_list *n; (n = vk_list_first(&pc->deletes));) {
+		sync_job *job = VK_LIST_ENTRY(n, sync_job, link);
+		vk_list_remove(n);
+		vk_kube_cancel(job->call);
+		job_free(job);
+	}
 }
 
 static void terminal_done(long status, const char *error, void *ud)
