@@ -2,7 +2,7 @@
 # Helpers for vk's end-to-end tests, on top of ../lib.sh.
 #
 # tests/run.sh starts one control plane for the whole e2e suite and passes
-# it as VK_TEST_CLUSTER (with node identities e2e-1 ... e2e-80) and each
+# it as VK_TEST_CLUSTER (with node identities e2e-1 ... e2e-201) and each
 # test's VK_TEST_NODE_INDEX; run alone, a test starts a control plane of its
 # own.  Each test works in its own namespace and with its own node name.
 # shellcheck shell=bash
@@ -21,8 +21,8 @@ vk_setup() {
 	local base=$((${VK_TEST_NODE_INDEX:-1} * 1)) i=0 v names=()
 	for v in "$@"; do
 		if [[ -n ${VK_TEST_CLUSTER:-} ]]; then
-			# run.sh gives test i the identities e2e-i and, for a second node, e2e-(40+i).
-			printf -v "$v" 'e2e-%d' $((base + i * 40))
+			# run.sh gives test i the identities e2e-i and, for a second node, e2e-(100+i).
+			printf -v "$v" 'e2e-%d' $((base + i * 100))
 		else
 			printf -v "$v" 'node-%d' "$i"
 		fi
