@@ -224,7 +224,7 @@ describe("mynode against containerd", function()
     expect(s2.containerStatuses[1].restartCount):to_be(0)
   end)
 
-  local bad = pod("badimage", {containers = {{name = "c", image = "vk.invalid/none:1"}}})
+  local bad = pod("badimage", {containers = {{name = "c", image = "127.0.0.1:9/none:1"}}})
   it("a missing image shows ErrImagePull, then ImagePullBackOff, and is retried", function()
     expect(pods.create(bad), "create_pod") -- accepted: the pull is retried with backoff
     local st = pods.status("vk-test", "badimage")

@@ -80,7 +80,7 @@ tap_is "$(cri ps -q --label "io.kubernetes.pod.uid=$uid" --name '^c$' --state Ru
 
 # One whose image cannot be pulled: it waits with ErrImagePull (then
 # ImagePullBackOff); the pod goes on running.
-k -n "$ns" debug app --image=registry.invalid/nope:1.0 --container=nopull -- true >/dev/null 2>&1 ||
+k -n "$ns" debug app --image=127.0.0.1:9/nope:1.0 --container=nopull -- true >/dev/null 2>&1 ||
 	tap_bail "kubectl debug (nopull) failed"
 pull_failed() { [[ $(estate nopull .state.waiting.reason) == @(ErrImagePull|ImagePullBackOff) ]]; }
 if wait_until 60 pull_failed; then tap_pass "an ephemeral container whose image cannot be pulled waits with ErrImagePull"

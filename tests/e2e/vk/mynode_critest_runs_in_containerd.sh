@@ -91,7 +91,7 @@ metadata: {name: noimage}
 spec:
   nodeSelector: {type: virtual-kubelet}
   tolerations: [{key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}]
-  containers: [{name: c, image: vk.invalid/none:1}]
+  containers: [{name: c, image: 127.0.0.1:9/none:1}]
 YAML
 crashloop() {
 	[[ $(k -n "$ns" get pod crash -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}') == CrashLoopBackOff &&

@@ -57,7 +57,7 @@ tap_like "$(k -n "$ns" get events --field-selector involvedObject.name=web,reaso
 
 # An image that does not exist: the old container is stopped, the new one
 # cannot start.
-k -n "$ns" set image pod/web main=vk.invalid/none:1 >/dev/null
+k -n "$ns" set image pod/web main=127.0.0.1:9/none:1 >/dev/null
 pull_failing() { [[ $(cs main .state.waiting.reason) =~ ^(ErrImagePull|ImagePullBackOff)$ ]]; }
 if wait_until 60 pull_failing; then tap_pass "an image that cannot be pulled: main waits in $(cs main .state.waiting.reason)"
 else tap_fail "an image that cannot be pulled: main waits in ErrImagePull or ImagePullBackOff" "$(cs main)"; fi
