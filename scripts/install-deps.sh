@@ -33,8 +33,13 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# docker-registry's package starts a registry on :5000 for the whole
-# machine; the tests start their own on 127.0.0.1 and need none.
-if [[ " ${missing[*]} " == *" docker-registry "* ]] && [[ -d /run/systemd/system ]]; then
-	$sudo systemctl disable --now docker-registry >/dev/null 2>&1 || true
+# docker-registry's package starts a registry on :5000, and prometheus's a
+# server on :9090, for the whole machine; the tests start their own registry
+# on 127.0.0.1 and need only prometheus's promtool.
+if [[ -d /run/systemd/system ]]; then
+	for svc in docker-registry prometheus; do
+		if [[ " ${missing[*]} " == *" $svc "* ]]; then
+			$sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
+		fi
+	done
 fi
