@@ -54,15 +54,28 @@ typedef struct {
 	int port;                  /* 0: any free port (see vk_server_port) */
 	const char *tls_cert_file; /* PEM, may hold the chain; NULL: self-signed */
 	const char *tls_key_file;
-	const char *client_ca_file; /* PEM bundle; NULL: only /healthz is served */
-	vk_kube *kube;              /* NULL: AlwaysAllow; else SubjectAccessReviews
-	                               (must outlive vk_server_close) */
-	bool anonymous_auth;        /* a request without a client certificate is
-	                               system:anonymous, not a 401 */
-	const cJSON *node;          /* the Node object, read during vk_server_new
-	                               for the self-signed certificate's names */
-	bool metrics_only;          /* no TLS, no authentication: /metrics and
-	                               /healthz only (--metrics-addr) */
+	const char *client_ca_file;    /* PEM bundle; NULL: only /healthz is served */
+	vk_kube *kube;                 /* NULL: AlwaysAllow; else SubjectAccessReviews
+	                                  (must outlive vk_server_close) */
+	bool anonymous_auth;           /* a request without a client certificate is
+	                                  system:anonymous, not a 401 */
+	const cJSON *node;             /* the Node object, read during vk_server_new
+	                                  for the self-signed certificate's names */
+	bool metrics_only;             /* no TLS, no authentication: /metrics and
+	                                  /healthz only (--metrics-addr) */
+	vk_kube *api;                  /* for TokenReviews and the serving
+	                                  certificate's CSRs; NULL: neither (must
+	                                  outlive vk_server_close) */
+	bool token_webhook;            /* bearer tokens are checked with a TokenReview
+	                                  (--authentication-token-webhook) */
+	unsigned token_cache_ttl_ms;   /* how long a review's answer is kept (0:
+	                                  not at all; kubelet's default 2 min) */
+	const char *cert_dir;          /* without tls_cert_file: where the certificate
+	                                  the cluster issues is kept; NULL: only the
+	                                  self-signed one (--cert-dir) */
+	unsigned cert_rotate_after_ms; /* 0: renew at a random 70-90 % of the
+	                                  certificate's life, as kubelet; else
+	                                  this long after it was installed */
 } vk_server_opts;
 
 typedef struct vk_server vk_server;
