@@ -2,6 +2,7 @@
  * I/O): the key and the PKCS#10 request the kubernetes.io/kubelet-serving
  * signer accepts, a certificate's validity, and when to renew it. */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -136,5 +137,5 @@ int64_t vk_server__rotation_deadline(int64_t not_before_ms, int64_t not_after_ms
 		r = 0;
 	if (r > 1)
 		r = 1;
-	return not_before_ms + (int64_t)((double)(not_after_ms - not_before_ms) * (0.7 + 0.2 * r));
+	return not_before_ms + llround((double)(not_after_ms - not_before_ms) * (0.7 + 0.2 * r));
 }
