@@ -286,13 +286,14 @@ const vk_flag vk_app__flags[] = {
 	FLAG("port", VK_FLAG_UINT, "N", set_port, 0, "KUBELET_PORT",
              "kubelet API port (default 10250; 0: do not serve it)"),
 	FLAG("tls-cert-file", VK_FLAG_STRING, "FILE", set_string, OFF(tls_cert), "APISERVER_CERT_LOCATION",
-             "kubelet API serving certificate (default: self-signed)"),
+             "kubelet API serving certificate (default: one the cluster\n"
+             "issues, see --rotate-server-certificates)"),
 	FLAG("tls-private-key-file", VK_FLAG_STRING, "FILE", set_string, OFF(tls_key), "APISERVER_KEY_LOCATION",
              "its key"),
 	FLAG("client-ca-file", VK_FLAG_STRING, "FILE", set_string, OFF(client_ca), "APISERVER_CA_CERT_LOCATION",
              "CA for client certificates (the API server's); without\n"
-             "it the kubelet API answers only /healthz (and anonymous\n"
-             "requests, with --anonymous-auth)"),
+             "it the kubelet API answers only /healthz, bearer tokens\n"
+             "(and anonymous requests, with --anonymous-auth)"),
 	FLAG("client-verify-ca", VK_FLAG_STRING, "FILE", set_string, OFF(client_ca), NULL,
              "virtual-kubelet's name for --client-ca-file"),
 	FLAG("authorization-mode", VK_FLAG_STRING, "M", set_authz, 0, NULL,
