@@ -155,8 +155,9 @@ static void review_token(vk_server *s, h2o_req_t *req, h2o_iovec_t token, const 
 
 	vk_server_call *c = vk_server__call_new(s, req, VK_SERVER_CALL_AUTHZ, vk_strdup("authentication"));
 	c->key = vk_strdup(key);
-	int rc = vk_kube_request(s->api, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", NULL, body,
-	                         on_token_review, c, &c->review);
+	/* kubelet gives a TokenReview 10 s (TokenAccessReviewTimeout) */
+	int rc = vk_kube_request_within(s->api, 10000, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", NULL,
+	                                body, on_token_review, c, &c->review);
 	/* the body held the token: wipe it before it goes back to malloc */
 	OPENSSL_cleanse(body, strlen(body));
 	free(body);

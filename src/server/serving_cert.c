@@ -310,11 +310,12 @@ static void request_cert(vk_server_cert *c)
 int vk_server__cert_start(vk_server *s, const vk_server_opts *o, char **err)
 {
 	*err = NULL;
+	/* Not fatal: the certificate is still asked for and served, only not
+	 * kept for the next run (each failed write says so). */
 	int rc = mkdir_p(o->cert_dir);
-	if (rc < 0) {
-		*err = vk_asprintf("--cert-dir %s: %s", o->cert_dir, strerror(-rc));
-		return rc;
-	}
+	if (rc < 0)
+		vk_warn("server", "--cert-dir %s: %s; an issued serving certificate cannot be kept across restarts",
+		        o->cert_dir, strerror(-rc));
 	vk_server_cert *c = vk_xcalloc(1, sizeof *c);
 	c->s = s;
 	c->nodename = vk_strdup(o->nodename);
