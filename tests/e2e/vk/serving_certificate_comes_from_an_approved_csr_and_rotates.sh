@@ -4,7 +4,8 @@
 # serverTLSBootstrap: without --tls-cert-file vk creates a
 # CertificateSigningRequest (signer kubernetes.io/kubelet-serving, CN
 # system:node:NAME, O system:nodes, the node's name and address as SANs)
-# and serves a self-signed certificate, saying so in one line.  After
+# and serves a self-signed certificate, saying so in one line; a denied
+# CSR is followed by a new one.  After
 # `kubectl certificate approve` it serves the issued certificate (it
 # verifies against the cluster CA for 127.0.0.1) without a restart, and a
 # second kube-apiserver started with --kubelet-certificate-authority reaches
@@ -15,7 +16,7 @@
 # vk-test-timeout: 600
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 18
+tap_plan 19
 vk_setup node
 
 free_port() {
@@ -49,10 +50,9 @@ api2_pid=$!
 on_exit "kill -TERM $api2_pid 2>/dev/null; wait $api2_pid 2>/dev/null || true"
 k2() { k --server "https://127.0.0.1:$api2_port" "$@"; }
 
-my_csrs() { # the node's kubelet-serving CSRs, oldest first
+my_csrs() { # the names of the node's kubelet-serving CSRs
 	k get csr -o json | jq -r --arg u "system:node:$node" --arg s "$signer" \
-		'[.items[] | select(.spec.username == $u and .spec.signerName == $s)]
-		 | sort_by(.metadata.creationTimestamp, .metadata.name) | .[].metadata.name'
+		'.items[] | select(.spec.username == $u and .spec.signerName == $s) | .metadata.name'
 }
 on_exit "my_csrs | xargs -r $KUBECTL --kubeconfig $ADMIN_KUBECONFIG delete csr >/dev/null 2>&1"
 csr_count() { my_csrs | wc -l; }
@@ -103,6 +103,13 @@ else
 		"rc=$rc" "$out"
 fi
 
+# A denied CSR is followed by a new one (after a 2 s backoff).
+k certificate deny "$csr1" >/dev/null
+wait_until 30 csr_count_is 2 || tap_diag "no new CSR 30 s after the denial"
+denied=$csr1
+csr1=$(my_csrs | grep -vxF "$denied")
+tap_is "$(csr_count) $(grep -c "WARN .*CSR $denied was denied: .*; a new CSR in" "$tmp/vk.log")" "2 1" \
+	"a denied CSR is followed by a new one ($csr1), with one warning"
 k certificate approve "$csr1" >/dev/null
 wait_until 30 serves_verified || tap_diag "vk does not serve a verified certificate 30 s after the approval"
 serial1=$(served)
@@ -117,9 +124,9 @@ tap_is "$(stat -c '%a' "$tmp/vk-pki/vk-server-current.pem" 2>&1) $(openssl x509 
 tap_is "$(grep -c 'PRIVATE KEY-----' "$tmp/vk-pki/vk-server-current.pem")" 2 "with its key"
 
 # Renewal: a new CSR; the old certificate is served until it is issued.
-wait_until 60 csr_count_is 2 || tap_diag "no second CSR 60 s after the first certificate (renew after 20 s)"
-csr2=$(my_csrs | tail -1)
-tap_is "$(csr_count) $(grep -c "renewing it with CSR $csr2" "$tmp/vk.log")" "2 1" \
+wait_until 60 csr_count_is 3 || tap_diag "no new CSR 60 s after the first certificate (renew after 20 s)"
+csr2=$(my_csrs | grep -vxF -e "$denied" -e "$csr1")
+tap_is "$(csr_count) $(grep -c "renewing it with CSR $csr2" "$tmp/vk.log")" "3 1" \
 	"--server-cert-renew-after: vk asks for a new certificate with a new CSR"
 tap_is "$(served)" "$serial1" "while the new CSR waits, the old certificate is still served"
 k certificate approve "$csr2" >/dev/null
