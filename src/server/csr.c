@@ -3,6 +3,7 @@
  * signer accepts, a certificate's validity, and when to renew it. */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -127,6 +128,25 @@ int vk_server__cert_validity(const char *pem, int64_t *not_before_ms, int64_t *n
 	X509_free(x);
 	BIO_free(b);
 	return rc;
+}
+
+bool vk_server__cert_covers(const char *pem, const char *sans)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	bool ok = x != NULL;
+	char *list = vk_strdup(sans ? sans : "");
+	for (char *save = NULL, *item = strtok_r(list, ",", &save); ok && item; item = strtok_r(NULL, ",", &save)) {
+		if (strncmp(item, "IP:", 3) == 0)
+			ok = X509_check_ip_asc(x, item + 3, 0) == 1;
+		else if (strncmp(item, "DNS:", 4) == 0)
+			ok = X509_check_host(x, item + 4, 0, X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
+	}
+	free(list);
+	ERR_clear_error();
+	X509_free(x);
+	BIO_free(b);
+	return ok;
 }
 
 /* kubelet's certificate manager: notBefore + a random 70-90 % of the

@@ -149,6 +149,9 @@ char *vk_server__csr_make(const char *nodename, const char *sans, char **key_pem
 /* The first certificate of pem: notBefore and notAfter in ms since the
  * epoch; -EINVAL when there is none. */
 int vk_server__cert_validity(const char *pem, int64_t *not_before_ms, int64_t *not_after_ms);
+/* Whether the first certificate of pem is valid for every name of sans
+ * ("DNS:n,IP:a"); false when there is none. */
+bool vk_server__cert_covers(const char *pem, const char *sans);
 /* When to renew: notBefore + (0.7 + 0.2 r) of the lifetime, r in [0, 1]. */
 int64_t vk_server__rotation_deadline(int64_t not_before_ms, int64_t not_after_ms, double r);
 

@@ -336,8 +336,18 @@ int vk_server__cert_start(vk_server *s, const vk_server_opts *o, char **err)
 	if (vk_read_file(c->file, &kept, &rerr) == 0) {
 		vk_buf_append(&kept, "", 1);
 		if (use_cert(c, kept.data, kept.data, c->file) == 0) {
+			/* kubelet renews at once when its certificate no longer
+			 * fits the template: here, the node's names changed */
+			bool fits = vk_server__cert_covers(kept.data, c->sans);
 			OPENSSL_cleanse(kept.data, kept.len);
 			vk_buf_free(&kept);
+			if (!fits) {
+				vk_info("server",
+				        "the kept serving certificate does not name all of %s: asking for a new one",
+				        c->sans);
+				uv_timer_stop(&c->timer);
+				request_cert(c);
+			}
 			return 0;
 		}
 		OPENSSL_cleanse(kept.data, kept.len);

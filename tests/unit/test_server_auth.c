@@ -95,6 +95,11 @@ static char *sign(const char *csr_pem, long from_s, long days)
 	X509_set_issuer_name(x, X509_REQ_get_subject_name(req));
 	EVP_PKEY *pub = X509_REQ_get_pubkey(req);
 	X509_set_pubkey(x, pub);
+	/* the signer copies the request's subjectAltName */
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++)
+		X509_add_ext(x, sk_X509_EXTENSION_value(exts, i), -1);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_sign(x, ca, EVP_sha256());
 	BIO *out = BIO_new(BIO_s_mem());
 	PEM_write_bio_X509(out, x);
@@ -163,6 +168,11 @@ static void test_csr(void)
 	ok(nb <= now - 299000 && nb >= now - 302000 && na - nb == 365LL * 86400 * 1000,
 	   "notBefore and notAfter in ms since the epoch");
 	ok(vk_server__cert_validity("not a pem", &nb, &na) < 0, "no certificate: -EINVAL");
+
+	ok(vk_server__cert_covers(cert, sans), "the certificate names every SAN it was asked for");
+	ok(!vk_server__cert_covers(cert, "DNS:edge-1,IP:10.1.2.3"), "a new address is not covered (a new CSR is due)");
+	ok(!vk_server__cert_covers(cert, "DNS:edge-2"), "nor another name");
+	ok(!vk_server__cert_covers("junk", "DNS:edge-1"), "no certificate covers nothing");
 
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	ok(vk_server__tls_install(ctx, cert, key, &err) == 0 && !err,
