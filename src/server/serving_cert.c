@@ -175,8 +175,8 @@ static void on_csr(vk_server_cert *c, const cJSON *obj)
 		}
 	}
 	const char *b64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "certificate"));
-	if (!b64 || !*b64)
-		return; /* not yet issued */
+	if (!b64 || !*b64 || !c->key_pem)
+		return; /* not yet issued (or already taken) */
 	vk_buf pem = {0};
 	if (vk_base64_decode(b64, strlen(b64), &pem) < 0) {
 		vk_buf_free(&pem);
