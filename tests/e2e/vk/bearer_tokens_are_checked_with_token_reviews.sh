@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2154 # assigned by name: node2 by vk_setup (common.bash)
+# shellcheck disable=SC2154 # assigned by name: node2 by vk_setup, vk2_pid by vk_start (common.bash)
 # Bearer tokens on the kubelet API, as kubelet takes them (metrics-server's
 # and Prometheus's way in): vk asks the API server who a token is with a
 # TokenReview (under its own node identity, which the Node authorizer
 # allows), keeps the answer 2 min, and hands the user and groups to the
 # SubjectAccessReview.  A ServiceAccount token with RBAC on nodes/proxy gets
 # 200 on /pods, one without gets 403, a made-up token and no credentials
-# get 401; /healthz stays open.  --authentication-token-webhook=false
+# get 401 (also with --anonymous-auth); /healthz stays open.
+# --authentication-token-webhook=false
 # turns tokens off (a good token is then 401 too).
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 11
+tap_plan 13
 vk_setup node node2
 
 free_port() {
@@ -30,7 +31,7 @@ vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.y
 port2=$(free_port) || tap_bail "no free port"
 vk_start vk2 "$node2" "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.yaml" \
 	--listen-address 127.0.0.1 --port "$port2" --client-ca-file "$pki/ca.crt" \
-	--authentication-token-webhook=false --rotate-server-certificates=false
+	--anonymous-auth --rotate-server-certificates=false
 wait_until 10 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 wait_until 10 node_is "$node2" True || tap_bail "node2 not Ready: $(tail -5 "$tmp/vk2.log")"
 pod_yaml web "$node" | k apply -f - >/dev/null
@@ -99,7 +100,18 @@ body=$(get "$port" /pods --cert "$pki/node-$node.crt" --key "$pki/node-$node.key
 tap_is "${body##* }" 403 \
 	"a client certificate is the user even with a token beside it (as kubelet's x509 authenticator comes first)"
 
+# --anonymous-auth: no credentials is system:anonymous, but a bad token stays 401.
+tap_like "$(curl -sk --max-time 10 -w ' %{http_code}' "https://127.0.0.1:$port2/pods")" \
+	"^Forbidden \\(user=system:anonymous, .* 403$" "with --anonymous-auth, no credentials is system:anonymous (403 here)"
+tap_is "$(curl -sk --max-time 10 -w ' %{http_code}' -H "Authorization: Bearer not-a-real-token" "https://127.0.0.1:$port2/pods")" \
+	"Unauthorized"$'\n'" 401" "with --anonymous-auth, a made-up token is still 401, not anonymous (as kubelet)"
+
 # --authentication-token-webhook=false: tokens are not looked at.
+vk_stop "$vk2_pid" || tap_diag "vk2 did not stop cleanly"
+vk_start vk2 "$node2" "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.yaml" \
+	--listen-address 127.0.0.1 --port "$port2" --client-ca-file "$pki/ca.crt" \
+	--authentication-token-webhook=false --rotate-server-certificates=false
+wait_until 20 curl -sk --max-time 5 "https://127.0.0.1:$port2/healthz" || tap_diag "vk2 does not answer after its restart"
 tap_is "$(curl -sk --max-time 10 -w ' %{http_code}' -H "Authorization: Bearer $reader" "https://127.0.0.1:$port2/pods")" \
 	"Unauthorized"$'\n'" 401" "with --authentication-token-webhook=false a good token is 401"
 tap_like "$(grep -m1 'kubelet API on' "$tmp/vk.log")" "bearer tokens: TokenReview" \

@@ -93,7 +93,7 @@ tap_is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$pki/ca
 	2>&1)" 000 "the self-signed certificate does not verify against the cluster CA"
 
 admin_curl2() { curl -sf --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$@"; }
-wait_until 120 admin_curl2 "https://127.0.0.1:$api2_port/readyz" || tap_bail "second kube-apiserver not ready: $(tail -5 "$tmp/apiserver2.log")"
+wait_until 180 admin_curl2 "https://127.0.0.1:$api2_port/readyz" || tap_bail "second kube-apiserver not ready: $(tail -5 "$tmp/apiserver2.log")"
 out=$(k2 -n "$ns" logs web 2>&1) && rc=0 || rc=$?
 if ((rc != 0)) && [[ $out == *"x509"* || $out == *"certificate"* ]]; then
 	tap_pass "before the approval, an API server with --kubelet-certificate-authority refuses vk's certificate"
@@ -111,7 +111,7 @@ csr1=$(my_csrs | grep -vxF "$denied")
 tap_is "$(csr_count) $(grep -c "WARN .*CSR $denied was denied: .*; a new CSR in" "$tmp/vk.log")" "2 1" \
 	"a denied CSR is followed by a new one ($csr1), with one warning"
 k certificate approve "$csr1" >/dev/null
-wait_until 30 serves_verified || tap_diag "vk does not serve a verified certificate 30 s after the approval"
+wait_until 60 serves_verified || tap_diag "vk does not serve a verified certificate 60 s after the approval"
 serial1=$(served)
 tap_like "$serial1" "^serial=" "once approved and issued, vk serves a certificate that verifies against the cluster CA for 127.0.0.1 (no restart)"
 tap_is "$(curl -s --max-time 10 --cacert "$pki/ca.crt" "https://127.0.0.1:$port/healthz" 2>&1)" ok \
@@ -130,7 +130,7 @@ tap_is "$(csr_count) $(grep -c "renewing it with CSR $csr2" "$tmp/vk.log")" "3 1
 	"--server-cert-renew-after: vk asks for a new certificate with a new CSR"
 tap_is "$(served)" "$serial1" "while the new CSR waits, the old certificate is still served"
 k certificate approve "$csr2" >/dev/null
-wait_until 30 serves_other_than "$serial1" || tap_diag "vk still serves $serial1 30 s after the second approval"
+wait_until 60 serves_other_than "$serial1" || tap_diag "vk still serves $serial1 60 s after the second approval"
 serial2=$(served)
 tap_like "$serial2" "^serial=" "the renewed certificate is served and verifies ($serial1 -> $serial2)"
 tap_is "$(k2 -n "$ns" logs web 2>&1)" "issued and verified" "kubectl logs through the verifying API server still works"
