@@ -172,6 +172,7 @@ static int start_server(vk_app *a)
 		.node = a->node_obj,
 		.kube = a->o.authz_always_allow ? NULL : a->kube,
 		.anonymous_auth = a->o.anonymous_auth,
+		.fs_path = a->o.state_dir,
 	};
 	if (a->o.anonymous_auth && a->o.authz_always_allow)
 		vk_warn(SUB,
