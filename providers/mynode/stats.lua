@@ -3,7 +3,9 @@
 -- memory, network and process count (its sandbox's cgroup), and its
 -- containers' CPU, memory and writable layer (rootfs).
 -- containerd answers ListPodSandboxStats only for sandboxes with a cgroup
--- parent; when it fails (or says UNIMPLEMENTED), ListContainerStats is
+-- parent, and then with the parent's figures: with mynode's one shared
+-- `cgroup_parent` those would be every pod's together, so it is not asked
+-- then.  When it fails (or says UNIMPLEMENTED), ListContainerStats is
 -- used for 5 minutes: the pod's CPU and memory are then the sums of its
 -- containers', and its network is read from the sandbox process's
 -- /proc/PID/net/dev (its network namespace; none for hostNetwork pods).
@@ -204,7 +206,8 @@ end
 function M.summary()
   local cfg = C.cfg
   local fsinfo = {image = fs_of(cfg.image_fs or cfg.pod_root), logs = fs_of(cfg.log_root)}
-  local by_uid = timer.now_ms() >= M.sandbox_stats_after and from_sandboxes(fsinfo) or from_containers(fsinfo)
+  local by_uid = not cfg.cgroup_parent and timer.now_ms() >= M.sandbox_stats_after and from_sandboxes(fsinfo)
+                 or from_containers(fsinfo)
   local pods = {}
   for _, rec in pairs(S.pods) do
     local p = by_uid[rec.uid]
