@@ -113,6 +113,10 @@ function Client:exec_sync(req, opts) end
 function Client:container_stats(req, opts) end
 --- {filter? = {id, pod_sandbox_id, label_selector}} -> {stats = {...}}
 function Client:list_container_stats(req, opts) end
+--- {filter? = {id, label_selector}} -> {stats = {{attributes = {id, metadata, labels, annotations},
+---   linux = {cpu, memory, network = {timestamp, default_interface = {name, rx_bytes = {value}, rx_errors,
+---   tx_bytes, tx_errors}, interfaces}, process = {timestamp, process_count}, containers}}}}
+function Client:list_pod_sandbox_stats(req, opts) end
 
 -- ImageService.
 

@@ -37,7 +37,7 @@
 ---@field ping? fun()  error() marks the node NotReady
 ---@field node_status? fun(node: vk.Object): vk.Object?  every 10 s: edit or return the node (capacity, allocatable, addresses, nodeInfo, conditions other than Ready, merged by type); written when it changed
 ---@field container_logs? fun(namespace: string, pod: string, container: string, opts: table): string  opts: tailLines, limitBytes, sinceSeconds, sinceTime, timestamps, previous, follow (those given); the core re-applies tailLines/limitBytes
----@field stats_summary? fun(): table  kubelet's /stats/summary object; without it vk sends a minimal one
+---@field stats_summary? fun(): table  kubelet's /stats/summary object (its pods; the core adds the node's CPU, memory, fs, network from the host unless given); also the source of /metrics/resource; without it vk sends the node and pod references
 ---@field on_reload? fun(previous: vk.Provider)
 
 ---------------------------------------------------------------------------

@@ -14,7 +14,11 @@
  *                                       text from the provider's container_logs
  *   GET /stats/summary                  the provider's stats_summary(), else a
  *                                       minimal summary (node name, start time,
- *                                       pod references)
+ *                                       pod references), with the node's CPU,
+ *                                       memory, fs, network from the host
+ *                                       (vk/host.h) unless the provider gave them
+ *   GET /metrics/resource               the same as the Prometheus text that
+ *                                       metrics-server reads (nodes/metrics)
  *   /exec, /attach, /portForward, /run  501: they need SPDY/WebSocket streams
  *   GET /metrics                        Prometheus text (vk/metrics.h); with
  *                                       metrics_only, plain HTTP without
@@ -83,6 +87,8 @@ typedef struct {
 	unsigned cert_rotate_after_ms; /* 0: renew at a random 70-90 % of the
 	                                  certificate's life, as kubelet; else
 	                                  this long after it was installed */
+	const char *fs_path;           /* the node's filesystem in /stats/summary
+	                                  (vk's state dir); NULL or missing: "/" */
 } vk_server_opts;
 
 typedef struct vk_server vk_server;

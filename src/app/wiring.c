@@ -176,6 +176,7 @@ static int start_server(vk_app *a)
 		.token_webhook = a->o.token_webhook,
 		.token_cache_ttl_ms = a->o.token_ttl_ms,
 		.cert_rotate_after_ms = a->o.cert_renew_after_ms,
+		.fs_path = a->o.state_dir,
 	};
 	/* kubelet keeps its serving certificate in /var/lib/kubelet/pki */
 	char *cert_dir = NULL;

@@ -33,6 +33,7 @@ static const vk_cri_method methods[] = {
 	ROW("exec_sync", RT, ExecSync, exec_sync),
 	ROW("container_stats", RT, ContainerStats, container_stats),
 	ROW("list_container_stats", RT, ListContainerStats, list_container_stats),
+	ROW("list_pod_sandbox_stats", RT, ListPodSandboxStats, list_pod_sandbox_stats),
 	ROW("pull_image", IM, PullImage, pull_image),
 	ROW("image_status", IM, ImageStatus, image_status),
 	ROW("list_images", IM, ListImages, list_images),

@@ -12,7 +12,7 @@
 #define MAX_SEGS 6
 #define send_text vk_server__send_text
 
-enum { CALL_PODS = VK_SERVER_CALL_AUTHZ + 1, CALL_LOGS, CALL_STATS, CALL_STATS_PODS };
+enum { CALL_PODS = VK_SERVER_CALL_AUTHZ + 1, CALL_LOGS, CALL_STATS, CALL_STATS_PODS, CALL_RES, CALL_RES_PODS };
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -33,7 +33,8 @@ static const char *reason_of(int status)
 	}
 }
 
-static void send_body(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
+#define send_body vk_server__send_body
+void vk_server__send_body(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len)
 {
 	vk_debug("server", "%.*s %.*s -> %d (%zu bytes)", (int)req->method.len, req->method.base, (int)req->path.len,
 	         req->path.base, status, len);
@@ -206,6 +207,10 @@ static void on_result(const vk_provider_result *r, void *ud)
 	vk_server__call_detach(c); /* answering may dispose the request */
 	if (!req) {
 		vk_debug("server", "%s: the client left before the provider answered", c->what);
+	} else if (r->err && (c->kind == CALL_RES || c->kind == CALL_RES_PODS)) {
+		/* kubelet still serves the node's figures, with scrape_error 1. */
+		vk_warn("server", "%s: %s", c->what, r->errmsg ? r->errmsg : "the provider failed");
+		vk_server__stats_answer(c->s, req, minimal_summary(c->s, NULL), VK_SERVER_STATS_PROM_ERROR);
 	} else if (r->err) {
 		send_provider_error(req, c->what, r->err, r->errmsg);
 	} else {
@@ -220,14 +225,20 @@ static void on_result(const vk_provider_result *r, void *ud)
 			v = NULL;
 			break;
 		case CALL_STATS:
+		case CALL_RES:
 			if (!cJSON_IsObject(v)) {
 				send_text(req, 500, "%s: the provider's stats_summary did not return a table", c->what);
 				break;
 			}
-			send_json(req, v);
+			vk_server__stats_answer(c->s, req, v,
+			                        c->kind == CALL_RES ? VK_SERVER_STATS_PROM : VK_SERVER_STATS_JSON);
 			v = NULL;
 			break;
-		case CALL_STATS_PODS: send_json(req, minimal_summary(c->s, cJSON_IsArray(v) ? v : NULL)); break;
+		case CALL_STATS_PODS:
+		case CALL_RES_PODS:
+			vk_server__stats_answer(c->s, req, minimal_summary(c->s, cJSON_IsArray(v) ? v : NULL),
+			                        c->kind == CALL_RES_PODS ? VK_SERVER_STATS_PROM : VK_SERVER_STATS_JSON);
+			break;
 		}
 	}
 	cJSON_Delete(v);
@@ -248,15 +259,18 @@ static void get_pods(vk_server *s, h2o_req_t *req)
 	}
 }
 
-static void get_stats(vk_server *s, h2o_req_t *req)
+/* /stats/summary, and /metrics/resource (prom) from the same Summary. */
+static void get_stats(vk_server *s, h2o_req_t *req, bool prom)
 {
-	vk_server_call *c = vk_server__call_new(s, req, CALL_STATS, vk_strdup("stats/summary"));
+	vk_server_call *c = vk_server__call_new(s, req, prom ? CALL_RES : CALL_STATS,
+	                                        vk_strdup(prom ? "metrics/resource" : "stats/summary"));
 	int rc = vk_provider_stats_summary(s->provider, on_result, c);
 	if (rc == -ENOSYS) {
-		c->kind = CALL_STATS_PODS;
+		c->kind = prom ? CALL_RES_PODS : CALL_STATS_PODS;
 		rc = vk_provider_get_pods(s->provider, on_result, c);
 		if (rc == -ENOSYS) {
-			send_json(req, minimal_summary(s, NULL));
+			vk_server__stats_answer(s, req, minimal_summary(s, NULL),
+			                        prom ? VK_SERVER_STATS_PROM : VK_SERVER_STATS_JSON);
 			vk_server__call_free(c);
 			return;
 		}
@@ -352,7 +366,9 @@ static void dispatch(vk_server *s, h2o_req_t *req, char **seg, int n)
 	else if (n == 4 && strcmp(top, "containerLogs") == 0)
 		get_logs(s, req, seg);
 	else if (n == 2 && strcmp(top, "stats") == 0 && strcmp(seg[1], "summary") == 0)
-		get_stats(s, req);
+		get_stats(s, req, false);
+	else if (n == 2 && strcmp(top, "metrics") == 0 && strcmp(seg[1], "resource") == 0)
+		get_stats(s, req, true);
 	else if (n == 1 && strcmp(top, "metrics") == 0)
 		send_metrics(req);
 	else

@@ -75,6 +75,7 @@ static void free_server(uv_handle_t *h)
 {
 	vk_server *s = h->data;
 	free(s->nodename);
+	free(s->fs_path);
 	free(s);
 }
 
@@ -132,6 +133,7 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 	s->client_auth = o->client_ca_file != NULL;
 	s->anonymous_auth = o->anonymous_auth;
 	s->metrics_only = o->metrics_only;
+	s->fs_path = vk_strdup(o->fs_path);
 	s->kube = o->kube;
 	s->api = o->api;
 	s->token_webhook = o->token_webhook;
@@ -170,6 +172,7 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 		vk_server_close(s);
 		return NULL;
 	}
+	vk_server__stats_start(s);
 	vk_info("server",
 	        "kubelet API on https://%s:%d (client certificates: %s; bearer tokens: %s; authorization: %s)",
 	        o->address ? o->address : "0.0.0.0", s->port, o->client_ca_file ? o->client_ca_file : "none",

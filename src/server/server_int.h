@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vk/host.h"
 #include "vk/kube.h"
 #include "vk/list.h"
 #include "vk/server.h"
@@ -68,6 +69,8 @@ struct vk_server {
 	bool disposed;
 	vk_server_pods_fn pods_fn; /* /pods from the pod controller, or NULL */
 	void *pods_ud;
+	char *fs_path;        /* statvfs for the node's fs (the state dir), or NULL: "/" */
+	vk_host_sampler host; /* stats.c: the previous host sample, for the CPU rate */
 };
 
 /* tls.c: the SSL_CTX with the serving certificate and client CA. */
@@ -88,7 +91,7 @@ typedef struct {
 	vk_server_call *c;
 } vk_server_call_slot;
 
-enum { VK_SERVER_CALL_AUTHZ = 0 }; /* routes.c numbers its kinds after this */
+enum { VK_SERVER_CALL_AUTHZ = 0, VK_SERVER_CALL_HOST = 100 }; /* routes.c numbers its kinds between */
 
 struct vk_server_call {
 	vk_server *s;
@@ -106,6 +109,19 @@ vk_server_call *vk_server__call_new(vk_server *s, h2o_req_t *req, int kind, char
 void vk_server__call_detach(vk_server_call *c);
 void vk_server__call_free(vk_server_call *c);
 void vk_server__send_text(h2o_req_t *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void vk_server__send_body(h2o_req_t *req, int status, const char *ctype, const char *body, size_t len);
+
+/* stats.c: answers /stats/summary (JSON) or /metrics/resource (Prometheus
+ * text, with scrape_error 1 when the provider failed) from sum (taken)
+ * once the host is read; req must be alive now. */
+enum { VK_SERVER_STATS_JSON, VK_SERVER_STATS_PROM, VK_SERVER_STATS_PROM_ERROR };
+void vk_server__stats_answer(vk_server *s, h2o_req_t *req, cJSON *sum, int mode);
+/* The first host sample, at start (the CPU rate needs two). */
+void vk_server__stats_start(vk_server *s);
+/* Pure, unit-tested: the text metrics-server reads, from a Summary;
+ * timestamps in ms (now_ms where the summary has none). */
+char *vk_server__resource_metrics(const cJSON *sum, bool scrape_error, uint64_t now_ms, size_t *len);
+uint64_t vk_server__rfc3339_ms(const char *s); /* 0: not RFC 3339 */
 
 /* authz.c: 1 when the request may go on now, 0 when a review will answer
  * it (dispatch or 403), -1 when it was answered (403, 500). */

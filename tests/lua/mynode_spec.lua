@@ -145,6 +145,11 @@ describe("mynode against containerd", function()
     end
     expect(found and found.containers[1].name == "app" and found.memory.workingSetBytes > 0 and
            found.containers[1].cpu.usageCoreNanoSeconds > 0, json.encode(sum))
+    -- the sandbox's network (its namespace's eth0 on the CNI bridge), the
+    -- container's start and its log file's size
+    local c = found.containers[1]
+    expect(found.network and found.network.name == "eth0" and found.network.rxBytes > 0 and
+           c.startTime:match("^%d+%-%d+%-%d+T[%d:.]+Z$") and c.logs and c.logs.usedBytes > 0, json.encode(found))
   end)
 
   it("the sandbox carries the pod's labels, hostname and DNS", function()

@@ -159,6 +159,7 @@ static struct {
 	char *ns, *name, *container;
 	cJSON *opts;
 	bool has_stats;
+	bool stats_fail; /* stats_summary raises */
 } fake;
 
 static const char *fake_logs = "line one\nline two\nline three\n";
@@ -180,8 +181,12 @@ static void answer(fake_call *fc, int err)
 	} else if (fc->c == VK_CALL_GET_PODS) {
 		r.value = cJSON_Parse("[{\"metadata\":{\"name\":\"web-1\",\"namespace\":\"default\",\"uid\":\"u1\"},"
 		                      "\"status\":{\"phase\":\"Running\",\"startTime\":\"2026-12-01T06:00:00Z\"}}]");
+	} else if (fc->c == VK_CALL_STATS_SUMMARY && fake.stats_fail) {
+		r.err = -EIO;
+		r.errmsg = "fake.lua:7: the runtime is down";
 	} else if (fc->c == VK_CALL_STATS_SUMMARY) {
-		r.value = cJSON_Parse("{\"node\":{\"nodeName\":\"from-provider\"},\"pods\":[]}");
+		r.value = cJSON_Parse("{\"node\":{\"nodeName\":\"from-provider\",\"memory\":{\"workingSetBytes\":7}},"
+		                      "\"pods\":[]}");
 	}
 	fc->cb(&r, fc->ud);
 	uv_close((uv_handle_t *)&fc->t, free_call);
@@ -464,8 +469,32 @@ static void test_serving(void)
 	fake.has_stats = true;
 	f = get(port, "/stats/summary", CLIENT, false);
 	ok(f.status == 200 && strstr(f.body, "from-provider"), "with stats_summary, /stats/summary is the provider's");
-	fake.has_stats = false;
+	j = cJSON_Parse(f.body);
+	node = cJSON_GetObjectItemCaseSensitive(j, "node");
+	ok(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "memory"),
+	                                                         "workingSetBytes")) == 7 &&
+	           cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "cpu"),
+	                                                                 "usageCoreNanoSeconds")) > 0 &&
+	           cJSON_GetObjectItemCaseSensitive(node, "fs") && cJSON_GetObjectItemCaseSensitive(node, "startTime"),
+	   "... with the host's cpu, fs and startTime added, and the provider's own node.memory kept");
+	cJSON_Delete(j);
 	free(f.body);
+	f = get(port, "/metrics/resource", CLIENT, false);
+	ok(f.status == 200 && strstr(f.body, "\nnode_cpu_usage_seconds_total ") && strstr(f.body, "\nscrape_error 0\n"),
+	   "/metrics/resource is the Prometheus text of the same summary");
+	free(f.body);
+	fake.stats_fail = true;
+	f = get(port, "/metrics/resource", CLIENT, false);
+	ok(f.status == 200 && strstr(f.body, "\nnode_cpu_usage_seconds_total ") &&
+	           strstr(f.body, "\nscrape_error 1\n") && strstr(f.body, "\nresource_scrape_error 1\n"),
+	   "a failing stats_summary: /metrics/resource still has the node's series, with scrape_error 1");
+	free(f.body);
+	f = get(port, "/stats/summary", CLIENT, false);
+	ok(f.status == 500 && strstr(f.body, "the runtime is down"),
+	   "... and /stats/summary is a 500 with its message");
+	free(f.body);
+	fake.stats_fail = false;
+	fake.has_stats = false;
 
 	f = get(port, "/exec/default/web-1/main?command=ls", CLIENT, false);
 	ok(f.status == 501 && strstr(f.body, "exec is not supported"), "exec is a 501 that says why");

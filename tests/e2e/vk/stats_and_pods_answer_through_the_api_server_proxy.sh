@@ -10,7 +10,7 @@
 # proxied to a pod, only to the node.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 9
+tap_plan 11
 vk_setup node
 netns_up "$tmp/netns" || tap_bail "could not make the network namespace"
 
@@ -41,6 +41,16 @@ tap_like "$(jq -r '.node.startTime' <<<"$sum" 2>&1)" '^[0-9]{4}-[0-9]{2}-[0-9]{2
 tap_is "$(jq -r --arg ns "$ns" '[.pods[].podRef | select(.namespace == $ns) | "\(.name)/\(.uid)"] | sort | join(" ")' \
 	<<<"$sum" 2>&1)" "db/$(k -n "$ns" get pod db -o jsonpath='{.metadata.uid}') web/$uid_web" \
 	"... whose pods[].podRef name the node's pods with their uids"
+
+# The core adds the machine's figures to any provider's summary (mock has
+# no stats_summary), and serves them to metrics-server as /metrics/resource.
+tap_is "$(jq -r --argjson n "$(nproc)" '[.node.cpu.usageCoreNanoSeconds > 0, .node.memory.workingSetBytes > 0,
+	.node.fs.capacityBytes > 0, (.node.network.interfaces | length) > 0, .node.cpu.usageNanoCores <= $n * 1.05e9]
+	| all' <<<"$sum" 2>&1)" true "... and the node's CPU, memory, fs and network from the host, for a provider without stats"
+tap_like "$(raw metrics/resource | grep -E '^(node_cpu_usage_seconds_total|node_memory_working_set_bytes|scrape_error) ')" \
+	'^node_cpu_usage_seconds_total [0-9.e+]+ [0-9]{13}
+node_memory_working_set_bytes [0-9.e+]+ [0-9]{13}
+scrape_error 0$' "proxy/metrics/resource has the node's CPU and working set with ms timestamps"
 
 running=$(raw runningpods/)
 tap_is "$(jq -r '"\(.kind) \(.apiVersion)"' <<<"$running" 2>&1)" "PodList v1" "proxy/runningpods/ is a v1 PodList"
