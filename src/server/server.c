@@ -189,6 +189,7 @@ void vk_server_close(vk_server *s)
 	s->closing = true;
 	vk_server__authz_close(s);   /* the kube client goes right after us */
 	vk_server__streams_close(s); /* upgraded connections are not h2o's any more */
+	vk_server__pfs_close(s);
 	if (s->listening)
 		uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 	/* idle HTTP/1 connections close, HTTP/2 ones get a GOAWAY; requests in

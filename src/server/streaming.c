@@ -827,7 +827,12 @@ void vk_server__stream_route(vk_server *s, h2o_req_t *req, char **seg, int n)
 	if (strcmp(top, "exec") == 0 || strcmp(top, "attach") == 0) {
 		exec_or_attach(s, req, seg, n, strcmp(top, "exec") == 0);
 	} else if (strcmp(top, "portForward") == 0) {
-		vk_server__send_status(req, 501, "NotImplemented", "portForward is not served by vk yet");
+		if (n != 3 && n != 4) {
+			vk_server__send_status(req, 404, "NotFound",
+			                       "portForward: the path is /portForward/NAMESPACE/POD[/UID]");
+			return;
+		}
+		vk_server__pf_start(s, req, seg[1], seg[2]);
 	} else { /* /run: kubelet's non-streaming exec, deprecated; kubectl never uses it */
 		vk_server__send_status(req, 501, "NotImplemented", "run is not served by vk: use exec");
 	}
