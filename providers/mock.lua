@@ -24,7 +24,9 @@
 -- "ROWS COLS", `bytes N` writes N bytes; a command line with "exit N" in it
 -- exits N.  attach echoes stdin.  port_forward echoes what it reads on the
 -- ports the pod's containers declare (containerPort); any other port is
--- refused as a runtime would refuse a port nobody listens on.
+-- refused as a runtime would refuse a port nobody listens on.  `via-proxy
+-- URL CMD...` hands the session to the streaming server at URL (a
+-- 127.0.0.1 test double) with stream:proxy, asking it for /exec of CMD.
 local timer = require "vk.timer"
 local json = require "vk.json"
 local log = require "vk.log"
@@ -248,9 +250,28 @@ local function echo(stream)
   end
 end
 
+local function escape(s)
+  return (s:gsub("[^%w%-._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+-- `via-proxy URL CMD...`: the session goes to URL/exec/NS/POD/CONTAINER?command=CMD...
+local function via_proxy(namespace, pod, container, cmd, stream)
+  local q = {}
+  for i = 3, #cmd do q[#q + 1] = "command=" .. escape(cmd[i]) end
+  for _, f in ipairs { "stdin", "stdout", "stderr", "tty" } do
+    if stream[f] then q[#q + 1] = ({ stdin = "input", stdout = "output", stderr = "error", tty = "tty" })[f] .. "=1" end
+  end
+  local url = string.format("%s/exec/%s/%s/%s?%s", cmd[2], escape(namespace), escape(pod), escape(container),
+    table.concat(q, "&"))
+  local ok, err = stream:proxy(url)
+  if not ok then return nil, err end
+  return 0
+end
+
 function P.exec(namespace, pod, container, cmd, stream)
   local _, err = pod_spec(namespace, pod)
   if err then return nil, err end
+  if cmd[1] == "via-proxy" and cmd[2] then return via_proxy(namespace, pod, container, cmd, stream) end
   local line = table.concat(cmd, " ")
   if stream.stdout then stream:write(line .. "\n") end
   if cmd[1] == "cat" then

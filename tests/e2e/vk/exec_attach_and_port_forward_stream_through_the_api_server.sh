@@ -3,11 +3,12 @@
 # kubectl exec, attach and port-forward reach the provider's exec, attach
 # and port_forward callbacks through the real API server, which speaks
 # SPDY/3.1 to vk's kubelet API (providers/mock.lua echoes): stdin piped, a
-# tty with its size, exit codes, both ends closing, and bad input, each a
-# clear Status while vk keeps serving.
+# tty with its size, exit codes, both ends closing, stream:proxy to a
+# streaming server on 127.0.0.1 (a stand-in for the runtime's, which relays
+# to vk itself), and bad input, each a clear Status while vk keeps serving.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 17
+tap_plan 20
 vk_setup node
 
 # A port nothing listens on (the API server reaches vk there).
@@ -107,6 +108,24 @@ if ((rc == 0)); then tap_pass "a port nobody listens on: kubectl port-forward pr
 fi
 kill "$pf_pid" 2>/dev/null || true
 wait "$pf_pid" 2>/dev/null || true
+
+# -- stream:proxy --------------------------------------------------------------------
+python3 "$VK_ROOT/tests/e2e/vk/streaming_server.py" "$tmp/ss.port" "127.0.0.1:$port" "$pki/ca.crt" \
+	"$pki/apiserver-kubelet-client.crt" "$pki/apiserver-kubelet-client.key" 2>"$tmp/ss.err" &
+ss_pid=$!
+on_exit "kill $ss_pid 2>/dev/null || true"
+wait_until 10 test -s "$tmp/ss.port" || tap_bail "the streaming server did not start: $(cat "$tmp/ss.err")"
+ss=http://127.0.0.1:$(cat "$tmp/ss.port")
+out=$(printf 'through the proxy\n' | kx exec -i web -- via-proxy "$ss" cat 2>&1) && rc=0 || rc=$?
+tap_is "$rc:$out" $'0:cat\nthrough the proxy' \
+	"stream:proxy: kubectl exec is spliced to the streaming server's session (its 101 relayed, stdin and stdout through)"
+out=$(kx exec web -- via-proxy "$ss" sh -c 'exit 4' 2>/dev/null) && rc=0 || rc=$?
+tap_is "$rc:$out" "4:sh -c exit 4" "the exit code of the proxied session reaches kubectl"
+out=$(kx exec web -- via-proxy "$ss/refuse" ls 2>&1) && rc=0 || rc=$?
+tap_like "$rc:$out" '^1:.*no such exec session' "a streaming server's refusal (404) reaches kubectl with its body"
+out=$(kx exec web -- via-proxy http://127.0.0.1:9 ls 2>&1) && rc=0 || rc=$?
+tap_like "$rc:$out" '^1:.*cannot reach the streaming server at http://127.0.0.1:9/' \
+	"a streaming server nobody listens for: the provider's nil, err is a clear Status"
 
 # -- bad input ------------------------------------------------------------------------
 # A malformed upgrade, straight to vk with the API server's client certificate.
