@@ -658,7 +658,7 @@ static void on_result(const vk_provider_result *r, void *ud)
 	}
 	cJSON_Delete(r->value);
 	if (st->error)
-		vk_debug("server", "%s: %s", st->what, st->error);
+		vk_debug("server", "%s", st->error);
 	switch (st->state) {
 	case SST_PENDING:
 		if (st->error) { /* never upgraded: an HTTP answer */
