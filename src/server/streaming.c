@@ -844,6 +844,8 @@ void vk_server__streams_close(vk_server *s)
 	VK_LIST_FOREACH_SAFE(pos, tmp, &s->streams)
 	{
 		vk_server_sst *st = VK_LIST_ENTRY(pos, vk_server_sst, link);
+		if (st->kind == SST_PF)
+			continue; /* its connection is its pf's: vk_server__pfs_close */
 		if (st->px)
 			vk_server__proxy_abort(st->px);
 		else if (st->ss)
