@@ -389,6 +389,8 @@ static void open_session(vk_server_sst *st)
 	}
 	serve_read(st);
 	serve_resize(st);
+	if (st->wcb && vk_spdy_queued(st->ss) < VK_SPDY_HIGH_WATER)
+		vk_server__sst_drain(st); /* a writer that waited for the streams */
 	if (st->result_in)
 		send_result(st);
 }
@@ -557,9 +559,14 @@ static int op_write(vk_stream *p, int fd, const char *data, size_t len, vk_strea
 		return -EPIPE;
 	if (st->state == SST_PENDING)
 		upgrade(st);
-	if (st->state != SST_OPEN) {
-		vk_buf_append(&st->early[fd], data, len); /* sent when the streams are there */
-		cb(p, 0, NULL, ud);
+	if (st->state != SST_OPEN) { /* sent when the streams are there */
+		vk_buf_append(&st->early[fd], data, len);
+		if (st->early[1].len + st->early[2].len < VK_SPDY_HIGH_WATER) {
+			cb(p, 0, NULL, ud);
+		} else { /* the rest waits for open_session */
+			st->wcb = cb;
+			st->wud = ud;
+		}
 		return 0;
 	}
 	vk_spdy_stream *ds = fd == 2 ? st->s_err : st->s_out;

@@ -8,7 +8,7 @@
 # to vk itself), and bad input, each a clear Status while vk keeps serving.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 20
+tap_plan 23
 vk_setup node
 
 # A port nothing listens on (the API server reaches vk there).
@@ -61,6 +61,26 @@ tap_like "$rc:$out" $'^0:stty size\n31 97' "kubectl exec -it: the terminal's siz
 # The remote end closes first: kubectl ends although its stdin stays open.
 out=$( (sleep 20 | kx exec -i web -- bytes 5) 2>&1) && rc=0 || rc=$?
 tap_is "$rc:$out" "0:bytes 5"$'\n'"xxxxx" "the provider returning ends kubectl exec while kubectl's stdin is still open"
+
+# A client that reads nothing of a 200 MB output stalls only its own session:
+# vk keeps at most 256 KiB queued for it, so another exec goes through
+# meanwhile and vk's memory stays flat.
+rss() { awk '/VmRSS/ {print $2}' /proc/"$vk_pid"/status; }
+rss0=$(rss)
+(kx exec web -- bytes 200000000 2>/dev/null | sleep 25) &
+slow_pid=$!
+on_exit "kill $slow_pid 2>/dev/null || true"
+sleep 5
+out=$(printf 'beside a stalled one\n' | kx exec -i web -- cat 2>&1) && rc=0 || rc=$?
+tap_is "$rc:$out" $'0:cat\nbeside a stalled one' "while one client reads nothing of a 200 MB output, another exec goes through"
+rss1=$(rss)
+if ((rss1 - rss0 < 100000)); then
+	tap_pass "vk's memory stays flat meanwhile (RSS ${rss0} kB -> ${rss1} kB)"
+else
+	tap_fail "vk's memory stays flat meanwhile" "RSS ${rss0} kB -> ${rss1} kB"
+fi
+kill "$slow_pid" 2>/dev/null || true
+wait "$slow_pid" 2>/dev/null || true
 
 # -- attach --------------------------------------------------------------------------
 out=$(printf 'attached\n' | kx attach -i web -c main 2>&1 | grep -v '^If you don' || true)
@@ -147,6 +167,11 @@ tap_like "$rc:$out" '^1:.*container nope is not valid' "kubectl exec -c nope fai
 body=$(kcurl -w ' %{http_code}' -X POST -H 'Connection: Upgrade' -H 'Upgrade: SPDY/3.1' \
 	-H 'X-Stream-Protocol-Version: v9.channel.k8s.io' "https://127.0.0.1:$port/exec/$ns/web/main?command=ls&output=1")
 tap_like "$body" 'unable to negotiate protocol.* 403$' "a protocol vk does not speak is a 403 Status"
+
+body=$(kcurl -w ' %{http_code}' -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+	-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Protocol: v4.channel.k8s.io' \
+	"https://127.0.0.1:$port/exec/$ns/web/main?command=ls&output=1")
+tap_like "$body" 'Upgrade: websocket is not served.* 400$' "a WebSocket upgrade is a 400 Status that says only SPDY/3.1 is served"
 
 out=$(printf 'still here\n' | kx exec -i web -- cat 2>&1) && rc=0 || rc=$?
 tap_is "$rc:$out" $'0:cat\nstill here' "after the bad input vk still serves exec"

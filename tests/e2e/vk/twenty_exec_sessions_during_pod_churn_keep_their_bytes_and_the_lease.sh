@@ -58,6 +58,9 @@ for i in $(seq 20); do
 		>"$tmp/out.$i" 2>"$tmp/err.$i" &
 	pids[i]=$!
 done
+# vk's memory with the 20 sessions open (shown, not judged: ASan builds are larger).
+sleep 8
+tap_diag "vk with 20 exec sessions open: $(grep VmRSS /proc/"$vk_pid"/status 2>/dev/null), $(grep -c 'upgraded to SPDY' "$tmp/vk.log") sessions upgraded so far"
 failed=0
 for i in $(seq 20); do
 	wait "${pids[i]}" || failed=$((failed + 1))
