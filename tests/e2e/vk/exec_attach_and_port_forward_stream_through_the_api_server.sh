@@ -67,6 +67,7 @@ tap_is "$rc:$out" "0:bytes 5"$'\n'"xxxxx" "the provider returning ends kubectl e
 # meanwhile and vk's memory stays flat.
 rss() { awk '/VmRSS/ {print $2}' /proc/"$vk_pid"/status; }
 rss0=$(rss)
+# shellcheck disable=SC2216 # on purpose: a reader that reads nothing
 (kx exec web -- bytes 200000000 2>/dev/null | sleep 25) &
 slow_pid=$!
 on_exit "kill $slow_pid 2>/dev/null || true"
