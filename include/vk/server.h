@@ -19,7 +19,11 @@
  *                                       (vk/host.h) unless the provider gave them
  *   GET /metrics/resource               the same as the Prometheus text that
  *                                       metrics-server reads (nodes/metrics)
- *   /exec, /attach, /portForward, /run  501: they need SPDY/WebSocket streams
+ *   /exec, /attach, /portForward        SPDY/3.1 upgrades (kubelet's remotecommand
+ *                                       and portforward protocols) to the
+ *                                       provider's exec, attach, port_forward
+ *                                       (vk/stream.h; src/server/README.md)
+ *   /run                                501
  *   GET /metrics                        Prometheus text (vk/metrics.h); with
  *                                       metrics_only, plain HTTP without
  *                                       authentication serving only this and

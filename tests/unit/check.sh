@@ -7,7 +7,7 @@ vk=$1 dir=$2
 tmp=$(mktemp -d /tmp/vk-check.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0
-echo "1..24"
+echo "1..26"
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; printf '# %s\n' "$@"; }
 # run FILE [ARGS]: $out (stdout), $err (stderr without log lines), $rc
@@ -41,7 +41,9 @@ expect_err "^$dir/wrong_types\.lua:6: get_pod_status must be a function \(it is 
 expect_err "^$dir/wrong_types\.lua:7: ping must be a function \(it is a number\)$" "an optional callback of the wrong type: file:line"
 expect_err "^$dir/wrong_types\.lua:8: init must be a function \(it is a boolean\)$" "init of the wrong type: file:line"
 expect_err "^$dir/wrong_types\.lua:3: name must be a string" "a name that is not a string: file:line"
-if [[ $(count_err '^[^ ]+:[0-9]+: ') == 4 ]]; then ok "exactly the four problems are reported"; else notok "exactly the four problems are reported" "$err"; fi
+expect_err "^$dir/wrong_types\.lua:9: exec must be a function \(it is a table\)$" "exec of the wrong type: file:line"
+expect_err "^$dir/wrong_types\.lua:10: port_forward must be a function \(it is a string\)$" "port_forward of the wrong type: file:line"
+if [[ $(count_err '^[^ ]+:[0-9]+: ') == 6 ]]; then ok "exactly the six problems are reported"; else notok "exactly the six problems are reported" "$err"; fi
 
 run "$dir/init_error.lua"
 expect_rc 1 "an init that raises an error fails"

@@ -272,6 +272,8 @@ enum { ANON = 0, CLIENT = 1, ROGUE = 2 };
 /* Starts a GET; *f is filled when it ends. */
 static vk_http_req *last_req;
 
+static struct curl_slist *extra_headers; /* for the next requests, when set */
+
 static void start_get(int port, const char *path, int who, bool h2, const char *cainfo, fetched *f)
 {
 	char url[512];
@@ -286,6 +288,8 @@ static void start_get(int port, const char *path, int who, bool h2, const char *
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, h2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+	if (extra_headers)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, extra_headers);
 	if (h2) /* not the HTTP/1.1 connection of the last request */
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	if (who == CLIENT) {
@@ -496,8 +500,23 @@ static void test_serving(void)
 	fake.stats_fail = false;
 	fake.has_stats = false;
 
-	f = get(port, "/exec/default/web-1/main?command=ls", CLIENT, false);
-	ok(f.status == 501 && strstr(f.body, "exec is not supported"), "exec is a 501 that says why");
+	f = get(port, "/exec/default/web-1/main?command=ls&output=1", CLIENT, false);
+	ok(f.status == 400 && strstr(f.body, "\"status\":\"Failure\"") && strstr(f.body, "Upgrade request required"),
+	   "exec without an upgrade is a 400 Status that says an upgrade is required");
+	free(f.body);
+	extra_headers = curl_slist_append(NULL, "Connection: Upgrade");
+	extra_headers = curl_slist_append(extra_headers, "Upgrade: SPDY/3.1");
+	extra_headers = curl_slist_append(extra_headers, "X-Stream-Protocol-Version: v4.channel.k8s.io");
+	extra_headers = curl_slist_append(extra_headers, "X-Stream-Protocol-Version: portforward.k8s.io");
+	f = get(port, "/exec/default/web-1/main?command=ls&output=1", CLIENT, false);
+	ok(f.status == 501 && strstr(f.body, "\"reason\":\"NotImplemented\"") && strstr(f.body, "has no exec callback"),
+	   "an exec upgrade to a provider without exec is a 501 Status that says so (%ld)", f.status);
+	free(f.body);
+	f = get(port, "/portForward/default/web-1", CLIENT, false);
+	ok(f.status == 501 && strstr(f.body, "has no port_forward callback"),
+	   "a portForward upgrade to a provider without port_forward is a 501 Status that says so (%ld)", f.status);
+	curl_slist_free_all(extra_headers);
+	extra_headers = NULL;
 	free(f.body);
 	vk_metrics_init();
 	f = get(port, "/metrics", CLIENT, false);

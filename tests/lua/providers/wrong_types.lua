@@ -6,4 +6,6 @@ function P.delete_pod(pod) end
 P.get_pod_status = "not a function"
 P.ping = 5
 P.init = true
+P.exec = {}
+P.port_forward = "no"
 return P
