@@ -95,6 +95,13 @@ void vk_server__call_detach(vk_server_call *c);
 void vk_server__call_free(vk_server_call *c);
 void vk_server__send_text(h2o_req_t *req, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* routes.c: a container_logs result as the answer (value not taken). */
+void vk_server__answer_logs(vk_server_call *c, h2o_req_t *req, const vk_provider_result *r);
+/* logs_follow.c: streams container_logs(..., out) to c's request; c is then
+ * the follow's.  A negative errno when the provider refused (-ENOSYS: it
+ * cannot stream); c is still the caller's then. */
+int vk_server__follow_logs(vk_server *s, vk_server_call *c, const char *ns, const char *pod, const cJSON *args);
+
 /* authz.c: 1 when the request may go on now, 0 when a review will answer
  * it (dispatch or 403), -1 when it was answered (403, 500). */
 int vk_server__authorize(vk_server *s, h2o_req_t *req, const char *user, const cJSON *groups, const char *seg0);
