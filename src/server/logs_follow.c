@@ -8,22 +8,34 @@
  * h2o), so a slow client slows the provider down and never grows a buffer
  * in vk.  A client that goes away (h2o stops the generator, or disposes the
  * request before the first byte) makes every later write return false.
+ * h2o reads an HTTP/1.1 connection only between requests, so a client that
+ * closes it while the provider waits for new lines would go unseen until
+ * the next write: a probe looks at the TCP state every PROBE_MS (the peer's
+ * FIN, or a reset) and tells the provider as well.
  *
  * Ownership: a follow holds its vk_server_call (the request, its limits,
  * s->calls) and is freed from its timer's close callback once the
  * provider's result came and h2o no longer holds its chunk. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "server_int.h"
 #include "vk/metrics.h"
+
+#define PROBE_MS 250
 
 typedef struct {
 	vk_provider_out out; /* the provider's view; first */
 	h2o_generator_t gen;
 	vk_server_call *c;
 	uv_timer_t defer;      /* tells the provider how its write went */
+	uv_timer_t probe;      /* is the client\'s connection still open? */
+	int handles;           /* timers not yet closed */
+	bool hup;              /* the probe saw the client close its side */
 	vk_buf chunk;          /* what h2o holds until proceed */
 	vk_provider_out_cb cb; /* the write waiting for proceed or the news */
 	void *cb_arg;
@@ -52,7 +64,7 @@ static bool complete(const follow *f) { return f->c->lim.limit_bytes >= 0 && f->
 static bool out_closed(vk_provider_out *o)
 {
 	follow *f = (follow *)o;
-	return f->done || !req_of(f) || complete(f);
+	return f->done || f->hup || !req_of(f) || complete(f);
 }
 
 static void on_defer(uv_timer_t *t)
@@ -80,6 +92,8 @@ static void due(follow *f, bool ok)
 static void on_closed(uv_handle_t *h)
 {
 	follow *f = h->data;
+	if (--f->handles > 0)
+		return;
 	vk_buf_free(&f->chunk);
 	vk_server__call_free(f->c);
 	free(f);
@@ -93,6 +107,25 @@ static void follow_free(follow *f)
 	if (f->started)
 		vk_metric_add(follows_gauge(), -1);
 	uv_close((uv_handle_t *)&f->defer, on_closed);
+	uv_close((uv_handle_t *)&f->probe, on_closed);
+}
+
+/* The peer closed its side (FIN: CLOSE_WAIT) or reset the connection. */
+static void on_probe(uv_timer_t *t)
+{
+	follow *f = t->data;
+	h2o_req_t *req = req_of(f);
+	h2o_socket_t *sock = req && req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn)
+	                                                             : NULL;
+	int fd = sock ? h2o_socket_get_fd(sock) : -1;
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || ti.tcpi_state == TCP_ESTABLISHED)
+		return;
+	vk_debug("server", "%s: the client closed its connection while following", f->c->what);
+	f->hup = true;
+	uv_timer_stop(t);
+	due(f, false);
 }
 
 /* The end: the chunk (if any) goes out with the final state.  It is copied
@@ -247,6 +280,9 @@ int vk_server__follow_logs(vk_server *s, vk_server_call *c, const char *ns, cons
 		return rc;
 	}
 	uv_timer_init(s->loop, &f->defer);
-	f->defer.data = f;
+	uv_timer_init(s->loop, &f->probe);
+	f->defer.data = f->probe.data = f;
+	f->handles = 2;
+	uv_timer_start(&f->probe, on_probe, PROBE_MS, PROBE_MS);
 	return 0;
 }
