@@ -15,7 +15,7 @@
 # No sanitizer report at vk's stop (common.bash).
 set -euo pipefail
 source "$(dirname "$0")/mynode_pods.bash"
-tap_plan 16
+tap_plan 17
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
@@ -40,7 +40,8 @@ follows() { curl -sf --max-time 5 "http://127.0.0.1:$mport/metrics" | sed -nE 's
 follows_are() { [[ $(follows) == "$1" ]]; }
 
 # tick: a line every 2 s.  brief: a line, 12 s of silence, two lines, exit.
-# crash: counts its instances on an emptyDir and exits after 2 s.
+# crash: counts its instances on an emptyDir and exits after 2 s.  quiet:
+# one line, then silence.
 apply <<YAML
 apiVersion: v1
 kind: Pod
@@ -61,6 +62,16 @@ spec:
   restartPolicy: Never
   containers:
   - {name: app, image: $BUSYBOX_IMAGE, command: [sh, -c, 'sleep 2; echo early; sleep 12; echo late 1; echo late 2']}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: quiet}
+spec:
+  nodeName: NODE
+  tolerations: TOL
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: app, image: $BUSYBOX_IMAGE, command: [sh, -c, 'echo hello; exec sleep 3600']}
 ---
 apiVersion: v1
 kind: Pod
@@ -133,6 +144,19 @@ kill "$follow_pid"
 wait "$follow_pid" 2>/dev/null || true
 wait_until 30 follows_are 0 || true
 tap_is "$(follows)" 0 "killing kubectl ends the follow in vk (vk_server_log_follows back to 0)"
+# The same with a container that writes nothing more: vk must notice the
+# client's leaving without a write failing.
+wait_until 60 pod_is quiet Running || tap_bail "quiet not Running"
+"$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" logs -f quiet >"$tmp/quiet.out" 2>&1 &
+quiet_pid=$!
+on_exit "kill $quiet_pid 2>/dev/null || true"
+wait_until 30 eval '[[ $(cat "$tmp/quiet.out") == hello ]] && follows_are 1' || true
+kill "$quiet_pid"
+wait "$quiet_pid" 2>/dev/null || true
+t_kill=$(date +%s%N)
+wait_until 30 follows_are 0 || true
+tap_is "$(follows)" 0 \
+	"killing kubectl while the container is silent ends the follow too ($((($(date +%s%N) - t_kill) / 1000000)) ms)"
 ended() {
 	curl -sf --max-time 5 "http://127.0.0.1:$mport/metrics" |
 		sed -nE 's/^vk_provider_callback_duration_seconds_count\{callback="container_logs"\} ([0-9]+)$/\1/p'
