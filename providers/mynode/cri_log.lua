@@ -101,7 +101,9 @@ function Assembler:flush(out)
     local p = self.partial[stream]
     if p then left[#left + 1] = {ts = p.ts, stream = stream, text = p.text, eol = false} end
   end
-  if #left == 2 and (M.time_ns(left[2].ts) or 0) < (M.time_ns(left[1].ts) or 0) then left[1], left[2] = left[2], left[1] end
+  if #left == 2 and (M.time_ns(left[2].ts) or 0) < (M.time_ns(left[1].ts) or 0) then
+    left[1], left[2] = left[2], left[1]
+  end
   table.move(left, 1, #left, #out + 1, out)
   self.partial, self.rest = {}, ""
   return out

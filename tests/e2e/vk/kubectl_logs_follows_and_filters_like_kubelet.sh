@@ -101,7 +101,8 @@ tap_is "$(cat "$tmp/brief.out")" $'early\nlate 1\nlate 2' \
 	"and showed the lines before the follow and after 12 s of silence, in order"
 
 # ---- -f: latency and order, then the client goes away ---------------------------
-wait_until 30 eval '[[ $(k -n "$ns" logs tick | wc -l) -ge 2 ]]' || tap_bail "tick wrote nothing"
+two_ticks() { [[ $(k -n "$ns" logs tick | wc -l) -ge 2 ]]; }
+wait_until 30 two_ticks || tap_bail "tick wrote nothing"
 t_start=$(date +%s%N)
 "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" logs -f --timestamps tick \
 	> >(while IFS= read -r l; do printf '%s %s\n' "${EPOCHREALTIME/./}" "$l"; done >"$tmp/follow.out") 2>&1 &
@@ -150,7 +151,8 @@ wait_until 60 pod_is quiet Running || tap_bail "quiet not Running"
 "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" logs -f quiet >"$tmp/quiet.out" 2>&1 &
 quiet_pid=$!
 on_exit "kill $quiet_pid 2>/dev/null || true"
-wait_until 30 eval '[[ $(cat "$tmp/quiet.out") == hello ]] && follows_are 1' || true
+quiet_followed() { [[ $(cat "$tmp/quiet.out") == hello ]] && follows_are 1; }
+wait_until 30 quiet_followed || true
 kill "$quiet_pid"
 wait "$quiet_pid" 2>/dev/null || true
 t_kill=$(date +%s%N)
