@@ -11,11 +11,12 @@
 #      follow: vk's /metrics shows no follow left;
 #   --previous after a restart is the instance before, and without one it
 #      is kubelet's BadRequest; --since, --since-time, --timestamps
-#      (RFC3339Nano), --tail, --limit-bytes.
+#      (RFC3339Nano), --tail, --limit-bytes;
+#   vk stopped (SIGTERM) while a follow streams exits 0 and ends it.
 # No sanitizer report at vk's stop (common.bash).
 set -euo pipefail
 source "$(dirname "$0")/mynode_pods.bash"
-tap_plan 17
+tap_plan 18
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
@@ -213,5 +214,20 @@ if [[ $prev =~ ^instance\ ([0-9]+)$ ]] && p=${BASH_REMATCH[1]} && [[ $cur =~ ^in
 	tap_pass "--previous after a restart is the instance before ($prev; now $cur)"
 else
 	tap_fail "--previous after a restart is the instance before" "previous: $prev" "current: $cur"
+fi
+
+# ---- vk stops while a follow streams --------------------------------------------------
+"$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" logs -f quiet >"$tmp/last.out" 2>&1 &
+last_pid=$!
+on_exit "kill $last_pid 2>/dev/null || true"
+wait_until 30 follows_are 1 || true
+vk_stop "$vk_pid" && rc=0 || rc=$?
+gone() { ! pid_alive "$last_pid"; }
+wait_until 30 gone || true
+if ((rc == 0)) && gone; then
+	tap_pass "SIGTERM with a follow open stops vk cleanly (exit 0), and kubectl's follow ends"
+else
+	tap_fail "SIGTERM with a follow open stops vk cleanly, and kubectl's follow ends" "vk exit $rc" \
+		"kubectl alive: $(pid_alive "$last_pid" && echo yes || echo no)"
 fi
 tap_done
