@@ -16,7 +16,7 @@
 # No sanitizer report at vk's stop (common.bash).
 set -euo pipefail
 source "$(dirname "$0")/mynode_pods.bash"
-tap_plan 18
+tap_plan 19
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
@@ -182,6 +182,8 @@ else
 	tap_fail "the last two, consecutive" "$tail2"
 fi
 tap_is "$(k -n "$ns" logs --limit-bytes=9 tick)" $'tick 0\nti' "--limit-bytes=9 gives the first 9 bytes"
+out=$(timeout 60 "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" -n "$ns" logs -f --limit-bytes=9 tick 2>&1) && rc=0 || rc=$?
+tap_is "$rc $out" $'0 tick 0\nti' "-f --limit-bytes=9 ends by itself after those 9 bytes"
 # --since-time: the API server keeps whole seconds; ticks are 2 s apart, so
 # the third line's second starts at that line.
 third=$(sed -n 3p "$tmp/all.txt")
