@@ -50,7 +50,7 @@ typedef struct {
 	bool closing;   /* the timer is closing: freed in its callback */
 } follow;
 
-static vk_metric *follows_gauge(void)
+vk_metric *vk_server__follows_gauge(void)
 {
 	return vk_metric_new(VK_METRIC_GAUGE, "vk_server_log_follows",
 	                     "Log follows (kubectl logs -f) being streamed to a client.", NULL);
@@ -105,7 +105,7 @@ static void follow_free(follow *f)
 		return;
 	f->closing = true;
 	if (f->started)
-		vk_metric_add(follows_gauge(), -1);
+		vk_metric_add(vk_server__follows_gauge(), -1);
 	uv_close((uv_handle_t *)&f->defer, on_closed);
 	uv_close((uv_handle_t *)&f->probe, on_closed);
 }
@@ -187,7 +187,7 @@ static void start_response(follow *f, h2o_req_t *req)
 	f->gen.stop = on_stop;
 	h2o_start_response(req, &f->gen);
 	f->started = true;
-	vk_metric_add(follows_gauge(), 1);
+	vk_metric_add(vk_server__follows_gauge(), 1);
 }
 
 /* Appends what limitBytes still allows of data to the chunk. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "server_int.h"
+#include "vk/metrics.h"
 
 static void free_handle(uv_handle_t *h) { free(h); }
 
@@ -163,6 +164,7 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 		        strchr(o->address, ':') ? "]" : "", s->port);
 		return s;
 	}
+	vk_metric_set(vk_server__follows_gauge(), 0); /* shown from the start */
 	vk_info("server", "kubelet API on https://%s:%d (client certificates: %s; authorization: %s)",
 	        o->address ? o->address : "0.0.0.0", s->port,
 	        o->client_ca_file ? o->client_ca_file : "none, only /healthz is open",

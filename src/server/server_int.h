@@ -101,6 +101,8 @@ void vk_server__answer_logs(vk_server_call *c, h2o_req_t *req, const vk_provider
  * the follow's.  A negative errno when the provider refused (-ENOSYS: it
  * cannot stream); c is still the caller's then. */
 int vk_server__follow_logs(vk_server *s, vk_server_call *c, const char *ns, const char *pod, const cJSON *args);
+/* The vk_server_log_follows gauge (made at the first call). */
+struct vk_metric *vk_server__follows_gauge(void);
 
 /* authz.c: 1 when the request may go on now, 0 when a review will answer
  * it (dispatch or 403), -1 when it was answered (403, 500). */
