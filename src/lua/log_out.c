@@ -55,6 +55,9 @@ static int l_write(lua_State *L)
 	log_out_box *b = luaL_checkudata(L, 1, LOG_OUT_MT);
 	size_t n;
 	const char *s = luaL_checklstring(L, 2, &n);
+	if (b->op) /* another task of the provider's is writing */
+		return luaL_error(L,
+		                  "out:write: another write is waiting for the client (write from one task at a time)");
 	if (!b->o || b->o->closed(b->o)) {
 		lua_pushboolean(L, 0);
 		return 1;
