@@ -57,11 +57,18 @@ local function running(id)
   return st == "CONTAINER_RUNNING" or st == "CONTAINER_CREATED"
 end
 
--- The log's end at the start of a request: {data=, offset=, ino=}; data
--- begins at a line (a cut first line is dropped).
-local function read_start(path)
+-- What a request reads of the log at its start: {data=, offset=, ino=},
+-- offset being where a follow goes on.  Its end, at most MAX_START bytes
+-- beginning at a line (a cut first line is dropped); or with head, its
+-- first head bytes (limitBytes alone wants the log's first bytes, which
+-- take no more room in the file than in the answer).
+function M.read_start(path, head)
   local st = fs.stat(path)
   if not st then return {data = "", offset = 0} end
+  if head then
+    local data = fs.read_file(path, {max_bytes = math.min(head, M.MAX_START)}) or ""
+    return {data = data, offset = #data, ino = st.ino}
+  end
   local from = st.size > M.MAX_START and st.size - M.MAX_START or 0
   local data = fs.read_file(path, {offset = from, max_bytes = M.MAX_START}) or ""
   local offset = from + #data
@@ -125,7 +132,9 @@ function M.container_logs(ns, name, container, opts, out)
   local path = info.log_path
   local now_s = os.time()
   local since = L.since_ns(opts, now_s)
-  local start = read_start(path)
+  local limit = math.tointeger(opts.limitBytes)
+  local head = limit and not opts.tailLines and not since and limit + (64 << 10) or nil
+  local start = M.read_start(path, head)
   local live = not opts.previous and running(id)
   if not (opts.follow and out) then
     return L.select(start.data, opts, now_s, not live)

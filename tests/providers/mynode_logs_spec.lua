@@ -191,5 +191,19 @@ describe("follow", function()
     expect(out:text()):to_be("new\n")
   end)
 
+  it("reads a long log's last 8 MiB from a line, or its first bytes when asked", function()
+    local path = dir .. "/big.log"
+    local f = assert(io.open(path, "w"))
+    local one = line(ts(1), "stdout", "F", string.rep("x", 1000))
+    for _ = 1, 9 * 1024 do f:write(one) end
+    f:close()
+    local size = #one * 9 * 1024
+    local s = logs.read_start(path)
+    expect(s.offset == size and #s.data < logs.MAX_START and #s.data % #one == 0 and s.data:sub(1, #one) == one,
+           ("offset %d of %d, %d bytes"):format(s.offset, size, #s.data))
+    s = logs.read_start(path, 100)
+    expect(s.offset == 100 and s.data == one:sub(1, 100), s.offset)
+  end)
+
   it("(cleans up its folder)", function() expect(os.execute("rm -rf '" .. dir .. "'")):to_be(true) end)
 end)
