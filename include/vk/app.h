@@ -24,6 +24,11 @@ typedef struct {
 	const char *tls_cert, *tls_key, *client_ca; /* kubelet API TLS */
 	bool authz_always_allow;                    /* --authorization-mode AlwaysAllow */
 	bool anonymous_auth;                        /* --anonymous-auth */
+	bool token_webhook;                         /* --authentication-token-webhook (default true) */
+	unsigned token_ttl_ms;                      /* --authentication-token-webhook-cache-ttl (2 min) */
+	bool rotate_server_certs;                   /* --rotate-server-certificates (default true) */
+	const char *cert_dir;                       /* --cert-dir; NULL: STATE_DIR/pki */
+	unsigned cert_renew_after_ms;               /* --server-cert-renew-after; 0: 70-90 % of the life */
 	bool disable_taint;
 	bool no_reload;
 	unsigned status_interval_ms;

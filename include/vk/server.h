@@ -22,18 +22,25 @@
  *                                       /healthz (--metrics-addr)
  *
  * Serving certificate: tls_cert_file + tls_key_file, else a self-signed one
- * made in memory for the node's name and addresses (as kubelet does).
- * Clients: with client_ca_file, a client certificate that verifies against
- * it is authenticated (the API server's apiserver-kubelet-client: CN is the
- * user, each O a group); a bad certificate fails the handshake.  Anonymous
- * requests get 401, except /healthz, unless anonymous_auth (kubelet's
- * --anonymous-auth) is set: then they are the user system:anonymous in the
- * group system:unauthenticated and are authorized like any other.  Without
- * client_ca_file only anonymous requests can be made.  Authorization as kubelet's --authorization-mode: with
- * `kube`, Webhook: a SubjectAccessReview for verb (get, create...) on
- * nodes/NODENAME with subresource stats, metrics, log, spec or proxy
- * (everything else), answers cached 5 min (allowed) / 30 s (denied), 403
- * when denied; without `kube`, AlwaysAllow.
+ * made in memory for the node's name and addresses (as kubelet does); with
+ * cert_dir and api as well, vk asks the cluster for one (a
+ * kubernetes.io/kubelet-serving CertificateSigningRequest), serves it once
+ * it is approved and issued, keeps it in cert_dir and renews it before it
+ * expires (kubelet's serverTLSBootstrap; src/server/README.md).
+ * Clients, in kubelet's order: a client certificate that verifies against
+ * client_ca_file is authenticated (the API server's
+ * apiserver-kubelet-client: CN is the user, each O a group; a bad
+ * certificate fails the handshake); else with token_webhook, a bearer
+ * token is who a TokenReview to `api` says (answers cached
+ * token_cache_ttl_ms; a rejected token is 401); else the request is
+ * anonymous: 401, except /healthz, unless anonymous_auth (kubelet's
+ * --anonymous-auth) is set: then it is the user system:anonymous in the
+ * group system:unauthenticated and is authorized like any other.
+ * Authorization as kubelet's --authorization-mode: with `kube`, Webhook: a
+ * SubjectAccessReview for verb (get, create...) on nodes/NODENAME with
+ * subresource stats, metrics, log, spec or proxy (everything else), answers
+ * cached 5 min (allowed) / 30 s (denied), 403 when denied; without `kube`,
+ * AlwaysAllow.
  *
  * follow=true is not streamed yet: the logs that exist are sent and the
  * response ends.  tailLines and limitBytes are applied again by the core to
@@ -54,15 +61,28 @@ typedef struct {
 	int port;                  /* 0: any free port (see vk_server_port) */
 	const char *tls_cert_file; /* PEM, may hold the chain; NULL: self-signed */
 	const char *tls_key_file;
-	const char *client_ca_file; /* PEM bundle; NULL: only /healthz is served */
-	vk_kube *kube;              /* NULL: AlwaysAllow; else SubjectAccessReviews
-	                               (must outlive vk_server_close) */
-	bool anonymous_auth;        /* a request without a client certificate is
-	                               system:anonymous, not a 401 */
-	const cJSON *node;          /* the Node object, read during vk_server_new
-	                               for the self-signed certificate's names */
-	bool metrics_only;          /* no TLS, no authentication: /metrics and
-	                               /healthz only (--metrics-addr) */
+	const char *client_ca_file;    /* PEM bundle; NULL: only /healthz is served */
+	vk_kube *kube;                 /* NULL: AlwaysAllow; else SubjectAccessReviews
+	                                  (must outlive vk_server_close) */
+	bool anonymous_auth;           /* a request without a client certificate is
+	                                  system:anonymous, not a 401 */
+	const cJSON *node;             /* the Node object, read during vk_server_new
+	                                  for the self-signed certificate's names */
+	bool metrics_only;             /* no TLS, no authentication: /metrics and
+	                                  /healthz only (--metrics-addr) */
+	vk_kube *api;                  /* for TokenReviews and the serving
+	                                  certificate's CSRs; NULL: neither (must
+	                                  outlive vk_server_close) */
+	bool token_webhook;            /* bearer tokens are checked with a TokenReview
+	                                  (--authentication-token-webhook) */
+	unsigned token_cache_ttl_ms;   /* how long a review's answer is kept (0:
+	                                  not at all; kubelet's default 2 min) */
+	const char *cert_dir;          /* without tls_cert_file: where the certificate
+	                                  the cluster issues is kept; NULL: only the
+	                                  self-signed one (--cert-dir) */
+	unsigned cert_rotate_after_ms; /* 0: renew at a random 70-90 % of the
+	                                  certificate's life, as kubelet; else
+	                                  this long after it was installed */
 } vk_server_opts;
 
 typedef struct vk_server vk_server;

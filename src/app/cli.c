@@ -53,7 +53,13 @@ typedef struct {
 
 int vk_app_parse_args(int argc, char **argv, vk_app_options *o)
 {
-	*o = (vk_app_options){.store = "embedded", .listen = "0.0.0.0", .port = 10250, .status_interval_ms = 5000};
+	*o = (vk_app_options){.store = "embedded",
+	                      .listen = "0.0.0.0",
+	                      .port = 10250,
+	                      .status_interval_ms = 5000,
+	                      .token_webhook = true,
+	                      .token_ttl_ms = 2 * 60 * 1000,
+	                      .rotate_server_certs = true};
 	if (argc > 1 && strcmp(argv[1], "test") == 0)
 		return vk_app_test(argc - 1, argv + 1); /* src/app/test.c */
 	n_ignored = 0;

@@ -286,13 +286,14 @@ const vk_flag vk_app__flags[] = {
 	FLAG("port", VK_FLAG_UINT, "N", set_port, 0, "KUBELET_PORT",
              "kubelet API port (default 10250; 0: do not serve it)"),
 	FLAG("tls-cert-file", VK_FLAG_STRING, "FILE", set_string, OFF(tls_cert), "APISERVER_CERT_LOCATION",
-             "kubelet API serving certificate (default: self-signed)"),
+             "kubelet API serving certificate (default: one the cluster\n"
+             "issues, see --rotate-server-certificates)"),
 	FLAG("tls-private-key-file", VK_FLAG_STRING, "FILE", set_string, OFF(tls_key), "APISERVER_KEY_LOCATION",
              "its key"),
 	FLAG("client-ca-file", VK_FLAG_STRING, "FILE", set_string, OFF(client_ca), "APISERVER_CA_CERT_LOCATION",
              "CA for client certificates (the API server's); without\n"
-             "it the kubelet API answers only /healthz (and anonymous\n"
-             "requests, with --anonymous-auth)"),
+             "it the kubelet API answers only /healthz, bearer tokens\n"
+             "(and anonymous requests, with --anonymous-auth)"),
 	FLAG("client-verify-ca", VK_FLAG_STRING, "FILE", set_string, OFF(client_ca), NULL,
              "virtual-kubelet's name for --client-ca-file"),
 	FLAG("authorization-mode", VK_FLAG_STRING, "M", set_authz, 0, NULL,
@@ -301,6 +302,20 @@ const vk_flag vk_app__flags[] = {
              "a kubelet API request without a client certificate is the\n"
              "user system:anonymous (group system:unauthenticated), then\n"
              "authorized like any other (default false: 401)"),
+	FLAG("authentication-token-webhook", VK_FLAG_BOOL, NULL, set_bool, OFF(token_webhook), NULL,
+             "check bearer tokens (Authorization: Bearer) with a TokenReview\n"
+             "to the API server, as kubelet's config does (default true)"),
+	FLAG("authentication-token-webhook-cache-ttl", VK_FLAG_DURATION, "DURATION", set_duration, OFF(token_ttl_ms),
+             NULL, "how long a TokenReview's answer is kept, yes or no\n(default 2m, kubelet's; 0: ask every time)"),
+	FLAG("rotate-server-certificates", VK_FLAG_BOOL, NULL, set_bool, OFF(rotate_server_certs), NULL,
+             "without --tls-cert-file, ask the cluster for a serving\n"
+             "certificate (a kubernetes.io/kubelet-serving CSR) and renew it\n"
+             "before it expires; self-signed until issued (default true)"),
+	FLAG("cert-dir", VK_FLAG_STRING, "DIR", set_string, OFF(cert_dir), NULL,
+             "where the issued serving certificate and its key are kept\n(default STATE_DIR/pki)"),
+	FLAG("server-cert-renew-after", VK_FLAG_DURATION, "DURATION", set_duration, OFF(cert_renew_after_ms), NULL,
+             "renew the issued certificate this long after it is served\n"
+             "(default 0: at a random 70-90% of its lifetime, as kubelet)"),
 	FLAG("metrics-addr", VK_FLAG_STRING, "HOST:PORT", set_host_port, OFF(metrics_addr), NULL,
              "also serve /metrics there, without TLS or authentication\n"
              "(it is always on the kubelet port, behind its authentication)"),
@@ -319,11 +334,6 @@ const vk_flag vk_app__flags[] = {
              "vk always renews its Lease in kube-node-lease", .ignored = true),
 	FLAG("no-verify-clients", VK_FLAG_BOOL, NULL, set_ignored, 0, NULL,
              "vk verifies client certificates against --client-ca-file, or asks for none without it", .ignored = true),
-	FLAG("authentication-token-webhook", VK_FLAG_BOOL, NULL, set_ignored, 0, NULL,
-             "vk authenticates kubelet API clients by certificate (and --anonymous-auth), not by token",
-             .ignored = true),
-	FLAG("authentication-token-webhook-cache-ttl", VK_FLAG_DURATION, "DURATION", set_ignored, 0, NULL,
-             "vk reviews no tokens", .ignored = true),
 	FLAG("authorization-webhook-cache-authorized-ttl", VK_FLAG_DURATION, "DURATION", set_ignored, 0, NULL,
              "vk keeps allowed SubjectAccessReviews 5 min, as kubelet does", .ignored = true),
 	FLAG("authorization-webhook-cache-unauthorized-ttl", VK_FLAG_DURATION, "DURATION", set_ignored, 0, NULL,

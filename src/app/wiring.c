@@ -172,7 +172,18 @@ static int start_server(vk_app *a)
 		.node = a->node_obj,
 		.kube = a->o.authz_always_allow ? NULL : a->kube,
 		.anonymous_auth = a->o.anonymous_auth,
+		.api = a->kube,
+		.token_webhook = a->o.token_webhook,
+		.token_cache_ttl_ms = a->o.token_ttl_ms,
+		.cert_rotate_after_ms = a->o.cert_renew_after_ms,
 	};
+	/* kubelet keeps its serving certificate in /var/lib/kubelet/pki */
+	char *cert_dir = NULL;
+	if (!a->o.tls_cert && a->o.rotate_server_certs)
+		so.cert_dir = a->o.cert_dir
+		                      ? a->o.cert_dir
+		                      : (cert_dir = a->o.state_dir ? vk_asprintf("%s/pki", a->o.state_dir)
+		                                                   : vk_asprintf("/var/lib/vk/%s/pki", a->o.nodename));
 	if (a->o.anonymous_auth && a->o.authz_always_allow)
 		vk_warn(SUB,
 		        "--anonymous-auth with --authorization-mode AlwaysAllow: anyone who can reach port %d "
@@ -180,6 +191,7 @@ static int start_server(vk_app *a)
 		        a->o.port);
 	char *err = NULL;
 	a->server = vk_server_new(&so, &err);
+	free(cert_dir);
 	if (!a->server) {
 		vk_error(SUB, "%s", err);
 		free(err);

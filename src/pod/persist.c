@@ -430,7 +430,15 @@ bool vk_pod__persist_seed(vk_pods *pc, vk_informer *inf)
 		return false;
 	}
 	const cJSON *p;
+	size_t other = 0;
 	cJSON_ArrayForEach(p, ps->pods) {
+		/* Kept by a run that watched more namespaces: not this vk's now,
+		 * and seeding it would make the first relist delete it. */
+		const char *ns = vk_json_str(p, "metadata.namespace");
+		if (pc->o.namespace_ && (!ns || strcmp(ns, pc->o.namespace_) != 0)) {
+			other++;
+			continue;
+		}
 		char *text = cJSON_PrintUnformatted(p);
 		if (text)
 			vk_informer_seed(inf, text, strlen(text));
@@ -438,6 +446,9 @@ bool vk_pod__persist_seed(vk_pods *pc, vk_informer *inf)
 	}
 	cJSON_Delete(ps->pods);
 	ps->pods = NULL;
+	if (other)
+		vk_info(SUB, "%zu stored pods are outside --namespace %s and are left to the provider as they are",
+		        other, pc->o.namespace_);
 	vk_informer_seed_rv(inf, ps->rv_loaded);
 	return true;
 }

@@ -394,8 +394,6 @@ int vk_server__on_req(h2o_handler_t *self, h2o_req_t *req)
 		send_text(req, 400, "bad path");
 		return 0;
 	}
-	char *user = NULL;
-	cJSON *groups = NULL;
 	if (n == 1 && strcmp(seg[0], "healthz") == 0) {
 		send_body(req, 200, "text/plain; charset=utf-8", "ok", 2);
 	} else if (s->metrics_only) { /* --metrics-addr: plain HTTP, /metrics only */
@@ -403,21 +401,9 @@ int vk_server__on_req(h2o_handler_t *self, h2o_req_t *req)
 			send_metrics(req);
 		else
 			send_text(req, 404, "404 page not found: only /metrics and /healthz are served here");
-	} else if (!vk_server__tls_peer(s, req, &user, &groups) && !s->anonymous_auth) {
-		send_text(req, 401, "Unauthorized");
 	} else {
-		if (!user) { /* kubelet's anonymous authenticator */
-			user = vk_strdup("system:anonymous");
-			groups = cJSON_CreateArray();
-			cJSON_AddItemToArray(groups, cJSON_CreateString("system:unauthenticated"));
-		}
-		vk_debug("server", "%.*s %.*s from %s", (int)req->method.len, req->method.base, (int)req->path.len,
-		         req->path.base, user);
-		if (vk_server__authorize(s, req, user, groups, n > 0 ? seg[0] : "") == 1)
-			dispatch(s, req, seg, n);
+		vk_server__authenticate(s, req); /* authn.c, then authz.c, then dispatch */
 	}
-	free(user);
-	cJSON_Delete(groups);
 	for (int i = 0; i < n; i++)
 		free(seg[i]);
 	return 0;

@@ -134,6 +134,9 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 	s->anonymous_auth = o->anonymous_auth;
 	s->metrics_only = o->metrics_only;
 	s->kube = o->kube;
+	s->api = o->api;
+	s->token_webhook = o->token_webhook;
+	s->token_ttl_ms = o->token_cache_ttl_ms;
 	s->ssl = ssl;
 
 	h2o_config_init(&s->config);
@@ -164,11 +167,15 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 		        strchr(o->address, ':') ? "]" : "", s->port);
 		return s;
 	}
+	if (!o->tls_cert_file && o->cert_dir && o->api && vk_server__cert_start(s, o, err) < 0) {
+		vk_server_close(s);
+		return NULL;
+	}
 	vk_metric_set(vk_server__follows_gauge(), 0); /* shown from the start */
-	vk_info("server", "kubelet API on https://%s:%d (client certificates: %s; authorization: %s)",
-	        o->address ? o->address : "0.0.0.0", s->port,
-	        o->client_ca_file ? o->client_ca_file : "none, only /healthz is open",
-	        o->kube ? "Webhook" : "AlwaysAllow");
+	vk_info("server",
+	        "kubelet API on https://%s:%d (client certificates: %s; bearer tokens: %s; authorization: %s)",
+	        o->address ? o->address : "0.0.0.0", s->port, o->client_ca_file ? o->client_ca_file : "none",
+	        o->api && o->token_webhook ? "TokenReview" : "no", o->kube ? "Webhook" : "AlwaysAllow");
 	return s;
 }
 
@@ -188,6 +195,8 @@ void vk_server_close(vk_server *s)
 		return;
 	s->closing = true;
 	vk_server__authz_close(s); /* the kube client goes right after us */
+	vk_server__authn_close(s);
+	vk_server__cert_close(s);
 	if (s->listening)
 		uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 	/* idle HTTP/1 connections close, HTTP/2 ones get a GOAWAY; requests in

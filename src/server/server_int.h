@@ -23,6 +23,8 @@
 #include "vk/util.h"
 
 typedef struct vk_server_call vk_server_call;
+typedef struct vk_server_token_cache vk_server_token_cache;
+typedef struct vk_server_cert vk_server_cert;
 
 /* What the core applies to a provider's logs (-1: no limit). */
 typedef struct {
@@ -46,8 +48,13 @@ struct vk_server {
 	bool anonymous_auth; /* no certificate: system:anonymous, not 401 */
 	bool metrics_only;   /* --metrics-addr: plain HTTP, /metrics and /healthz */
 	vk_kube *kube;       /* SubjectAccessReviews; NULL: AlwaysAllow */
-	vk_map *authz;       /* "user|groups|verb|sub" -> authz_entry */
-	vk_list reviews;     /* vk_server_call waiting for a SubjectAccessReview */
+	vk_kube *api;        /* TokenReviews and the serving certificate's CSRs */
+	bool token_webhook;  /* bearer tokens are reviewed (authn.c) */
+	unsigned token_ttl_ms;
+	vk_server_token_cache *tokens; /* authn.c; made at the first token */
+	vk_server_cert *cert;          /* serving_cert.c: the CSR bootstrap, or NULL */
+	vk_map *authz;                 /* "user|groups|verb|sub" -> authz_entry */
+	vk_list reviews;               /* vk_server_call waiting for a SubjectAccessReview */
 	SSL_CTX *ssl;
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
@@ -65,6 +72,11 @@ struct vk_server {
 
 /* tls.c: the SSL_CTX with the serving certificate and client CA. */
 SSL_CTX *vk_server__tls_new(const vk_server_opts *o, char **err);
+/* Serves chain_pem (the leaf first) with key_pem on connections accepted
+ * from now on; those open keep theirs.  0, or -EINVAL with *err. */
+/* Adds "DNS:name" or "IP:name" to a comma-separated SAN list, once. */
+void vk_server__add_san(vk_buf *sans, const char *name);
+int vk_server__tls_install(SSL_CTX *ctx, const char *chain_pem, const char *key_pem, char **err);
 /* The verified client certificate's user (subject CN) and groups (each O),
  * both malloc'd, or false when the connection has none. */
 bool vk_server__tls_peer(vk_server *s, h2o_req_t *req, char **user, cJSON **groups);
@@ -107,6 +119,55 @@ struct vk_metric *vk_server__follows_gauge(void);
 /* authz.c: 1 when the request may go on now, 0 when a review will answer
  * it (dispatch or 403), -1 when it was answered (403, 500). */
 int vk_server__authorize(vk_server *s, h2o_req_t *req, const char *user, const cJSON *groups, const char *seg0);
+
+/* authn.c: finds who the client is (certificate, bearer token, anonymous),
+ * then authorizes and dispatches the request, or answers 401.  Tokens are
+ * reviewed asynchronously (the call waits in s->reviews). */
+void vk_server__authenticate(vk_server *s, h2o_req_t *req);
+void vk_server__authn_close(vk_server *s); /* frees the token cache */
+
+/* token_cache.c: pure, on a clock the caller passes (unit-tested). */
+typedef struct {
+	bool authenticated;
+	char *user;    /* NULL when not authenticated */
+	cJSON *groups; /* array, or NULL */
+	uint64_t until_ms;
+} vk_server_token_entry;
+/* ttl_ms 0: nothing is kept; at most max entries. */
+vk_server_token_cache *vk_server__token_cache_new(unsigned ttl_ms, size_t max);
+void vk_server__token_cache_free(vk_server_token_cache *c);
+/* The cache key of a token: its SHA-256 in hex (the token is never kept). */
+void vk_server__token_key(const char *token, size_t len, char out[65]);
+/* The entry for key, or NULL; *fresh tells whether it is still valid at
+ * now_ms (an expired one is returned for the caller to judge). */
+const vk_server_token_entry *vk_server__token_cache_get(const vk_server_token_cache *c, const char *key,
+                                                        uint64_t now_ms, bool *fresh);
+/* Keeps the answer until now_ms + ttl.  When the cache is full, expired
+ * entries are dropped first; false when it is still full (not kept). */
+bool vk_server__token_cache_put(vk_server_token_cache *c, const char *key, bool authenticated, const char *user,
+                                const cJSON *groups, uint64_t now_ms);
+size_t vk_server__token_cache_len(const vk_server_token_cache *c);
+
+/* csr.c: pure, unit-tested.  The SANs of the node's serving certificate:
+ * its name and each of its status.addresses ("DNS:n,IP:a", malloc'd). */
+char *vk_server__serving_sans(const char *nodename, const cJSON *node);
+/* A new ECDSA P-256 key (PEM in *key_pem) and its PKCS#10 request (the
+ * returned PEM) for CN system:node:NODENAME, O system:nodes, these SANs;
+ * NULL with *err.  Both malloc'd. */
+char *vk_server__csr_make(const char *nodename, const char *sans, char **key_pem, char **err);
+/* The first certificate of pem: notBefore and notAfter in ms since the
+ * epoch; -EINVAL when there is none. */
+int vk_server__cert_validity(const char *pem, int64_t *not_before_ms, int64_t *not_after_ms);
+/* Whether the first certificate of pem is valid for every name of sans
+ * ("DNS:n,IP:a"); false when there is none. */
+bool vk_server__cert_covers(const char *pem, const char *sans);
+/* When to renew: notBefore + (0.7 + 0.2 r) of the lifetime, r in [0, 1]. */
+int64_t vk_server__rotation_deadline(int64_t not_before_ms, int64_t not_after_ms, double r);
+
+/* serving_cert.c: the kubelet-serving certificate from the cluster (a CSR),
+ * installed into s->ssl once issued and rotated before it expires. */
+int vk_server__cert_start(vk_server *s, const vk_server_opts *o, char **err);
+void vk_server__cert_close(vk_server *s);
 
 /* routes.c: the one h2o handler; dispatches on the path. */
 int vk_server__on_req(h2o_handler_t *self, h2o_req_t *req);

@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -23,7 +24,7 @@ static char *ossl_err(const char *what)
 	return vk_asprintf("%s: %s", what, buf);
 }
 
-static void add_san(vk_buf *sans, const char *name)
+void vk_server__add_san(vk_buf *sans, const char *name)
 {
 	unsigned char bin[16];
 	bool ip = inet_pton(AF_INET, name, bin) == 1 || inet_pton(AF_INET6, name, bin) == 1;
@@ -60,19 +61,19 @@ static int add_ext(X509 *x, int nid, const char *value)
 static char *self_signed(SSL_CTX *ctx, const vk_server_opts *o)
 {
 	vk_buf sans = {0};
-	add_san(&sans, o->nodename);
+	vk_server__add_san(&sans, o->nodename);
 	const cJSON *a;
 	const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o->node, "status"),
 	                                                      "addresses");
 	cJSON_ArrayForEach(a, addrs) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, "address");
 		if (cJSON_IsString(v) && v->valuestring[0])
-			add_san(&sans, v->valuestring);
+			vk_server__add_san(&sans, v->valuestring);
 	}
-	add_san(&sans, "localhost");
-	add_san(&sans, "127.0.0.1");
+	vk_server__add_san(&sans, "localhost");
+	vk_server__add_san(&sans, "127.0.0.1");
 	if (o->address && strcmp(o->address, "0.0.0.0") != 0 && strcmp(o->address, "::") != 0)
-		add_san(&sans, o->address);
+		vk_server__add_san(&sans, o->address);
 
 	char *err = NULL;
 	EVP_PKEY *key = EVP_EC_gen("P-256");
@@ -108,7 +109,9 @@ static char *self_signed(SSL_CTX *ctx, const vk_server_opts *o)
 		err = ossl_err("self-signed certificate");
 		goto out;
 	}
-	vk_info("server", "serving with a self-signed certificate for %s", sans.data);
+	/* with the bootstrap, serving_cert.c says it in its one line */
+	if (!(o->cert_dir && o->api))
+		vk_info("server", "serving with a self-signed certificate for %s", sans.data);
 out:
 	X509_free(x);
 	EVP_PKEY_free(key);
@@ -172,6 +175,33 @@ SSL_CTX *vk_server__tls_new(const vk_server_opts *o, char **err)
 	}
 	h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
 	return ctx;
+}
+
+/* A certificate issued while vk runs (serving_cert.c).  SSL_new copies
+ * the context's certificate, so connections already open keep the one they
+ * were accepted with, and the next handshake gets this one. */
+int vk_server__tls_install(SSL_CTX *ctx, const char *chain_pem, const char *key_pem, char **err)
+{
+	*err = NULL;
+	BIO *cb = BIO_new_mem_buf(chain_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+	X509 *leaf = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	for (X509 *x; cb && chain && (x = PEM_read_bio_X509(cb, NULL, NULL, NULL));)
+		sk_X509_push(chain, x);
+	ERR_clear_error(); /* the end of the PEM is an "error" */
+	if (!leaf || !key)
+		*err = vk_strdup(!leaf ? "no certificate in the PEM" : "no private key in the PEM");
+	else if (X509_check_private_key(leaf, key) != 1)
+		*err = ossl_err("the certificate does not match the key");
+	else if (SSL_CTX_use_cert_and_key(ctx, leaf, key, chain, 1) != 1)
+		*err = ossl_err("cannot serve the certificate");
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	BIO_free(cb);
+	BIO_free(kb);
+	return *err ? -EINVAL : 0;
 }
 
 /* h2o 2.2 keeps the OpenSSL handle in a private struct whose first two
