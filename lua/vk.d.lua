@@ -36,7 +36,7 @@
 ---@field get_pods? fun(): (vk.Object[]|string)  every pod the provider runs (start-up reconcile); a list or its JSON text
 ---@field ping? fun()  error() marks the node NotReady
 ---@field node_status? fun(node: vk.Object): vk.Object?  every 10 s: edit or return the node (capacity, allocatable, addresses, nodeInfo, conditions other than Ready, merged by type); written when it changed
----@field container_logs? fun(namespace: string, pod: string, container: string, opts: table): string  opts: tailLines, limitBytes, sinceSeconds, sinceTime, timestamps, previous, follow (those given); the core re-applies tailLines/limitBytes
+---@field container_logs? fun(namespace: string, pod: string, container: string, opts: table, out?: vk.LogOut): string?  opts: tailLines, limitBytes, sinceSeconds, sinceTime, timestamps, previous, follow (those given); the core re-applies tailLines/limitBytes to the string returned.  With opts.follow, `out` streams: write lines as they come (out:write yields while the client is slow, false once it left), return when the container exited; what is returned is sent last
 ---@field stats_summary? fun(): table  kubelet's /stats/summary object (its pods; the core adds the node's CPU, memory, fs, network from the host unless given); also the source of /metrics/resource; without it vk sends the node and pod references
 ---@field exec? fun(namespace: string, pod: string, container: string, cmd: string[], stream: vk.Stream): (integer|nil), string?  kubectl exec, before any 101: return the exit code (0 = success), or nil, err (a Failure Status; 404 when err says "not found" and the stream was not used)
 ---@field attach? fun(namespace: string, pod: string, container: string, stream: vk.Stream): (integer|nil), string?  kubectl attach, as exec
@@ -70,6 +70,23 @@ function Stream:close() end
 ---@param url string  http://127.0.0.1:PORT/...
 ---@return boolean? ok, string? err  nil, err when the server refused (the client got its answer) or cannot be reached
 function Stream:proxy(url) end
+
+---container_logs' fifth argument when opts.follow: kubectl logs -f's
+---response, open until container_logs returns.  The core counts limitBytes
+---over everything written; tailLines and the other options are the
+---provider's to apply to what it writes.
+---@class vk.LogOut
+local LogOut = {}
+---Sends s to the client; yields until the client took it (a slow client
+---slows the provider down).  false once the client went away or limitBytes
+---was reached: stop and return then.
+---@param s string
+---@return boolean ok
+function LogOut:write(s) end
+---true once the client went away (or limitBytes was reached): for a
+---follow that waits for new lines, to notice without writing.
+---@return boolean
+function LogOut:closed() end
 
 ---------------------------------------------------------------------------
 -- vk: every module below, loaded on first use (vk.timer, vk.json, ...).

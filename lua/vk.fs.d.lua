@@ -21,10 +21,12 @@ function fs.mkdir_p(path, mode) end
 ---@return string? err
 function fs.write_file(path, data, mode) end
 
---- Reads a file: at most max_bytes (default 16 MiB), the last ones when tail.
+--- Reads a file: at most max_bytes (default 16 MiB), the last ones when tail,
+--- or those from byte offset on (what a follower of a growing file reads next;
+--- "" at or past the end).
 --- A file whose size says 0 (/proc, /sys) is read to its end, at most 1 MiB.
 ---@param path string
----@param opts? {max_bytes?: integer, tail?: boolean}
+---@param opts? {max_bytes?: integer, tail?: boolean, offset?: integer}
 ---@return string|nil data
 ---@return string? err
 function fs.read_file(path, opts) end

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "vk/stream.h"
 
@@ -74,6 +75,25 @@ typedef void (*vk_provider_notify_cb)(cJSON *pod_or_status, void *ud);
 
 typedef struct vk_provider vk_provider;
 
+/* Where container_logs writes while it follows a log (opts.follow): the
+ * client's response, kept open.  Owned by the caller of
+ * vk_provider_follow_logs; valid until that call's result callback.
+ *   write: queues len bytes for the client (copied).  0: cb(arg, ok) comes
+ *          later, from the loop, never from inside write: ok once the
+ *          client took them and wants more, false when it went away or the
+ *          output is complete (limitBytes reached).  -EPIPE: the client is
+ *          gone or the output complete already; cb is not called.  At most
+ *          one write may wait for its cb (backpressure);
+ *   closed: true once the client went away or the output is complete;
+ *   cancel: forgets the pending write's cb (the provider is closing). */
+typedef struct vk_provider_out vk_provider_out;
+typedef void (*vk_provider_out_cb)(void *arg, bool ok);
+struct vk_provider_out {
+	int (*write)(vk_provider_out *o, const char *data, size_t len, vk_provider_out_cb cb, void *arg);
+	bool (*closed)(vk_provider_out *o);
+	void (*cancel)(vk_provider_out *o);
+};
+
 typedef struct {
 	/* Starts callback `c`.  `pod` for create/update/delete, `ns`+`name` for
 	 * get_pod/get_pod_status, `node` for node_status; for container_logs
@@ -90,6 +110,10 @@ typedef struct {
 	int (*call_stream)(vk_provider *p, vk_provider_call c, const cJSON *args, const char *ns, const char *name,
 	                   vk_stream *st, vk_provider_cb cb, void *ud);
 	void (*close)(vk_provider *p); /* in-flight callbacks end with -ECANCELED */
+	/* container_logs with follow: as call(VK_CALL_CONTAINER_LOGS) with `out`
+	 * as its fifth argument.  Optional (NULL: follow is not streamed). */
+	int (*follow_logs)(vk_provider *p, const char *ns, const char *name, const cJSON *args, vk_provider_out *out,
+	                   vk_provider_cb cb, void *ud);
 } vk_provider_iface;
 
 struct vk_provider {
@@ -140,6 +164,17 @@ static inline int vk_provider_container_logs(vk_provider *p, const char *ns, con
                                              vk_provider_cb cb, void *ud)
 {
 	return p->iface->call(p, VK_CALL_CONTAINER_LOGS, args, ns, name, cb, ud);
+}
+/* container_logs(ns, pod, container, opts, out) for opts.follow: the
+ * provider writes through `out` as lines come, and its result (a string,
+ * or nil) is the last of the output.  -ENOSYS when the provider cannot
+ * stream (use vk_provider_container_logs). */
+static inline int vk_provider_follow_logs(vk_provider *p, const char *ns, const char *name, const cJSON *args,
+                                          vk_provider_out *out, vk_provider_cb cb, void *ud)
+{
+	if (!p->iface->follow_logs)
+		return -ENOSYS;
+	return p->iface->follow_logs(p, ns, name, args, out, cb, ud);
 }
 static inline int vk_provider_stats_summary(vk_provider *p, vk_provider_cb cb, void *ud)
 {

@@ -2,7 +2,7 @@
  *
  *   fs.mkdir_p(path [, mode])              -> true | nil, err
  *   fs.write_file(path, data [, mode])     -> true | nil, err  (atomic: tmp + rename)
- *   fs.read_file(path [, {max_bytes=, tail=}]) -> data | nil, err
+ *   fs.read_file(path [, {max_bytes=, tail=, offset=}]) -> data | nil, err
  *       (a file whose size says 0, as in /proc, is read to its end, at
  *       most 1 MiB)
  *   fs.remove_all(path)                    -> true | nil, err  (absolute paths only)
@@ -162,7 +162,10 @@ static void step(uv_fs_t *req)
 			break;
 		}
 		uint64_t size = req->statbuf.st_size;
-		if (size == 0 && c->at == 0) {
+		if (c->at > 0) { /* from an offset: what is there past it */
+			uint64_t left = size > (uint64_t)c->at ? size - (uint64_t)c->at : 0;
+			c->len = left < c->len ? (size_t)left : c->len;
+		} else if (size == 0 && c->at == 0) {
 			/* /proc and /sys files say 0 and have text: read to EOF. */
 			c->len = c->len < PROC_MAX_READ ? c->len : PROC_MAX_READ;
 		} else {
@@ -265,7 +268,7 @@ static int l_write_file(lua_State *L)
 static int l_read_file(lua_State *L)
 {
 	const char *p = check_path(L, 1, "vk.fs.read_file");
-	lua_Integer max = DEFAULT_MAX_READ;
+	lua_Integer max = DEFAULT_MAX_READ, offset = 0;
 	bool tail = false;
 	if (!lua_isnoneornil(L, 2)) {
 		luaL_checktype(L, 2, LUA_TTABLE);
@@ -273,14 +276,18 @@ static int l_read_file(lua_State *L)
 		max = luaL_optinteger(L, -1, DEFAULT_MAX_READ);
 		lua_getfield(L, 2, "tail");
 		tail = lua_toboolean(L, -1);
-		lua_pop(L, 2);
+		lua_getfield(L, 2, "offset");
+		offset = luaL_optinteger(L, -1, 0);
+		lua_pop(L, 3);
 		if (max < 0 || max > (lua_Integer)(256u << 20))
 			return luaL_error(L, "vk.fs.read_file: max_bytes must be in [0, 256 MiB]");
+		if (offset < 0 || (offset > 0 && tail))
+			return luaL_error(L, "vk.fs.read_file: offset must be >= 0, and not given with tail");
 	}
 	vk_lua_op *op = vk_lua_op_new(L, "vk.fs.read_file");
 	fs_call *c = new_call("vk.fs.read_file", FS_READ, p, ST_OPEN);
 	c->len = (size_t)max;
-	c->at = tail ? -1 : 0;
+	c->at = tail ? -1 : (int64_t)offset;
 	return start(L, op, c);
 }
 

@@ -140,6 +140,12 @@ typedef void (*vk_lua_problem_fn)(void *ud, char *problem);
 size_t vk_lua__validate_provider(lua_State *L, const char *path, bool has[VK_CALL__COUNT], char **name,
                                  vk_lua_problem_fn add, void *ud);
 
+/* log_out.c: container_logs' `out` when it follows (vk/provider.h).  push
+ * runs under pcall; detach (with the registry ref of the pushed value)
+ * closes it for good and drops the ref, as the call ends. */
+void vk_lua__push_log_out(lua_State *L, vk_provider_out *o);
+void vk_lua__log_out_detach(lua_State *L, int ref);
+
 /* modules.c: the module table behind require "vk.*" */
 void vk_lua__open_modules(lua_State *L);
 int vk_lua__open_timer(lua_State *L);

@@ -26,11 +26,13 @@ typedef struct {
 	vk_provider_cb cb;
 	void *ud;
 	uint64_t start_ns; /* for vk_provider_callback_duration_seconds */
+	int out_ref;       /* container_logs' `out` (follow), or LUA_NOREF */
 } call_ctx;
 
 static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 {
 	call_ctx *c = t->done_ud;
+	vk_lua__log_out_detach(t->h->L, c->out_ref); /* before the caller frees its output */
 	vk_metrics_callback(vk_provider_call_name(c->call), (double)(uv_hrtime() - c->start_ns) / 1e9,
 	                    err != 0 && err != -ECANCELED, t->killed);
 	vk_provider_result r = {.err = err, .errmsg = err ? errmsg : NULL};
@@ -102,7 +104,9 @@ typedef struct {
 	const char *ns, *name;
 	lua_State *co;
 	int *arg_ref;
-	vk_stream *st; /* exec, attach, port_forward */
+	vk_stream *st;        /* exec, attach, port_forward */
+	vk_provider_out *out; /* container_logs with follow */
+	int *out_ref;
 } args_ctx;
 
 /* Builds the arguments on the main thread under pcall (a memory error must
@@ -139,7 +143,12 @@ static int build_args(lua_State *L)
 			vk_lua_push_json(L, opts);
 		else
 			lua_newtable(L);
-		return 4;
+		if (!a->out)
+			return 4;
+		vk_lua__push_log_out(L, a->out);
+		lua_pushvalue(L, -1);
+		*a->out_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		return 5;
 	}
 	case VK_CALL_EXEC:
 	case VK_CALL_ATTACH:
@@ -177,7 +186,7 @@ static void pod_key(const cJSON *pod, const char **ns, const char **name)
 }
 
 static int start_call(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns, const char *name,
-                      vk_stream *st, vk_provider_cb cb, void *ud)
+                      vk_stream *st, vk_provider_out *out, vk_provider_cb cb, void *ud)
 {
 	vk_lua_host *h = host_of(p);
 	if ((unsigned)c >= VK_CALL__COUNT || !cb)
@@ -201,6 +210,7 @@ static int start_call(vk_provider *p, vk_provider_call c, const cJSON *pod, cons
 	cc->cb = cb;
 	cc->ud = ud;
 	cc->start_ns = uv_hrtime();
+	cc->out_ref = LUA_NOREF;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, h->provider_ref);
 	lua_getfield(L, -1, vk_provider_call_name(c));
 	lua_remove(L, -2);
@@ -210,12 +220,13 @@ static int start_call(vk_provider *p, vk_provider_call c, const cJSON *pod, cons
 	t->name = vk_strdup(name);
 
 	int top = lua_gettop(L);
-	args_ctx a = {c, pod, ns, name, t->co, &t->arg_ref, st};
+	args_ctx a = {c, pod, ns, name, t->co, &t->arg_ref, st, out, &cc->out_ref};
 	lua_pushcfunction(L, build_args);
 	lua_pushlightuserdata(L, &a);
 	if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
 		lua_settop(L, top);
 		t->done = NULL; /* a call that fails never calls back */
+		vk_lua__log_out_detach(L, cc->out_ref);
 		free(cc);
 		vk_lua__task_queue(t, 0);
 		t->killed = true; /* finishes at once, silently */
@@ -233,7 +244,7 @@ static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, con
 {
 	if (c == VK_CALL_EXEC || c == VK_CALL_ATTACH || c == VK_CALL_PORT_FORWARD)
 		return -EINVAL; /* they need a stream: call_stream */
-	return start_call(p, c, pod, ns, name, NULL, cb, ud);
+	return start_call(p, c, pod, ns, name, NULL, NULL, cb, ud);
 }
 
 /* exec, attach, port_forward: the stream's reference goes to the Lua
@@ -243,7 +254,15 @@ static int lua_call_stream(vk_provider *p, vk_provider_call c, const cJSON *args
 {
 	if ((c != VK_CALL_EXEC && c != VK_CALL_ATTACH && c != VK_CALL_PORT_FORWARD) || !st || !args)
 		return -EINVAL;
-	return start_call(p, c, args, ns, name, st, cb, ud);
+	return start_call(p, c, args, ns, name, st, NULL, cb, ud);
+}
+
+static int lua_follow_logs(vk_provider *p, const char *ns, const char *name, const cJSON *args, vk_provider_out *out,
+                           vk_provider_cb cb, void *ud)
+{
+	if (!out || !args)
+		return -EINVAL;
+	return start_call(p, VK_CALL_CONTAINER_LOGS, args, ns, name, NULL, out, cb, ud);
 }
 
 static bool lua_has(vk_provider *p, vk_provider_call c)
@@ -259,6 +278,7 @@ static const vk_provider_iface lua_iface = {
 	.has = lua_has,
 	.call_stream = lua_call_stream,
 	.close = lua_close_op,
+	.follow_logs = lua_follow_logs,
 };
 
 /* ---- open --------------------------------------------------------------- */

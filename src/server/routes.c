@@ -85,6 +85,8 @@ static void send_provider_error(h2o_req_t *req, const char *what, int err, const
 		status = 503;
 	else if (err == -ETIMEDOUT)
 		status = 504;
+	else if (memmem(m, (size_t)len, "previous terminated container", 29))
+		status = 400; /* kubelet's answer to logs --previous without one */
 	else if (memmem(m, (size_t)len, "not found", 9))
 		status = 404;
 	send_text(req, status, "%s: %.*s", what, len, m);
@@ -199,6 +201,14 @@ static void answer_logs(vk_server_call *c, h2o_req_t *req, cJSON *v)
 	send_body(req, 200, "text/plain; charset=utf-8", text + off, n);
 }
 
+void vk_server__answer_logs(vk_server_call *c, h2o_req_t *req, const vk_provider_result *r)
+{
+	if (r->err)
+		send_provider_error(req, c->what, r->err, r->errmsg);
+	else
+		answer_logs(c, req, r->value);
+}
+
 static void on_result(const vk_provider_result *r, void *ud)
 {
 	vk_server_call *c = ud;
@@ -297,9 +307,9 @@ static void get_logs(vk_server *s, h2o_req_t *req, char **seg)
 	vk_server_call *c = vk_server__call_new(s, req, CALL_LOGS,
 	                                        vk_asprintf("containerLogs %s/%s/%s", seg[1], seg[2], seg[3]));
 	c->lim = lim;
-	if (lim.follow)
-		vk_debug("server", "%s: follow is not streamed yet; sending what exists", c->what);
-	int rc = vk_provider_container_logs(s->provider, seg[1], seg[2], args, on_result, c);
+	int rc = lim.follow ? vk_server__follow_logs(s, c, seg[1], seg[2], args) : -ENOSYS;
+	if (rc == -ENOSYS) /* not asked, or the provider cannot stream: what exists */
+		rc = vk_provider_container_logs(s->provider, seg[1], seg[2], args, on_result, c);
 	cJSON_Delete(args);
 	if (rc < 0)
 		call_refused(c, rc, "container_logs");

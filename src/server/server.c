@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "stream_int.h"
+#include "server_int.h"
+#include "vk/metrics.h"
 
 static void free_handle(uv_handle_t *h) { free(h); }
 
@@ -175,6 +177,7 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 		return NULL;
 	}
 	vk_server__stats_start(s);
+	vk_metric_set(vk_server__follows_gauge(), 0); /* shown from the start */
 	vk_info("server",
 	        "kubelet API on https://%s:%d (client certificates: %s; bearer tokens: %s; authorization: %s)",
 	        o->address ? o->address : "0.0.0.0", s->port, o->client_ca_file ? o->client_ca_file : "none",

@@ -125,6 +125,15 @@ void vk_server__stats_start(vk_server *s);
 char *vk_server__resource_metrics(const cJSON *sum, bool scrape_error, uint64_t now_ms, size_t *len);
 uint64_t vk_server__rfc3339_ms(const char *s); /* 0: not RFC 3339 */
 
+/* routes.c: a container_logs result as the answer (value not taken). */
+void vk_server__answer_logs(vk_server_call *c, h2o_req_t *req, const vk_provider_result *r);
+/* logs_follow.c: streams container_logs(..., out) to c's request; c is then
+ * the follow's.  A negative errno when the provider refused (-ENOSYS: it
+ * cannot stream); c is still the caller's then. */
+int vk_server__follow_logs(vk_server *s, vk_server_call *c, const char *ns, const char *pod, const cJSON *args);
+/* The vk_server_log_follows gauge (made at the first call). */
+struct vk_metric *vk_server__follows_gauge(void);
+
 /* authz.c: 1 when the request may go on now, 0 when a review will answer
  * it (dispatch or 403), -1 when it was answered (403, 500). */
 int vk_server__authorize(vk_server *s, h2o_req_t *req, const char *user, const cJSON *groups, const char *seg0);

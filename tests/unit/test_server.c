@@ -239,7 +239,133 @@ static void fake_close(vk_provider *p)
 	}
 }
 
-static const vk_provider_iface fake_iface = {.call = fake_call_op, .has = fake_has, .close = fake_close};
+/* container_logs with follow: a script per test, driven from the loop. */
+enum { FL_LINES, FL_FLOOD, FL_WAIT, FL_LIMIT, FL_ERR_FIRST, FL_ERR_LATER };
+
+static struct {
+	int mode, step;
+	vk_provider_out *out;
+	vk_provider_cb cb;
+	void *ud;
+	uv_timer_t tick;
+	bool active, in_write, cb_in_write, saw_closed, last_ok;
+	int falses;
+	uint64_t t0;
+	size_t written;
+} fl;
+
+static void fl_finish(const char *value, const char *errmsg)
+{
+	vk_provider_result r = {.err = errmsg ? -EIO : 0, .errmsg = errmsg};
+	r.value = value ? cJSON_CreateString(value) : NULL;
+	fl.active = false;
+	fl.cb(&r, fl.ud);
+}
+
+static void fl_next(void);
+
+static void fl_written(void *arg, bool ok)
+{
+	(void)arg;
+	if (fl.in_write)
+		fl.cb_in_write = true;
+	fl.last_ok = ok;
+	if (!ok)
+		fl.falses++;
+	fl_next();
+}
+
+static bool fl_write(const char *s, size_t n)
+{
+	fl.in_write = true;
+	int rc = fl.out->write(fl.out, s, n, fl_written, NULL);
+	fl.in_write = false;
+	if (rc == 0)
+		fl.written += n;
+	return rc == 0;
+}
+
+static void fl_on_tick(uv_timer_t *t)
+{
+	(void)t;
+	fl_next();
+}
+
+static void fl_next(void)
+{
+	static char chunk[64 << 10];
+	int step = fl.step++;
+	switch (fl.mode) {
+	case FL_LINES:
+		if (step == 0)
+			fl_write("a\n", 2);
+		else if (step == 1)
+			fl_write("b\n", 2);
+		else
+			fl_finish("c\n", NULL);
+		break;
+	case FL_FLOOD:
+		if (step == 0)
+			fl.t0 = vk_now_ms();
+		if (step > 0 && (!fl.last_ok || vk_now_ms() - fl.t0 >= 1000)) {
+			fl_finish(NULL, NULL);
+			break;
+		}
+		memset(chunk, 'a' + step % 26, sizeof chunk);
+		if (!fl_write(chunk, sizeof chunk))
+			fl_finish(NULL, NULL);
+		break;
+	case FL_WAIT: /* one line, then wait for the client to leave */
+		if (step == 0) {
+			fl_write("first\n", 6);
+		} else if (fl.out->closed(fl.out)) {
+			fl.saw_closed = true;
+			fl_finish(NULL, NULL);
+		} else if (step < 1000) {
+			uv_timer_start(&fl.tick, fl_on_tick, 20, 0);
+		} else {
+			fl_finish(NULL, NULL);
+		}
+		break;
+	case FL_LIMIT:
+		if (step == 0)
+			fl_write("abc\n", 4);
+		else if (step == 1 && fl.last_ok)
+			fl_write("defgh\n", 6);
+		else
+			fl_finish(fl.out->write(fl.out, "x", 1, fl_written, NULL) == -EPIPE ? NULL : "more", NULL);
+		break;
+	case FL_ERR_FIRST: fl_finish(NULL, "fake.lua:3: container x not found\nstack traceback: ..."); break;
+	case FL_ERR_LATER:
+		if (step == 0)
+			fl_write("partial\n", 8);
+		else
+			fl_finish(NULL, "fake.lua:4: the runtime went away");
+		break;
+	}
+}
+
+static int fake_follow_logs(vk_provider *p, const char *ns, const char *name, const cJSON *args, vk_provider_out *out,
+                            vk_provider_cb cb, void *ud)
+{
+	(void)p;
+	(void)ns;
+	(void)name;
+	(void)args;
+	fl.out = out;
+	fl.cb = cb;
+	fl.ud = ud;
+	fl.step = 0;
+	fl.written = 0;
+	fl.falses = 0;
+	fl.active = true;
+	fl.saw_closed = fl.cb_in_write = false;
+	uv_timer_start(&fl.tick, fl_on_tick, 0, 0); /* never from inside the call */
+	return 0;
+}
+
+static const vk_provider_iface fake_iface = {
+	.call = fake_call_op, .has = fake_has, .close = fake_close, .follow_logs = fake_follow_logs};
 
 /* ---- a client on the same loop --------------------------------------------- */
 
@@ -271,6 +397,8 @@ enum { ANON = 0, CLIENT = 1, ROGUE = 2 };
 
 /* Starts a GET; *f is filled when it ends. */
 static vk_http_req *last_req;
+static curl_off_t recv_speed; /* bytes/s the client reads at most; 0: no limit */
+static bool forbid_reuse;     /* the client closes its connection after the request */
 
 static struct curl_slist *extra_headers; /* for the next requests, when set */
 
@@ -299,6 +427,10 @@ static void start_get(int port, const char *path, int who, bool h2, const char *
 		curl_easy_setopt(e, CURLOPT_SSLCERT, path_rcert);
 		curl_easy_setopt(e, CURLOPT_SSLKEY, path_rkey);
 	}
+	if (recv_speed)
+		curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, recv_speed);
+	if (forbid_reuse)
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	memset(f, 0, sizeof *f);
 	vk_http_opts o = {.on_done = on_fetched, .ud = f};
 	if (vk_http_start(http, e, NULL, &o, &last_req) < 0) {
@@ -609,6 +741,95 @@ static void test_anonymous(void)
 	vk_server_close(s);
 }
 
+static double follows_now(void)
+{
+	return vk_metric_get(vk_metric_new(VK_METRIC_GAUGE, "vk_server_log_follows", "", NULL));
+}
+
+/* follow=true: the provider writes through `out` while the response stays
+ * open, over HTTP/1.1 and HTTP/2. */
+static void test_follow(void)
+{
+	char *err = NULL;
+	vk_server *s = start_server(NULL, NULL, path_ca, &err);
+	ok(s != NULL, "a server for the follows starts (%s)", err ? err : "no error");
+	free(err);
+	if (!s)
+		return;
+	int port = vk_server_port(s);
+	uv_timer_init(loop, &fl.tick);
+	for (int h2 = 0; h2 < 2; h2++) {
+		const char *v = h2 ? "HTTP/2" : "HTTP/1.1";
+		fl.mode = FL_LINES;
+		fetched f = get(port, "/containerLogs/default/web-1/main?follow=true", CLIENT, h2);
+		ok(f.status == 200 && tap_streq(f.body, "a\nb\nc\n") && !fl.cb_in_write,
+		   "%s: what the provider writes, then what it returns, in order; each write's answer comes from the "
+		   "loop, not from inside write (%ld '%s')",
+		   v, f.status, f.body);
+		free(f.body);
+
+		/* A client that reads 512 KiB/s: the provider's writes wait for it. */
+		fl.mode = FL_FLOOD;
+		recv_speed = 2 << 20;
+		start_get(port, "/containerLogs/default/web-1/main?follow=true", CLIENT, h2, NULL, &f);
+		recv_speed = 0;
+		run_until(&f.done);
+		size_t got = f.body ? strlen(f.body) : 0;
+		/* 1 s at 2 MiB/s, plus what the sockets hold; without backpressure
+		 * the provider would write gigabytes meanwhile. */
+		ok(f.status == 200 && got == fl.written && fl.written >= (64u << 10) && fl.written < (24u << 20),
+		   "%s: a slow client slows the provider: %zu bytes written in 1 s to a client reading 2 MiB/s, "
+		   "all %zu received (%ld)",
+		   v, fl.written, got, f.status);
+		free(f.body);
+
+		/* The client leaves mid-follow, closing its connection (HTTP/1.1
+		 * has no other way; curl would keep an HTTP/2 connection whose
+		 * stream it resets, without sending the reset until it next uses
+		 * the connection): the provider is told (closed). */
+		fl.mode = FL_WAIT;
+		fl.step = 0;
+		forbid_reuse = true;
+		start_get(port, "/containerLogs/default/web-1/main?follow=true", CLIENT, h2, NULL, &f);
+		forbid_reuse = false;
+		uint64_t t0 = vk_now_ms();
+		while (!(fl.active && fl.step >= 3) && vk_now_ms() - t0 < 10000)
+			uv_run(loop, UV_RUN_ONCE);
+		ok(follows_now() == 1,
+		   "%s: /metrics counts the follow being streamed (%g; step %d, active %d, written %zu)", v,
+		   follows_now(), fl.step, fl.active, fl.written);
+		vk_http_cancel(last_req);
+		t0 = vk_now_ms();
+		while (fl.active && vk_now_ms() - t0 < 15000)
+			uv_run(loop, UV_RUN_ONCE);
+		ok(fl.saw_closed && !fl.active, "%s: a client that leaves closes out, and the provider returns", v);
+		t0 = vk_now_ms();
+		while (follows_now() != 0 && vk_now_ms() - t0 < 5000)
+			uv_run(loop, UV_RUN_ONCE);
+		is_int((int)follows_now(), 0, "%s: and the follow is gone from /metrics", v);
+
+		fl.mode = FL_LIMIT;
+		f = get(port, "/containerLogs/default/web-1/main?follow=true&limitBytes=5", CLIENT, h2);
+		ok(f.status == 200 && tap_streq(f.body, "abc\nd") && fl.falses == 1,
+		   "%s: limitBytes cuts the write that reaches it, which returns false, and refuses the next (%s)", v,
+		   f.body);
+		free(f.body);
+
+		fl.mode = FL_ERR_FIRST;
+		f = get(port, "/containerLogs/default/web-1/main?follow=true", CLIENT, h2);
+		ok(f.status == 404 && strstr(f.body, "container x not found") && !strstr(f.body, "traceback"),
+		   "%s: an error before the first write is an answer with its status (%ld)", v, f.status);
+		free(f.body);
+		fl.mode = FL_ERR_LATER;
+		f = get(port, "/containerLogs/default/web-1/main?follow=true", CLIENT, h2);
+		ok(f.status == 200 && tap_streq(f.body, "partial\n"),
+		   "%s: an error after it ends the response after what was written (%ld)", v, f.status);
+		free(f.body);
+	}
+	uv_close((uv_handle_t *)&fl.tick, NULL);
+	vk_server_close(s);
+}
+
 static void test_files(void)
 {
 	char *err = NULL;
@@ -663,6 +884,7 @@ int main(void)
 	fake.p.name = "fake";
 	test_serving();
 	test_anonymous();
+	test_follow();
 	test_files();
 	vk_http_close(http);
 	uint64_t t0 = vk_now_ms();
