@@ -33,11 +33,19 @@ RECORDER=$VK_ROOT/tests/e2e/vk/providers/recorder.lua
 # (recorder) as $nodem, both Ready.  VK_KUBECONFIG / VKM_KUBECONFIG, when
 # set before, point a vk at a relay instead (see relay_kubeconfig).
 faults_up() {
+	faults_prepare
+	faults_start
+}
+# The two halves of faults_up: what vk needs, then both vk (a test may
+# put a relay between them).
+faults_prepare() {
 	vk_setup node nodem
 	containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 	mynode_config
 	printf 'record: %s\nstate: %s\ninternal_ip: 127.0.0.1\npods: "300"\n' \
 		"$tmp/calls.jsonl" "$tmp/state.json" >"$tmp/recorder.yaml"
+}
+faults_start() {
 	vk_start_mynode
 	vk_start_recorder
 	wait_until 30 node_is "$node" True || tap_bail "node $node (mynode) not Ready"
@@ -197,10 +205,12 @@ check_one_sandbox() { # WHAT
 	tap_is "$(recorder_dups)" "" "$1: no pod duplicated: one create_pod per pod uid in the recorder"
 }
 
-# check_ready_after WHAT NODE T_END [BOUND]: waits for the node's Lease to
-# be renewed after T_END (epoch seconds with decimals, when the fault
-# ended) with Ready=True, and reports renewTime - T_END: the figure is
-# vk's own time stamp, not this script's polling.  The issue asks for 2 s;
+# check_ready_after WHAT NODE T_END [BOUND]: waits until the node is
+# Ready=True with a live Lease: renewed after T_END (epoch seconds with
+# decimals, when the fault ended), or less than a renewal period (10 s)
+# before it when the fault never cut vk off from the API (containerd, say).
+# The figure is renewTime - T_END (0 when the Lease stayed live), vk's own
+# time stamp rather than this script's polling.  The issue asks for 2 s;
 # the check allows BOUND (15 s) so that a loaded machine cannot fail it,
 # and prints the figure as "# figure: ...".
 check_ready_after() { # WHAT NODE T_END [BOUND]
@@ -209,15 +219,16 @@ check_ready_after() { # WHAT NODE T_END [BOUND]
 		local r
 		r=$(k -n kube-node-lease get lease "$n" -o jsonpath='{.spec.renewTime}') || return 1
 		renew=$(date -u -d "$r" +%s.%N) || return 1
-		awk -v a="$renew" -v b="$t_end" 'BEGIN { exit !(a > b) }' && node_is "$n" True
+		awk -v a="$renew" -v b="$t_end" 'BEGIN { exit !(a > b - 10) }' && node_is "$n" True
 	}
 	if ! wait_until 60 _renewed; then
-		tap_fail "$what: node $n Ready again after the fault" "waited for a Lease renewal after $t_end with Ready=True" \
+		tap_fail "$what: node $n Ready again after the fault" \
+			"waited for Ready=True and a Lease renewed after $t_end - 10 s" \
 			"saw renewTime $renew, Ready=$(node_ready "$n")"
 		return
 	fi
-	gap=$(secs_between "$t_end" "$renew")
-	tap_diag "figure: $what: node $n renewed its Lease ${gap} s after the fault ended (Ready=True)"
+	gap=$(awk -v a="$renew" -v b="$t_end" 'BEGIN { g = a - b; printf "%.2f", g > 0 ? g : 0 }')
+	tap_diag "figure: $what: node $n Ready with a live Lease ${gap} s after the fault ended"
 	echo "$what $n $gap" >>"${VK_FAULTS_FIGURES:-/dev/null}"
 	if awk -v g="$gap" -v b="$bound" 'BEGIN { exit !(g <= b) }'; then
 		tap_pass "$what: node $n Ready again ${gap} s after the fault (bound ${bound} s; the aim is 2 s)"
