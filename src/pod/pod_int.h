@@ -39,6 +39,14 @@ void vk_pod__status_fault(vk_pods *pc, const char *key, const char *reason, cons
 	__attribute__((format(printf, 4, 5)));
 void vk_pod__status_fault_clear(vk_pods *pc, const char *key);
 
+/* slow_create.c: a create_pod still running after VK_POD_CREATE_SLOW_MS
+ * is one Warning Event and one log line (checked at each status poll). */
+#define VK_POD_CREATE_SLOW_MS 30000
+void vk_pod__create_began(vk_pods *pc, const char *key, const cJSON *pod); /* pod: borrowed until ended */
+void vk_pod__create_ended(vk_pods *pc, const char *key);
+void vk_pod__create_check(vk_pods *pc, uint64_t now_ms);
+void vk_pod__create_since_free(vk_pods *pc);
+
 #define VK_POD_STATUS_MAX (1024 * 1024) /* the API server takes 3 MiB, etcd 1.5 */
 
 struct vk_pods {
@@ -51,6 +59,7 @@ struct vk_pods {
 	vk_map *recs;          /* key -> pod_rec */
 	vk_list writes;        /* status writes in flight (status_write.c) */
 	vk_list deletes;       /* DELETEs of pods in flight (sync.c) */
+	vk_map *create_since;  /* key -> when create_pod began (slow_create.c) */
 	vk_map *creating;      /* key -> char *: the status the provider pushed
 	                          (vk.notify) while create_pod ran ("": none) */
 	bool closing;

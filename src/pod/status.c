@@ -347,6 +347,7 @@ static void poll_tick(uv_timer_t *t)
 		if (r->created)
 			vk_pod__fetch_status(pc, r);
 	}
+	vk_pod__create_check(pc, vk_now_ms());
 }
 
 void vk_pod__poll_start(vk_pods *pc)

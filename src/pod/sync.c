@@ -88,16 +88,20 @@ static sync_job *job_new(vk_pods *pc, const char *key, job_kind kind, cJSON *pod
 	job->kind = kind;
 	job->pod = pod;
 	pc->inflight++;
-	if (kind == JOB_CREATE) /* vk.notify may speak before create_pod returns */
+	if (kind == JOB_CREATE) { /* vk.notify may speak before create_pod returns */
 		free(vk_map_set(pc->creating, key, vk_strdup("")));
+		vk_pod__create_began(pc, key, pod);
+	}
 	return job;
 }
 
 static void job_free(sync_job *job)
 {
 	job->pc->inflight--;
-	if (job->kind == JOB_CREATE)
+	if (job->kind == JOB_CREATE) {
 		free(vk_map_del(job->pc->creating, job->key));
+		vk_pod__create_ended(job->pc, job->key);
+	}
 	free(job->key);
 	cJSON_Delete(job->pod);
 	free(job);

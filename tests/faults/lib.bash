@@ -274,5 +274,3 @@ restart_component() { # COMPONENT [DOWN_SECONDS]
 	fault_end=$EPOCHREALTIME
 }
 
-# vk's log, both of them, on every failure.
-tap_context "vk_log_context vkm"
