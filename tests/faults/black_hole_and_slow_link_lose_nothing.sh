@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # link_pid, link_port are assigned by name (printf -v)
 # vk-test-timeout: 900
 # Both vk reach the API server through a relay (tests/cluster/relay.py).
 # First a black hole: the relay frozen for 30 s (the kernel accepts,

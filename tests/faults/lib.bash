@@ -20,7 +20,7 @@
 # Each failing check prints what it waited for, what it saw, and the last
 # lines of both vk logs at that moment (tap_context).
 # shellcheck shell=bash
-# shellcheck disable=SC2154 # tmp, ns, node, CLUSTER_DIR, ... come from the e2e helpers
+# shellcheck disable=SC2154,SC2034 # tmp, ns, node, CLUSTER_DIR, ... come from the e2e helpers; fault_end is read by the tests
 
 # The suite's own control plane: never one named by the caller.
 unset VK_TEST_CLUSTER
@@ -56,11 +56,11 @@ faults_start() {
 # state folder), so a restarted vk starts from it.
 vk_start_mynode() {
 	vk_start vk "$node" "$VK_ROOT/providers/mynode.lua" --provider-config "$tmp/mynode.yaml" \
-		--status-interval 1000 --store embedded "$@"
+		--status-interval 1000 --store embedded
 }
 vk_start_recorder() {
 	VK_KUBECONFIG=${VKM_KUBECONFIG:-} vk_start vkm "$nodem" "$RECORDER" --provider-config "$tmp/recorder.yaml" \
-		--status-interval 2000 --store embedded "$@"
+		--status-interval 2000 --store embedded
 }
 
 # ---- pods -------------------------------------------------------------------
@@ -227,7 +227,7 @@ check_ready_after() { # WHAT NODE T_END [BOUND]
 			"saw renewTime $renew, Ready=$(node_ready "$n")"
 		return
 	fi
-	gap=$(awk -v a="$renew" -v b="$t_end" 'BEGIN { g = a - b; printf "%.2f", g > 0 ? g : 0 }')
+	gap=$(awk -v a="$renew" -v b="$t_end" 'BEGIN { g = a - b; if (g < 0) g = 0; printf "%.2f", g }')
 	tap_diag "figure: $what: node $n Ready with a live Lease ${gap} s after the fault ended"
 	echo "$what $n $gap" >>"${VK_FAULTS_FIGURES:-/dev/null}"
 	if awk -v g="$gap" -v b="$bound" 'BEGIN { exit !(g <= b) }'; then
