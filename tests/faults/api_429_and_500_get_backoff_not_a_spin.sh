@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154 # inj_pid, injm_pid are assigned by name (printf -v)
-# vk-test-timeout: 900
+# vk-test-timeout: 1500
 # Each vk reaches the API server through an HTTPS relay of its own
 # (inject_relay.py: TLS ended and made again with the node's certificate)
 # that answers 30% of the requests with 429 "Retry-After: 2" or 500.  vk

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vk-test-timeout: 600
+# vk-test-timeout: 1500
 # The API server is killed with SIGKILL and started again 20 times while
 # pods are created and deleted on two nodes: 200 on the recorder's (a mock
 # that writes down every create) and 20 real containers on mynode's.  When

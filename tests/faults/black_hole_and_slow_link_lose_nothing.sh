@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154 # link_pid, link_port are assigned by name (printf -v)
-# vk-test-timeout: 900
+# vk-test-timeout: 1500
 # Both vk reach the API server through a relay (tests/cluster/relay.py).
 # First a black hole: the relay frozen for 30 s (the kernel accepts,
 # nothing answers) while pods are deleted and created on both nodes; then a

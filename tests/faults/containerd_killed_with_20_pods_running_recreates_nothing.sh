@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vk-test-timeout: 600
+# vk-test-timeout: 1500
 # containerd is killed with SIGKILL while mynode runs 20 pods (and the
 # recorder, beside it, 200), down for 3 s, and started again.  The
 # containers keep running under their shims, so vk must re-create nothing:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vk-test-timeout: 600
+# vk-test-timeout: 1500
 # The control plane's etcd is restarted three times (twice stopped, once
 # killed with SIGKILL, each down for 2 s) while pods are created and deleted
 # on two nodes: 200 on the recorder's (a mock that writes down every

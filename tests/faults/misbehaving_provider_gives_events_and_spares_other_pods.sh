@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vk-test-timeout: 600
+# vk-test-timeout: 1500
 # A provider that misbehaves for some pods (tests/faults/providers/
 # misbehaving.lua): a status of the wrong type, fields of the wrong types, a
 # 10 MiB status, a create_pod that never returns (busy, or asleep), and a

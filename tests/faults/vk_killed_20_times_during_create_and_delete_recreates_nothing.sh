@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vk-test-timeout: 600
+# vk-test-timeout: 1500
 # Both vk are killed with SIGKILL at random moments of a churn (creates and
 # deletes on both nodes: 200 recorder pods, 20 real containers), 20 times,
 # and started again each time on their stores.  Afterwards every pod kept
