@@ -118,6 +118,9 @@ function timer.sleep(ms) end
 
 --- Runs `fn` every `ms` milliseconds, each time in a fresh coroutine (so it
 --- may sleep or do I/O).  A tick is skipped while the previous one still runs.
+--- A tick that raises is a log line; when a pod's callback started the
+--- timer, also a `ProviderTimerFailed` Warning Event on that pod (once per
+--- distinct error).
 ---@param ms integer
 ---@param fn fun()
 ---@return vk.timer.Every

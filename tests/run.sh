@@ -3,7 +3,7 @@
 # suite, counting TAP results across all of them.
 #
 #   tests/run.sh                 all suites
-#   tests/run.sh unit e2e        only these suites (style, unit, harness, e2e)
+#   tests/run.sh unit e2e        only these suites (style, unit, harness, e2e, faults)
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
@@ -12,7 +12,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 suites=("$@")
-((${#suites[@]})) || suites=(style unit harness e2e)
+((${#suites[@]})) || suites=(style unit harness e2e faults)
 
 say() { echo "[tests] $*"; }
 
@@ -167,10 +167,22 @@ suite_e2e() {
 	fi
 }
 
+# The fault suite (tests/faults/): each scenario kills parts of a control
+# plane and a containerd of its own, never the e2e suite's.  The Ready-again
+# figures of every scenario go to test-logs/faults.figures.
+suite_faults() {
+	local t
+	for t in tests/faults/*.sh; do
+		[[ -f $t ]] || continue
+		VK_FAULTS_FIGURES=$logs/faults.figures run_one faults "$(basename "$t" .sh)" "$(test_limit "$t")" \
+			env -u VK_TEST_CLUSTER bash "$t"
+	done
+}
+
 for s in "${suites[@]}"; do
 	case $s in
-	style | unit | harness | e2e) "suite_$s" ;;
-	*) say "unknown suite $s (style, unit, harness, e2e)"; failed=$((failed + 1)) ;;
+	style | unit | harness | e2e | faults) "suite_$s" ;;
+	*) say "unknown suite $s (style, unit, harness, e2e, faults)"; failed=$((failed + 1)) ;;
 	esac
 done
 

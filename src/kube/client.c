@@ -112,6 +112,7 @@ void vk_kube_free(vk_kube *k)
 	}
 	vk_kube__watch_unlink_all(k);
 	vk_kube__exec_free(k);
+	vk_kube__throttle_free(k);
 	vk_kube__events_free(k);
 	vk_kube__cache_free(k);
 	vk_kube__link_free(k);
@@ -255,6 +256,8 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 			vk_kube__link_answer(k, resp->easy);
 		if (k && resp->status == 401)
 			vk_kube__exec_rejected(k, c->gen);
+		if (k)
+			vk_kube__throttle_answer(k, resp->easy, resp->status);
 		r.status = resp->status;
 		r.body = resp->body;
 		r.body_len = resp->body_len;
@@ -317,6 +320,10 @@ static void parked_go(vk_kube_waiter *w, const char *err)
 {
 	vk_kube_call *c = VK_CONTAINER_OF(w, vk_kube_call, wait);
 	vk_kube *k = c->k;
+	if (!err && vk_kube__throttled(k)) { /* a new Retry-After came meanwhile */
+		vk_kube__throttle_wait(k, w);
+		return;
+	}
 	char *why = NULL;
 	int rc = err ? -EACCES
 	             : start_transfer(k, c, c->p_timeout_ms, c->p_connect_ms, c->p_method, c->p_path, c->p_ctype,
@@ -348,7 +355,8 @@ int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_m
 	c->ud = ud;
 	vk_list_init(&c->wait.link);
 	vk_metrics_api_labels(method, path, c->verb, sizeof c->verb, c->resource, sizeof c->resource);
-	if (vk_kube__exec_ready(k)) {
+	bool hold = vk_kube__throttled(k);
+	if (vk_kube__exec_ready(k) && !hold) {
 		int rc = start_transfer(k, c, timeout_ms, connect_ms, method, path, content_type, body);
 		if (rc < 0) {
 			free(c);
@@ -366,7 +374,9 @@ int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_m
 	c->k = k;
 	k->ncalls++;
 	vk_list_insert_head(&k->calls, &c->link);
-	if (c->wait.go)
+	if (c->wait.go && hold)
+		vk_kube__throttle_wait(k, &c->wait);
+	else if (c->wait.go)
 		vk_kube__exec_wait(k, &c->wait);
 	if (out)
 		*out = c;

@@ -24,14 +24,15 @@ struct vk_kube {
 	bool insecure;
 	uint64_t token_checked_ms; /* last look at token_file */
 	struct timespec token_mtime;
-	vk_list calls;                  /* vk_kube_call in flight, for vk_kube_free */
-	unsigned ncalls;                /* how many (events among them) */
-	vk_list watches;                /* vk_kube_watch */
-	struct vk_events *events;       /* the event recorder's queue (event.c), lazily */
-	struct vk_kube_cache *cache;    /* the read-through cache (cache.c), lazily */
-	struct vk_kube_link *link;      /* is the server answering (link.c) */
-	struct vk_kube_exec_auth *exec; /* the exec credential plugin (exec_auth.c), or NULL */
-	unsigned token_gen;             /* bumped with each credential the plugin gives */
+	vk_list calls;                     /* vk_kube_call in flight, for vk_kube_free */
+	unsigned ncalls;                   /* how many (events among them) */
+	vk_list watches;                   /* vk_kube_watch */
+	struct vk_events *events;          /* the event recorder's queue (event.c), lazily */
+	struct vk_kube_cache *cache;       /* the read-through cache (cache.c), lazily */
+	struct vk_kube_link *link;         /* is the server answering (link.c) */
+	struct vk_kube_exec_auth *exec;    /* the exec credential plugin (exec_auth.c), or NULL */
+	unsigned token_gen;                /* bumped with each credential the plugin gives */
+	struct vk_kube_throttle *throttle; /* Retry-After of a 429/503 (throttle.c), lazily */
 };
 
 /* ---- exec credential plugin (exec_auth.c) -------------------------------
@@ -49,6 +50,15 @@ void vk_kube__exec_wait(vk_kube *k, vk_kube_waiter *w);
 void vk_kube__exec_unwait(vk_kube_waiter *w); /* safe when not waiting (link self-linked) */
 /* A 401 to a request made with credential `gen`: drop it, run the plugin next time. */
 void vk_kube__exec_rejected(vk_kube *k, unsigned gen);
+
+/* ---- Retry-After (throttle.c) ------------------------------------------
+ * A 429 or 503 answer holds every new call of the client until its
+ * Retry-After (429 without one: 1 s); a held call parks a waiter whose go()
+ * runs, with err NULL, when the time has come. */
+void vk_kube__throttle_answer(vk_kube *k, CURL *easy, long status);
+bool vk_kube__throttled(vk_kube *k);
+void vk_kube__throttle_wait(vk_kube *k, vk_kube_waiter *w); /* undone by vk_kube__exec_unwait */
+void vk_kube__throttle_free(vk_kube *k);
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,
  * Accept) and its header list; `watch` selects streaming timeouts. */

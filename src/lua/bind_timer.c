@@ -3,8 +3,11 @@
  * the three use the host's virtual clock instead (vclock.c). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host.h"
+#include "vk/kube.h"
+#include "vk/lua.h"
 #include "vk/util.h"
 
 #define MAX_MS (7 * 24 * 3600 * 1000ll) /* a week: anything longer is a bug */
@@ -108,6 +111,11 @@ typedef struct vk_lua_every {
 	int fn_ref, ud_ref;
 	bool busy;   /* a tick's task still runs: skip ticks */
 	bool closed; /* the handle is closed; freed when !busy */
+	/* The pod whose callback started the timer (NULL: none): an error in
+	 * a tick is an Event on it.  last_err: the hash of the last error
+	 * reported, so that a tick failing the same way every time says it once. */
+	char *ns, *name;
+	uint64_t last_err;
 } vk_lua_every;
 
 typedef struct {
@@ -117,6 +125,8 @@ typedef struct {
 static void every_free(vk_lua_every *e)
 {
 	vk_lua_host *h = e->h;
+	free(e->ns);
+	free(e->name);
 	free(e);
 	vk_lua__host_unref(h);
 }
@@ -152,11 +162,39 @@ static void every_stop(vk_lua_every *e)
 
 static void every_host_stop(vk_lua_handle *hd) { every_stop(VK_CONTAINER_OF(hd, vk_lua_every, hd)); }
 
+/* A tick raised: a log line and, for a timer a pod's callback started, a
+ * Warning Event on that pod (its first line), once per distinct error. */
+static void tick_failed(vk_lua_every *e, const char *speaker, const char *errmsg)
+{
+	uint64_t h = vk_hash64(errmsg);
+	if (h == e->last_err) {
+		vk_debug(speaker, "%s (again)", errmsg);
+		return;
+	}
+	e->last_err = h;
+	if (!e->ns) {
+		vk_warn(speaker, "%s", errmsg);
+		return;
+	}
+	vk_warn(speaker, "%s/%s: %s", e->ns, e->name, errmsg);
+	vk_kube *k = vk_lua_kube(vk_lua__state(e->h));
+	if (!k)
+		return;
+	cJSON *pod = cJSON_CreateObject();
+	cJSON *md = cJSON_AddObjectToObject(pod, "metadata");
+	cJSON_AddStringToObject(md, "namespace", e->ns);
+	cJSON_AddStringToObject(md, "name", e->name);
+	int n = (int)strcspn(errmsg, "\n");
+	vk_kube_event(k, "Pod", pod, "Warning", "ProviderTimerFailed", "vk", "a vk.timer.every callback raised: %.*s",
+	              n, errmsg);
+	cJSON_Delete(pod);
+}
+
 static void tick_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 {
 	vk_lua_every *e = vk_lua__task_ud(t);
 	if (err && err != -ECANCELED)
-		vk_warn(vk_lua__task_speaker(t), "%s", errmsg);
+		tick_failed(e, vk_lua__task_speaker(t), errmsg ? errmsg : "error");
 	e->busy = false;
 	if (e->closed)
 		every_free(e);
@@ -187,6 +225,10 @@ static int l_every(lua_State *L)
 		luaL_error(L, "vk.timer.every: the provider is closing");
 	vk_lua_every *e = vk_xcalloc(1, sizeof *e);
 	e->h = h;
+	if (h->current && h->current->ns && h->current->name) {
+		e->ns = vk_strdup(h->current->ns);
+		e->name = vk_strdup(h->current->name);
+	}
 	e->hd.stop = every_host_stop;
 	every_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
 	u->e = e;

@@ -18,6 +18,7 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 	vk_list_init(&pc->writes);
 	vk_list_init(&pc->deletes);
 	pc->creating = vk_map_new();
+	pc->create_since = vk_map_new();
 	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pod__sync, pc);
 	pc->sq = vk_pod__status_queue(pc);
 	pc->pq = vk_pod__poll_queue(pc);
@@ -133,6 +134,7 @@ static void closed(uv_handle_t *h)
 	for (vk_map_iter i = {0}; vk_map_next(pc->creating, &i, &k, &v);)
 		free(v);
 	vk_map_free(pc->creating);
+	vk_pod__create_since_free(pc);
 	free(pc);
 }
 

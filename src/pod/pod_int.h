@@ -15,21 +15,39 @@
 typedef struct pod_rec {
 	char *key; /* "ns/name" */
 	char *uid;
-	cJSON *pod;           /* only while the API lacks it: the last copy seen
-	                         (or get_pods'), for delete_pod */
-	uint64_t spec_sig;    /* hash of what update_pod compares: labels,
-	                         annotations, spec (0: not known yet) */
-	uint64_t last_status; /* hash of the status JSON last written (0: none) */
-	bool created;         /* the provider has it */
-	bool deleted;         /* terminal status and DELETE done: a tombstone
-	                         until the watch reports the pod gone */
-	char *status_next;    /* the newest status (JSON text), waiting in the status queue */
-	uint64_t kept_status; /* hash of the provider status last written to the store */
-	char *unwritten;      /* the provider's latest status while the API lacks it
-	                         (JSON text; NULL once written): for vk_pods_list */
+	cJSON *pod;            /* only while the API lacks it: the last copy seen
+	                          (or get_pods'), for delete_pod */
+	uint64_t spec_sig;     /* hash of what update_pod compares: labels,
+	                          annotations, spec (0: not known yet) */
+	uint64_t last_status;  /* hash of the status JSON last written (0: none) */
+	bool created;          /* the provider has it */
+	bool deleted;          /* terminal status and DELETE done: a tombstone
+	                          until the watch reports the pod gone */
+	char *status_next;     /* the newest status (JSON text), waiting in the status queue */
+	uint64_t kept_status;  /* hash of the provider status last written to the store */
+	char *unwritten;       /* the provider's latest status while the API lacks it
+	                          (JSON text; NULL once written): for vk_pods_list */
+	uint64_t status_fault; /* hash of the status fault last reported (0: none) */
 } pod_rec;
 
 typedef struct vk_pod_persist vk_pod_persist;
+
+/* status_faults.c: a status fault of the pod at `key` as one Warning
+ * Event (reason) and one log line, the same one again only after
+ * vk_pod__status_fault_clear (a good status written). */
+void vk_pod__status_fault(vk_pods *pc, const char *key, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void vk_pod__status_fault_clear(vk_pods *pc, const char *key);
+
+/* slow_create.c: a create_pod still running after VK_POD_CREATE_SLOW_MS
+ * is one Warning Event and one log line (checked at each status poll). */
+#define VK_POD_CREATE_SLOW_MS 30000
+void vk_pod__create_began(vk_pods *pc, const char *key, const cJSON *pod); /* pod: borrowed until ended */
+void vk_pod__create_ended(vk_pods *pc, const char *key);
+void vk_pod__create_check(vk_pods *pc, uint64_t now_ms);
+void vk_pod__create_since_free(vk_pods *pc);
+
+#define VK_POD_STATUS_MAX (1024 * 1024) /* the API server takes 3 MiB, etcd 1.5 */
 
 struct vk_pods {
 	vk_pod_opts o;
@@ -41,6 +59,7 @@ struct vk_pods {
 	vk_map *recs;          /* key -> pod_rec */
 	vk_list writes;        /* status writes in flight (status_write.c) */
 	vk_list deletes;       /* DELETEs of pods in flight (sync.c) */
+	vk_map *create_since;  /* key -> when create_pod began (slow_create.c) */
 	vk_map *creating;      /* key -> char *: the status the provider pushed
 	                          (vk.notify) while create_pod ran ("": none) */
 	bool closing;

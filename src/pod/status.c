@@ -54,6 +54,7 @@ static void write_done(long status, const char *error, void *ud)
 	bool retry = false;
 	if (r && strcmp(r->uid, w->uid) == 0) {
 		if (status == 200) {
+			r->status_fault = 0;
 			r->last_status = w->hash;
 			vk_pod__persist_status(pc, w->key, true, w->text);
 			if (r->unwritten && vk_hash64(r->unwritten) == w->hash) {
@@ -71,7 +72,8 @@ static void write_done(long status, const char *error, void *ud)
 			retry = vk_kube_link_up(pc->o.kube);
 			vk_debug(SUB, "%s: status update failed, kept for later: %s", w->key, error ? error : "");
 		} else if (status != 404) {
-			vk_warn(SUB, "%s: status update failed: %ld %s", w->key, status, error ? error : "");
+			vk_pod__status_fault(pc, w->key, "FailedStatusUpdate",
+			                     "the API server refused the status: %ld %s", status, error ? error : "");
 		}
 	}
 	if (!pc->closing)
@@ -182,6 +184,15 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 	free(r->status_next);
 	r->status_next = cJSON_PrintUnformatted(st);
 	cJSON_Delete(st);
+	size_t len = r->status_next ? strlen(r->status_next) : 0;
+	if (len > VK_POD_STATUS_MAX) {
+		vk_pod__status_fault(pc, r->key, "ProviderStatusTooLarge",
+		                     "the provider's status is %zu bytes, over the %d-byte limit: not written", len,
+		                     VK_POD_STATUS_MAX);
+		free(r->status_next);
+		r->status_next = NULL;
+		return;
+	}
 	/* The edge cache keeps the provider's latest status when it changes. */
 	uint64_t h = r->status_next ? vk_hash64(r->status_next) : 0;
 	if (pc->persist && h && h != r->kept_status && h != r->last_status) {
@@ -201,6 +212,14 @@ void vk_pod__status_from_provider(vk_pods *pc, const char *key, cJSON *st)
 	 * for a status that differs from the last one written: a poll that
 	 * finds nothing new reads no pod from the informer. */
 	if (!cJSON_IsObject(st)) {
+		if (st && r && r->created)
+			vk_pod__status_fault(pc, key, "ProviderStatusInvalid",
+			                     "the provider's status is %s, not an object",
+			                     cJSON_IsNumber(st)   ? "a number"
+			                     : cJSON_IsString(st) ? "a string"
+			                     : cJSON_IsArray(st)  ? "an array"
+			                     : cJSON_IsBool(st)   ? "a boolean"
+			                                          : "null");
 		cJSON_Delete(st);
 		return;
 	}
@@ -260,8 +279,11 @@ static void poll_done(const vk_provider_result *res, void *ud)
 	 * this answer was about the old one. */
 	if (r && strcmp(r->uid, p->uid) != 0)
 		r = NULL;
-	if (res->err && res->err != -ECANCELED && r)
-		vk_warn(SUB, "%s: get_pod_status failed: %s", p->key, res->errmsg ? res->errmsg : "error");
+	if (res->err && res->err != -ECANCELED && r) {
+		const char *m = res->errmsg ? res->errmsg : "error";
+		vk_pod__status_fault(pc, p->key, "ProviderStatusFailed", "get_pod_status failed: %.*s",
+		                     (int)strcspn(m, "\n"), m);
+	}
 	if (r && !res->err && res->value)
 		vk_pod__status_from_provider(pc, p->key, res->value);
 	else
@@ -325,6 +347,7 @@ static void poll_tick(uv_timer_t *t)
 		if (r->created)
 			vk_pod__fetch_status(pc, r);
 	}
+	vk_pod__create_check(pc, vk_now_ms());
 }
 
 void vk_pod__poll_start(vk_pods *pc)

@@ -88,16 +88,20 @@ static sync_job *job_new(vk_pods *pc, const char *key, job_kind kind, cJSON *pod
 	job->kind = kind;
 	job->pod = pod;
 	pc->inflight++;
-	if (kind == JOB_CREATE) /* vk.notify may speak before create_pod returns */
+	if (kind == JOB_CREATE) { /* vk.notify may speak before create_pod returns */
 		free(vk_map_set(pc->creating, key, vk_strdup("")));
+		vk_pod__create_began(pc, key, pod);
+	}
 	return job;
 }
 
 static void job_free(sync_job *job)
 {
 	job->pc->inflight--;
-	if (job->kind == JOB_CREATE)
+	if (job->kind == JOB_CREATE) {
 		free(vk_map_del(job->pc->creating, job->key));
+		vk_pod__create_ended(job->pc, job->key);
+	}
 	free(job->key);
 	cJSON_Delete(job->pod);
 	free(job);
@@ -183,6 +187,17 @@ static void mark_deleted(vk_pods *pc, const char *key, const char *uid)
 		r->deleted = true;
 }
 
+/* A 404 means the pod is gone only when the Status says so of this pod
+ * (details.name): an API server that is starting answers 404 for routes it
+ * has not installed yet, and taking that for "gone" left the pod
+ * Terminating in the API for good. */
+static bool pod_not_found(const vk_kube_result *r, const cJSON *pod)
+{
+	const char *name = vk_json_str(pod, "metadata.name");
+	const char *said = vk_json_str(r->json, "details.name");
+	return r->status == 404 && name && said && strcmp(name, said) == 0;
+}
+
 static void deleted_done(const vk_kube_result *r, void *ud)
 {
 	sync_job *job = ud;
@@ -192,7 +207,7 @@ static void deleted_done(const vk_kube_result *r, void *ud)
 	if (!pc->closing) {
 		/* 404: already gone; 409: the uid precondition failed, a new pod of
 		 * the same name exists and is not ours to delete. */
-		if (r->status == 200 || r->status == 202 || r->status == 404 || r->status == 409) {
+		if (r->status == 200 || r->status == 202 || pod_not_found(r, job->pod) || r->status == 409) {
 			vk_info(SUB, "%s: deleted from the API (%ld)", job->key, r->status);
 			if (r->status != 409)
 				mark_deleted(pc, job->key, vk_json_str(job->pod, "metadata.uid"));

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A TCP relay a test controls: the link between vk and the API server.
 
-    relay.py TARGET_PORT [LISTEN_PORT]
+    relay.py TARGET_PORT [LISTEN_PORT [DELAY_MS]]
 
 Listens on 127.0.0.1 (LISTEN_PORT, or a free port) and forwards every
 connection to 127.0.0.1:TARGET_PORT.  It prints its port on the first line
@@ -13,10 +13,13 @@ The test steers it with signals, by PID:
   SIGSTOP  frozen: a black hole; the kernel still accepts connections and
            buffers bytes, but nothing moves and nothing answers
   SIGCONT  thawed: what was buffered flows on
+  SIGHUP   a slow link: every chunk of bytes, each way, is held DELAY_MS
+           (500 unless given) before it goes on; SIGHUP again: fast again
   SIGTERM  exit
 
 Standard library only, one thread, non-blocking sockets under selectors.
 """
+import collections
 import errno
 import os
 import selectors
@@ -40,6 +43,8 @@ class Pipe:
         self.relay = relay
         self.socks = {client: upstream, upstream: client}
         self.pending = {client: b'', upstream: b''}  # bytes waiting to be written to that socket
+        self.held = {client: collections.deque(), upstream: collections.deque()}  # (due, bytes) for it: a slow link
+        self.held_len = {client: 0, upstream: 0}
         self.eof = set()  # sockets that sent EOF
         self.connecting = upstream
         self.closed = False
@@ -52,7 +57,7 @@ class Pipe:
         if s is self.connecting or self.pending[s]:
             ev |= selectors.EVENT_WRITE
         # Read only when the peer's buffer has room: backpressure.
-        if s is not self.connecting and s not in self.eof and len(self.pending[peer]) < BUF:
+        if s is not self.connecting and s not in self.eof and len(self.pending[peer]) + self.held_len[peer] < BUF:
             ev |= selectors.EVENT_READ
         return ev
 
@@ -92,8 +97,11 @@ class Pipe:
                 return
             if data == b'':
                 self.eof.add(s)
-                if not self.pending[peer]:
+                if not self.pending[peer] and not self.held_len[peer]:
                     self.half_close(peer)
+            elif data and self.relay.delay:
+                self.held[peer].append((time.monotonic() + self.relay.delay, data))
+                self.held_len[peer] += len(data)
             elif data:
                 self.pending[peer] += data
         if mask & selectors.EVENT_WRITE and self.pending[s] and s is not self.connecting:
@@ -105,12 +113,29 @@ class Pipe:
             except OSError:
                 self.close()
                 return
-            if not self.pending[s] and peer in self.eof:
+            if not self.pending[s] and not self.held_len[s] and peer in self.eof:
                 self.half_close(s)
-        if len(self.eof) == 2 and not any(self.pending.values()):
+        if len(self.eof) == 2 and not any(self.pending.values()) and not any(self.held_len.values()):
             self.close()
             return
         self.update()
+
+    def release(self, now):
+        """Moves the held bytes that are due to their socket's buffer;
+        returns when the next are due (or None)."""
+        nxt = None
+        for s, q in self.held.items():
+            while q and q[0][0] <= now:
+                _, data = q.popleft()
+                self.held_len[s] -= len(data)
+                self.pending[s] += data
+            if q and (nxt is None or q[0][0] < nxt):
+                nxt = q[0][0]
+            if not q and not self.pending[s] and self.socks[s] in self.eof:
+                self.half_close(s)
+        if not self.closed:
+            self.update()
+        return nxt
 
     def half_close(self, s):
         try:
@@ -131,8 +156,10 @@ class Pipe:
 
 
 class Relay:
-    def __init__(self, target, port):
+    def __init__(self, target, port, delay_ms=500):
         self.target = ('127.0.0.1', target)
+        self.slow = delay_ms / 1000.0
+        self.delay = 0
         self.port = port
         self.sel = selectors.DefaultSelector()
         self.pipes = set()
@@ -200,13 +227,14 @@ class Relay:
             pass
 
     def run(self):
-        for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT, signal.SIGCONT):
+        for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT, signal.SIGCONT, signal.SIGHUP):
             signal.signal(sig, self.on_signal)
         self.listen()
         print(self.port, flush=True)
         log('up: listening on 127.0.0.1:%d, forwarding to 127.0.0.1:%d' % (self.port, self.target[1]))
+        timeout = None
         while True:
-            for key, mask in self.sel.select():
+            for key, mask in self.sel.select(timeout):
                 if key.data is None:
                     try:
                         while self.wake_r.recv(64):
@@ -225,17 +253,24 @@ class Relay:
                     self.up()
                 elif sig == signal.SIGCONT:
                     log('thawed')
+                elif sig == signal.SIGHUP:
+                    self.delay = 0 if self.delay else self.slow
+                    log('slow link: every chunk held %d ms' % (self.delay * 1000))
                 else:
                     self.down()
                     log('exiting')
                     return
+            now = time.monotonic()
+            due = [d for d in (p.release(now) for p in list(self.pipes)) if d is not None]
+            timeout = max(0, min(due) - now) if due else None
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
-        sys.stderr.write('usage: relay.py TARGET_PORT [LISTEN_PORT]\n')
+    if len(sys.argv) not in (2, 3, 4):
+        sys.stderr.write('usage: relay.py TARGET_PORT [LISTEN_PORT [DELAY_MS]]\n')
         sys.exit(2)
-    Relay(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else 0).run()
+    Relay(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) >= 3 else 0,
+          int(sys.argv[3]) if len(sys.argv) == 4 else 500).run()
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@
 #
 # The component stays down DOWN_SECONDS (default 0) before it starts again.
 # Returns once it serves again (for the API server: /readyz is ok).
+# VK_RESTART_SIGNAL=KILL stops it with SIGKILL instead of TERM (a crash).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 prog=restart # read by log() in common.sh
@@ -20,7 +21,22 @@ source "$here/common.sh"
 id=$(recorded_id "$name") || { log "$name: no PID recorded in $dir/pids"; exit 1; }
 pid_is_ours "$id" || { log "$name: PID ${id%%:*} is not running"; exit 1; }
 mapfile -d '' cmd <"/proc/${id%%:*}/cmdline"
-stop_procs "$name"
+if [[ ${VK_RESTART_SIGNAL:-TERM} == KILL ]]; then
+	kill -KILL "${id%%:*}"
+	# Gone means every thread is: a killed leader shows as a zombie while
+	# its other threads still exit, and they hold its sockets until then.
+	gone() {
+		local p=${id%%:*} n
+		pid_is_ours "$id" && return 1
+		n=$(find "/proc/$p/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+		((n <= 1))
+	}
+	for ((i = 0; i < 300; i++)); do gone && break; sleep 0.1; done
+	gone || { log "$name: PID ${id%%:*} survived SIGKILL"; exit 1; }
+	rm -f "$dir/pids/$name.pid"
+else
+	stop_procs "$name"
+fi
 sleep "$down_s"
 start_proc "$name" "${cmd[@]}"
 if [[ $name == kube-apiserver ]]; then
