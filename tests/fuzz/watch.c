@@ -9,7 +9,7 @@
 #include "vk/json.h"
 
 static int events, closes;
-static bool stop_at_modified;
+static bool stop_at_modified, stopped;
 
 static void on_event(const char *type, const cJSON *obj, void *ud)
 {
@@ -17,8 +17,10 @@ static void on_event(const char *type, const cJSON *obj, void *ud)
 	events++;
 	char *s = cJSON_PrintUnformatted(obj);
 	free(s);
-	if (stop_at_modified && strcmp(type, "MODIFIED") == 0)
+	if (stop_at_modified && strcmp(type, "MODIFIED") == 0) {
+		stopped = true;
 		vk_kube_watch_stop(w);
+	}
 }
 
 static void on_close(long status, const char *err, void *ud) { closes++; }
@@ -40,12 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stop_at_modified = ctl & 0x40;
 	size_t chunk = (ctl & 0x3f) + 1;
 	events = closes = 0;
+	stopped = false;
 	int rc = 0;
 	for (size_t off = 0; off < size && rc == 0; off += chunk) {
 		size_t n = size - off < chunk ? size - off : chunk;
 		rc = watch_data(NULL, (const char *)data + off, n, w);
 	}
-	if (rc && w->stopped)
+	if (stopped)
 		return 0; /* stopped inside on_event: watch_data freed it */
 	vk_http_resp resp = {.status = w->status, .code = rc ? CURLE_WRITE_ERROR : CURLE_OK};
 	resp.error = rc ? "aborted by the write callback" : NULL;
