@@ -2,7 +2,11 @@
 // -duration: each step deletes the oldest -batch pods (graceful, so the agent
 // makes the final delete) and creates as many new ones, at -rate pods per
 // second.  It samples the agent's VmRSS (-pid) every -sample and writes one
-// line per sample to stdout: "SECONDS RSS_KIB PODS_EXISTING CREATED DELETED".
+// line per sample to stdout: "SECONDS RSS_KIB PODS_EXISTING CREATED DELETED
+// QUIET".  Every -quiet-every the churn pauses until exactly -pods pods exist,
+// all Running, waits -settle and takes a sample with QUIET 1: the agent then
+// holds the same set of pods each time, so those samples compare (the others,
+// QUIET 0, move with the pods still terminating).
 // Used by tests/bench/soak_rss.sh; progress and errors go to stderr.
 package main
 
@@ -28,7 +32,7 @@ type options struct {
 	kubeconfig, namespace, node, taintKey, taintValue string
 	pods, batch, pid, workers                         int
 	rate                                              float64
-	duration, sample                                  time.Duration
+	duration, sample, quietEvery, settle              time.Duration
 }
 
 func main() {
@@ -45,6 +49,8 @@ func main() {
 	flag.IntVar(&o.pid, "pid", 0, "the agent's PID (RSS samples)")
 	flag.DurationVar(&o.duration, "duration", 30*time.Minute, "how long to churn")
 	flag.DurationVar(&o.sample, "sample", 5*time.Second, "RSS sample interval")
+	flag.DurationVar(&o.quietEvery, "quiet-every", time.Minute, "pause the churn this often for a quiet sample (0: never)")
+	flag.DurationVar(&o.settle, "settle", 5*time.Second, "wait before a quiet sample")
 	flag.Parse()
 	if err := run(&o); err != nil {
 		fmt.Fprintln(os.Stderr, "churn:", err)
@@ -149,6 +155,45 @@ func run(o *options) error {
 	}
 
 	t0 := time.Now()
+	var mu sync.Mutex // one sample line at a time
+	sampleLine := func(quiet int) {
+		rss, err := rssKiB(o.pid)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "churn: the agent is gone:", err)
+			os.Exit(1)
+		}
+		list, err := cs.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+		n := -1
+		if err == nil {
+			n = len(list.Items)
+		}
+		mu.Lock()
+		fmt.Printf("%.1f %d %d %d %d %d\n", time.Since(t0).Seconds(), rss, n,
+			atomic.LoadInt64(&created), atomic.LoadInt64(&deleted), quiet)
+		mu.Unlock()
+	}
+	// quiet waits until exactly o.pods pods exist and all are Running.
+	quiet := func() {
+		limit := time.Now().Add(5 * time.Minute)
+		for time.Now().Before(limit) {
+			list, err := cs.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{})
+			if err == nil && len(list.Items) == o.pods {
+				running := 0
+				for i := range list.Items {
+					if list.Items[i].Status.Phase == corev1.PodRunning && list.Items[i].DeletionTimestamp == nil {
+						running++
+					}
+				}
+				if running == o.pods {
+					time.Sleep(o.settle)
+					sampleLine(1)
+					return
+				}
+			}
+			time.Sleep(time.Second)
+		}
+		fmt.Fprintln(os.Stderr, "churn: no quiet moment within 5 minutes; going on")
+	}
 	done := make(chan struct{})
 	var samplerDone sync.WaitGroup
 	if o.pid > 0 {
@@ -158,18 +203,7 @@ func run(o *options) error {
 			tick := time.NewTicker(o.sample)
 			defer tick.Stop()
 			for {
-				rss, err := rssKiB(o.pid)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, "churn: the agent is gone:", err)
-					os.Exit(1)
-				}
-				list, err := cs.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
-				n := -1
-				if err == nil {
-					n = len(list.Items)
-				}
-				fmt.Printf("%.1f %d %d %d %d\n", time.Since(t0).Seconds(), rss, n,
-					atomic.LoadInt64(&created), atomic.LoadInt64(&deleted))
+				sampleLine(0)
 				select {
 				case <-done:
 					return
@@ -188,7 +222,16 @@ func run(o *options) error {
 	step := time.Duration(float64(time.Second) * float64(o.batch) / o.rate)
 	end := time.Now().Add(o.duration)
 	var fails int64
+	nextQuiet := time.Now().Add(o.quietEvery)
+	if o.pid > 0 {
+		quiet()
+	}
 	for next := time.Now(); time.Now().Before(end); {
+		if o.pid > 0 && o.quietEvery > 0 && time.Now().After(nextQuiet) {
+			quiet()
+			nextQuiet = time.Now().Add(o.quietEvery)
+			next = time.Now()
+		}
 		fails += each(o, lo, lo+o.batch, del)
 		fails += each(o, hi, hi+o.batch, create)
 		lo += o.batch
