@@ -118,7 +118,7 @@ suite_unit() { meson_suite unit unit; }
 
 # The libFuzzer harnesses, 20 s each (tests/fuzz/run.sh: TAP, one test per
 # harness, after replaying the inputs that once crashed it).
-suite_fuzz() { run_one fuzz harnesses 1800 tests/fuzz/run.sh "${VK_FUZZ_SECONDS:-20}"; }
+suite_fuzz() { run_one fuzz harnesses 3600 tests/fuzz/run.sh "${VK_FUZZ_SECONDS:-20}"; }
 
 # --valgrind: after each test, every vk it ran must have ended with
 # valgrind's "ERROR SUMMARY: 0 errors" (memory errors and definite leaks
