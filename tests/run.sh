@@ -50,6 +50,8 @@ if ((valgrind)); then
 	export VK_VALGRIND_BIN=$build/vk VK_VALGRIND_LOGS=$build/valgrind-logs VK_BIN=$root/tests/valgrind/vk
 	rm -rf "$VK_VALGRIND_LOGS"
 	mkdir -p "$VK_VALGRIND_LOGS"
+	# vk runs 10-50 times slower: every wait and stop of the tests is longer.
+	export VK_WAIT_MIN=${VK_WAIT_MIN:-300} VK_STOP_SECONDS=${VK_STOP_SECONDS:-120}
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -161,7 +163,7 @@ core_test() { # FILE
 test_limit() { # FILE
 	local l
 	l=$(sed -nE 's/^# vk-test-timeout: ([0-9]+)$/\1/p' "$1" | head -1)
-	echo "${l:-900}"
+	echo $((${l:-900} * (valgrind ? 3 : 1)))
 }
 
 # The tree's habits, one step per tool, one TAP test per file
