@@ -24,12 +24,15 @@ say() { echo "[tests] $*"; }
 
 scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-# The style suite needs no build; every other suite does.  The test build
-# turns warnings into errors.
+# The style suite needs no build, and the fuzz suite makes its own
+# (build-fuzz/); every other suite needs this one.  The test build turns
+# warnings into errors.
 build=$root/build-test sanitize=true
 # Under valgrind vk is a plain build (valgrind and ASan do not mix).
 ((valgrind)) && build=$root/build-valgrind sanitize=false
-if [[ " ${suites[*]} " != " style " ]]; then
+needs_build=0
+for s in "${suites[@]}"; do [[ $s == style || $s == fuzz ]] || needs_build=1; done
+if ((needs_build)); then
 	if [[ ! -f $build/build.ninja ]]; then
 		meson setup "$build" -Dsanitize=$sanitize -Dbuildtype=debug -Dwerror=true >/dev/null ||
 			{ echo "0 passed, 1 failed"; exit 1; }
