@@ -40,7 +40,7 @@ tmp= # set by tmp_dir (lib.sh)
 tmp_dir tmp
 if [[ -n $from ]]; then
 	cp "$from" "$tmp/soak.dat"
-	echo "churn: (figures of $(basename "$from"))" >"$tmp/churn.log"
+	echo "churn: figures recomputed from $(basename "$from") (the churn's own summary is in the run's output)" >"$tmp/churn.log"
 else
 	if [[ -z ${VK_BIN:-} ]]; then
 		[[ -f $VK_ROOT/build-bench/build.ninja ]] ||
@@ -100,7 +100,7 @@ gnuplot -e "data='$base.dat'; out='$base.png'; warmup=$((warmup * 60)); lo=$lo; 
 {
 	echo "# vk memory soak: $pods mock pods churned for $minutes minutes ($stamp)"
 	echo
-	echo "$("$VK_BIN" --version) ($(git -C "$VK_ROOT" describe --always --dirty 2>/dev/null || echo '?')), release build, providers/mock.lua, log level warn;"
+	echo "$("${VK_BIN:-$VK_ROOT/build-bench/vk}" --version) ($(git -C "$VK_ROOT" describe --always --dirty 2>/dev/null || echo '?')), release build, providers/mock.lua, log level warn;"
 	echo "$(nproc) CPUs, a shared busy machine. Load: tests/bench/churn, $rate pods/s replaced (graceful deletes)."
 	echo
 	tail -n1 "$tmp/churn.log" | sed 's/^churn: //'
