@@ -16,6 +16,7 @@ test_pkgs=(
 	debhelper dpkg-dev fakeroot man-db
 	iproute2 jq procps curl socat python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
 	redis-server redis-tools docker-registry skopeo apache2-utils prometheus
+	clang libclang-rt-14-dev valgrind
 )
 
 pkgs=("${build_pkgs[@]}")

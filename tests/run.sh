@@ -3,27 +3,39 @@
 # suite, counting TAP results across all of them.
 #
 #   tests/run.sh                 all suites
-#   tests/run.sh unit e2e        only these suites (style, unit, harness, e2e, faults)
+#   tests/run.sh unit e2e        only these suites (style, unit, harness, e2e, fuzz, faults)
+#   tests/run.sh faults          the fault suite (tests/faults/), not in the default list yet
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
+#   tests/run.sh --valgrind e2e  the core's e2e tests with vk under valgrind (below)
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
 # when anything failed.  Logs: build-test/test-logs/.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
+valgrind=0
+if [[ ${1:-} == --valgrind ]]; then
+	valgrind=1
+	shift
+fi
 suites=("$@")
-((${#suites[@]})) || suites=(style unit harness e2e faults)
+((${#suites[@]})) || suites=(style unit harness e2e fuzz)
 
 say() { echo "[tests] $*"; }
 
 scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-# The style suite needs no build; every other suite does.  The test build
-# turns warnings into errors.
-build=$root/build-test
-if [[ " ${suites[*]} " != " style " ]]; then
+# The style suite needs no build, and the fuzz suite makes its own
+# (build-fuzz/); every other suite needs this one.  The test build turns
+# warnings into errors.
+build=$root/build-test sanitize=true
+# Under valgrind vk is a plain build (valgrind and ASan do not mix).
+((valgrind)) && build=$root/build-valgrind sanitize=false
+needs_build=0
+for s in "${suites[@]}"; do [[ $s == style || $s == fuzz ]] || needs_build=1; done
+if ((needs_build)); then
 	if [[ ! -f $build/build.ninja ]]; then
-		meson setup "$build" -Dsanitize=true -Dbuildtype=debug -Dwerror=true >/dev/null ||
+		meson setup "$build" -Dsanitize=$sanitize -Dbuildtype=debug -Dwerror=true >/dev/null ||
 			{ echo "0 passed, 1 failed"; exit 1; }
 	elif [[ $(meson introspect "$build" --buildoptions | jq -r '.[] | select(.name == "werror") | .value') != true ]]; then
 		meson configure "$build" -Dwerror=true >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
@@ -37,6 +49,14 @@ if [[ " ${suites[*]} " != " style " ]]; then
 fi
 mkdir -p "$build"
 export VK_BUILD=$build VK_BIN=$build/vk VK_ROOT=$root
+if ((valgrind)); then
+	# tests/valgrind/vk execs valgrind on the real vk (same PID), one log per process.
+	export VK_VALGRIND_BIN=$build/vk VK_VALGRIND_LOGS=$build/valgrind-logs VK_BIN=$root/tests/valgrind/vk
+	rm -rf "$VK_VALGRIND_LOGS"
+	mkdir -p "$VK_VALGRIND_LOGS"
+	# vk runs 10-50 times slower: every wait and stop of the tests is longer.
+	export VK_WAIT_MIN=${VK_WAIT_MIN:-300} VK_STOP_SECONDS=${VK_STOP_SECONDS:-120}
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -54,6 +74,7 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 	local log=$logs/$suite.$name.log t0=$SECONDS rc
 	timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
 	rc=$?
+	((valgrind)) && valgrind_verdict "$log"
 	local p f s
 	p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
 	s=$(grep -ciE '^ok [0-9]+.*# skip' "$log" | tr -d ' ')
@@ -101,12 +122,54 @@ meson_suite() { # OUR_SUITE MESON_SUITE
 
 suite_unit() { meson_suite unit unit; }
 
+# The libFuzzer harnesses, 20 s each (tests/fuzz/run.sh: TAP, one test per
+# harness, after replaying the inputs that once crashed it).
+suite_fuzz() { run_one fuzz harnesses 3600 tests/fuzz/run.sh "${VK_FUZZ_SECONDS:-20}"; }
+
+# --valgrind: after each test, every vk it ran must have ended with
+# valgrind's "ERROR SUMMARY: 0 errors" (memory errors and definite leaks
+# both count: tests/valgrind/vk).  A vk killed by SIGKILL leaves no summary;
+# that is said, not counted.
+valgrind_verdict() { # LOG
+	local v n=0 bad=0
+	for v in "$VK_VALGRIND_LOGS"/vk.*.log; do
+		[[ -f $v ]] || continue
+		n=$((n + 1))
+		if grep -q 'ERROR SUMMARY: 0 errors' "$v"; then
+			:
+		elif grep -q 'ERROR SUMMARY:' "$v"; then
+			bad=$((bad + 1))
+			echo "not ok - valgrind found errors in vk ($v)" >>"$1"
+			grep -E '^==[0-9]+== ([A-Z].*|   (at|by) .*)' "$v" | head -n 40 | sed 's/^/# /' >>"$1"
+		else
+			echo "# valgrind: no summary in $v (vk killed?)" >>"$1"
+		fi
+		mv "$v" "$logs/${1##*/}.$(basename "$v")"
+	done
+	echo "# valgrind: $n vk processes, $bad with errors" >>"$1"
+}
+
+# The core's tests, the ones --valgrind runs: their vk uses providers/mock.lua
+# or a provider of tests/e2e/vk/providers/, so neither the test nor a
+# helper it sources starts containerd, a store server, a cloud simulator,
+# mynode or a network namespace.
+core_test() { # FILE
+	local f files=("$1")
+	# shellcheck disable=SC2016 # the $ are the test's text, matched literally
+	while read -r f; do
+		[[ $f == common.bash ]] || files+=("$(dirname "$1")/$f")
+	done < <(sed -nE 's#^source "\$\(dirname "\$0"\)/([a-z_]+\.bash)"#\1#p' "$1")
+	# A test that cannot mean anything under valgrind says why on a line
+	# "# vk-valgrind: no (...)".
+	! grep -qE 'containerd_up|mynode|cloud|store-up|STORE_|redis|etcd|netns|dpkg|debian|^# vk-valgrind: no' "${files[@]}"
+}
+
 # A test may ask for a longer time limit than 900 s with a line
 # "# vk-test-timeout: SECONDS".
 test_limit() { # FILE
 	local l
 	l=$(sed -nE 's/^# vk-test-timeout: ([0-9]+)$/\1/p' "$1" | head -1)
-	echo "${l:-900}"
+	echo $((${l:-900} * (valgrind ? 3 : 1)))
 }
 
 # The tree's habits, one step per tool, one TAP test per file
@@ -132,6 +195,11 @@ suite_e2e() {
 	local t own=""
 	local tests=()
 	for t in tests/e2e/vk/*.sh; do [[ -f $t ]] && tests+=("$t"); done
+	if ((valgrind)); then
+		local core=()
+		for t in "${tests[@]}"; do core_test "$t" && core+=("$t"); done
+		say "--valgrind: ${#core[@]} of ${#tests[@]} e2e tests are the core's (mock or test providers)"
+	fi
 	((${#tests[@]})) || return 0
 	# Test i is node e2e-i, and e2e-(100+i) for a second node (common.bash);
 	# e2e-201 is the C clients'.  More tests need more identities.
@@ -153,11 +221,12 @@ suite_e2e() {
 	fi
 	# shellcheck source=/dev/null
 	source "$VK_TEST_CLUSTER/env"
-	VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-201.kubeconfig \
+	((valgrind)) || VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-201.kubeconfig \
 		VK_TEST_ETCD=$ETCD meson_suite e2e cluster
 	local i=0
 	for t in "${tests[@]}"; do
 		i=$((i + 1))
+		((valgrind)) && ! core_test "$t" && continue
 		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" "$(test_limit "$t")" bash "$t"
 	done
 	if [[ -n $own ]]; then
@@ -181,8 +250,8 @@ suite_faults() {
 
 for s in "${suites[@]}"; do
 	case $s in
-	style | unit | harness | e2e | faults) "suite_$s" ;;
-	*) say "unknown suite $s (style, unit, harness, e2e, faults)"; failed=$((failed + 1)) ;;
+	style | unit | harness | e2e | fuzz | faults) "suite_$s" ;;
+	*) say "unknown suite $s (style, unit, harness, e2e, fuzz, faults)"; failed=$((failed + 1)) ;;
 	esac
 done
 

@@ -59,6 +59,13 @@ enum {
 /* "NOT_FOUND"; "UNKNOWN" for a code outside 0..16. */
 const char *vk_cri_code_name(int code);
 
+/* Decodes a unary reply's body: one 5-byte gRPC frame header and exactly one
+ * uncompressed message of type d, at most VK_CRI_MAX_MESSAGE.  Returns NULL
+ * with *msg set (free with protobuf_c_message_free_unpacked), or a message
+ * naming endpoint and path (malloc'd) with *code a gRPC code and *msg NULL. */
+char *vk_cri_decode_reply(const char *endpoint, const char *path, const ProtobufCMessageDescriptor *d, const void *body,
+                          size_t n, int *code, ProtobufCMessage **msg);
+
 /* ---- the client ---------------------------------------------------------
  * A vk_cri is a parsed endpoint plus the engine; it holds no connection of
  * its own (curl's multi handle keeps the HTTP/2 connection alive and reuses

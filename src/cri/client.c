@@ -206,30 +206,7 @@ static char *interpret(const vk_cri_call *call, const vk_http_resp *resp, int *c
 		return m;
 	}
 
-	/* Exactly one uncompressed message (we never offer grpc-encoding). */
-	const unsigned char *b = (const unsigned char *)resp->body;
-	size_t n = resp->body_len;
-	*code = VK_GRPC_INTERNAL;
-	if (n < 5)
-		return vk_asprintf("runtime endpoint %s: %s: reply has no message", ep, path);
-	if (b[0] != 0)
-		return vk_asprintf("runtime endpoint %s: %s: compressed reply not supported", ep, path);
-	uint32_t len = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-	if (len > VK_CRI_MAX_MESSAGE) {
-		*code = VK_GRPC_RESOURCE_EXHAUSTED;
-		return vk_asprintf("runtime endpoint %s: %s reply exceeds the %u MiB message cap", ep, path,
-		                   VK_CRI_MAX_MESSAGE >> 20);
-	}
-	if ((size_t)len + 5 != n)
-		return vk_asprintf("runtime endpoint %s: %s: reply framing is %zu bytes for a %u-byte "
-		                   "message",
-		                   ep, path, n, len);
-	*msg = protobuf_c_message_unpack(call->m->response, NULL, len, b + 5);
-	if (!*msg)
-		return vk_asprintf("runtime endpoint %s: %s: cannot decode the %s reply", ep, path,
-		                   call->m->response->name);
-	*code = VK_GRPC_OK;
-	return NULL;
+	return vk_cri_decode_reply(ep, path, call->m->response, resp->body, resp->body_len, code, msg);
 }
 
 static void on_done(vk_http_req *req, const vk_http_resp *resp, void *ud)

@@ -19,7 +19,8 @@
 #define WINDOW_BITS 13 /* 8 KiB: a pod and the dictionary fit */
 #define MEM_LEVEL 4
 #define DICT_MAX (1u << WINDOW_BITS)
-#define DICT_MIN 256 /* shorter texts make a poor dictionary */
+#define DICT_MIN 256    /* shorter texts make a poor dictionary */
+#define MAX_RATIO 1032u /* deflate's largest expansion: a 258-byte match in 2 bits */
 
 struct vk_ztext {
 	char *dict;
@@ -129,6 +130,10 @@ bool vk_ztext_check(const void *blob, size_t n)
 	if (n < sizeof h)
 		return false;
 	memcpy(&h, blob, sizeof h);
+	/* Deflate expands a byte to at most MAX_RATIO: a blob claiming more is
+	 * not one pack made, and unpacking it would allocate up to 4 GiB. */
+	if (h.zlen && (uint64_t)h.len > (uint64_t)h.zlen * MAX_RATIO)
+		return false;
 	return (h.flags & ~HAS_DICT) == 0 && n == sizeof h + (h.zlen ? h.zlen : h.len);
 }
 

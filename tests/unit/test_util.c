@@ -135,6 +135,11 @@ static void packed_text_round_trips_and_shrinks(void)
 	free(bad);
 	free(t);
 
+	/* Found by tests/fuzz/json_unpack: a header claiming 4 GiB of text for
+	 * one packed byte made unpack allocate 4 GiB. */
+	static const unsigned char huge[13] = {0xf0, 0xff, 0xff, 0xff, 1, 0, 0, 0, 0, 0, 0, 0, 3};
+	ok(!vk_ztext_check(huge, sizeof huge), "a blob claiming more text than deflate can make is refused");
+
 	vk_ztext *other = vk_ztext_new(); /* no dictionary yet: plain deflate */
 	char *big = pod_text(3);
 	void *b2 = vk_ztext_pack(other, "short text, no dictionary", 26);

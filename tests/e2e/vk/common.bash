@@ -103,12 +103,14 @@ vk_sanitizers_quiet() { # PID LOG
 	fi
 }
 
-# Stops a vk by PID: SIGTERM, then SIGKILL after 10 s.  Returns vk's exit status.
+# Stops a vk by PID: SIGTERM, then SIGKILL after 10 s (VK_STOP_SECONDS:
+# tests/run.sh --valgrind gives vk time for valgrind's leak check).  Returns
+# vk's exit status.
 vk_stop() {
 	local pid=$1 i rc=0
 	pid_alive "$pid" || { wait "$pid" 2>/dev/null || rc=$?; return $rc; }
 	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < ${VK_STOP_SECONDS:-10} * 10; i++)); do
 		pid_alive "$pid" || break
 		sleep 0.1
 	done

@@ -34,7 +34,10 @@ mv "$tmp/state/vk.db" "$tmp/state/vk.db.corrupt"
 : >"$tmp/calls.jsonl"
 vk_start vk2 "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" "${vk_args[@]}"
 wait_until 20 node_is "$node" True || tap_bail "node not Ready: $(vk_log_tail vk2)"
-sleep 4 # the informer lists, the write-behind writes
+# The node may still be Ready from the first vk: wait for this one's list
+# (the write-behind writes what it lists, and vk_stop flushes it).
+vk2_listed() { grep -q 'listed 3 pods on' "$tmp/vk2.log"; }
+wait_until 20 vk2_listed || tap_bail "vk2 did not list the pods: $(vk_log_tail vk2)"
 tap_is "$(grep -cE '"call":"(create|delete)_pod"' "$tmp/calls.jsonl" || true)" 0 "with the file missing nothing is created or deleted"
 tap_is "$(k -n "$ns" get pods --field-selector=status.phase=Running -o name | wc -l)" 3 "the pods still run"
 vk_stop "$vk2_pid" || true

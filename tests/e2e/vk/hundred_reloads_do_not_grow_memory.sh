@@ -3,6 +3,7 @@
 # 100 hot reloads in a row: vk's RSS does not grow beyond noise, because
 # each old version is freed once its last callback ended; the pods keep
 # running through all of them and each reload is one swap.
+# vk-valgrind: no (it measures RSS, which valgrind's own heap replaces)
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/reload.bash"
