@@ -57,6 +57,7 @@ type options struct {
 	terminalStatus              bool
 	atN                         string
 	grace                       int64
+	noToken                     bool
 }
 
 // tracker follows the pods of the run through a watch (an informer) and
@@ -307,6 +308,15 @@ func round(v float64, digits int) float64 {
 	return float64(int64(v*p+0.5)) / p
 }
 
+// tokenMount is nil (the API's default) unless -no-token.
+func tokenMount(o *options) *bool {
+	if !o.noToken {
+		return nil
+	}
+	f := false
+	return &f
+}
+
 func podFor(o *options, i int) *corev1.Pod {
 	grace := o.grace
 	return &corev1.Pod{
@@ -317,6 +327,7 @@ func podFor(o *options, i int) *corev1.Pod {
 		},
 		Spec: corev1.PodSpec{
 			NodeName:                      o.node,
+			AutomountServiceAccountToken:  tokenMount(o),
 			TerminationGracePeriodSeconds: &grace,
 			Tolerations: []corev1.Toleration{{
 				Key: o.taintKey, Operator: corev1.TolerationOpEqual, Value: o.taintValue,
@@ -562,6 +573,7 @@ func main() {
 	flag.BoolVar(&o.simulate, "simulate-agent", false, "also play the agent (raw API ceiling)")
 	flag.BoolVar(&o.createNode, "create-node", false, "create the Node object -node first (for -simulate-agent)")
 	flag.BoolVar(&o.terminalStatus, "terminal-status", false, "the simulated agent writes a terminal status before the final delete, as kubelet does")
+	flag.BoolVar(&o.noToken, "no-token", false, "pods without the service account token volume (automountServiceAccountToken: false)")
 	flag.Int64Var(&o.grace, "grace", 30, "terminationGracePeriodSeconds of the pods")
 	flag.StringVar(&o.atN, "at-n", "", "shell command run once all N pods are Running, after the hold; its stdout (a JSON object) is the result's at_n")
 	flag.Parse()
