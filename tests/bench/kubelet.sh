@@ -18,6 +18,7 @@
 # (protectKernelDefaults: true then only checks them).  Writes
 # DIR/DATE-kubelet.md, .png and .raw/ (default tests/bench/results/).
 set -euo pipefail
+export VK_APISERVER_WAIT=${VK_APISERVER_WAIT:-300} # a loaded machine starts it slowly
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"

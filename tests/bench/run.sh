@@ -19,6 +19,7 @@
 # temporary folder (logs, raw JSON).  Progress goes to stderr, the table to
 # stdout.
 set -euo pipefail
+export VK_APISERVER_WAIT=${VK_APISERVER_WAIT:-300} # a loaded machine starts it slowly
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
