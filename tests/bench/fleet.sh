@@ -115,7 +115,6 @@ ready_count() {
 say "starting $n vk (load $(cut -d' ' -f1-3 /proc/loadavg))"
 t0=$(date +%s%N)
 for node in "${nodes[@]}"; do start_vk "$node"; done
-t_started=$(date +%s%N)
 : >"$tmp/raw/ready.dat"
 ready=0
 while :; do
@@ -171,7 +170,6 @@ for ((s = 0; s < idle_s; s += 10)); do
 done
 requests "$tmp/raw/fleet1.txt"
 delta "$tmp/raw/fleet0.txt" "$tmp/raw/fleet1.txt" >"$tmp/raw/fleet-delta.txt"
-vk_pids=("${pids[@]}")
 stop_all
 
 # One tuned virtual-kubelet with the same PODS pods: the peer's RSS.

@@ -142,6 +142,7 @@ YAML
 	echo 1 >"$root/sys/overcommit_memory"
 	echo 10 >"$root/sys/panic"
 	echo 1 >"$root/sys/panic_on_oops"
+	# shellcheck disable=SC2016 # the inner shell expands them
 	unshare --mount --propagation private sh -c '
 		r=$1; shift
 		mount --bind "$r/sys/overcommit_memory" /proc/sys/vm/overcommit_memory &&
