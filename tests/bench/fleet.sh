@@ -15,7 +15,10 @@
 # with the control plane alone before the fleet started, over N.  Writes
 # DIR/DATE-fleet-NN.md, .png (nodes Ready over time) and .raw/ (default
 # tests/bench/results/, the latest per N kept).  Everything it starts it
-# stops by PID.
+# stops by PID.  The fleet's vk run with --no-reload (SIGHUP still reloads):
+# watching the sources takes one inotify instance per process, and
+# fs.inotify.max_user_instances (128 here) is shared by every process of the
+# user, the control planes' included.
 set -euo pipefail
 export VK_APISERVER_WAIT=${VK_APISERVER_WAIT:-300} # a loaded machine starts it slowly
 here=$(cd "$(dirname "$0")" && pwd)
@@ -104,7 +107,7 @@ printf '{"cpu": "20", "memory": "100Gi", "pods": "110"}\n' >"$tmp/cap.json"
 start_vk() { # NODE
 	"$VK_BIN" --provider "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/cap.json" \
 		--kubeconfig "$CLUSTER_DIR/$1.kubeconfig" --nodename "$1" --listen-address 127.0.0.1 --port 0 \
-		--log-level warn --state-dir "$tmp/state/$1" </dev/null >"$tmp/logs/$1.log" 2>&1 &
+		--log-level warn --no-reload --state-dir "$tmp/state/$1" </dev/null >"$tmp/logs/$1.log" 2>&1 &
 	pids+=($!)
 }
 ready_count() {
@@ -238,7 +241,7 @@ tuned_anon=$(cut -d' ' -f2 "$tmp/raw/tuned-mem.dat" | med)
 	echo
 	echo "Memory is VmRSS / RssAnon from /proc/PID/status: for the fleet the sum over all $n vk, the median of samples every 10 s over the idle window; for the tuned peer the median of samples every 3 s over 30 s with its $per pods Running, 20 s after they were. RSS counts each process's shared pages (the vk binary, libc, libcurl, liblua) once per process, as N separate machines would."
 	echo
-	echo "Setup: vk \`$("$VK_BIN" --version 2>&1 | head -1)\` ($(git -C "$VK_ROOT" describe --always --dirty 2>/dev/null || echo '?'), release build, providers/mock.lua, log level warn); tuned virtual-kubelet: tests/bench/tunedvk; control plane $(basename "$BIN"); $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine); $(date -u '+%Y-%m-%d %H:%M UTC')."
+	echo "Setup: vk \`$("$VK_BIN" --version 2>&1 | head -1)\` ($(git -C "$VK_ROOT" describe --always --dirty 2>/dev/null || echo '?'), release build, providers/mock.lua, log level warn, --no-reload); tuned virtual-kubelet: tests/bench/tunedvk; control plane $(basename "$BIN"); $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine); $(date -u '+%Y-%m-%d %H:%M UTC')."
 	echo
 	echo "![nodes Ready over time]($(basename "$base.png"))"
 } >"$base.md"
