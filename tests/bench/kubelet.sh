@@ -10,6 +10,9 @@
 #   tests/bench/kubelet.sh [--pods "20 100"] [--agents "vk kubelet"] [--idle-seconds S] [--out DIR]
 #   (also: tests/bench/run.sh --kubelet ...)
 #
+# VK_BIN, if set, must be a vk in its build folder (or installed): mynode
+# requires the vk.* Lua modules, which a vk copied elsewhere does not find.
+#
 # kubelet runs with the cgroupfs driver (cgroup v1 allowed), swap allowed, cgroupsPerQOS off, its
 # own root and pod-log folders under the run's temporary folder, and, since
 # it must not change the host's sysctls (it sets vm.overcommit_memory,
@@ -30,7 +33,7 @@ while (($#)); do
 	--agents) agents=$2; shift 2 ;;
 	--idle-seconds) idle_s=$2; shift 2 ;;
 	--out) out_dir=$2; shift 2 ;;
-	*) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+	*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 done
 say() { echo "[kubelet-bench] $*" >&2; }
