@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--md", required=True)
     ap.add_argument("--plot-data", required=True)
     ap.add_argument("--meta", default="")
+    ap.add_argument("--note", default="")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split()]
     runs = {}
@@ -83,6 +84,9 @@ def main():
                "with all N Running). CPU is utime+stime of the agent's process during the churn (create until "
                "all gone). kubelet's containers' shims and runc are not in either figure.")
     out.append("")
+    if a.note:
+        out.append(f"Note: {a.note}")
+        out.append("")
     if a.meta:
         out.append(f"Setup: {a.meta}")
         out.append("")
