@@ -71,7 +71,7 @@ def main():
                 out.append(f"| {label} | {n} | — | {op} {goal} | |")
                 continue
             met = v <= goal if op == "<=" else v >= goal
-            out.append(f"| {label} | {n} | {v:.2f} | {op} {goal} | {'yes' if met else 'no'} |")
+            out.append(f"| {label} | {n} | {v:.3f} | {op} {goal} | {'yes' if met else 'no'} |")
     out.append("")
     for agent, why in sorted(failed.items()):
         out.append(f"**{agent} did not run**: {why}")
