@@ -193,6 +193,14 @@ up_note="$up_note Upstream's cmd/virtual-kubelet sets no QPS on its client, so c
 say "$up_note"
 }
 has_agent upstream && probe_upstream
+# nodeutil lists ConfigMaps and Secrets cluster-wide, which the Node
+# authorizer refuses to a node identity; without this grant (what a
+# virtual-kubelet deployment's RBAC gives it) its pod controller never
+# started a pod (1000 stayed Pending, 2026-12-02).
+if has_agent tuned; then
+	k create clusterrole bench-tunedvk --verb=get,list,watch --resource=configmaps,secrets >/dev/null
+	k create clusterrolebinding bench-tunedvk --clusterrole=bench-tunedvk --user="system:node:$tuned_node" >/dev/null
+fi
 has_agent tuned && up_note="$up_note The tuned virtual-kubelet (tests/bench/tunedvk: the library's node/nodeutil $up_ver, an in-memory provider that acts like upstream's mock, client QPS 500 / burst 1000, 10 pod workers) ran as its node identity system:node:$tuned_node."
 [[ $mode == scale ]] && up_note="$up_note vk logged at info here (the hot reload's figures are an info line); the hot reload is SIGHUP with all N pods Running (tests/bench/reload_at_n.sh)."
 

@@ -79,6 +79,8 @@ func (p *memProvider) CreatePod(_ context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	p.pods[key(pod.Namespace, pod.Name)] = pod
 	p.mu.Unlock()
+	// With NotifyPods, the library writes statuses only from the notifier.
+	p.notify(pod.DeepCopy())
 	return nil
 }
 
