@@ -20,7 +20,7 @@ typedef struct {
 	unsigned lease_duration_s; /* 0: 40 */
 	unsigned lease_renew_ms;   /* 0: 10000 */
 	unsigned ping_ms;          /* 0: 10000 */
-	unsigned status_ms;        /* 0: 60000: NodeStatus written at least this often */
+	unsigned status_ms;        /* 0: 300000: NodeStatus written at least this often */
 } vk_node_opts;
 
 typedef struct vk_node vk_node;

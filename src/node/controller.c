@@ -33,8 +33,8 @@ vk_node *vk_node_new(const vk_node_opts *o, cJSON *node)
 		n->o.lease_renew_ms = 10000;
 	if (!n->o.ping_ms)
 		n->o.ping_ms = 10000;
-	if (!n->o.status_ms)
-		n->o.status_ms = 60000;
+	if (!n->o.status_ms) /* kubelet's nodeStatusReportFrequency: the Lease is the heartbeat */
+		n->o.status_ms = 300000;
 	n->name = vk_strdup(o->name);
 	n->o.name = n->name;
 	n->node = node;
@@ -416,13 +416,37 @@ void vk_node__register(vk_node *n)
 
 static void watch_tick(uv_timer_t *t) { vk_node__watch_start(t->data); }
 
+/* The Ready condition's status in a Node object, or NULL. */
+static const char *ready_status(const cJSON *node)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, vk_json_at(node, "status.conditions")) {
+		const char *t = vk_json_str(c, "type");
+		if (t && strcmp(t, "Ready") == 0)
+			return vk_json_str(c, "status");
+	}
+	return NULL;
+}
+
 static void watch_event(const char *type, cJSON *obj, void *ud)
 {
 	vk_node *n = ud;
-	if (strcmp(type, "DELETED") == 0 && !n->closing) {
+	if (n->closing)
+		return;
+	if (strcmp(type, "DELETED") == 0) {
 		vk_warn(SUB, "Node %s was deleted; registering it again", n->name);
 		n->registered = false;
 		vk_node__register(n);
+	} else if (strcmp(type, "MODIFIED") == 0 && n->registered) {
+		/* The status is written every 5 min when nothing changes; if
+		 * another writer changed our Ready (the node-lifecycle controller
+		 * marks it Unknown when the Lease is late), ours goes back now,
+		 * as kubelet's next status check would. */
+		const char *have = ready_status(obj);
+		if (have && strcmp(have, n->ready ? "True" : "False") != 0) {
+			vk_info(SUB, "Node %s is Ready=%s in the API; writing its status", n->name, have);
+			vk_node__write_status(n);
+		}
 	}
 }
 

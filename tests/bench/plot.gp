@@ -8,7 +8,7 @@ files = system("ls " . datadir . "/*.dat")
 zoom = real(system("cat " . datadir . "/zoom"))
 label(f) = system("basename " . f . " .dat")
 # By the file's own name: the folder's path may hold "vk-" too.
-color(f) = strstrt(label(f), "vk-") == 1 ? "#1f77b4" : (strstrt(label(f), "upstream-") == 1 ? "#d62728" : "#7f7f7f")
+color(f) = strstrt(label(f), "vk-") == 1 ? "#1f77b4" : (strstrt(label(f), "upstream-") == 1 ? "#d62728" : (strstrt(label(f), "tuned-") == 1 ? "#2ca02c" : "#7f7f7f"))
 dash(f) = label(f)[strlen(label(f))-1:] eq "-1" ? 1 : 2
 set multiplot layout 1,2 title sprintf("Pods Running after the first create, seen through a watch (N = %d, one line per round)", n)
 set xlabel "seconds since the first create"

@@ -9,8 +9,8 @@ import json
 import os
 import statistics
 
-ROWS = [("vk", "vk"), ("upstream", "upstream virtual-kubelet"), ("ceiling", "raw API ceiling"),
-        ("ceiling-min", "raw API ceiling, minimal writes")]
+ROWS = [("vk", "vk"), ("tuned", "virtual-kubelet, tuned (QPS 500)"), ("upstream", "upstream virtual-kubelet"),
+        ("ceiling", "raw API ceiling"), ("ceiling-min", "raw API ceiling, minimal writes")]
 
 # (key, header, unit conversion, format, agents only)
 COLS = [
@@ -42,6 +42,27 @@ GOALS = [
     ("churn throughput, vk / raw ceiling", "churn_pods_per_s", "vk", "ceiling", ">=", 0.8),
     ("CPU seconds for the churn, vk / upstream", "churn_cpu_s", "vk", "upstream", "<=", 0.33),
 ]
+# The goals of issue 17 against the tuned peer (--peers) and at scale (N >= 5000).
+GOALS_PEERS = [
+    ("churn throughput, vk / tuned VK", "churn_pods_per_s", "vk", "tuned", ">=", 1.2),
+    ("churn throughput, vk / raw ceiling", "churn_pods_per_s", "vk", "ceiling", ">=", 0.95),
+    ("RSS at N pods, vk / tuned VK", "steady_rss_kb", "vk", "tuned", "<=", 0.25),
+    ("CPU seconds for the churn, vk / tuned VK", "churn_cpu_s", "vk", "tuned", "<=", 0.5),
+    ("churn throughput, vk / upstream (untuned)", "churn_pods_per_s", "vk", "upstream", ">=", 1.5),
+]
+GOALS_SCALE = [
+    ("churn throughput, vk / raw ceiling", "churn_pods_per_s", "vk", "ceiling", ">=", 0.9),
+]
+EXTRA_PEERS = [
+    ("pods/s to Running, vk / tuned VK", "pods_per_s", "vk", "tuned"),
+    ("pods/s deleted, vk / tuned VK", "delete_pods_per_s", "vk", "tuned"),
+    ("idle RSS, vk / tuned VK", "idle_rss_kb", "vk", "tuned"),
+    ("RssAnon at N pods, vk / tuned VK", "steady_anon_kb", "vk", "tuned"),
+    ("latency p99, vk / tuned VK", "latency_ms_p99", "vk", "tuned"),
+    ("churn throughput, tuned VK / raw ceiling", "churn_pods_per_s", "tuned", "ceiling"),
+    ("RSS at N pods, vk / upstream", "steady_rss_kb", "vk", "upstream"),
+    ("CPU seconds for the churn, vk / upstream", "churn_cpu_s", "vk", "upstream"),
+]
 EXTRA = [
     ("pods/s to Running, vk / upstream", "pods_per_s", "vk", "upstream"),
     ("pods/s to Running, vk / raw ceiling", "pods_per_s", "vk", "ceiling"),
@@ -60,6 +81,7 @@ EXTRA = [
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", default="classic", choices=["classic", "peers", "scale"])
     ap.add_argument("--raw", required=True)
     ap.add_argument("--pods", type=int, required=True)
     ap.add_argument("--rounds", type=int, required=True)
@@ -78,6 +100,15 @@ def main():
         d["_round"] = int(rnd)
         runs[which].append(d)
 
+    rows = [(w, label) for w, label in ROWS if runs[w]]
+    goals, extra = GOALS, EXTRA
+    if a.mode == "peers":
+        goals, extra = GOALS_PEERS, EXTRA_PEERS
+    elif a.mode == "scale":
+        goals, extra = GOALS_SCALE, [e for e in EXTRA if e[3] == "ceiling"]
+    title = {"classic": "vk vs upstream virtual-kubelet", "peers": "vk vs virtual-kubelet (tuned and untuned)",
+             "scale": "one vk node at scale"}[a.mode]
+
     med = {}
     for w, _ in ROWS:
         med[w] = {}
@@ -86,10 +117,10 @@ def main():
             med[w][key] = statistics.median(vals) if vals else None
 
     out = []
-    out.append(f"# vk vs upstream virtual-kubelet: N = {a.pods} pods, {a.rounds} round(s), medians\n")
+    out.append(f"# {title}: N = {a.pods} pods, {a.rounds} round(s), medians\n")
     out.append("| | " + " | ".join(c[1] for c in COLS) + " |")
     out.append("|---|" + "---:|" * len(COLS))
-    for w, label in ROWS:
+    for w, label in rows:
         cells = []
         for key, _, conv, fmt, agents_only in COLS:
             v = med[w][key]
@@ -105,14 +136,31 @@ def main():
 
     out.append("| ratio | measured | goal | met |")
     out.append("|---|---:|---:|:---:|")
-    for label, key, num, den, op, goal in GOALS:
-        v = ratio(key, num, den)
+    def goal_row(label, v, op, goal, fmt="{:.2f}"):
         if v is None:
             out.append(f"| {label} | — | {op} {goal} | |")
-            continue
+            return
         met = v <= goal if op == "<=" else v >= goal
-        out.append(f"| {label} | {v:.2f} | {op} {goal} | {'yes' if met else 'no'} |")
-    for label, key, num, den in EXTRA:
+        out.append(f"| {label} | {fmt.format(v)} | {op} {goal} | {'yes' if met else 'no'} |")
+
+    for label, key, num, den, op, goal in goals:
+        goal_row(label, ratio(key, num, den), op, goal)
+    if a.mode == "scale":
+        vk = med["vk"]
+        anon = vk.get("steady_anon_kb")
+        goal_row("RssAnon at N pods (MiB)", None if anon is None else anon / 1024, "<=", 40, "{:.1f}")
+        if anon is not None and vk.get("idle_anon_kb") is not None:
+            per = (anon - vk["idle_anon_kb"]) * 1024 / a.pods
+            out.append(f"| RssAnon per pod (bytes, at N minus idle, over N) | {per:.0f} | | |")
+        rl = [r["at_n"] for r in runs["vk"] if isinstance(r.get("at_n"), dict)]
+        if rl:
+            r0 = rl[0]
+            goal_row(f"hot reload at {r0['pods']} pods: swap (ms)", r0["swap_ms"], "<=", 50, "{:.0f}")
+            goal_row("hot reload: pods replaced (UID changed or gone)", r0["pods_replaced"], "<=", 0, "{:.0f}")
+            out.append(f"| hot reload: pods written (resourceVersion changed) | {r0['pods_written']} | | |")
+        else:
+            out.append("| hot reload at N pods | — (not measured) | | |")
+    for label, key, num, den in extra:
         v = ratio(key, num, den)
         out.append(f"| {label} | {'—' if v is None else f'{v:.2f}'} | | |")
     out.append("")
@@ -130,7 +178,7 @@ def main():
                "terminated, phase Succeeded) then one delete with grace 0; it has no process of its own to "
                "measure. The ceiling with minimal writes leaves out the terminal status, which no "
                "kubelet-like agent can. "
-               "All runs used one control plane and alternated vk, upstream, ceiling, minimal ceiling each round.")
+               "All runs used one control plane and alternated " + ", ".join(l for _, l in rows) + " each round.")
     out.append("")
     if a.note:
         out.append(f"Note: {a.note}")
@@ -140,7 +188,7 @@ def main():
         out.append("")
     out.append("Per run (create→all Running s / delete→all gone s / churn CPU s / RssAnon at N MiB):")
     out.append("")
-    for w, label in ROWS:
+    for w, label in rows:
         cells = []
         for r in sorted(runs[w], key=lambda r: r["_round"]):
             cpu = r.get("churn_cpu_s")
@@ -154,7 +202,7 @@ def main():
         out.append("API requests the API server served during the churn of round 1, all clients together "
                    f"(the load client's own {a.pods} POST pods and {a.pods} DELETE pods among them; WATCH not counted):")
         out.append("")
-        for w, label in ROWS:
+        for w, label in rows:
             req = first.get(w, {}).get("api_requests")
             if req:
                 cells = ", ".join(f"{k} {v:.0f}" for k, v in sorted(req.items(), key=lambda kv: -kv[1]))
@@ -164,7 +212,7 @@ def main():
         f.write("\n".join(out) + "\n")
 
     os.makedirs(a.plot_data, exist_ok=True)
-    slowest = max([r["create_to_all_running_s"] for r in runs["vk"] + runs["ceiling"] + runs["ceiling-min"]] or [1])
+    slowest = max([r["create_to_all_running_s"] for r in runs["vk"] + runs["tuned"] + runs["ceiling"] + runs["ceiling-min"]] or [1])
     with open(os.path.join(a.plot_data, "zoom"), "w") as f:
         f.write(f"{max(1.0, 1.5 * slowest):.2f}\n")
     for w, _ in ROWS:

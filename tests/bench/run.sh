@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154 # assigned by name: tmp by tmp_dir (lib.sh)
-# Benchmarks vk against upstream virtual-kubelet on one local control plane
-# (issue 6).  Runs vk, upstream, the raw API ceiling, then again, ROUNDS times,
-# and reports the medians as a markdown table (printed and written to
+# Benchmarks vk against its peers on one local control plane (issues 6, 17).
+# Runs vk, upstream virtual-kubelet, the raw API ceiling, then again, ROUNDS
+# times, and reports the medians as a markdown table (printed and written to
 # tests/bench/results/DATE-NPODS.md) with a PNG plot of pods Running over time.
 #
 #   tests/bench/run.sh [--pods N] [--rounds R] [--idle-seconds S] [--log-level L] [--out DIR]
 #   tests/bench/run.sh --smoke        N=20, 1 round, short idle (harness check)
+#   tests/bench/run.sh --peers [--pods 1000]   vk, tuned virtual-kubelet, upstream, ceilings
+#                     [--agents "vk tuned ceiling"]   a subset of the agents, in this order
+#   tests/bench/run.sh --pods 10000   N >= 5000: vk and the ceiling, a hot reload at N
+#   tests/bench/run.sh --kubelet      vk + mynode vs kubelet, real containers (kubelet.sh)
+#   tests/bench/run.sh --fleet N      N vk processes on one control plane (fleet.sh)
 #
 # What it needs it builds or installs once: a release build of vk in
 # build-bench/ (or $VK_BIN), upstream virtual-kubelet and the load client
@@ -15,12 +20,17 @@
 # temporary folder (logs, raw JSON).  Progress goes to stderr, the table to
 # stdout.
 set -euo pipefail
+export VK_APISERVER_WAIT=${VK_APISERVER_WAIT:-300} # a loaded machine starts it slowly
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
 
-pods=100 rounds=2 idle_s=60 settle_s=10 steady_s=5 log_level='' out_dir=$here/results
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+pods='' rounds='' only_agents='' idle_s=60 settle_s=10 steady_s=5 log_level='' out_dir=$here/results mode=classic
+case ${1:-} in # modes of their own, in scripts beside this one
+--kubelet) shift; exec "$here/kubelet.sh" "$@" ;;
+--fleet) shift; exec "$here/fleet.sh" "$@" ;;
+esac
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
 	case $1 in
 	--pods) pods=$2; shift 2 ;;
@@ -29,13 +39,35 @@ while (($#)); do
 	--log-level) log_level=$2; shift 2 ;;
 	--out) out_dir=$2; shift 2 ;;
 	--smoke) pods=20 rounds=1 idle_s=3 settle_s=2 steady_s=2; shift ;;
+	--peers) mode=peers; shift ;;
+	--agents) only_agents=$2; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; usage ;;
 	esac
 done
+if [[ $mode == peers ]]; then
+	pods=${pods:-1000} rounds=${rounds:-1}
+	agents=(vk tuned upstream ceiling ceiling-min)
+elif ((${pods:-0} >= 5000)); then
+	# One vk node at a scale a cloud's virtual node holds: against the
+	# ceiling only (upstream at 5 QPS would take hours), and a hot reload
+	# with all N pods running.
+	mode=scale rounds=${rounds:-1}
+	agents=(vk ceiling)
+else
+	agents=(vk upstream ceiling ceiling-min)
+fi
+pods=${pods:-100} rounds=${rounds:-2}
+# --agents "vk tuned ceiling": a subset, in this order (e.g. without the
+# untuned upstream, whose 1000 pods take over 10 minutes at 5 QPS).
+[[ -z $only_agents ]] || read -ra agents <<<"$only_agents"
 [[ $pods =~ ^[0-9]+$ && $pods -gt 0 && $rounds =~ ^[0-9]+$ && $rounds -gt 0 ]] || usage
+has_agent() { [[ " ${agents[*]} " == *" $1 "* ]]; }
 # Logging every pod at info costs both agents alike; big runs log less.
 [[ -n $log_level ]] || { if ((pods >= 500)); then log_level=warn; else log_level=info; fi; }
+# The hot reload's figures are in vk's info line "reloaded: ... swapped in N ms".
+vk_log_level=$log_level
+[[ $mode == scale ]] && vk_log_level=info
 
 say() { echo "[bench] $*" >&2; }
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/bench
@@ -74,17 +106,21 @@ gobuild() { # OUT PKG [LDFLAGS]
 	(cd "$here" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w ${3:-}" -o "$1.tmp" "$2") >&2
 	mv "$1.tmp" "$1"
 }
-gobuild "$upstream_bin" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet "-X main.buildVersion=$up_ver"
+has_agent upstream && gobuild "$upstream_bin" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet "-X main.buildVersion=$up_ver"
+# The tuned peer: the same library's node/nodeutil, QPS 500 / burst 1000.
+tuned_hash=$(cat "$here/tunedvk/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
+tuned_bin=$cache/tunedvk-$tuned_hash/tunedvk
+has_agent tuned && gobuild "$tuned_bin" ./tunedvk
 lg_hash=$(cat "$here/loadgen/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
 loadgen_bin=$cache/loadgen-$lg_hash/loadgen
 gobuild "$loadgen_bin" ./loadgen
 clk_tck=$(getconf CLK_TCK)
 
 # ---- the control plane --------------------------------------------------------
-vk_node=bench-vk up_node=bench-upstream ceil_node=bench-ceiling
+vk_node=bench-vk up_node=bench-upstream ceil_node=bench-ceiling tuned_node=bench-tuned
 tmp_dir tmp
-say "starting the control plane in $tmp/cluster"
-cluster_up "$tmp/cluster" "$vk_node" "$up_node" >&2 || { say "control plane did not start"; exit 1; }
+say "starting the control plane in $tmp/cluster (load: $(uptime | sed 's/.*load/load/'))"
+cluster_up "$tmp/cluster" "$vk_node" "$up_node" "$tuned_node" >&2 || { say "control plane did not start"; exit 1; }
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 # free_port (a free TCP port on 127.0.0.1) comes from the cluster's helpers.
 # shellcheck source=../cluster/common.sh
@@ -99,12 +135,16 @@ printf '{"%s": {"cpu": "20", "memory": "100Gi", "pods": "%s"}}\n' "$up_node" "$c
 
 # ---- the agents -----------------------------------------------------------------
 agent_pid=
-start_agent() { # vk|upstream KUBECONFIG LOG
+start_agent() { # vk|tuned|upstream KUBECONFIG LOG
 	local which=$1 kc=$2 logf=$3
 	if [[ $which == vk ]]; then
 		"$VK_BIN" --provider "$provider" --provider-config "$tmp/vk-config.json" --kubeconfig "$kc" \
-			--nodename "$vk_node" --listen-address 127.0.0.1 --port 0 --log-level "$log_level" \
+			--nodename "$vk_node" --listen-address 127.0.0.1 --port 0 --log-level "$vk_log_level" \
 			--state-dir "$tmp/vk-state" </dev/null >>"$logf" 2>&1 &
+	elif [[ $which == tuned ]]; then
+		"$tuned_bin" -kubeconfig "$kc" -nodename "$tuned_node" -provider-config "$tmp/vk-config.json" \
+			-listen 127.0.0.1:0 -cert "$pki/node-$tuned_node-serving.crt" -key "$pki/node-$tuned_node-serving.key" \
+			-qps 500 -burst 1000 -log-level "$log_level" </dev/null >>"$logf" 2>&1 &
 	else
 		# Upstream listens on all addresses of KUBELET_PORT (it has no address
 		# flag); it needs a serving certificate or it does not start.
@@ -135,7 +175,8 @@ node_taint() { # NODE -> KEY=VALUE of its virtual-kubelet taint
 # Upstream's node sets the label kubernetes.io/role, which NodeRestriction
 # refuses to a node identity: find out whether it registers as its node, and
 # fall back to the admin identity if not (said in the table's footnote).
-up_kubeconfig=$CLUSTER_DIR/$up_node.kubeconfig up_identity="system:node:$up_node"
+up_kubeconfig=$CLUSTER_DIR/$up_node.kubeconfig up_identity="system:node:$up_node" up_note=''
+probe_upstream() {
 say "probing whether upstream registers with its node identity"
 start_agent upstream "$up_kubeconfig" "$tmp/logs/upstream-probe.log"
 if wait_until 30 node_ready "$up_node"; then
@@ -150,6 +191,18 @@ stop_pid "$agent_pid"
 k delete node "$up_node" --wait=false >/dev/null 2>&1 || true
 up_note="$up_note Upstream's cmd/virtual-kubelet sets no QPS on its client, so client-go's default limit (5 QPS, burst 10) applies to it; vk has no client-side limit."
 say "$up_note"
+}
+has_agent upstream && probe_upstream
+# nodeutil lists ConfigMaps and Secrets cluster-wide, which the Node
+# authorizer refuses to a node identity; without this grant (what a
+# virtual-kubelet deployment's RBAC gives it) its pod controller never
+# started a pod (1000 stayed Pending, 2026-12-02).
+if has_agent tuned; then
+	k create clusterrole bench-tunedvk --verb=get,list,watch --resource=configmaps,secrets >/dev/null
+	k create clusterrolebinding bench-tunedvk --clusterrole=bench-tunedvk --user="system:node:$tuned_node" >/dev/null
+fi
+has_agent tuned && up_note="$up_note The tuned virtual-kubelet (tests/bench/tunedvk: the library's node/nodeutil $up_ver, an in-memory provider that acts like upstream's mock, client QPS 500 / burst 1000, 10 pod workers) ran as its node identity system:node:$tuned_node."
+[[ $mode == scale ]] && up_note="$up_note vk logged at info here (the hot reload's figures are an info line); the hot reload is SIGHUP with all N pods Running (tests/bench/reload_at_n.sh)."
 
 # ---- one measured run ---------------------------------------------------------
 # run_one vk|upstream|ceiling|ceiling-min ROUND: writes $tmp/raw/WHICH-ROUND.json.
@@ -161,6 +214,7 @@ run_one() {
 	case $which in
 	vk) node=$vk_node kc=$CLUSTER_DIR/$vk_node.kubeconfig ;;
 	upstream) node=$up_node kc=$up_kubeconfig ;;
+	tuned) node=$tuned_node kc=$CLUSTER_DIR/$tuned_node.kubeconfig ;;
 	ceiling | ceiling-min) node=$ceil_node ;;
 	esac
 	say "round $r: $which, $pods pods"
@@ -176,6 +230,9 @@ run_one() {
 		fi
 		taint=$(node_taint "$node")
 		lgargs=(-pid "$agent_pid" -taint-key "${taint%%=*}" -taint-value "${taint#*=}")
+		if [[ $mode == scale && $which == vk ]]; then
+			lgargs+=(-at-n "$here/reload_at_n.sh $agent_pid $logf $ns $ADMIN_KUBECONFIG $KUBECTL")
+		fi
 	fi
 	if ! "$loadgen_bin" -kubeconfig "$ADMIN_KUBECONFIG" -namespace "$ns" -node "$node" -run-id "b$r" \
 		-pods "$pods" -clk-tck "$clk_tck" -settle "${settle_s}s" -idle "${idle_s}s" -steady "${steady_s}s" \
@@ -198,16 +255,18 @@ run_one() {
 }
 
 for ((r = 1; r <= rounds; r++)); do
-	for which in vk upstream ceiling ceiling-min; do
+	for which in "${agents[@]}"; do
 		run_one "$which" "$r" || exit 1
 	done
 done
 
 # ---- the report -----------------------------------------------------------------
 stamp=$(date -u +%Y-%m-%d)
-base=$out_dir/$stamp-N$pods
-# results/ keeps one result per N (the latest); older ones live in git's history
-for old in "$out_dir"/*-N"$pods".md; do
+prefix='' # one result per mode and N
+[[ $mode == peers ]] && prefix=peers-
+base=$out_dir/$stamp-${prefix}N$pods
+# results/ keeps one result per mode and N (the latest); older ones live in git's history
+for old in "$out_dir"/????-??-??-"${prefix}N$pods".md; do
 	[[ -e $old && $old != "$base.md" ]] || continue
 	rm -rf "${old%.md}.md" "${old%.md}.png" "${old%.md}.raw" "${old%.md}.logs"
 	say "removed the older result $(basename "$old") (git keeps it)"
@@ -217,9 +276,9 @@ mkdir -p "$base.raw"
 cp "$tmp/raw/"*.json "$base.raw/"
 rm -rf "$base.logs" && cp -r "$tmp/logs" "$base.logs" # agents' and load client's logs (not committed)
 vk_ver=$("$VK_BIN" --version 2>&1 | head -1 || true)
-python3 "$here/report.py" --raw "$base.raw" --pods "$pods" --rounds "$rounds" --idle-seconds "$idle_s" \
+python3 "$here/report.py" --mode "$mode" --raw "$base.raw" --pods "$pods" --rounds "$rounds" --idle-seconds "$idle_s" \
 	--md "$base.md" --plot-data "$tmp/plot" \
-	--meta "vk: \`$vk_ver\` ($vk_rev, release build, provider $(basename "$provider"), log level $log_level); upstream virtual-kubelet $up_ver (cmd/virtual-kubelet, provider mock, as $up_identity, log level $log_level); control plane $(basename "$BIN"); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')." \
+	--meta "vk: \`$vk_ver\` ($vk_rev, release build, provider $(basename "$provider"), log level $vk_log_level); upstream virtual-kubelet $up_ver (cmd/virtual-kubelet, provider mock, as $up_identity, log level $log_level); control plane $(basename "$BIN"); $(nproc) CPUs; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine); $(date -u '+%Y-%m-%d %H:%M UTC')." \
 	--note "$up_note"
 gnuplot -e "datadir='$tmp/plot'; out='$base.png'; n=$pods" "$here/plot.gp"
 printf '![pods Running over time](%s)\n' "$(basename "$base.png")" >>"$base.md"

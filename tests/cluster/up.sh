@@ -231,7 +231,7 @@ start_proc kube-apiserver "$bin/kube-apiserver" \
 admin_curl() {
 	curl -sf --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$@"
 }
-wait_for kube-apiserver 90 admin_curl "$apiserver/readyz"
+wait_for kube-apiserver "${VK_APISERVER_WAIT:-90}" admin_curl "$apiserver/readyz"
 
 # ---- controller-manager and scheduler -------------------------------------
 start_proc kube-controller-manager "$bin/kube-controller-manager" \

@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +55,9 @@ type options struct {
 	timeout                     time.Duration
 	simulate, createNode        bool
 	terminalStatus              bool
+	atN                         string
+	grace                       int64
+	noToken                     bool
 }
 
 // tracker follows the pods of the run through a watch (an informer) and
@@ -304,8 +308,17 @@ func round(v float64, digits int) float64 {
 	return float64(int64(v*p+0.5)) / p
 }
 
+// tokenMount is nil (the API's default) unless -no-token.
+func tokenMount(o *options) *bool {
+	if !o.noToken {
+		return nil
+	}
+	f := false
+	return &f
+}
+
 func podFor(o *options, i int) *corev1.Pod {
-	grace := int64(30)
+	grace := o.grace
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      fmt.Sprintf("%s-%05d", o.runID, i),
@@ -314,6 +327,7 @@ func podFor(o *options, i int) *corev1.Pod {
 		},
 		Spec: corev1.PodSpec{
 			NodeName:                      o.node,
+			AutomountServiceAccountToken:  tokenMount(o),
 			TerminationGracePeriodSeconds: &grace,
 			Tolerations: []corev1.Toleration{{
 				Key: o.taintKey, Operator: corev1.TolerationOpEqual, Value: o.taintValue,
@@ -559,6 +573,9 @@ func main() {
 	flag.BoolVar(&o.simulate, "simulate-agent", false, "also play the agent (raw API ceiling)")
 	flag.BoolVar(&o.createNode, "create-node", false, "create the Node object -node first (for -simulate-agent)")
 	flag.BoolVar(&o.terminalStatus, "terminal-status", false, "the simulated agent writes a terminal status before the final delete, as kubelet does")
+	flag.BoolVar(&o.noToken, "no-token", false, "pods without the service account token volume (automountServiceAccountToken: false)")
+	flag.Int64Var(&o.grace, "grace", 30, "terminationGracePeriodSeconds of the pods")
+	flag.StringVar(&o.atN, "at-n", "", "shell command run once all N pods are Running, after the hold; its stdout (a JSON object) is the result's at_n")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
@@ -724,6 +741,29 @@ func run(o *options) error {
 		}
 		out["steady_cpu_s"] = round(float64(c-cpuRunning)/o.clkTck, 3)
 		cpu0 += c - cpuRunning // the hold is not churn
+	}
+	// A measurement at N pods (e.g. a hot reload), not part of the churn.
+	if o.atN != "" {
+		var c0 int64
+		if o.pid > 0 {
+			c0, _ = cpuTicks(o.pid)
+		}
+		cmd := exec.CommandContext(ctx, "sh", "-c", o.atN)
+		cmd.Stderr = os.Stderr
+		b, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("-at-n: %v", err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return fmt.Errorf("-at-n: its output is not a JSON object: %v: %q", err, b)
+		}
+		out["at_n"] = v
+		if o.pid > 0 {
+			if c, err := cpuTicks(o.pid); err == nil {
+				cpu0 += c - c0
+			}
+		}
 	}
 
 	// Churn, part 2: delete all (graceful), wait until all are gone.

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # NodeProvider.Ping: while ping() raises, the node is NotReady with the
 # error as the Ready condition's message; Ready again once it recovers.  A
-# deleted Node is registered again.
+# deleted Node is registered again.  A Ready that another writer changed
+# (the node-lifecycle controller's Unknown) is written back at once, not at
+# the next 5-minute status report.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 6
+tap_plan 8
 vk_setup node
 
 printf 'ping_fail_file: %s\n' "$tmp/ping-fails" >"$tmp/config.yaml"
@@ -17,6 +19,12 @@ msg=$(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].me
 tap_like "$msg" "^[^ ]*recorder.lua:[0-9]+: ping: [^ ]*ping-fails exists$" "the Ready message is the provider's error with file:line"
 rm -f "$tmp/ping-fails"
 if wait_until 15 node_is "$node" True; then tap_pass "node is Ready again once ping recovers"; else tap_fail "node is Ready again once ping recovers"; fi
+
+# As the node-lifecycle controller does when a lease is late.
+k patch node "$node" --subresource=status --type=strategic -p \
+	'{"status":{"conditions":[{"type":"Ready","status":"Unknown","reason":"NodeStatusUnknown","message":"set by the test"}]}}' >/dev/null
+if wait_until 15 node_is "$node" True; then tap_pass "a Ready set to Unknown by another writer is written back"; else tap_fail "a Ready set to Unknown by another writer is written back" "$(vk_log_tail vk)"; fi
+tap_like "$(grep -m1 'is Ready=Unknown in the API' "$tmp/vk.log" || true)" "Node $node is Ready=Unknown in the API; writing its status" "vk logs why it wrote the status"
 
 node_uid() { k get node "$node" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
 lease_owner() { k -n kube-node-lease get lease "$node" -o jsonpath='{.metadata.ownerReferences[0].uid}' 2>/dev/null; }
