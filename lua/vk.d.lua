@@ -38,7 +38,38 @@
 ---@field node_status? fun(node: vk.Object): vk.Object?  every 10 s: edit or return the node (capacity, allocatable, addresses, nodeInfo, conditions other than Ready, merged by type); written when it changed
 ---@field container_logs? fun(namespace: string, pod: string, container: string, opts: table): string  opts: tailLines, limitBytes, sinceSeconds, sinceTime, timestamps, previous, follow (those given); the core re-applies tailLines/limitBytes
 ---@field stats_summary? fun(): table  kubelet's /stats/summary object; without it vk sends a minimal one
+---@field exec? fun(namespace: string, pod: string, container: string, cmd: string[], stream: vk.Stream): (integer|nil), string?  kubectl exec, before any 101: return the exit code (0 = success), or nil, err (a Failure Status; 404 when err says "not found" and the stream was not used)
+---@field attach? fun(namespace: string, pod: string, container: string, stream: vk.Stream): (integer|nil), string?  kubectl attach, as exec
+---@field port_forward? fun(namespace: string, pod: string, port: integer, stream: vk.Stream): (nil, string?)  kubectl port-forward: once per forwarded connection, after the connection is up; return when done, or nil, err (sent on the error stream)
 ---@field on_reload? fun(previous: vk.Provider)
+
+--- The session of exec, attach or port_forward (the kubelet API's SPDY
+--- streams).  Every method but close yields.
+---@class vk.Stream
+---@field stdin boolean  the client sends stdin (port_forward: always true)
+---@field stdout boolean  the client wants stdout (port_forward: always true)
+---@field stderr boolean  the client wants stderr (never with a tty)
+---@field tty boolean  the client has a terminal
+local Stream = {}
+--- The next chunk of stdin (port_forward: of the connection), nil at its end.
+---@return string?
+function Stream:read() end
+--- Writes to stdout (default) or "stderr"; waits while the client is slow.
+---@param data string
+---@param to? "stdout"|"stderr"
+---@return boolean? ok, string? err  nil, "closed" once the client is gone
+function Stream:write(data, to) end
+--- The next terminal size, nil when the client is gone (or has no tty).
+---@return {width: integer, height: integer}?
+function Stream:resize() end
+--- Closes stdout and stderr (port_forward: the connection's data stream).
+function Stream:close() end
+--- Only as the first use: hands the whole session to a streaming server on
+--- 127.0.0.1 (CRI's Exec/Attach URL): the client's upgrade request goes to
+--- url, its answer back; bytes are spliced until either side closes.
+---@param url string  http://127.0.0.1:PORT/...
+---@return boolean? ok, string? err  nil, err when the server refused (the client got its answer) or cannot be reached
+function Stream:proxy(url) end
 
 ---------------------------------------------------------------------------
 -- vk: every module below, loaded on first use (vk.timer, vk.json, ...).

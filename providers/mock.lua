@@ -16,6 +16,17 @@
 --   log_text: "..."           what container_logs returns
 --   ping_fail_file: /tmp/x    ping() fails while this file exists (tests;
 --                             ping_error_file is the same)
+--
+-- Streaming, so that tests can drive the kubelet API's wire without a
+-- runtime: exec writes its command line to stdout, then runs a few
+-- "commands" of its own: `cat` echoes stdin until its end (with a tty, a
+-- Ctrl-D ends it too), `stty size` prints the first terminal size as
+-- "ROWS COLS", `bytes N` writes N bytes; a command line with "exit N" in it
+-- exits N.  attach echoes stdin.  port_forward echoes what it reads on the
+-- ports the pod's containers declare (containerPort); any other port is
+-- refused as a runtime would refuse a port nobody listens on.  `via-proxy
+-- URL CMD...` hands the session to the streaming server at URL (a
+-- 127.0.0.1 test double) with stream:proxy, asking it for /exec of CMD.
 local timer = require "vk.timer"
 local json = require "vk.json"
 local log = require "vk.log"
@@ -218,6 +229,87 @@ end
 
 function P.container_logs(namespace, pod, container, opts)
   return cfg.log_text or string.format("mock: no real container %s/%s/%s\n", namespace, pod, container)
+end
+
+-- The pod as a table, or nil, err (kubelet's words for an unknown pod).
+local function pod_spec(namespace, name)
+  local r = pods[key(namespace, name)]
+  if not r then return nil, string.format("pod %s/%s not found", namespace, name) end
+  return json.decode(json.unpack(r.packed))
+end
+
+-- Copies what the client sends back to it until the end of its input.
+local function echo(stream)
+  while true do
+    local data = stream:read()
+    if not data then return end
+    local eot = stream.tty and data:find("\4", 1, true)
+    if eot then data = data:sub(1, eot - 1) end
+    if #data > 0 and not stream:write(data) then return end
+    if eot then return end
+  end
+end
+
+local function escape(s)
+  return (s:gsub("[^%w%-._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+-- `via-proxy URL CMD...`: the session goes to URL/exec/NS/POD/CONTAINER?command=CMD...
+local function via_proxy(namespace, pod, container, cmd, stream)
+  local q = {}
+  for i = 3, #cmd do q[#q + 1] = "command=" .. escape(cmd[i]) end
+  for _, f in ipairs { "stdin", "stdout", "stderr", "tty" } do
+    if stream[f] then q[#q + 1] = ({ stdin = "input", stdout = "output", stderr = "error", tty = "tty" })[f] .. "=1" end
+  end
+  local url = string.format("%s/exec/%s/%s/%s?%s", cmd[2], escape(namespace), escape(pod), escape(container),
+    table.concat(q, "&"))
+  local ok, err = stream:proxy(url)
+  if not ok then return nil, err end
+  return 0
+end
+
+function P.exec(namespace, pod, container, cmd, stream)
+  local _, err = pod_spec(namespace, pod)
+  if err then return nil, err end
+  if cmd[1] == "via-proxy" and cmd[2] then return via_proxy(namespace, pod, container, cmd, stream) end
+  local line = table.concat(cmd, " ")
+  if stream.stdout then stream:write(line .. "\n") end
+  if cmd[1] == "cat" then
+    echo(stream)
+  elseif line == "stty size" then
+    local size = stream:resize()
+    if size then stream:write(string.format("%d %d\n", size.height, size.width)) end
+  elseif cmd[1] == "bytes" then
+    local left = tonumber(cmd[2]) or 0
+    local chunk = string.rep("x", 65536)
+    while left > 0 do
+      local n = math.min(left, #chunk)
+      if not stream:write(chunk:sub(1, n)) then break end
+      left = left - n
+    end
+  end
+  return tonumber(line:match("exit%s+(%d+)")) or 0
+end
+
+function P.attach(namespace, pod, container, stream)
+  local _, err = pod_spec(namespace, pod)
+  if err then return nil, err end
+  echo(stream)
+  return 0
+end
+
+function P.port_forward(namespace, pod, port, stream)
+  local spec, err = pod_spec(namespace, pod)
+  if not spec then return nil, err end
+  for _, c in ipairs(spec.spec.containers or {}) do
+    for _, p in ipairs(c.ports or {}) do
+      if p.containerPort == port then
+        echo(stream)
+        return
+      end
+    end
+  end
+  return nil, string.format("connection refused: nothing listens on port %d in pod %s/%s", port, namespace, pod)
 end
 
 return P

@@ -13,7 +13,10 @@
 #define VK_PROVIDER_H
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdbool.h>
+
+#include "vk/stream.h"
 
 typedef enum {
 	VK_CALL_CREATE_POD,
@@ -26,6 +29,9 @@ typedef enum {
 	VK_CALL_NODE_STATUS,
 	VK_CALL_CONTAINER_LOGS, /* container_logs(ns, pod, container, opts) -> string */
 	VK_CALL_STATS_SUMMARY,  /* stats_summary() -> a kubelet Summary object */
+	VK_CALL_EXEC,           /* exec(ns, pod, container, cmd, stream) -> exit code */
+	VK_CALL_ATTACH,         /* attach(ns, pod, container, stream) -> exit code */
+	VK_CALL_PORT_FORWARD,   /* port_forward(ns, pod, port, stream) */
 	VK_CALL__COUNT
 } vk_provider_call;
 
@@ -43,6 +49,9 @@ static inline const char *vk_provider_call_name(vk_provider_call c)
 		[VK_CALL_NODE_STATUS] = "node_status",
 		[VK_CALL_CONTAINER_LOGS] = "container_logs",
 		[VK_CALL_STATS_SUMMARY] = "stats_summary",
+		[VK_CALL_EXEC] = "exec",
+		[VK_CALL_ATTACH] = "attach",
+		[VK_CALL_PORT_FORWARD] = "port_forward",
 	};
 	return (unsigned)c < VK_CALL__COUNT ? names[c] : "unknown";
 }
@@ -73,6 +82,13 @@ typedef struct {
 	int (*call)(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns, const char *name,
 	            vk_provider_cb cb, void *ud);
 	bool (*has)(vk_provider *p, vk_provider_call c);
+	/* exec, attach, port_forward: as call, with `args` {"container": NAME,
+	 * "command": [...]} or {"port": N} and the session `st` (vk/stream.h),
+	 * which the provider holds a reference on until it calls st->ops->unref.
+	 * The result's value is the exit code (a number), null, or
+	 * {"error": MESSAGE} for `return nil, err`.  NULL: no streaming. */
+	int (*call_stream)(vk_provider *p, vk_provider_call c, const cJSON *args, const char *ns, const char *name,
+	                   vk_stream *st, vk_provider_cb cb, void *ud);
 	void (*close)(vk_provider *p); /* in-flight callbacks end with -ECANCELED */
 } vk_provider_iface;
 
@@ -128,6 +144,14 @@ static inline int vk_provider_container_logs(vk_provider *p, const char *ns, con
 static inline int vk_provider_stats_summary(vk_provider *p, vk_provider_cb cb, void *ud)
 {
 	return p->iface->call(p, VK_CALL_STATS_SUMMARY, NULL, NULL, NULL, cb, ud);
+}
+/* exec/attach/port_forward (see call_stream above); -ENOSYS without it. */
+static inline int vk_provider_stream(vk_provider *p, vk_provider_call c, const cJSON *args, const char *ns,
+                                     const char *name, vk_stream *st, vk_provider_cb cb, void *ud)
+{
+	if (!p->iface->call_stream)
+		return -ENOSYS;
+	return p->iface->call_stream(p, c, args, ns, name, st, cb, ud);
 }
 static inline bool vk_provider_has(vk_provider *p, vk_provider_call c) { return p->iface->has(p, c); }
 /* Closes the provider: callbacks in flight end with -ECANCELED; p is gone after. */

@@ -15,7 +15,11 @@
  *   GET /stats/summary                  the provider's stats_summary(), else a
  *                                       minimal summary (node name, start time,
  *                                       pod references)
- *   /exec, /attach, /portForward, /run  501: they need SPDY/WebSocket streams
+ *   /exec, /attach, /portForward        SPDY/3.1 upgrades (kubelet's remotecommand
+ *                                       and portforward protocols) to the
+ *                                       provider's exec, attach, port_forward
+ *                                       (vk/stream.h; src/server/README.md)
+ *   /run                                501
  *   GET /metrics                        Prometheus text (vk/metrics.h); with
  *                                       metrics_only, plain HTTP without
  *                                       authentication serving only this and

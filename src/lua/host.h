@@ -160,6 +160,10 @@ int vk_lua__spawn_as(lua_State *L);  /* bind_task.c: vk.spawn with the core's sp
 int vk_lua__open_store(lua_State *L);
 int vk_lua__open_host(lua_State *L);
 int vk_lua__open_net(lua_State *L);
+/* bind_stream.c: the exec/attach/port_forward `stream` object; takes the
+ * caller's reference on st (vk/stream.h). */
+struct vk_stream;
+void vk_lua__push_stream(lua_State *L, struct vk_stream *st);
 int vk_lua__open_crypto(lua_State *L);
 int vk_lua__open_config(lua_State *L);
 

@@ -35,7 +35,20 @@ static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 	                    err != 0 && err != -ECANCELED, t->killed);
 	vk_provider_result r = {.err = err, .errmsg = err ? errmsg : NULL};
 	char *cerr = NULL;
-	if (!err) {
+	bool streaming = c->call == VK_CALL_EXEC || c->call == VK_CALL_ATTACH || c->call == VK_CALL_PORT_FORWARD;
+	if (!err && streaming) {
+		/* an exit code, nothing, or `nil, err` */
+		lua_State *co = t->co;
+		int base = lua_gettop(co) - nres + 1;
+		if (nres > 0 && lua_type(co, base) == LUA_TNUMBER) {
+			r.value = cJSON_CreateNumber((double)lua_tointeger(co, base));
+		} else if (nres > 1 && lua_isnil(co, base) && !lua_isnil(co, base + 1)) {
+			const char *m = luaL_tolstring(co, base + 1, NULL);
+			r.value = cJSON_CreateObject();
+			cJSON_AddStringToObject(r.value, "error", m ? m : "error");
+			lua_pop(co, 1);
+		}
+	} else if (!err) {
 		lua_State *co = t->co;
 		int base = lua_gettop(co) - nres + 1;
 		bool has_value = nres > 0 && !lua_isnil(co, base);
@@ -89,6 +102,7 @@ typedef struct {
 	const char *ns, *name;
 	lua_State *co;
 	int *arg_ref;
+	vk_stream *st; /* exec, attach, port_forward */
 } args_ctx;
 
 /* Builds the arguments on the main thread under pcall (a memory error must
@@ -127,6 +141,31 @@ static int build_args(lua_State *L)
 			lua_newtable(L);
 		return 4;
 	}
+	case VK_CALL_EXEC:
+	case VK_CALL_ATTACH:
+	case VK_CALL_PORT_FORWARD: {
+		/* exec(ns, pod, container, cmd, stream), attach(ns, pod, container,
+		 * stream), port_forward(ns, pod, port, stream) */
+		lua_pushstring(L, a->ns ? a->ns : "");
+		lua_pushstring(L, a->name ? a->name : "");
+		if (a->call == VK_CALL_PORT_FORWARD) {
+			const cJSON *port = cJSON_GetObjectItemCaseSensitive(a->pod, "port");
+			lua_pushinteger(L, cJSON_IsNumber(port) ? (lua_Integer)port->valuedouble : 0);
+		} else {
+			const cJSON *c = cJSON_GetObjectItemCaseSensitive(a->pod, "container");
+			lua_pushstring(L, cJSON_IsString(c) ? c->valuestring : "");
+		}
+		if (a->call == VK_CALL_EXEC) {
+			const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(a->pod, "command");
+			if (cJSON_IsArray(cmd))
+				vk_lua_push_json(L, cmd);
+			else
+				lua_newtable(L);
+		}
+		vk_lua__push_stream(L, a->st);
+		a->st = NULL; /* the object holds the reference now */
+		return lua_gettop(L);
+	}
 	default: return 0;
 	}
 }
@@ -137,8 +176,8 @@ static void pod_key(const cJSON *pod, const char **ns, const char **name)
 	*name = vk_json_str(pod, "metadata.name");
 }
 
-static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns, const char *name,
-                       vk_provider_cb cb, void *ud)
+static int start_call(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns, const char *name,
+                      vk_stream *st, vk_provider_cb cb, void *ud)
 {
 	vk_lua_host *h = host_of(p);
 	if ((unsigned)c >= VK_CALL__COUNT || !cb)
@@ -171,7 +210,7 @@ static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, con
 	t->name = vk_strdup(name);
 
 	int top = lua_gettop(L);
-	args_ctx a = {c, pod, ns, name, t->co, &t->arg_ref};
+	args_ctx a = {c, pod, ns, name, t->co, &t->arg_ref, st};
 	lua_pushcfunction(L, build_args);
 	lua_pushlightuserdata(L, &a);
 	if (lua_pcall(L, 1, LUA_MULTRET, 0) != LUA_OK) {
@@ -189,6 +228,24 @@ static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, con
 	return 0;
 }
 
+static int lua_call_op(vk_provider *p, vk_provider_call c, const cJSON *pod, const char *ns, const char *name,
+                       vk_provider_cb cb, void *ud)
+{
+	if (c == VK_CALL_EXEC || c == VK_CALL_ATTACH || c == VK_CALL_PORT_FORWARD)
+		return -EINVAL; /* they need a stream: call_stream */
+	return start_call(p, c, pod, ns, name, NULL, cb, ud);
+}
+
+/* exec, attach, port_forward: the stream's reference goes to the Lua
+ * object when the call starts (not when it is refused). */
+static int lua_call_stream(vk_provider *p, vk_provider_call c, const cJSON *args, const char *ns, const char *name,
+                           vk_stream *st, vk_provider_cb cb, void *ud)
+{
+	if ((c != VK_CALL_EXEC && c != VK_CALL_ATTACH && c != VK_CALL_PORT_FORWARD) || !st || !args)
+		return -EINVAL;
+	return start_call(p, c, args, ns, name, st, cb, ud);
+}
+
 static bool lua_has(vk_provider *p, vk_provider_call c)
 {
 	vk_lua_host *h = host_of(p);
@@ -200,6 +257,7 @@ static void lua_close_op(vk_provider *p) { vk_lua__host_close(host_of(p)); }
 static const vk_provider_iface lua_iface = {
 	.call = lua_call_op,
 	.has = lua_has,
+	.call_stream = lua_call_stream,
 	.close = lua_close_op,
 };
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server_int.h"
+#include "stream_int.h"
 #include "vk/metrics.h"
 
 #define MAX_SEGS 6
@@ -291,29 +291,6 @@ static void get_logs(vk_server *s, h2o_req_t *req, char **seg)
 		call_refused(c, rc, "container_logs");
 }
 
-/* exec, attach, portForward: a Status object, because the API server's
- * SPDY client decodes a refused upgrade's body as one and hands its message
- * to kubectl (plain text would reach it as "unknown error"). */
-static void send_not_streamed(h2o_req_t *req, const char *what)
-{
-	char *msg = vk_asprintf("%s is not supported by vk yet: it needs a SPDY/WebSocket stream, and vk's "
-	                        "kubelet API serves logs, pods and stats only",
-	                        what);
-	cJSON *st = cJSON_CreateObject();
-	cJSON_AddStringToObject(st, "kind", "Status");
-	cJSON_AddStringToObject(st, "apiVersion", "v1");
-	cJSON_AddObjectToObject(st, "metadata");
-	cJSON_AddStringToObject(st, "status", "Failure");
-	cJSON_AddStringToObject(st, "message", msg);
-	cJSON_AddStringToObject(st, "reason", "NotImplemented");
-	cJSON_AddNumberToObject(st, "code", 501);
-	free(msg);
-	char *body = cJSON_PrintUnformatted(st);
-	cJSON_Delete(st);
-	send_body(req, 501, "application/json", body ? body : "", body ? strlen(body) : 0);
-	free(body);
-}
-
 /* Prometheus text (vk/metrics.h). */
 static void send_metrics(h2o_req_t *req)
 {
@@ -334,7 +311,7 @@ static void dispatch(vk_server *s, h2o_req_t *req, char **seg, int n)
 	const char *top = n > 0 ? seg[0] : "";
 	if (strcmp(top, "exec") == 0 || strcmp(top, "attach") == 0 || strcmp(top, "portForward") == 0 ||
 	    strcmp(top, "run") == 0) {
-		send_not_streamed(req, top);
+		vk_server__stream_route(s, req, seg, n); /* streaming.c */
 		return;
 	}
 	if (!is_get(req)) {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server_int.h"
+#include "stream_int.h"
 
 static void free_handle(uv_handle_t *h) { free(h); }
 
@@ -125,6 +125,8 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 		return NULL;
 	vk_server *s = vk_xcalloc(1, sizeof *s);
 	vk_list_init(&s->reviews);
+	vk_list_init(&s->streams);
+	vk_list_init(&s->pfs);
 	s->loop = o->loop;
 	s->provider = o->provider;
 	s->nodename = vk_strdup(o->nodename);
@@ -185,7 +187,9 @@ void vk_server_close(vk_server *s)
 	if (!s || s->closing)
 		return;
 	s->closing = true;
-	vk_server__authz_close(s); /* the kube client goes right after us */
+	vk_server__authz_close(s);   /* the kube client goes right after us */
+	vk_server__streams_close(s); /* upgraded connections are not h2o's any more */
+	vk_server__pfs_close(s);
 	if (s->listening)
 		uv_close((uv_handle_t *)&s->listener, on_listener_closed);
 	/* idle HTTP/1 connections close, HTTP/2 ones get a GOAWAY; requests in

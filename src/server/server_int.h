@@ -59,6 +59,8 @@ struct vk_server {
 	unsigned calls; /* vk_server_call alive */
 	bool closing;
 	bool disposed;
+	vk_list streams;           /* vk_server_sst: exec/attach sessions, port-forward pairs */
+	vk_list pfs;               /* vk_server_pf: port-forward connections */
 	vk_server_pods_fn pods_fn; /* /pods from the pod controller, or NULL */
 	void *pods_ud;
 };

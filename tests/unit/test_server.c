@@ -467,8 +467,9 @@ static void test_serving(void)
 	fake.has_stats = false;
 	free(f.body);
 
-	f = get(port, "/exec/default/web-1/main?command=ls", CLIENT, false);
-	ok(f.status == 501 && strstr(f.body, "exec is not supported"), "exec is a 501 that says why");
+	f = get(port, "/exec/default/web-1/main?command=ls&output=1", CLIENT, false);
+	ok(f.status == 400 && strstr(f.body, "\"status\":\"Failure\"") && strstr(f.body, "Upgrade request required"),
+	   "exec without an upgrade is a 400 Status that says an upgrade is required");
 	free(f.body);
 	vk_metrics_init();
 	f = get(port, "/metrics", CLIENT, false);
