@@ -61,7 +61,7 @@ YAML
 all_up() {
 	[[ $(pod_phase app) == Running && $(cst app main .state.running.startedAt) &&
 		$(cst app reader .state.running.startedAt) && $(cst app web .state.running.startedAt) &&
-		$(cst app done .state.terminated.reason) == Completed ]]
+		$(cst app "done" .state.terminated.reason) == Completed ]]
 }
 wait_until 90 all_up || tap_bail "app not up: $(k -n "$ns" get pod app -o jsonpath='{.status}')"
 
@@ -93,11 +93,12 @@ attach_pid=$!
 on_exit "kill $attach_pid 2>/dev/null"
 exec 3>"$tmp/attach.in"
 echo one >&3
-wait_until 30 grep -qx "got:one" "$tmp/attach.out" && tap_pass "kubectl attach -i: stdin reaches the container's sh, its answer comes back" ||
-	tap_fail "kubectl attach -i: stdin reaches the container's sh, its answer comes back" "$(cat "$tmp/attach.out")"
+if wait_until 30 grep -qx "got:one" "$tmp/attach.out"; then
+	tap_pass "kubectl attach -i: stdin reaches the container's sh, its answer comes back"
+else tap_fail "kubectl attach -i: stdin reaches the container's sh, its answer comes back" "$(cat "$tmp/attach.out")"; fi
 echo two >&3
-wait_until 30 grep -qx "got:two" "$tmp/attach.out" && tap_pass "a second line in the same session" ||
-	tap_fail "a second line in the same session" "$(cat "$tmp/attach.out")"
+if wait_until 30 grep -qx "got:two" "$tmp/attach.out"; then tap_pass "a second line in the same session"
+else tap_fail "a second line in the same session" "$(cat "$tmp/attach.out")"; fi
 kill "$attach_pid" 2>/dev/null || true
 wait "$attach_pid" 2>/dev/null || true
 exec 3>&-
@@ -105,7 +106,7 @@ tap_is "$(cst app reader .state.running.startedAt | grep -c .) $(cst app reader 
 	"the attached container goes on running after kubectl went away"
 
 # ---- bad input ---------------------------------------------------------------
-out=$(kx exec app -c done -- true 2>&1) && rc=0 || rc=$?
+out=$(kx exec app -c "done" -- true 2>&1) && rc=0 || rc=$?
 tap_like "$rc $out" '^[1-9][0-9]* .*container done of pod [a-z0-9]+/app is not running \(exited\)' \
 	"exec into a container that exited: a clear error"
 
