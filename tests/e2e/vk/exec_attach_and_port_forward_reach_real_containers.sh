@@ -78,10 +78,11 @@ tap_is "$(cat "$tmp/out")|$(grep -v '^command terminated' "$tmp/err")" "out|err"
 big=$(kx exec app -c main -- sh -c 'head -c 3000000 /dev/zero | tr "\0" x' </dev/null | wc -c) || true
 tap_is "$big" 3000000 "3 MB of stdout arrive whole"
 
-# A tty: script(1) gives kubectl a pty whose size it sends as a resize.
+# A tty: script(1) gives kubectl a pty whose size it sends as a resize (it
+# may reach the container's pty just after the command started: it waits).
 rc=0
 timeout 60 script -qec "stty rows 41 cols 123; $KUBECTL --kubeconfig $ADMIN_KUBECONFIG -n $ns exec -it app -c main -- \
-	sh -c 'tty; stty size; exit 5'" /dev/null </dev/null >"$tmp/tty.out" 2>&1 || rc=$?
+	sh -c 'tty; i=0; while [ \$i -lt 100 ]; do s=\$(stty size 2>&1); [ \"\$s\" = \"41 123\" ] && break; i=\$((i+1)); sleep 0.2; done; echo \$s; exit 5'" /dev/null </dev/null >"$tmp/tty.out" 2>&1 || rc=$?
 tty_out=$(tr -d '\r' <"$tmp/tty.out")
 tap_like "$tty_out" $'/dev/pts/[0-9]+\n41 123' "kubectl exec -it: a pty in the container, sized by the client's resize"
 tap_is "$rc" 5 "and the exit code comes through the tty session"
