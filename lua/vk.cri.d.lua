@@ -108,6 +108,14 @@ function Client:list_containers(req, opts) end
 function Client:container_status(req, opts) end
 --- {container_id, cmd = {...}, timeout = seconds} -> {stdout, stderr, exit_code}
 function Client:exec_sync(req, opts) end
+--- {container_id, cmd = {...}, tty, stdin, stdout, stderr} -> {url}: the runtime's streaming
+--- server URL for this session (hand it to stream:proxy(url) in a provider's exec callback)
+function Client:exec(req, opts) end
+--- {container_id, stdin, tty, stdout, stderr} -> {url} (as exec, for attach)
+function Client:attach(req, opts) end
+--- {pod_sandbox_id, port = {...}} -> {url} (as exec, for port-forward; the runtime connects
+--- inside the sandbox's network namespace)
+function Client:port_forward(req, opts) end
 --- {container_id} -> {stats = {attributes, cpu = {timestamp, usage_core_nano_seconds = {value}, ...},
 ---   memory = {working_set_bytes = {value}, ...}, writable_layer}}
 function Client:container_stats(req, opts) end

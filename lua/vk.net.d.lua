@@ -24,10 +24,14 @@ local Stream = {}
 function Stream:read(max) end
 
 --- Writes all of data; true, or nil, err (a write that timed out closes the stream).
+--- One read and one write may wait at once, from two tasks (a pump each way); not two of a kind.
 ---@param data string
 ---@return boolean? ok
 ---@return string? err
 function Stream:write(data) end
+
+--- Ends the sending side once what was written is out (the peer reads EOF); reading goes on.  Idempotent.
+function Stream:shutdown() end
 
 --- Closes the stream (also done when it is garbage, and by `<close>`).
 function Stream:close() end

@@ -51,6 +51,7 @@
 --   terminal.lua    the status a deleted pod ends with (real exit codes)
 --   recovery.lua    re-adopting the runtime's sandboxes after a restart
 --   stats.lua       /stats/summary;  logs.lua: container logs
+--   streaming.lua   kubectl exec, attach (the runtime's streaming server) and port-forward
 -- Hot reload sees them all (vk watches every module the provider loads
 -- from its folder).
 --
@@ -61,8 +62,7 @@
 -- activeDeadlineSeconds (deadline.lua), stopping in order (stopping.lua).
 -- Ephemeral containers (ephemeral.lua), /etc/hosts and the hostname
 -- (hosts.lua), security contexts (security.lua), sysctls (sysctls.lua).
--- Not supported (yet): kubectl exec/attach/port-forward; PVCs only on
--- local and hostPath volumes.
+-- Not supported (yet): PVCs other than local and hostPath volumes.
 local cri = require "vk.cri"
 local k8s = require "vk.k8s"
 local log = require "vk.log"
@@ -79,6 +79,7 @@ local recovery = require "mynode.recovery"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
 local stopping = require "mynode.stopping"
+local streaming = require "mynode.streaming"
 local sysctls = require "mynode.sysctls"
 local terminal = require "mynode.terminal"
 local update = require "mynode.update"
@@ -393,5 +394,6 @@ function P.node_status(node) return node_info.refresh(node) end
 
 P.stats_summary = stats.summary
 P.container_logs = logs.container_logs
+P.exec, P.attach, P.port_forward = streaming.exec, streaming.attach, streaming.port_forward
 
 return P

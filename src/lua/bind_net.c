@@ -6,11 +6,14 @@
  *   stream:read([max])   -> data (1..max bytes, max default 65536),
  *                           or nil, "closed" at the end, or nil, err
  *   stream:write(data)   -> true, or nil, err
+ *   stream:shutdown()    -> ends the sending side (the peer reads EOF) once
+ *                           what was written is out; reading goes on
  *   stream:close()
  *
  * timeout_ms (default 30000, 0 for none) bounds the connect, each read and
  * each write; a read that times out leaves the stream usable, a connect or
- * write that times out closes it.  One call at a time per stream.
+ * write that times out closes it.  One read and one write may wait at once
+ * (from two tasks: a pump in each direction), not two of a kind.
  *
  * Ownership: the Lua userdata points at a net_stream; the stream's two uv
  * handles each hold a reference on the host, and the stream is freed when
@@ -35,27 +38,30 @@
 #define DEFAULT_READ_MAX 65536
 #define READ_CHUNK 16384
 
-typedef enum { OP_NONE, OP_CONNECT, OP_READ, OP_WRITE } op_kind;
+typedef enum { OP_NONE, OP_CONNECT, OP_READ } op_kind;
 
 typedef struct net_stream {
 	vk_lua_handle hd;
 	vk_lua_host *h;
 	uv_tcp_t tcp;
-	uv_timer_t timer;
+	uv_timer_t timer;  /* the connect or the read */
+	uv_timer_t wtimer; /* the write */
 	uv_connect_t creq;
 	uv_write_t wreq;
+	uv_shutdown_t sreq;
 	vk_net_req *nreq; /* while the socket is being made */
 	struct sockaddr_storage addr;
 	char peer[64]; /* "host:port" for messages */
 	uint64_t timeout_ms;
-	vk_lua_op *op; /* the call waiting on this stream */
+	vk_lua_op *op; /* the connect or read waiting on this stream */
 	op_kind kind;
-	size_t want; /* read: at most this many bytes */
-	char *wdata; /* write: the bytes in flight */
-	vk_buf in;   /* received, not yet read */
+	vk_lua_op *wop; /* the write waiting on this stream */
+	size_t want;    /* read: at most this many bytes */
+	char *wdata;    /* write: the bytes in flight */
+	vk_buf in;      /* received, not yet read */
 	char rbuf[READ_CHUNK];
 	int err; /* a read error seen (not EOF) */
-	bool eof, timed_out, handles, closed, in_list;
+	bool eof, timed_out, handles, closed, in_list, shut;
 	int open_handles;         /* uv handles not through their close callback */
 	struct net_stream **slot; /* the userdata's pointer, cleared on free */
 } net_stream;
@@ -137,6 +143,13 @@ static vk_lua_op *take_op(net_stream *s)
 	return op;
 }
 
+static vk_lua_op *take_wop(net_stream *s)
+{
+	vk_lua_op *op = s->wop;
+	s->wop = NULL;
+	return op;
+}
+
 /* Idempotent.  A pending read or connect is answered nil, "closed" (or
  * why); a pending write gets its callback with UV_ECANCELED. */
 static void stream_close(net_stream *s, const char *why)
@@ -159,7 +172,9 @@ static void stream_close(net_stream *s, const char *why)
 	}
 	uv_read_stop((uv_stream_t *)&s->tcp);
 	uv_timer_stop(&s->timer);
+	uv_timer_stop(&s->wtimer);
 	uv_close((uv_handle_t *)&s->timer, handle_closed);
+	uv_close((uv_handle_t *)&s->wtimer, handle_closed);
 	uv_close((uv_handle_t *)&s->tcp, handle_closed);
 	/* a read is answered in handle_closed; a connect or a write by its
 	 * uv callback, with UV_ECANCELED */
@@ -173,11 +188,21 @@ static void host_stop(vk_lua_handle *hd)
 }
 
 /* The cancel hook of a waiting call (the provider closes, the task is
- * killed): the call is finished without results, the stream closed. */
+ * killed): the call is finished without results, the stream closed (a call
+ * waiting in the other direction is answered as for a close). */
 static void on_cancel(void *ud)
 {
 	net_stream *s = ud;
 	vk_lua_op *op = take_op(s);
+	stream_close(s, "cancelled");
+	if (op)
+		vk_lua_op_finish(op, NULL, NULL);
+}
+
+static void on_cancel_write(void *ud)
+{
+	net_stream *s = ud;
+	vk_lua_op *op = take_wop(s);
 	stream_close(s, "cancelled");
 	if (op)
 		vk_lua_op_finish(op, NULL, NULL);
@@ -225,6 +250,7 @@ static void connect_timeout(uv_timer_t *t)
 	s->timed_out = true;
 	uv_close((uv_handle_t *)&s->tcp, handle_closed); /* on_connect: UV_ECANCELED */
 	uv_close((uv_handle_t *)&s->timer, handle_closed);
+	uv_close((uv_handle_t *)&s->wtimer, handle_closed);
 	s->closed = true;
 	if (s->in_list) {
 		vk_lua__handle_remove(&s->hd);
@@ -251,8 +277,9 @@ static void on_socket(int fd, int err, void *ud)
 	uv_loop_t *loop = vk_lua_loop(vk_lua__state(s->h));
 	uv_tcp_init(loop, &s->tcp);
 	uv_timer_init(loop, &s->timer);
-	s->tcp.data = s->timer.data = s->creq.data = s->wreq.data = s;
-	s->open_handles = 2;
+	uv_timer_init(loop, &s->wtimer);
+	s->tcp.data = s->timer.data = s->wtimer.data = s->creq.data = s->wreq.data = s->sreq.data = s;
+	s->open_handles = 3;
 	int rc = uv_tcp_open(&s->tcp, fd);
 	if (rc < 0)
 		close(fd); /* not the handle's */
@@ -365,13 +392,13 @@ static void read_timeout(uv_timer_t *t)
 		finish_msg(take_op(s), "read %s: timed out", s->peer);
 }
 
-static net_stream *check_stream(lua_State *L, const char *fn)
+static net_stream *check_stream(lua_State *L, const char *fn, bool write)
 {
 	stream_ud *u = luaL_checkudata(L, 1, STREAM_MT);
 	if (!u->s || u->s->closed)
 		luaL_error(L, "%s: the stream is closed", fn);
-	if (u->s->op)
-		luaL_error(L, "%s: another call is waiting on this stream", fn);
+	if (write ? u->s->wop != NULL : u->s->op != NULL)
+		luaL_error(L, "%s: another %s is waiting on this stream", fn, write ? "write" : "read");
 	return u->s;
 }
 
@@ -389,7 +416,7 @@ static int l_read(lua_State *L)
 			lua_pushfstring(L, "read %s: %s", u->s->peer, uv_strerror(u->s->err));
 		return 2;
 	}
-	net_stream *s = check_stream(L, "stream:read");
+	net_stream *s = check_stream(L, "stream:read", false);
 	s->want = (size_t)max;
 	if (s->in.len)
 		return push_data(L, s);
@@ -414,10 +441,10 @@ static void on_write(uv_write_t *req, int status)
 	free(s->wdata);
 	s->wdata = NULL;
 	if (!s->closed)
-		uv_timer_stop(&s->timer);
-	if (s->kind != OP_WRITE)
+		uv_timer_stop(&s->wtimer);
+	if (!s->wop) /* cancelled: the call is already answered */
 		return;
-	vk_lua_op *op = take_op(s);
+	vk_lua_op *op = take_wop(s);
 	if (status == 0)
 		vk_lua_op_finish(op, push_true, NULL);
 	else
@@ -433,7 +460,7 @@ static void write_timeout(uv_timer_t *t)
 
 static int l_write(lua_State *L)
 {
-	net_stream *s = check_stream(L, "stream:write");
+	net_stream *s = check_stream(L, "stream:write", true);
 	size_t len;
 	const char *data = luaL_checklstring(L, 2, &len);
 	if (len == 0) {
@@ -452,11 +479,34 @@ static int l_write(lua_State *L)
 		lua_pushfstring(L, "write %s: %s", s->peer, uv_strerror(rc));
 		return 2;
 	}
-	s->op = op;
-	s->kind = OP_WRITE;
-	arm_timer(s, write_timeout);
-	vk_lua_op_on_cancel(op, on_cancel, s);
+	s->wop = op;
+	if (s->timeout_ms)
+		uv_timer_start(&s->wtimer, write_timeout, s->timeout_ms, 0);
+	vk_lua_op_on_cancel(op, on_cancel_write, s);
 	return vk_lua_op_yield(L, op);
+}
+
+/* ---- shutdown ------------------------------------------------------------- */
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	(void)req; /* the stream lives until its handles close, after this */
+	(void)status;
+}
+
+/* Half-close: what was written still goes out, then the peer reads EOF.
+ * Idempotent; does not wait. */
+static int l_shutdown(lua_State *L)
+{
+	stream_ud *u = luaL_checkudata(L, 1, STREAM_MT);
+	net_stream *s = u->s;
+	if (!s || s->closed || s->shut)
+		return 0;
+	int rc = uv_shutdown(&s->sreq, (uv_stream_t *)&s->tcp, on_shutdown);
+	if (rc < 0)
+		return luaL_error(L, "stream:shutdown: %s", uv_strerror(rc));
+	s->shut = true;
+	return 0;
 }
 
 /* ---- close, gc, tostring -------------------------------------------------- */
@@ -490,7 +540,8 @@ static int l_tostring(lua_State *L)
 
 int vk_lua__open_net(lua_State *L)
 {
-	static const luaL_Reg methods[] = {{"read", l_read}, {"write", l_write}, {"close", l_close}, {NULL, NULL}};
+	static const luaL_Reg methods[] = {
+		{"read", l_read}, {"write", l_write}, {"shutdown", l_shutdown}, {"close", l_close}, {NULL, NULL}};
 	if (luaL_newmetatable(L, STREAM_MT)) {
 		luaL_newlib(L, methods);
 		lua_setfield(L, -2, "__index");

@@ -62,6 +62,19 @@ describe("vk.cri against containerd", function()
     expect(r.stdout == "y z" and r.exit_code == 0, ("%q %d"):format(r.stdout, r.exit_code))
   end)
 
+  it("exec, attach and port_forward answer with streaming URLs on 127.0.0.1", function()
+    local e = cri.exec{container_id = sleeper_id, cmd = {"sh", "-c", "true"}, stdout = true, stderr = true}
+    expect(e.url:match("^http://127%.0%.0%.1:%d+/exec/%S+$"), e.url)
+    local a = cri.attach{container_id = sleeper_id, stdin = true, stdout = true}
+    expect(a.url:match("^http://127%.0%.0%.1:%d+/attach/%S+$"), a.url)
+    local p = cri.port_forward{pod_sandbox_id = sandbox, port = {8080}}
+    expect(p.url:match("^http://127%.0%.0%.1:%d+/portforward/%S+$"), p.url)
+    -- each answer is a fresh one-session token
+    expect(e.url ~= cri.exec{container_id = sleeper_id, cmd = {"true"}, stdout = true}.url):to_be_truthy()
+    local ok, err = pcall(cri.exec, {container_id = "no-such", cmd = {"true"}, stdout = true})
+    expect(not ok and cri.code(err) == "NOT_FOUND", tostring(err))
+  end)
+
   it("a runtime error is raised at the caller's line with the gRPC code", function()
     local ok, err = pcall(cri.container_status, {container_id = "no-such"})
     -- Even through pcall(f, ...) or a tail call the position is the

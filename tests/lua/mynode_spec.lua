@@ -255,6 +255,90 @@ describe("mynode against containerd", function()
     expect(st.podIP == "127.0.0.1", tostring(st.podIP))
   end)
 
+  -- kubectl exec/attach/port-forward (mynode/streaming.lua).  A stand-in
+  -- for the core's stream object: the channels the client asked for, the
+  -- chunks it sends, what the provider writes back, and where proxy() was
+  -- pointed (the core's own proxying is tested with kubectl in
+  -- tests/e2e/vk/exec_attach_and_port_forward_reach_real_containers.sh).
+  local function client(want, input)
+    local s = {stdin = want.stdin or false, stdout = want.stdout ~= false, stderr = want.stderr or false,
+               tty = want.tty or false, out = {}, closed = false}
+    local i = 0
+    function s.read(_)
+      i = i + 1
+      return input and input[i] or nil
+    end
+    function s.write(self, d)
+      if self.closed then return nil, "closed" end
+      self.out[#self.out + 1] = d
+      return true
+    end
+    function s.close(self) self.closed = true end
+    function s.proxy(self, url)
+      self.proxied = url
+      return true
+    end
+    return s
+  end
+  local fwd = pod("fwd", {containers = {
+    {name = "web", image = image, command = {"sh", "-c", "mkdir -p /www && echo hello from the pod > /www/index.html" ..
+      " && head -c 10485760 /dev/zero > /www/big && exec httpd -f -p 127.0.0.1:8080 -h /www"}},
+    {name = "done", image = image, command = {"true"}}}, restartPolicy = "Never"})
+  it("exec and attach hand the session to the runtime's streaming URL with the client's channels", function()
+    expect(pods.create(fwd), "create_pod")
+    wait_for(fwd, function(s)
+      local by = {}
+      for _, c in ipairs(s.containerStatuses or {}) do by[c.name] = c.state end
+      return s.phase == "Running" and by.web and by.web.running and by.done and by.done.terminated
+    end, 30000)
+    local s = client{stdin = true, tty = true, stderr = false}
+    expect(M.exec("vk-test", "fwd", "web", {"sh", "-c", "echo x"}, s)):to_be(0)
+    expect(s.proxied and s.proxied:match("^http://127%.0%.0%.1:%d+/exec/%S+$"), tostring(s.proxied))
+    local a = client{stdin = true}
+    expect(M.attach("vk-test", "fwd", "web", a)):to_be(0)
+    expect(a.proxied and a.proxied:match("^http://127%.0%.0%.1:%d+/attach/%S+$"), tostring(a.proxied))
+  end)
+
+  it("exec refuses an unknown pod, an unknown container and one that is not running, naming them", function()
+    local s = client{}
+    local r, err = M.exec("vk-test", "ghost", "c", {"true"}, s)
+    expect(r == nil and err == "pod vk-test/ghost not found on this node", tostring(err))
+    r, err = M.exec("vk-test", "fwd", "nope", {"true"}, s)
+    expect(r == nil and err == 'container "nope" not found in pod vk-test/fwd (containers: web, done)', tostring(err))
+    r, err = M.attach("vk-test", "fwd", "done", s)
+    expect(r == nil and err == "container done of pod vk-test/fwd is not running (exited)", tostring(err))
+    expect(s.proxied == nil, "nothing was proxied")
+  end)
+
+  it("port_forward carries a request to the pod's 127.0.0.1 and the answer back, 10 MiB whole", function()
+    -- httpd listens a moment after its container started
+    local s, r, err
+    local deadline = timer.now_ms() + 20000
+    repeat
+      s = client({}, {"GET /index.html HTTP/1.0\r\n\r\n"})
+      r, err = M.port_forward("vk-test", "fwd", 8080, s)
+      if not r then timer.sleep(100) end
+    until r or timer.now_ms() > deadline
+    expect(r == true, tostring(err))
+    local got = table.concat(s.out)
+    expect(got:match("^HTTP/1%.[01] 200") and got:find("\r\n\r\nhello from the pod\n$"), got)
+    expect(s.closed, "the stream is closed when the server closed")
+    local b = client({}, {"GET /big HTTP/1.0\r\n", "\r\n"})
+    expect(M.port_forward("vk-test", "fwd", 8080, b)):to_be(true)
+    local body = table.concat(b.out):match("\r\n\r\n(.*)$") or ""
+    expect(#body == 10485760 and not body:find("[^%z]"), "body of " .. #body .. " bytes")
+  end)
+
+  it("port_forward to a port nobody listens on is a clear error", function()
+    local r, err = M.port_forward("vk-test", "fwd", 8081, client{})
+    expect(r == nil and err == "error forwarding port 8081 to pod vk-test/fwd: connect 127.0.0.1:8081: " ..
+           "connection refused inside the pod's network namespace", tostring(err))
+    local _, derr = pods.delete(fwd)
+    expect(derr == nil, "delete_pod fwd: " .. tostring(derr))
+    r, err = M.port_forward("vk-test", "fwd", 8080, client{})
+    expect(r == nil and err == "pod vk-test/fwd not found on this node", tostring(err))
+  end)
+
   it("get_pods lists every pod with its status", function()
     local names = {}
     for _, p in ipairs(pods.list()) do names[p.metadata.name] = p.status.phase end

@@ -53,6 +53,58 @@ function P.init(config)
     eq(got, "bye\n", "data before the end")
     s:close()
   end)
+  check("a read and a write wait at once from two tasks (4 MiB each way through the echo)", function()
+    local s = assert(net.connect{netns = ns, port = port, timeout_ms = 20000})
+    local chunk = ("0123456789abcdef"):rep(4096) -- 64 KiB
+    -- The echo answers while it reads: written all before reading, 4 MiB
+    -- would fill both sockets' buffers and the write would wait forever.
+    local writer = vk.spawn(function()
+      for _ = 1, 64 do assert(s:write(chunk)) end
+      return true
+    end)
+    local parts, n = {}, 0
+    while n < 64 * 65536 do
+      local d = assert(s:read())
+      parts[#parts + 1] = d
+      n = n + #d
+    end
+    local ok, wrote = writer:join()
+    eq(ok and wrote, true, "the writer ended")
+    eq(n, 64 * 65536, "bytes read back")
+    expect(table.concat(parts) == chunk:rep(64), "the bytes came back in order")
+    local waiting = false
+    local reader = vk.spawn(function()
+      waiting = true
+      return s:read()
+    end)
+    for _ = 1, 500 do
+      if waiting then break end
+      require("vk.timer").sleep(10)
+    end
+    eq(waiting, true, "the reader task runs")
+    local ok2, err2 = pcall(s.read, s)
+    expect(not ok2 and tostring(err2):find("another read is waiting", 1, true), "a second read: " .. tostring(err2))
+    s:close()
+    local _, d, why = reader:join()
+    expect(d == nil and why == "closed", "the waiting read is answered by close: " .. tostring(why))
+  end)
+  check("shutdown ends the sending side and reading goes on", function()
+    local s = assert(net.connect{netns = ns, port = port, timeout_ms = 10000})
+    assert(s:write("last words"))
+    s:shutdown()
+    s:shutdown() -- idempotent
+    local got = ""
+    while true do
+      local d, err = s:read()
+      if not d then
+        eq(err, "closed", "the echo saw EOF and closed")
+        break
+      end
+      got = got .. d
+    end
+    eq(got, "last words", "what was written before the shutdown came back")
+    s:close()
+  end)
   check("a read times out and leaves the stream usable", function()
     local s = assert(net.connect{netns = ns, port = port, timeout_ms = 300})
     local d, err = s:read()

@@ -117,7 +117,7 @@ static void method_table_matches_the_proto(void)
 {
 	size_t n;
 	const vk_cri_method *m = vk_cri_methods(&n);
-	is_int(n, 21, "21 RPCs: 17 RuntimeService and 4 ImageService");
+	is_int(n, 24, "24 RPCs: 20 RuntimeService and 4 ImageService");
 	bool consistent = true;
 	for (size_t i = 0; i < n; i++) {
 		const char *rpc = strrchr(m[i].path, '/') + 1;
@@ -132,7 +132,7 @@ static void method_table_matches_the_proto(void)
 			consistent = false;
 	}
 	ok(consistent, "every row's path names its request and response types");
-	ok(vk_cri_method_find("exec_sync") && !vk_cri_method_find("exec"),
+	ok(vk_cri_method_find("exec_sync") && !vk_cri_method_find("ExecSync"),
 	   "methods are found by their snake_case name only");
 	is_str(vk_cri_code_name(5), "NOT_FOUND", "gRPC code 5 is NOT_FOUND");
 	is_str(vk_cri_code_name(99), "UNKNOWN", "an out-of-range code is UNKNOWN");
@@ -166,6 +166,24 @@ static void packs_with_official_field_numbers(void)
 
 	b = pack(req_of("list_pod_sandbox"), "{filter = {state = {state = 'SANDBOX_READY'}}}", &n, &err);
 	ok(b && bytes_are(b, n, "0a021200"), "an empty sub-message ({} or all defaults) is still sent as present");
+	free(b);
+
+	b = pack(req_of("exec"),
+	         "{container_id = 'c', cmd = {'sh', 'x'}, tty = true, stdin = true, stdout = true, stderr = true}", &n,
+	         &err);
+	ok(b && bytes_are(b, n, "0a0163120273681201781801200128013001"),
+	   "ExecRequest: container_id 1, cmd 2, tty 3, stdin 4, stdout 5, stderr 6");
+	free(b);
+
+	b = pack(req_of("attach"), "{container_id = 'c', stdin = true, tty = true, stdout = true, stderr = true}", &n,
+	         &err);
+	ok(b && bytes_are(b, n, "0a01631001180120012801"),
+	   "AttachRequest: container_id 1, stdin 2, tty 3, stdout 4, stderr 5");
+	free(b);
+
+	b = pack(req_of("port_forward"), "{pod_sandbox_id = 's', port = {80, 8080}}", &n, &err);
+	/* repeated int32 is packed in proto3: tag 2, wire type 2, 3 bytes */
+	ok(b && bytes_are(b, n, "0a0173120350903f"), "PortForwardRequest: pod_sandbox_id 1, port 2 (packed)");
 	free(b);
 
 	b = pack(req_of("status"), "nil", &n, &err);
@@ -251,6 +269,12 @@ static void responses_decode_with_defaults(void)
 
 	d = roundtrip(resp_of("exec_sync"), "{stdout = 'a\\0b\\255', stderr = '', exit_code = 3}");
 	ok(d == NULL, "bytes keep NUL and high bytes (%s)", d ? d : "equal");
+
+	d = roundtrip(resp_of("exec"), "{url = 'http://127.0.0.1:35001/exec/AbCd'}");
+	ok(d == NULL && lua_true("decoded.url == 'http://127.0.0.1:35001/exec/AbCd'"),
+	   "ExecResponse gives the streaming URL (%s)", d ? d : "equal");
+	d = roundtrip(req_of("port_forward"), "{pod_sandbox_id = 's', port = {1, 65535}}");
+	ok(d == NULL, "PortForwardRequest's ports round-trip (%s)", d ? d : "equal");
 
 	d = roundtrip(resp_of("container_stats"),
 	              "{stats = {memory = {working_set_bytes = {value = 9223372036854775807},"
