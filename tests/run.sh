@@ -6,6 +6,7 @@
 #   tests/run.sh unit e2e        only these suites (style, unit, harness, e2e, fuzz, faults)
 #   tests/run.sh faults          the fault suite (tests/faults/), not in the default list yet
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
+#   VK_TEST_FILTER='lease|exec' tests/run.sh e2e   ... one of these words
 #   tests/run.sh --valgrind e2e  the core's e2e tests with vk under valgrind (below)
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
@@ -66,11 +67,20 @@ mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 failures=()
 
+# VK_TEST_FILTER: words separated by "|"; a test runs when its name holds one.
+wanted() { # NAME
+	[[ -z ${VK_TEST_FILTER:-} ]] && return 0
+	local w words
+	IFS='|' read -ra words <<<"$VK_TEST_FILTER"
+	for w in "${words[@]}"; do [[ -n $w && $1 == *"$w"* ]] && return 0; done
+	return 1
+}
+
 # Runs one TAP-producing program and adds its results to the totals.
 run_one() { # SUITE NAME TIMEOUT CMD...
 	local suite=$1 name=$2 limit=$3
 	shift 3
-	[[ -z ${VK_TEST_FILTER:-} || $name == *"$VK_TEST_FILTER"* ]] || return 0
+	wanted "$name" || return 0
 	local log=$logs/$suite.$name.log t0=$SECONDS rc
 	timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
 	rc=$?
