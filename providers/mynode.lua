@@ -241,8 +241,11 @@ function P.init(config, node)
       log.warn("runtime %s: %s", cri.endpoint(), v)
     end
   end
-  local ok, err = pcall(recovery.ensure)
-  if not ok then log.warn("recovering pods from the runtime: %s", err) end
+  -- The runtime's sandboxes are re-adopted by the first of get_pods (the
+  -- core's first call for pods), create_pod or the supervisor's round, not
+  -- here: init holds up the Node's registration, and a restart after a
+  -- crash must say Ready at once (a busy containerd took 10 s to answer
+  -- for 11 pods).
   supervisor = timer.every(math.tointeger(cfg.sync_ms) or 1000, supervise)
   volumes.start()
 end

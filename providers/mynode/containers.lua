@@ -140,8 +140,17 @@ local function step_container(rec, c, is_init, policy)
   end
   local info = s.info
   if not info then return "unknown" end
-  if info.state == "CONTAINER_RUNNING" or info.state == "CONTAINER_CREATED" then
-    return info.state == "CONTAINER_RUNNING" and "running" or "created"
+  if info.state == "CONTAINER_RUNNING" then return "running" end
+  if info.state == "CONTAINER_CREATED" then
+    -- Created and never started: vk was killed (or StartContainer failed)
+    -- between the two calls.  The pod's lock is ours, so no start is on
+    -- its way: start this one, the same attempt (restartCount stays).
+    cri.start_container{container_id = s.id}
+    C.event(rec, "Normal", "Started", "Started container " .. c.name)
+    log.info("%s: container %s was created but not started; started it", rec.key, c.name)
+    hooks.post_start(rec, c, s.id)
+    s.info = nil
+    return "started"
   end
   if info.state ~= "CONTAINER_EXITED" then return "unknown" end
   -- A changed image (mynode/update.lua) restarts it whatever the policy, at once.

@@ -40,6 +40,7 @@ typedef struct {
 	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t trim;            /* gives freed heap pages back to the system */
 	uv_timer_t startup, resync; /* --startup-timeout, --full-resync-period (startup.c) */
+	uv_timer_t pods_wait;       /* with a store: pods start when registered, or after VK_APP_PODS_WAIT_MS */
 	bool registered;            /* the Node exists in the API */
 	vk_fswatch *watch;          /* NULL with --no-reload */
 	bool reloading;             /* a reload runs ... */
@@ -68,6 +69,11 @@ int vk_app__metrics_start(vk_app *a);
 void vk_app__metrics_close(vk_app *a);
 /* startup.c */
 void vk_app__node_flags(cJSON *node, const vk_app_options *o); /* --node-ip, --os */
+/* With a store the pods start from it without the API server, but not
+ * before the Node's registration had this long: a restarted vk's
+ * registration, status and Lease go out ahead of its pods' writes. */
+#define VK_APP_PODS_WAIT_MS 2000
+
 void vk_app__timers_start(vk_app *a);
 void vk_app__timers_close(vk_app *a);
 

@@ -53,7 +53,8 @@ void vk_app__timers_start(vk_app *a)
 {
 	uv_timer_init(a->loop, &a->startup);
 	uv_timer_init(a->loop, &a->resync);
-	a->startup.data = a->resync.data = a;
+	uv_timer_init(a->loop, &a->pods_wait);
+	a->startup.data = a->resync.data = a->pods_wait.data = a;
 	if (a->o.check)
 		return;
 	if (a->o.startup_timeout_ms)
@@ -66,4 +67,5 @@ void vk_app__timers_close(vk_app *a)
 {
 	uv_close((uv_handle_t *)&a->startup, NULL);
 	uv_close((uv_handle_t *)&a->resync, NULL);
+	uv_close((uv_handle_t *)&a->pods_wait, NULL);
 }

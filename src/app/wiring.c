@@ -127,6 +127,18 @@ static void on_node_ready(const char *err, void *ud)
 	a->registered = true;
 	vk_info(SUB, "node %s registered in %llu ms", a->o.nodename, (unsigned long long)(vk_now_ms() - a->t0));
 	vk_app__notify_ready(a);
+	uv_timer_stop(&a->pods_wait);
+	start_pods(a);
+}
+
+/* The store's pods waited VK_APP_PODS_WAIT_MS for the registration. */
+static void on_pods_wait(uv_timer_t *t)
+{
+	vk_app *a = t->data;
+	if (a->pods)
+		return;
+	vk_info(SUB, "node %s not registered after %d ms: the pods start from the local store", a->o.nodename,
+	        VK_APP_PODS_WAIT_MS);
 	start_pods(a);
 }
 
@@ -224,9 +236,12 @@ static void on_provider(vk_provider *p, const char *err, void *ud)
 	a->node_obj = NULL;
 	vk_node_start(a->node, on_node_ready, a);
 	/* With the edge cache the pods need not wait for the API server: they
-	 * start from the store while registration keeps retrying. */
+	 * start from the store while registration keeps retrying.  But the
+	 * registration goes first (a restarted kubelet's node status is its
+	 * first write): started at once, a restarted vk's 100 pods' creates
+	 * and status writes ran beside the Node's PATCH, which took 6 s. */
 	if (a->store)
-		start_pods(a);
+		uv_timer_start(&a->pods_wait, on_pods_wait, VK_APP_PODS_WAIT_MS, 0);
 }
 
 /* vk check: every problem on stderr, an OK line on stdout. */

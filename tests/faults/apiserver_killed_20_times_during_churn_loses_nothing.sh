@@ -18,10 +18,10 @@ for ((i = 1; i <= 20; i++)); do
 	VK_RESTART_SIGNAL=KILL restart_component kube-apiserver
 done
 tap_diag "20 SIGKILL restarts of the API server done"
-wait_until 300 churn_done m || tap_bail "the churn did not finish"
-wait_until 300 churn_done c || tap_bail "the churn did not finish"
 check_ready_after "after 20 API server kills" "$node" "$fault_end"
 check_ready_after "after 20 API server kills" "$nodem" "$fault_end"
+wait_until 300 churn_done m || tap_bail "the churn did not finish"
+wait_until 300 churn_done c || tap_bail "the churn did not finish"
 check_kept "recorder, 200-pod churn" "$nodem" "$tmp/m.kept"
 check_kept "mynode, 20-pod churn" "$node" "$tmp/c.kept"
 check_one_sandbox "API server kills"

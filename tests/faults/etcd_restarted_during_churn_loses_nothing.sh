@@ -18,10 +18,10 @@ for sig in TERM KILL TERM; do
 	VK_RESTART_SIGNAL=$sig restart_component etcd 2
 done
 tap_diag "3 restarts of etcd done"
-wait_until 300 churn_done m || tap_bail "the churn did not finish"
-wait_until 300 churn_done c || tap_bail "the churn did not finish"
 check_ready_after "after etcd restarts" "$node" "$fault_end"
 check_ready_after "after etcd restarts" "$nodem" "$fault_end"
+wait_until 300 churn_done m || tap_bail "the churn did not finish"
+wait_until 300 churn_done c || tap_bail "the churn did not finish"
 check_kept "recorder, 200-pod churn" "$nodem" "$tmp/m.kept"
 check_kept "mynode, 20-pod churn" "$node" "$tmp/c.kept"
 check_one_sandbox "etcd restarts"
