@@ -1,6 +1,7 @@
-/* CRI log lines ("TIME STREAM P|F text"), parsed in Lua by
- * providers/mynode/logs.lua (M.lines), run in a Lua state as vk runs it.
- * Input: one byte for the timestamps flag, then the log file's bytes. */
+/* CRI log lines ("TIME STREAM P|F text") and kubelet's PodLogOptions over
+ * them, in Lua as mynode runs them (providers/mynode/cri_log.lua, M.select:
+ * parse, join partial lines, since, tail, timestamps, limitBytes).
+ * Input: one byte of option flags, then the log file's bytes. */
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdint.h>
@@ -15,14 +16,22 @@ static lua_State *setup(void)
 {
 	lua_State *L = luaL_newstate();
 	luaL_openlibs(L);
-	/* logs.lua's other requires are not used by M.lines: empty modules. */
-	const char *boot = "for _, m in ipairs{'vk.cri', 'vk.fs', 'mynode.common'} do\n"
-			   "  package.preload[m] = function() return {} end\n"
-			   "end\n"
-			   "return dofile(...)\n";
+	/* cri_log.lua is pure: it requires nothing.  The flags byte picks the
+	 * options: timestamps, tailLines 0-15, sinceSeconds, limitBytes, and
+	 * whether the container ended (the last partial line is flushed). */
+	const char *boot = "local L = dofile(...)\n"
+			   "return {lines = function(data, f)\n"
+			   "  local opts = {timestamps = f & 1 ~= 0}\n"
+			   "  if f & 2 ~= 0 then opts.tailLines = (f >> 2) & 15 end\n"
+			   "  if f & 64 ~= 0 then opts.sinceSeconds = 3600 end\n"
+			   "  if f & 128 ~= 0 then opts.limitBytes = 100 end\n"
+			   "  local text = L.select(data, opts, 1764662400, f & 32 ~= 0)\n"
+			   "  assert(type(text) == 'string')\n"
+			   "  return {text}\n"
+			   "end}\n";
 	if (luaL_loadstring(L, boot) != LUA_OK)
 		abort();
-	lua_pushstring(L, VK_FUZZ_PROVIDERS "/mynode/logs.lua");
+	lua_pushstring(L, VK_FUZZ_PROVIDERS "/mynode/cri_log.lua");
 	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
 		fprintf(stderr, "cri_log: %s\n", lua_tostring(L, -1));
 		abort();
@@ -44,9 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.lines");
 	lua_pushlstring(L, (const char *)data + 1, size - 1);
-	lua_pushboolean(L, data[0] & 1);
+	lua_pushinteger(L, data[0]);
 	if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-		fprintf(stderr, "cri_log: M.lines raised: %s\n", lua_tostring(L, -1));
+		fprintf(stderr, "cri_log: M.select raised: %s\n", lua_tostring(L, -1));
 		abort(); /* kubectl logs would fail on this file */
 	}
 	if (!lua_istable(L, -1))
