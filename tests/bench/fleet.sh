@@ -162,9 +162,10 @@ nrun=$(k -n fleet get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{e
 say "fleet idle: settle 20 s, then ${idle_s} s"
 sleep 20
 requests "$tmp/raw/fleet0.txt"
-mem() { # PID... -> "RSS_KB ANON_KB" summed
+mem() { # PID... -> "RSS_KB ANON_KB PSS_KB" summed (Pss: shared pages split among the processes that map them)
 	local p
-	for p in "$@"; do cat "/proc/$p/status" 2>/dev/null; done | awk '/^VmRSS:/ { r += $2 } /^RssAnon:/ { a += $2 } END { print r + 0, a + 0 }'
+	for p in "$@"; do cat "/proc/$p/status" "/proc/$p/smaps_rollup" 2>/dev/null; done |
+		awk '/^VmRSS:/ { r += $2 } /^RssAnon:/ { a += $2 } /^Pss:/ { s += $2 } END { print r + 0, a + 0, s + 0 }'
 }
 : >"$tmp/raw/fleet-mem.dat"
 for ((s = 0; s < idle_s; s += 10)); do
@@ -209,12 +210,13 @@ fleet_rss=$(cut -d' ' -f1 "$tmp/raw/fleet-mem.dat" | med)
 fleet_anon=$(cut -d' ' -f2 "$tmp/raw/fleet-mem.dat" | med)
 tuned_rss=$(cut -d' ' -f1 "$tmp/raw/tuned-mem.dat" | med)
 tuned_anon=$(cut -d' ' -f2 "$tmp/raw/tuned-mem.dat" | med)
+fleet_pss=$(cut -d' ' -f3 "$tmp/raw/fleet-mem.dat" | med)
 {
 	echo "# A fleet of $n vk (mock, $per pods each) against one control plane"
 	echo
 	awk -v n="$n" -v per="$per" -v idle="$idle_s" -v bt="$base_total" -v ft="$fleet_total" -v ready="$ready" \
 		-v all="$all_ready_s" -v alive="$alive" -v nrun="$nrun" -v fr="$fleet_rss" -v fa="$fleet_anon" \
-		-v tr="$tuned_rss" -v ta="$tuned_anon" 'BEGIN {
+		-v tr="$tuned_rss" -v ta="$tuned_anon" -v fp="$fleet_pss" 'BEGIN {
 		rate = (ft - bt) / n / (idle / 60); kube = 6.2
 		print "| figure | measured | goal | met |"
 		print "|---|---:|---:|:---:|"
@@ -229,6 +231,8 @@ tuned_anon=$(cut -d' ' -f2 "$tmp/raw/tuned-mem.dat" | med)
 		printf "| RssAnon of one tuned virtual-kubelet with %d pods (MiB) | %.1f | | |\n", per, ta / 1024
 		printf "| total RSS of %d vk / %d x one tuned virtual-kubelet | %.3f | <= 0.2 | %s |\n", n, n, fr / (n * tr), (fr / (n * tr) <= 0.2 ? "yes" : "no")
 		printf "| total RssAnon of %d vk / %d x one tuned virtual-kubelet | %.3f | | |\n", n, n, fa / (n * ta)
+		printf "| total Pss of %d vk (MiB): the memory they take together | %.1f | | |\n", n, fp / 1024
+		printf "| total Pss of %d vk / what %d tuned virtual-kubelets take together (%d x RssAnon + its file pages once) | %.3f | | |\n", n, n, n, fp / (n * ta + (tr - ta))
 	}'
 	echo
 	echo "API requests during the fleet's idle window (${idle_s} s, all clients, WATCH not counted):"
@@ -239,7 +243,7 @@ tuned_anon=$(cut -d' ' -f2 "$tmp/raw/tuned-mem.dat" | med)
 	echo
 	sort -k3,3nr "$tmp/raw/base-delta.txt" | awk '{ printf "%s%s %s %d", (NR > 1 ? ", " : "- "), $1, $2, $3 } END { print "" }'
 	echo
-	echo "Memory is VmRSS / RssAnon from /proc/PID/status: for the fleet the sum over all $n vk, the median of samples every 10 s over the idle window; for the tuned peer the median of samples every 3 s over 30 s with its $per pods Running, 20 s after they were. RSS counts each process's shared pages (the vk binary, libc, libcurl, liblua) once per process, as N separate machines would."
+	echo "Memory is VmRSS / RssAnon from /proc/PID/status: for the fleet the sum over all $n vk, the median of samples every 10 s over the idle window; for the tuned peer the median of samples every 3 s over 30 s with its $per pods Running, 20 s after they were. RSS counts each process's shared pages (the vk binary, libc, libcurl, liblua) once per process, as N separate machines would; Pss (from /proc/PID/smaps_rollup) splits them among the processes, so its sum is what the N vk take of this machine's memory."
 	echo
 	echo "Setup: vk \`$("$VK_BIN" --version 2>&1 | head -1)\` ($(git -C "$VK_ROOT" describe --always --dirty 2>/dev/null || echo '?'), release build, providers/mock.lua, log level warn, --no-reload); tuned virtual-kubelet: tests/bench/tunedvk; control plane $(basename "$BIN"); $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine); $(date -u '+%Y-%m-%d %H:%M UTC')."
 	echo
