@@ -64,6 +64,14 @@ mkdir -p "$tmp/raw" "$tmp/logs"
 say "load before: $(cut -d' ' -f1-3 /proc/loadavg); starting the control plane with $((n + 1)) node identities"
 cluster_up "$tmp/cluster" "${nodes[@]}" "$tuned_node" >&2 || { say "control plane did not start"; exit 1; }
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
+kr() { # k, tried again: a loaded API server times out a TLS handshake now and then (reads and apply only)
+	local i
+	for ((i = 1; i <= 5; i++)); do
+		k "$@" && return 0
+		sleep 2
+	done
+	return 1
+}
 pids=()
 stop_all() { # TERM all, then wait; KILL what is left after 20 s
 	local p i
@@ -82,7 +90,7 @@ on_exit stop_all
 
 # Counts of apiserver_request_total by "VERB resource[/sub]", WATCH left out.
 requests() { # FILE
-	k get --raw /metrics | awk '/^apiserver_request_total\{/ {
+	kr get --raw /metrics | awk '/^apiserver_request_total\{/ {
 		v = ""; r = ""; s = ""
 		if (match($0, /verb="[A-Z]+"/)) v = substr($0, RSTART + 6, RLENGTH - 7)
 		if (match($0, /resource="[^"]*"/)) r = substr($0, RSTART + 10, RLENGTH - 11)
@@ -110,9 +118,10 @@ start_vk() { # NODE
 		--log-level warn --no-reload --state-dir "$tmp/state/$1" </dev/null >"$tmp/logs/$1.log" 2>&1 &
 	pids+=($!)
 }
-ready_count() {
-	k get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
-		awk '$1 ~ /^fleet-[0-9]+$/ && $2 == "True"' | wc -l
+ready_count() { # a loaded API server may time out a read: that sample counts as not yet
+	local out
+	out=$(k get nodes --request-timeout=60s -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null) || return 1
+	awk '$1 ~ /^fleet-[0-9]+$/ && $2 == "True"' <<<"$out" | wc -l
 }
 
 say "starting $n vk (load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -121,8 +130,14 @@ for node in "${nodes[@]}"; do start_vk "$node"; done
 : >"$tmp/raw/ready.dat"
 ready=0
 while :; do
-	ready=$(ready_count)
 	t=$(date +%s%N)
+	if ! ready=$(ready_count); then
+		((t - t0 < 600 * 1000000000)) || { say "the API server did not answer after 600 s"; break; }
+		ready=${last_ready:-0}
+		sleep 1
+		continue
+	fi
+	last_ready=$ready
 	echo "$(awk -v a="$t0" -v b="$t" 'BEGIN { printf "%.2f", (b - a) / 1e9 }') $ready" >>"$tmp/raw/ready.dat"
 	((ready >= n)) && break
 	((t - t0 < 600 * 1000000000)) || { say "only $ready of $n nodes Ready after 600 s"; break; }
@@ -134,8 +149,8 @@ for p in "${pids[@]}"; do pid_alive "$p" && alive=$((alive + 1)); done
 say "$ready of $n Ready after $all_ready_s s; $alive vk alive"
 
 # PODS pods per node, bound by name, tolerating vk's taint.
-taint=$(k get node "${nodes[0]}" -o jsonpath='{range .spec.taints[*]}{.key}={.value}{"\n"}{end}' | grep '^virtual-kubelet.io/provider=' | head -1 || true)
-k create namespace fleet >/dev/null
+taint=$(kr get node "${nodes[0]}" -o jsonpath='{range .spec.taints[*]}{.key}={.value}{"\n"}{end}' | grep '^virtual-kubelet.io/provider=' | head -1 || true)
+kr create namespace fleet >/dev/null 2>&1 || kr get namespace fleet >/dev/null
 pods_yaml() { # NODE...
 	local node j
 	for node in "$@"; do
@@ -154,10 +169,11 @@ YAML
 	done
 }
 say "creating $((n * per)) pods"
-pods_yaml "${nodes[@]}" | k apply -f - >/dev/null
-running() { (($(k -n fleet get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cx Running) >= n * per)); }
+pods_yaml "${nodes[@]}" >"$tmp/pods.yaml"
+kr apply -f "$tmp/pods.yaml" >/dev/null
+running() { (($(kr -n fleet get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cx Running) >= n * per)); }
 wait_until 600 running || say "not all $((n * per)) pods Running after 600 s"
-nrun=$(k -n fleet get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cx Running || true)
+nrun=$(kr -n fleet get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -cx Running || true)
 
 say "fleet idle: settle 20 s, then ${idle_s} s"
 sleep 20
@@ -187,7 +203,7 @@ tuned_ready() { [[ $(k get node "$tuned_node" -o jsonpath='{.status.conditions[?
 wait_until 60 tuned_ready || { say "tuned peer not Ready"; tail -20 "$tmp/logs/tuned.log" >&2; exit 1; }
 taint=virtual-kubelet.io/provider=mock
 pods_yaml "$tuned_node" | k apply -f - >/dev/null
-tuned_running() { (($(k -n fleet get pods -o jsonpath="{range .items[?(@.spec.nodeName==\"$tuned_node\")]}{.status.phase}{\"\\n\"}{end}" | grep -cx Running) >= per)); }
+tuned_running() { (($(kr -n fleet get pods -o jsonpath="{range .items[?(@.spec.nodeName==\"$tuned_node\")]}{.status.phase}{\"\\n\"}{end}" | grep -cx Running) >= per)); }
 wait_until 60 tuned_running || say "the tuned peer's pods are not Running"
 sleep 20
 : >"$tmp/raw/tuned-mem.dat"
