@@ -183,6 +183,12 @@ char *vk_kube_escape(const char *s);
  * "Warning"; the source is component "vk" on `host` (may be NULL). */
 void vk_kube_event(vk_kube *k, const char *kind, const cJSON *obj, const char *type, const char *reason,
                    const char *host, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* The object with this uid is gone for good: the Event correlator forgets
+ * what it remembers about it (an Event being written is forgotten once
+ * written).  Keeps its memory to the objects that exist. */
+void vk_kube_events_forget(vk_kube *k, const char *uid);
+/* Keys the correlator remembers (repeats and similar events). */
+size_t vk_kube_events_remembered(const vk_kube *k);
 /* ---- informer ----------------------------------------------------------
  * A list + watch cache of one kind of object, as client-go's informers:
  * it lists, then watches from the list's resourceVersion (with bookmarks),

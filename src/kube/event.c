@@ -28,7 +28,15 @@
  * the same object with the same type and reason but different messages
  * were seen within 10 minutes, further ones are combined into one Event
  * whose message is "(combined from similar events): " and the latest
- * message, counted like a repeat. */
+ * message, counted like a repeat.
+ *
+ * An object's uid never comes back, so once the caller says an object is
+ * gone for good (vk_kube_events_forget: the pod controller does when it
+ * lets a pod go), what is remembered about it is dropped: its Events can
+ * have no more repeats.  Without that, the 4096 keys fill with the Events
+ * of long-deleted pods (two a pod: created, deleted) and a node that churns
+ * pods keeps about 5 MiB it will never use; with it, what is remembered
+ * follows the pods the node holds. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,6 +61,7 @@
 /* Events alike but for their message (client-go's aggregate key). */
 typedef struct ev_similar {
 	uint64_t msgs[EVENT_SIMILAR_MAX]; /* hashes of the distinct messages seen */
+	uint64_t obj;                     /* obj_id of the involved object */
 	unsigned n;
 	uint64_t last_ms;
 } ev_similar;
@@ -67,8 +76,10 @@ typedef struct ev_seen {
 	char first_ts[40], last_ts[40];
 	unsigned count;
 	uint64_t last_ms;
-	bool busy;  /* an item for it waits or is in flight */
-	bool dirty; /* repeated meanwhile: one more patch when that is done */
+	uint64_t obj; /* obj_id of the involved object */
+	bool busy;    /* an item for it waits or is in flight */
+	bool dirty;   /* repeated meanwhile: one more patch when that is done */
+	bool gone;    /* its object is gone: forgotten once no longer busy */
 } ev_seen;
 
 typedef struct ev_item {
@@ -111,6 +122,21 @@ static void seen_free(ev_seen *s)
 
 static void pump(struct vk_events *q);
 
+/* The object an Event is about, by the hash of its uid (0: no uid, never
+ * forgotten that way).  A collision only forgets an entry early: its next
+ * repeat makes a new Event instead of counting. */
+static uint64_t obj_id(const char *uid) { return uid && *uid ? vk_hash64(uid) | 1 : 0; }
+
+/* s has no item waiting or in flight any more. */
+static void idle(struct vk_events *q, ev_seen *s)
+{
+	s->busy = s->dirty = false;
+	if (s->gone) {
+		vk_map_del(q->seen, s->key);
+		seen_free(s);
+	}
+}
+
 static void unlink_sending(struct vk_events *q, ev_item *it)
 {
 	vk_list_remove(&it->link);
@@ -122,7 +148,7 @@ static void drop_oldest(struct vk_events *q)
 	ev_item *old = VK_LIST_ENTRY(vk_list_first(&q->waiting), ev_item, link);
 	vk_list_remove(&old->link);
 	q->len--;
-	old->s->busy = old->s->dirty = false;
+	idle(q, old->s);
 	if (q->dropped++ == q->dropped_said)
 		vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
 	item_free(old);
@@ -173,7 +199,7 @@ static void event_done(const vk_kube_result *r, void *ud)
 		it->patch = s->name != NULL;
 		requeue(q, it);
 	} else {
-		s->busy = false;
+		idle(q, s);
 		item_free(it);
 	}
 	pump(q);
@@ -218,7 +244,7 @@ static int send_item(struct vk_events *q, ev_item *it)
 	}
 	free(body);
 	if (rc < 0)
-		s->busy = s->dirty = false;
+		idle(q, s);
 	return rc;
 }
 
@@ -307,7 +333,7 @@ static void forget_oldest(struct vk_events *q)
 
 /* client-go's aggregator: true when this event is one of more than
  * EVENT_SIMILAR_MAX alike but for their message within the window. */
-static bool similar_many(struct vk_events *q, const char *akey, const char *msg, uint64_t now)
+static bool similar_many(struct vk_events *q, const char *akey, uint64_t obj, const char *msg, uint64_t now)
 {
 	ev_similar *a = vk_map_get(q->similar, akey);
 	if (a && now - a->last_ms > EVENT_WINDOW_MS) {
@@ -328,6 +354,7 @@ static bool similar_many(struct vk_events *q, const char *akey, const char *msg,
 				free(vk_map_del(q->similar, oldest));
 		}
 		a = vk_xcalloc(1, sizeof *a);
+		a->obj = obj;
 		vk_map_set(q->similar, akey, a);
 	}
 	a->last_ms = now;
@@ -359,7 +386,7 @@ static void enqueue(struct vk_events *q, ev_seen *s, char *what)
 /* Records ev (taken) under key (taken): a new Event, or a repeat of one.
  * combined: the message of a combined Event, else NULL. */
 static void record(struct vk_events *q, char *key, char *path, cJSON *ev, const char *ts, char *what,
-                   const char *combined)
+                   const char *combined, uint64_t obj)
 {
 	uint64_t now = vk_now_ms();
 	ev_seen *s = vk_map_get(q->seen, key);
@@ -405,6 +432,7 @@ static void record(struct vk_events *q, char *key, char *path, cJSON *ev, const 
 	s->path = path;
 	s->body = body;
 	s->count = 1;
+	s->obj = obj;
 	s->msg = combined ? vk_strdup(combined) : NULL;
 	snprintf(s->first_ts, sizeof s->first_ts, "%s", ts);
 	snprintf(s->last_ts, sizeof s->last_ts, "%s", ts);
@@ -497,7 +525,7 @@ void vk_kube_event(vk_kube *k, const char *kind, const cJSON *obj, const char *t
 	char *akey = vk_asprintf("vk\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", host ? host : "", kind, ns ? ns : "",
 	                         name, uid ? uid : "", type, reason);
 	char *key, *combined = NULL;
-	if (similar_many(q, akey, msg, vk_now_ms())) {
+	if (similar_many(q, akey, obj_id(uid), msg, vk_now_ms())) {
 		combined = vk_asprintf(EVENT_COMBINED "%s", msg);
 		cJSON_ReplaceItemInObjectCaseSensitive(ev, "message", cJSON_CreateString(combined));
 		key = vk_asprintf("%s\x1f(combined)", akey);
@@ -505,6 +533,32 @@ void vk_kube_event(vk_kube *k, const char *kind, const cJSON *obj, const char *t
 		key = vk_asprintf("%s\x1f%s", akey, msg);
 	}
 	free(akey);
-	record(q, key, path, ev, ts, what, combined);
+	record(q, key, path, ev, ts, what, combined, obj_id(uid));
 	free(combined);
+}
+
+void vk_kube_events_forget(vk_kube *k, const char *uid)
+{
+	struct vk_events *q = k->events;
+	uint64_t obj = obj_id(uid);
+	if (!q || !obj)
+		return;
+	const char *key;
+	void *v;
+	for (vk_map_iter i = {0}; vk_map_next(q->seen, &i, &key, &v);) {
+		ev_seen *s = v;
+		if (s->obj != obj)
+			continue;
+		s->gone = true;
+		if (!s->busy)
+			idle(q, s);
+	}
+	for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &key, &v);)
+		if (((ev_similar *)v)->obj == obj)
+			free(vk_map_del(q->similar, key));
+}
+
+size_t vk_kube_events_remembered(const vk_kube *k)
+{
+	return k->events ? vk_map_len(k->events->seen) + vk_map_len(k->events->similar) : 0;
 }

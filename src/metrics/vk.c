@@ -1,5 +1,7 @@
 /* vk's own metrics: the families, made once, and the calls the other
  * subsystems make at the points that count; the process's RSS and CPU. */
+#include <malloc.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -8,7 +10,7 @@
 #include "metrics_int.h"
 
 static vk_metric *api, *cb_latency, *cb_errors, *cb_kills, *reloads, *restarts, *relists, *lease, *lease_fail,
-	*store_ops, *rss, *cpu, *start_time, *pods_phase, *lua_heap;
+	*store_ops, *rss, *cpu, *start_time, *pods_phase, *lua_heap, *malloc_bytes, *sqlite_bytes;
 static double started_s;
 
 /* Before the collectors that were added (registry.c). */
@@ -25,6 +27,12 @@ void vk_metrics__vk_collect(void)
 		                           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
 	vk_metric_set(start_time, started_s);
 	vk_metric_set(lua_heap, 0); /* each Lua host's collector, run after this one, adds its heap */
+	/* Where RSS goes: the C heap in use and free (all arenas, mmapped
+	 * blocks counted in use), and SQLite's own (the page cache). */
+	struct mallinfo2 mi = mallinfo2();
+	vk_metric_set(malloc_bytes, (double)(mi.uordblks + mi.hblkhd), "in_use");
+	vk_metric_set(malloc_bytes, (double)mi.fordblks, "free");
+	vk_metric_set(sqlite_bytes, (double)sqlite3_memory_used());
 }
 
 void vk_metrics_init(void)
@@ -55,6 +63,10 @@ void vk_metrics_init(void)
 	pods_phase = vk_metric_new(VK_METRIC_GAUGE, "vk_pods", "Pods bound to this node by phase.", "phase");
 	lua_heap = vk_metric_new(VK_METRIC_GAUGE, "vk_lua_heap_bytes", "Bytes in use by the providers' Lua heaps.",
 	                         NULL);
+	malloc_bytes = vk_metric_new(VK_METRIC_GAUGE, "vk_malloc_bytes",
+	                             "The C heap (malloc) in bytes, in use and free (held, not returned).", "state");
+	sqlite_bytes = vk_metric_new(VK_METRIC_GAUGE, "vk_sqlite_memory_bytes",
+	                             "Bytes SQLite holds (the embedded store's page cache and statements).", NULL);
 	rss = vk_metric_new(VK_METRIC_GAUGE, "process_resident_memory_bytes", "Resident memory size in bytes.", NULL);
 	cpu = vk_metric_new(VK_METRIC_COUNTER, "process_cpu_seconds_total",
 	                    "User and system CPU time spent in seconds.", NULL);

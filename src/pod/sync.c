@@ -63,10 +63,14 @@ pod_rec *vk_pod__rec(vk_pods *pc, const char *key, const char *uid)
 	return r;
 }
 
+/* The pod is let go: its uid never comes back, so the Events about it can
+ * have no repeats and the correlator forgets them. */
 void vk_pod__rec_free(vk_pods *pc, pod_rec *r)
 {
 	if (vk_map_get(pc->recs, r->key) == r)
 		vk_map_del(pc->recs, r->key);
+	if (pc->o.kube)
+		vk_kube_events_forget(pc->o.kube, r->uid);
 	free(r->key);
 	free(r->uid);
 	cJSON_Delete(r->pod);

@@ -13,7 +13,9 @@
 # 1 MiB (the largest minus the smallest).  Writes DIR/DATE-soak-rss.dat
 # (seconds, RSS KiB, pods existing, created, deleted, quiet 0/1),
 # DIR/DATE-soak-rss.png (the curves) and DIR/DATE-soak-rss.md (the
-# figures); default DIR tests/bench/results.
+# figures) and DIR/DATE-soak-rss-heap.dat (vk's /metrics every 5 s:
+# seconds, RSS KiB, Lua heap, C heap in use, C heap free, SQLite bytes);
+# default DIR tests/bench/results.
 # Exit 0 when the bar holds.  Everything it starts it stops by PID at exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,15 +65,35 @@ else
 	k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 
 	# Room for the pods kept plus those still terminating.
+	# vk's /metrics on a port nothing listens on (below the ephemeral range).
+	for _ in {1..200}; do
+		metrics_port=$((20000 + RANDOM % 12000))
+		[[ -z $(ss -Htln "sport = :$metrics_port") ]] && break
+	done
 	printf '{"cpu": "200", "memory": "1000Gi", "pods": "%s"}\n' "$((pods * 2))" >"$tmp/mock.json"
 	"$VK_BIN" --provider "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.json" \
 		--kubeconfig "$CLUSTER_DIR/$node.kubeconfig" --nodename "$node" --port 0 --log-level warn \
+		--metrics-addr "127.0.0.1:$metrics_port" \
 		</dev/null >"$tmp/vk.log" 2>&1 &
 	vk_pid=$!
 	on_exit "kill -TERM $vk_pid 2>/dev/null; wait $vk_pid 2>/dev/null"
 	node_ready() { [[ $(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]; }
 	wait_until 60 node_ready || { say "node not Ready"; tail -20 "$tmp/vk.log" >&2; exit 1; }
 
+	# Where the memory is: vk's own gauges beside its RSS, every 5 s.
+	sample_heap() {
+		local t0=$SECONDS m
+		while sleep 5; do
+			m=$(curl -sf --max-time 4 "http://127.0.0.1:$metrics_port/metrics" | awk '
+				/^process_resident_memory_bytes /{r=$2} /^vk_lua_heap_bytes /{l=$2}
+				/^vk_malloc_bytes.*in_use/{u=$2} /^vk_malloc_bytes.*free/{f=$2} /^vk_sqlite_memory_bytes /{q=$2}
+				END { if (r) printf "%d %d %d %d %d", r / 1024, l, u, f, q }') || continue
+			[[ -n $m ]] && echo "$((SECONDS - t0)) $m"
+		done
+	}
+	sample_heap >"$tmp/heap.dat" &
+	heap_pid=$!
+	on_exit "kill $heap_pid 2>/dev/null"
 	say "churning $pods pods at $rate pods/s for $minutes minutes (vk PID $vk_pid)"
 	"$churn_bin" -kubeconfig "$ADMIN_KUBECONFIG" -node "$node" -namespace soak -pods "$pods" \
 		-rate "$rate" -duration "${minutes}m" -sample 5s -pid "$vk_pid" >"$tmp/soak.dat" 2>"$tmp/churn.log" ||
@@ -83,6 +105,15 @@ fi
 stamp=$(date -u +%Y-%m-%d)
 base=$out_dir/$stamp-soak-rss
 [[ $tmp/soak.dat -ef $base.dat ]] || cp "$tmp/soak.dat" "$base.dat"
+[[ -z $from ]] && cp "$tmp/heap.dat" "$base-heap.dat"
+# vk's gauges at the quiet samples after the warm-up (the nearest 5-s sample):
+# lowest and highest Lua heap, C heap in use, SQLite, in KiB.
+heap_at_quiet=$( [[ -f $base-heap.dat ]] && awk -v w=$((warmup * 60)) 'NR == FNR { t[NR] = $1; l[NR] = $3; u[NR] = $4; q[NR] = $6; n = NR; next }
+	$1 >= w && $6 == 1 { b = 1; for (i = 1; i <= n; i++) if ((t[i] - $1)^2 < (t[b] - $1)^2) b = i
+		v[1] = l[b]; v[2] = u[b]; v[3] = q[b]
+		for (j = 1; j <= 3; j++) { if (!c || v[j] < lo[j]) lo[j] = v[j]; if (!c || v[j] > hi[j]) hi[j] = v[j] }
+		c++ }
+	END { if (c) printf "%d / %d KiB | %d / %d KiB | %d / %d KiB", lo[1] / 1024, hi[1] / 1024, lo[2] / 1024, hi[2] / 1024, lo[3] / 1024, hi[3] / 1024 }' "$base-heap.dat" "$base.dat")
 read -r lo hi first last n < <(awk -v w=$((warmup * 60)) '$1 >= w && $6 == 1 {
 	if (n == 0 || $2 < lo) lo = $2; if (n == 0 || $2 > hi) hi = $2
 	if (n == 0) first = $2; last = $2; n++ }
@@ -114,6 +145,14 @@ gnuplot -e "data='$base.dat'; out='$base.png'; warmup=$((warmup * 60)); lo=$lo; 
 	echo "| quiet spread (bar: ≤ 1024 KiB) | $spread KiB: **$verdict** |"
 	echo "| quiet spread after $((warmup * 2)) min | $spread2 KiB |"
 	echo "| every sample after $warmup min, lowest / highest (churning, pods terminating) | $all_lo / $all_hi KiB |"
+	if [[ -n $heap_at_quiet ]]; then
+		echo
+		echo "vk's gauges at the quiet samples after $warmup min, lowest / highest (vk_lua_heap_bytes, vk_malloc_bytes{state=\"in_use\"}, vk_sqlite_memory_bytes; \`$(basename "$base-heap.dat")\`):"
+		echo
+		echo "| Lua heap | C heap in use | SQLite |"
+		echo "|---|---|---|"
+		echo "| $heap_at_quiet |"
+	fi
 	echo
 	echo "Samples: \`$(basename "$base.dat")\` (seconds, RSS KiB, pods existing, created, deleted, quiet); plot: \`$(basename "$base.png")\`."
 } >"$base.md"

@@ -480,6 +480,48 @@ static void events_wait_while_the_link_is_down(void)
 	uv_run(loop, UV_RUN_DEFAULT);
 }
 
+/* The correlator remembers Events by key (and similar ones by object):
+ * once the object is gone for good, what is remembered about it goes too,
+ * those still being written once written.  Memory follows live objects. */
+static void events_about_a_gone_object_are_forgotten(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	int before = events_seen();
+	cJSON *a = cJSON_Parse("{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\",\"uid\":\"ua\"}}");
+	cJSON *b = cJSON_Parse("{\"metadata\":{\"name\":\"b\",\"namespace\":\"default\",\"uid\":\"ub\"}}");
+	is_int((int)vk_kube_events_remembered(k), 0, "nothing remembered before the first event");
+	for (int i = 0; i < 3; i++)
+		vk_kube_event(k, "Pod", a, "Normal", "Test", "node", "about a %d", i);
+	for (int i = 0; i < 2; i++)
+		vk_kube_event(k, "Pod", b, "Normal", "Test", "node", "about b %d", i);
+	is_int((int)vk_kube_events_remembered(k), 7, "5 events and 2 similar-keys remembered");
+	vk_kube_events_forget(k, "ua");
+	is_int((int)vk_kube_events_remembered(k), 6,
+	       "a forgotten at once where idle (its similar-key); its events wait to be written");
+	int sent = 0;
+	for (uint64_t end = vk_now_ms() + 10000; sent < 5 && vk_now_ms() < end;) {
+		for (uint64_t t = vk_now_ms() + 100; vk_now_ms() < t;)
+			uv_run(loop, UV_RUN_NOWAIT);
+		sent = events_seen() - before;
+	}
+	is_int(sent, 5, "all 5 events written, a's too");
+	is_int((int)vk_kube_events_remembered(k), 3, "once written, a's events are forgotten; b's 2 and its key stay");
+	vk_kube_events_forget(k, "nobody");
+	vk_kube_events_forget(k, "");
+	vk_kube_events_forget(k, NULL);
+	is_int((int)vk_kube_events_remembered(k), 3, "an unknown, empty or missing uid forgets nothing");
+	vk_kube_events_forget(k, "ub");
+	is_int((int)vk_kube_events_remembered(k), 0, "b gone: nothing remembered");
+	vk_kube_event(k, "Pod", b, "Normal", "Test", "node", "about b %d", 0);
+	is_int((int)vk_kube_events_remembered(k), 2, "an event after that is remembered afresh");
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
 static void escape_encodes_selectors(void)
 {
 	char *s = vk_kube_escape("spec.nodeName=n1,status.phase!=Failed a/b~");
@@ -655,6 +697,7 @@ int main(void)
 	token_file_is_re_read_when_it_changes();
 	silent_server_ends_connections_and_link_returns();
 	events_wait_while_the_link_is_down();
+	events_about_a_gone_object_are_forgotten();
 	idle_watch_is_probed_when_due();
 	escape_encodes_selectors();
 	cached_get_remembers_forgets_and_answers_when_unreachable(port);
