@@ -70,7 +70,7 @@ for name in "${names[@]}"; do
 		"$work" "$here/corpus/$name" >"$log" 2>&1
 	rc=$?
 	execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n1)
-	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n1)
+	cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -n1) # ft: the features, Lua's too (lua_cov.h)
 	regs_said=""
 	((${#regs[@]})) && regs_said=", ${#regs[@]} regression inputs pass"
 	if ((rc == 0)); then
