@@ -6,29 +6,55 @@
 
 #include "server_int.h"
 
+/* The byte that starts at s[*i], %-escapes decoded, and *i moved past it;
+ * -1 for a short or non-hex escape, %00 or a raw NUL. */
+static int unescape_at(const char *s, size_t len, size_t *i, bool query)
+{
+	char c = s[*i];
+	if (c == '%') {
+		int hi = *i + 2 < len ? vk_hexval(s[*i + 1]) : -1;
+		int lo = hi >= 0 ? vk_hexval(s[*i + 2]) : -1;
+		if (lo < 0 || (hi == 0 && lo == 0))
+			return -1;
+		*i += 3;
+		return hi << 4 | lo;
+	}
+	if (c == '\0')
+		return -1;
+	*i += 1;
+	return (query && c == '+') ? ' ' : (unsigned char)c;
+}
+
 char *vk_server__unescape(const char *s, size_t len, bool query)
 {
 	char *out = vk_xmalloc(len + 1), *o = out;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '%') {
-			int hi = i + 2 < len ? vk_hexval(s[i + 1]) : -1;
-			int lo = hi >= 0 ? vk_hexval(s[i + 2]) : -1;
-			if (lo < 0 || (hi == 0 && lo == 0)) { /* short, not hex, or %00 */
-				free(out);
-				return NULL;
-			}
-			*o++ = (char)(hi << 4 | lo);
-			i += 2;
-		} else if (c == '\0') {
+	for (size_t i = 0; i < len;) {
+		int c = unescape_at(s, len, &i, query);
+		if (c < 0) {
 			free(out);
 			return NULL;
-		} else {
-			*o++ = (query && c == '+') ? ' ' : c;
 		}
+		*o++ = (char)c;
 	}
 	*o = '\0';
 	return out;
+}
+
+/* Whether s[0..len), unescaped as a query key, is key (1) or not (0), or
+ * -1 when it holds a bad escape; without a copy: kubelet requests look up
+ * each of their keys in the whole query. */
+static int key_is(const char *s, size_t len, const char *key, size_t klen)
+{
+	bool same = true;
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		int c = unescape_at(s, len, &i, true);
+		if (c < 0)
+			return -1;
+		same = same && n < klen && (unsigned char)key[n] == c;
+		n++;
+	}
+	return same && n == klen;
 }
 
 int vk_server__split_path(const char *path, size_t len, char **segs, int max)
@@ -65,10 +91,10 @@ char *vk_server__query_get(const char *q, size_t len, const char *key, bool *bad
 		size_t end = amp ? (size_t)(amp - q) : len;
 		const char *eq = memchr(q + i, '=', end - i);
 		size_t kend = eq ? (size_t)(eq - q) : end;
-		char *k = vk_server__unescape(q + i, kend - i, true);
-		if (!k) {
+		int is = key_is(q + i, kend - i, key, klen);
+		if (is < 0) {
 			*bad = true;
-		} else if (strlen(k) == klen && memcmp(k, key, klen) == 0) {
+		} else if (is) {
 			char *v = eq ? vk_server__unescape(eq + 1, end - kend - 1, true) : vk_strdup("");
 			if (!v) {
 				*bad = true;
@@ -77,7 +103,6 @@ char *vk_server__query_get(const char *q, size_t len, const char *key, bool *bad
 				val = v;
 			}
 		}
-		free(k);
 		i = end + 1;
 	}
 	return val;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lua_cov.h"
+
 #ifndef VK_FUZZ_PROVIDERS
 #error "VK_FUZZ_PROVIDERS: the tree's providers/ folder"
 #endif
@@ -41,6 +43,7 @@ static lua_State *setup(void)
 		abort();
 	lua_setfield(L, LUA_REGISTRYINDEX, "fuzz.lines");
 	lua_settop(L, 0);
+	vk_fuzz_lua_cov(L);
 	return L;
 }
 

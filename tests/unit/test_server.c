@@ -67,6 +67,25 @@ static void test_query(void)
 	is_str(v, "a&b", "an escaped & stays in the value");
 	free(v);
 	ok(vk_server__query_get(q, strlen(q), "tail", &bad) == NULL && !bad, "a missing key is NULL");
+	/* Keys are compared unescaped, in place: an escaped letter or a '+'
+	 * matches, a prefix or a longer key does not. */
+	q = "tail%4Cines=3&tailLinesX=4&tail=5&a+b=6";
+	v = vk_server__query_get(q, strlen(q), "tailLines", &bad);
+	is_str(v, "3", "an escaped key matches its unescaped name");
+	free(v);
+	v = vk_server__query_get(q, strlen(q), "a b", &bad);
+	is_str(v, "6", "a '+' in a key is a space");
+	free(v);
+	ok(!bad, "good escapes do not make the query bad");
+	q = "x%zz=1&follow=true";
+	v = vk_server__query_get(q, strlen(q), "follow", &bad);
+	ok(bad, "a bad escape in another key still makes the query bad");
+	is_str(v, "true", "and the asked key is still found");
+	free(v);
+	bad = false;
+	q = "fol%00low=1";
+	ok(vk_server__query_get(q, strlen(q), "fol", &bad) == NULL && bad,
+	   "an escaped NUL in a key is bad, not a prefix");
 }
 
 static void test_log_opts(void)
