@@ -59,6 +59,7 @@ struct vk_pods {
 	vk_map *recs;          /* key -> pod_rec */
 	vk_list writes;        /* status writes in flight (status_write.c) */
 	vk_list deletes;       /* DELETEs of pods in flight (sync.c) */
+	vk_list barriers;      /* deletions waiting for the store (delete_barrier.c) */
 	vk_map *create_since;  /* key -> when create_pod began (slow_create.c) */
 	vk_map *creating;      /* key -> char *: the status the provider pushed
 	                          (vk.notify) while create_pod ran ("": none) */
@@ -145,6 +146,14 @@ static inline cJSON *vk_pod__api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }
+/* delete_barrier.c: calls cb once the store's write-behind has committed
+ * everything queued before this call (the state a deletion was decided
+ * from).  0: cb is called later (status < 0 when the store failed
+ * meanwhile; -ECANCELED when the controller closes).  -ENOTSUP (no store)
+ * or -ENOTCONN (the store is down): nothing to wait for, cb not called. */
+typedef void (*vk_pod_barrier_cb)(int status, void *ud);
+int vk_pod__barrier(vk_pods *pc, vk_pod_barrier_cb cb, void *ud);
+void vk_pod__barriers_cancel(vk_pods *pc); /* at close: each cb with -ECANCELED */
 /* persist.c: the edge cache (see there); every call is a no-op without a store. */
 typedef void (*vk_pod_persist_cb)(vk_pods *pc);
 vk_pod_persist *vk_pod__persist_new(vk_pods *pc); /* NULL without a store */

@@ -8,7 +8,8 @@
  *   labels/annotations/spec changed    -> update_pod (env resolved first
  *                                         when it has ephemeral containers)
  * The queue runs one sync per key at a time, so these never overlap for a
- * pod; a failure is retried with the key's backoff. */
+ * pod; a failure is retried with the key's backoff.  Every delete_pod waits
+ * until the store holds the state it was decided from (delete_barrier.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,21 +371,42 @@ static void provider_done(const vk_provider_result *res, void *ud)
 	job_free(job);
 }
 
+static void start_call(sync_job *job)
+{
+	vk_pods *pc = job->pc;
+	int rc;
+	switch (job->kind) {
+	case JOB_CREATE: rc = vk_provider_create_pod(pc->o.provider, job->pod, provider_done, job); break;
+	case JOB_UPDATE: rc = vk_provider_update_pod(pc->o.provider, job->pod, provider_done, job); break;
+	default: rc = vk_provider_delete_pod(pc->o.provider, job->pod, provider_done, job); break;
+	}
+	if (rc < 0) {
+		vk_warn(SUB, "%s: could not call the provider: %s", job->key, strerror(-rc));
+		finish(pc, job->key, rc != -ENOSYS && rc != -ESHUTDOWN, PROVIDER_RETRY_MAX_MS);
+		job_free(job);
+	}
+}
+
+/* The store holds what the deletion was decided from (delete_barrier.c). */
+static void barrier_passed(int status, void *ud)
+{
+	sync_job *job = ud;
+	if (job->pc->closing || status == -ECANCELED) {
+		job_free(job);
+		return;
+	}
+	if (status < 0)
+		vk_warn(SUB, "%s: the store did not take the state before the deletion (%s); deleting anyway", job->key,
+		        vk_store_strerror(status));
+	start_call(job);
+}
+
 static void call_provider(vk_pods *pc, const char *key, job_kind kind, cJSON *pod, uint64_t sig)
 {
 	sync_job *job = job_new(pc, key, kind, pod);
 	job->sig = sig;
-	int rc;
-	switch (kind) {
-	case JOB_CREATE: rc = vk_provider_create_pod(pc->o.provider, pod, provider_done, job); break;
-	case JOB_UPDATE: rc = vk_provider_update_pod(pc->o.provider, pod, provider_done, job); break;
-	default: rc = vk_provider_delete_pod(pc->o.provider, pod, provider_done, job); break;
-	}
-	if (rc < 0) {
-		vk_warn(SUB, "%s: could not call the provider: %s", key, strerror(-rc));
-		finish(pc, key, rc != -ENOSYS && rc != -ESHUTDOWN, PROVIDER_RETRY_MAX_MS);
-		job_free(job);
-	}
+	if (kind == JOB_CREATE || kind == JOB_UPDATE || vk_pod__barrier(pc, barrier_passed, job) < 0)
+		start_call(job);
 }
 
 /* ---- create ---------------------------------------------------------------- */
