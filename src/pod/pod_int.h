@@ -137,6 +137,18 @@ typedef struct {
 	uint64_t spec_sig;      /* the API pod's signature when computed, else 0 */
 } vk_pod_sync_plan;
 vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p);
+/* What the answer to a pod's final DELETE (grace 0, uid precondition)
+ * means.  `this_pod_404`: a 404 whose Status names this pod; `still_listed`:
+ * the informer still holds the pod with this uid.  A 404 alone proves
+ * nothing: a kube-apiserver that has just started answers one from the
+ * NodeRestriction admission plugin, whose pod cache is still filling, for
+ * a pod that exists; trusting it left the pod Terminating for good.  Pure. */
+typedef enum {
+	VK_POD_DELETE_DONE,    /* gone: a tombstone until the watch says so */
+	VK_POD_DELETE_NEW_UID, /* 409: another pod has the name now; not ours */
+	VK_POD_DELETE_RETRY,   /* not known to be gone: the key is synced again */
+} vk_pod_delete_verdict;
+vk_pod_delete_verdict vk_pod__delete_verdict(long status, bool this_pod_404, bool still_listed);
 /* Whether a status (JSON text) is to be written, given the API's pod (NULL:
  * gone).  Pure. */
 typedef enum { VK_POD_STATUS_WRITE, VK_POD_STATUS_KNOWN, VK_POD_STATUS_UNWANTED } vk_pod_status_verdict;

@@ -188,10 +188,11 @@ static void mark_deleted(vk_pods *pc, const char *key, const char *uid)
 		r->deleted = true;
 }
 
-/* A 404 means the pod is gone only when the Status says so of this pod
+/* A 404 is about the pod only when the Status says so of this pod
  * (details.name): an API server that is starting answers 404 for routes it
  * has not installed yet, and taking that for "gone" left the pod
- * Terminating in the API for good. */
+ * Terminating in the API for good.  Even then it may come from an admission
+ * cache that is still filling (vk_pod__delete_verdict). */
 static bool pod_not_found(const vk_kube_result *r, const cJSON *pod)
 {
 	const char *name = vk_json_str(pod, "metadata.name");
@@ -206,16 +207,32 @@ static void deleted_done(const vk_kube_result *r, void *ud)
 	vk_list_remove(&job->link);
 	job->call = NULL;
 	if (!pc->closing) {
-		/* 404: already gone; 409: the uid precondition failed, a new pod of
-		 * the same name exists and is not ours to delete. */
-		if (r->status == 200 || r->status == 202 || pod_not_found(r, job->pod) || r->status == 409) {
+		const char *uid = vk_json_str(job->pod, "metadata.uid");
+		cJSON *listed = vk_pod__api(pc, job->key);
+		const char *luid = vk_json_str(listed, "metadata.uid");
+		bool still_listed = uid && luid && strcmp(uid, luid) == 0;
+		cJSON_Delete(listed);
+		switch (vk_pod__delete_verdict(r->status, pod_not_found(r, job->pod), still_listed)) {
+		case VK_POD_DELETE_DONE:
 			vk_info(SUB, "%s: deleted from the API (%ld)", job->key, r->status);
-			if (r->status != 409)
-				mark_deleted(pc, job->key, vk_json_str(job->pod, "metadata.uid"));
+			mark_deleted(pc, job->key, uid);
 			finish(pc, job->key, false, 0);
-		} else {
-			vk_warn(SUB, "%s: delete failed: %ld %s", job->key, r->status, r->error ? r->error : "");
+			break;
+		case VK_POD_DELETE_NEW_UID: /* the uid precondition failed: not ours to delete */
+			vk_info(SUB, "%s: deleted from the API (%ld)", job->key, r->status);
+			finish(pc, job->key, false, 0);
+			break;
+		case VK_POD_DELETE_RETRY:
+			if (pod_not_found(r, job->pod))
+				vk_info(SUB,
+				        "%s: the API server says not found (404) but its watch still lists the pod: "
+				        "trying again (an API server that has just started answers so)",
+				        job->key);
+			else
+				vk_warn(SUB, "%s: delete failed: %ld %s", job->key, r->status,
+				        r->error ? r->error : "");
 			finish(pc, job->key, true, PROVIDER_RETRY_MAX_MS);
+			break;
 		}
 	}
 	job_free(job);
