@@ -212,8 +212,9 @@ typedef struct {
 /* `s` must outlive the write-behind.  opts may be NULL. */
 vk_store_wb *vk_store_wb_new(vk_store *s, const vk_store_wb_opts *opts);
 /* Stops timers and frees the pending writes (nothing more is written; call
- * vk_store_wb_flush first and wait for it to keep them).  Memory is freed
- * from uv_close callbacks. */
+ * vk_store_wb_flush first and wait for it to keep them).  A flush still
+ * waiting is called back at once with -ECANCELED (from inside this call).
+ * Memory is freed from uv_close callbacks. */
 void vk_store_wb_close(vk_store_wb *w);
 
 /* Queue a put/delete of `key`; copies everything.  Never fails. */

@@ -294,6 +294,21 @@ static int open_store(vk_app *a)
 		snprintf(a->state_dir, sizeof a->state_dir, "/var/lib/vk/%s", a->o.nodename);
 		a->o.state_dir = a->state_dir;
 	}
+	/* How long the write-behind gathers writes before it commits them
+	 * (50 ms by default): fewer commits on slow flash; the tests also widen
+	 * it to stretch the window between a change and its commit. */
+	vk_store_wb_opts wo = {0};
+	const char *fms = getenv("VK_STORE_FLUSH_MS");
+	if (fms && *fms) {
+		char *end = NULL;
+		unsigned long v = strtoul(fms, &end, 10);
+		if (*end || v < 1 || v > 86400000) {
+			fprintf(stderr, "vk: VK_STORE_FLUSH_MS=%s: not a number of milliseconds from 1 to 86400000\n",
+			        fms);
+			return -1;
+		}
+		wo.flush_ms = (unsigned)v;
+	}
 	char *err = NULL;
 	if (a->o.state_key_file) {
 		if (vk_store_key_load(a->o.state_key_file, a->state_key, &err) < 0) {
@@ -310,7 +325,7 @@ static int open_store(vk_app *a)
 		return -1;
 	}
 	vk_info(SUB, "local store %s", vk_store_name(a->store));
-	a->wb = vk_store_wb_new(a->store, NULL);
+	a->wb = vk_store_wb_new(a->store, &wo);
 	if (!a->have_state_key)
 		vk_info(SUB, "Secrets are not persisted in the local store: no --state-key-file");
 	return 0;

@@ -17,6 +17,7 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 	pc->recs = vk_map_new();
 	vk_list_init(&pc->writes);
 	vk_list_init(&pc->deletes);
+	vk_list_init(&pc->barriers);
 	pc->creating = vk_map_new();
 	pc->create_since = vk_map_new();
 	pc->q = vk_queue_new(o->loop, pc->o.workers, vk_pod__sync, pc);
@@ -149,6 +150,7 @@ void vk_pods_close(vk_pods *pc)
 	pc->closing = true;
 	vk_pod__writes_cancel(pc);
 	vk_pod__deletes_cancel(pc);
+	vk_pod__barriers_cancel(pc);
 	vk_pod__persist_close(pc->persist);
 	pc->persist = NULL;
 	vk_kube_link_unlisten(pc->o.kube, vk_pod__on_link, pc);

@@ -70,6 +70,18 @@ vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_prov
 	return d;
 }
 
+vk_pod_delete_verdict vk_pod__delete_verdict(long status, bool this_pod_404, bool still_listed)
+{
+	if (status == 200 || status == 202)
+		return VK_POD_DELETE_DONE;
+	if (status == 409)
+		return VK_POD_DELETE_NEW_UID;
+	/* Gone only when the watch agrees (or has already said so). */
+	if (status == 404 && this_pod_404 && !still_listed)
+		return VK_POD_DELETE_DONE;
+	return VK_POD_DELETE_RETRY;
+}
+
 /* true when every field `a` sets has the same value in `b`: the API already
  * says all that `a` says. */
 static bool json_subset(const cJSON *a, const cJSON *b)

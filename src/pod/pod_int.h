@@ -59,6 +59,7 @@ struct vk_pods {
 	vk_map *recs;          /* key -> pod_rec */
 	vk_list writes;        /* status writes in flight (status_write.c) */
 	vk_list deletes;       /* DELETEs of pods in flight (sync.c) */
+	vk_list barriers;      /* deletions waiting for the store (delete_barrier.c) */
 	vk_map *create_since;  /* key -> when create_pod began (slow_create.c) */
 	vk_map *creating;      /* key -> char *: the status the provider pushed
 	                          (vk.notify) while create_pod ran ("": none) */
@@ -136,6 +137,18 @@ typedef struct {
 	uint64_t spec_sig;      /* the API pod's signature when computed, else 0 */
 } vk_pod_sync_plan;
 vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p);
+/* What the answer to a pod's final DELETE (grace 0, uid precondition)
+ * means.  `this_pod_404`: a 404 whose Status names this pod; `still_listed`:
+ * the informer still holds the pod with this uid.  A 404 alone proves
+ * nothing: a kube-apiserver that has just started answers one from the
+ * NodeRestriction admission plugin, whose pod cache is still filling, for
+ * a pod that exists; trusting it left the pod Terminating for good.  Pure. */
+typedef enum {
+	VK_POD_DELETE_DONE,    /* gone: a tombstone until the watch says so */
+	VK_POD_DELETE_NEW_UID, /* 409: another pod has the name now; not ours */
+	VK_POD_DELETE_RETRY,   /* not known to be gone: the key is synced again */
+} vk_pod_delete_verdict;
+vk_pod_delete_verdict vk_pod__delete_verdict(long status, bool this_pod_404, bool still_listed);
 /* Whether a status (JSON text) is to be written, given the API's pod (NULL:
  * gone).  Pure. */
 typedef enum { VK_POD_STATUS_WRITE, VK_POD_STATUS_KNOWN, VK_POD_STATUS_UNWANTED } vk_pod_status_verdict;
@@ -145,6 +158,14 @@ static inline cJSON *vk_pod__api(const vk_pods *pc, const char *key)
 {
 	return pc->inf ? vk_informer_get(pc->inf, key) : NULL;
 }
+/* delete_barrier.c: calls cb once the store's write-behind has committed
+ * everything queued before this call (the state a deletion was decided
+ * from).  0: cb is called later (status < 0 when the store failed
+ * meanwhile; -ECANCELED when the controller closes).  -ENOTSUP (no store)
+ * or -ENOTCONN (the store is down): nothing to wait for, cb not called. */
+typedef void (*vk_pod_barrier_cb)(int status, void *ud);
+int vk_pod__barrier(vk_pods *pc, vk_pod_barrier_cb cb, void *ud);
+void vk_pod__barriers_cancel(vk_pods *pc); /* at close: each cb with -ECANCELED */
 /* persist.c: the edge cache (see there); every call is a no-op without a store. */
 typedef void (*vk_pod_persist_cb)(vk_pods *pc);
 vk_pod_persist *vk_pod__persist_new(vk_pods *pc); /* NULL without a store */

@@ -8,7 +8,8 @@
  *   labels/annotations/spec changed    -> update_pod (env resolved first
  *                                         when it has ephemeral containers)
  * The queue runs one sync per key at a time, so these never overlap for a
- * pod; a failure is retried with the key's backoff. */
+ * pod; a failure is retried with the key's backoff.  Every delete_pod waits
+ * until the store holds the state it was decided from (delete_barrier.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,10 +192,11 @@ static void mark_deleted(vk_pods *pc, const char *key, const char *uid)
 		r->deleted = true;
 }
 
-/* A 404 means the pod is gone only when the Status says so of this pod
+/* A 404 is about the pod only when the Status says so of this pod
  * (details.name): an API server that is starting answers 404 for routes it
  * has not installed yet, and taking that for "gone" left the pod
- * Terminating in the API for good. */
+ * Terminating in the API for good.  Even then it may come from an admission
+ * cache that is still filling (vk_pod__delete_verdict). */
 static bool pod_not_found(const vk_kube_result *r, const cJSON *pod)
 {
 	const char *name = vk_json_str(pod, "metadata.name");
@@ -209,16 +211,32 @@ static void deleted_done(const vk_kube_result *r, void *ud)
 	vk_list_remove(&job->link);
 	job->call = NULL;
 	if (!pc->closing) {
-		/* 404: already gone; 409: the uid precondition failed, a new pod of
-		 * the same name exists and is not ours to delete. */
-		if (r->status == 200 || r->status == 202 || pod_not_found(r, job->pod) || r->status == 409) {
+		const char *uid = vk_json_str(job->pod, "metadata.uid");
+		cJSON *listed = vk_pod__api(pc, job->key);
+		const char *luid = vk_json_str(listed, "metadata.uid");
+		bool still_listed = uid && luid && strcmp(uid, luid) == 0;
+		cJSON_Delete(listed);
+		switch (vk_pod__delete_verdict(r->status, pod_not_found(r, job->pod), still_listed)) {
+		case VK_POD_DELETE_DONE:
 			vk_info(SUB, "%s: deleted from the API (%ld)", job->key, r->status);
-			if (r->status != 409)
-				mark_deleted(pc, job->key, vk_json_str(job->pod, "metadata.uid"));
+			mark_deleted(pc, job->key, uid);
 			finish(pc, job->key, false, 0);
-		} else {
-			vk_warn(SUB, "%s: delete failed: %ld %s", job->key, r->status, r->error ? r->error : "");
+			break;
+		case VK_POD_DELETE_NEW_UID: /* the uid precondition failed: not ours to delete */
+			vk_info(SUB, "%s: deleted from the API (%ld)", job->key, r->status);
+			finish(pc, job->key, false, 0);
+			break;
+		case VK_POD_DELETE_RETRY:
+			if (pod_not_found(r, job->pod))
+				vk_info(SUB,
+				        "%s: the API server says not found (404) but its watch still lists the pod: "
+				        "trying again (an API server that has just started answers so)",
+				        job->key);
+			else
+				vk_warn(SUB, "%s: delete failed: %ld %s", job->key, r->status,
+				        r->error ? r->error : "");
 			finish(pc, job->key, true, PROVIDER_RETRY_MAX_MS);
+			break;
 		}
 	}
 	job_free(job);
@@ -374,21 +392,42 @@ static void provider_done(const vk_provider_result *res, void *ud)
 	job_free(job);
 }
 
+static void start_call(sync_job *job)
+{
+	vk_pods *pc = job->pc;
+	int rc;
+	switch (job->kind) {
+	case JOB_CREATE: rc = vk_provider_create_pod(pc->o.provider, job->pod, provider_done, job); break;
+	case JOB_UPDATE: rc = vk_provider_update_pod(pc->o.provider, job->pod, provider_done, job); break;
+	default: rc = vk_provider_delete_pod(pc->o.provider, job->pod, provider_done, job); break;
+	}
+	if (rc < 0) {
+		vk_warn(SUB, "%s: could not call the provider: %s", job->key, strerror(-rc));
+		finish(pc, job->key, rc != -ENOSYS && rc != -ESHUTDOWN, PROVIDER_RETRY_MAX_MS);
+		job_free(job);
+	}
+}
+
+/* The store holds what the deletion was decided from (delete_barrier.c). */
+static void barrier_passed(int status, void *ud)
+{
+	sync_job *job = ud;
+	if (job->pc->closing || status == -ECANCELED) {
+		job_free(job);
+		return;
+	}
+	if (status < 0)
+		vk_warn(SUB, "%s: the store did not take the state before the deletion (%s); deleting anyway", job->key,
+		        vk_store_strerror(status));
+	start_call(job);
+}
+
 static void call_provider(vk_pods *pc, const char *key, job_kind kind, cJSON *pod, uint64_t sig)
 {
 	sync_job *job = job_new(pc, key, kind, pod);
 	job->sig = sig;
-	int rc;
-	switch (kind) {
-	case JOB_CREATE: rc = vk_provider_create_pod(pc->o.provider, pod, provider_done, job); break;
-	case JOB_UPDATE: rc = vk_provider_update_pod(pc->o.provider, pod, provider_done, job); break;
-	default: rc = vk_provider_delete_pod(pc->o.provider, pod, provider_done, job); break;
-	}
-	if (rc < 0) {
-		vk_warn(SUB, "%s: could not call the provider: %s", key, strerror(-rc));
-		finish(pc, key, rc != -ENOSYS && rc != -ESHUTDOWN, PROVIDER_RETRY_MAX_MS);
-		job_free(job);
-	}
+	if (kind == JOB_CREATE || kind == JOB_UPDATE || vk_pod__barrier(pc, barrier_passed, job) < 0)
+		start_call(job);
 }
 
 /* ---- create ---------------------------------------------------------------- */

@@ -7,6 +7,7 @@
  * for the same key came meanwhile), marks the store down, logs once, and
  * retries with backoff; the first batch that succeeds after that logs once
  * that the store is back. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -334,6 +335,15 @@ void vk_store_wb_close(vk_store_wb *w)
 	w->closing = true;
 	if (w->ticket)
 		w->ticket->w = NULL; /* its callback frees the ticket */
+	/* Every flush waiter hears of the close once, so that it can free
+	 * what it gave as ud (as libuv cancels a request with UV_ECANCELED). */
+	while (w->waiters) {
+		wb_waiter *x = w->waiters;
+		w->waiters = x->next;
+		if (x->cb)
+			x->cb(w, -ECANCELED, x->ud);
+		free(x);
+	}
 	const char *k;
 	void *v;
 	for (vk_map_iter it = {0}; vk_map_next(w->pending, &it, &k, &v);)
@@ -342,11 +352,6 @@ void vk_store_wb_close(vk_store_wb *w)
 	for (size_t i = 0; i < w->nfly; i++)
 		entry_free(w->fly[i]);
 	free(w->fly);
-	while (w->waiters) {
-		wb_waiter *x = w->waiters;
-		w->waiters = x->next;
-		free(x);
-	}
 	uv_timer_stop(&w->timer);
 	uv_close((uv_handle_t *)&w->timer, wb_free);
 }

@@ -6,7 +6,8 @@
 #   tests/cluster/restart.sh DIR kube-apiserver [DOWN_SECONDS]
 #
 # The component stays down DOWN_SECONDS (default 0) before it starts again.
-# Returns once it serves again (for the API server: /readyz is ok).
+# Returns once it serves again (for the API server: /readyz is ok, within
+# VK_APISERVER_WAIT seconds, 180 by default).
 # VK_RESTART_SIGNAL=KILL stops it with SIGKILL instead of TERM (a crash).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +44,8 @@ if [[ $name == kube-apiserver ]]; then
 	# shellcheck source=/dev/null
 	source "$dir/env"
 	ready() { curl -sf --max-time 2 --cacert "$dir/pki/ca.crt" --cert "$dir/pki/admin.crt" --key "$dir/pki/admin.key" "$APISERVER/readyz"; }
-	wait_for "$name" 60 ready
+	# As up.sh's VK_APISERVER_WAIT, but longer: a loaded machine (load 38
+	# on 2 cores) once took more than 60 s to make a killed API server ready.
+	wait_for "$name" "${VK_APISERVER_WAIT:-180}" ready
 fi
 log "$name restarted"

@@ -149,10 +149,29 @@ static void status_dedup(void)
 	cJSON_Delete(api);
 }
 
+static void delete_answers(void)
+{
+	is_int(vk_pod__delete_verdict(200, false, true), VK_POD_DELETE_DONE,
+	       "DELETE 200: gone (a tombstone until the watch)");
+	is_int(vk_pod__delete_verdict(202, false, true), VK_POD_DELETE_DONE, "DELETE 202: the same");
+	is_int(vk_pod__delete_verdict(409, false, true), VK_POD_DELETE_NEW_UID,
+	       "409: another uid has the name, not ours");
+	is_int(vk_pod__delete_verdict(404, true, false), VK_POD_DELETE_DONE,
+	       "404 of this pod that the watch no longer lists: gone");
+	is_int(vk_pod__delete_verdict(404, true, true), VK_POD_DELETE_RETRY,
+	       "404 of this pod that the watch still lists (an API server just started, its admission cache "
+	       "filling): tried again, not taken for gone");
+	is_int(vk_pod__delete_verdict(404, false, false), VK_POD_DELETE_RETRY,
+	       "a 404 that does not name the pod (a route not installed yet): tried again");
+	is_int(vk_pod__delete_verdict(0, false, true), VK_POD_DELETE_RETRY, "no answer: tried again");
+	is_int(vk_pod__delete_verdict(500, false, true), VK_POD_DELETE_RETRY, "500: tried again");
+}
+
 int main(void)
 {
 	vk_json_init();
 	sync_decisions();
 	status_dedup();
+	delete_answers();
 	return tap_done();
 }

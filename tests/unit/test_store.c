@@ -579,7 +579,15 @@ static void test_writeback(vk_store *s)
 		uv_run(loop, UV_RUN_ONCE);
 	uv_timer_stop(&tick);
 	is_int(get(s, "wb/timer", &r), 0, "flushed by its timer");
+	/* A flush still waiting when the write-behind closes is told so (the
+	 * pod controller frees the deletion that waited for it). */
+	vk_store_wb_put(w, "wb/closing", "c", 1, 0, 0);
+	flush_res fc = {0};
+	is_int(vk_store_wb_flush(w, on_flush, &fc), 0, "a flush is started");
+	ok(!fc.done, "and not answered from inside the call");
 	vk_store_wb_close(w);
+	ok(fc.done && fc.status == -ECANCELED, "a flush waiting at close is called back with ECANCELED (%d)",
+	   fc.status);
 	uv_run(loop, UV_RUN_NOWAIT);
 }
 

@@ -11,6 +11,9 @@
 --                   "fail-once"    the first create_pod of the pod fails
 --   vk-test/delete: "error"        delete_pod raises an error
 --                   "sleep:MS"     delete_pod sleeps MS on a timer first
+--                   "hold:PATH"    delete_pod deletes the pod (its file saved),
+--                                  records "delete_held", then waits while the
+--                                  file PATH exists (a test kills vk there)
 --   vk-test/notify: "no"           status only through polling
 --   vk-test/log: TEXT              create_pod logs TEXT with vk.log.info
 --   vk-test/running-after: MS      get_pod_status says Pending until MS after create
@@ -171,6 +174,16 @@ function P.delete_pod(pod)
   if ms then timer.sleep(tonumber(ms)) end
   pods[k] = nil
   save()
+  local hold = how:match("^hold:(.+)$")
+  if hold then
+    record("delete_held", {key = k, uid = pod.metadata.uid})
+    while true do
+      local f = io.open(hold)
+      if not f then break end
+      f:close()
+      timer.sleep(50)
+    end
+  end
 end
 
 function P.get_pod(ns, name)
