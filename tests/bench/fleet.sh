@@ -107,8 +107,10 @@ sum3() { awk '{ s += $3 } END { print s + 0 }' "$@"; }
 say "baseline: the control plane alone, ${idle_s} s"
 sleep 10
 requests "$tmp/raw/base0.txt"
+b0=$(date +%s%N)
 sleep "$idle_s"
 requests "$tmp/raw/base1.txt"
+b1=$(date +%s%N)
 delta "$tmp/raw/base0.txt" "$tmp/raw/base1.txt" >"$tmp/raw/base-delta.txt"
 
 printf '{"cpu": "20", "memory": "100Gi", "pods": "110"}\n' >"$tmp/cap.json"
@@ -178,6 +180,7 @@ nrun=$(kr -n fleet get pods -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{
 say "fleet idle: settle 20 s, then ${idle_s} s"
 sleep 20
 requests "$tmp/raw/fleet0.txt"
+f0=$(date +%s%N)
 mem() { # PID... -> "RSS_KB ANON_KB PSS_KB" summed (Pss: shared pages split among the processes that map them)
 	local p
 	for p in "$@"; do cat "/proc/$p/status" "/proc/$p/smaps_rollup" 2>/dev/null; done |
@@ -189,6 +192,7 @@ for ((s = 0; s < idle_s; s += 10)); do
 	sleep 10
 done
 requests "$tmp/raw/fleet1.txt"
+f1=$(date +%s%N)
 delta "$tmp/raw/fleet0.txt" "$tmp/raw/fleet1.txt" >"$tmp/raw/fleet-delta.txt"
 stop_all
 
@@ -230,16 +234,18 @@ fleet_pss=$(cut -d' ' -f3 "$tmp/raw/fleet-mem.dat" | med)
 {
 	echo "# A fleet of $n vk (mock, $per pods each) against one control plane"
 	echo
-	awk -v n="$n" -v per="$per" -v idle="$idle_s" -v bt="$base_total" -v ft="$fleet_total" -v ready="$ready" \
+	awk -v n="$n" -v per="$per" -v idle="$idle_s" -v bt="$base_total" -v ft="$fleet_total" -v bs="$(((b1 - b0) / 1000000))" -v fs="$(((f1 - f0) / 1000000))" -v ready="$ready" \
 		-v all="$all_ready_s" -v alive="$alive" -v nrun="$nrun" -v fr="$fleet_rss" -v fa="$fleet_anon" \
 		-v tr="$tuned_rss" -v ta="$tuned_anon" -v fp="$fleet_pss" 'BEGIN {
-		rate = (ft - bt) / n / (idle / 60); kube = 6.2
+		# Each window as measured (the memory samples make the fleet window longer
+		# than its sleeps), the requests of the control plane alone scaled to it.
+		rate = (ft - bt * fs / bs) / n / (fs / 60000); kube = 6.2
 		print "| figure | measured | goal | met |"
 		print "|---|---:|---:|:---:|"
 		printf "| nodes Ready / started | %d / %d (%d vk alive) | %d | %s |\n", ready, n, alive, n, (ready == n ? "yes" : "no")
 		printf "| time from the first start until all %d Ready (s) | %s | report | |\n", n, all
 		printf "| pods Running | %d / %d | | |\n", nrun, n * per
-		printf "| API requests per node per minute at idle (fleet %d - control plane alone %d, over %d s) | %.2f | | |\n", ft, bt, idle, rate
+		printf "| API requests per node per minute at idle (fleet %d in %.1f s - control plane alone %d in %.1f s) | %.2f | | |\n", ft, fs / 1000, bt, bs / 1000, rate
 		printf "| the same / kubelet'"'"'s documented steady state (6.2/min: lease every 10 s, node status every 5 min) | %.2f | <= 1.0 | %s |\n", rate / kube, (rate / kube <= 1.0 ? "yes" : "no")
 		printf "| total RSS of %d vk (MiB) | %.1f | | |\n", n, fr / 1024
 		printf "| total RssAnon of %d vk (MiB) | %.1f | | |\n", n, fa / 1024
@@ -251,7 +257,7 @@ fleet_pss=$(cut -d' ' -f3 "$tmp/raw/fleet-mem.dat" | med)
 		printf "| total Pss of %d vk / what %d tuned virtual-kubelets take together (%d x RssAnon + its file pages once) | %.3f | | |\n", n, n, n, fp / (n * ta + (tr - ta))
 	}'
 	echo
-	echo "API requests during the fleet's idle window (${idle_s} s, all clients, WATCH not counted):"
+	echo "API requests during the fleet's idle window ($(((f1 - f0) / 1000000000)) s, all clients, WATCH not counted):"
 	echo
 	sort -k3,3nr "$tmp/raw/fleet-delta.txt" | awk '{ printf "%s%s %s %d", (NR > 1 ? ", " : "- "), $1, $2, $3 } END { print "" }'
 	echo
