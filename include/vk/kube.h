@@ -199,7 +199,9 @@ size_t vk_kube_events_remembered(const vk_kube *k);
  *   on_upsert(key, obj)   obj added or changed (borrowed, for the call)
  *   on_delete(key, old)   obj gone (its last state, borrowed)
  *   on_synced()           after each complete list
- * A relist reports what vanished meanwhile through on_delete. */
+ * A list comes in pages (limit=page_size, continue=), each folded into the
+ * store as it arrives, with on_upsert for each of its objects; after the
+ * last page, on_delete reports what vanished meanwhile. */
 typedef struct vk_informer vk_informer;
 
 typedef struct {
@@ -210,6 +212,7 @@ typedef struct {
 	void (*on_delete)(const char *key, const cJSON *old, void *ud);
 	void (*on_synced)(void *ud);
 	void *ud;
+	unsigned page_size; /* objects per page of a list (limit=); 0: 500 */
 } vk_informer_opts;
 
 vk_informer *vk_informer_new(uv_loop_t *loop, vk_kube *k, const vk_informer_opts *o);

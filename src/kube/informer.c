@@ -24,9 +24,12 @@ struct vk_informer {
 	vk_ztext *z;   /* the store's dictionary */
 	char *rv;      /* resourceVersion to resume from; NULL: list */
 	bool synced, closing, resuming, listing;
-	bool listed; /* a list was started before: the next is a re-list */
-	bool seeded; /* started from vk_informer_seed's objects and rv,
-	                not yet confirmed by a list or a bookmark */
+	bool listed;      /* a list was started before: the next is a re-list */
+	bool seeded;      /* started from vk_informer_seed's objects and rv,
+	                     not yet confirmed by a list or a bookmark */
+	vk_map *seen;     /* while listing: the keys the pages had (values unowned) */
+	char *cont;       /* while listing: the next page's continue token */
+	unsigned expired; /* continue tokens expired in a row */
 	vk_kube_watch *watch;
 	vk_backoff backoff;
 	uv_timer_t timer;
@@ -117,56 +120,61 @@ static char *query(vk_informer *inf, const char *extra)
 	return vk_buf_steal(&q);
 }
 
-/* ---- list ---------------------------------------------------------------- */
+/* ---- list ----------------------------------------------------------------
+ * Paged, as client-go's reflector lists: limit=page_size, then continue=
+ * until a page has no continue token.  All pages are one consistent
+ * snapshot at the first page's resourceVersion (the server encodes it in
+ * the token and every page's metadata repeats it), so the watch resumes
+ * from the last page's.  Each page is folded into the store as it comes:
+ * one page of parsed JSON at a time, never the whole list (8000 pods in
+ * one answer once took vk to 225 MB).  The keys seen are remembered; after
+ * the last page, what the store has that no page had is reported gone. */
 
-static void list_done(const vk_kube_result *r, void *ud)
+/* A continue token whose snapshot was compacted away: 410 Expired.  The
+ * list starts again from the top (a few times at once, then with backoff). */
+vk_kube_informer_step vk_kube__informer_after_page(long status, bool continued)
 {
-	vk_informer *inf = ud;
-	inf->listing = false;
-	if (inf->closing)
-		return;
-	const cJSON *items = cJSON_GetObjectItemCaseSensitive(r->json, "items");
-	if (r->status != 200 || !cJSON_IsArray(items)) {
-		char why[256];
-		snprintf(why, sizeof why, "list failed (%ld %s)", r->status, r->error ? r->error : "");
-		reconnect_later(inf, why);
-		return;
-	}
-	/* Replace the store; report what changed and what vanished. */
-	vk_map *old = inf->store;
-	inf->store = vk_map_new();
-	cJSON *it;
-	cJSON_ArrayForEach(it, items) {
-		char *key = vk_kube_key(it);
-		if (!key)
-			continue;
-		free(vk_map_set(inf->store, key, keep(inf, it)));
-		free(key);
-	}
+	if (status == 200)
+		return VK_KUBE_INFORMER_RESUME;
+	if (status == 410 && continued)
+		return VK_KUBE_INFORMER_RELIST;
+	return VK_KUBE_INFORMER_RESUME_LATER;
+}
+
+static void list_page(vk_informer *inf);
+
+static void list_reset(vk_informer *inf)
+{
+	vk_map_free(inf->seen); /* values are not owned (a marker) */
+	inf->seen = NULL;
+	free(inf->cont);
+	inf->cont = NULL;
+}
+
+/* The last page is in: report what vanished, take the list's rv, watch. */
+static void list_finish(vk_informer *inf, const cJSON *page)
+{
 	const char *k;
 	void *v;
-	for (vk_map_iter i = {0}; vk_map_next(old, &i, &k, &v);) {
-		if (!vk_map_get(inf->store, k) && inf->o.on_delete) {
-			cJSON *gone = unpack(inf, v);
-			inf->o.on_delete(k, gone, inf->o.ud);
-			cJSON_Delete(gone);
+	vk_map *gone = vk_map_new();
+	for (vk_map_iter i = {0}; vk_map_next(inf->store, &i, &k, &v);)
+		if (!vk_map_get(inf->seen, k))
+			vk_map_set(gone, k, v);
+	for (vk_map_iter i = {0}; vk_map_next(gone, &i, &k, &v);) {
+		vk_map_del(inf->store, k);
+		if (inf->o.on_delete && !inf->closing) {
+			cJSON *obj = unpack(inf, v);
+			inf->o.on_delete(k, obj, inf->o.ud);
+			cJSON_Delete(obj);
 		}
 		free(v);
-		if (inf->closing)
-			break;
 	}
-	vk_map_free(old);
-	cJSON_ArrayForEach(it, items) {
-		if (inf->closing || !inf->o.on_upsert)
-			break;
-		char *key = vk_kube_key(it);
-		if (key)
-			inf->o.on_upsert(key, it, inf->o.ud);
-		free(key);
-	}
+	vk_map_free(gone);
+	list_reset(inf);
+	inf->expired = 0;
 	if (inf->closing)
 		return;
-	set_rv(inf, r->json);
+	set_rv(inf, page);
 	inf->seeded = false;
 	vk_info("informer", "listed %zu %s (resourceVersion %s)", vk_map_len(inf->store), inf->what,
 	        inf->rv ? inf->rv : "?");
@@ -175,6 +183,74 @@ static void list_done(const vk_kube_result *r, void *ud)
 		inf->o.on_synced(inf->o.ud);
 	if (!inf->closing)
 		watch(inf);
+}
+
+static void page_done(const vk_kube_result *r, void *ud)
+{
+	vk_informer *inf = ud;
+	inf->listing = false;
+	if (inf->closing)
+		return;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(r->json, "items");
+	long status = r->status == 200 && !cJSON_IsArray(items) ? 0 : r->status;
+	vk_kube_informer_step step = vk_kube__informer_after_page(status, inf->cont != NULL);
+	if (step == VK_KUBE_INFORMER_RELIST && ++inf->expired <= 3) {
+		vk_info("informer", "%s list: the continue token expired (410 Gone); listing again from the top",
+		        inf->what);
+		relist(inf);
+		return;
+	}
+	if (step != VK_KUBE_INFORMER_RESUME) { /* a failure, or expired again and again */
+		char why[256];
+		snprintf(why, sizeof why, "list failed (%ld %s)", r->status,
+		         r->error           ? r->error
+		         : r->status == 200 ? "no items"
+		                            : "");
+		list_reset(inf);
+		reconnect_later(inf, why);
+		return;
+	}
+	cJSON *it;
+	cJSON_ArrayForEach(it, items) {
+		char *key = vk_kube_key(it);
+		if (!key)
+			continue;
+		free(vk_map_set(inf->store, key, keep(inf, it)));
+		vk_map_set(inf->seen, key, inf);
+		if (inf->o.on_upsert)
+			inf->o.on_upsert(key, it, inf->o.ud);
+		free(key);
+		if (inf->closing)
+			return;
+	}
+	const char *cont = vk_json_str(r->json, "metadata.continue");
+	free(inf->cont);
+	inf->cont = cont && *cont ? vk_strdup(cont) : NULL;
+	if (inf->cont)
+		list_page(inf);
+	else
+		list_finish(inf, r->json);
+}
+
+static void list_page(vk_informer *inf)
+{
+	char extra[64];
+	snprintf(extra, sizeof extra, "limit=%u", inf->o.page_size ? inf->o.page_size : 500);
+	char *path = query(inf, extra);
+	if (inf->cont) {
+		char *esc = vk_kube_escape(inf->cont);
+		char *p = vk_asprintf("%s&continue=%s", path, esc);
+		free(esc);
+		free(path);
+		path = p;
+	}
+	inf->listing = true;
+	if (vk_kube_get(inf->kube, path, page_done, inf) < 0) {
+		inf->listing = false;
+		list_reset(inf);
+		reconnect_later(inf, "could not start the list");
+	}
+	free(path);
 }
 
 static void relist(vk_informer *inf)
@@ -188,13 +264,9 @@ static void relist(vk_informer *inf)
 	inf->rv = NULL;
 	/* A consistent list (no resourceVersion): after a 410 the cache may be
 	 * behind what we had seen. */
-	char *path = query(inf, "");
-	inf->listing = true;
-	if (vk_kube_get(inf->kube, path, list_done, inf) < 0) {
-		inf->listing = false;
-		reconnect_later(inf, "could not start the list");
-	}
-	free(path);
+	list_reset(inf);
+	inf->seen = vk_map_new();
+	list_page(inf);
 }
 
 /* ---- watch --------------------------------------------------------------- */
@@ -393,6 +465,7 @@ static void closed(uv_handle_t *h)
 	for (vk_map_iter i = {0}; vk_map_next(inf->store, &i, &k, &v);)
 		free(v);
 	vk_map_free(inf->store);
+	list_reset(inf);
 	vk_ztext_free(inf->z);
 	free(inf->rv);
 	free(inf->what);

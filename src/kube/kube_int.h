@@ -71,6 +71,10 @@ void vk_kube__status_of(const cJSON *json, const char **message, const char **re
  * resume after the backoff (a failure). */
 typedef enum { VK_KUBE_INFORMER_RELIST, VK_KUBE_INFORMER_RESUME, VK_KUBE_INFORMER_RESUME_LATER } vk_kube_informer_step;
 vk_kube_informer_step vk_kube__informer_after_close(bool have_rv, long status, const char *err);
+/* What follows one page of a list (pure): the next page or the end
+ * (RESUME, on a 200), the list again from the top (RELIST: a continue token
+ * expired, 410), or a retry after the backoff (RESUME_LATER). */
+vk_kube_informer_step vk_kube__informer_after_page(long status, bool continued);
 /* An ERROR event's Status says the resourceVersion is too old (code 410). */
 bool vk_kube__watch_expired(const cJSON *status);
 void vk_kube__watch_unlink_all(vk_kube *k); /* from vk_kube_free */

@@ -53,6 +53,15 @@ static void informer_resume(void)
 	       "a refused watch resumes after the backoff");
 	is_int(vk_kube__informer_after_close(true, 200, "line too long"), VK_KUBE_INFORMER_RESUME_LATER,
 	       "a stream we aborted resumes after the backoff");
+	is_int(vk_kube__informer_after_page(200, false), VK_KUBE_INFORMER_RESUME, "a listed page: the next or the end");
+	is_int(vk_kube__informer_after_page(410, true), VK_KUBE_INFORMER_RELIST,
+	       "an expired continue token: the list again from the top");
+	is_int(vk_kube__informer_after_page(410, false), VK_KUBE_INFORMER_RESUME_LATER,
+	       "a 410 on the first page is a failure like any other: after the backoff");
+	is_int(vk_kube__informer_after_page(0, true), VK_KUBE_INFORMER_RESUME_LATER,
+	       "a transport failure mid-list: after the backoff");
+	is_int(vk_kube__informer_after_page(403, false), VK_KUBE_INFORMER_RESUME_LATER,
+	       "a refused list: after the backoff");
 	cJSON *gone = cJSON_Parse("{\"kind\": \"Status\", \"code\": 410, \"reason\": \"Expired\"}");
 	cJSON *other = cJSON_Parse("{\"kind\": \"Status\", \"code\": 500, \"reason\": \"Expired\"}");
 	ok(vk_kube__watch_expired(gone), "an ERROR event with code 410 means: list again");
