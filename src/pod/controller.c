@@ -129,6 +129,9 @@ static void closed(uv_handle_t *h)
 		return;
 	const char *k;
 	void *v;
+	/* vk is stopping, not letting its pods go: the Event correlator goes
+	 * with the kube client, which may be freed already. */
+	pc->o.kube = NULL;
 	for (vk_map_iter i = {0}; vk_map_next(pc->recs, &i, &k, &v);)
 		vk_pod__rec_free(pc, v);
 	vk_map_free(pc->recs);
