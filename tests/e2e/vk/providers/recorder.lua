@@ -165,6 +165,16 @@ function P.update_pod(pod)
   if pods[k] then pods[k].pod = pod; save() end
 end
 
+-- Yields until the test removes the file at path (a hold the test releases).
+local function wait_while_file(path)
+  while true do
+    local f = io.open(path)
+    if not f then return end
+    f:close()
+    timer.sleep(50)
+  end
+end
+
 function P.delete_pod(pod)
   local k = key(pod.metadata.namespace, pod.metadata.name)
   record("delete_pod", {key = k, uid = pod.metadata.uid})
@@ -177,12 +187,7 @@ function P.delete_pod(pod)
   local hold = how:match("^hold:(.+)$")
   if hold then
     record("delete_held", {key = k, uid = pod.metadata.uid})
-    while true do
-      local f = io.open(hold)
-      if not f then break end
-      f:close()
-      timer.sleep(50)
-    end
+    wait_while_file(hold)
   end
 end
 
@@ -202,12 +207,7 @@ function P.get_pod_status(ns, name)
     record("get_pod_status", {key = key(ns, name), message = cfg.message or MESSAGE})
   end
   if nap then timer.sleep(nap) end
-  while hold do
-    local f = io.open(hold)
-    if not f then break end
-    f:close()
-    timer.sleep(50)
-  end
+  if hold then wait_while_file(hold) end
   local after = tonumber(annotation(p.pod, "running-after") or "")
   if after and p.created_ms and timer.now_ms() - p.created_ms < after then
     return {phase = "Pending"}
