@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_pkgs=(
-	liblua5.4-dev lua5.4 libcurl4-openssl-dev libsystemd-dev scdoc libcjson-dev libyaml-dev libuv1-dev zlib1g-dev
+	liblua5.4-dev lua5.4 libcurl4-openssl-dev scdoc libcjson-dev libyaml-dev libuv1-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libhiredis-dev libssl-dev libh2o-dev
 	meson ninja-build pkg-config gcc
 )

@@ -5,6 +5,8 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <uv.h>
 
 #include "vk/app.h"
@@ -60,6 +62,11 @@ void vk_app__code_hash(vk_provider *p, char out[17]);
 /* notify.c: systemd's Type=notify (nothing without $NOTIFY_SOCKET) */
 void vk_app__notify_ready(vk_app *a); /* the Node is registered */
 void vk_app__notify_stopping(vk_app *a);
+/* $NOTIFY_SOCKET's value (a path, or "@name": abstract) as an address:
+ * 0, -ENOENT (empty), -EAFNOSUPPORT (neither), -ENAMETOOLONG. */
+int vk_app__notify_addr(const char *spec, struct sockaddr_un *sa, socklen_t *len);
+/* One datagram `state` to that socket: 0 or a negative errno. */
+int vk_app__notify_send(const char *spec, const char *state);
 /* wiring.c */
 void vk_app__node_event(vk_app *a, const char *type, const char *reason, const char *msg);
 void vk_app__stop(vk_app *a, int code);
