@@ -59,7 +59,7 @@ if ((valgrind)); then
 	rm -rf "$VK_VALGRIND_LOGS"
 	mkdir -p "$VK_VALGRIND_LOGS"
 	# vk runs 10-50 times slower: every wait and stop of the tests is longer.
-	export VK_WAIT_MIN=${VK_WAIT_MIN:-300} VK_STOP_SECONDS=${VK_STOP_SECONDS:-120}
+	export VK_WAIT_MIN=${VK_WAIT_MIN:-300} VK_WAIT_SCALE=${VK_WAIT_SCALE:-3} VK_STOP_SECONDS=${VK_STOP_SECONDS:-120}
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

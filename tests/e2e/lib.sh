@@ -107,7 +107,9 @@ tap_done() {
 
 # ---- waiting --------------------------------------------------------------
 # Runs CMD every VK_POLL seconds (0.2) until it succeeds; fails after
-# TIMEOUT seconds, but never before VK_WAIT_MIN seconds (30): every wait is
+# TIMEOUT seconds (times VK_WAIT_SCALE, 1; 3 under valgrind, where a
+# long wait such as a 200-pod churn's settling scales with vk's speed),
+# but never before VK_WAIT_MIN seconds (30): every wait is
 # for something that must happen, and a busy machine may take longer than
 # the test's estimate, so a short TIMEOUT only ever makes a failure slow
 # to come.  CMD runs in this shell (it may set variables).  When it
@@ -115,7 +117,7 @@ tap_done() {
 # many tries, CMD's last exit status and output, and the registered context
 # (vk's log as it was at that moment).
 wait_until() { # TIMEOUT CMD...
-	local limit=$1 deadline t0 tries=0 rc=0 out
+	local limit=$(($1 * ${VK_WAIT_SCALE:-1})) deadline t0 tries=0 rc=0 out
 	((limit >= ${VK_WAIT_MIN:-30})) || limit=${VK_WAIT_MIN:-30}
 	t0=$(date +%s)
 	deadline=$((t0 + limit))
