@@ -100,6 +100,9 @@ int vk_kube_request_within(vk_kube *k, unsigned timeout_ms, const char *method, 
 
 /* Convenience wrappers over vk_kube_request with a cJSON body. */
 int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud);
+/* As vk_kube_get, but a 2xx body is left as text (r->json NULL, r->body):
+ * for a large answer read part by part (vk_json_member_span). */
+int vk_kube_get_raw(vk_kube *k, const char *path, vk_kube_cb cb, void *ud);
 int vk_kube_send_json(vk_kube *k, const char *method, const char *path, const char *content_type, const cJSON *body,
                       vk_kube_cb cb, void *ud);
 int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,

@@ -83,5 +83,9 @@ void vk_pods_close(vk_pods *pc);
  * objects, from the store while offline), each with the provider's latest
  * status laid over: what kubelet's /pods answers.  Caller frees. */
 cJSON *vk_pods_list(vk_pods *pc);
+/* The same pods, each handed to fn and freed before the next is built (a
+ * count or a sum without a tree of every pod at once).  fn must not
+ * change the pods.  Returns how many were handed. */
+size_t vk_pods_each(vk_pods *pc, void (*fn)(const cJSON *pod, void *ud), void *ud);
 
 #endif

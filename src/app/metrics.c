@@ -9,6 +9,14 @@
 #include "vk/metrics.h"
 #include "vk/util.h"
 
+static void count_phase(const cJSON *pod, void *ud)
+{
+	const char *phase = vk_json_str(pod, "status.phase");
+	vk_metric_add(ud, 1, phase && *phase ? phase : "Pending");
+}
+
+/* One pod at a time (vk_pods_each): a scrape must not take a tree of every
+ * pod (13 MiB for a thousand) for a moment. */
 static void pods_collect(void *ud)
 {
 	vk_app *a = ud;
@@ -17,14 +25,8 @@ static void pods_collect(void *ud)
 	static const char *const phases[] = {"Pending", "Running", "Succeeded", "Failed", "Unknown"};
 	for (size_t i = 0; i < VK_ARRAY_LEN(phases); i++)
 		vk_metric_set(m, 0, phases[i]);
-	if (!a->pods)
-		return;
-	cJSON *list = vk_pods_list(a->pods), *p;
-	cJSON_ArrayForEach(p, list) {
-		const char *phase = vk_json_str(p, "status.phase");
-		vk_metric_add(m, 1, phase && *phase ? phase : "Pending");
-	}
-	cJSON_Delete(list);
+	if (a->pods)
+		vk_pods_each(a->pods, count_phase, m);
 }
 
 /* "HOST:PORT", ":PORT" (every address) or "[V6]:PORT". */

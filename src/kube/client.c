@@ -23,6 +23,7 @@ struct vk_kube_call {
 	void *ud;
 	bool in_cb;
 	char *cache_path;            /* vk_kube_get_cached: the path (cache.c) */
+	bool raw;                    /* vk_kube_get_raw: a 2xx body is not parsed */
 	vk_list link;                /* k->calls */
 	char verb[12], resource[64]; /* for vk_api_requests_total */
 	unsigned gen;                /* the credential it went with (exec plugin) */
@@ -261,7 +262,8 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 		r.status = resp->status;
 		r.body = resp->body;
 		r.body_len = resp->body_len;
-		if (resp->body_len)
+		bool ok = resp->status >= 200 && resp->status <= 299;
+		if (resp->body_len && !(c->raw && ok))
 			json = cJSON_ParseWithLength(resp->body, resp->body_len);
 		r.json = json;
 		if (resp->status < 200 || resp->status > 299) {
@@ -273,7 +275,7 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 				        : vk_asprintf("HTTP %ld", resp->status);
 				r.error = msg;
 			}
-		} else if (resp->body_len && !json) {
+		} else if (resp->body_len && !json && !c->raw) {
 			r.error = "response is not valid JSON";
 		}
 	}
@@ -421,6 +423,15 @@ int vk_kube_get_cached(vk_kube *k, const char *path, vk_kube_cb cb, void *ud, vk
 int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud)
 {
 	return vk_kube_request(k, "GET", path, NULL, NULL, cb, ud, NULL);
+}
+
+int vk_kube_get_raw(vk_kube *k, const char *path, vk_kube_cb cb, void *ud)
+{
+	vk_kube_call *c = NULL;
+	int rc = vk_kube_request(k, "GET", path, NULL, NULL, cb, ud, &c);
+	if (rc == 0)
+		c->raw = true;
+	return rc;
 }
 
 int vk_kube_send_json_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,

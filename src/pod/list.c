@@ -1,7 +1,8 @@
 /* vk_pods_list: the pods bound to this node for kubelet's /pods.  The
  * informer's copies (seeded from the store while the API server cannot be
  * reached), with the provider's latest status laid over the API's when it
- * has not been written yet. */
+ * has not been written yet: all at once (vk_pods_list) or one by one
+ * (vk_pods_each). */
 #include <stdlib.h>
 
 #include "pod_int.h"
@@ -31,18 +32,41 @@ static void lay_over(cJSON *pod, const char *status_text)
 	cJSON_Delete(st);
 }
 
+/* The pod under key as /pods shows it (owned), or NULL. */
+static cJSON *shown(vk_pods *pc, const char *key)
+{
+	cJSON *pod = vk_informer_get(pc->inf, key);
+	pod_rec *r = pod ? vk_map_get(pc->recs, key) : NULL;
+	if (r && r->unwritten)
+		lay_over(pod, r->unwritten);
+	return pod;
+}
+
 cJSON *vk_pods_list(vk_pods *pc)
 {
 	cJSON *arr = cJSON_CreateArray();
 	const char *k;
 	for (vk_map_iter i = {0}; pc->inf && vk_informer_next(pc->inf, &i, &k);) {
-		cJSON *pod = vk_informer_get(pc->inf, k);
-		if (!pod)
-			continue;
-		pod_rec *r = vk_map_get(pc->recs, k);
-		if (r && r->unwritten)
-			lay_over(pod, r->unwritten);
-		cJSON_AddItemToArray(arr, pod);
+		cJSON *pod = shown(pc, k);
+		if (pod)
+			cJSON_AddItemToArray(arr, pod);
 	}
 	return arr;
+}
+
+/* One pod's tree at a time: a pod is some 15 KiB of cJSON, so a list of a
+ * thousand took 13 MiB for a moment, on every /metrics scrape. */
+size_t vk_pods_each(vk_pods *pc, void (*fn)(const cJSON *pod, void *ud), void *ud)
+{
+	size_t n = 0;
+	const char *k;
+	for (vk_map_iter i = {0}; pc->inf && vk_informer_next(pc->inf, &i, &k);) {
+		cJSON *pod = shown(pc, k);
+		if (!pod)
+			continue;
+		fn(pod, ud);
+		cJSON_Delete(pod);
+		n++;
+	}
+	return n;
 }

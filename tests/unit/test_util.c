@@ -1,4 +1,6 @@
-/* util: buffers, backoff, timestamps, packed text, the intrusive list, JSON paths. */
+/* util: buffers, backoff, timestamps, packed text, the intrusive list, JSON paths
+ * and spans. */
+#include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,10 +208,81 @@ static void json_paths_find_strings_and_objects(void)
 	cJSON_Delete(o);
 }
 
+/* Collects each element span as text, joined by '|'. */
+static int collect(const char *p, size_t n, void *ud)
+{
+	vk_buf_printf(ud, "%s%.*s", ((vk_buf *)ud)->len ? "|" : "", (int)n, p);
+	return 0;
+}
+
+static int stop_at_second(const char *p, size_t n, void *ud)
+{
+	(void)p;
+	(void)n;
+	return ++*(int *)ud == 2 ? 7 : 0;
+}
+
+static void json_spans_find_members_and_elements(void)
+{
+	const char *list =
+		" {\"kind\": \"PodList\", \"x\\\"items\": 1, \"metadata\": {\"continue\": \"a}\\\"]\"},\n"
+		"  \"items\": [ {\"a\": [1, {\"b\": \"]}\"}]}, 2.5e3 ,\"s\\\\\", true, null, [] ], \"z\": {} } ";
+	size_t at = 0, n = 0;
+	ok(vk_json_member_span(list, strlen(list), "items", &at, &n) == 0, "the member is found past nested objects");
+	is_int(list[at], '[', "its span starts at the value");
+	is_int(list[at + n - 1], ']', "and ends at the value's last byte");
+	vk_buf b = {0};
+	ok(vk_json_each_element(list + at, n, collect, &b) == 0, "every element is handed over");
+	is_str(b.data, "{\"a\": [1, {\"b\": \"]}\"}]}|2.5e3|\"s\\\\\"|true|null|[]",
+	       "elements come whole and in order: brackets and quotes inside strings are skipped");
+	vk_buf_free(&b);
+	ok(vk_json_member_span(list, strlen(list), "metadata", &at, &n) == 0 &&
+	           n == strlen("{\"continue\": \"a}\\\"]\"}"),
+	   "an object member's span covers the object");
+	ok(vk_json_member_span(list, strlen(list), "kind", &at, &n) == 0 && n == 9 &&
+	           memcmp(list + at, "\"PodList\"", 9) == 0,
+	   "a string member's span keeps its quotes");
+	ok(vk_json_member_span(list, strlen(list), "missing", &at, &n) == -ENOENT, "a missing member is -ENOENT");
+	ok(vk_json_member_span("{}", 2, "items", &at, &n) == -ENOENT, "an empty object has no members");
+	ok(vk_json_member_span(list, strlen(list) - 30, "z", &at, &n) == -EINVAL, "text that ends early is -EINVAL");
+	ok(vk_json_member_span("[1]", 3, "items", &at, &n) == -EINVAL, "an array is not an object");
+	ok(vk_json_member_span("{\"a\" 1}", 7, "b", &at, &n) == -EINVAL, "a member without ':' is -EINVAL");
+	int calls = 0;
+	ok(vk_json_each_element("[1,2,3]", 7, stop_at_second, &calls) == 7 && calls == 2,
+	   "fn's nonzero return stops the walk and is returned");
+	b = (vk_buf){0};
+	ok(vk_json_each_element("[1,{\"a\":2}", 10, collect, &b) == -EINVAL && b.data && strcmp(b.data, "1") == 0,
+	   "an array that ends early is -EINVAL after the whole elements before");
+	vk_buf_free(&b);
+	b = (vk_buf){0};
+	ok(vk_json_each_element(" [ ] ", 5, collect, &b) == 0 && b.len == 0, "an empty array hands nothing");
+	ok(vk_json_each_element("[1 2]", 5, collect, &b) == -EINVAL, "elements without a comma are -EINVAL");
+	ok(vk_json_each_element("{}", 2, collect, &b) == -EINVAL, "an object is not an array");
+	vk_buf_free(&b);
+	/* Each element of a real list parses alone to what the whole parse has. */
+	const char *pods = "{\"items\":[{\"metadata\":{\"name\":\"a\"}},{\"metadata\":{\"name\":\"b\\u0022]\"}}]}";
+	ok(vk_json_member_span(pods, strlen(pods), "items", &at, &n) == 0, "a list's items are found");
+	b = (vk_buf){0};
+	vk_json_each_element(pods + at, n, collect, &b);
+	cJSON *whole = cJSON_Parse(pods);
+	char *joined = vk_asprintf("[%s]", b.data);
+	for (char *c = joined; *c; c++) /* '|' is not in the test's strings */
+		if (*c == '|')
+			*c = ',';
+	cJSON *parts = cJSON_Parse(joined);
+	ok(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(whole, "items"), parts, true),
+	   "the elements parsed one by one equal the whole parse's items");
+	cJSON_Delete(whole);
+	cJSON_Delete(parts);
+	free(joined);
+	vk_buf_free(&b);
+}
+
 int main(void)
 {
 	vk_json_init();
 	json_paths_find_strings_and_objects();
+	json_spans_find_members_and_elements();
 	list_keeps_order_and_removes_safely();
 	packed_text_round_trips_and_shrinks();
 	map_sets_gets_deletes_and_iterates();
