@@ -36,7 +36,12 @@
  * have no more repeats.  Without that, the 4096 keys fill with the Events
  * of long-deleted pods (two a pod: created, deleted) and a node that churns
  * pods keeps about 5 MiB it will never use; with it, what is remembered
- * follows the pods the node holds. */
+ * follows the pods the node holds.
+ *
+ * None of that walks all it remembers: the keys are kept in order of use
+ * (the least recently used idle one goes first, as the LRU does), and per
+ * involved object, so that at 10,000 pods neither a new Event nor a pod
+ * let go costs a pass over 4096 keys. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,6 +65,8 @@
 
 /* Events alike but for their message (client-go's aggregate key). */
 typedef struct ev_similar {
+	char *key;                        /* q->similar's key */
+	vk_list lru, by_obj;              /* q->similar_lru, its ev_obj's similar */
 	uint64_t msgs[EVENT_SIMILAR_MAX]; /* hashes of the distinct messages seen */
 	uint64_t obj;                     /* obj_id of the involved object */
 	unsigned n;
@@ -68,11 +75,12 @@ typedef struct ev_similar {
 
 /* One Event object as the correlator knows it, by key. */
 typedef struct ev_seen {
-	char *key;  /* q->seen's key */
-	char *path; /* /api/v1/namespaces/NS/events */
-	char *name; /* the object's name once created, else NULL */
-	void *body; /* the event as first recorded, packed (vk_ztext) */
-	char *msg;  /* a combined Event's latest message, else NULL */
+	char *key;           /* q->seen's key */
+	char *path;          /* /api/v1/namespaces/NS/events */
+	char *name;          /* the object's name once created, else NULL */
+	void *body;          /* the event as first recorded, packed (vk_ztext) */
+	char *msg;           /* a combined Event's latest message, else NULL */
+	vk_list lru, by_obj; /* q->seen_lru (least recently used first), its ev_obj's seen */
 	char first_ts[40], last_ts[40];
 	unsigned count;
 	uint64_t last_ms;
@@ -81,6 +89,11 @@ typedef struct ev_seen {
 	bool dirty;   /* repeated meanwhile: one more patch when that is done */
 	bool gone;    /* its object is gone: forgotten once no longer busy */
 } ev_seen;
+
+/* What is remembered about one involved object (q->objs, by obj_id). */
+typedef struct ev_obj {
+	vk_list seen, similar;
+} ev_obj;
 
 typedef struct ev_item {
 	vk_list link; /* q->waiting, then q->sending */
@@ -102,6 +115,9 @@ struct vk_events {
 	vk_ztext *z;
 	vk_map *seen;    /* key -> ev_seen */
 	vk_map *similar; /* aggregate key -> ev_similar */
+	vk_list seen_lru, similar_lru;
+	vk_map *objs;     /* obj_id in hex -> ev_obj */
+	uint64_t holding; /* an object whose ev_obj is being walked: kept */
 };
 
 static void item_free(ev_item *it)
@@ -122,6 +138,82 @@ static void seen_free(ev_seen *s)
 
 static void pump(struct vk_events *q);
 
+/* ---- what is remembered, in order of use and per object ---------------- */
+
+static void obj_key(uint64_t obj, char out[17]) { snprintf(out, 17, "%016llx", (unsigned long long)obj); }
+
+static ev_obj *obj_rec(struct vk_events *q, uint64_t obj, bool make)
+{
+	char k[17];
+	obj_key(obj, k);
+	ev_obj *o = vk_map_get(q->objs, k);
+	if (!o && make) {
+		o = vk_xcalloc(1, sizeof *o);
+		vk_list_init(&o->seen);
+		vk_list_init(&o->similar);
+		vk_map_set(q->objs, k, o);
+	}
+	return o;
+}
+
+static void obj_tidy(struct vk_events *q, uint64_t obj)
+{
+	ev_obj *o = obj && obj != q->holding ? obj_rec(q, obj, false) : NULL;
+	if (o && vk_list_empty(&o->seen) && vk_list_empty(&o->similar)) {
+		char k[17];
+		obj_key(obj, k);
+		free(vk_map_del(q->objs, k));
+	}
+}
+
+static void seen_add(struct vk_events *q, ev_seen *s)
+{
+	vk_map_set(q->seen, s->key, s);
+	vk_list_insert_tail(&q->seen_lru, &s->lru);
+	if (s->obj)
+		vk_list_insert_tail(&obj_rec(q, s->obj, true)->seen, &s->by_obj);
+}
+
+static void seen_used(struct vk_events *q, ev_seen *s, uint64_t now)
+{
+	s->last_ms = now;
+	vk_list_remove(&s->lru);
+	vk_list_insert_tail(&q->seen_lru, &s->lru);
+}
+
+static void seen_free(ev_seen *s);
+
+static void seen_drop(struct vk_events *q, ev_seen *s)
+{
+	vk_map_del(q->seen, s->key);
+	vk_list_remove(&s->lru);
+	vk_list_remove(&s->by_obj);
+	obj_tidy(q, s->obj);
+	seen_free(s);
+}
+
+static ev_similar *similar_add(struct vk_events *q, const char *akey, uint64_t obj)
+{
+	ev_similar *a = vk_xcalloc(1, sizeof *a);
+	a->key = vk_strdup(akey);
+	a->obj = obj;
+	vk_map_set(q->similar, akey, a);
+	vk_list_insert_tail(&q->similar_lru, &a->lru);
+	if (obj)
+		vk_list_insert_tail(&obj_rec(q, obj, true)->similar, &a->by_obj);
+	return a;
+}
+
+static void similar_drop(struct vk_events *q, ev_similar *a)
+{
+	vk_map_del(q->similar, a->key);
+	vk_list_remove(&a->lru);
+	vk_list_remove(&a->by_obj);
+	obj_tidy(q, a->obj);
+	free(a->key);
+	free(a);
+}
+
 /* The object an Event is about, by the hash of its uid (0: no uid, never
  * forgotten that way).  A collision only forgets an entry early: its next
  * repeat makes a new Event instead of counting. */
@@ -131,10 +223,8 @@ static uint64_t obj_id(const char *uid) { return uid && *uid ? vk_hash64(uid) | 
 static void idle(struct vk_events *q, ev_seen *s)
 {
 	s->busy = s->dirty = false;
-	if (s->gone) {
-		vk_map_del(q->seen, s->key);
-		seen_free(s);
-	}
+	if (s->gone)
+		seen_drop(q, s);
 }
 
 static void unlink_sending(struct vk_events *q, ev_item *it)
@@ -309,6 +399,9 @@ static struct vk_events *queue_of(vk_kube *k)
 		q->z = vk_ztext_new();
 		q->seen = vk_map_new();
 		q->similar = vk_map_new();
+		q->objs = vk_map_new();
+		vk_list_init(&q->seen_lru);
+		vk_list_init(&q->similar_lru);
 		vk_kube_link_listen(k, on_link, q);
 	}
 	return q;
@@ -317,17 +410,14 @@ static struct vk_events *queue_of(vk_kube *k)
 /* Room for one more key: the least recently seen idle Event is forgotten. */
 static void forget_oldest(struct vk_events *q)
 {
-	ev_seen *oldest = NULL;
-	const char *key;
-	void *v;
-	for (vk_map_iter i = {0}; vk_map_next(q->seen, &i, &key, &v);) {
-		ev_seen *s = v;
-		if (!s->busy && (!oldest || s->last_ms < oldest->last_ms))
-			oldest = s;
-	}
-	if (oldest) {
-		vk_map_del(q->seen, oldest->key);
-		seen_free(oldest);
+	vk_list *n, *tmp;
+	VK_LIST_FOREACH_SAFE(n, tmp, &q->seen_lru)
+	{
+		ev_seen *s = VK_LIST_ENTRY(n, ev_seen, lru);
+		if (!s->busy) {
+			seen_drop(q, s);
+			return;
+		}
 	}
 }
 
@@ -337,27 +427,18 @@ static bool similar_many(struct vk_events *q, const char *akey, uint64_t obj, co
 {
 	ev_similar *a = vk_map_get(q->similar, akey);
 	if (a && now - a->last_ms > EVENT_WINDOW_MS) {
-		free(vk_map_del(q->similar, akey));
+		similar_drop(q, a);
 		a = NULL;
 	}
 	if (!a) {
-		if (vk_map_len(q->similar) >= EVENT_SEEN_MAX) {
-			const char *k, *oldest = NULL;
-			uint64_t oldest_ms = UINT64_MAX;
-			void *v;
-			for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &k, &v);)
-				if (((ev_similar *)v)->last_ms < oldest_ms) {
-					oldest_ms = ((ev_similar *)v)->last_ms;
-					oldest = k;
-				}
-			if (oldest)
-				free(vk_map_del(q->similar, oldest));
-		}
-		a = vk_xcalloc(1, sizeof *a);
-		a->obj = obj;
-		vk_map_set(q->similar, akey, a);
+		vk_list *oldest = vk_list_first(&q->similar_lru);
+		if (vk_map_len(q->similar) >= EVENT_SEEN_MAX && oldest)
+			similar_drop(q, VK_LIST_ENTRY(oldest, ev_similar, lru));
+		a = similar_add(q, akey, obj);
 	}
 	a->last_ms = now;
+	vk_list_remove(&a->lru);
+	vk_list_insert_tail(&q->similar_lru, &a->lru);
 	if (a->n >= EVENT_SIMILAR_MAX)
 		return true;
 	uint64_t h = vk_hash64(msg);
@@ -397,7 +478,7 @@ static void record(struct vk_events *q, char *key, char *path, cJSON *ev, const 
 		}
 		s->count++;
 		snprintf(s->last_ts, sizeof s->last_ts, "%s", ts);
-		s->last_ms = now;
+		seen_used(q, s, now);
 		free(key);
 		free(path);
 		cJSON_Delete(ev);
@@ -421,10 +502,9 @@ static void record(struct vk_events *q, char *key, char *path, cJSON *ev, const 
 		free(what);
 		return;
 	}
-	if (s) { /* seen before, more than the window ago: a new Event */
-		vk_map_del(q->seen, key);
-		seen_free(s);
-	} else if (vk_map_len(q->seen) >= EVENT_SEEN_MAX) {
+	if (s) /* seen before, more than the window ago: a new Event */
+		seen_drop(q, s);
+	else if (vk_map_len(q->seen) >= EVENT_SEEN_MAX) {
 		forget_oldest(q);
 	}
 	s = vk_xcalloc(1, sizeof *s);
@@ -437,7 +517,7 @@ static void record(struct vk_events *q, char *key, char *path, cJSON *ev, const 
 	snprintf(s->first_ts, sizeof s->first_ts, "%s", ts);
 	snprintf(s->last_ts, sizeof s->last_ts, "%s", ts);
 	s->last_ms = now;
-	vk_map_set(q->seen, key, s);
+	seen_add(q, s);
 	enqueue(q, s, what);
 }
 
@@ -461,9 +541,14 @@ void vk_kube__events_free(vk_kube *k)
 	for (vk_map_iter i = {0}; vk_map_next(q->seen, &i, &key, &v);)
 		seen_free(v);
 	vk_map_free(q->seen);
-	for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &key, &v);)
+	for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &key, &v);) {
+		free(((ev_similar *)v)->key);
 		free(v);
+	}
 	vk_map_free(q->similar);
+	for (vk_map_iter i = {0}; vk_map_next(q->objs, &i, &key, &v);)
+		free(v);
+	vk_map_free(q->objs);
 	uv_close((uv_handle_t *)q->timer, timer_closed);
 	vk_ztext_free(q->z);
 	free(q);
@@ -543,19 +628,22 @@ void vk_kube_events_forget(vk_kube *k, const char *uid)
 	uint64_t obj = obj_id(uid);
 	if (!q || !obj)
 		return;
-	const char *key;
-	void *v;
-	for (vk_map_iter i = {0}; vk_map_next(q->seen, &i, &key, &v);) {
-		ev_seen *s = v;
-		if (s->obj != obj)
-			continue;
+	ev_obj *o = obj_rec(q, obj, false);
+	if (!o)
+		return;
+	q->holding = obj; /* o stays while its lists are walked */
+	vk_list *n, *tmp;
+	VK_LIST_FOREACH_SAFE(n, tmp, &o->similar)
+	similar_drop(q, VK_LIST_ENTRY(n, ev_similar, by_obj));
+	VK_LIST_FOREACH_SAFE(n, tmp, &o->seen)
+	{
+		ev_seen *s = VK_LIST_ENTRY(n, ev_seen, by_obj);
 		s->gone = true;
 		if (!s->busy)
 			idle(q, s);
 	}
-	for (vk_map_iter i = {0}; vk_map_next(q->similar, &i, &key, &v);)
-		if (((ev_similar *)v)->obj == obj)
-			free(vk_map_del(q->similar, key));
+	q->holding = 0;
+	obj_tidy(q, obj); /* busy ones stay until they are done */
 }
 
 size_t vk_kube_events_remembered(const vk_kube *k)

@@ -8,7 +8,11 @@
  * connections after a failed heartbeat" do:
  *   - a call that runs out of time ends every connection to the server,
  *     so the calls after it open a fresh one instead of queueing behind the
- *     dead one;
+ *     dead one; unless the server answered something else since that call
+ *     began (a response, a watch's bytes): then the server is slow, not
+ *     gone, and ending its connections would only throw away the work in
+ *     flight on them (a busy API server at 10,000 pods answers some calls
+ *     late while it streams the watch);
  *   - while watches are open and nothing was heard for IDLE_MS (watches
  *     of quiet objects send nothing), a GET /version must answer within
  *     PROBE_MS.
@@ -51,7 +55,10 @@ struct vk_kube_link {
 	/* the progress line while down: "waiting for the API server ..." */
 	unsigned down_probes;
 	uint64_t next_progress_ms, progress_every_ms;
+	uint64_t slow_said_ms; /* the last "slow, not gone" line */
 };
+
+#define SLOW_SAY_MS 60000
 
 #define PROGRESS_FIRST_MS 5000
 #define PROGRESS_MAX_MS 60000
@@ -228,11 +235,35 @@ static bool link_failure(CURLcode code)
 	}
 }
 
+/* Did the server say anything (vk_kube__link_answer, _heard) after this
+ * call began?  A black hole says nothing from its start on, so every call
+ * begun after it still ends the connections. */
+static bool heard_during(const struct vk_kube_link *l, CURL *easy)
+{
+	curl_off_t took_us = 0;
+	if (!easy || curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &took_us) != CURLE_OK || took_us <= 0)
+		return false;
+	uint64_t now = vk_now_ms(), took_ms = (uint64_t)took_us / 1000;
+	uint64_t began = now > took_ms ? now - took_ms : 0;
+	return l->last_rx_ms > began;
+}
+
 void vk_kube__link_failed(vk_kube *k, CURL *easy, CURLcode code, const char *error)
 {
 	struct vk_kube_link *l = k->link;
 	if (!l || !link_failure(code))
 		return;
+	if (code == CURLE_OPERATION_TIMEDOUT && !l->down && heard_during(l, easy)) {
+		uint64_t now = vk_now_ms();
+		if (!l->slow_said_ms || now - l->slow_said_ms >= SLOW_SAY_MS) {
+			l->slow_said_ms = now;
+			vk_info("kube",
+			        "the API server is slow: a call ran out of time (%s) while others were answered; "
+			        "its connections stay",
+			        error ? error : "timeout");
+		}
+		return;
+	}
 	if (code == CURLE_OPERATION_TIMEDOUT) {
 		remember_peer(l, easy);
 		int n = l->peer_ip[0] ? vk_http_drop_peer(k->http, l->peer_ip, l->peer_port) : 0;

@@ -34,7 +34,7 @@ static void fill_defaults(vk_pods *pc, pod_rec *r, cJSON *st)
  * time, a newer status superseding a waiting one, and a bounded number in
  * flight, so that a burst of pods does not open a transfer (and its
  * buffers) for each of them at once. */
-#define STATUS_WRITES_IN_FLIGHT 32
+#define STATUS_WRITES_IN_FLIGHT 64
 
 typedef struct {
 	vk_pods *pc;

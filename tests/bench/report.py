@@ -158,6 +158,13 @@ def main():
             goal_row(f"hot reload at {r0['pods']} pods: swap (ms)", r0["swap_ms"], "<=", 50, "{:.0f}")
             goal_row("hot reload: pods replaced (UID changed or gone)", r0["pods_replaced"], "<=", 0, "{:.0f}")
             out.append(f"| hot reload: pods written (resourceVersion changed) | {r0['pods_written']} | | |")
+            if r0.get("rss_anon"):
+                # vk's /metrics at N, before the reload: where RssAnon goes, per pod
+                parts = [("Lua heap", "lua_heap"), ("C heap in use", "malloc_in_use"),
+                         ("held free by malloc", "malloc_free"), ("SQLite (in the C heap)", "sqlite")]
+                txt = ", ".join(f"{name} {r0.get(key, 0) / 1048576:.1f} MiB ({r0.get(key, 0) / a.pods:.0f} B/pod)"
+                                for name, key in parts)
+                out.append(f"| where RssAnon goes at N ({r0['rss_anon'] / 1048576:.1f} MiB, vk's /metrics) | {txt} | | |")
         else:
             out.append("| hot reload at N pods | — (not measured) | | |")
     for label, key, num, den in extra:

@@ -135,12 +135,13 @@ printf '{"%s": {"cpu": "20", "memory": "100Gi", "pods": "%s"}}\n' "$up_node" "$c
 
 # ---- the agents -----------------------------------------------------------------
 agent_pid=
+vk_metrics_port=$(free_port) # where RssAnon goes at N (reload_at_n.sh reads it)
 start_agent() { # vk|tuned|upstream KUBECONFIG LOG
 	local which=$1 kc=$2 logf=$3
 	if [[ $which == vk ]]; then
 		"$VK_BIN" --provider "$provider" --provider-config "$tmp/vk-config.json" --kubeconfig "$kc" \
 			--nodename "$vk_node" --listen-address 127.0.0.1 --port 0 --log-level "$vk_log_level" \
-			--state-dir "$tmp/vk-state" </dev/null >>"$logf" 2>&1 &
+			--state-dir "$tmp/vk-state" --metrics-addr "127.0.0.1:$vk_metrics_port" </dev/null >>"$logf" 2>&1 &
 	elif [[ $which == tuned ]]; then
 		"$tuned_bin" -kubeconfig "$kc" -nodename "$tuned_node" -provider-config "$tmp/vk-config.json" \
 			-listen 127.0.0.1:0 -cert "$pki/node-$tuned_node-serving.crt" -key "$pki/node-$tuned_node-serving.key" \
@@ -231,7 +232,7 @@ run_one() {
 		taint=$(node_taint "$node")
 		lgargs=(-pid "$agent_pid" -taint-key "${taint%%=*}" -taint-value "${taint#*=}")
 		if [[ $mode == scale && $which == vk ]]; then
-			lgargs+=(-at-n "$here/reload_at_n.sh $agent_pid $logf $ns $ADMIN_KUBECONFIG $KUBECTL")
+			lgargs+=(-at-n "$here/reload_at_n.sh $agent_pid $logf $ns $ADMIN_KUBECONFIG $KUBECTL 15 http://127.0.0.1:$vk_metrics_port/metrics")
 		fi
 	fi
 	if ! "$loadgen_bin" -kubeconfig "$ADMIN_KUBECONFIG" -namespace "$ns" -node "$node" -run-id "b$r" \

@@ -402,6 +402,43 @@ static void silent_server_ends_connections_and_link_returns(void)
 	vk_buf_free(&told);
 }
 
+/* A slow server, not a silent one: a call runs out of time while a watch
+ * keeps streaming.  Its connections stay (the watch goes on, nothing else
+ * in flight is thrown away) and the link stays up; only the call fails. */
+static void slow_call_while_the_server_streams_keeps_connections(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	vk_buf told = {0};
+	vk_kube_link_listen(k, on_link, &told);
+	wrec w = {0};
+	vk_kube_watch_start(k, "/watch/endless", on_event, on_close, &w, &w.w);
+	ok(run_until(&w.events), "the watch streams events");
+	res hang = {0};
+	is_int(vk_kube_request_within(k, 300, "GET", "/hang", NULL, NULL, on_res, &hang, NULL), 0,
+	       "a call with 300 ms to answer started");
+	ok(run_until(&hang.calls), "the call came back");
+	ok(hang.status == 0 && hang.error && strstr(hang.error, "timed out"), "with a timeout (%s)",
+	   hang.error ? hang.error : "null");
+	ok(vk_kube_link_up(k), "the link stays up: the server spoke meanwhile");
+	int before = w.events;
+	for (uint64_t end = vk_now_ms() + 5000; w.events < before + 5 && !w.closes && vk_now_ms() < end;)
+		uv_run(loop, UV_RUN_ONCE);
+	is_int(w.closes, 0, "the watch was not ended");
+	ok(w.events >= before + 5, "and its events go on (%d after the timeout)", w.events - before);
+	for (uint64_t end = vk_now_ms() + 200; vk_now_ms() < end;)
+		uv_run(loop, UV_RUN_NOWAIT);
+	ok(told.data == NULL, "listeners heard nothing (%s)", told.data ? told.data : "");
+	vk_kube_watch_stop(w.w);
+	vk_kube_link_unlisten(k, on_link, &told);
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+	res_free(&hang);
+	wrec_free(&w);
+	vk_buf_free(&told);
+}
+
 /* The idle probe on a driven clock: with a watch open and nothing heard,
  * GET /version goes out after 20 s, not before, one at a time. */
 static void idle_watch_is_probed_when_due(void)
@@ -696,6 +733,7 @@ int main(void)
 	free_client_with_work_in_flight();
 	token_file_is_re_read_when_it_changes();
 	silent_server_ends_connections_and_link_returns();
+	slow_call_while_the_server_streams_keeps_connections();
 	events_wait_while_the_link_is_down();
 	events_about_a_gone_object_are_forgotten();
 	idle_watch_is_probed_when_due();
