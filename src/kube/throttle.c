@@ -68,8 +68,6 @@ static void release(uv_timer_t *t)
 				th->probe = w;
 			went++;
 			w->go(w, NULL);
-			if (!k->throttle) /* a callback freed the client */
-				return;
 		}
 	}
 	if (went && th->held)
