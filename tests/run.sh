@@ -2,9 +2,9 @@
 # Installs what the tests need, builds vk with ASan+UBSan, and runs every
 # suite, counting TAP results across all of them.
 #
-#   tests/run.sh                 all suites but the fault suite (below)
+#   tests/run.sh                 all suites (the fault suite with 5 kills, not 20: below)
 #   tests/run.sh unit e2e        only these suites (style, unit, harness, e2e, fuzz, faults)
-#   tests/run.sh faults          the fault suite (tests/faults/): 20 kills (VK_FAULTS_KILLS)
+#   tests/run.sh faults          the fault suite (tests/faults/) in full: 20 kills
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #   VK_TEST_FILTER='lease|exec' tests/run.sh e2e   ... one of these words
 #   tests/run.sh --valgrind e2e  the core's e2e tests with vk under valgrind (below)
@@ -20,10 +20,15 @@ if [[ ${1:-} == --valgrind ]]; then
 	shift
 fi
 suites=("$@")
-# The fault suite is not in the default list yet: its 429 scenario's bound
-# (at most 150 requests in 11 s of 429s) was exceeded in one of three runs
-# (221), and CI must not flake.  `tests/run.sh faults` runs it.
-((${#suites[@]})) || suites=(style unit harness e2e fuzz)
+if ((${#suites[@]} == 0)); then
+	suites=(style unit harness e2e fuzz faults)
+	# The default list runs the fault suite's two kill scenarios (the API
+	# server, vk itself) with 5 kills instead of 20: unit and e2e take ~37
+	# min on a quiet machine, the suite with 5 kills 14-17, and CI's 90
+	# minutes must hold on a loaded machine too (tests/faults/README.md).
+	# `tests/run.sh faults` runs the full counts; VK_FAULTS_KILLS overrides.
+	export VK_FAULTS_KILLS=${VK_FAULTS_KILLS:-5}
+fi
 
 say() { echo "[tests] $*"; }
 

@@ -98,6 +98,12 @@ void vk_kube_cancel(vk_kube_call *c); /* cb is not called */
 int vk_kube_request_within(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
                            const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out);
 
+/* As vk_kube_request_within, for the node's heartbeat (the Lease): after
+ * the API server's Retry-After (a 429 or 503) it waits for that moment
+ * only, never behind the other calls held meanwhile, and goes first. */
+int vk_kube_request_urgent(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
+                           const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out);
+
 /* Convenience wrappers over vk_kube_request with a cJSON body. */
 int vk_kube_get(vk_kube *k, const char *path, vk_kube_cb cb, void *ud);
 /* As vk_kube_get, but a 2xx body is left as text (r->json NULL, r->body):

@@ -27,7 +27,10 @@ struct vk_kube_call {
 	vk_list link;                /* k->calls */
 	char verb[12], resource[64]; /* for vk_api_requests_total */
 	unsigned gen;                /* the credential it went with (exec plugin) */
-	/* Parked while the exec credential plugin runs (exec_auth.c). */
+	bool urgent;                 /* the Lease: waits for Retry-After only (throttle.c) */
+	/* Parked while the exec credential plugin runs (exec_auth.c) or the
+	 * API server's Retry-After (throttle.c); wait.gate: the role the
+	 * throttle let it go with, -1 before it went. */
 	vk_kube_waiter wait;
 	char *p_method, *p_path, *p_ctype, *p_body;
 	unsigned p_timeout_ms, p_connect_ms;
@@ -243,6 +246,7 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 {
 	vk_kube_call *c = ud;
 	vk_kube *k = c->k;
+	vk_kube_gate_outcome outcome = VK_KUBE_GATE_FAILED;
 	call_unlink(c); /* the callback may free the client */
 	vk_metrics_api_request(c->verb, c->resource, resp->code == CURLE_OK ? resp->status : 0);
 	vk_kube_result r = {0};
@@ -257,8 +261,8 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 			vk_kube__link_answer(k, resp->easy);
 		if (k && resp->status == 401)
 			vk_kube__exec_rejected(k, c->gen);
-		if (k)
-			vk_kube__throttle_answer(k, resp->easy, resp->status);
+		outcome = k && vk_kube__throttle_answer(k, resp->easy, resp->status) ? VK_KUBE_GATE_THROTTLED
+		                                                                     : VK_KUBE_GATE_ANSWERED;
 		r.status = resp->status;
 		r.body = resp->body;
 		r.body_len = resp->body_len;
@@ -279,6 +283,8 @@ static void call_done(vk_http_req *req, const vk_http_resp *resp, void *ud)
 			r.error = "response is not valid JSON";
 		}
 	}
+	if (k)
+		vk_kube__throttle_ended(k, &c->wait, (vk_kube_gate_role)c->wait.gate, outcome);
 	if (c->cache_path && k)
 		vk_kube__cache_answer(k, c->cache_path, &r, &json);
 	c->in_cb = true;
@@ -322,9 +328,13 @@ static void parked_go(vk_kube_waiter *w, const char *err)
 {
 	vk_kube_call *c = VK_CONTAINER_OF(w, vk_kube_call, wait);
 	vk_kube *k = c->k;
-	if (!err && vk_kube__throttled(k)) { /* a new Retry-After came meanwhile */
-		vk_kube__throttle_wait(k, w);
-		return;
+	if (!err && w->gate < 0) { /* from the credential plugin: now the Retry-After gate */
+		vk_kube_gate_role role = vk_kube__throttle_admit(k, c->urgent);
+		if (role == VK_KUBE_GATE_HOLD) {
+			vk_kube__throttle_wait(k, w, c->urgent);
+			return;
+		}
+		w->gate = (int)role;
 	}
 	char *why = NULL;
 	int rc = err ? -EACCES
@@ -333,6 +343,7 @@ static void parked_go(vk_kube_waiter *w, const char *err)
 	parked_free(c);
 	if (rc == 0)
 		return;
+	vk_kube__throttle_ended(k, w, (vk_kube_gate_role)w->gate, VK_KUBE_GATE_CANCELLED);
 	if (!err)
 		err = why = vk_asprintf("cannot start the request: %s", strerror(-rc));
 	call_unlink(c);
@@ -345,8 +356,9 @@ static void parked_go(vk_kube_waiter *w, const char *err)
 	free(c);
 }
 
-int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method, const char *path,
-                             const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out)
+static int request(vk_kube *k, bool urgent, unsigned timeout_ms, unsigned connect_ms, const char *method,
+                   const char *path, const char *content_type, const char *body, vk_kube_cb cb, void *ud,
+                   vk_kube_call **out)
 {
 	if (!k || !method || !path || path[0] != '/' || !cb)
 		return -EINVAL;
@@ -355,12 +367,17 @@ int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_m
 	vk_kube_call *c = vk_xcalloc(1, sizeof *c);
 	c->cb = cb;
 	c->ud = ud;
+	c->urgent = urgent;
 	vk_list_init(&c->wait.link);
+	c->wait.gate = -1;
 	vk_metrics_api_labels(method, path, c->verb, sizeof c->verb, c->resource, sizeof c->resource);
-	bool hold = vk_kube__throttled(k);
-	if (vk_kube__exec_ready(k) && !hold) {
+	bool ready = vk_kube__exec_ready(k);
+	vk_kube_gate_role role = ready ? vk_kube__throttle_admit(k, urgent) : VK_KUBE_GATE_HOLD;
+	if (role != VK_KUBE_GATE_HOLD) {
+		c->wait.gate = (int)role;
 		int rc = start_transfer(k, c, timeout_ms, connect_ms, method, path, content_type, body);
 		if (rc < 0) {
+			vk_kube__throttle_ended(k, &c->wait, role, VK_KUBE_GATE_CANCELLED);
 			free(c);
 			return rc;
 		}
@@ -376,13 +393,25 @@ int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_m
 	c->k = k;
 	k->ncalls++;
 	vk_list_insert_head(&k->calls, &c->link);
-	if (c->wait.go && hold)
-		vk_kube__throttle_wait(k, &c->wait);
+	if (c->wait.go && ready)
+		vk_kube__throttle_wait(k, &c->wait, urgent);
 	else if (c->wait.go)
 		vk_kube__exec_wait(k, &c->wait);
 	if (out)
 		*out = c;
 	return 0;
+}
+
+int vk_kube__request_limited(vk_kube *k, unsigned timeout_ms, unsigned connect_ms, const char *method, const char *path,
+                             const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out)
+{
+	return request(k, false, timeout_ms, connect_ms, method, path, content_type, body, cb, ud, out);
+}
+
+int vk_kube_request_urgent(vk_kube *k, unsigned timeout_ms, const char *method, const char *path,
+                           const char *content_type, const char *body, vk_kube_cb cb, void *ud, vk_kube_call **out)
+{
+	return request(k, true, timeout_ms, 0, method, path, content_type, body, cb, ud, out);
 }
 
 int vk_kube_request(vk_kube *k, const char *method, const char *path, const char *content_type, const char *body,
@@ -401,6 +430,8 @@ void vk_kube_cancel(vk_kube_call *c)
 {
 	if (!c || c->in_cb) /* inside its own callback: freed right after */
 		return;
+	if (c->k && c->req)
+		vk_kube__throttle_ended(c->k, &c->wait, (vk_kube_gate_role)c->wait.gate, VK_KUBE_GATE_CANCELLED);
 	call_unlink(c);
 	vk_http_cancel(c->req);
 	parked_free(c);

@@ -42,6 +42,7 @@ struct vk_kube {
 typedef struct vk_kube_waiter {
 	vk_list link;
 	void (*go)(struct vk_kube_waiter *w, const char *err);
+	int gate; /* set by the throttle before go(): the vk_kube_gate_role it went with; -1 otherwise */
 } vk_kube_waiter;
 void vk_kube__exec_new(vk_kube *k, const vk_kube_exec *x); /* x NULL: no plugin */
 void vk_kube__exec_free(vk_kube *k);
@@ -51,13 +52,54 @@ void vk_kube__exec_unwait(vk_kube_waiter *w); /* safe when not waiting (link sel
 /* A 401 to a request made with credential `gen`: drop it, run the plugin next time. */
 void vk_kube__exec_rejected(vk_kube *k, unsigned gen);
 
-/* ---- Retry-After (throttle.c) ------------------------------------------
+/* ---- Retry-After (throttle.c, its release policy in throttle_gate.c) ----
  * A 429 or 503 answer holds every new call of the client until its
- * Retry-After (429 without one: 1 s); a held call parks a waiter whose go()
- * runs, with err NULL, when the time has come. */
-void vk_kube__throttle_answer(vk_kube *k, CURL *easy, long status);
-bool vk_kube__throttled(vk_kube *k);
-void vk_kube__throttle_wait(vk_kube *k, vk_kube_waiter *w); /* undone by vk_kube__exec_unwait */
+ * Retry-After (429 without one: 1 s).  Then one held call goes first (the
+ * probe: an urgent one when there is one), and on its answer the others,
+ * a few in flight at a time; urgent calls (the Lease) wait only for the
+ * Retry-After.  The policy is pure, driven by the caller's clock: */
+#define VK_KUBE_GATE_WINDOW 16           /* held calls in flight at once after the probe */
+#define VK_KUBE_GATE_PROBE_LOST_MS 5000u /* a probe this late no longer holds the others */
+typedef enum {
+	VK_KUBE_GATE_HOLD = -1, /* not now: park it */
+	VK_KUBE_GATE_FREE,      /* goes, not counted (no episode, or urgent) */
+	VK_KUBE_GATE_COUNTED,   /* goes as one of the window */
+	VK_KUBE_GATE_PROBE,     /* goes as the probe: the others wait for its answer */
+} vk_kube_gate_role;
+typedef enum {
+	VK_KUBE_GATE_ANSWERED,  /* any HTTP answer but a throttling one */
+	VK_KUBE_GATE_THROTTLED, /* 429/503 with a wait: vk_kube__gate_throttled came first */
+	VK_KUBE_GATE_FAILED,    /* no answer (transport) */
+	VK_KUBE_GATE_CANCELLED, /* cancelled, or could not start */
+} vk_kube_gate_outcome;
+typedef struct vk_kube_gate {
+	uint64_t until_ms;  /* no held call starts before (the Retry-After) */
+	uint64_t probe_ms;  /* when the probe out went */
+	bool probe_wanted;  /* a 429 came: the next call to go is a probe */
+	bool probe_out;     /* the probe went and was not answered */
+	bool draining;      /* the probe was answered: held calls go, a window at a time */
+	unsigned in_flight; /* COUNTED and PROBE calls not ended */
+} vk_kube_gate;
+/* A 429/503 at `now` asks for `wait_ms`: a new wait (never shorter). */
+void vk_kube__gate_throttled(vk_kube_gate *g, uint64_t now, uint64_t wait_ms);
+bool vk_kube__gate_waiting(const vk_kube_gate *g, uint64_t now); /* inside a Retry-After */
+/* May a call go at `now`?  Counts it when it goes as PROBE or COUNTED.
+ * Held calls are asked urgent first, oldest first; a new call is asked
+ * only when none of its kind is held (it queues behind them). */
+vk_kube_gate_role vk_kube__gate_take(vk_kube_gate *g, uint64_t now, bool urgent);
+/* A call that went as `role` ended with `outcome`. */
+void vk_kube__gate_ended(vk_kube_gate *g, vk_kube_gate_role role, vk_kube_gate_outcome outcome);
+void vk_kube__gate_drained(vk_kube_gate *g); /* no call is held any more */
+/* When to ask again for the held calls (0: on the next end of a call). */
+uint64_t vk_kube__gate_wake(const vk_kube_gate *g, uint64_t now);
+
+/* Every answer: true when it was a 429/503 that asks us to wait. */
+bool vk_kube__throttle_answer(vk_kube *k, CURL *easy, long status);
+/* A new call: its role, or HOLD (then vk_kube__throttle_wait it). */
+vk_kube_gate_role vk_kube__throttle_admit(vk_kube *k, bool urgent);
+void vk_kube__throttle_wait(vk_kube *k, vk_kube_waiter *w, bool urgent); /* undone by vk_kube__exec_unwait */
+/* A call that went as `role` (its waiter `w`) ended so. */
+void vk_kube__throttle_ended(vk_kube *k, vk_kube_waiter *w, vk_kube_gate_role role, vk_kube_gate_outcome outcome);
 void vk_kube__throttle_free(vk_kube *k);
 
 /* A configured easy handle for `method` `path` (server prefix, TLS, auth,

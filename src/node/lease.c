@@ -87,13 +87,16 @@ static void renew_done(const vk_kube_result *r, void *ud)
 		vk_debug("lease", "renewed (rv %s)", n->lease_rv ? n->lease_rv : "?");
 		return;
 	}
-	free(n->lease_rv);
-	n->lease_rv = NULL;
 	if (next == VK_NODE_LEASE_AGAIN_NOW) {
+		free(n->lease_rv);
+		n->lease_rv = NULL;
 		vk_debug("lease", "%ld %s, creating or refreshing", r->status, r->reason ? r->reason : "");
 		vk_node__lease_renew(n);
 		return;
 	}
+	/* The version is kept: the next renewal is one PUT, not a GET and a
+	 * PUT (a 429 storm answers each of them late; a version that is no
+	 * longer current gets 409, and the lease is read again at once). */
 	vk_warn("lease", "renewal failed: %ld %s", r->status, r->error ? r->error : "");
 	/* Not while the API server is unreachable: the client probes the link
 	 * and vk_node__on_link renews the moment it is back. */
@@ -108,7 +111,7 @@ static int send_lease(vk_node *n, const char *method, const char *path)
 	cJSON *body = lease_body(n);
 	char *text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
-	int rc = vk_kube_request_within(n->o.kube, VK_NODE_CALL_MS, method, path, NULL, text, renew_done, n,
+	int rc = vk_kube_request_urgent(n->o.kube, VK_NODE_CALL_MS, method, path, NULL, text, renew_done, n,
 	                                &n->lease_call);
 	free(text);
 	return rc;
@@ -125,7 +128,7 @@ void vk_node__lease_renew(vk_node *n)
 	char *path = vk_asprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", n->name);
 	int rc;
 	if (!n->lease_rv) {
-		rc = vk_kube_request_within(n->o.kube, VK_NODE_CALL_MS, "GET", path, NULL, NULL, get_done, n,
+		rc = vk_kube_request_urgent(n->o.kube, VK_NODE_CALL_MS, "GET", path, NULL, NULL, get_done, n,
 		                            &n->lease_call);
 	} else {
 		rc = send_lease(n, "PUT", path);
