@@ -74,7 +74,9 @@ for name in "${names[@]}"; do
 	regs_said=""
 	((${#regs[@]})) && regs_said=", ${#regs[@]} regression inputs pass"
 	if ((rc == 0)); then
-		echo "ok $n - $name: ${execs:-?} executions in $secs s, ${cov:-cov: ?}, no crash$regs_said"
+		# The time libFuzzer took: less than SECONDS when VK_FUZZ_ARGS=-runs=N ended it first.
+		took=$(sed -nE 's/^Done [0-9]+ runs in ([0-9]+) second.*/\1/p' "$log" | tail -n1)
+		echo "ok $n - $name: ${execs:-?} executions in ${took:-$secs} s, ${cov:-cov: ?}, no crash$regs_said"
 	else
 		failed=$((failed + 1))
 		art=$(sed -nE 's/.*Test unit written to (.*)$/\1/p' "$log" | tail -n1)
