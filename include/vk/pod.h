@@ -87,5 +87,7 @@ cJSON *vk_pods_list(vk_pods *pc);
  * count or a sum without a tree of every pod at once).  fn must not
  * change the pods.  Returns how many were handed. */
 size_t vk_pods_each(vk_pods *pc, void (*fn)(const cJSON *pod, void *ud), void *ud);
+/* One of those pods, by namespace and name (caller frees), or NULL. */
+cJSON *vk_pods_get(vk_pods *pc, const char *ns, const char *name);
 
 #endif

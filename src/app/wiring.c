@@ -27,7 +27,7 @@ void vk_app__stop(vk_app *a, int code)
 	 * controllers' memory is still there), then the transports. */
 	vk_fswatch_close(a->watch);
 	a->watch = NULL;
-	vk_server_set_pods(a->server, NULL, NULL);
+	vk_server_set_pods(a->server, NULL, NULL, NULL);
 	vk_pods_close(a->pods);
 	vk_node_close(a->node);
 	vk_server_close(a->server); /* a caller of the provider, like the controllers */
@@ -93,6 +93,7 @@ void vk_app__node_event(vk_app *a, const char *type, const char *reason, const c
 }
 
 static cJSON *pods_for_server(void *ud) { return vk_pods_list(ud); }
+static cJSON *pod_for_server(void *ud, const char *ns, const char *name) { return vk_pods_get(ud, ns, name); }
 
 /* The pod controller, with the edge cache in the store. */
 static void start_pods(vk_app *a)
@@ -112,7 +113,7 @@ static void start_pods(vk_app *a)
 		.secret_key = a->have_state_key ? a->state_key : NULL,
 	};
 	a->pods = vk_pods_new(&po);
-	vk_server_set_pods(a->server, pods_for_server, a->pods);
+	vk_server_set_pods(a->server, pods_for_server, pod_for_server, a->pods);
 	vk_pods_start(a->pods);
 }
 

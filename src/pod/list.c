@@ -1,8 +1,8 @@
 /* vk_pods_list: the pods bound to this node for kubelet's /pods.  The
  * informer's copies (seeded from the store while the API server cannot be
  * reached), with the provider's latest status laid over the API's when it
- * has not been written yet: all at once (vk_pods_list) or one by one
- * (vk_pods_each). */
+ * has not been written yet: all at once (vk_pods_list), one by one
+ * (vk_pods_each), or one by its name (vk_pods_get). */
 #include <stdlib.h>
 
 #include "pod_int.h"
@@ -52,6 +52,16 @@ cJSON *vk_pods_list(vk_pods *pc)
 			cJSON_AddItemToArray(arr, pod);
 	}
 	return arr;
+}
+
+cJSON *vk_pods_get(vk_pods *pc, const char *ns, const char *name)
+{
+	if (!pc->inf || !name)
+		return NULL;
+	char *key = ns && *ns ? vk_asprintf("%s/%s", ns, name) : vk_strdup(name); /* vk_kube_key's form */
+	cJSON *pod = shown(pc, key);
+	free(key);
+	return pod;
 }
 
 /* One pod's tree at a time: a pod is some 15 KiB of cJSON, so a list of a

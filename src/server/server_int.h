@@ -70,6 +70,7 @@ struct vk_server {
 	vk_list streams;           /* vk_server_sst: exec/attach sessions, port-forward pairs */
 	vk_list pfs;               /* vk_server_pf: port-forward connections */
 	vk_server_pods_fn pods_fn; /* /pods from the pod controller, or NULL */
+	vk_server_pod_fn pod_fn;   /* one of them by name, or NULL */
 	void *pods_ud;
 	char *fs_path;        /* statvfs for the node's fs (the state dir), or NULL: "/" */
 	vk_host_sampler host; /* stats.c: the previous host sample, for the CPU rate */

@@ -134,20 +134,9 @@ bool vk_server__upgrade_ok(h2o_req_t *req, const char *what)
 int vk_server__check_pod(vk_server *s, h2o_req_t *req, const char *what, const char *ns, const char *pod,
                          const char *container)
 {
-	if (!s->pods_fn)
+	if (!s->pod_fn)
 		return 0;
-	cJSON *pods = s->pods_fn(s->pods_ud);
-	const cJSON *found = NULL, *p;
-	cJSON_ArrayForEach(p, pods) {
-		const cJSON *md = cJSON_GetObjectItemCaseSensitive(p, "metadata");
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(md, "name");
-		const cJSON *nsv = cJSON_GetObjectItemCaseSensitive(md, "namespace");
-		if (cJSON_IsString(n) && cJSON_IsString(nsv) && strcmp(n->valuestring, pod) == 0 &&
-		    strcmp(nsv->valuestring, ns) == 0) {
-			found = p;
-			break;
-		}
-	}
+	cJSON *found = s->pod_fn(s->pods_ud, ns, pod); /* one pod, not a tree of every pod */
 	int rc = 0;
 	if (!found) {
 		vk_server__send_status(req, 404, "NotFound", "%s: pod %s/%s does not exist on node %s", what, ns, pod,
@@ -171,7 +160,7 @@ int vk_server__check_pod(vk_server *s, h2o_req_t *req, const char *what, const c
 			rc = -ENOENT;
 		}
 	}
-	cJSON_Delete(pods);
+	cJSON_Delete(found);
 	return rc;
 }
 
