@@ -78,6 +78,10 @@ vk_pods *vk_pods_new(const vk_pod_opts *o);
 int vk_pods_start(vk_pods *pc);
 /* Re-reads every pod's status from the provider (after a hot reload). */
 void vk_pods_resync(vk_pods *pc);
+/* Queues to the store's write-behind what the edge cache saves once a
+ * second (the pod watch's resourceVersion, the Node), so that a flush
+ * right after it holds the latest: on a stop that is seconds after start. */
+void vk_pods_checkpoint(vk_pods *pc);
 void vk_pods_close(vk_pods *pc);
 /* The pods bound to this node as the controller knows them (the API's
  * objects, from the store while offline), each with the provider's latest

@@ -74,6 +74,10 @@ static void on_signal(uv_signal_t *s, int signum)
 	vk_info(SUB, "%s: stopping; pods keep running, the node goes NotReady when its lease expires",
 	        strsignal(signum));
 	vk_app__notify_stopping(a);
+	/* The watch's latest resourceVersion too, not only what the last
+	 * once-a-second save saw: a vk stopped a second after it started
+	 * would otherwise leave its store without one. */
+	vk_pods_checkpoint(a->pods);
 	/* What the edge cache still holds goes to the store first (a store that
 	 * does not answer ends the flush with an error after its timeout).  The
 	 * controllers run on meanwhile: closing them now would leave their calls

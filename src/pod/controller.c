@@ -108,6 +108,12 @@ int vk_pods_start(vk_pods *pc)
 	return 0;
 }
 
+void vk_pods_checkpoint(vk_pods *pc)
+{
+	if (pc)
+		vk_pod__persist_checkpoint(pc->persist);
+}
+
 void vk_pods_resync(vk_pods *pc)
 {
 	const char *k;

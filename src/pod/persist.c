@@ -495,6 +495,14 @@ static void persist_closed(uv_handle_t *h)
 	free(ps);
 }
 
+void vk_pod__persist_checkpoint(vk_pod_persist *ps)
+{
+	if (!ps || ps->closing || ps->loading)
+		return;
+	save_rv(ps);
+	save_node(ps);
+}
+
 void vk_pod__persist_close(vk_pod_persist *ps)
 {
 	if (!ps || ps->closing)

@@ -170,6 +170,9 @@ void vk_pod__barriers_cancel(vk_pods *pc); /* at close: each cb with -ECANCELED 
 typedef void (*vk_pod_persist_cb)(vk_pods *pc);
 vk_pod_persist *vk_pod__persist_new(vk_pods *pc); /* NULL without a store */
 void vk_pod__persist_close(vk_pod_persist *ps);
+/* Queues the informer's resourceVersion and the Node now, as the once-a-second
+ * tick would (before a stop's flush). */
+void vk_pod__persist_checkpoint(vk_pod_persist *ps);
 int vk_pod__persist_load(vk_pods *pc, vk_pod_persist_cb cb); /* 0: cb called later */
 bool vk_pod__persist_seed(vk_pods *pc, vk_informer *inf);    /* true: seeded */
 void vk_pod__persist_pod(vk_pods *pc, const char *key, const cJSON *pod);
