@@ -26,7 +26,7 @@ typedef struct pod_rec {
 	char *status_next;     /* the newest status (JSON text), waiting in the status queue */
 	uint64_t kept_status;  /* hash of the provider status last written to the store */
 	char *unwritten;       /* the provider's latest status while the API lacks it
-	                          (JSON text; NULL once written): for vk_pods_list */
+	                          (JSON text; NULL once written): for /pods (list.c) */
 	uint64_t status_fault; /* hash of the status fault last reported (0: none) */
 } pod_rec;
 
