@@ -82,8 +82,27 @@ stop_procs() { # NAME...
 		log "pid $pid ignored TERM; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	done
-	sleep 0.2
-	! alive_pids "${pids[@]}" >/dev/null
+	# A killed process with many threads (the API server) takes its time to
+	# go on a loaded machine: 0.2 s was once too short, and the restart
+	# that followed gave up and left the e2e suite without a control plane.
+	for id in "${pids[@]}"; do
+		wait_gone "$id" || { log "pid ${id%%:*} survived SIGKILL"; return 1; }
+	done
+}
+
+# Waits (up to 30 s) until ID is gone with all its threads: a killed
+# leader shows as a zombie while its other threads still exit, and they
+# hold its sockets until then.
+wait_gone() { # ID
+	local p=${1%%:*} i n
+	for ((i = 0; i < 300; i++)); do
+		if ! pid_is_ours "$1"; then
+			n=$(find "/proc/$p/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+			((n <= 1)) && return 0
+		fi
+		sleep 0.1
+	done
+	return 1
 }
 
 # Prints those of ID... ("PID:START") still alive; fails if none is.

@@ -24,16 +24,7 @@ pid_is_ours "$id" || { log "$name: PID ${id%%:*} is not running"; exit 1; }
 mapfile -d '' cmd <"/proc/${id%%:*}/cmdline"
 if [[ ${VK_RESTART_SIGNAL:-TERM} == KILL ]]; then
 	kill -KILL "${id%%:*}"
-	# Gone means every thread is: a killed leader shows as a zombie while
-	# its other threads still exit, and they hold its sockets until then.
-	gone() {
-		local p=${id%%:*} n
-		pid_is_ours "$id" && return 1
-		n=$(find "/proc/$p/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
-		((n <= 1))
-	}
-	for ((i = 0; i < 300; i++)); do gone && break; sleep 0.1; done
-	gone || { log "$name: PID ${id%%:*} survived SIGKILL"; exit 1; }
+	wait_gone "$id" || { log "$name: PID ${id%%:*} survived SIGKILL"; exit 1; }
 	rm -f "$dir/pids/$name.pid"
 else
 	stop_procs "$name"
