@@ -73,7 +73,7 @@ else
 	printf '{"cpu": "200", "memory": "1000Gi", "pods": "%s"}\n' "$((pods * 2))" >"$tmp/mock.json"
 	"$VK_BIN" --provider "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.json" \
 		--kubeconfig "$CLUSTER_DIR/$node.kubeconfig" --nodename "$node" --port 0 --log-level warn \
-		--metrics-addr "127.0.0.1:$metrics_port" \
+		--metrics-addr "127.0.0.1:$metrics_port" --state-dir "$tmp/vk-state" \
 		</dev/null >"$tmp/vk.log" 2>&1 &
 	vk_pid=$!
 	on_exit "kill -TERM $vk_pid 2>/dev/null; wait $vk_pid 2>/dev/null"
