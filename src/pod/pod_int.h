@@ -53,6 +53,11 @@ void vk_pod__text_unref(pod_text *t);                  /* freed with its last ho
  * r->last_status, and no longer unwritten); unanswered takes t back, to
  * wait again unless a newer one waits already. */
 void vk_pod__slot_offer(pod_rec *r, pod_text *t, bool unwritten);
+/* t is the status last written (r->last_status): nothing waits, and /pods
+ * shows the API's; takes t and is true.  Else false (t untouched).  A poll
+ * that finds nothing new then holds nothing, link down or not (a reconnect
+ * forgets last_status and reads every status again: vk_pod__on_link). */
+bool vk_pod__slot_known(pod_rec *r, pod_text *t);
 void vk_pod__slot_clear(pod_rec *r);
 pod_text *vk_pod__slot_take(pod_rec *r);
 void vk_pod__slot_written(pod_rec *r, const pod_text *t);

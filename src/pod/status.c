@@ -188,6 +188,8 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 		vk_pod__slot_clear(r);
 		return;
 	}
+	if (vk_pod__slot_known(r, t))
+		return; /* what the API was given last: nothing to queue or keep */
 	/* The edge cache keeps the provider's latest status when it changes,
 	 * and /pods shows it until it is written. */
 	bool keep = pc->persist && t->hash != r->kept_status && t->hash != r->last_status;

@@ -55,6 +55,17 @@ void vk_pod__slot_offer(pod_rec *r, pod_text *t, bool unwritten)
 	}
 }
 
+bool vk_pod__slot_known(pod_rec *r, pod_text *t)
+{
+	if (!t || !r->last_status || t->hash != r->last_status)
+		return false;
+	vk_pod__text_unref(t);
+	vk_pod__slot_clear(r);
+	vk_pod__text_unref(r->unwritten);
+	r->unwritten = NULL;
+	return true;
+}
+
 void vk_pod__slot_clear(pod_rec *r)
 {
 	vk_pod__text_unref(r->status_next);

@@ -123,10 +123,36 @@ static void unanswered_waits_again(void)
 	ok(!r.status_next && !r.unwritten, "free: nothing held");
 }
 
+/* A poll that finds the status last written holds nothing, and drops an
+ * older one still waiting: the newest is what the API has. */
+static void known_status_holds_nothing(void)
+{
+	pod_rec r = {0};
+	pod_text *t = status(7, 1);
+	ok(!vk_pod__slot_known(&r, vk_pod__text_ref(t)), "nothing written yet: not known");
+	vk_pod__text_unref(t); /* the ref the false answer left */
+	uint64_t hash = t->hash;
+	vk_pod__slot_offer(&r, t, true);
+	pod_text *w = vk_pod__slot_take(&r);
+	vk_pod__slot_written(&r, w);
+	vk_pod__text_unref(w);
+	ok(!r.status_next && !r.unwritten && r.last_status == hash, "written: nothing held");
+	vk_pod__slot_offer(&r, status(7, 2), true); /* a change waits (the link is down) */
+	pod_text *again = status(7, 1);             /* then it changes back */
+	ok(vk_pod__slot_known(&r, again), "the status last written again: known");
+	ok(!r.status_next && !r.unwritten, "the older change no longer waits, /pods shows the API's");
+	for (int i = 0; i < 1000; i++)
+		if (!vk_pod__slot_known(&r, status(7, 1)))
+			break;
+	ok(!r.status_next && !r.unwritten, "a thousand polls of it hold nothing");
+	vk_pod__slot_free(&r);
+}
+
 int main(void)
 {
 	holders_and_text();
 	lag_keeps_one_per_pod();
 	unanswered_waits_again();
+	known_status_holds_nothing();
 	return tap_done();
 }
