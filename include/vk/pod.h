@@ -85,12 +85,14 @@ void vk_pods_checkpoint(vk_pods *pc);
 void vk_pods_close(vk_pods *pc);
 /* The pods bound to this node as the controller knows them (the API's
  * objects, from the store while offline), each with the provider's latest
- * status laid over: what kubelet's /pods answers.  Caller frees. */
-cJSON *vk_pods_list(vk_pods *pc);
-/* The same pods, each handed to fn and freed before the next is built (a
- * count or a sum without a tree of every pod at once).  fn must not
- * change the pods.  Returns how many were handed. */
+ * status laid over: what kubelet's /pods answers.  Each is handed to fn
+ * and freed before the next is built (a count or a sum without a tree of
+ * every pod at once).  fn must not change the pods.  Returns how many were
+ * handed. */
 size_t vk_pods_each(vk_pods *pc, void (*fn)(const cJSON *pod, void *ud), void *ud);
+/* Their namespaces and names only (a pod's tree is not built): for /pods,
+ * which then builds one pod after another with vk_pods_get. */
+size_t vk_pods_names(vk_pods *pc, void (*fn)(const char *ns, const char *name, void *ud), void *ud);
 /* One of those pods, by namespace and name (caller frees), or NULL. */
 cJSON *vk_pods_get(vk_pods *pc, const char *ns, const char *name);
 

@@ -102,14 +102,17 @@ typedef struct vk_server vk_server;
  * The certificate files are read here, before the loop serves anything. */
 vk_server *vk_server_new(const vk_server_opts *o, char **err);
 
-/* Where /pods comes from once the pod controller runs: fn returns an array
- * of pods (the caller frees it), get_fn one pod by namespace and name (the
- * caller frees it; NULL when there is none), for the checks of exec,
- * attach, port-forward and logs, which need one pod and not a tree of
- * every pod.  NULL fns: the provider's get_pods again. */
-typedef cJSON *(*vk_server_pods_fn)(void *ud);
+/* Where /pods comes from once the pod controller runs: names_fn hands each
+ * pod's namespace and name to cb (and returns how many), get_fn builds one
+ * pod by namespace and name (the caller frees it; NULL when there is none).
+ * /pods takes the names, then builds, sends and frees one pod after
+ * another, a chunk at a time, never a tree of every pod; exec, attach,
+ * port-forward and logs check their one pod with get_fn.  NULL fns: the
+ * provider's get_pods again. */
+typedef void (*vk_server_pod_name_cb)(const char *ns, const char *name, void *arg);
+typedef size_t (*vk_server_pod_names_fn)(void *ud, vk_server_pod_name_cb cb, void *arg);
 typedef cJSON *(*vk_server_pod_fn)(void *ud, const char *ns, const char *name);
-void vk_server_set_pods(vk_server *s, vk_server_pods_fn fn, vk_server_pod_fn get_fn, void *ud);
+void vk_server_set_pods(vk_server *s, vk_server_pod_names_fn names_fn, vk_server_pod_fn get_fn, void *ud);
 
 /* The port it listens on (useful after port 0). */
 int vk_server_port(const vk_server *s);

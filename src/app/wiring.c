@@ -96,7 +96,7 @@ void vk_app__node_event(vk_app *a, const char *type, const char *reason, const c
 		vk_node_event(a->node, type, reason, msg);
 }
 
-static cJSON *pods_for_server(void *ud) { return vk_pods_list(ud); }
+static size_t pod_names_for_server(void *ud, vk_server_pod_name_cb cb, void *arg) { return vk_pods_names(ud, cb, arg); }
 static cJSON *pod_for_server(void *ud, const char *ns, const char *name) { return vk_pods_get(ud, ns, name); }
 
 /* The pod controller, with the edge cache in the store. */
@@ -117,7 +117,7 @@ static void start_pods(vk_app *a)
 		.secret_key = a->have_state_key ? a->state_key : NULL,
 	};
 	a->pods = vk_pods_new(&po);
-	vk_server_set_pods(a->server, pods_for_server, pod_for_server, a->pods);
+	vk_server_set_pods(a->server, pod_names_for_server, pod_for_server, a->pods);
 	vk_pods_start(a->pods);
 }
 

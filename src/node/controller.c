@@ -123,6 +123,14 @@ static uint64_t check_ms(const vk_node *n)
 	return n->o.status_ms < VK_NODE_CHECK_MS ? n->o.status_ms : VK_NODE_CHECK_MS;
 }
 
+/* The Node is gone: the lease stops naming the old one as its owner (the
+ * garbage collector would delete it) until the new Node's uid is known. */
+static void forget_uid(vk_node *n)
+{
+	free(n->uid);
+	n->uid = NULL;
+}
+
 static void status_done(const vk_kube_result *r, void *ud)
 {
 	vk_node *n = ud;
@@ -133,6 +141,7 @@ static void status_done(const vk_kube_result *r, void *ud)
 	if (r->status == 404) {
 		vk_warn(SUB, "Node %s is gone from the API; registering it again", n->name);
 		n->registered = false;
+		forget_uid(n);
 		vk_node__register(n);
 		return;
 	}
@@ -436,6 +445,7 @@ static void watch_event(const char *type, cJSON *obj, void *ud)
 	if (strcmp(type, "DELETED") == 0) {
 		vk_warn(SUB, "Node %s was deleted; registering it again", n->name);
 		n->registered = false;
+		forget_uid(n);
 		vk_node__register(n);
 	} else if (strcmp(type, "MODIFIED") == 0 && n->registered) {
 		/* The status is written every 5 min when nothing changes; if

@@ -1,7 +1,13 @@
 /* The node Lease (coordination.k8s.io/v1 in kube-node-lease): the node's
  * heartbeat.  Renewed every lease_renew_ms by a timer of its own, so no
  * provider callback, however slow, can delay it: callbacks only ever run
- * between loop iterations and yield on I/O. */
+ * between loop iterations and yield on I/O.
+ *
+ * As kubelet's lease controller does, the first renewal goes out at start,
+ * beside the Node's registration, not after it: a restarted vk renews its
+ * heartbeat one round trip after start, not after the registration's POST
+ * (409) and PATCH.  Until the Node's uid is known the Lease has no owner;
+ * the renewal that follows the registration adds it. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -85,6 +91,10 @@ static void renew_done(const vk_kube_result *r, void *ud)
 		remember_rv(n, r->json);
 		n->lease_last_ok_ms = vk_now_ms();
 		vk_debug("lease", "renewed (rv %s)", n->lease_rv ? n->lease_rv : "?");
+		/* Written before the registration told us the Node's uid: now
+		 * with its owner, so the lease goes with the Node. */
+		if (!n->lease_owner_sent && n->uid)
+			vk_node__lease_renew(n);
 		return;
 	}
 	if (next == VK_NODE_LEASE_AGAIN_NOW) {
@@ -109,6 +119,7 @@ static void get_done(const vk_kube_result *r, void *ud);
 static int send_lease(vk_node *n, const char *method, const char *path)
 {
 	cJSON *body = lease_body(n);
+	n->lease_owner_sent = n->uid != NULL;
 	char *text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	int rc = vk_kube_request_urgent(n->o.kube, VK_NODE_CALL_MS, method, path, NULL, text, renew_done, n,
@@ -119,7 +130,7 @@ static int send_lease(vk_node *n, const char *method, const char *path)
 
 void vk_node__lease_renew(vk_node *n)
 {
-	if (n->lease_busy || n->closing || !n->registered)
+	if (n->lease_busy || n->closing)
 		return;
 	n->lease_busy = true;
 	/* renewTime is when this renewal started, also when it must read the

@@ -24,6 +24,7 @@ struct vk_node {
 	/* lease */
 	char *lease_rv; /* resourceVersion of our Lease, NULL until known */
 	bool lease_busy;
+	bool lease_owner_sent;    /* the last lease written named the Node as its owner */
 	vk_kube_call *lease_call; /* the lease call in flight, if any */
 	uint64_t lease_last_ok_ms;
 	uint64_t lease_started_wall_ms; /* the renewal in flight started then: its renewTime */

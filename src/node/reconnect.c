@@ -42,6 +42,12 @@ void vk_node__on_link(bool up, void *ud)
 	vk_node *n = ud;
 	if (!up || n->closing)
 		return;
+	if (n->lease_busy && n->lease_call) {
+		vk_kube_cancel(n->lease_call);
+		n->lease_call = NULL;
+		n->lease_busy = false;
+	}
+	vk_node__lease_renew(n);
 	if (!n->registered) {
 		/* Not registered yet (started while cut off): now, not after the
 		 * registration's backoff. */
@@ -51,12 +57,6 @@ void vk_node__on_link(bool up, void *ud)
 		}
 		return;
 	}
-	if (n->lease_busy && n->lease_call) {
-		vk_kube_cancel(n->lease_call);
-		n->lease_call = NULL;
-		n->lease_busy = false;
-	}
-	vk_node__lease_renew(n);
 	if (n->status_busy && n->status_call) {
 		vk_kube_cancel(n->status_call);
 		n->status_call = NULL;

@@ -1,9 +1,11 @@
-/* vk_pods_list: the pods bound to this node for kubelet's /pods.  The
- * informer's copies (seeded from the store while the API server cannot be
- * reached), with the provider's latest status laid over the API's when it
- * has not been written yet: all at once (vk_pods_list), one by one
- * (vk_pods_each), or one by its name (vk_pods_get). */
+/* The pods bound to this node for kubelet's /pods.  The informer's copies
+ * (seeded from the store while the API server cannot be reached), with the
+ * provider's latest status laid over the API's when it has not been
+ * written yet: one by one (vk_pods_each), their names only (vk_pods_names),
+ * or one by its name (vk_pods_get).  Never all at once: a pod is some
+ * 15 KiB of cJSON. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "pod_int.h"
 
@@ -42,16 +44,26 @@ static cJSON *shown(vk_pods *pc, const char *key)
 	return pod;
 }
 
-cJSON *vk_pods_list(vk_pods *pc)
+size_t vk_pods_names(vk_pods *pc, void (*fn)(const char *ns, const char *name, void *ud), void *ud)
 {
-	cJSON *arr = cJSON_CreateArray();
+	size_t n = 0;
 	const char *k;
 	for (vk_map_iter i = {0}; pc->inf && vk_informer_next(pc->inf, &i, &k);) {
-		cJSON *pod = shown(pc, k);
-		if (pod)
-			cJSON_AddItemToArray(arr, pod);
+		const char *slash = strchr(k, '/'); /* vk_kube_key's "namespace/name" */
+		if (!slash) {
+			fn(NULL, k, ud);
+		} else {
+			char ns[256];
+			size_t len = (size_t)(slash - k);
+			if (len >= sizeof ns)
+				continue; /* not a namespace: they are at most 63 bytes */
+			memcpy(ns, k, len);
+			ns[len] = 0;
+			fn(ns, slash + 1, ud);
+		}
+		n++;
 	}
-	return arr;
+	return n;
 }
 
 cJSON *vk_pods_get(vk_pods *pc, const char *ns, const char *name)

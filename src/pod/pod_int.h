@@ -35,7 +35,7 @@ typedef struct pod_rec {
 	pod_text *status_next; /* the newest status, waiting in the status queue */
 	uint64_t kept_status;  /* hash of the provider status last written to the store */
 	pod_text *unwritten;   /* the provider's latest status while the API lacks it
-	                          (NULL once written): for vk_pods_list; with the
+	                          (NULL once written): for /pods (list.c); with the
 	                          edge cache only; the same block as status_next */
 	uint64_t status_fault; /* hash of the status fault last reported (0: none) */
 } pod_rec;

@@ -346,8 +346,8 @@ static void dispatch(vk_server *s, h2o_req_t *req, char **seg, int n)
 		send_text(req, 503, "vk is shutting down");
 		return;
 	}
-	if (n == 1 && strcmp(top, "pods") == 0 && s->pods_fn)
-		send_json(req, pod_list(s->pods_fn(s->pods_ud)));
+	if (n == 1 && strcmp(top, "pods") == 0 && s->pod_names_fn)
+		vk_server__pod_list(s, req); /* pod_list.c */
 	else if ((n == 1 && strcmp(top, "pods") == 0) || (n == 1 && strcmp(top, "runningpods") == 0))
 		get_pods(s, req);
 	else if (n == 4 && strcmp(top, "containerLogs") == 0)

@@ -187,11 +187,11 @@ vk_server *vk_server_new(const vk_server_opts *o, char **err)
 
 int vk_server_port(const vk_server *s) { return s->port; }
 
-void vk_server_set_pods(vk_server *s, vk_server_pods_fn fn, vk_server_pod_fn get_fn, void *ud)
+void vk_server_set_pods(vk_server *s, vk_server_pod_names_fn names_fn, vk_server_pod_fn get_fn, void *ud)
 {
 	if (!s)
 		return;
-	s->pods_fn = fn;
+	s->pod_names_fn = names_fn;
 	s->pod_fn = get_fn;
 	s->pods_ud = ud;
 }

@@ -67,14 +67,19 @@ struct vk_server {
 	unsigned calls; /* vk_server_call alive */
 	bool closing;
 	bool disposed;
-	vk_list streams;           /* vk_server_sst: exec/attach sessions, port-forward pairs */
-	vk_list pfs;               /* vk_server_pf: port-forward connections */
-	vk_server_pods_fn pods_fn; /* /pods from the pod controller, or NULL */
-	vk_server_pod_fn pod_fn;   /* one of them by name, or NULL */
+	vk_list streams;                     /* vk_server_sst: exec/attach sessions, port-forward pairs */
+	vk_list pfs;                         /* vk_server_pf: port-forward connections */
+	vk_server_pod_names_fn pod_names_fn; /* /pods from the pod controller (pod_list.c), or NULL */
+	vk_server_pod_fn pod_fn;             /* one of them by name, or NULL */
 	void *pods_ud;
 	char *fs_path;        /* statvfs for the node's fs (the state dir), or NULL: "/" */
 	vk_host_sampler host; /* stats.c: the previous host sample, for the CPU rate */
 };
+
+/* pod_list.c: GET /pods from the pod controller, streamed; the largest
+ * chunk the listings finished since the last call made (for the unit test). */
+void vk_server__pod_list(vk_server *s, h2o_req_t *req);
+size_t vk_server__pod_list_max_chunk(void);
 
 /* tls.c: the SSL_CTX with the serving certificate and client CA. */
 SSL_CTX *vk_server__tls_new(const vk_server_opts *o, char **err);

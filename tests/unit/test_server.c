@@ -878,6 +878,147 @@ static void test_files(void)
 	free(err);
 }
 
+/* ---- /pods from the pod controller, streamed (pod_list.c) -------------- */
+
+#define LIST_PODS 3000
+static struct {
+	int built;     /* pods get_fn built */
+	int gone;      /* this one is gone since the names were taken */
+	char pad[600]; /* an annotation, so that a pod is some 700 bytes */
+} pl;
+
+static size_t pl_names(void *ud, vk_server_pod_name_cb cb, void *arg)
+{
+	(void)ud;
+	char name[32];
+	for (int i = 0; i < LIST_PODS; i++) {
+		snprintf(name, sizeof name, "p-%d", i);
+		cb(i % 2 ? "ns-b" : "ns-a", name, arg);
+	}
+	return LIST_PODS;
+}
+
+static cJSON *pl_get(void *ud, const char *ns, const char *name)
+{
+	(void)ud;
+	if (atoi(name + 2) == pl.gone)
+		return NULL;
+	pl.built++;
+	cJSON *pod = cJSON_CreateObject();
+	cJSON *md = cJSON_AddObjectToObject(pod, "metadata");
+	cJSON_AddStringToObject(md, "namespace", ns);
+	cJSON_AddStringToObject(md, "name", name);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(md, "annotations"), "pad", pl.pad);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(pod, "status"), "phase", "Running");
+	return pod;
+}
+
+/* Every pod but the gone one, in the names' order, each whole. */
+static bool pl_list_ok(const char *body, char *why, size_t n)
+{
+	cJSON *j = cJSON_Parse(body);
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "items");
+	bool good = cJSON_IsArray(items) && tap_streq(vk_json_str(j, "kind"), "PodList") &&
+	            tap_streq(vk_json_str(j, "apiVersion"), "v1");
+	int i = 0, want = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, items) {
+		if (want == pl.gone)
+			want++;
+		char name[32];
+		snprintf(name, sizeof name, "p-%d", want);
+		if (!tap_streq(vk_json_str(it, "metadata.name"), name) ||
+		    !tap_streq(vk_json_str(it, "metadata.namespace"), want % 2 ? "ns-b" : "ns-a") ||
+		    strlen(vk_json_str(it, "metadata.annotations.pad") ? vk_json_str(it, "metadata.annotations.pad")
+		                                                       : "") != sizeof pl.pad - 1) {
+			snprintf(why, n, "item %d is not %s, whole", i, name);
+			good = false;
+			break;
+		}
+		i++, want++;
+	}
+	if (good && i != LIST_PODS - 1) {
+		snprintf(why, n, "%d items", i);
+		good = false;
+	}
+	cJSON_Delete(j);
+	return good;
+}
+
+static void test_pod_list(void)
+{
+	char *err = NULL;
+	vk_server *s = start_server(NULL, NULL, path_ca, &err);
+	ok(s != NULL, "a server for /pods starts (%s)", err ? err : "no error");
+	free(err);
+	if (!s)
+		return;
+	int port = vk_server_port(s);
+	memset(pl.pad, 'x', sizeof pl.pad - 1);
+	pl.gone = 1500;
+	vk_server_set_pods(s, pl_names, pl_get, NULL);
+	for (int h2 = 0; h2 < 2; h2++) {
+		const char *v = h2 ? "HTTP/2" : "HTTP/1.1";
+		char why[128] = "";
+		pl.built = 0;
+		fetched f = get(port, "/pods", CLIENT, h2);
+		ok(f.status == 200 && f.code == CURLE_OK && pl_list_ok(f.body, why, sizeof why),
+		   "%s: /pods is a PodList of every pod, in order, the one gone since the names were taken left out "
+		   "(%ld, %s, %s)",
+		   v, f.status, curl_easy_strerror(f.code), why);
+		is_int(pl.built, LIST_PODS - 1, "%s: each pod is built once", v);
+		size_t max = vk_server__pod_list_max_chunk();
+		ok(max >= (32u << 10) && max < (64u << 10) + 1024,
+		   "%s: it went out in chunks of 64 KiB at most, plus one pod (largest %zu bytes), not all at once", v,
+		   max);
+		free(f.body);
+
+		/* The pod controller goes away mid-listing (vk stops): the answer
+		 * is cut, not ended as a shorter list that looks whole. */
+		pl.built = 0;
+		recv_speed = 256 << 10;
+		start_get(port, "/pods", CLIENT, h2, NULL, &f);
+		recv_speed = 0;
+		uint64_t t0 = vk_now_ms();
+		while (pl.built < 200 && !f.done && vk_now_ms() - t0 < 10000)
+			uv_run(loop, UV_RUN_ONCE);
+		vk_server_set_pods(s, NULL, NULL, NULL);
+		int at_cut = pl.built;
+		run_until(&f.done);
+		cJSON *j = f.body ? cJSON_Parse(f.body) : NULL;
+		ok(at_cut >= 200 && at_cut < LIST_PODS - 1 && pl.built == at_cut,
+		   "%s: pods are built as the client takes them (%d of %d built when the controller went away)", v,
+		   at_cut, LIST_PODS - 1);
+		ok(f.done && (f.code != CURLE_OK || !j), "%s: the cut answer fails at the client (%s)", v,
+		   curl_easy_strerror(f.code));
+		cJSON_Delete(j);
+		free(f.body);
+		vk_server_set_pods(s, pl_names, pl_get, NULL);
+
+		/* The client leaves mid-listing: the listing is freed (LeakSanitizer
+		 * would tell), and the next one is whole. */
+		pl.built = 0;
+		recv_speed = 256 << 10;
+		forbid_reuse = true;
+		start_get(port, "/pods", CLIENT, h2, NULL, &f);
+		recv_speed = 0;
+		forbid_reuse = false;
+		t0 = vk_now_ms();
+		while (pl.built < 200 && !f.done && vk_now_ms() - t0 < 10000)
+			uv_run(loop, UV_RUN_ONCE);
+		ok(!f.done, "%s: a slow client is still reading after 200 pods", v);
+		vk_http_cancel(last_req);
+		t0 = vk_now_ms();
+		while (vk_now_ms() - t0 < 300)
+			uv_run(loop, UV_RUN_NOWAIT);
+		f = get(port, "/pods", CLIENT, h2);
+		ok(f.status == 200 && pl_list_ok(f.body, why, sizeof why),
+		   "%s: after a client left mid-listing, the next /pods is whole (%ld, %s)", v, f.status, why);
+		free(f.body);
+	}
+	vk_server_close(s);
+}
+
 int main(void)
 {
 	vk_json_init();
@@ -905,6 +1046,7 @@ int main(void)
 	test_anonymous();
 	test_follow();
 	test_files();
+	test_pod_list();
 	vk_http_close(http);
 	uint64_t t0 = vk_now_ms();
 	uv_run(loop, UV_RUN_DEFAULT);
