@@ -62,6 +62,9 @@ void vk_metrics_reload(bool ok);
 /* An informer's watch ended and is started again, or it lists again. */
 void vk_metrics_watch_restart(const char *what);
 void vk_metrics_relist(const char *what);
+/* The Event queue (src/kube/event.c): one Event dropped, how many wait. */
+void vk_metrics_event_dropped(void);
+void vk_metrics_events_queued(size_t n);
 void vk_metrics_lease_renewal(double seconds, bool ok);
 /* A local store operation (get, put, delete, list, commit...). */
 void vk_metrics_store_op(const char *store, const char *op, bool ok);

@@ -70,6 +70,8 @@ int vk_app__notify_send(const char *spec, const char *state);
 /* wiring.c */
 void vk_app__node_event(vk_app *a, const char *type, const char *reason, const char *msg);
 void vk_app__stop(vk_app *a, int code);
+/* malloc_tune.c: glibc malloc settings, before the agent allocates much. */
+void vk_app__malloc_tune(void);
 /* metrics.c: the families and collectors; --metrics-addr once the provider
  * is there (the server wants one), closed with the kubelet API. */
 int vk_app__metrics_start(vk_app *a);

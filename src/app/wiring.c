@@ -348,6 +348,7 @@ static const char *base_name(const char *path, char *out, size_t n)
 
 int vk_app_run(const vk_app_options *o)
 {
+	vk_app__malloc_tune();
 	vk_app app = {.o = *o}, *a = &app;
 	a->t0 = vk_now_ms();
 	vk_metrics_init(); /* every family shows from the first scrape */

@@ -7,7 +7,8 @@
  * started or deleted: their status writes and deletions), events wait, and
  * go out once the burst is through.  An event costs the API server about
  * what a status write does, and nobody waits on an event.  A full queue
- * drops the oldest event and says so once.  Waiting events are kept packed
+ * drops the oldest event, says so once and counts it
+ * (vk_events_dropped_total).  Waiting events are kept packed
  * (vk_ztext): a burst of a thousand pods leaves a thousand or two waiting.
  * While the API server is unreachable (vk_kube_link_up) events wait too,
  * an event that failed on the way goes back to the front of the queue, and
@@ -50,12 +51,16 @@
 
 #include "kube_int.h"
 #include "vk/kube.h"
+#include "vk/metrics.h"
 #include "vk/util.h"
 
 #define EVENT_QPS 50.0
 #define EVENT_BURST 100.0
 #define EVENT_INFLIGHT 4
-#define EVENT_QUEUE_MAX 4096
+/* Events waiting to be sent, at most: client-go's broadcaster keeps 1000
+ * (maxQueuedEvents) and drops beyond.  What waits is held until sent, so
+ * this bounds what a lagging API server costs in Events. */
+#define EVENT_QUEUE_MAX 1000
 #define BUSY_CALLS 16          /* other calls in flight at which events wait ... */
 #define BUSY_RETRY_MS 100      /* ... and look again this much later */
 #define EVENT_SEEN_MAX 4096    /* keys remembered (client-go's LRU: 4096) */
@@ -238,7 +243,9 @@ static void drop_oldest(struct vk_events *q)
 	ev_item *old = VK_LIST_ENTRY(vk_list_first(&q->waiting), ev_item, link);
 	vk_list_remove(&old->link);
 	q->len--;
+	vk_metrics_events_queued(q->len);
 	idle(q, old->s);
+	vk_metrics_event_dropped();
 	if (q->dropped++ == q->dropped_said)
 		vk_warn("event", "event queue full (%d): dropping the oldest events", EVENT_QUEUE_MAX);
 	item_free(old);
@@ -251,6 +258,7 @@ static void requeue(struct vk_events *q, ev_item *it)
 		drop_oldest(q);
 	vk_list_insert_tail(&q->waiting, &it->link);
 	q->len++;
+	vk_metrics_events_queued(q->len);
 }
 
 static void event_done(const vk_kube_result *r, void *ud)
@@ -265,6 +273,7 @@ static void event_done(const vk_kube_result *r, void *ud)
 			drop_oldest(q);
 		vk_list_insert_head(&q->waiting, &it->link);
 		q->len++;
+		vk_metrics_events_queued(q->len);
 		return;
 	}
 	unlink_sending(q, it);
@@ -356,6 +365,7 @@ static void pump(struct vk_events *q)
 		ev_item *it = VK_LIST_ENTRY(vk_list_first(&q->waiting), ev_item, link);
 		vk_list_remove(&it->link);
 		q->len--;
+		vk_metrics_events_queued(q->len);
 		q->tokens -= 1.0;
 		vk_list_insert_head(&q->sending, &it->link);
 		q->inflight++;
@@ -461,6 +471,7 @@ static void enqueue(struct vk_events *q, ev_seen *s, char *what)
 	s->busy = true;
 	vk_list_insert_tail(&q->waiting, &it->link);
 	q->len++;
+	vk_metrics_events_queued(q->len);
 	pump(q);
 }
 

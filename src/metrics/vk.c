@@ -10,7 +10,8 @@
 #include "metrics_int.h"
 
 static vk_metric *api, *cb_latency, *cb_errors, *cb_kills, *reloads, *restarts, *relists, *lease, *lease_fail,
-	*store_ops, *rss, *cpu, *start_time, *pods_phase, *lua_heap, *malloc_bytes, *sqlite_bytes;
+	*store_ops, *events_dropped, *events_queued, *rss, *cpu, *start_time, *pods_phase, *lua_heap, *malloc_bytes,
+	*sqlite_bytes;
 static double started_s;
 
 /* Before the collectors that were added (registry.c). */
@@ -58,6 +59,10 @@ void vk_metrics_init(void)
 	                      "How long a renewal of the node's Lease took.", NULL);
 	lease_fail = vk_metric_new(VK_METRIC_COUNTER, "vk_lease_renewal_failures_total",
 	                           "Renewals of the node's Lease that failed.", NULL);
+	events_dropped = vk_metric_new(VK_METRIC_COUNTER, "vk_events_dropped_total",
+	                               "Events dropped because the queue of Events waiting to be sent was full.", NULL);
+	events_queued = vk_metric_new(VK_METRIC_GAUGE, "vk_events_queued",
+	                              "Events waiting to be sent (the queue keeps at most 1000).", NULL);
 	store_ops = vk_metric_new(VK_METRIC_COUNTER, "vk_store_operations_total",
 	                          "Operations on the local store by store, operation and result.", "store,op,result");
 	pods_phase = vk_metric_new(VK_METRIC_GAUGE, "vk_pods", "Pods bound to this node by phase.", "phase");
@@ -150,6 +155,18 @@ void vk_metrics_watch_restart(const char *what)
 {
 	READY();
 	vk_metric_add(restarts, 1, what);
+}
+
+void vk_metrics_event_dropped(void)
+{
+	READY();
+	vk_metric_add(events_dropped, 1);
+}
+
+void vk_metrics_events_queued(size_t n)
+{
+	READY();
+	vk_metric_set(events_queued, (double)n);
 }
 
 void vk_metrics_relist(const char *what)

@@ -40,7 +40,7 @@ static cJSON *shown(vk_pods *pc, const char *key)
 	cJSON *pod = vk_informer_get(pc->inf, key);
 	pod_rec *r = pod ? vk_map_get(pc->recs, key) : NULL;
 	if (r && r->unwritten)
-		lay_over(pod, r->unwritten);
+		lay_over(pod, r->unwritten->s);
 	return pod;
 }
 

@@ -11,6 +11,15 @@
 
 #define SUB "pod"
 
+/* A status as compact JSON text, held once by all that refer to it
+ * (status_text.c). */
+typedef struct pod_text {
+	unsigned refs;
+	uint64_t hash; /* vk_hash64 of s */
+	size_t len;
+	char s[];
+} pod_text;
+
 /* What the core knows of one pod the provider has (or is creating). */
 typedef struct pod_rec {
 	char *key; /* "ns/name" */
@@ -23,14 +32,37 @@ typedef struct pod_rec {
 	bool created;          /* the provider has it */
 	bool deleted;          /* terminal status and DELETE done: a tombstone
 	                          until the watch reports the pod gone */
-	char *status_next;     /* the newest status (JSON text), waiting in the status queue */
+	pod_text *status_next; /* the newest status, waiting in the status queue */
 	uint64_t kept_status;  /* hash of the provider status last written to the store */
-	char *unwritten;       /* the provider's latest status while the API lacks it
-	                          (JSON text; NULL once written): for /pods (list.c) */
+	pod_text *unwritten;   /* the provider's latest status while the API lacks it
+	                          (NULL once written): for /pods (list.c); with the
+	                          edge cache only; the same block as status_next */
 	uint64_t status_fault; /* hash of the status fault last reported (0: none) */
 } pod_rec;
 
 typedef struct vk_pod_persist vk_pod_persist;
+
+/* status_text.c: one block per text, counted holders; pure. */
+pod_text *vk_pod__text_new(const char *s, size_t len); /* one holder */
+pod_text *vk_pod__text_take(char *printed);            /* frees printed; NULL for NULL */
+pod_text *vk_pod__text_ref(pod_text *t);               /* one more holder; t */
+void vk_pod__text_unref(pod_text *t);                  /* freed with its last holder */
+/* A pod's waiting status: only the newest waits.  offer takes t, which
+ * replaces what waited (and, if unwritten, becomes r->unwritten too); take
+ * hands the waiting one to the writer; written: the API holds t (it is
+ * r->last_status, and no longer unwritten); unanswered takes t back, to
+ * wait again unless a newer one waits already. */
+void vk_pod__slot_offer(pod_rec *r, pod_text *t, bool unwritten);
+/* t is the status last written (r->last_status): nothing waits, and /pods
+ * shows the API's; takes t and is true.  Else false (t untouched).  A poll
+ * that finds nothing new then holds nothing, link down or not (a reconnect
+ * forgets last_status and reads every status again: vk_pod__on_link). */
+bool vk_pod__slot_known(pod_rec *r, pod_text *t);
+void vk_pod__slot_clear(pod_rec *r);
+pod_text *vk_pod__slot_take(pod_rec *r);
+void vk_pod__slot_written(pod_rec *r, const pod_text *t);
+void vk_pod__slot_unanswered(pod_rec *r, pod_text *t);
+void vk_pod__slot_free(pod_rec *r);
 
 /* status_faults.c: a status fault of the pod at `key` as one Warning
  * Event (reason) and one log line, the same one again only after
@@ -103,15 +135,16 @@ void vk_pod__recheck(vk_pods *pc, const char *key); /* the API's copy changed af
 void vk_pod__fetch_status(vk_pods *pc, pod_rec *r);
 vk_queue *vk_pod__status_queue(vk_pods *pc);
 vk_queue *vk_pod__poll_queue(vk_pods *pc);
-/* status_write.c: writes status_text (JSON) for the pod `key` of `uid`: a
+/* status_write.c: writes `text` (a status) for the pod `key` of `uid`: a
  * PUT of `api` (the informer's copy, taken; may be NULL) with that status
  * laid over its own, or a strategic merge PATCH when there is no copy or it
- * was stale.  cb gets the HTTP
- * status of the last request.  0, or a negative errno (cb not called). */
+ * was stale.  The write takes the caller's holder of text (on failure too).
+ * cb gets the HTTP status of the last request.  0, or a negative errno (cb
+ * not called). */
 typedef void (*vk_pod_status_write_cb)(long status, const char *error, void *ud);
 /* A status write that waits longer than this is on a dead link. */
 #define VK_POD_STATUS_CALL_MS 15000
-int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
+int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, pod_text *text,
                          vk_pod_status_write_cb cb, void *ud);
 /* At close: the kube client frees its calls without callbacks, so the
  * controller cancels its own and tells their owners (cb with status 0 and

@@ -40,9 +40,8 @@ typedef struct {
 	vk_pods *pc;
 	char *key;
 	char *uid;
-	char *text; /* what is being written: kept again if the link fails,
-	               kept in the store once written */
-	uint64_t hash;
+	pod_text *text; /* what is being written (a holder of the request's block):
+	                   waits again if the link fails, kept in the store once written */
 } write_job;
 
 static void write_done(long status, const char *error, void *ud)
@@ -55,20 +54,14 @@ static void write_done(long status, const char *error, void *ud)
 	if (r && strcmp(r->uid, w->uid) == 0) {
 		if (status == 200) {
 			r->status_fault = 0;
-			r->last_status = w->hash;
-			vk_pod__persist_status(pc, w->key, true, w->text);
-			if (r->unwritten && vk_hash64(r->unwritten) == w->hash) {
-				free(r->unwritten);
-				r->unwritten = NULL;
-			}
+			vk_pod__slot_written(r, w->text);
+			vk_pod__persist_status(pc, w->key, true, w->text->s);
 		} else if (status == 0) {
 			/* No answer: the status waits (unless a newer one does already)
 			 * and goes out when the link is back (vk_pod__on_link), or after
 			 * a backoff if the link is up and only this call failed. */
-			if (!r->status_next) {
-				r->status_next = w->text;
-				w->text = NULL;
-			}
+			vk_pod__slot_unanswered(r, w->text);
+			w->text = NULL;
 			retry = vk_kube_link_up(pc->o.kube);
 			vk_debug(SUB, "%s: status update failed, kept for later: %s", w->key, error ? error : "");
 		} else if (status != 404) {
@@ -80,7 +73,7 @@ static void write_done(long status, const char *error, void *ud)
 		vk_queue_done(pc->sq, w->key, retry, 5000);
 	free(w->key);
 	free(w->uid);
-	free(w->text);
+	vk_pod__text_unref(w->text);
 	free(w);
 }
 
@@ -90,20 +83,19 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 {
 	vk_pods *pc = ud;
 	pod_rec *r = vk_map_get(pc->recs, key);
-	char *text = r ? r->status_next : NULL;
 	/* While the API server is unreachable the newest status waits in
 	 * status_next (a newer one replaces it) for vk_pod__on_link. */
-	if (!text || !vk_kube_link_up(pc->o.kube)) {
+	if (!r || !r->status_next || !vk_kube_link_up(pc->o.kube)) {
 		vk_queue_done(q, key, false, 0);
 		return;
 	}
-	r->status_next = NULL;
-	uint64_t hash = vk_hash64(text); /* remembered by hash, not text */
+	pod_text *text = vk_pod__slot_take(r);
+	uint64_t hash = text->hash; /* remembered by hash, not text */
 	bool known = hash == r->last_status;
 	cJSON *api = known ? NULL : vk_pod__api(pc, r->key);
 	bool wanted = true;
 	if (!known) {
-		vk_pod_status_verdict v = vk_pod__status_verdict(text, api);
+		vk_pod_status_verdict v = vk_pod__status_verdict(text->s, api);
 		known = v == VK_POD_STATUS_KNOWN;
 		wanted = v != VK_POD_STATUS_UNWANTED;
 	}
@@ -111,7 +103,7 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 		if (known)
 			r->last_status = hash;
 		cJSON_Delete(api);
-		free(text);
+		vk_pod__text_unref(text);
 		vk_queue_done(q, key, false, 0);
 		return;
 	}
@@ -121,14 +113,13 @@ static void status_work(vk_queue *q, const char *key, void *ud)
 	w->pc = pc;
 	w->key = vk_strdup(r->key);
 	w->uid = vk_strdup(r->uid);
-	w->hash = hash;
 	w->text = text;
 	pc->inflight++;
-	if (vk_pod__write_status(pc, r->key, r->uid, api, text, write_done, w) < 0) {
+	if (vk_pod__write_status(pc, r->key, r->uid, api, vk_pod__text_ref(text), write_done, w) < 0) {
 		pc->inflight--;
 		free(w->key);
 		free(w->uid);
-		free(w->text);
+		vk_pod__text_unref(w->text);
 		free(w);
 		vk_queue_done(q, key, true, 5000);
 	}
@@ -176,31 +167,37 @@ vk_queue *vk_pod__status_queue(vk_pods *pc)
 }
 
 /* Takes st: it replaces any status still waiting for this pod, which waits
- * as compact text (a fifth of its tree; a burst of pods may have hundreds
- * waiting). */
+ * as compact text (a fifth of its tree; while the API server lags every
+ * pod may have one waiting), held once (status_text.c). */
 static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 {
 	fill_defaults(pc, r, st);
-	free(r->status_next);
-	r->status_next = cJSON_PrintUnformatted(st);
+	char *printed = cJSON_PrintUnformatted(st);
 	cJSON_Delete(st);
-	size_t len = r->status_next ? strlen(r->status_next) : 0;
+	size_t len = printed ? strlen(printed) : 0;
 	if (len > VK_POD_STATUS_MAX) {
 		vk_pod__status_fault(pc, r->key, "ProviderStatusTooLarge",
 		                     "the provider's status is %zu bytes, over the %d-byte limit: not written", len,
 		                     VK_POD_STATUS_MAX);
-		free(r->status_next);
-		r->status_next = NULL;
+		free(printed);
+		vk_pod__slot_clear(r);
 		return;
 	}
-	/* The edge cache keeps the provider's latest status when it changes. */
-	uint64_t h = r->status_next ? vk_hash64(r->status_next) : 0;
-	if (pc->persist && h && h != r->kept_status && h != r->last_status) {
-		r->kept_status = h;
-		vk_pod__persist_status(pc, r->key, false, r->status_next);
-		free(r->unwritten);
-		r->unwritten = vk_strdup(r->status_next);
+	pod_text *t = vk_pod__text_take(printed);
+	if (!t) {
+		vk_pod__slot_clear(r);
+		return;
 	}
+	if (vk_pod__slot_known(r, t))
+		return; /* what the API was given last: nothing to queue or keep */
+	/* The edge cache keeps the provider's latest status when it changes,
+	 * and /pods shows it until it is written. */
+	bool keep = pc->persist && t->hash != r->kept_status && t->hash != r->last_status;
+	if (keep) {
+		r->kept_status = t->hash;
+		vk_pod__persist_status(pc, r->key, false, t->s);
+	}
+	vk_pod__slot_offer(r, t, keep);
 	vk_queue_add(pc->sq, r->key);
 }
 

@@ -16,7 +16,8 @@
 
 typedef struct {
 	vk_pods *pc;
-	char *path, *uid, *text;
+	char *path, *uid;
+	pod_text *text; /* one holder: the caller's may be gone before the answer */
 	bool patched;
 	vk_pod_status_write_cb cb;
 	void *ud;
@@ -29,7 +30,7 @@ static void sw_free(status_write *w)
 	vk_list_remove(&w->link);
 	free(w->path);
 	free(w->uid);
-	free(w->text);
+	vk_pod__text_unref(w->text);
 	free(w);
 }
 
@@ -98,7 +99,7 @@ static int send_patch(status_write *w)
 	cJSON *u = cJSON_CreateStringReference(w->uid);
 	char *uid = cJSON_PrintUnformatted(u);
 	cJSON_Delete(u);
-	char *body = vk_asprintf("{\"metadata\":{\"uid\":%s},\"status\":%s}", uid, w->text);
+	char *body = vk_asprintf("{\"metadata\":{\"uid\":%s},\"status\":%s}", uid, w->text->s);
 	free(uid);
 	int rc = vk_kube_request_within(w->pc->o.kube, VK_POD_STATUS_CALL_MS, "PATCH", w->path,
 	                                "application/strategic-merge-patch+json", body, sw_done, w, &w->call);
@@ -106,7 +107,7 @@ static int send_patch(status_write *w)
 	return rc;
 }
 
-int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, const char *status_text,
+int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *api, pod_text *text,
                          vk_pod_status_write_cb cb, void *ud)
 {
 	const char *slash = strchr(key, '/');
@@ -114,12 +115,12 @@ int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *a
 	w->pc = pc;
 	w->path = vk_asprintf("/api/v1/namespaces/%.*s/pods/%s/status", (int)(slash - key), key, slash + 1);
 	w->uid = vk_strdup(uid);
-	w->text = vk_strdup(status_text);
+	w->text = text;
 	w->cb = cb;
 	w->ud = ud;
 	const char *api_uid = vk_json_str(api, "metadata.uid");
 	cJSON *st = api && api_uid && strcmp(api_uid, uid) == 0 && vk_json_str(api, "metadata.resourceVersion")
-	                    ? cJSON_Parse(status_text)
+	                    ? cJSON_ParseWithLength(text->s, text->len)
 	                    : NULL;
 	int rc;
 	if (st && cJSON_IsObject(st)) {

@@ -75,8 +75,7 @@ void vk_pod__rec_free(vk_pods *pc, pod_rec *r)
 	free(r->key);
 	free(r->uid);
 	cJSON_Delete(r->pod);
-	free(r->status_next);
-	free(r->unwritten);
+	vk_pod__slot_free(r);
 	free(r);
 }
 
@@ -291,12 +290,11 @@ static void finish_deletion(sync_job *job, const cJSON *final)
 {
 	const char *uid = vk_json_str(job->pod, "metadata.uid");
 	cJSON *st = terminal_status(job->pod, final);
-	char *text = cJSON_PrintUnformatted(st);
+	pod_text *text = vk_pod__text_take(cJSON_PrintUnformatted(st));
 	cJSON_Delete(st);
-	if (vk_pod__write_status(job->pc, job->key, uid ? uid : "", cJSON_Duplicate(job->pod, 1), text, terminal_done,
-	                         job) < 0)
+	if (!text || vk_pod__write_status(job->pc, job->key, uid ? uid : "", cJSON_Duplicate(job->pod, 1), text,
+	                                  terminal_done, job) < 0)
 		delete_object(job);
-	free(text);
 }
 
 /* ---- provider calls -------------------------------------------------------- */

@@ -23,10 +23,13 @@ typedef struct item {
 	char *key;
 	state st;
 	bool dirty;
-	bool timer_init;
 	bool dead; /* removed from the map, freed when the timer closes */
 	unsigned attempts;
-	uv_timer_t timer;
+	/* Only once it is delayed (a retry, an add_after): most keys pass
+	 * through without.  A uv_timer_t is 152 bytes, the rest of an item
+	 * about 50: a backlog of every pod in each of the pod controller's
+	 * three queues no longer carries three timers per pod. */
+	uv_timer_t *timer;
 } item;
 
 struct vk_queue {
@@ -58,20 +61,25 @@ static item *fifo_pop(vk_queue *q)
 	return VK_LIST_ENTRY(n, item, link);
 }
 
-static void item_closed(uv_handle_t *h)
+static void item_release(item *it)
 {
-	item *it = h->data;
 	free(it->key);
 	free(it);
+}
+
+static void item_closed(uv_handle_t *h)
+{
+	item_release(h->data);
+	free(h);
 }
 
 static void item_free(item *it)
 {
 	it->dead = true;
-	if (it->timer_init)
-		uv_close((uv_handle_t *)&it->timer, item_closed);
+	if (it->timer)
+		uv_close((uv_handle_t *)it->timer, item_closed);
 	else
-		item_closed((uv_handle_t *)&(uv_timer_t){.data = it});
+		item_release(it);
 }
 
 static item *get_item(vk_queue *q, const char *key)
@@ -134,7 +142,7 @@ void vk_queue_add(vk_queue *q, const char *key)
 	switch (it->st) {
 	case ST_QUEUED: return;
 	case ST_ACTIVE: it->dirty = true; return;
-	case ST_DELAYED: uv_timer_stop(&it->timer); /* fall through */
+	case ST_DELAYED: uv_timer_stop(it->timer); /* fall through */
 	case ST_IDLE: fifo_push(q, it); return;
 	}
 }
@@ -162,16 +170,16 @@ void vk_queue_add_after(vk_queue *q, const char *key, uint64_t ms)
 	}
 	if (it->st == ST_QUEUED)
 		return;
-	if (!it->timer_init) {
-		uv_timer_init(q->loop, &it->timer);
-		it->timer.data = it;
-		it->timer_init = true;
+	if (!it->timer) {
+		it->timer = vk_xmalloc(sizeof *it->timer);
+		uv_timer_init(q->loop, it->timer);
+		it->timer->data = it;
 	}
 	/* An earlier deadline wins over a later one. */
-	if (it->st == ST_DELAYED && uv_timer_get_due_in(&it->timer) <= ms)
+	if (it->st == ST_DELAYED && uv_timer_get_due_in(it->timer) <= ms)
 		return;
 	it->st = ST_DELAYED;
-	uv_timer_start(&it->timer, on_timer, ms, 0);
+	uv_timer_start(it->timer, on_timer, ms, 0);
 }
 
 void vk_queue_done(vk_queue *q, const char *key, bool retry, uint64_t retry_max_ms)

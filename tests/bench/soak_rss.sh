@@ -73,7 +73,7 @@ else
 	printf '{"cpu": "200", "memory": "1000Gi", "pods": "%s"}\n' "$((pods * 2))" >"$tmp/mock.json"
 	"$VK_BIN" --provider "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.json" \
 		--kubeconfig "$CLUSTER_DIR/$node.kubeconfig" --nodename "$node" --port 0 --log-level warn \
-		--metrics-addr "127.0.0.1:$metrics_port" \
+		--metrics-addr "127.0.0.1:$metrics_port" --state-dir "$tmp/vk-state" \
 		</dev/null >"$tmp/vk.log" 2>&1 &
 	vk_pid=$!
 	on_exit "kill -TERM $vk_pid 2>/dev/null; wait $vk_pid 2>/dev/null"
@@ -100,6 +100,14 @@ else
 		{ say "the churn client failed"; tail -20 "$tmp/churn.log" >&2; tail -20 "$tmp/vk.log" >&2; exit 1; }
 	cat "$tmp/churn.log" >&2
 	pid_alive "$vk_pid" || { say "vk died"; tail -20 "$tmp/vk.log" >&2; exit 1; }
+	# Why vk's pod watch restarted: the API server's count of the watchers
+	# it closed as unresponsive (its watch cache could not hand them events
+	# in time), beside vk's own counters.
+	{
+		curl -sf --max-time 10 "http://127.0.0.1:$metrics_port/metrics" |
+			awk '/^vk_watch_restarts_total|^vk_events_dropped_total|^vk_api_requests_total.*code="0"/'
+		k get --raw /metrics 2>/dev/null | awk '/^apiserver_terminated_watchers_total.*resource="pods"/'
+	} >"$tmp/end-counters.txt" || true
 fi
 
 stamp=$(date -u +%Y-%m-%d)
@@ -152,6 +160,12 @@ gnuplot -e "data='$base.dat'; out='$base.png'; warmup=$((warmup * 60)); lo=$lo; 
 		echo "| Lua heap | C heap in use | SQLite |"
 		echo "|---|---|---|"
 		echo "| $heap_at_quiet |"
+	fi
+	if [[ -s $tmp/end-counters.txt ]]; then
+		echo
+		echo "Counters at the end (vk's /metrics; the API server's watchers it closed as unresponsive):"
+		echo
+		sed 's/^/    /' "$tmp/end-counters.txt"
 	fi
 	echo
 	echo "Samples: \`$(basename "$base.dat")\` (seconds, RSS KiB, pods existing, created, deleted, quiet); plot: \`$(basename "$base.png")\`."

@@ -13,6 +13,7 @@
 #include "tap.h"
 #include "vk/json.h"
 #include "vk/kube.h"
+#include "vk/metrics.h"
 #include "vk/util.h"
 
 static const char *server_py =
@@ -522,6 +523,53 @@ static void events_wait_while_the_link_is_down(void)
 	uv_run(loop, UV_RUN_DEFAULT);
 }
 
+/* While the link is down, at most 1000 Events wait (client-go's broadcaster
+ * keeps 1000): the oldest beyond are dropped and counted. */
+static double metric_value(const char *name)
+{
+	char *t = vk_metrics_render(NULL);
+	char *at = t;
+	double v = -1;
+	size_t n = strlen(name);
+	while ((at = strstr(at, name))) {
+		if ((at == t || at[-1] == '\n') && at[n] == ' ') {
+			v = strtod(at + n + 1, NULL);
+			break;
+		}
+		at += n;
+	}
+	free(t);
+	return v;
+}
+
+static void events_beyond_the_bound_are_dropped_and_counted(void)
+{
+	char *err = NULL;
+	vk_kubeconfig kc = {.server = (char *)vk_kube_server(kube), .token = "t"};
+	vk_kube *k = vk_kube_new(loop, http, &kc, &err);
+	double dropped0 = metric_value("vk_events_dropped_total");
+	res hang = {0};
+	vk_kube_request_within(k, 300, "GET", "/hang", NULL, NULL, on_res, &hang, NULL);
+	run_until(&hang.calls);
+	ok(!vk_kube_link_up(k), "the link is down");
+	/* Distinct objects: neither merged as repeats nor combined as similar. */
+	for (int i = 0; i < 1010; i++) {
+		char *j = vk_asprintf(
+			"{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\",\"namespace\":\"default\",\"uid\":\"u%d\"}}",
+			i, i);
+		cJSON *pod = cJSON_Parse(j);
+		vk_kube_event(k, "Pod", pod, "Normal", "Test", "node", "event %d", i);
+		cJSON_Delete(pod);
+		free(j);
+	}
+	is_int((long long)metric_value("vk_events_queued"), 1000, "1010 Events while the link is down: 1000 wait");
+	is_int((long long)(metric_value("vk_events_dropped_total") - (dropped0 < 0 ? 0 : dropped0)), 10,
+	       "the 10 beyond are dropped and counted in vk_events_dropped_total");
+	res_free(&hang);
+	vk_kube_free(k);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
 /* The correlator remembers Events by key (and similar ones by object):
  * once the object is gone for good, what is remembered about it goes too,
  * those still being written once written.  Memory follows live objects. */
@@ -740,6 +788,7 @@ int main(void)
 	silent_server_ends_connections_and_link_returns();
 	slow_call_while_the_server_streams_keeps_connections();
 	events_wait_while_the_link_is_down();
+	events_beyond_the_bound_are_dropped_and_counted();
 	events_about_a_gone_object_are_forgotten();
 	idle_watch_is_probed_when_due();
 	escape_encodes_selectors();
