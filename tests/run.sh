@@ -89,9 +89,18 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 	local suite=$1 name=$2 limit=$3
 	shift 3
 	wanted "$name" || return 0
-	local log=$logs/$suite.$name.log t0=$SECONDS rc
-	timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
+	local t0=$SECONDS rc
+	timeout --kill-after=10 "$limit" "$@" >"$logs/$suite.$name.log" 2>&1
 	rc=$?
+	count_one "$suite" "$name" "$limit" "$rc" $((SECONDS - t0))
+}
+
+# Reads the log of a test that ended with RC after SECS seconds, adds its
+# TAP results to the totals and prints its [tests] line.
+count_one() { # SUITE NAME TIMEOUT RC SECS
+	local suite=$1 name=$2 limit=$3 rc=$4 secs=$5
+	local log=$logs/$suite.$name.log
+	echo "$name $secs" >>"$logs/$suite.times"
 	((valgrind)) && valgrind_verdict "$log"
 	local p f s
 	p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
@@ -118,12 +127,48 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 	local status=ok
 	((f)) && status=FAIL
 	printf '[tests] %-5s %-10s %-55s %3d passed %2d failed %2d skipped  %3ds\n' \
-		"$status" "$suite" "$name" "$p" "$f" "$s" $((SECONDS - t0))
+		"$status" "$suite" "$name" "$p" "$f" "$s" "$secs"
 	if ((f)); then
 		failures+=("$log")
 		grep -E '^not ok|^#' "$log" | head -n 20 | sed 's/^/    /'
 		echo "    (log: $log)"
 	fi
+}
+
+# A pool of tests run at once: pool_start starts a test in the background
+# once fewer than POOL_JOBS run (waiting for one to end otherwise), and
+# pool_drain waits for the rest.  Each test writes its own log, and
+# count_one reads it when the test ends, so the [tests] lines come in the
+# order the tests end and the totals are the same as one at a time.
+declare -A pool_name=() pool_t0=() pool_limit=()
+POOL_JOBS=1
+pool_start() { # SUITE NAME TIMEOUT CMD...
+	local suite=$1 name=$2 limit=$3
+	shift 3
+	wanted "$name" || return 0
+	while ((${#pool_name[@]} >= POOL_JOBS)); do pool_reap || break; done
+	timeout --kill-after=10 "$limit" "$@" >"$logs/$suite.$name.log" 2>&1 &
+	pool_name[$!]=$suite.$name pool_t0[$!]=$SECONDS pool_limit[$!]=$limit
+}
+
+pool_reap() { # waits for one test of the pool to end and counts it
+	local pid rc id
+	wait -n -p pid "${!pool_name[@]}"
+	rc=$?
+	[[ -n ${pid:-} && -n ${pool_name[$pid]:-} ]] || return 1
+	id=${pool_name[$pid]}
+	count_one "${id%%.*}" "${id#*.}" "${pool_limit[$pid]}" "$rc" $((SECONDS - pool_t0[$pid]))
+	unset "pool_name[$pid]" "pool_t0[$pid]" "pool_limit[$pid]"
+}
+
+pool_drain() { while ((${#pool_name[@]})); do pool_reap || break; done; }
+
+# Interrupted: the tests running in the pool are stopped (timeout passes
+# the TERM on to the test, whose exit traps stop what it started).
+pool_stop() {
+	local pid
+	for pid in "${!pool_name[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	wait
 }
 
 # The C unit tests and the Lua checks are registered with meson; run each
@@ -241,12 +286,47 @@ suite_e2e() {
 	source "$VK_TEST_CLUSTER/env"
 	((valgrind)) || VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-201.kubeconfig \
 		VK_TEST_ETCD=$ETCD meson_suite e2e cluster
-	local i=0
+	# The tests run VK_TEST_JOBS at a time (below), the longest of the last
+	# run first; a test with a line "# vk-test-serial" runs alone, after them.
+	# Test i keeps its node identities (its place in the folder's order).
+	local i=0 name index=() serial=() order=()
+	local -A last=()
 	for t in "${tests[@]}"; do
 		i=$((i + 1))
 		((valgrind)) && ! core_test "$t" && continue
+		wanted "$(basename "$t" .sh)" || continue
+		index[i]=$t
+		if grep -q '^# vk-test-serial' "$t"; then serial+=("$i"); else order+=("$i"); fi
+	done
+	local times=$build/e2e.times
+	[[ -f $times ]] && while read -r name t; do last[$name]=$t; done <"$times"
+	mapfile -t order < <(for i in "${order[@]}"; do
+		name=$(basename "${index[i]}" .sh)
+		echo "${last[$name]:-9999} $i"
+	done | sort -k1,1nr -k2,2n | cut -d' ' -f2)
+	# Under valgrind, every vk writes a log to one folder, read after each test: one at a time.
+	POOL_JOBS=${VK_TEST_JOBS:-4}
+	((valgrind)) && POOL_JOBS=1
+	((POOL_JOBS >= 1)) || POOL_JOBS=1
+	say "e2e: ${#order[@]} tests $POOL_JOBS at a time (VK_TEST_JOBS), then ${#serial[@]} alone"
+	trap 'pool_stop; exit 130' INT
+	trap 'pool_stop; exit 143' TERM
+	for i in "${order[@]}"; do
+		t=${index[i]}
+		pool_start e2e "$(basename "$t" .sh)" "$(test_limit "$t")" env VK_TEST_NODE_INDEX="$i" bash "$t"
+	done
+	pool_drain
+	trap - INT TERM
+	for i in "${serial[@]}"; do
+		t=${index[i]}
 		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" "$(test_limit "$t")" bash "$t"
 	done
+	# Each test's time, for the order of the next run (kept for the tests
+	# this run did not run).
+	if [[ -f $logs/e2e.times ]]; then
+		while read -r name t; do last[$name]=$t; done <"$logs/e2e.times"
+		for name in "${!last[@]}"; do echo "$name ${last[$name]}"; done | sort >"$times.new" && mv "$times.new" "$times"
+	fi
 	if [[ -n $own ]]; then
 		tests/cluster/down.sh "$own" >"$logs/e2e.cluster-down.log" 2>&1 || failed=$((failed + 1))
 		rm -rf "$own"
