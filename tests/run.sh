@@ -8,6 +8,16 @@
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #   VK_TEST_FILTER='lease|exec' tests/run.sh e2e   ... one of these words
 #   tests/run.sh --valgrind e2e  the core's e2e tests with vk under valgrind (below)
+#   VK_TEST_JOBS=1 tests/run.sh  the e2e tests one at a time (default: 4 at once)
+#
+# Parallelism: the e2e tests run VK_TEST_JOBS (4) at a time on their shared
+# control plane (each has its own node names, namespace and containerd), the
+# longest of the last run first (build-test/e2e.times); a test with a line
+# "# vk-test-serial" runs alone after them.  Beside them, at nice 10, run the
+# style and fuzz suites (CPU only).  Each test writes its own log and its
+# [tests] line comes when it ends; the totals are counted as one at a time.
+# VK_TEST_JOBS=1 (and --valgrind) runs everything one after another, in the
+# order of the suites.
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
 # when anything failed.  Logs: build-test/test-logs/.
@@ -89,6 +99,10 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 	local suite=$1 name=$2 limit=$3
 	shift 3
 	wanted "$name" || return 0
+	if ((beside_run)); then
+		pool_free=1 pool_start "$suite" "$name" "$limit" nice -n "${VK_BESIDE_NICE:-10}" "$@"
+		return
+	fi
 	local t0=$SECONDS rc
 	timeout --kill-after=10 "$limit" "$@" >"$logs/$suite.$name.log" 2>&1
 	rc=$?
@@ -140,15 +154,19 @@ count_one() { # SUITE NAME TIMEOUT RC SECS
 # pool_drain waits for the rest.  Each test writes its own log, and
 # count_one reads it when the test ends, so the [tests] lines come in the
 # order the tests end and the totals are the same as one at a time.
-declare -A pool_name=() pool_t0=() pool_limit=()
-POOL_JOBS=1
+# With pool_free=1, the test starts at once and takes no place in the pool
+# (a suite run beside the e2e tests: below).
+declare -A pool_name=() pool_t0=() pool_limit=() pool_frees=()
 pool_start() { # SUITE NAME TIMEOUT CMD...
 	local suite=$1 name=$2 limit=$3
 	shift 3
 	wanted "$name" || return 0
-	while ((${#pool_name[@]} >= POOL_JOBS)); do pool_reap || break; done
+	if ((!${pool_free:-0})); then
+		while ((${#pool_name[@]} - ${#pool_frees[@]} >= jobs)); do pool_reap || break; done
+	fi
 	timeout --kill-after=10 "$limit" "$@" >"$logs/$suite.$name.log" 2>&1 &
 	pool_name[$!]=$suite.$name pool_t0[$!]=$SECONDS pool_limit[$!]=$limit
+	((!${pool_free:-0})) || pool_frees[$!]=1
 }
 
 pool_reap() { # waits for one test of the pool to end and counts it
@@ -158,7 +176,7 @@ pool_reap() { # waits for one test of the pool to end and counts it
 	[[ -n ${pid:-} && -n ${pool_name[$pid]:-} ]] || return 1
 	id=${pool_name[$pid]}
 	count_one "${id%%.*}" "${id#*.}" "${pool_limit[$pid]}" "$rc" $((SECONDS - pool_t0[$pid]))
-	unset "pool_name[$pid]" "pool_t0[$pid]" "pool_limit[$pid]"
+	unset "pool_name[$pid]" "pool_t0[$pid]" "pool_limit[$pid]" "pool_frees[$pid]"
 }
 
 pool_drain() { while ((${#pool_name[@]})); do pool_reap || break; done; }
@@ -304,19 +322,12 @@ suite_e2e() {
 		name=$(basename "${index[i]}" .sh)
 		echo "${last[$name]:-9999} $i"
 	done | sort -k1,1nr -k2,2n | cut -d' ' -f2)
-	# Under valgrind, every vk writes a log to one folder, read after each test: one at a time.
-	POOL_JOBS=${VK_TEST_JOBS:-4}
-	((valgrind)) && POOL_JOBS=1
-	((POOL_JOBS >= 1)) || POOL_JOBS=1
-	say "e2e: ${#order[@]} tests $POOL_JOBS at a time (VK_TEST_JOBS), then ${#serial[@]} alone"
-	trap 'pool_stop; exit 130' INT
-	trap 'pool_stop; exit 143' TERM
+	say "e2e: ${#order[@]} tests $jobs at a time (VK_TEST_JOBS), then ${#serial[@]} alone"
 	for i in "${order[@]}"; do
 		t=${index[i]}
 		pool_start e2e "$(basename "$t" .sh)" "$(test_limit "$t")" env VK_TEST_NODE_INDEX="$i" bash "$t"
 	done
 	pool_drain
-	trap - INT TERM
 	for i in "${serial[@]}"; do
 		t=${index[i]}
 		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" "$(test_limit "$t")" bash "$t"
@@ -346,9 +357,34 @@ suite_faults() {
 	done
 }
 
+# The e2e tests run VK_TEST_JOBS at a time (default 4); under valgrind,
+# where every vk writes its log to one folder read after each test, one.
+jobs=${VK_TEST_JOBS:-4}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { say "VK_TEST_JOBS: not a number of tests: $jobs"; echo "0 passed, 1 failed"; exit 1; }
+((valgrind)) && jobs=1
+# With e2e in parallel, the style and fuzz suites (CPU only, nothing shared)
+# run beside it at nice 10 (VK_BESIDE_NICE) instead of before and after it.
+beside=() beside_run=0
+if ((jobs > 1)) && [[ " ${suites[*]} " == *" e2e "* ]]; then
+	for s in style fuzz; do [[ " ${suites[*]} " == *" $s "* ]] && beside+=("$s"); done
+fi
 for s in "${suites[@]}"; do
+	[[ " ${beside[*]} " == *" $s "* ]] && continue
 	case $s in
-	style | unit | harness | e2e | fuzz | faults) "suite_$s" ;;
+	e2e)
+		trap 'pool_stop; exit 130' INT
+		trap 'pool_stop; exit 143' TERM
+		if ((${#beside[@]})); then
+			say "${beside[*]} beside the e2e tests, at nice ${VK_BESIDE_NICE:-10}"
+			beside_run=1
+			for b in "${beside[@]}"; do "suite_$b"; done
+			beside_run=0
+		fi
+		suite_e2e
+		pool_drain
+		trap - INT TERM
+		;;
+	style | unit | harness | fuzz | faults) "suite_$s" ;;
 	*) say "unknown suite $s (style, unit, harness, e2e, fuzz, faults)"; failed=$((failed + 1)) ;;
 	esac
 done
