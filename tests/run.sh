@@ -8,6 +8,16 @@
 #   VK_TEST_FILTER=lease tests/run.sh e2e     only tests whose name matches
 #   VK_TEST_FILTER='lease|exec' tests/run.sh e2e   ... one of these words
 #   tests/run.sh --valgrind e2e  the core's e2e tests with vk under valgrind (below)
+#   VK_TEST_JOBS=1 tests/run.sh  the e2e tests one at a time (default: 4 at once)
+#
+# Parallelism: the e2e tests run VK_TEST_JOBS (4) at a time on their shared
+# control plane (each has its own node names, namespace and containerd), the
+# longest of the last run first (build-test/e2e.times); a test with a line
+# "# vk-test-serial" runs alone after them.  Beside them runs the fuzz suite
+# (its fuzzers at nice 19).  Each test writes its own log and its
+# [tests] line comes when it ends; the totals are counted as one at a time.
+# VK_TEST_JOBS=1 (and --valgrind) runs everything one after another, in the
+# order of the suites.
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
 # when anything failed.  Logs: build-test/test-logs/.
@@ -89,9 +99,22 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 	local suite=$1 name=$2 limit=$3
 	shift 3
 	wanted "$name" || return 0
-	local log=$logs/$suite.$name.log t0=$SECONDS rc
-	timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
+	if ((beside_run)); then
+		pool_free=1 pool_start "$suite" "$name" "$limit" "$@"
+		return
+	fi
+	local t0=$SECONDS rc
+	timeout --kill-after=10 "$limit" "$@" >"$logs/$suite.$name.log" 2>&1
 	rc=$?
+	count_one "$suite" "$name" "$limit" "$rc" $((SECONDS - t0))
+}
+
+# Reads the log of a test that ended with RC after SECS seconds, adds its
+# TAP results to the totals and prints its [tests] line.
+count_one() { # SUITE NAME TIMEOUT RC SECS
+	local suite=$1 name=$2 limit=$3 rc=$4 secs=$5
+	local log=$logs/$suite.$name.log
+	echo "$name $secs" >>"$logs/$suite.times"
 	((valgrind)) && valgrind_verdict "$log"
 	local p f s
 	p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
@@ -118,12 +141,52 @@ run_one() { # SUITE NAME TIMEOUT CMD...
 	local status=ok
 	((f)) && status=FAIL
 	printf '[tests] %-5s %-10s %-55s %3d passed %2d failed %2d skipped  %3ds\n' \
-		"$status" "$suite" "$name" "$p" "$f" "$s" $((SECONDS - t0))
+		"$status" "$suite" "$name" "$p" "$f" "$s" "$secs"
 	if ((f)); then
 		failures+=("$log")
 		grep -E '^not ok|^#' "$log" | head -n 20 | sed 's/^/    /'
 		echo "    (log: $log)"
 	fi
+}
+
+# A pool of tests run at once: pool_start starts a test in the background
+# once fewer than POOL_JOBS run (waiting for one to end otherwise), and
+# pool_drain waits for the rest.  Each test writes its own log, and
+# count_one reads it when the test ends, so the [tests] lines come in the
+# order the tests end and the totals are the same as one at a time.
+# With pool_free=1, the test starts at once and takes no place in the pool
+# (a suite run beside the e2e tests: below).
+declare -A pool_name=() pool_t0=() pool_limit=() pool_frees=()
+pool_start() { # SUITE NAME TIMEOUT CMD...
+	local suite=$1 name=$2 limit=$3
+	shift 3
+	wanted "$name" || return 0
+	if ((!${pool_free:-0})); then
+		while ((${#pool_name[@]} - ${#pool_frees[@]} >= jobs)); do pool_reap || break; done
+	fi
+	timeout --kill-after=10 "$limit" "$@" >"$logs/$suite.$name.log" 2>&1 &
+	pool_name[$!]=$suite.$name pool_t0[$!]=$SECONDS pool_limit[$!]=$limit
+	((!${pool_free:-0})) || pool_frees[$!]=1
+}
+
+pool_reap() { # waits for one test of the pool to end and counts it
+	local pid rc id
+	wait -n -p pid "${!pool_name[@]}"
+	rc=$?
+	[[ -n ${pid:-} && -n ${pool_name[$pid]:-} ]] || return 1
+	id=${pool_name[$pid]}
+	count_one "${id%%.*}" "${id#*.}" "${pool_limit[$pid]}" "$rc" $((SECONDS - pool_t0[$pid]))
+	unset "pool_name[$pid]" "pool_t0[$pid]" "pool_limit[$pid]" "pool_frees[$pid]"
+}
+
+pool_drain() { while ((${#pool_name[@]})); do pool_reap || break; done; }
+
+# Interrupted: the tests running in the pool are stopped (timeout passes
+# the TERM on to the test, whose exit traps stop what it started).
+pool_stop() {
+	local pid
+	for pid in "${!pool_name[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	wait
 }
 
 # The C unit tests and the Lua checks are registered with meson; run each
@@ -241,12 +304,40 @@ suite_e2e() {
 	source "$VK_TEST_CLUSTER/env"
 	((valgrind)) || VK_TEST_KUBECONFIG=$ADMIN_KUBECONFIG VK_TEST_NODE_KUBECONFIG=$VK_TEST_CLUSTER/e2e-201.kubeconfig \
 		VK_TEST_ETCD=$ETCD meson_suite e2e cluster
-	local i=0
+	# The tests run VK_TEST_JOBS at a time (below), the longest of the last
+	# run first; a test with a line "# vk-test-serial" runs alone, after them.
+	# Test i keeps its node identities (its place in the folder's order).
+	local i=0 name index=() serial=() order=()
+	local -A last=()
 	for t in "${tests[@]}"; do
 		i=$((i + 1))
 		((valgrind)) && ! core_test "$t" && continue
+		wanted "$(basename "$t" .sh)" || continue
+		index[i]=$t
+		if grep -q '^# vk-test-serial' "$t"; then serial+=("$i"); else order+=("$i"); fi
+	done
+	local times=$build/e2e.times
+	[[ -f $times ]] && while read -r name t; do last[$name]=$t; done <"$times"
+	mapfile -t order < <(for i in "${order[@]}"; do
+		name=$(basename "${index[i]}" .sh)
+		echo "${last[$name]:-9999} $i"
+	done | sort -k1,1nr -k2,2n | cut -d' ' -f2)
+	say "e2e: ${#order[@]} tests $jobs at a time (VK_TEST_JOBS), then ${#serial[@]} alone"
+	for i in "${order[@]}"; do
+		t=${index[i]}
+		pool_start e2e "$(basename "$t" .sh)" "$(test_limit "$t")" env VK_TEST_NODE_INDEX="$i" bash "$t"
+	done
+	pool_drain
+	for i in "${serial[@]}"; do
+		t=${index[i]}
 		VK_TEST_NODE_INDEX=$i run_one e2e "$(basename "$t" .sh)" "$(test_limit "$t")" bash "$t"
 	done
+	# Each test's time, for the order of the next run (kept for the tests
+	# this run did not run).
+	if [[ -f $logs/e2e.times ]]; then
+		while read -r name t; do last[$name]=$t; done <"$logs/e2e.times"
+		for name in "${!last[@]}"; do echo "$name ${last[$name]}"; done | sort >"$times.new" && mv "$times.new" "$times"
+	fi
 	if [[ -n $own ]]; then
 		tests/cluster/down.sh "$own" >"$logs/e2e.cluster-down.log" 2>&1 || failed=$((failed + 1))
 		rm -rf "$own"
@@ -266,9 +357,36 @@ suite_faults() {
 	done
 }
 
+# The e2e tests run VK_TEST_JOBS at a time (default 4); under valgrind,
+# where every vk writes its log to one folder read after each test, one.
+jobs=${VK_TEST_JOBS:-4}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { say "VK_TEST_JOBS: not a number of tests: $jobs"; echo "0 passed, 1 failed"; exit 1; }
+((valgrind)) && jobs=1
+# With e2e in parallel, the fuzz suite (its fuzzers at nice 19, each for a
+# fixed time; nothing shared) runs beside it instead of after it.  The style
+# suite does not: its steps have a time limit, and beside the e2e tests on a
+# machine under stress-ng they were starved past it.
+beside=() beside_run=0
+if ((jobs > 1)) && [[ " ${suites[*]} " == *" e2e "* ]]; then
+	[[ " ${suites[*]} " == *" fuzz "* ]] && beside+=(fuzz)
+fi
 for s in "${suites[@]}"; do
+	[[ " ${beside[*]} " == *" $s "* ]] && continue
 	case $s in
-	style | unit | harness | e2e | fuzz | faults) "suite_$s" ;;
+	e2e)
+		trap 'pool_stop; exit 130' INT
+		trap 'pool_stop; exit 143' TERM
+		if ((${#beside[@]})); then
+			say "${beside[*]} beside the e2e tests"
+			beside_run=1
+			for b in "${beside[@]}"; do "suite_$b"; done
+			beside_run=0
+		fi
+		suite_e2e
+		pool_drain
+		trap - INT TERM
+		;;
+	style | unit | harness | fuzz | faults) "suite_$s" ;;
 	*) say "unknown suite $s (style, unit, harness, e2e, fuzz, faults)"; failed=$((failed + 1)) ;;
 	esac
 done

@@ -4,7 +4,8 @@
 # test.
 #
 #   tests/style.sh clang-format   every C file against .clang-format
-#   tests/style.sh shellcheck     scripts/, tests/**/*.sh and *.bash, .ci/run
+#   tests/style.sh shellcheck     scripts/, tests/**/*.sh and *.bash, .ci/run (2 at a
+#                                 time: VK_STYLE_JOBS)
 #   tests/style.sh luacheck       providers/, lua/, tests/ against .luacheckrc (vk's fields from
 #                                 the stubs); no tabs
 #
@@ -15,23 +16,52 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 
-# Runs CMD FILE for each FILE and prints one TAP line per file, with the
-# tool's first lines of complaint as diagnostics.
-tap_each() { # TOOL CMD... -- FILE...
-	local tool=$1 cmd=() f out i=0
+# Runs CMD over the FILEs and prints one TAP line per file, with the tool's
+# first lines of complaint as diagnostics.  The tool names the file at the
+# start of each complaint ("FILE:LINE:COL: ..."): the files go to it ten at
+# a time, VK_STYLE_JOBS (default 2) runs at once, and its lines are sorted
+# back to their files.  A run that failed without naming a file fails
+# every file it was given.
+tap_batched() { # TOOL CMD... -- FILE...
+	local tool=$1 cmd=() f out i=0 dir
 	shift
 	while [[ $1 != -- ]]; do cmd+=("$1"); shift; done
 	shift
+	dir=$(mktemp -d)
+	# shellcheck disable=SC2016 # $0, $@ and $? are the inner shell's
+	printf '%s\0' "$@" | xargs -0 -n 10 -P "${VK_STYLE_JOBS:-2}" sh -c '
+		out=$(mktemp "$0/run.XXXXXX") n=$1 i=0
+		shift
+		for a in "$@"; do i=$((i + 1)); [ "$i" -gt "$n" ] && printf "%s\n" "$a"; done >"$out.files"
+		"$@" >"$out.txt" 2>&1
+		echo "$?" >"$out"' "$dir" "${#cmd[@]}" "${cmd[@]}"
 	echo "1..$#"
 	for f in "$@"; do
 		i=$((i + 1))
-		if out=$("${cmd[@]}" "$f" 2>&1) && [[ -z $out ]]; then
+		out=$(cat "$dir"/run.*.txt | awk -v f="$f:" 'index($0, f) == 1')
+		if [[ -z $out ]] && ! tap_batch_failed "$dir" "$f" >/dev/null; then
 			echo "ok $i - $tool $f"
 		else
 			echo "not ok $i - $tool $f"
+			[[ -n $out ]] || out=$(tap_batch_failed "$dir" "$f")
 			sed -n '1,12s/^/# /p' <<<"$out"
 		fi
 	done
+	rm -rf "$dir"
+}
+
+# True (and prints the run's output) when FILE went to a run that exited
+# with an error although it named no file in its output: a crash.
+tap_batch_failed() { # DIR FILE
+	local r
+	for r in "$1"/run.??????; do
+		[[ $(cat "$r") != 0 ]] || continue
+		grep -qE '^[^ :]+:[0-9]+:[0-9]+: ' "$r.txt" && continue
+		grep -qxF "$2" "$r.files" 2>/dev/null || continue
+		cat "$r.txt"
+		return 0
+	done
+	return 1
 }
 
 need() { # TOOL PACKAGE
@@ -45,12 +75,12 @@ case ${1:-} in
 clang-format)
 	need clang-format clang-format
 	mapfile -t files < <(find src include tests -name '*.[ch]' -type f | sort)
-	tap_each clang-format clang-format --dry-run --Werror --style=file -- "${files[@]}"
+	tap_batched clang-format clang-format --dry-run --Werror --style=file -- "${files[@]}"
 	;;
 shellcheck)
 	need shellcheck shellcheck
 	mapfile -t files < <({ find scripts tests -type f \( -name '*.sh' -o -name '*.bash' \); echo .ci/run; } | sort)
-	tap_each shellcheck shellcheck --format=gcc -- "${files[@]}"
+	tap_batched shellcheck shellcheck --format=gcc -- "${files[@]}"
 	;;
 luacheck)
 	# luacheck with vk's globals (.luacheckrc) over providers/, lua/ and

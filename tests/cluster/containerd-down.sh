@@ -3,7 +3,7 @@
 # the CRI (which stops its containers and tears down its network), stops
 # containerd by its recorded PID, ends any shim of this containerd that is
 # left, unmounts whatever is still mounted under DIR and deletes the CNI
-# bridge.  Then checks that none of it is left.  Safe to run twice.
+# bridge and its /24's reservation.  Then checks that none of it is left.  Safe to run twice.
 #
 #   tests/cluster/containerd-down.sh DIR
 # shellcheck source-path=SCRIPTDIR
@@ -85,6 +85,11 @@ done < <(awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo 
 if ip link show "$bridge" >/dev/null 2>&1; then
 	ip link delete "$bridge" || { log "cannot delete bridge $bridge"; status=1; }
 fi
+
+# The /24 containerd-up.sh reserved for this DIR.
+for r in /run/lock/vk-cni/*; do
+	[[ -f $r && $(cat "$r" 2>/dev/null) == "$dir" ]] && rm -f "$r"
+done
 
 # 6. Check.
 mapfile -t left < <(shim_pids)

@@ -50,11 +50,27 @@ mkdir -p "$cdir/root" "$cdir/state" "$cdir/opt" "$dir/cni/net.d" "$dir/cni/ipam"
 # ---- CNI: a bridge and a /24 that differ per DIR ---------------------------
 bridge=vkbr$(short_hash "$dir" 8)
 octet=$((16#$(short_hash "$dir" 2)))
+# The bridge appears only with the first pod, and other containerds start
+# at the same time (tests/run.sh runs e2e tests side by side): a /24 is
+# also reserved, under a lock, by a file /run/lock/vk-cni/OCTET holding
+# DIR until containerd-down.sh; a reservation whose DIR is gone is stale.
+mkdir -p /run/lock/vk-cni
+exec 8>/run/lock/vk-cni.lock
+flock 8
+reserved_by_other() { # OCTET
+	local owner
+	owner=$(cat "/run/lock/vk-cni/$1" 2>/dev/null) || return 1
+	[[ $owner != "$dir" && -d $owner ]]
+}
 for _ in $(seq 256); do
-	[[ -z $(ip -4 -o addr show to "10.88.$octet.0/24" 2>/dev/null) &&
-		-z $(ip -4 route show "10.88.$octet.0/24" 2>/dev/null) ]] && break
+	! reserved_by_other "$octet" &&
+		[[ -z $(ip -4 -o addr show to "10.88.$octet.0/24" 2>/dev/null) &&
+			-z $(ip -4 route show "10.88.$octet.0/24" 2>/dev/null) ]] && break
 	octet=$(((octet + 1) % 256))
 done
+echo "$dir" >"/run/lock/vk-cni/$octet"
+flock -u 8
+exec 8>&-
 subnet=10.88.$octet.0/24
 # No ipMasq: tests send no traffic out of pods, and it would need iptables.
 cat >"$dir/cni/net.d/10-vk.conflist" <<EOF

@@ -19,7 +19,8 @@ out=${XDG_CACHE_HOME:-$HOME/.cache}/vk/peers/$1-$hash
 if [[ ! -x $out/$1 ]]; then
 	mkdir -p "$out"
 	echo "[peers] building $1 (once per version of its sources)" >&2
-	(cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o "$out/$1.tmp" .) >&2
-	mv "$out/$1.tmp" "$out/$1"
+	# A file of this process's own: tests that run at once may build it together.
+	(cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o "$out/$1.tmp.$$" .) >&2
+	mv "$out/$1.tmp.$$" "$out/$1"
 fi
 echo "$out/$1"

@@ -5,6 +5,9 @@
 # when the API server is gone it reconnects with growing, jittered delays;
 # after the restart the old resourceVersion is 410 Gone and it lists again.
 # Pods created at each step still reach Running.
+# It restarts the shared control plane's API server, which the other e2e
+# tests would see go away: tests/run.sh runs it alone, after them.
+# vk-test-serial
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
 tap_plan 9
