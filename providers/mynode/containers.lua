@@ -125,6 +125,11 @@ end
 
 -- One container's step: start it, or restart it after its backoff.
 -- Returns the container's state name after the step.
+local function sandbox_ready(rec)
+  local ok, r = pcall(cri.pod_sandbox_status, {pod_sandbox_id = rec.sandbox_id}, C.QUICK)
+  return ok and r.status and r.status.state == "SANDBOX_READY"
+end
+
 local function step_container(rec, c, is_init, policy)
   local s = rec.cs[c.name]
   if rec.image_errors[c.name] and not images.retry(rec, c) then return "waiting" end
@@ -169,6 +174,11 @@ local function step_container(rec, c, is_init, policy)
       c.name, rec.name, rec.ns, rec.uid))
   end
   if not forced and now < s.next_start_ms then return "backoff" end
+  -- It may have died with its sandbox: stopping a sandbox stops its
+  -- containers first, and a round between the two saw the sandbox ready.
+  -- Not restarted in a sandbox going away (a wasted attempt, counted):
+  -- the next round re-creates the sandbox and starts it there.
+  if not sandbox_ready(rec) then return "waiting" end
   local attempt = (s.attempt or 0) + 1
   local old_prev = s.prev
   local id = start_container(rec, c, is_init, attempt)

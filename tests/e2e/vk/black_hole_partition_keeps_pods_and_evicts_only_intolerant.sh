@@ -123,7 +123,10 @@ else
 		"$(tail -5 "$tmp/node.watch" | cut -c1-300)"
 fi
 gone() { ! k -n "$ns" get pod "$evicted" >/dev/null 2>&1; }
-if wait_until 60 gone; then tap_pass "the evicted pod is deleted on reconnect"
+# A bound, not a goal: under stress-ng (tests/soak.sh, load ~40) containerd
+# once took more than 30 s to kill the evicted pod's container, and its
+# StopContainer ended in DEADLINE_EXCEEDED before mynode went on.
+if wait_until 240 gone; then tap_pass "the evicted pod is deleted on reconnect"
 else tap_fail "the evicted pod is deleted on reconnect" "$(vk_log_tail vk)"; fi
 tap_is "$(grep -c "pod: $ns/$evicted: deleted from the provider" "$tmp/vk.log" || true)" 1 \
 	"it is deleted from the provider exactly once"
