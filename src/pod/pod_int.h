@@ -57,7 +57,7 @@ void vk_pod__slot_offer(pod_rec *r, pod_text *t, bool unwritten);
  * shows the API's; takes t and is true.  Else false (t untouched).  A poll
  * that finds nothing new then holds nothing, link down or not (a reconnect
  * forgets last_status and reads every status again: vk_pod__on_link). */
-bool vk_pod__slot_known(pod_rec *r, pod_text *t);
+bool vk_pod__slot_drop_if_known(pod_rec *r, pod_text *t);
 void vk_pod__slot_clear(pod_rec *r);
 pod_text *vk_pod__slot_take(pod_rec *r);
 void vk_pod__slot_written(pod_rec *r, const pod_text *t);

@@ -188,7 +188,7 @@ static void write_status(vk_pods *pc, pod_rec *r, cJSON *st)
 		vk_pod__slot_clear(r);
 		return;
 	}
-	if (vk_pod__slot_known(r, t))
+	if (vk_pod__slot_drop_if_known(r, t))
 		return; /* what the API was given last: nothing to queue or keep */
 	/* The edge cache keeps the provider's latest status when it changes,
 	 * and /pods shows it until it is written. */

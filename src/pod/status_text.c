@@ -55,7 +55,7 @@ void vk_pod__slot_offer(pod_rec *r, pod_text *t, bool unwritten)
 	}
 }
 
-bool vk_pod__slot_known(pod_rec *r, pod_text *t)
+bool vk_pod__slot_drop_if_known(pod_rec *r, pod_text *t)
 {
 	if (!t || !r->last_status || t->hash != r->last_status)
 		return false;
