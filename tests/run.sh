@@ -13,11 +13,12 @@
 # Parallelism: the e2e tests run VK_TEST_JOBS (4) at a time on their shared
 # control plane (each has its own node names, namespace and containerd), the
 # longest of the last run first (build-test/e2e.times); a test with a line
-# "# vk-test-serial" runs alone after them.  Beside them runs the fuzz suite
-# (its fuzzers at nice 19).  Each test writes its own log and its
-# [tests] line comes when it ends; the totals are counted as one at a time.
-# VK_TEST_JOBS=1 (and --valgrind) runs everything one after another, in the
-# order of the suites.
+# "# vk-test-serial" runs alone after them.  Beside them run the fuzz suite
+# (its fuzzers at nice 19) and the fault suite (its scenarios one after
+# another), and their control plane starts while the unit and harness
+# suites run.  Each test writes its own log and its [tests] line comes when
+# it ends; the totals are counted as one at a time.  VK_TEST_JOBS=1 (and
+# --valgrind) runs everything one after another, in the order of the suites.
 #
 # The last line is "N passed, N failed, N skipped"; the exit code is non-zero
 # when anything failed.  Logs: build-test/test-logs/.
@@ -186,6 +187,10 @@ pool_drain() { while ((${#pool_name[@]})); do pool_reap || break; done; }
 pool_stop() {
 	local pid
 	for pid in "${!pool_name[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${lane_pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+		pkill -TERM -P "$pid" 2>/dev/null
+	done
 	wait
 }
 
@@ -290,12 +295,16 @@ suite_e2e() {
 		return
 	fi
 	if [[ -z ${VK_TEST_CLUSTER:-} ]]; then
-		own=$(mktemp -d /tmp/vk-e2e.XXXXXX)
-		if ! tests/cluster/up.sh "$own" $(seq -f 'e2e-%g' 1 201) >"$logs/e2e.cluster-up.log" 2>&1; then
+		[[ -n $e2e_cluster_pid ]] || e2e_cluster_start
+		own=$e2e_cluster_dir
+		local up_rc=0
+		wait "$e2e_cluster_pid" || up_rc=$?
+		e2e_cluster_pid=""
+		if ((up_rc)); then
 			tail -n 30 "$logs/e2e.cluster-up.log"
 			failed=$((failed + 1))
 			say "could not start the control plane for e2e"
-			tests/cluster/down.sh "$own" >/dev/null 2>&1
+			e2e_cluster_stop
 			return
 		fi
 		export VK_TEST_CLUSTER=$own
@@ -339,10 +348,35 @@ suite_e2e() {
 		for name in "${!last[@]}"; do echo "$name ${last[$name]}"; done | sort >"$times.new" && mv "$times.new" "$times"
 	fi
 	if [[ -n $own ]]; then
-		tests/cluster/down.sh "$own" >"$logs/e2e.cluster-down.log" 2>&1 || failed=$((failed + 1))
-		rm -rf "$own"
+		e2e_cluster_stop || failed=$((failed + 1))
 		unset VK_TEST_CLUSTER
 	fi
+}
+
+# The e2e suite's control plane (201 node identities: some 2.5 minutes of
+# certificates and start-up on a loaded machine) starts in the background
+# when the unit suite does, so that it is ready when the e2e tests are.
+# It is brought down after them, or at exit when the run stops early.
+e2e_cluster_pid="" e2e_cluster_dir=""
+e2e_cluster_start() {
+	e2e_cluster_dir=$(mktemp -d /tmp/vk-e2e.XXXXXX)
+	# Nobody waits on it yet, so a slow start on a loaded machine may take longer.
+	VK_APISERVER_WAIT=${VK_APISERVER_WAIT:-300} \
+		tests/cluster/up.sh "$e2e_cluster_dir" $(seq -f 'e2e-%g' 1 201) >"$logs/e2e.cluster-up.log" 2>&1 &
+	e2e_cluster_pid=$!
+}
+e2e_cluster_stop() {
+	[[ -n $e2e_cluster_dir ]] || return 0
+	if [[ -n $e2e_cluster_pid ]]; then
+		kill -TERM "$e2e_cluster_pid" 2>/dev/null
+		wait "$e2e_cluster_pid" 2>/dev/null
+		e2e_cluster_pid=""
+	fi
+	local rc=0
+	tests/cluster/down.sh "$e2e_cluster_dir" >"$logs/e2e.cluster-down.log" 2>&1 || rc=1
+	rm -rf "$e2e_cluster_dir"
+	e2e_cluster_dir=""
+	return $rc
 }
 
 # The fault suite (tests/faults/): each scenario kills parts of a control
@@ -357,39 +391,96 @@ suite_faults() {
 	done
 }
 
+# A lane runs a suite's tests one after another beside the rest: a subshell
+# that counts them as the main shell would and hands its totals, [tests]
+# lines and failed logs over in files, which lane_join adds (and prints)
+# once the lane has ended.  A TERM ends a lane after its running test has
+# been stopped (pool_stop).
+declare -A lane_pids=()
+# shellcheck disable=SC2030 # the lane counts in its own subshell, on purpose
+lane_start() { # SUITE
+	local dir=$logs/$1.lane
+	mkdir -p "$dir"
+	(
+		trap 'exit 143' TERM
+		passed=0 failed=0 skipped=0 failures=() beside_run=0
+		"suite_$1"
+		echo "$passed $failed $skipped" >"$dir/totals"
+		((${#failures[@]} == 0)) || printf '%s\n' "${failures[@]}" >"$dir/failures"
+	) >"$dir/output" 2>&1 &
+	lane_pids[$1]=$!
+}
+# shellcheck disable=SC2031 # the totals here are the main shell's; the lane's come in files
+lane_join() { # SUITE...
+	local suite p f s dir
+	for suite in "$@"; do
+		[[ -n ${lane_pids[$suite]:-} ]] || continue
+		wait "${lane_pids[$suite]}"
+		unset "lane_pids[$suite]"
+		dir=$logs/$suite.lane
+		cat "$dir/output"
+		if read -r p f s <"$dir/totals" 2>/dev/null; then
+			passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+		else
+			failed=$((failed + 1))
+			say "the $suite suite, run beside the others, ended without its totals"
+		fi
+		[[ -f $dir/failures ]] && mapfile -t -O "${#failures[@]}" failures <"$dir/failures"
+	done
+}
+
 # The e2e tests run VK_TEST_JOBS at a time (default 4); under valgrind,
 # where every vk writes its log to one folder read after each test, one.
 jobs=${VK_TEST_JOBS:-4}
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { say "VK_TEST_JOBS: not a number of tests: $jobs"; echo "0 passed, 1 failed"; exit 1; }
 ((valgrind)) && jobs=1
 # With e2e in parallel, the fuzz suite (its fuzzers at nice 19, each for a
-# fixed time; nothing shared) runs beside it instead of after it.  The style
-# suite does not: its steps have a time limit, and beside the e2e tests on a
+# fixed time; nothing shared) runs beside it instead of after it, and the
+# fault suite (a control plane and containerd of its own per scenario) in a
+# lane beside it, its scenarios one after another.  The style suite runs in
+# a lane beside the unit and harness suites, and has ended before the e2e
+# tests start: its steps have a time limit, and beside the e2e tests on a
 # machine under stress-ng they were starved past it.
-beside=() beside_run=0
-if ((jobs > 1)) && [[ " ${suites[*]} " == *" e2e "* ]]; then
-	[[ " ${suites[*]} " == *" fuzz "* ]] && beside+=(fuzz)
+has() { [[ " ${suites[*]} " == *" $1 "* ]]; }
+beside=() lanes=() early=() beside_run=0
+if ((jobs > 1)); then
+	has e2e && has fuzz && beside+=(fuzz)
+	has e2e && has faults && lanes+=(faults)
+	has style && { has unit || has harness; } && early+=(style)
 fi
+trap 'pool_stop; e2e_cluster_stop >/dev/null 2>&1' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+for b in "${early[@]}"; do
+	say "$b beside the unit and harness suites"
+	lane_start "$b"
+done
 for s in "${suites[@]}"; do
-	[[ " ${beside[*]} " == *" $s "* ]] && continue
+	[[ " ${beside[*]} ${lanes[*]} ${early[*]} " == *" $s "* ]] && continue
 	case $s in
 	e2e)
-		trap 'pool_stop; exit 130' INT
-		trap 'pool_stop; exit 143' TERM
-		if ((${#beside[@]})); then
-			say "${beside[*]} beside the e2e tests"
+		lane_join "${early[@]}"
+		if ((${#beside[@]} + ${#lanes[@]})); then
+			say "${beside[*]}${beside[*]:+ }${lanes[*]} beside the e2e tests"
 			beside_run=1
 			for b in "${beside[@]}"; do "suite_$b"; done
 			beside_run=0
+			for b in "${lanes[@]}"; do lane_start "$b"; done
 		fi
 		suite_e2e
 		pool_drain
-		trap - INT TERM
+		lane_join "${lanes[@]}"
 		;;
-	style | unit | harness | fuzz | faults) "suite_$s" ;;
+	unit)
+		# The e2e control plane starts now, in the background (above).
+		has e2e && [[ -z ${VK_TEST_CLUSTER:-} && -z $e2e_cluster_pid ]] && e2e_cluster_start
+		suite_unit
+		;;
+	style | harness | fuzz | faults) "suite_$s" ;;
 	*) say "unknown suite $s (style, unit, harness, e2e, fuzz, faults)"; failed=$((failed + 1)) ;;
 	esac
 done
+lane_join "${early[@]}" "${lanes[@]}"
 
 if ((${#failures[@]})); then
 	say "failed logs:"
