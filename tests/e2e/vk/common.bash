@@ -35,7 +35,10 @@ vk_setup() {
 	else
 		cluster_up "$tmp/cluster" "${names[@]}" >&2 || tap_bail "control plane did not start"
 	fi
-	ns=t$(basename "$tmp" | tr -dc 'a-z0-9' | tail -c 8)
+	# The namespace is the temporary folder's random part in hex: mktemp's
+	# letters have both cases, and keeping only the lower-case ones once
+	# left "tvke2e" for two tests at once (AlreadyExists while deleting).
+	ns=t$(printf %s "${tmp##*.}" | od -An -tx1 | tr -d ' \n')
 	k create namespace "$ns" >/dev/null || tap_bail "cannot create namespace $ns"
 	# Pods are refused until the controller-manager made the namespace's default ServiceAccount.
 	wait_until 30 k -n "$ns" get serviceaccount default || tap_bail "no default ServiceAccount in $ns"
