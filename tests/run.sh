@@ -16,7 +16,7 @@
 # "# vk-test-serial" runs alone after them.  Beside them run the fuzz suite
 # (its fuzzers at nice 19) and the fault suite (its scenarios one after
 # another), and their control plane starts while the unit and harness
-# suites run.  Each test writes its own log and its [tests] line comes when
+# suites run, with the style suite beside those.  Each test writes its own log and its [tests] line comes when
 # it ends; the totals are counted as one at a time.  VK_TEST_JOBS=1 (and
 # --valgrind) runs everything one after another, in the order of the suites.
 #
@@ -472,8 +472,9 @@ for s in "${suites[@]}"; do
 		lane_join "${lanes[@]}"
 		;;
 	unit)
-		# The e2e control plane starts now, in the background (above).
-		has e2e && [[ -z ${VK_TEST_CLUSTER:-} && -z $e2e_cluster_pid ]] && e2e_cluster_start
+		# With the tests in parallel, the e2e control plane starts now, in the
+		# background (above); one at a time, nothing overlaps.
+		((jobs > 1)) && has e2e && [[ -z ${VK_TEST_CLUSTER:-} && -z $e2e_cluster_pid ]] && e2e_cluster_start
 		suite_unit
 		;;
 	style | harness | fuzz | faults) "suite_$s" ;;
