@@ -86,6 +86,35 @@ mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 failures=()
 
+# The control plane and crictl are built from source once per machine
+# (tests/cluster/build.sh, cached under ~/.cache/vk), and so are the e2e
+# tests' Go peers (tests/e2e/peers/).  On a fresh machine that takes 10-20
+# minutes, so it is done here, before any suite: a test that met it first
+# (store_etcd, a harness test, the e2e control plane) would wait for it
+# under its own time limit and fail.  With the cache filled it is a quick
+# check.
+build_prereqs() {
+	local d
+	tests/cluster/build.sh && tests/cluster/build.sh crictl || return 1
+	[[ " ${suites[*]} " == *" e2e "* ]] || return 0
+	for d in tests/e2e/peers/*/; do
+		[[ -f $d/go.mod ]] || continue
+		tests/e2e/peers/build.sh "$(basename "$d")" || return 1
+	done
+}
+needs_cluster=0
+for s in "${suites[@]}"; do [[ $s == unit || $s == harness || $s == e2e || $s == faults ]] && needs_cluster=1; done
+if ((needs_cluster)); then
+	[[ -d ${XDG_CACHE_HOME:-$HOME/.cache}/vk/cluster ]] ||
+		say "building the control plane, crictl and the e2e peers from source (first run on this machine only; log: $logs/cluster-build.log)"
+	if ! build_prereqs >/dev/null 2>"$logs/cluster-build.log"; then
+		tail -n 30 "$logs/cluster-build.log"
+		say "building the control plane or the e2e peers failed"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+fi
+
 # VK_TEST_FILTER: words separated by "|"; a test runs when its name holds one.
 wanted() { # NAME
 	[[ -z ${VK_TEST_FILTER:-} ]] && return 0
