@@ -86,30 +86,20 @@ mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 failures=()
 
-# The control plane and crictl are built from source once per machine
-# (tests/cluster/build.sh, cached under ~/.cache/vk), and so are the e2e
-# tests' Go peers (tests/e2e/peers/).  On a fresh machine that takes 10-20
-# minutes, so it is done here, before any suite: a test that met it first
-# (store_etcd, a harness test, the e2e control plane) would wait for it
-# under its own time limit and fail.  With the cache filled it is a quick
-# check.
-build_prereqs() {
-	local d
-	tests/cluster/build.sh && tests/cluster/build.sh crictl || return 1
-	[[ " ${suites[*]} " == *" e2e "* ]] || return 0
-	for d in tests/e2e/peers/*/; do
-		[[ -f $d/go.mod ]] || continue
-		tests/e2e/peers/build.sh "$(basename "$d")" || return 1
-	done
-}
-needs_cluster=0
+# What the suites run besides vk (the control plane, crictl, the e2e
+# tests' Go peers) is built before the first suite (tests/prepare.sh): on a
+# fresh machine that takes 10-20 minutes, and a test that met the build
+# first (store_etcd, a harness test, the e2e control plane) would wait for
+# it under its own time limit and fail.
+needs_cluster=0 prep_args=()
 for s in "${suites[@]}"; do [[ $s == unit || $s == harness || $s == e2e || $s == faults ]] && needs_cluster=1; done
+[[ " ${suites[*]} " == *" e2e "* ]] && prep_args=(--e2e)
 if ((needs_cluster)); then
 	[[ -d ${XDG_CACHE_HOME:-$HOME/.cache}/vk/cluster ]] ||
-		say "building the control plane, crictl and the e2e peers from source (first run on this machine only; log: $logs/cluster-build.log)"
-	if ! build_prereqs >/dev/null 2>"$logs/cluster-build.log"; then
-		tail -n 30 "$logs/cluster-build.log"
-		say "building the control plane or the e2e peers failed"
+		say "building the control plane, crictl and the e2e peers from source (first run on this machine only; log: $logs/prepare.log)"
+	if ! tests/prepare.sh "${prep_args[@]}" 2>"$logs/prepare.log"; then
+		tail -n 30 "$logs/prepare.log"
+		say "building the control plane or the e2e peers failed (tests/prepare.sh)"
 		echo "0 passed, 1 failed"
 		exit 1
 	fi
