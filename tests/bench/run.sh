@@ -120,7 +120,7 @@ clk_tck=$(getconf CLK_TCK)
 vk_node=bench-vk up_node=bench-upstream ceil_node=bench-ceiling tuned_node=bench-tuned
 tmp_dir tmp
 say "starting the control plane in $tmp/cluster (load: $(uptime | sed 's/.*load/load/'))"
-cluster_up "$tmp/cluster" "$vk_node" "$up_node" "$tuned_node" >&2 || { say "control plane did not start"; exit 1; }
+cluster_up "$tmp/cluster" "$vk_node" "$up_node" "$tuned_node" "$ceil_node" >&2 || { say "control plane did not start"; exit 1; }
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 # free_port (a free TCP port on 127.0.0.1) comes from the cluster's helpers.
 # shellcheck source=../cluster/common.sh
@@ -220,7 +220,10 @@ run_one() {
 	esac
 	say "round $r: $which, $pods pods"
 	if [[ $which == ceiling* ]]; then
-		lgargs=(-simulate-agent -create-node -taint-value simulated)
+		# The simulated agent writes as its node, as kubelet does: its
+		# requests are in the API server's "system" priority level with vk's,
+		# not exempt as the admin's are.
+		lgargs=(-simulate-agent -create-node -taint-value simulated -agent-kubeconfig "$CLUSTER_DIR/$ceil_node.kubeconfig")
 		[[ $which == ceiling ]] && lgargs+=(-terminal-status)
 	else
 		start_agent "$which" "$kc" "$logf"
