@@ -135,6 +135,15 @@ free_port() {
 	log "no free port found"
 	return 1
 }
+# free_port_to VAR: the same, into VAR, remembered in this shell
+# (free_port runs in a $(...) subshell, whose picked_ports is lost: two
+# calls there may pick the same port).
+free_port_to() { # VAR
+	local p
+	p=$(free_port) || return 1
+	picked_ports+="$p "
+	printf -v "$1" '%s' "$p"
+}
 
 # Waits up to TIMEOUT seconds for CMD to succeed while NAME stays alive.
 # On failure says why and shows NAME's log.

@@ -118,11 +118,13 @@ for n in "${nodes[@]}"; do
 done
 
 # ---- ports ---------------------------------------------------------------
-etcd_port=$(free_port)
-etcd_peer_port=$(free_port)
-api_port=$(free_port)
-kcm_port=$(free_port)
-sched_port=$(free_port)
+# Each port is picked as late as it can be: another process on the machine
+# may take a port between the pick and the bind (kube-controller-manager
+# once found its port taken after the API server's minutes of start-up).
+etcd_port='' etcd_peer_port='' api_port='' kcm_port='' sched_port=''
+free_port_to etcd_port
+free_port_to etcd_peer_port
+free_port_to api_port
 apiserver=https://127.0.0.1:$api_port
 
 kubeconfig() { # FILE USER CERTNAME
@@ -234,6 +236,8 @@ admin_curl() {
 wait_for kube-apiserver "${VK_APISERVER_WAIT:-90}" admin_curl "$apiserver/readyz"
 
 # ---- controller-manager and scheduler -------------------------------------
+free_port_to kcm_port
+free_port_to sched_port
 start_proc kube-controller-manager "$bin/kube-controller-manager" \
 	--kubeconfig "$dir/controller-manager.kubeconfig" \
 	--authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
