@@ -18,6 +18,10 @@
 
 VK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VK_CLUSTER=$VK_ROOT/tests/cluster
+# Every node a test (or a benchmark) starts registers InternalIP 127.0.0.1:
+# vk's default is the host's first non-loopback address, which would have
+# the API server reach the node there.  VKUBELET_POD_IP is --node-ip.
+export VKUBELET_POD_IP=${VKUBELET_POD_IP:-127.0.0.1}
 
 # ---- TAP ------------------------------------------------------------------
 _tap_n=0
