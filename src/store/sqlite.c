@@ -102,9 +102,9 @@ static int db_open(sq *q, char **err)
 		/* Each transaction reaches the disk: a batch is one fsync. */
 		"PRAGMA synchronous=FULL",
 		/* A page cache of 256 KiB, not SQLite's 2 MiB: the store is written
-		 * in batches and read whole only at start-up, and the kernel's page
-		 * cache holds the file anyway.  At 10,000 pods the 2 MiB cache was
-		 * full, 5% of vk's RssAnon (tests/bench/run.sh --pods 10000). */
+	         * in batches and read whole only at start-up, and the kernel's page
+	         * cache holds the file anyway.  At 10,000 pods the 2 MiB cache was
+	         * full, 5% of vk's RssAnon (tests/bench/run.sh --pods 10000). */
 		"PRAGMA cache_size=-256",
 		"CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, "
 		"rv INTEGER NOT NULL, expires INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
