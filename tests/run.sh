@@ -95,8 +95,7 @@ needs_cluster=0 prep_args=()
 for s in "${suites[@]}"; do [[ $s == unit || $s == harness || $s == e2e || $s == faults ]] && needs_cluster=1; done
 [[ " ${suites[*]} " == *" e2e "* ]] && prep_args=(--e2e)
 if ((needs_cluster)); then
-	[[ -d ${XDG_CACHE_HOME:-$HOME/.cache}/vk/cluster ]] ||
-		say "building the control plane, crictl and the e2e peers from source (first run on this machine only; log: $logs/prepare.log)"
+	say "tests/prepare.sh: what the suites run besides vk, built once per machine (10-20 minutes the first time; log: $logs/prepare.log)"
 	if ! tests/prepare.sh "${prep_args[@]}" 2>"$logs/prepare.log"; then
 		tail -n 30 "$logs/prepare.log"
 		say "building the control plane or the e2e peers failed (tests/prepare.sh)"
