@@ -335,6 +335,10 @@ local function stop_containers(rec, grace)
 end
 
 function P.delete_pod(pod)
+  -- The runtime's sandboxes are adopted first: a sandbox adopted after its
+  -- pod's delete_pod (a restart whose get_pods timed out) would otherwise
+  -- run on, and the supervisor would even make its sandbox again.
+  recovery.ensure()
   local md = pod.metadata
   local key = C.key_of(md.namespace, md.name)
   local rec = S.pods[key]
