@@ -420,6 +420,20 @@ static void barrier_passed(int status, void *ud)
 	start_call(job);
 }
 
+/* The same, for a deletion the provider has no part in. */
+static void finish_after_barrier(int status, void *ud)
+{
+	sync_job *job = ud;
+	if (job->pc->closing || status == -ECANCELED) {
+		job_free(job);
+		return;
+	}
+	if (status < 0)
+		vk_warn(SUB, "%s: the store did not take the state before the deletion (%s); deleting anyway", job->key,
+		        vk_store_strerror(status));
+	finish_deletion(job, NULL);
+}
+
 static void call_provider(vk_pods *pc, const char *key, job_kind kind, cJSON *pod, uint64_t sig)
 {
 	sync_job *job = job_new(pc, key, kind, pod);
@@ -560,9 +574,15 @@ static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
 	case VK_POD_SYNC_DELETE_GRACEFUL:
 		call_provider(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1), 0);
 		return;
-	case VK_POD_SYNC_FINISH_DELETION:
-		finish_deletion(job_new(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1)), NULL);
+	case VK_POD_SYNC_FINISH_DELETION: {
+		/* The store first holds the deletionTimestamp, as before a
+		 * delete_pod: a vk killed after the DELETE would otherwise find
+		 * its older copy at restart and create a pod the API has gone. */
+		sync_job *job = job_new(pc, key, JOB_DELETE_GRACEFUL, cJSON_Duplicate(api, 1));
+		if (vk_pod__barrier(pc, finish_after_barrier, job) < 0)
+			finish_deletion(job, NULL);
 		return;
+	}
 	case VK_POD_SYNC_CREATE: create(pc, key, api); return;
 	case VK_POD_SYNC_UPDATE: update(pc, key, api, d.spec_sig); return;
 	case VK_POD_SYNC_DONE:
