@@ -25,10 +25,85 @@ vk_pods *vk_pods_new(const vk_pod_opts *o)
 	pc->pq = vk_pod__poll_queue(pc);
 	uv_timer_init(o->loop, &pc->poll_timer);
 	pc->poll_timer.data = pc;
-	pc->open_handles = 1;
+	uv_timer_init(o->loop, &pc->list_timer);
+	pc->list_timer.data = pc;
+	pc->open_handles = 2;
 	pc->persist = vk_pod__persist_new(pc);
 	vk_provider_set_notify(o->provider, vk_pod__notify, pc);
 	return pc;
+}
+
+#define LIST_RETRY_FIRST_MS 1000
+#define LIST_RETRY_MAX_MS 30000
+
+/* One pod of the provider's list.  At start-up every one is taken (the
+ * informer has not started: it syncs them all).  An answer that comes late,
+ * after a get_pods that failed, only adds what the core does not know yet
+ * and syncs it at once when the API's word on it is in: a pod the API no
+ * longer has is deleted from the provider, one it has is adopted.  Other
+ * pods of that name (another uid) are left to their syncs. */
+static void take_listed(vk_pods *pc, const cJSON *p, bool late)
+{
+	/* A pod without a namespace cannot be one of the API's. */
+	const char *ns = vk_json_str(p, "metadata.namespace");
+	const char *uid = vk_json_str(p, "metadata.uid");
+	char *key = ns ? vk_kube_key(p) : NULL;
+	if (!key)
+		return;
+	if (pc->o.namespace_ && strcmp(ns, pc->o.namespace_) != 0) {
+		free(key); /* another namespace's: not this vk's to keep or delete */
+		return;
+	}
+	pod_rec *r = vk_map_get(pc->recs, key);
+	if (late && r && (r->created || strcmp(r->uid, uid ? uid : "") != 0)) {
+		free(key);
+		return;
+	}
+	r = vk_pod__rec(pc, key, uid);
+	r->created = true;
+	/* A restart: the status the API last got from us is known again. */
+	if (!r->last_status)
+		r->last_status = vk_pod__persist_written(pc, key);
+	cJSON_Delete(r->pod);
+	r->pod = cJSON_Duplicate(p, 1);
+	r->spec_sig = 0; /* taken from the API pod at its first sync */
+	if (late && (vk_informer_synced(pc->inf) || vk_informer_has(pc->inf, key)))
+		vk_queue_add(pc->q, key);
+	free(key);
+}
+
+static void get_pods(vk_pods *pc);
+
+static void list_again(uv_timer_t *t)
+{
+	vk_pods *pc = t->data;
+	if (!pc->closing)
+		get_pods(pc);
+}
+
+static void start_syncing(vk_pods *pc)
+{
+	if (pc->inf)
+		return;
+	vk_pod__informer_start(pc);
+	vk_pod__poll_start(pc);
+}
+
+/* Until the provider has answered get_pods, the core cannot tell a pod the
+ * provider lacks from one it runs unknown to the core (created by a vk
+ * killed before it knew): the call is made again (1 s doubling to 30 s),
+ * and meanwhile no pod is created (a second create_pod could make a second
+ * cloud instance) and a pod deleted in the API goes through delete_pod
+ * even when the core never created it (decide.c). */
+static void list_failed(vk_pods *pc, const char *why)
+{
+	pc->list_retry_ms = pc->list_retry_ms ? pc->list_retry_ms * 2 : LIST_RETRY_FIRST_MS;
+	if (pc->list_retry_ms > LIST_RETRY_MAX_MS)
+		pc->list_retry_ms = LIST_RETRY_MAX_MS;
+	vk_warn(SUB, "provider get_pods failed (pods are created once it answers); asking again in %llu s: %s",
+	        (unsigned long long)(pc->list_retry_ms / 1000), why);
+	uv_timer_start(&pc->list_timer, list_again, pc->list_retry_ms, 0);
+	start_syncing(pc);
 }
 
 /* The provider's own list: what it runs already is not created again, and
@@ -41,37 +116,28 @@ static void get_pods_done(const vk_provider_result *res, void *ud)
 		cJSON_Delete(res->value);
 		return;
 	}
-	if (res->err) {
-		vk_warn(SUB, "provider get_pods failed, starting without its list: %s",
-		        res->errmsg ? res->errmsg : "error");
-	}
-	size_t n = 0;
 	const cJSON *p, *list = cJSON_IsArray(res->value) ? res->value : NULL;
+	if (res->err || !list) {
+		list_failed(pc, res->err ? (res->errmsg ? res->errmsg : "error") : "it returned no list");
+		cJSON_Delete(res->value);
+		return;
+	}
+	bool late = pc->inf != NULL;
+	size_t n = 0;
 	cJSON_ArrayForEach(p, list) {
-		/* A pod without a namespace cannot be one of the API's. */
-		const char *ns = vk_json_str(p, "metadata.namespace");
-		char *key = ns ? vk_kube_key(p) : NULL;
-		if (!key)
-			continue;
-		if (pc->o.namespace_ && strcmp(ns, pc->o.namespace_) != 0) {
-			free(key); /* another namespace's: not this vk's to keep or delete */
-			continue;
-		}
-		pod_rec *r = vk_pod__rec(pc, key, vk_json_str(p, "metadata.uid"));
-		r->created = true;
-		/* A restart: the status the API last got from us is known again. */
-		if (!r->last_status)
-			r->last_status = vk_pod__persist_written(pc, key);
-		cJSON_Delete(r->pod);
-		r->pod = cJSON_Duplicate(p, 1);
-		r->spec_sig = 0; /* taken from the API pod at its first sync */
-		free(key);
+		take_listed(pc, p, late);
 		n++;
 	}
 	cJSON_Delete(res->value);
+	pc->provider_listed = true;
+	pc->list_retry_ms = 0;
 	vk_info(SUB, "the provider reports %zu pods", n);
-	vk_pod__informer_start(pc);
-	vk_pod__poll_start(pc);
+	if (late) { /* the creates held back go now */
+		const char *k;
+		for (vk_map_iter i = {0}; vk_informer_next(pc->inf, &i, &k);)
+			vk_queue_add(pc->q, k);
+	}
+	start_syncing(pc);
 }
 
 static void get_pods(vk_pods *pc)
@@ -81,10 +147,13 @@ static void get_pods(vk_pods *pc)
 	if (rc == 0)
 		return;
 	pc->inflight--;
-	if (rc != -ENOSYS)
-		vk_warn(SUB, "provider get_pods could not start: %s", strerror(-rc));
-	vk_pod__informer_start(pc);
-	vk_pod__poll_start(pc);
+	if (rc != -ENOSYS) {
+		list_failed(pc, strerror(-rc));
+		return;
+	}
+	/* A provider without get_pods: what the core created is all there is. */
+	pc->provider_listed = true;
+	start_syncing(pc);
 }
 
 static void store_loaded(vk_pods *pc)
@@ -169,4 +238,5 @@ void vk_pods_close(vk_pods *pc)
 	vk_queue_close(pc->sq);
 	vk_queue_close(pc->pq);
 	uv_close((uv_handle_t *)&pc->poll_timer, closed);
+	uv_close((uv_handle_t *)&pc->list_timer, closed);
 }

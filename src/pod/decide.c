@@ -13,7 +13,7 @@ static bool terminal_phase(const cJSON *pod)
 	return ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
 }
 
-vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p)
+vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p, bool listed)
 {
 	vk_pod_sync_plan d = {VK_POD_SYNC_DONE, false, false, 0};
 	if (!api) {
@@ -41,13 +41,18 @@ vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_prov
 			return d;
 		}
 		d.drop_rec = d.drop_rec || r != NULL;
-		d.action = VK_POD_SYNC_FINISH_DELETION; /* never reached the provider */
+		/* Never reached the provider, as far as the core knows; until the
+		 * provider's own list is in, it may run the pod all the same (a
+		 * create a killed vk left behind), and only delete_pod can say. */
+		d.action = listed ? VK_POD_SYNC_FINISH_DELETION : VK_POD_SYNC_DELETE_GRACEFUL;
 		return d;
 	}
 	d.drop_adopted_copy = r && r->pod; /* adopted from get_pods: the API's copy serves now */
 	if (!r || !r->created) {
+		/* Without the provider's list the pod may run there already: a
+		 * second create_pod could make a second cloud instance. */
 		if (!terminal_phase(api))
-			d.action = VK_POD_SYNC_CREATE;
+			d.action = listed ? VK_POD_SYNC_CREATE : VK_POD_SYNC_HOLD;
 		return d;
 	}
 	d.spec_sig = vk_pod__spec_sig(api);

@@ -96,7 +96,11 @@ struct vk_pods {
 	vk_map *creating;      /* key -> char *: the status the provider pushed
 	                          (vk.notify) while create_pod ran ("": none) */
 	bool closing;
+	bool provider_listed; /* get_pods answered (or the provider has none): a
+	                         pod it did not list is not the provider's */
 	uv_timer_t poll_timer;
+	uv_timer_t list_timer; /* asks get_pods again after it failed */
+	uint64_t list_retry_ms;
 	int open_handles;
 	unsigned inflight;       /* provider/kube calls holding a pointer to us */
 	vk_pod_persist *persist; /* the edge cache, or NULL (persist.c) */
@@ -152,16 +156,18 @@ int vk_pod__write_status(vk_pods *pc, const char *key, const char *uid, cJSON *a
 void vk_pod__writes_cancel(vk_pods *pc);
 void vk_pod__deletes_cancel(vk_pods *pc);
 /* decide.c: what a sync of one key does, from what the core knows (r, may
- * be NULL), what the API says (api, NULL: gone) and what the provider can
- * do.  Pure. */
+ * be NULL), what the API says (api, NULL: gone), what the provider can do
+ * and whether its own list (get_pods) is in: until it is, a pod the core
+ * never created may still run in the provider.  Pure. */
 typedef enum {
 	VK_POD_SYNC_DONE,            /* nothing to call: the key is done */
 	VK_POD_SYNC_CREATE,          /* resolve env, then create_pod */
+	VK_POD_SYNC_HOLD,            /* create once the provider's list is in */
 	VK_POD_SYNC_UPDATE,          /* update_pod: labels, annotations or spec changed */
 	VK_POD_SYNC_DELETE_GONE,     /* delete_pod: the API lost the pod */
 	VK_POD_SYNC_DELETE_STALE,    /* delete_pod: another pod (uid) took the name */
 	VK_POD_SYNC_DELETE_GRACEFUL, /* delete_pod, terminal status, DELETE */
-	VK_POD_SYNC_FINISH_DELETION, /* terminal status, DELETE: the provider never had it */
+	VK_POD_SYNC_FINISH_DELETION, /* terminal status, DELETE (after the store): the provider never had it */
 } vk_pod_sync_action;
 typedef struct {
 	vk_pod_sync_action action;
@@ -169,7 +175,7 @@ typedef struct {
 	bool drop_adopted_copy; /* r->pod (from get_pods) is no longer needed */
 	uint64_t spec_sig;      /* the API pod's signature when computed, else 0 */
 } vk_pod_sync_plan;
-vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p);
+vk_pod_sync_plan vk_pod__decide_sync(const pod_rec *r, const cJSON *api, vk_provider *p, bool listed);
 /* What the answer to a pod's final DELETE (grace 0, uid precondition)
  * means.  `this_pod_404`: a 404 whose Status names this pod; `still_listed`:
  * the informer still holds the pod with this uid.  A 404 alone proves

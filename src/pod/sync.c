@@ -559,7 +559,7 @@ void vk_pod__sync(vk_queue *q, const char *key, void *ud)
 static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
 {
 	pod_rec *r = vk_map_get(pc->recs, key);
-	vk_pod_sync_plan d = vk_pod__decide_sync(r, api, pc->o.provider);
+	vk_pod_sync_plan d = vk_pod__decide_sync(r, api, pc->o.provider, pc->provider_listed);
 	if (d.drop_rec) {
 		vk_pod__rec_free(pc, r);
 		r = NULL;
@@ -584,6 +584,7 @@ static void sync_with(vk_pods *pc, const char *key, const cJSON *api)
 		return;
 	}
 	case VK_POD_SYNC_CREATE: create(pc, key, api); return;
+	case VK_POD_SYNC_HOLD: finish(pc, key, false, 0); return; /* synced again after get_pods */
 	case VK_POD_SYNC_UPDATE: update(pc, key, api, d.spec_sig); return;
 	case VK_POD_SYNC_DONE:
 		if (r && r->created && d.spec_sig)

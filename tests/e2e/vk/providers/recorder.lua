@@ -25,6 +25,8 @@
 --                                  messages "event number 1" ... "event number N"
 -- Provider-wide, from config:
 --   ping_fail_file: while this file exists, ping() raises an error
+--   get_pods_fail: N  the first N get_pods raise an error (a runtime that
+--                     does not answer while vk starts)
 --   message: the Ready condition's message (default MESSAGE below)
 --   internal_ip: the node's InternalIP (127.0.0.1 lets the API server reach
 --                vk's kubelet API: kubectl logs)
@@ -218,7 +220,14 @@ function P.get_pod_status(ns, name)
   return p.status
 end
 
+local get_pods_failed = 0
+
 function P.get_pods()
+  if get_pods_failed < (tonumber(cfg.get_pods_fail) or 0) then
+    get_pods_failed = get_pods_failed + 1
+    record("get_pods_failed", {n = get_pods_failed})
+    error("the runtime does not answer (get_pods_fail " .. get_pods_failed .. ")")
+  end
   local list = json.array and json.array() or {}
   for _, p in pairs(pods) do list[#list + 1] = p.pod end
   record("get_pods", {n = #list})
