@@ -40,9 +40,10 @@ bool vk_debounce_poll(vk_debounce *d, uint64_t now_ms, uint64_t *first_ms);
  * matches the first part of its target (a Kubernetes ConfigMap volume
  * swaps its "..data" link).  cb runs once the files have been quiet for
  * quiet_ms (0: 100) after a burst of changes; first_ms is vk_now_ms() of
- * the burst's first event.  vk_fswatch_set replaces the watched list; it
- * returns 0 or the last error of a folder it could not watch (the others
- * work).  A folder that is gone (removed, renamed away) is tried again
+ * the burst's first event.  vk_fswatch_set replaces the watched list (a
+ * folder still in it keeps its running watch, so no change is lost across
+ * the call); it returns 0 or the last error of a folder it could not watch
+ * (the others work).  A folder that is gone (removed, renamed away) is tried again
  * every second, and cb runs once it is watched again. */
 typedef struct vk_fswatch vk_fswatch;
 typedef void (*vk_fswatch_cb)(uint64_t first_ms, void *ud);

@@ -31,6 +31,8 @@ typedef struct watch_dir {
 	vk_fswatch *w;
 	char *dir;
 	ino_t ino;    /* the folder's inode when the watch started */
+	bool started; /* ev is initialised (and counted in open_handles) */
+	bool gone;    /* the folder was removed or replaced under the watch */
 	char **names; /* base names of the watched files in dir */
 	size_t n;
 	struct watch_dir *next;
@@ -63,15 +65,20 @@ static void free_watch(vk_fswatch *w)
 	free(w);
 }
 
-static void dir_closed(uv_handle_t *h)
+static void free_dir(watch_dir *d)
 {
-	watch_dir *d = h->data;
-	vk_fswatch *w = d->w;
 	for (size_t i = 0; i < d->n; i++)
 		free(d->names[i]);
 	free(d->names);
 	free(d->dir);
 	free(d);
+}
+
+static void dir_closed(uv_handle_t *h)
+{
+	watch_dir *d = h->data;
+	vk_fswatch *w = d->w;
+	free_dir(d);
 	if (--w->open_handles == 0 && w->closing)
 		free_watch(w);
 }
@@ -129,6 +136,7 @@ static void on_event(uv_fs_event_t *ev, const char *filename, int events, int st
 	if ((events & UV_RENAME) && (stat(d->dir, &st) != 0 || st.st_ino != d->ino)) {
 		/* The folder itself was removed, or renamed away (and maybe
 		 * another put in its place): this watch follows the old one. */
+		d->gone = true;
 		if (!uv_is_active((uv_handle_t *)&w->retry)) {
 			vk_warn("fswatch", "%s is gone or replaced; watching for it again", d->dir);
 			uv_timer_start(&w->retry, on_retry, 1000, 1000);
@@ -160,14 +168,22 @@ vk_fswatch *vk_fswatch_new(uv_loop_t *loop, unsigned quiet_ms, vk_fswatch_cb cb,
 	return w;
 }
 
-static void drop_dirs(vk_fswatch *w)
+static void drop_dir(watch_dir *d)
 {
-	for (watch_dir *d = w->dirs, *next; d; d = next) {
-		next = d->next;
-		uv_fs_event_stop(&d->ev);
-		uv_close((uv_handle_t *)&d->ev, dir_closed);
+	if (!d->started) { /* never watched: nothing to close */
+		free_dir(d);
+		return;
 	}
-	w->dirs = NULL;
+	uv_fs_event_stop(&d->ev);
+	uv_close((uv_handle_t *)&d->ev, dir_closed);
+}
+
+static void drop_dirs(watch_dir *list)
+{
+	for (watch_dir *d = list, *next; d; d = next) {
+		next = d->next;
+		drop_dir(d);
+	}
 }
 
 static watch_dir *dir_for(vk_fswatch *w, const char *dir)
@@ -177,6 +193,7 @@ static watch_dir *dir_for(vk_fswatch *w, const char *dir)
 			return d;
 	watch_dir *d = vk_xcalloc(1, sizeof *d);
 	d->w = w;
+	d->ev.data = d;
 	d->dir = vk_strdup(dir);
 	d->next = w->dirs;
 	w->dirs = d;
@@ -198,13 +215,32 @@ int vk_fswatch_set(vk_fswatch *w, char *const *files)
 	return arm(w);
 }
 
-/* (Re)starts the folder watches for w->files. */
+/* The watch of `d`'s folder, if `old` has one that still works (its
+ * folder neither gone nor replaced), taken out of `old`. */
+static watch_dir *take_working(watch_dir **old, const watch_dir *d)
+{
+	struct stat st;
+	for (watch_dir **pp = old; *pp; pp = &(*pp)->next) {
+		watch_dir *o = *pp;
+		if (strcmp(o->dir, d->dir) != 0)
+			continue;
+		if (!o->started || o->gone || stat(o->dir, &st) != 0 || st.st_ino != o->ino)
+			return NULL;
+		*pp = o->next;
+		return o;
+	}
+	return NULL;
+}
+
+/* (Re)starts the folder watches for w->files.  A folder watched already,
+ * whose watch still works, keeps it: stopping and starting it again would
+ * lose what happens in between (a save right after a reload went unseen).
+ * A folder renamed or removed and made again gets a new watch. */
 static int arm(vk_fswatch *w)
 {
 	char *const *files = w->files;
-	/* Starting afresh each time also re-arms a watch whose folder was
-	 * renamed or removed and made again. */
-	drop_dirs(w);
+	watch_dir *old = w->dirs;
+	w->dirs = NULL;
 	for (size_t i = 0; files && files[i]; i++) {
 		const char *slash = strrchr(files[i], '/');
 		char *dir = slash ? vk_asprintf("%.*s", (int)(slash - files[i]) > 0 ? (int)(slash - files[i]) : 1,
@@ -232,8 +268,24 @@ static int arm(vk_fswatch *w)
 	int rc = 0;
 	for (watch_dir **pp = &w->dirs; *pp;) {
 		watch_dir *d = *pp;
+		watch_dir *o = take_working(&old, d);
+		if (o) { /* the running watch takes the new names */
+			for (size_t i = 0; i < o->n; i++)
+				free(o->names[i]);
+			free(o->names);
+			o->names = d->names;
+			o->n = d->n;
+			d->names = NULL;
+			d->n = 0;
+			o->next = d->next;
+			*pp = o;
+			drop_dir(d);
+			pp = &o->next;
+			continue;
+		}
 		uv_fs_event_init(w->loop, &d->ev);
 		d->ev.data = d;
+		d->started = true;
 		w->open_handles++;
 		struct stat st;
 		d->ino = stat(d->dir, &st) == 0 ? st.st_ino : 0;
@@ -250,6 +302,7 @@ static int arm(vk_fswatch *w)
 		vk_debug("fswatch", "watching %s for %zu file(s)", d->dir, d->n);
 		pp = &d->next;
 	}
+	drop_dirs(old);
 	if (rc < 0)
 		uv_timer_start(&w->retry, on_retry, 1000, 1000);
 	else
@@ -262,7 +315,8 @@ void vk_fswatch_close(vk_fswatch *w)
 	if (!w || w->closing)
 		return;
 	w->closing = true;
-	drop_dirs(w);
+	drop_dirs(w->dirs);
+	w->dirs = NULL;
 	uv_timer_stop(&w->quiet);
 	uv_timer_stop(&w->retry);
 	uv_close((uv_handle_t *)&w->quiet, timer_closed);

@@ -1,7 +1,8 @@
 /* The file watch on real inotify: saves in place and through a rename are
  * seen once, a burst of writes is one callback, other files in the folder
- * are ignored, a new list replaces the old one, and a recreated folder is
- * watched again.  The debounce's timing is proven in test_debounce.c with
+ * are ignored, a new list replaces the old one (the same list keeps its
+ * watch and the events not read yet), and a recreated folder is watched
+ * again.  The debounce's timing is proven in test_debounce.c with
  * a clock the test drives; here every wait for a callback is generous
  * (WAIT_MS) and ends as soon as it came, so a busy machine only makes the
  * test slower.  "Nothing fires" is checked over 3 quiet times: a slow
@@ -122,6 +123,15 @@ int main(void)
 	wait_fired(1);
 	is_int(fired, 1, "the file is still watched after the rename replaced it");
 
+	/* vk sets the list again after every reload.  A save made just before
+	 * that, its events not read yet, must still count: the running watch
+	 * is kept, not stopped and started again (which dropped them). */
+	fired = 0;
+	write_file(prov, "return {3.5}\n");
+	is_int(vk_fswatch_set(w, files), 0, "the same list is set again, as after every reload");
+	wait_fired(1);
+	is_int(fired, 1, "a save made just before the list was set again is seen");
+
 	/* A burst of writes, all queued before the loop looks: one callback,
 	 * first_ms between the first write and the callback. */
 	fired = 0;
@@ -214,8 +224,11 @@ int main(void)
 	write_file(v1f, "return {1}\n");
 	ok(symlink("..v1", data) == 0 && symlink("..data/cm.lua", cm) == 0, "a ConfigMap-like volume is made");
 	char *files4[] = {cm, NULL};
+	fired = 0;
 	vk_fswatch_set(w, files4);
-	run_for(50);
+	/* The folder's watch is kept, so the links just made are a change. */
+	wait_fired(1);
+	is_int(fired, 1, "the volume made just before the list was set is one change");
 	fired = 0;
 	mkdir(v2, 0755);
 	write_file(v2f, "return {2}\n");
