@@ -406,32 +406,31 @@ static void start_call(sync_job *job)
 	}
 }
 
-/* The store holds what the deletion was decided from (delete_barrier.c). */
-static void barrier_passed(int status, void *ud)
+/* The store holds what the deletion was decided from (delete_barrier.c):
+ * true when the deletion goes on (a store that failed does not hold it). */
+static bool barrier_went(sync_job *job, int status)
 {
-	sync_job *job = ud;
 	if (job->pc->closing || status == -ECANCELED) {
 		job_free(job);
-		return;
+		return false;
 	}
 	if (status < 0)
 		vk_warn(SUB, "%s: the store did not take the state before the deletion (%s); deleting anyway", job->key,
 		        vk_store_strerror(status));
-	start_call(job);
+	return true;
+}
+
+static void barrier_passed(int status, void *ud)
+{
+	if (barrier_went(ud, status))
+		start_call(ud);
 }
 
 /* The same, for a deletion the provider has no part in. */
 static void finish_after_barrier(int status, void *ud)
 {
-	sync_job *job = ud;
-	if (job->pc->closing || status == -ECANCELED) {
-		job_free(job);
-		return;
-	}
-	if (status < 0)
-		vk_warn(SUB, "%s: the store did not take the state before the deletion (%s); deleting anyway", job->key,
-		        vk_store_strerror(status));
-	finish_deletion(job, NULL);
+	if (barrier_went(ud, status))
+		finish_deletion(ud, NULL);
 }
 
 static void call_provider(vk_pods *pc, const char *key, job_kind kind, cJSON *pod, uint64_t sig)
