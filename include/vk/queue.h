@@ -22,6 +22,11 @@ void vk_queue_add_after(vk_queue *q, const char *key, uint64_t ms);
 /* retry: schedule the key again after its backoff (base 200 ms, max
  * `retry_max_ms`, 0 for the default 60 s); otherwise its backoff is reset. */
 void vk_queue_done(vk_queue *q, const char *key, bool retry, uint64_t retry_max_ms);
+/* The key's run now waits on something other than the work this queue
+ * bounds (a provider call done, an API call left): it gives its slot
+ * back, so another key may start, and stays the key's one run (an add
+ * marks it to run again; vk_queue_done ends it).  Once per run. */
+void vk_queue_release(vk_queue *q, const char *key);
 size_t vk_queue_len(const vk_queue *q); /* keys waiting or running */
 unsigned vk_queue_attempts(const vk_queue *q, const char *key);
 void vk_queue_close(vk_queue *q); /* nothing runs after this */

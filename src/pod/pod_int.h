@@ -103,6 +103,7 @@ struct vk_pods {
 	uint64_t list_retry_ms;
 	int open_handles;
 	unsigned inflight;       /* provider/kube calls holding a pointer to us */
+	unsigned tails;          /* deletions past the provider, slot given back (sync.c) */
 	vk_pod_persist *persist; /* the edge cache, or NULL (persist.c) */
 	uint64_t relinked_ms;    /* when the API server last came back (0: never gone) */
 };

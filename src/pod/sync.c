@@ -28,6 +28,7 @@ typedef struct {
 	cJSON *pod;         /* the pod handed to the provider (owned) */
 	uint64_t sig;       /* update: the signature of the API's pod it is for */
 	vk_kube_call *call; /* its DELETE in flight */
+	bool released;      /* gave its queue slot back (finish_deletion) */
 	vk_list link;       /* in pc->deletes while it is */
 } sync_job;
 
@@ -102,6 +103,8 @@ static sync_job *job_new(vk_pods *pc, const char *key, job_kind kind, cJSON *pod
 static void job_free(sync_job *job)
 {
 	job->pc->inflight--;
+	if (job->released)
+		job->pc->tails--;
 	if (job->kind == JOB_CREATE) {
 		free(vk_map_del(job->pc->creating, job->key));
 		vk_pod__create_ended(job->pc, job->key);
@@ -286,8 +289,26 @@ static void terminal_done(long status, const char *error, void *ud)
 	delete_object(job);
 }
 
+/* What is left of a deletion is two API calls, no provider callback: the
+ * slot of the queue, which bounds callbacks in flight, goes to the next
+ * pod while they run, and the key stays this job's until it ends (a sync
+ * of it meanwhile waits, as before).  The tails that gave their slot back
+ * are bounded by the same number: beyond it a tail keeps its slot.  Held
+ * through both calls, the slots paced a mass deletion by the API's round
+ * trips on top of the store's barrier and the provider. */
+static void release_slot(sync_job *job)
+{
+	vk_pods *pc = job->pc;
+	if (job->released || pc->tails >= pc->o.workers)
+		return;
+	vk_queue_release(pc->q, job->key);
+	job->released = true;
+	pc->tails++;
+}
+
 static void finish_deletion(sync_job *job, const cJSON *final)
 {
+	release_slot(job);
 	const char *uid = vk_json_str(job->pod, "metadata.uid");
 	cJSON *st = terminal_status(job->pod, final);
 	pod_text *text = vk_pod__text_take(cJSON_PrintUnformatted(st));

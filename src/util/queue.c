@@ -3,7 +3,8 @@
  *
  * A key is in one of these states:
  *   queued   - waiting in the FIFO for a free worker slot;
- *   active   - handed to `work`, not yet done (dirty: added again meanwhile);
+ *   active   - handed to `work`, not yet done (dirty: added again meanwhile;
+ *              released: its slot given back, it no longer counts);
  *   delayed  - waiting on its timer (a retry or an add_after);
  *   idle     - remembered only for its backoff count.
  * Work is started from a uv_idle callback, never from inside add(), so a
@@ -23,7 +24,8 @@ typedef struct item {
 	char *key;
 	state st;
 	bool dirty;
-	bool dead; /* removed from the map, freed when the timer closes */
+	bool released; /* active without a slot (vk_queue_release) */
+	bool dead;     /* removed from the map, freed when the timer closes */
 	unsigned attempts;
 	/* Only once it is delayed (a retry, an add_after): most keys pass
 	 * through without.  A uv_timer_t is 152 bytes, the rest of an item
@@ -187,8 +189,11 @@ void vk_queue_done(vk_queue *q, const char *key, bool retry, uint64_t retry_max_
 	item *it = vk_map_get(q->items, key);
 	if (!it || it->st != ST_ACTIVE)
 		return;
-	q->active--;
-	kick(q);
+	if (!it->released) {
+		q->active--;
+		kick(q);
+	}
+	it->released = false;
 	it->st = ST_IDLE;
 	if (q->closing)
 		return;
@@ -209,6 +214,16 @@ void vk_queue_done(vk_queue *q, const char *key, bool retry, uint64_t retry_max_
 	}
 	vk_map_del(q->items, key);
 	item_free(it);
+}
+
+void vk_queue_release(vk_queue *q, const char *key)
+{
+	item *it = vk_map_get(q->items, key);
+	if (!it || it->st != ST_ACTIVE || it->released)
+		return;
+	it->released = true;
+	q->active--;
+	kick(q);
 }
 
 size_t vk_queue_len(const vk_queue *q)

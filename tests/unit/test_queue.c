@@ -46,6 +46,56 @@ static void work(vk_queue *q, const char *key, void *ud)
 		uv_timer_start(&w->t, finish_all, 5, 0);
 }
 
+/* A queue whose work only records which key started: the test ends runs. */
+typedef struct {
+	char started[8];
+	int n;
+} log_world;
+
+static void record(vk_queue *q, const char *key, void *ud)
+{
+	(void)q;
+	log_world *l = ud;
+	if (l->n < (int)sizeof l->started - 1)
+		l->started[l->n++] = key[0];
+}
+
+/* vk_queue_release: a run that waits on something else gives up its slot
+ * and stays the key's one run. */
+static void test_release(uv_loop_t *loop)
+{
+	log_world l = {0};
+	vk_queue *q = vk_queue_new(loop, 1, record, &l);
+	vk_queue_add(q, "a");
+	vk_queue_add(q, "b");
+	uv_run(loop, UV_RUN_NOWAIT);
+	uv_run(loop, UV_RUN_NOWAIT);
+	is_str(l.started, "a", "with one slot, b waits while a runs");
+	vk_queue_release(q, "a");
+	uv_run(loop, UV_RUN_NOWAIT);
+	is_str(l.started, "ab", "a released run frees its slot: b starts");
+	vk_queue_add(q, "a");
+	uv_run(loop, UV_RUN_NOWAIT);
+	vk_queue_done(q, "b", false, 0);
+	uv_run(loop, UV_RUN_NOWAIT);
+	is_str(l.started, "ab", "a released key added again does not run beside its run");
+	vk_queue_release(q, "a"); /* twice: still one slot given back */
+	vk_queue_done(q, "a", false, 0);
+	uv_run(loop, UV_RUN_NOWAIT);
+	is_str(l.started, "aba", "its run done, the key runs again");
+	vk_queue_add(q, "c");
+	uv_run(loop, UV_RUN_NOWAIT);
+	uv_run(loop, UV_RUN_NOWAIT);
+	is_str(l.started, "aba", "a released run's done frees no second slot: c waits");
+	vk_queue_done(q, "a", false, 0);
+	uv_run(loop, UV_RUN_NOWAIT);
+	is_str(l.started, "abac", "and starts when the slot is free");
+	vk_queue_done(q, "c", false, 0);
+	is_int(vk_queue_len(q), 0, "the queue is empty at the end");
+	vk_queue_close(q);
+	uv_run(loop, UV_RUN_DEFAULT);
+}
+
 int main(void)
 {
 	vk_json_init();
@@ -90,6 +140,8 @@ int main(void)
 	uv_run(loop, UV_RUN_DEFAULT);
 	ok(vk_now_ms() - t >= 75, "add_after waits (%llu ms)", (unsigned long long)(vk_now_ms() - t));
 	is_int(w.runs[idx("g")], 1, "and then runs the key");
+
+	test_release(loop);
 
 	vk_queue_close(w.q);
 	uv_close((uv_handle_t *)&w.t, NULL);
