@@ -108,7 +108,7 @@ YAML
 
 start_kubelet() {
 	local root=$tmp/kubelet port
-	port=$(free_port)
+	free_port_to port
 	mkdir -p "$root/sys" "$root/pki" "$root/podlogs"
 	cat >"$root/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1

@@ -122,7 +122,7 @@ tmp_dir tmp
 say "starting the control plane in $tmp/cluster (load: $(uptime | sed 's/.*load/load/'))"
 cluster_up "$tmp/cluster" "$vk_node" "$up_node" "$tuned_node" "$ceil_node" >&2 || { say "control plane did not start"; exit 1; }
 k() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
-# free_port (a free TCP port on 127.0.0.1) comes from the cluster's helpers.
+# free_port_to (a free TCP port on 127.0.0.1) comes from the cluster's helpers.
 # shellcheck source=../cluster/common.sh
 source "$VK_CLUSTER/common.sh"
 pki=$CLUSTER_DIR/pki
@@ -135,7 +135,7 @@ printf '{"%s": {"cpu": "20", "memory": "100Gi", "pods": "%s"}}\n' "$up_node" "$c
 
 # ---- the agents -----------------------------------------------------------------
 agent_pid=
-vk_metrics_port=$(free_port) # where RssAnon goes at N (reload_at_n.sh reads it)
+free_port_to vk_metrics_port # where RssAnon goes at N (reload_at_n.sh reads it)
 start_agent() { # vk|tuned|upstream KUBECONFIG LOG
 	local which=$1 kc=$2 logf=$3
 	if [[ $which == vk ]]; then
@@ -149,10 +149,13 @@ start_agent() { # vk|tuned|upstream KUBECONFIG LOG
 	else
 		# Upstream listens on all addresses of KUBELET_PORT (it has no address
 		# flag); it needs a serving certificate or it does not start.
-		KUBELET_PORT=$(free_port) APISERVER_CERT_LOCATION=$pki/node-$up_node-serving.crt \
+		local up_port up_metrics
+		free_port_to up_port
+		free_port_to up_metrics
+		KUBELET_PORT=$up_port APISERVER_CERT_LOCATION=$pki/node-$up_node-serving.crt \
 			APISERVER_KEY_LOCATION=$pki/node-$up_node-serving.key \
 			"$upstream_bin" --provider mock --provider-config "$tmp/upstream-config.json" \
-			--kubeconfig "$kc" --nodename "$up_node" --metrics-addr "127.0.0.1:$(free_port)" \
+			--kubeconfig "$kc" --nodename "$up_node" --metrics-addr "127.0.0.1:$up_metrics" \
 			--log-level "$log_level" </dev/null >>"$logf" 2>&1 &
 	fi
 	agent_pid=$!

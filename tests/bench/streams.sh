@@ -72,16 +72,15 @@ pct() { # FILE P -> the P-th percentile (nearest rank)
 }
 
 # ---- port-forward throughput -------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 fetch() { # LOCALPORT -> MiB/s
 	curl -s --noproxy '*' -o /dev/null --max-time 600 -w '%{size_download} %{time_total}\n' \
 		"http://127.0.0.1:$1/big" | awk -v m="$mib" '{ if ($1 != m * 1048576) print "short:" $1; else printf "%.1f\n", $1 / 1048576 / $2 }'
 }
-lp_vk=$(free_port)
+free_port_to lp_vk
 kx port-forward --address 127.0.0.1 pod/app "$lp_vk:8080" >"$tmp/pf-vk.out" 2>&1 &
 pfk=$!
 on_exit "kill $pfk 2>/dev/null"
-lp_cri=$(free_port)
+free_port_to lp_cri
 cri port-forward "$sid" "$lp_cri:8080" >"$tmp/pf-cri.out" 2>&1 &
 pfc=$!
 on_exit "kill $pfc 2>/dev/null"

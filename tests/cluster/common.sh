@@ -138,11 +138,11 @@ free_port() {
 # free_port_to VAR: the same, into VAR, remembered in this shell
 # (free_port runs in a $(...) subshell, whose picked_ports is lost: two
 # calls there may pick the same port).
-free_port_to() { # VAR
-	local p
-	p=$(free_port) || return 1
-	picked_ports+="$p "
-	printf -v "$1" '%s' "$p"
+free_port_to() { # VAR (its locals are named so that VAR can be any name)
+	local _fpt_port
+	_fpt_port=$(free_port) || return 1
+	picked_ports+="$_fpt_port "
+	printf -v "$1" '%s' "$_fpt_port"
 }
 
 # Waits up to TIMEOUT seconds for CMD to succeed while NAME stays alive.

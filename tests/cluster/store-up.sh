@@ -24,20 +24,23 @@ what=("$@")
 # shellcheck source=common.sh
 source "$here/common.sh"
 
-port_of() { # NAME -> the port it had in DIR, or a new free one
+# port_of NAME VAR: the port NAME had in DIR, or a new free one, into VAR
+# (in this shell, so that two new ones are never the same).
+port_of() { # NAME VAR
 	local f=$dir/$1.port p
 	if [[ -f $f ]]; then
 		p=$(cat "$f")
 		# Only a listener makes it taken: the TIME_WAIT sockets a stopped
 		# server leaves do not stop it from binding again (SO_REUSEADDR).
 		if [[ -z $(ss -Hltn "sport = :$p" 2>/dev/null) ]]; then
-			echo "$p"
+			picked_ports+="$p "
+			printf -v "$2" '%s' "$p"
 			return
 		fi
 	fi
-	p=$(free_port)
+	free_port_to p || return 1
 	echo "$p" >"$f"
-	echo "$p"
+	printf -v "$2" '%s' "$p"
 }
 
 write_env() {
@@ -53,6 +56,7 @@ write_env() {
 	fi
 }
 
+port='' peer=''
 for w in "${what[@]}"; do
 	case $w in
 	redis)
@@ -61,7 +65,7 @@ for w in "${what[@]}"; do
 			continue
 		fi
 		command -v redis-server >/dev/null || { log "redis-server is not installed (scripts/install-deps.sh)"; exit 1; }
-		port=$(port_of redis)
+		port_of redis port
 		mkdir -p "$dir/redis"
 		start_proc redis redis-server --bind 127.0.0.1 --port "$port" --dir "$dir/redis" \
 			--appendonly yes --save '' --daemonize no --protected-mode yes
@@ -73,8 +77,8 @@ for w in "${what[@]}"; do
 			continue
 		fi
 		bin=$("$here/build.sh")
-		port=$(port_of store-etcd)
-		peer=$(port_of store-etcd-peer)
+		port_of store-etcd port
+		port_of store-etcd-peer peer
 		start_proc store-etcd "$bin/etcd" --name vk-store --data-dir "$dir/store-etcd" \
 			--listen-client-urls "http://127.0.0.1:$port" \
 			--advertise-client-urls "http://127.0.0.1:$port" \

@@ -11,21 +11,13 @@ source "$(dirname "$0")/common.bash"
 tap_plan 8
 vk_setup node node2
 
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000)) # below the ephemeral range
-		[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
-	done
-	return 1
-}
 pki=$CLUSTER_DIR/pki
 printf 'internal_ip: 127.0.0.1\n' >"$tmp/mock.yaml"
 tls=(--client-ca-file "$pki/ca.crt")
-port=$(free_port) || tap_bail "no free port"
+free_port_to port || tap_bail "no free port"
 vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.yaml" \
 	--listen-address 127.0.0.1 --port "$port" "${tls[@]}" --anonymous-auth
-port2=$(free_port) || tap_bail "no free port"
+free_port_to port2 || tap_bail "no free port"
 vk_start vk2 "$node2" "$VK_ROOT/providers/mock.lua" --provider-config "$tmp/mock.yaml" \
 	--listen-address 127.0.0.1 --port "$port2" "${tls[@]}" --anonymous-auth=true --authorization-mode AlwaysAllow
 wait_until 10 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"

@@ -20,17 +20,8 @@ tap_plan 19
 vk_setup node
 containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000)) # below the ephemeral range
-		[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
-	done
-	tap_bail "no free port"
-}
-port=$(free_port)
-mport=$(free_port)
-[[ $port != "$mport" ]] || mport=$(free_port)
+free_port_to port || tap_bail "no free port"
+free_port_to mport || tap_bail "no free port"
 pki=$CLUSTER_DIR/pki
 vk_start vk "$node" "$VK_ROOT/providers/mynode.lua" --provider-config "$tmp/mynode.yaml" --status-interval 1000 \
 	--listen-address 127.0.0.1 --port "$port" --client-ca-file "$pki/ca.crt" \

@@ -25,15 +25,7 @@ containerd_up "$tmp/cri" >&2 || tap_bail "tests/cluster/containerd-up.sh failed"
 mynode_config
 pki=$CLUSTER_DIR/pki
 
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000)) # below the ephemeral range
-		[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return 0; }
-	done
-	return 1
-}
-port=$(free_port) || tap_bail "no free port"
+free_port_to port || tap_bail "no free port"
 vk_start vk "$node" "$VK_ROOT/providers/mynode.lua" --provider-config "$tmp/mynode.yaml" --status-interval 1000 \
 	--listen-address 127.0.0.1 --port "$port" --client-ca-file "$pki/ca.crt" \
 	--tls-cert-file "$pki/node-$node-serving.crt" --tls-private-key-file "$pki/node-$node-serving.key"
@@ -142,7 +134,7 @@ tap_is "$(grep -cE "^(pod_cpu_usage_seconds_total|pod_memory_working_set_bytes)\
 	"... pod CPU and memory, node memory, scrape_error 0"
 
 # ---- metrics-server behind the aggregator, and kubectl top -----------------
-ms_port=$(free_port) || tap_bail "no free port"
+free_port_to ms_port || tap_bail "no free port"
 # The aggregator checks the serving certificate against the Service's name
 # (metrics-server.NS.svc), whatever address it dials.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/ms-serving.key" \

@@ -14,17 +14,8 @@ tap_plan 19
 vk_setup node
 command -v promtool >/dev/null || tap_bail "promtool is missing (scripts/install-deps.sh installs Debian's prometheus)"
 
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000)) # below the ephemeral range
-		[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return 0; }
-	done
-	return 1
-}
-port=$(free_port) || tap_bail "no free port"
-mport=$(free_port) || tap_bail "no free port"
-[[ $mport != "$port" ]] || mport=$(free_port)
+free_port_to port || tap_bail "no free port"
+free_port_to mport || tap_bail "no free port"
 
 pki=$CLUSTER_DIR/pki
 cat >"$tmp/recorder.yaml" <<YAML

@@ -19,20 +19,12 @@ source "$(dirname "$0")/common.bash"
 tap_plan 19
 vk_setup node
 
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 12000)) # below the ephemeral range
-		[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
-	done
-	return 1
-}
 pki=$CLUSTER_DIR/pki
 signer=kubernetes.io/kubelet-serving
 
 # A second API server on the same etcd that verifies kubelets with the
 # cluster CA (the first one, shared by the suite, does not).
-api2_port=$(free_port) || tap_bail "no free port"
+free_port_to api2_port || tap_bail "no free port"
 "$BIN/kube-apiserver" --etcd-servers "$ETCD" \
 	--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api2_port" \
 	--endpoint-reconciler-type none \
@@ -64,7 +56,7 @@ served() { # the serial of the certificate served on 127.0.0.1:PORT, if it verif
 serves_verified() { [[ -n $(served) ]]; }
 serves_other_than() { local s; s=$(served) && [[ -n $s && $s != "$1" ]]; }
 
-port=$(free_port) || tap_bail "no free port"
+free_port_to port || tap_bail "no free port"
 cat >"$tmp/mock.yaml" <<YAML
 internal_ip: 127.0.0.1
 log_text: "issued and verified\n"
