@@ -447,11 +447,14 @@ static void watch_event(const char *type, cJSON *obj, void *ud)
 		n->registered = false;
 		forget_uid(n);
 		vk_node__register(n);
-	} else if (strcmp(type, "MODIFIED") == 0 && n->registered) {
+	} else if ((strcmp(type, "MODIFIED") == 0 || strcmp(type, "ADDED") == 0) && n->registered) {
 		/* The status is written every 5 min when nothing changes; if
 		 * another writer changed our Ready (the node-lifecycle controller
 		 * marks it Unknown when the Lease is late), ours goes back now,
-		 * as kubelet's next status check would. */
+		 * as kubelet's next status check would.  ADDED too: a watch
+		 * started again (the server ended the last one) begins with the
+		 * Node as it is, and a change made while no watch was open comes
+		 * only that way. */
 		const char *have = ready_status(obj);
 		if (have && strcmp(have, n->ready ? "True" : "False") != 0) {
 			vk_info(SUB, "Node %s is Ready=%s in the API; writing its status", n->name, have);

@@ -15,7 +15,9 @@ included).  HTTP/1.1 only (ALPN), one thread per connection.
 While injecting (SIGUSR2; at start when SHARE > 0), a share SHARE (0.3) of
 the requests, chosen at random, get 429 with "Retry-After: 2" (two thirds of
 them) or 500 (the rest), each with a Status body.  SIGUSR1 stops injecting;
-SIGHUP makes every request get 429 (an overloaded server).
+SIGHUP makes every request get 429 (an overloaded server).  SIGWINCH ends
+every answer being streamed (the watches) cleanly, with the last chunk, as
+an API server ends a watch at its timeout: the client must watch again.
 Every request is one line in LOG: "EPOCH METHOD PATH CODE injected|relayed".
 
 Standard library only.
@@ -25,6 +27,7 @@ import http.server
 import json
 import random
 import signal
+import socket
 import socketserver
 import ssl
 import sys
@@ -39,6 +42,7 @@ class State:
     share = 0.3
     injecting = True
     only429 = False
+    streams = set()  # the upstream connections of answers being streamed
     lock = threading.Lock()
     log = None
 
@@ -98,9 +102,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header('Transfer-Encoding', 'chunked')
         self.end_headers()
         self.record(r.status, 'relayed')
+        with State.lock:
+            State.streams.add(up)
         try:
             while True:
-                chunk = r.read1(65536)
+                try:
+                    chunk = r.read1(65536)
+                except (OSError, http.client.HTTPException, ValueError):
+                    chunk = b''  # ended by SIGWINCH (or the server): end ours cleanly
                 if not chunk:
                     break
                 self.wfile.write(b'%x\r\n%s\r\n' % (len(chunk), chunk))
@@ -110,6 +119,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
         finally:
+            with State.lock:
+                State.streams.discard(up)
             up.close()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
@@ -143,6 +154,17 @@ def main():
             State.share, State.only429 = 1.0, True
         sys.stderr.write('%.3f inject_relay: injecting %s\n' % (time.time(), 'on' if State.injecting else 'off'))
 
+    def end_streams(*_):
+        with State.lock:
+            ups = list(State.streams)
+        for up in ups:
+            try:
+                up.sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):
+                pass
+        sys.stderr.write('%.3f inject_relay: ended %d streamed answer(s)\n' % (time.time(), len(ups)))
+
+    signal.signal(signal.SIGWINCH, end_streams)
     signal.signal(signal.SIGUSR1, on)
     signal.signal(signal.SIGUSR2, on)
     signal.signal(signal.SIGHUP, on)
