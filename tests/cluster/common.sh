@@ -117,33 +117,9 @@ alive_pids() {
 	return $found
 }
 
-# Picks a TCP port on 127.0.0.1 that nothing listens on, below the kernel's
-# ephemeral range so an outgoing connection cannot take it first.  Ports
-# handed out by earlier calls in this process are skipped.
-picked_ports=" "
-free_port() {
-	local p tries=0
-	while ((tries++ < 200)); do
-		p=$((20000 + RANDOM % 12000))
-		[[ $picked_ports == *" $p "* ]] && continue
-		if [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]]; then
-			picked_ports+="$p "
-			echo "$p"
-			return 0
-		fi
-	done
-	log "no free port found"
-	return 1
-}
-# free_port_to VAR: the same, into VAR, remembered in this shell
-# (free_port runs in a $(...) subshell, whose picked_ports is lost: two
-# calls there may pick the same port).
-free_port_to() { # VAR (its locals are named so that VAR can be any name)
-	local _fpt_port
-	_fpt_port=$(free_port) || return 1
-	picked_ports+="$_fpt_port "
-	printf -v "$1" '%s' "$_fpt_port"
-}
+# free_port_to VAR: a free TCP port on 127.0.0.1 (ports.sh).
+# shellcheck source=ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # Waits up to TIMEOUT seconds for CMD to succeed while NAME stays alive.
 # On failure says why and shows NAME's log.
