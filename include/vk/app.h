@@ -37,6 +37,7 @@ typedef struct {
 	const char *node_ip;         /* --node-ip ($VKUBELET_POD_IP): the node's InternalIP; NULL: found */
 	unsigned startup_timeout_ms; /* --startup-timeout: exit 1 if not registered in time; 0: wait */
 	unsigned full_resync_ms;     /* --full-resync-period: re-read every status this often; 0: never */
+	unsigned pod_sync_workers;   /* --pod-sync-workers: pods whose callbacks run at once; 0: 64 */
 	const char *metrics_addr;    /* --metrics-addr HOST:PORT: /metrics without TLS; NULL: none */
 	bool log_json;               /* --log-format json */
 	bool check;                  /* `vk check FILE` */

@@ -112,6 +112,18 @@ static int set_status_interval(const vk_flag *f, vk_app_options *o, const char *
 	return 0;
 }
 
+/* virtual-kubelet's worker count: how many pods' callbacks run at once. */
+static int set_pod_sync_workers(const vk_flag *f, vk_app_options *o, const char *v, char **why)
+{
+	unsigned long n;
+	if (parse_uint(v, 4096, &n) < 0 || n == 0) {
+		*why = vk_asprintf("takes a number of pods from 1 to 4096, not '%s'", v);
+		return -1;
+	}
+	o->pod_sync_workers = (unsigned)n;
+	return 0;
+}
+
 static int set_port(const vk_flag *f, vk_app_options *o, const char *v, char **why)
 {
 	unsigned long n;
@@ -263,6 +275,9 @@ const vk_flag vk_app__flags[] = {
              "handle only the pods of this namespace (default: all)"),
 	FLAG("disable-taint", VK_FLAG_BOOL, NULL, set_bool, OFF(disable_taint), NULL,
              "do not taint the node virtual-kubelet.io/provider=NAME:NoSchedule"),
+	FLAG("pod-sync-workers", VK_FLAG_UINT, "N", set_pod_sync_workers, 0, NULL,
+             "how many pods' create, update and delete callbacks run at\n"
+             "once, as coroutines on one loop (default 64); the others wait"),
 	FLAG("status-interval", VK_FLAG_UINT, "MS", set_status_interval, 0, NULL,
              "how often pod statuses are polled from the provider (default 5000)"),
 	FLAG("full-resync-period", VK_FLAG_DURATION, "DURATION", set_duration, OFF(full_resync_ms), NULL,
@@ -328,8 +343,6 @@ const vk_flag vk_app__flags[] = {
 	FLAG("version", VK_FLAG_BOOL, NULL, NULL, 0, NULL, "print the version and exit", .cli_only = true),
 	FLAG("help", VK_FLAG_BOOL, NULL, NULL, 0, NULL, "print this help and exit", .cli_only = true),
 	/* virtual-kubelet's, accepted so that its command lines keep working */
-	FLAG("pod-sync-workers", VK_FLAG_UINT, "N", set_ignored, 0, NULL,
-             "vk has no worker pool: each pod's callbacks run as coroutines on one loop", .ignored = true),
 	FLAG("enable-node-lease", VK_FLAG_BOOL, NULL, set_ignored, 0, NULL,
              "vk always renews its Lease in kube-node-lease", .ignored = true),
 	FLAG("no-verify-clients", VK_FLAG_BOOL, NULL, set_ignored, 0, NULL,

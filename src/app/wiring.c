@@ -112,6 +112,7 @@ static void start_pods(vk_app *a)
 		.nodename = a->o.nodename,
 		.namespace_ = a->o.namespace_,
 		.status_poll_ms = a->o.status_interval_ms,
+		.workers = a->o.pod_sync_workers,
 		.store = a->store,
 		.wb = a->wb,
 		.secret_key = a->have_state_key ? a->state_key : NULL,

@@ -161,14 +161,20 @@ static void virtual_kubelet(void)
 	size_t warns = 0;
 	for (const char *p = err_text; (p = strstr(p, "does nothing")); p++)
 		warns++;
-	is_int(warns, 2, "one warning per ignored flag, given twice or not");
-	ok(strstr(err_text, "--pod-sync-workers does nothing: vk has no worker pool") != NULL, "saying why");
+	is_int(warns, 1, "one warning per ignored flag, given twice or not");
+	ok(strstr(err_text, "--enable-node-lease does nothing: vk always renews its Lease") != NULL, "saying why");
+	is_int(o.pod_sync_workers, 3, "--pod-sync-workers bounds the pods synced at once, the last given wins");
 	is_int(o.full_resync_ms, 60000, "--full-resync-period");
 	is_str(o.os, "linux", "--os Linux is the API's linux");
 	is_str(o.metrics_addr, ":10255", "--metrics-addr :PORT");
 	is_str(o.client_ca, "/ca.pem", "--client-verify-ca is --client-ca-file");
-	rc = parse(&o, "--provider p.lua --pod-sync-workers many");
+	rc = parse(&o, "--provider p.lua --enable-node-lease maybe");
 	is_int(rc, 2, "an ignored flag's value is still checked");
+	rc = parse(&o, "--provider p.lua --pod-sync-workers 0");
+	is_str(err_text, "vk: --pod-sync-workers takes a number of pods from 1 to 4096, not '0' (see vk --help)",
+	       "--pod-sync-workers 0 would sync nothing");
+	rc = parse(&o, "--provider p.lua");
+	is_int(o.pod_sync_workers, 0, "without it, the pod controller's own (64)");
 	rc = parse(&o, "--provider p.lua --metrics-addr 10255");
 	is_str(err_text,
 	       "vk: --metrics-addr takes HOST:PORT or :PORT (e.g. 127.0.0.1:10255), not '10255' (see vk --help)",

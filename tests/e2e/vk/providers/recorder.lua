@@ -9,6 +9,7 @@
 --                   "loop"         create_pod never returns (budget test)
 --                   "sleep:MS"     create_pod sleeps MS on a timer first
 --                   "fail-once"    the first create_pod of the pod fails
+--                   "hold:PATH"    create_pod waits while the file PATH exists
 --   vk-test/delete: "error"        delete_pod raises an error
 --                   "sleep:MS"     delete_pod sleeps MS on a timer first
 --                   "hold:PATH"    delete_pod deletes the pod (its file saved),
@@ -148,6 +149,16 @@ function P.on_reload(previous)
   record("on_reload", {pods = n, message = cfg.message or MESSAGE, lua_kb = math.floor(collectgarbage("count"))})
 end
 
+-- Yields until the test removes the file at path (a hold the test releases).
+local function wait_while_file(path)
+  while true do
+    local f = io.open(path)
+    if not f then return end
+    f:close()
+    timer.sleep(50)
+  end
+end
+
 function P.create_pod(pod)
   local k = key(pod.metadata.namespace, pod.metadata.name)
   record("create_pod", {key = k, uid = pod.metadata.uid, pod = pod})
@@ -161,6 +172,8 @@ function P.create_pod(pod)
   end
   local ms = how:match("^sleep:(%d+)$")
   if ms then timer.sleep(tonumber(ms)) end
+  local hold = how:match("^hold:(.+)$")
+  if hold then wait_while_file(hold) end
   local n, reason = (annotation(pod, "events") or ""):match("^(%d+) (%w+)$")
   for i = 1, tonumber(n) or 0 do require("vk.event").record(pod, "Normal", reason, "event number " .. i) end
   local st = running_status(pod)
@@ -178,16 +191,6 @@ function P.update_pod(pod)
   local k = key(pod.metadata.namespace, pod.metadata.name)
   record("update_pod", {key = k, uid = pod.metadata.uid})
   if pods[k] then pods[k].pod = pod; save(k) end
-end
-
--- Yields until the test removes the file at path (a hold the test releases).
-local function wait_while_file(path)
-  while true do
-    local f = io.open(path)
-    if not f then return end
-    f:close()
-    timer.sleep(50)
-  end
 end
 
 function P.delete_pod(pod)
