@@ -126,7 +126,14 @@ wait_until() { # TIMEOUT CMD...
 	t0=$(date +%s)
 	deadline=$((t0 + limit))
 	shift
-	out=$(mktemp "${TMPDIR:-/tmp}/vk-wait.XXXXXX")
+	# One file per shell for CMD's output, named once: the main shell's is
+	# also removed at exit, so a test stopped mid-wait leaves none behind.
+	if [[ ${_wait_shell:-} != "$BASHPID" ]]; then
+		_wait_out=$(mktemp "${TMPDIR:-/tmp}/vk-wait.XXXXXX")
+		_wait_shell=$BASHPID
+		[[ $BASHPID != "$$" ]] || on_exit "rm -f '$_wait_out'"
+	fi
+	out=$_wait_out
 	while :; do
 		tries=$((tries + 1))
 		rc=0
