@@ -14,6 +14,8 @@
 #include "node_int.h"
 #include "vk/metrics.h"
 
+#define LEASE_SLOW_MS 2000
+
 static void lease_tick(uv_timer_t *t) { vk_node__lease_renew(t->data); }
 
 void vk_node__lease_start(vk_node *n)
@@ -76,6 +78,25 @@ static void remember_rv(vk_node *n, const cJSON *lease)
 	n->lease_rv = cJSON_IsString(rv) ? vk_strdup(rv->valuestring) : NULL;
 }
 
+/* A renewal is a debug line, unless it came after failures or took long:
+ * then the log says when the heartbeat resumed and what it cost (a node
+ * Ready late after a fault is read from these lines). */
+static void said_renewed(vk_node *n)
+{
+	uint64_t took_ms = vk_wall_ms() - n->lease_started_wall_ms;
+	if (n->lease_failed && !n->lease_last_ok_ms)
+		vk_info("lease", "renewed for the first time, after %u failed or abandoned renewal(s)",
+		        n->lease_failed);
+	else if (n->lease_failed)
+		vk_info("lease", "renewed after %u failed or abandoned renewal(s), %.1f s after the last good one",
+		        n->lease_failed, (double)(vk_now_ms() - n->lease_last_ok_ms) / 1000);
+	else if (took_ms > LEASE_SLOW_MS)
+		vk_info("lease", "renewed, but the renewal took %.1f s", (double)took_ms / 1000);
+	else
+		vk_debug("lease", "renewed (rv %s)", n->lease_rv ? n->lease_rv : "?");
+	n->lease_failed = 0;
+}
+
 static void renew_done(const vk_kube_result *r, void *ud)
 {
 	vk_node *n = ud;
@@ -89,8 +110,8 @@ static void renew_done(const vk_kube_result *r, void *ud)
 		                         next == VK_NODE_LEASE_RENEWED);
 	if (next == VK_NODE_LEASE_RENEWED) {
 		remember_rv(n, r->json);
+		said_renewed(n);
 		n->lease_last_ok_ms = vk_now_ms();
-		vk_debug("lease", "renewed (rv %s)", n->lease_rv ? n->lease_rv : "?");
 		/* Written before the registration told us the Node's uid: now
 		 * with its owner, so the lease goes with the Node. */
 		if (!n->lease_owner_sent && n->uid)
@@ -107,6 +128,7 @@ static void renew_done(const vk_kube_result *r, void *ud)
 	/* The version is kept: the next renewal is one PUT, not a GET and a
 	 * PUT (a 429 storm answers each of them late; a version that is no
 	 * longer current gets 409, and the lease is read again at once). */
+	n->lease_failed++;
 	vk_warn("lease", "renewal failed: %ld %s", r->status, r->error ? r->error : "");
 	/* Not while the API server is unreachable: the client probes the link
 	 * and vk_node__on_link renews the moment it is back. */
@@ -170,6 +192,7 @@ static void get_done(const vk_kube_result *r, void *ud)
 		rc = send_lease(n, "POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases");
 	} else {
 		n->lease_busy = false;
+		n->lease_failed++;
 		vk_warn("lease", "could not read the lease: %ld %s", r->status, r->error ? r->error : "");
 		if (vk_kube_link_up(n->o.kube))
 			uv_timer_start(&n->lease_timer, lease_tick, VK_NODE_LEASE_RETRY_MS, n->o.lease_renew_ms);

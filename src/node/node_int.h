@@ -27,6 +27,7 @@ struct vk_node {
 	bool lease_owner_sent;    /* the last lease written named the Node as its owner */
 	vk_kube_call *lease_call; /* the lease call in flight, if any */
 	uint64_t lease_last_ok_ms;
+	unsigned lease_failed;          /* renewals that failed or were abandoned since the last good one */
 	uint64_t lease_started_wall_ms; /* the renewal in flight started then: its renewTime */
 
 	/* status writes: at most one in flight, a later request marks it dirty */

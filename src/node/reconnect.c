@@ -46,6 +46,7 @@ void vk_node__on_link(bool up, void *ud)
 		vk_kube_cancel(n->lease_call);
 		n->lease_call = NULL;
 		n->lease_busy = false;
+		n->lease_failed++;
 	}
 	vk_node__lease_renew(n);
 	if (!n->registered) {

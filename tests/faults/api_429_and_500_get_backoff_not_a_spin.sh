@@ -13,7 +13,7 @@
 # the deletes nothing is left.
 set -euo pipefail
 source "$(dirname "$0")/lib.bash"
-tap_plan 14
+tap_plan 15
 faults_prepare
 inject_start() { # NAME NODE
 	python3 "$VK_ROOT/tests/faults/inject_relay.py" "${APISERVER##*:}" "$CLUSTER_DIR/pki" "node-$2" \
@@ -72,6 +72,13 @@ tap_ok "vk says it waits for the API server's Retry-After" grep -q 'Retry-After 
 { seq -f 'm%g' 51 200; seq -f 'n%g' 1 20; } | sort >"$tmp/m.kept"
 check_ready_after "after 12 s of 429" "$node" "$fault_end"
 check_ready_after "after 12 s of 429" "$nodem" "$fault_end"
+# A renewal fell in the 12 s (one every 10 s) and failed: the log says when
+# the heartbeat came back and how long it had been away.
+if wait_until 30 grep -qE 'lease: renewed after [0-9]+ failed or abandoned renewal\(s\), [0-9.]+ s after the last good one' "$tmp/vkm.log"; then
+	tap_pass "vk logs when its Lease is renewed again after failed renewals"
+else
+	tap_fail "vk logs when its Lease is renewed again after failed renewals" "$(grep 'lease:' "$tmp/vkm.log" | tail -5)"
+fi
 check_kept "recorder, after 429s and 500s" "$nodem" "$tmp/m.kept"
 check_kept "mynode, after 429s and 500s" "$node" "$tmp/c.kept"
 check_one_sandbox "429 and 500"
