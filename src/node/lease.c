@@ -83,7 +83,8 @@ static void remember_rv(vk_node *n, const cJSON *lease)
  * Ready late after a fault is read from these lines). */
 static void said_renewed(vk_node *n)
 {
-	uint64_t took_ms = vk_wall_ms() - n->lease_started_wall_ms;
+	uint64_t now = vk_wall_ms();
+	uint64_t took_ms = now > n->lease_started_wall_ms ? now - n->lease_started_wall_ms : 0; /* clock stepped back */
 	if (n->lease_failed && !n->lease_last_ok_ms)
 		vk_info("lease", "renewed for the first time, after %u failed or abandoned renewal(s)",
 		        n->lease_failed);

@@ -106,6 +106,9 @@ exec 3>"$tmp/attach.in"
 last_one=-1
 answered_one() {
 	grep -qx "got:one" "$tmp/attach.out" && return 0
+	# Written only while kubectl reads the fifo: a write with no reader
+	# would end this script with SIGPIPE instead of a clear failure.
+	pid_alive "$attach_pid" || { echo "kubectl attach exited: $(tail -3 "$tmp/attach.out")"; return 1; }
 	if ((SECONDS - last_one >= 1)); then
 		echo one >&3
 		last_one=$SECONDS
