@@ -20,6 +20,8 @@ function M.terminated_of(info)
   }
 end
 
+-- The pod has ended (rec.failed): a container that exited keeps that state;
+-- none is waiting to restart (terminal is terminal, as kubelet reports it).
 local function container_status(rec, c, is_init)
   local s = rec.cs[c.name]
   local st = {name = c.name, image = c.image, imageID = "", restartCount = s and s.attempt or 0,
@@ -41,7 +43,9 @@ local function container_status(rec, c, is_init)
       st.started = probes.started(c, s)
       st.ready = (not is_init or C.is_sidecar(c)) and probes.ready(c, s)
     elseif info.state == "CONTAINER_EXITED" then
-      if s.force_restart then
+      if rec.failed then
+        st.state = {terminated = M.terminated_of(info)}
+      elseif s.force_restart then
         -- to be started again from a new image (mynode/update.lua): it is
         -- not terminated for good (the API forbids leaving that state)
         st.state = {waiting = {reason = "ContainerCreating"}}
@@ -71,6 +75,45 @@ local function container_status(rec, c, is_init)
   end
   st.lastState = st.lastState or {}
   return st
+end
+
+-- kubelet's last word on a pod that ended (its status manager's
+-- TerminatePod): no container is left waiting.  Once the pod has
+-- initialized, each container that never ran is terminated with reason
+-- ContainerStatusUnknown and exit code 137; so is each init container up
+-- to the last one that shows it started (the first, at least).  A pod
+-- that fails at its activeDeadlineSeconds before its containers were
+-- created ends this way.
+
+local function has_initialized(pod, init_st, main_st)
+  local inits = pod.spec.initContainers or {}
+  if #inits == 0 then return true end
+  for _, st in ipairs(main_st) do
+    if not st.state.waiting or st.lastState.terminated then return true end
+  end
+  local last = init_st[#init_st]
+  if not last then return false end
+  if C.is_sidecar(inits[#inits]) then return last.state.running ~= nil and last.started end
+  local t, lt = last.state.terminated, last.lastState.terminated
+  return (t ~= nil and t.exitCode == 0) or (lt ~= nil and lt.exitCode == 0)
+end
+
+local function never_ran_ended(pod, init_st, main_st)
+  -- (a container still running is left so: its stop is under way)
+  local function ended(st)
+    if st.state.waiting then
+      st.state = {terminated = {exitCode = 137, reason = "ContainerStatusUnknown",
+                                message = "The container could not be located when the pod was terminated"}}
+    end
+  end
+  if has_initialized(pod, init_st, main_st) then
+    for _, st in ipairs(main_st) do ended(st) end
+  end
+  local upto = math.min(1, #init_st)
+  for i, st in ipairs(init_st) do
+    if not st.state.waiting or st.lastState.terminated then upto = i end
+  end
+  for i = 1, upto do ended(init_st[i]) end
 end
 
 local function condition(rec, type_, ok)
@@ -120,6 +163,7 @@ function M.build(rec)
   else
     phase = "Pending"
   end
+  if rec.failed then never_ran_ended(pod, init_st, main_st) end
   local ready = all_ready and n > 0 and phase == "Running"
   local ip = rec.ip
   if C.host_network(pod) then ip = cfg.node_ip or ip end
