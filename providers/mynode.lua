@@ -70,6 +70,7 @@ local timer = require "vk.timer"
 local C = require "mynode.common"
 local containers = require "mynode.containers"
 local cri_config = require "mynode.cri_config"
+local deadline = require "mynode.deadline"
 local ephemeral = require "mynode.ephemeral"
 local hosts = require "mynode.hosts"
 local images = require "mynode.images"
@@ -140,8 +141,19 @@ local function try_create(rec)
   return true
 end
 
--- The supervisor's step for a pod still waiting for its images.
+-- The supervisor's step for a pod still waiting for its images.  Its
+-- activeDeadlineSeconds counts meanwhile, as kubelet checks it on every
+-- sync: past it, the pod is Failed without a container ever made.
 local function retry_create(rec)
+  if deadline.exceeded(rec) then
+    if rec.lock:try_acquire() then
+      rec.state = "ended"
+      containers.end_at_deadline(rec)
+      rec.lock:release()
+      status.publish(rec)
+    end
+    return
+  end
   if not rec.pull_next_ms or timer.now_ms() < rec.pull_next_ms or not rec.lock:try_acquire() then
     status.publish(rec) -- ErrImagePull turns into ImagePullBackOff meanwhile
     return

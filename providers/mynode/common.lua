@@ -65,7 +65,8 @@ end
 
 --[[ A record per pod:
   key, ns, name, uid, pod        the pod as last given (spec is immutable)
-  state                          "images" | "creating" | "running" | "deleting"
+  state                          "images" | "creating" | "running" | "deleting";
+                                 "rejected" (admission) | "ended" (deadline before any container)
   lock                           vk.mutex: one sync_pod, create or delete at a time
   sandbox_id, sbcfg, ip, attempt
   volumes                        name -> {path=, readonly=}

@@ -210,8 +210,10 @@ local function recreate_sandbox(rec)
 end
 
 -- activeDeadlineSeconds passed: every running container is stopped
--- (preStop first), the pod is Failed and nothing starts again.
-local function end_at_deadline(rec)
+-- (preStop first), the pod is Failed and nothing starts again.  Also for a
+-- pod still waiting for its images (mynode.lua's supervisor), which has
+-- none to stop.
+function M.end_at_deadline(rec)
   rec.failed, rec.failed_reason = deadline.MESSAGE, deadline.REASON
   C.event(rec, "Normal", deadline.REASON, deadline.MESSAGE)
   log.info("%s: %s; stopping its containers", rec.key, deadline.MESSAGE)
@@ -267,7 +269,7 @@ local function step_pod(rec, list, sandbox_state)
   local policy = rec.pod.spec.restartPolicy or "Always"
   -- (a pod that already ended keeps its phase, as with kubelet)
   if deadline.exceeded(rec) and not (rec.init_done and mains_done(rec, policy)) then
-    end_at_deadline(rec)
+    M.end_at_deadline(rec)
     M.observe(rec)
     return
   end
