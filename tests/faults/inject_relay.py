@@ -101,9 +101,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header(k, v)
         self.send_header('Transfer-Encoding', 'chunked')
         self.end_headers()
-        self.record(r.status, 'relayed')
+        # Recorded once the stream can be ended (SIGWINCH): a test that saw
+        # this line may signal at once.
         with State.lock:
             State.streams.add(up)
+        self.record(r.status, 'relayed')
         try:
             while True:
                 try:

@@ -28,6 +28,11 @@ wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/
 # injects nothing until then).
 refused_watches() { awk '$2 == "GET" && $3 ~ /^\/api\/v1\/nodes\?watch=true/ && $4 == 429' "$tmp/inj.requests" | wc -l; }
 
+# vk's Node watch must be streaming through the relay before the relay ends
+# the watches: Ready comes from the registration, before that watch starts
+# (a soak run once signalled first, and the relay ended 0 watches).
+node_watch_relayed() { awk '$2 == "GET" && $3 ~ /^\/api\/v1\/nodes\?watch=true/ && $4 == 200' "$tmp/inj.requests" | grep -q .; }
+wait_until 30 node_watch_relayed || tap_bail "vk's Node watch never went through the relay: $(tail -5 "$tmp/inj.requests")"
 kill -HUP "$inj_pid"   # every request 429 from now on
 kill -WINCH "$inj_pid" # the watches end
 rewatched() { (($(refused_watches) > 0)); }
