@@ -20,8 +20,6 @@ function M.terminated_of(info)
   }
 end
 
--- The pod has ended (rec.failed): a container that exited keeps that state;
--- none is waiting to restart (terminal is terminal, as kubelet reports it).
 local function container_status(rec, c, is_init)
   local s = rec.cs[c.name]
   local st = {name = c.name, image = c.image, imageID = "", restartCount = s and s.attempt or 0,
@@ -44,6 +42,7 @@ local function container_status(rec, c, is_init)
       st.ready = (not is_init or C.is_sidecar(c)) and probes.ready(c, s)
     elseif info.state == "CONTAINER_EXITED" then
       if rec.failed then
+        -- the pod has ended: its exit stands, no restart is waited for
         st.state = {terminated = M.terminated_of(info)}
       elseif s.force_restart then
         -- to be started again from a new image (mynode/update.lua): it is
@@ -84,7 +83,6 @@ end
 -- to the last one that shows it started (the first, at least).  A pod
 -- that fails at its activeDeadlineSeconds before its containers were
 -- created ends this way.
-
 local function has_initialized(pod, init_st, main_st)
   local inits = pod.spec.initContainers or {}
   if #inits == 0 then return true end
