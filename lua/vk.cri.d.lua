@@ -137,4 +137,16 @@ function Client:list_images(req, opts) end
 --- {image = {image}} -> {}
 function Client:remove_image(req, opts) end
 
+-- containerd's own task API (containerd.services.tasks.v1.Tasks), in the
+-- CRI plugin's namespace "k8s.io": for the task containerd's CRI can leave
+-- under a container it reports exited (src/cri/containerd_tasks.proto).
+-- A runtime other than containerd answers UNIMPLEMENTED.
+
+--- {container_id, exec_id?, signal, all?} -> {}
+function Client:task_kill(req, opts) end
+--- Returns when the task has exited: {container_id, exec_id?} -> {exit_status, exited_at = {seconds, nanos}}
+function Client:task_wait(req, opts) end
+--- {container_id} -> {id, pid, exit_status, exited_at = {seconds, nanos}}
+function Client:task_delete(req, opts) end
+
 return cri

@@ -23,15 +23,22 @@
 /* kubelet's --runtime-request-timeout default. */
 #define VK_CRI_DEFAULT_TIMEOUT_MS 120000u
 
+/* The containerd namespace of the CRI plugin's containers (containerd's
+ * constants.K8sContainerdNamespace; not configurable there). */
+#define VK_CRI_CONTAINERD_NAMESPACE "k8s.io"
+
 /* ---- the RPCs ----------------------------------------------------------- */
 typedef struct {
 	const char *name; /* snake_case, the Lua name: "run_pod_sandbox" */
 	const char *path; /* "/runtime.v1.RuntimeService/RunPodSandbox" */
 	const ProtobufCMessageDescriptor *request;
 	const ProtobufCMessageDescriptor *response;
+	const char *metadata; /* one more request header, or NULL: containerd's
+	                         task calls name their namespace */
 } vk_cri_method;
 
-/* The whole table (RuntimeService then ImageService), *n set to its size. */
+/* The whole table (RuntimeService, ImageService, then containerd's three
+ * task calls), *n set to its size. */
 const vk_cri_method *vk_cri_methods(size_t *n);
 /* By snake_case name; NULL when vk does not know the RPC. */
 const vk_cri_method *vk_cri_method_find(const char *name);

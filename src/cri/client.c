@@ -235,7 +235,7 @@ static void format_timeout(char out[32], uint32_t ms)
 		snprintf(out, 32, "grpc-timeout: %uS", ms / 1000);
 }
 
-static struct curl_slist *grpc_headers(uint32_t timeout_ms)
+static struct curl_slist *grpc_headers(uint32_t timeout_ms, const char *metadata)
 {
 	char to[32];
 	format_timeout(to, timeout_ms);
@@ -246,9 +246,12 @@ static struct curl_slist *grpc_headers(uint32_t timeout_ms)
 		"user-agent: vk/" VK_VERSION,
 		"Expect:", /* no 100-continue round trip */
 		"Accept:",
+		metadata ? metadata : "",
 	};
 	struct curl_slist *h = NULL;
 	for (size_t i = 0; i < VK_ARRAY_LEN(lines); i++) {
+		if (!*lines[i])
+			continue;
 		struct curl_slist *n = curl_slist_append(h, lines[i]);
 		if (!n) {
 			curl_slist_free_all(h);
@@ -284,7 +287,7 @@ int vk_cri_call_start(vk_cri *c, const vk_cri_method *m, const ProtobufCMessage 
 
 	unsigned char *frame = vk_xmalloc(size + 5);
 	CURL *easy = curl_easy_init();
-	struct curl_slist *headers = grpc_headers(timeout_ms);
+	struct curl_slist *headers = grpc_headers(timeout_ms, m->metadata);
 	char *url = vk_asprintf("http://localhost%s", m->path);
 	int rc = -EIO;
 	if (!easy || !headers) /* libcurl's own allocations */

@@ -1,8 +1,11 @@
-/* The CRI RPCs vk speaks: one row per RPC, its Lua name, its gRPC path and
- * its request/response descriptors.  Everything else (the transport, the
- * Lua codec) is generic over this table. */
+/* The RPCs vk speaks to the runtime: one row per RPC, its Lua name, its
+ * gRPC path and its request/response descriptors.  Everything else (the
+ * transport, the Lua codec) is generic over this table.  Most are the CRI;
+ * the last three are containerd's own task API (containerd_tasks.proto
+ * says why). */
 #include <string.h>
 
+#include "containerd_tasks.pb-c.h"
 #include "cri.pb-c.h"
 #include "vk/cri.h"
 #include "vk/util.h"
@@ -13,7 +16,12 @@
 /* clang-format off */
 #define ROW(lua, svc, rpc, msg) \
 	{ lua, svc #rpc, &runtime__v1__##msg##_request__descriptor, \
-	  &runtime__v1__##msg##_response__descriptor }
+	  &runtime__v1__##msg##_response__descriptor, NULL }
+#define TASK(lua, rpc, req, resp) \
+	{ lua, "/containerd.services.tasks.v1.Tasks/" #rpc, \
+	  &containerd__services__tasks__v1__##req##__descriptor, \
+	  &containerd__services__tasks__v1__##resp##__descriptor, \
+	  "containerd-namespace: " VK_CRI_CONTAINERD_NAMESPACE }
 /* clang-format on */
 
 static const vk_cri_method methods[] = {
@@ -41,6 +49,9 @@ static const vk_cri_method methods[] = {
 	ROW("image_status", IM, ImageStatus, image_status),
 	ROW("list_images", IM, ListImages, list_images),
 	ROW("remove_image", IM, RemoveImage, remove_image),
+	TASK("task_kill", Kill, kill_request, kill_response),
+	TASK("task_wait", Wait, wait_request, wait_response),
+	TASK("task_delete", Delete, delete_task_request, delete_response),
 };
 
 const vk_cri_method *vk_cri_methods(size_t *n)

@@ -386,7 +386,7 @@ static void wrong_endpoints_say_so(void)
 
 	static const vk_cri_method *v;
 	v = vk_cri_method_find("version");
-	vk_cri_method bogus = {"bogus", "/runtime.v1.RuntimeService/Bogus", v->request, v->response};
+	vk_cri_method bogus = {"bogus", "/runtime.v1.RuntimeService/Bogus", v->request, v->response, NULL};
 	code = call_on(cri, &bogus, "{}", 0);
 	/* containerd answers trailers-only and resets the stream; curl 7.88 now
 	 * and then reports that as a framing error before it hands over the

@@ -117,7 +117,32 @@ describe("vk.cri against containerd", function()
     expect(not ok and err:find("deadline exceeded", 1, true) and took < 30000, err .. " " .. took)
   end)
 
+  local killed_id
+  it("containerd's task calls reach a CRI container's task in the k8s.io namespace", function()
+    killed_id = cri.create_container{pod_sandbox_id = sandbox, sandbox_config = sbcfg, config = {
+      metadata = {name = "killed"}, image = {image = config.image},
+      command = {"sleep", "300"}}}.container_id
+    cri.start_container{container_id = killed_id}
+    cri.task_kill{container_id = killed_id, signal = 9, all = true}
+    local w = cri.task_wait({container_id = killed_id}, {timeout_ms = 30000})
+    expect(w.exit_status == 137 and w.exited_at.seconds > 0, tostring(w.exit_status))
+    -- The CRI plugin sees the same exit, and deletes the task itself; a
+    -- delete that comes first succeeds, one that comes after finds nothing.
+    local st
+    for _ = 1, 200 do
+      st = cri.container_status{container_id = killed_id}.status
+      if st.state == "CONTAINER_EXITED" then break end
+      timer.sleep(50)
+    end
+    expect(st.state == "CONTAINER_EXITED" and st.exit_code == 137, st.state .. " " .. tostring(st.exit_code))
+    local ok, err = pcall(cri.task_delete, {container_id = killed_id})
+    expect(ok or cri.code(err) == "NOT_FOUND", tostring(err))
+    ok, err = pcall(cri.task_wait, {container_id = "no-such"})
+    expect(not ok and cri.code(err) == "NOT_FOUND", tostring(err))
+  end)
+
   it("cleanup leaves nothing behind", function()
+    cri.remove_container{container_id = killed_id}
     cri.stop_container{container_id = sleeper_id, timeout = 0}
     cri.remove_container{container_id = sleeper_id}
     cri.remove_container{container_id = echo_id}

@@ -117,10 +117,21 @@ static void method_table_matches_the_proto(void)
 {
 	size_t n;
 	const vk_cri_method *m = vk_cri_methods(&n);
-	is_int(n, 24, "24 RPCs: 20 RuntimeService and 4 ImageService");
-	bool consistent = true;
+	is_int(n, 27, "27 RPCs: 20 RuntimeService, 4 ImageService and 3 of containerd's task API");
+	bool consistent = true, namespaced = true;
 	for (size_t i = 0; i < n; i++) {
 		const char *rpc = strrchr(m[i].path, '/') + 1;
+		bool task = strncmp(m[i].path, "/containerd.services.tasks.v1.Tasks/", 36) == 0;
+		if (task) {
+			/* containerd names them DeleteTaskRequest/DeleteResponse,
+			 * KillRequest/Empty, WaitRequest/WaitResponse */
+			if (strncmp(m[i].request->name, "containerd.services.tasks.v1.", 29) != 0 ||
+			    strncmp(m[i].request->name + 29, rpc, strlen(rpc)) != 0)
+				consistent = false;
+			if (!m[i].metadata || strcmp(m[i].metadata, "containerd-namespace: k8s.io") != 0)
+				namespaced = false;
+			continue;
+		}
 		char want[128];
 		snprintf(want, sizeof(want), "runtime.v1.%sRequest", rpc);
 		if (strcmp(m[i].request->name, want) != 0)
@@ -128,10 +139,11 @@ static void method_table_matches_the_proto(void)
 		snprintf(want, sizeof(want), "runtime.v1.%sResponse", rpc);
 		if (strcmp(m[i].response->name, want) != 0)
 			consistent = false;
-		if (strncmp(m[i].path, "/runtime.v1.", 12) != 0)
+		if (strncmp(m[i].path, "/runtime.v1.", 12) != 0 || m[i].metadata)
 			consistent = false;
 	}
 	ok(consistent, "every row's path names its request and response types");
+	ok(namespaced, "containerd's task calls carry the CRI plugin's namespace, k8s.io");
 	ok(vk_cri_method_find("exec_sync") && !vk_cri_method_find("ExecSync"),
 	   "methods are found by their snake_case name only");
 	is_str(vk_cri_code_name(5), "NOT_FOUND", "gRPC code 5 is NOT_FOUND");
