@@ -50,6 +50,7 @@
 --   update.lua      update_pod: a changed image restarts its container
 --   terminal.lua    the status a deleted pod ends with (real exit codes)
 --   recovery.lua    re-adopting the runtime's sandboxes after a restart
+--   sandboxes.lua   removing a sandbox, and the tasks containerd leaves behind
 --   stats.lua       /stats/summary;  logs.lua: container logs
 --   streaming.lua   kubectl exec, attach (the runtime's streaming server) and port-forward
 -- Hot reload sees them all (vk watches every module the provider loads
@@ -77,6 +78,7 @@ local images = require "mynode.images"
 local logs = require "mynode.logs"
 local node_info = require "mynode.node"
 local recovery = require "mynode.recovery"
+local sandboxes = require "mynode.sandboxes"
 local stats = require "mynode.stats"
 local status = require "mynode.status"
 local stopping = require "mynode.stopping"
@@ -191,8 +193,8 @@ local function supervise_round()
     end
     l[#l + 1] = ct
   end
-  local sandboxes = {}
-  for _, sb in ipairs(cri.list_pod_sandbox(mine, C.QUICK).items) do sandboxes[sb.id] = sb.state end
+  local sandbox_states = {}
+  for _, sb in ipairs(cri.list_pod_sandbox(mine, C.QUICK).items) do sandbox_states[sb.id] = sb.state end
   -- A snapshot: other callbacks add and remove pods while this one
   -- yields, and a table must not grow during pairs().
   local recs = {}
@@ -202,7 +204,7 @@ local function supervise_round()
       retry_create(rec)
     elseif rec.sandbox_id and rec.state == "running" then
       -- (a sandbox made after the two lists were read is not judged yet)
-      local st = sandboxes[rec.sandbox_id]
+      local st = sandbox_states[rec.sandbox_id]
       if st or rec.listed_once then
         containers.sync_pod(rec, by_sandbox[rec.sandbox_id] or {}, st or "SANDBOX_GONE")
       end
@@ -331,10 +333,7 @@ end
 
 local function remove_sandboxes_of(uid)
   local items = cri.list_pod_sandbox{filter = {label_selector = {[C.L_UID] = uid, [C.L_NODE] = S.node_name}}}.items
-  for _, sb in ipairs(items) do
-    cri.stop_pod_sandbox{pod_sandbox_id = sb.id}
-    cri.remove_pod_sandbox{pod_sandbox_id = sb.id}
-  end
+  for _, sb in ipairs(items) do sandboxes.remove(sb.id) end
 end
 
 -- Every running container at once: its preStop hook, then SIGTERM, then

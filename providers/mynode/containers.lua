@@ -13,6 +13,7 @@ local hooks = require "mynode.hooks"
 local hosts = require "mynode.hosts"
 local images = require "mynode.images"
 local probes = require "mynode.probes"
+local sandboxes = require "mynode.sandboxes"
 local security = require "mynode.security"
 local sidecars = require "mynode.sidecars"
 local status = require "mynode.status"
@@ -195,8 +196,7 @@ end
 local function recreate_sandbox(rec)
   C.event(rec, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
   log.info("%s: sandbox %s is gone or not ready; re-creating it", rec.key, rec.sandbox_id:sub(1, 12))
-  pcall(cri.stop_pod_sandbox, {pod_sandbox_id = rec.sandbox_id})
-  pcall(cri.remove_pod_sandbox, {pod_sandbox_id = rec.sandbox_id})
+  pcall(sandboxes.remove, rec.sandbox_id)
   rec.attempt = (rec.attempt or 0) + 1
   rec.sbcfg = cri_config.sandbox(rec, rec.attempt)
   rec.sandbox_id = cri.run_pod_sandbox{config = rec.sbcfg}.pod_sandbox_id

@@ -9,6 +9,7 @@ local C = require "mynode.common"
 local containers = require "mynode.containers"
 local cri_config = require "mynode.cri_config"
 local hosts = require "mynode.hosts"
+local sandboxes = require "mynode.sandboxes"
 local volumes = require "mynode.volumes"
 
 local S = C.state
@@ -47,8 +48,7 @@ local function recover()
       adopt(sb, pod)
     elseif sb.state ~= "SANDBOX_READY" then
       -- A dead sandbox of ours: the core will create the pod again if wanted.
-      pcall(cri.stop_pod_sandbox, {pod_sandbox_id = sb.id})
-      pcall(cri.remove_pod_sandbox, {pod_sandbox_id = sb.id})
+      pcall(sandboxes.remove, sb.id)
     end
   end
   S.recovered = true
