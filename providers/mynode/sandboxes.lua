@@ -22,17 +22,19 @@ M.WAIT_MS = 10000
 -- Kills, waits for and deletes one container's containerd task.  True
 -- when a task was deleted.
 local function delete_task(sandbox_id, c)
-  -- A task that has already exited refuses the kill; the wait and the
-  -- delete still apply to it.  NOT_FOUND: no task, nothing to do.
-  local ok, err = pcall(cri.task_kill, {container_id = c.id, signal = 9, all = true})
-  if not ok and cri.code(err) == "NOT_FOUND" then return false end
-  pcall(cri.task_wait, {container_id = c.id}, {timeout_ms = M.WAIT_MS})
-  ok, err = pcall(cri.task_delete, {container_id = c.id})
+  -- A task that has already exited refuses the kill (NOT_FOUND, "process
+  -- already finished") but is still there to delete; only a kill that
+  -- went through needs the wait.
+  if pcall(cri.task_kill, {container_id = c.id, signal = 9, all = true}) then
+    pcall(cri.task_wait, {container_id = c.id}, {timeout_ms = M.WAIT_MS})
+  end
+  local ok, err = pcall(cri.task_delete, {container_id = c.id})
   if ok then
     log.warn("sandbox %s: deleted the task containerd had left behind for container %s (%s, %s)",
              sandbox_id:sub(1, 12), c.id:sub(1, 12), c.metadata and c.metadata.name or "?", c.state)
     return true
   end
+  -- NOT_FOUND: the container has no task; nothing was in the way here.
   if cri.code(err) ~= "NOT_FOUND" then
     log.warn("sandbox %s: cannot delete the task of container %s: %s", sandbox_id:sub(1, 12), c.id:sub(1, 12), err)
   end
