@@ -156,10 +156,17 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 def main():
+    # The socket file appears at bind(), before listen(): a client that
+    # waits for the path could connect in between and be refused.  So the
+    # server binds and listens under another name, and the path appears,
+    # by rename, only once it accepts.
     path = sys.argv[1]
-    if os.path.exists(path):
-        os.unlink(path)
-    with Server(path, Handler) as srv:
+    binding = path + ".binding"
+    for p in (path, binding):
+        if os.path.exists(p):
+            os.unlink(p)
+    with Server(binding, Handler) as srv:
+        os.rename(binding, path)
         srv.serve_forever()
 
 
