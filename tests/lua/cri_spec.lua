@@ -26,6 +26,18 @@ describe("vk.cri against containerd", function()
   }
   local sandbox, echo_id, sleeper_id
 
+  -- The container's status once the runtime reports it exited, or the last
+  -- one read after 30 s (a state change, polled; no timing is asserted).
+  local function status_once_exited(id)
+    local st
+    for _ = 1, 600 do
+      st = cri.container_status{container_id = id}.status
+      if st.state == "CONTAINER_EXITED" then break end
+      timer.sleep(50)
+    end
+    return st
+  end
+
   it("version names containerd over the module's default endpoint", function()
     expect(cri.endpoint() == config.runtime_endpoint):to_be_truthy()
     local v = cri.version{}
@@ -43,12 +55,7 @@ describe("vk.cri against containerd", function()
       metadata = {name = "echo"}, image = {image = config.image},
       command = {"sh", "-c", "echo from lua; exit 4"}, log_path = "echo/0.log"}}.container_id
     cri.start_container{container_id = echo_id}
-    local st
-    for _ = 1, 200 do
-      st = cri.container_status{container_id = echo_id}.status
-      if st.state == "CONTAINER_EXITED" then break end
-      timer.sleep(50)
-    end
+    local st = status_once_exited(echo_id)
     expect(st.state == "CONTAINER_EXITED" and st.exit_code == 4,
            st.state .. " " .. tostring(st.exit_code))
   end)
@@ -128,12 +135,7 @@ describe("vk.cri against containerd", function()
     expect(w.exit_status == 137 and w.exited_at.seconds > 0, tostring(w.exit_status))
     -- The CRI plugin sees the same exit, and deletes the task itself; a
     -- delete that comes first succeeds, one that comes after finds nothing.
-    local st
-    for _ = 1, 200 do
-      st = cri.container_status{container_id = killed_id}.status
-      if st.state == "CONTAINER_EXITED" then break end
-      timer.sleep(50)
-    end
+    local st = status_once_exited(killed_id)
     expect(st.state == "CONTAINER_EXITED" and st.exit_code == 137, st.state .. " " .. tostring(st.exit_code))
     local ok, err = pcall(cri.task_delete, {container_id = killed_id})
     expect(ok or cri.code(err) == "NOT_FOUND", tostring(err))
