@@ -293,6 +293,29 @@ static void status_tick(uv_timer_t *t)
 
 /* ---- ping ----------------------------------------------------------------- */
 
+static void ping_tick(uv_timer_t *t);
+
+unsigned vk_node__ping_next_ms(bool ok, unsigned prev_ms, unsigned period_ms)
+{
+	if (ok)
+		return 0;
+	if (!prev_ms)
+		return VK_NODE_PING_RETRY_MS < period_ms ? VK_NODE_PING_RETRY_MS : period_ms;
+	return prev_ms >= period_ms / 2 ? period_ms : prev_ms * 2;
+}
+
+/* The next ping after this one's answer; the timer repeats at the period
+ * once the pings are good again. */
+static void ping_reschedule(vk_node *n, bool ok)
+{
+	unsigned prev = n->ping_delay_ms;
+	n->ping_delay_ms = vk_node__ping_next_ms(ok, prev, n->o.ping_ms);
+	if (n->ping_delay_ms)
+		uv_timer_start(&n->ping_timer, ping_tick, n->ping_delay_ms, n->o.ping_ms);
+	else if (prev)
+		uv_timer_start(&n->ping_timer, ping_tick, n->o.ping_ms, n->o.ping_ms);
+}
+
 static void ping_done(const vk_provider_result *r, void *ud)
 {
 	vk_node *n = ud;
@@ -309,6 +332,7 @@ static void ping_done(const vk_provider_result *r, void *ud)
 	n->ready = ready;
 	free(n->not_ready_msg);
 	n->not_ready_msg = ready ? NULL : vk_strdup(msg);
+	ping_reschedule(n, ready);
 	if (!changed)
 		return;
 	if (ready)
