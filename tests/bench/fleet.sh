@@ -24,6 +24,8 @@ export VK_APISERVER_WAIT=${VK_APISERVER_WAIT:-300} # a loaded machine starts it 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
+# shellcheck source=binaries.sh
+source "$here/binaries.sh"
 
 n=200 per=5 idle_s=120 out_dir=$here/results
 [[ ${1:-} =~ ^[0-9]+$ ]] && { n=$1; shift; }
@@ -40,20 +42,8 @@ say() { echo "[fleet] $*" >&2; }
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/bench
 mkdir -p "$cache" "$out_dir"
 
-if [[ -z ${VK_BIN:-} ]]; then
-	[[ -f $VK_ROOT/build-bench/build.ninja ]] ||
-		meson setup "$VK_ROOT/build-bench" "$VK_ROOT" -Dbuildtype=release -Dsanitize=false >&2
-	meson compile -C "$VK_ROOT/build-bench" -j2 vk >&2
-	VK_BIN=$VK_ROOT/build-bench/vk
-fi
-tuned_hash=$(cat "$here/tunedvk/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
-tuned_bin=$cache/tunedvk-$tuned_hash/tunedvk
-if [[ ! -x $tuned_bin ]]; then
-	say "building tunedvk (first run only)"
-	mkdir -p "$(dirname "$tuned_bin")"
-	(cd "$here" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$tuned_bin.tmp" ./tunedvk) >&2
-	mv "$tuned_bin.tmp" "$tuned_bin"
-fi
+bench_vk
+tuned_bin=$(bench_tool tunedvk)
 command -v gnuplot >/dev/null || { say "gnuplot is missing (tests/bench/run.sh installs gnuplot-nox)"; exit 1; }
 
 nodes=()

@@ -25,6 +25,8 @@ export VK_APISERVER_WAIT=${VK_APISERVER_WAIT:-300} # a loaded machine starts it 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
+# shellcheck source=binaries.sh
+source "$here/binaries.sh"
 
 sizes="20 100" agents="vk kubelet" idle_s=30 out_dir=$here/results
 while (($#)); do
@@ -42,27 +44,13 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/bench
 mkdir -p "$cache" "$out_dir"
 
 # ---- binaries ---------------------------------------------------------------
-if [[ -z ${VK_BIN:-} && " $agents " == *" vk "* ]]; then
-	[[ -f $VK_ROOT/build-bench/build.ninja ]] ||
-		meson setup "$VK_ROOT/build-bench" "$VK_ROOT" -Dbuildtype=release -Dsanitize=false >&2
-	meson compile -C "$VK_ROOT/build-bench" -j2 vk >&2
-	VK_BIN=$VK_ROOT/build-bench/vk
-fi
-gobuild() { # DIR OUT PKG LDFLAGS
-	[[ -x $2 ]] && return 0
-	say "building $3 (first run only; minutes on 2 cores)"
-	mkdir -p "$(dirname "$2")"
-	(cd "$1" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w ${4:-}" -o "$2.tmp" "$3") >&2
-	mv "$2.tmp" "$2"
-}
+[[ " $agents " != *" vk "* ]] || bench_vk
 k8s_ver=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$VK_CLUSTER/k8s/go.mod")
 minor=$(cut -d. -f2 <<<"$k8s_ver")
 kubelet_bin=$cache/kubelet-$k8s_ver/kubelet
-gobuild "$VK_CLUSTER/k8s" "$kubelet_bin" k8s.io/kubernetes/cmd/kubelet \
+bench_gobuild "$VK_CLUSTER/k8s" "$kubelet_bin" k8s.io/kubernetes/cmd/kubelet \
 	"-X k8s.io/component-base/version.gitVersion=$k8s_ver -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
-lg_hash=$(cat "$here/loadgen/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
-loadgen_bin=$cache/loadgen-$lg_hash/loadgen
-gobuild "$here" "$loadgen_bin" ./loadgen
+loadgen_bin=$(bench_tool loadgen)
 clk_tck=$(getconf CLK_TCK)
 
 # ---- control plane ----------------------------------------------------------

@@ -24,6 +24,8 @@ export VK_APISERVER_WAIT=${VK_APISERVER_WAIT:-300} # a loaded machine starts it 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
+# shellcheck source=binaries.sh
+source "$here/binaries.sh"
 
 pods='' rounds='' only_agents='' idle_s=60 settle_s=10 steady_s=5 log_level='' out_dir=$here/results mode=classic
 case ${1:-} in # modes of their own, in scripts beside this one
@@ -81,14 +83,7 @@ if ! command -v gnuplot >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
 fi
 
-# vk: a release build (benchmarks never use the sanitizer build).
-if [[ -z ${VK_BIN:-} ]]; then
-	if [[ ! -f $VK_ROOT/build-bench/build.ninja ]]; then
-		meson setup "$VK_ROOT/build-bench" "$VK_ROOT" -Dbuildtype=release -Dsanitize=false >&2
-	fi
-	meson compile -C "$VK_ROOT/build-bench" -j2 vk >&2
-	VK_BIN=$VK_ROOT/build-bench/vk
-fi
+bench_vk
 vk_rev=$(git -C "$VK_ROOT" describe --always --dirty 2>/dev/null || echo '?') # the tree vk was built from
 provider=$VK_ROOT/providers/mock.lua
 [[ -f $provider ]] || provider=$VK_ROOT/tests/e2e/vk/providers/recorder.lua
@@ -99,21 +94,11 @@ provider=$VK_ROOT/providers/mock.lua
 up_ver=$(awk '$1=="require" && $2=="github.com/virtual-kubelet/virtual-kubelet" {print $3}
 	$1=="github.com/virtual-kubelet/virtual-kubelet" {print $2}' "$here/go.mod" | head -1)
 upstream_bin=$cache/virtual-kubelet-$up_ver/virtual-kubelet
-gobuild() { # OUT PKG [LDFLAGS]
-	[[ -x $1 ]] && return 0
-	say "building $2 (first run only; minutes on 2 cores)"
-	mkdir -p "$(dirname "$1")"
-	(cd "$here" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w ${3:-}" -o "$1.tmp" "$2") >&2
-	mv "$1.tmp" "$1"
-}
-has_agent upstream && gobuild "$upstream_bin" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet "-X main.buildVersion=$up_ver"
+has_agent upstream && bench_gobuild "$here" "$upstream_bin" github.com/virtual-kubelet/virtual-kubelet/cmd/virtual-kubelet "-X main.buildVersion=$up_ver"
 # The tuned peer: the same library's node/nodeutil, QPS 500 / burst 1000.
-tuned_hash=$(cat "$here/tunedvk/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
-tuned_bin=$cache/tunedvk-$tuned_hash/tunedvk
-has_agent tuned && gobuild "$tuned_bin" ./tunedvk
-lg_hash=$(cat "$here/loadgen/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
-loadgen_bin=$cache/loadgen-$lg_hash/loadgen
-gobuild "$loadgen_bin" ./loadgen
+tuned_bin=
+has_agent tuned && tuned_bin=$(bench_tool tunedvk)
+loadgen_bin=$(bench_tool loadgen)
 clk_tck=$(getconf CLK_TCK)
 
 # ---- the control plane --------------------------------------------------------

@@ -21,6 +21,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
+# shellcheck source=binaries.sh
+source "$here/binaries.sh"
 
 pods=1000 minutes=30 rate=10 warmup=5 out_dir=$here/results from=
 while (($#)); do
@@ -44,20 +46,8 @@ if [[ -n $from ]]; then
 	cp "$from" "$tmp/soak.dat"
 	echo "churn: figures recomputed from $(basename "$from") (the churn's own summary is in the run's output)" >"$tmp/churn.log"
 else
-	if [[ -z ${VK_BIN:-} ]]; then
-		[[ -f $VK_ROOT/build-bench/build.ninja ]] ||
-			meson setup "$VK_ROOT/build-bench" "$VK_ROOT" -Dbuildtype=release -Dsanitize=false >&2
-		meson compile -C "$VK_ROOT/build-bench" vk >&2
-		VK_BIN=$VK_ROOT/build-bench/vk
-	fi
-	churn_hash=$(cat "$here/churn/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
-	churn_bin=$cache/churn-$churn_hash/churn
-	if [[ ! -x $churn_bin ]]; then
-		say "building the churn client (first run only)"
-		mkdir -p "$(dirname "$churn_bin")"
-		(cd "$here" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$churn_bin.tmp" ./churn) >&2
-		mv "$churn_bin.tmp" "$churn_bin"
-	fi
+	bench_vk
+	churn_bin=$(bench_tool churn)
 
 	node=bench-soak
 	say "starting the control plane in $tmp/cluster"

@@ -19,6 +19,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../e2e/lib.sh
 source "$here/../e2e/lib.sh"
+# shellcheck source=binaries.sh
+source "$here/binaries.sh"
 
 pods=200 rounds=1 out_dir=$here/results
 while (($#)); do
@@ -33,20 +35,8 @@ say() { echo "[bench-store] $*" >&2; }
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/vk/bench
 mkdir -p "$cache" "$out_dir"
 
-if [[ -z ${VK_BIN:-} ]]; then
-	[[ -f $VK_ROOT/build-bench/build.ninja ]] ||
-		meson setup "$VK_ROOT/build-bench" "$VK_ROOT" -Dbuildtype=release -Dsanitize=false >&2
-	meson compile -C "$VK_ROOT/build-bench" -j2 vk >&2
-	VK_BIN=$VK_ROOT/build-bench/vk
-fi
-lg_hash=$(cat "$here/loadgen/"*.go "$here/go.sum" | sha256sum | cut -c1-12)
-loadgen_bin=$cache/loadgen-$lg_hash/loadgen
-if [[ ! -x $loadgen_bin ]]; then
-	say "building the load client (first run only)"
-	mkdir -p "$(dirname "$loadgen_bin")"
-	(cd "$here" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$loadgen_bin.tmp" ./loadgen) >&2
-	mv "$loadgen_bin.tmp" "$loadgen_bin"
-fi
+bench_vk
+loadgen_bin=$(bench_tool loadgen)
 
 node=bench-store
 tmp= # set by tmp_dir (lib.sh)
