@@ -41,6 +41,11 @@ vk_node *vk_node_new(const vk_node_opts *o, cJSON *node)
 	n->ready = true;
 	n->reg_backoff = (vk_backoff){.base_ms = 500, .max_ms = 30000};
 	n->watch_backoff = (vk_backoff){.base_ms = 500, .max_ms = 30000};
+	/* A failed ping is tried again soon, doubling up to the period: a
+	 * runtime that comes back (containerd restarted, its CRI still
+	 * initialising at the first try) makes the node Ready within a second
+	 * or two, not at the next period. */
+	n->ping_backoff = (vk_backoff){.base_ms = VK_NODE_PING_RETRY_MS, .max_ms = n->o.ping_ms, .exact = true};
 
 	/* The provider may not rename the node or drop what the API requires. */
 	cJSON *md = vk_json_at(node, "metadata");
@@ -295,25 +300,16 @@ static void status_tick(uv_timer_t *t)
 
 static void ping_tick(uv_timer_t *t);
 
-unsigned vk_node__ping_next_ms(bool ok, unsigned prev_ms, unsigned period_ms)
-{
-	if (ok)
-		return 0;
-	if (!prev_ms)
-		return VK_NODE_PING_RETRY_MS < period_ms ? VK_NODE_PING_RETRY_MS : period_ms;
-	return prev_ms >= period_ms / 2 ? period_ms : prev_ms * 2;
-}
-
-/* The next ping after this one's answer; the timer repeats at the period
- * once the pings are good again. */
+/* After a failed ping the next comes after the backoff's wait; after the
+ * first good one the timer is back on the period. */
 static void ping_reschedule(vk_node *n, bool ok)
 {
-	unsigned prev = n->ping_delay_ms;
-	n->ping_delay_ms = vk_node__ping_next_ms(ok, prev, n->o.ping_ms);
-	if (n->ping_delay_ms)
-		uv_timer_start(&n->ping_timer, ping_tick, n->ping_delay_ms, n->o.ping_ms);
-	else if (prev)
+	if (!ok)
+		uv_timer_start(&n->ping_timer, ping_tick, vk_backoff_next(&n->ping_backoff), n->o.ping_ms);
+	else if (n->ping_backoff.attempt) {
+		vk_backoff_reset(&n->ping_backoff);
 		uv_timer_start(&n->ping_timer, ping_tick, n->o.ping_ms, n->o.ping_ms);
+	}
 }
 
 static void ping_done(const vk_provider_result *r, void *ud)

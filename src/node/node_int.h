@@ -14,7 +14,6 @@ struct vk_node {
 	bool registered, registering, closing;
 	bool ready; /* last ping result */
 	char *not_ready_msg;
-	unsigned ping_delay_ms; /* while pings fail, the wait before the next; 0 while they succeed */
 
 	vk_node_ready_cb ready_cb;
 	void *ready_ud;
@@ -41,7 +40,8 @@ struct vk_node {
 
 	vk_kube_watch *watch;
 	vk_backoff reg_backoff, watch_backoff;
-	unsigned reg_tries; /* registrations that failed in a row, for the progress line */
+	vk_backoff ping_backoff; /* while pings fail: 1 s doubling to the period */
+	unsigned reg_tries;      /* registrations that failed in a row, for the progress line */
 	uv_timer_t watch_timer;
 };
 
@@ -56,15 +56,6 @@ typedef enum {
 #define VK_NODE_LEASE_RETRY_MS 1000
 vk_node_lease_next vk_node__lease_next(long status);
 void vk_node__lease_start(vk_node *n);
-
-/* controller.c: the wait before the next ping (pure), 0 after a good one
- * (the timer's period follows); a failed ping is tried again after
- * VK_NODE_PING_RETRY_MS, doubling up to the period (prev_ms: the wait
- * this function gave last time, 0 after a good ping), so a runtime that comes back (containerd restarted, its CRI
- * still initialising at the first try) makes the node Ready within a
- * second or two, not at the next period. */
-#define VK_NODE_PING_RETRY_MS 1000
-unsigned vk_node__ping_next_ms(bool ok, unsigned prev_ms, unsigned period_ms);
 void vk_node__lease_renew(vk_node *n);
 void vk_node__register(vk_node *n);
 void vk_node__write_status(vk_node *n);
@@ -79,5 +70,8 @@ void vk_node__on_link(bool up, void *ud); /* reconnect.c */
  * --node-status-update-frequency); the status is written when it changed,
  * and at least every status_ms. */
 #define VK_NODE_CHECK_MS 10000
+
+/* A failed ping is tried again after this, doubling up to the period. */
+#define VK_NODE_PING_RETRY_MS 1000
 
 #endif

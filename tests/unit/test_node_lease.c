@@ -1,4 +1,4 @@
-/* node: the Lease's timing and content, the ping's schedule, and the pod informer's resume
+/* node: the Lease's timing and content, and the pod informer's resume
  * decisions, checked as pure functions (the e2e tests run them against a
  * real API server). */
 #include <stdlib.h>
@@ -18,27 +18,6 @@ static void lease_timing(void)
 	is_int(vk_node__lease_next(500), VK_NODE_LEASE_AGAIN_SOON, "500: retried soon");
 	is_int(vk_node__lease_next(0), VK_NODE_LEASE_AGAIN_SOON, "a transport failure: retried soon");
 	ok(VK_NODE_LEASE_RETRY_MS <= 40000 / 10, "a failed renewal is retried well inside the 40 s lease");
-}
-
-static void ping_schedule(void)
-{
-	is_int(vk_node__ping_next_ms(true, 0, 10000), 0, "a good ping: the next at the timer's period");
-	unsigned d = vk_node__ping_next_ms(false, 0, 10000);
-	is_int(d, VK_NODE_PING_RETRY_MS, "the first failure is tried again soon");
-	ok(VK_NODE_PING_RETRY_MS <= 2000, "soon enough for Ready within 2 s of a runtime coming back");
-	unsigned waits[8], n = 0;
-	for (waits[n++] = d; n < 8; n++)
-		waits[n] = d = vk_node__ping_next_ms(false, d, 10000);
-	is_int(waits[1], 2 * VK_NODE_PING_RETRY_MS, "the second waits twice as long");
-	bool growing = true;
-	for (unsigned i = 1; i < n; i++)
-		growing = growing && waits[i] >= waits[i - 1] && waits[i] <= 10000;
-	ok(growing, "the waits never shrink while the pings fail and never pass the period");
-	is_int(waits[n - 1], 10000, "a provider that stays down is pinged at the period");
-	is_int(vk_node__ping_next_ms(true, 8000, 10000), 0, "a good ping after failures: back to the period");
-	is_int(vk_node__ping_next_ms(false, 0, 10000), VK_NODE_PING_RETRY_MS,
-	       "a failure after a good ping starts from the short wait again");
-	is_int(vk_node__ping_next_ms(false, 0, 500), 500, "a period shorter than the retry wait is kept");
 }
 
 static void lease_body(void)
@@ -95,7 +74,6 @@ int main(void)
 {
 	vk_json_init();
 	lease_timing();
-	ping_schedule();
 	lease_body();
 	informer_resume();
 	return tap_done();

@@ -6,10 +6,10 @@
 # the next 5-minute status report.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 8
+tap_plan 9
 vk_setup node
 
-printf 'ping_fail_file: %s\n' "$tmp/ping-fails" >"$tmp/config.yaml"
+printf 'ping_fail_file: %s\nrecord: %s\n' "$tmp/ping-fails" "$tmp/calls.jsonl" >"$tmp/config.yaml"
 vk_start vk "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" --provider-config "$tmp/config.yaml"
 wait_until 10 node_is "$node" True || tap_bail "node not Ready: $(tail -5 "$tmp/vk.log")"
 
@@ -17,6 +17,12 @@ touch "$tmp/ping-fails"
 if wait_until 15 node_is "$node" False; then tap_pass "node goes NotReady while ping fails"; else tap_fail "node goes NotReady while ping fails" "$(vk_log_tail vk)"; fi
 msg=$(k get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}')
 tap_like "$msg" "^[^ ]*recorder.lua:[0-9]+: ping: [^ ]*ping-fails exists$" "the Ready message is the provider's error with file:line"
+# A failed ping is asked again after 1 s, 2 s, 4 s (then up to the 10 s
+# period): four failures come within 7 s, where a ping only every period
+# would take 30 s.  The bound is generous for a busy machine.
+failed_pings() { grep -c '"call":"ping_failed"' "$tmp/calls.jsonl" 2>/dev/null || true; }
+four_failed() { (($(failed_pings) >= 4)); }
+if wait_until 20 four_failed; then tap_pass "a failing ping is asked again sooner than the period"; else tap_fail "a failing ping is asked again sooner than the period" "failed pings within 20 s: $(failed_pings); $(vk_log_tail vk)"; fi
 rm -f "$tmp/ping-fails"
 if wait_until 15 node_is "$node" True; then tap_pass "node is Ready again once ping recovers"; else tap_fail "node is Ready again once ping recovers"; fi
 

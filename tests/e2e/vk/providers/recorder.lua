@@ -253,7 +253,11 @@ end
 function P.ping()
   if cfg.ping_fail_file then
     local f = io.open(cfg.ping_fail_file, "r")
-    if f then f:close(); error("ping: " .. cfg.ping_fail_file .. " exists") end
+    if f then
+      f:close()
+      record("ping_failed", {})
+      error("ping: " .. cfg.ping_fail_file .. " exists")
+    end
   end
 end
 
