@@ -29,6 +29,16 @@ static void pods_collect(void *ud)
 		vk_pods_each(a->pods, count_phase, m);
 }
 
+/* Writes the local store has not committed yet: a burst's backlog, or
+ * everything kept in memory while the store is down. */
+static void store_collect(void *ud)
+{
+	vk_app *a = ud;
+	vk_metric *m = vk_metric_new(VK_METRIC_GAUGE, "vk_store_pending_writes",
+	                             "Writes queued for the local store and not yet committed.", NULL);
+	vk_metric_set(m, a->wb ? (double)vk_store_wb_len(a->wb) : 0);
+}
+
 /* "HOST:PORT", ":PORT" (every address) or "[V6]:PORT". */
 static int split_addr(const char *s, char *host, size_t n, int *port)
 {
@@ -50,6 +60,7 @@ int vk_app__metrics_start(vk_app *a)
 {
 	vk_metrics_init();
 	vk_metrics_on_collect(pods_collect, a);
+	vk_metrics_on_collect(store_collect, a);
 	if (!a->o.metrics_addr || a->o.check)
 		return 0;
 	char host[256];
@@ -77,6 +88,7 @@ int vk_app__metrics_start(vk_app *a)
 void vk_app__metrics_close(vk_app *a)
 {
 	vk_metrics_off_collect(pods_collect, a);
+	vk_metrics_off_collect(store_collect, a);
 	vk_server_close(a->metrics_server);
 	a->metrics_server = NULL;
 }

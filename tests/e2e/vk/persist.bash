@@ -90,7 +90,8 @@ record_has_uid() { # POD
 # ---- a store server the test kills and restarts ($backend) ----------------
 # store_mock_vk PLAN WHAT: the TAP plan, a skip when redis-server is
 # missing, then the test's node, its store, and vk with the mock provider
-# on it, Ready; sets $url0 and $pfx ("node/NODE/").
+# on it, Ready; sets $url0 and $pfx ("node/NODE/").  vk's /metrics are on
+# 127.0.0.1:$mport (pending_writes reads them).
 store_mock_vk() { # PLAN WHAT
 	tap_plan "$1"
 	if [[ $backend == redis ]] && ! command -v redis-server >/dev/null; then
@@ -100,9 +101,15 @@ store_mock_vk() { # PLAN WHAT
 	vk_setup node
 	store_start "$backend"
 	url0=$store_url
-	vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store "$store_url"
+	free_port_to mport || tap_bail "no free port"
+	vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store "$store_url" --metrics-addr "127.0.0.1:$mport"
 	wait_until 30 node_is "$node" True || tap_bail "node not Ready: $(vk_log_tail vk)"
 	pfx="node/$node/"
+}
+
+# pending_writes: vk's vk_store_pending_writes (writes not yet committed).
+pending_writes() {
+	curl -s --max-time 5 "http://127.0.0.1:$mport/metrics" | awk '$1 == "vk_store_pending_writes" { print $2 }'
 }
 
 # store_kill: SIGKILL to the store server, by the PID store-up.sh recorded;

@@ -14,13 +14,15 @@
 #     and vk logs exactly one line that the store went away;
 #   - after the restart: exactly one line that it is back, and the store
 #     caught up: records for every current pod (those created while it was
-#     down too), none left for the deleted one.
+#     down too), none left for the deleted one;
+#   - vk_store_pending_writes counts the writes held while the store is
+#     down, and is 0 once it caught up.
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # backend is set by the sourcing script; vk_pid by vk_start; store_url and the *_PORT by store_start (persist.bash)
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/common.bash"
 source "$(dirname "$0")/persist.bash"
-store_mock_vk 14 "the store goes away"
+store_mock_vk 16 "the store goes away"
 went_away() { grep -cE ' store: .*keeping [0-9]+ writes in memory and retrying' "$tmp/vk.log" || true; }
 is_back() { grep -cE ' store: .* is back; [0-9]+ pending writes caught up' "$tmp/vk.log" || true; }
 
@@ -47,6 +49,8 @@ tap_is "$(went_away)" 1 "vk logs one line that the store went away"
 tap_ok "the node stays Ready" node_is "$node" True
 tap_ok "vk stays alive" pid_alive "$vk_pid"
 tap_is "$(is_back)" 0 "and does not say the store is back while it is not"
+n=$(pending_writes)
+tap_ok "vk_store_pending_writes counts the writes kept in memory ($n)" test "${n:-0}" -ge 1
 
 # The store comes back on the same port, with its data.
 store_restart
@@ -59,6 +63,9 @@ else
 fi
 tap_ok "a record written after the outage holds its pod (b1's uid)" record_has_uid b1
 tap_is "$(store_keys "$pfx" | grep -c "/$ns/a2\$" || true)" 0 "no key of the deleted pod is left (pod or status)"
+none_pending() { [[ $(pending_writes) == 0 ]]; }
+wait_until 30 none_pending || true
+tap_is "$(pending_writes)" 0 "and vk_store_pending_writes is back to 0"
 tap_is "$(went_away) $(is_back)" "1 1" "one line each for away and back, all told"
 tap_ok "vk is still running" pid_alive "$vk_pid"
 tap_done
