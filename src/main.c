@@ -3,11 +3,18 @@
  * The entry point: the command line is read by src/app/cli.c and the agent
  * is wired and run by src/app/wiring.c (hot reload: src/app/reload.c).
  * Everything else lives in src/<subsystem>/. */
+#include <stdlib.h>
+
 #include "vk/app.h"
 #include "vk/json.h"
 
 int main(int argc, char **argv)
 {
+	/* The systemd unit sets it so that gnutls, which vk maps (through
+	 * libcurl) but never uses, skips its set-up at load; by now that is
+	 * done.  The processes vk starts (exec credential plugins, providers'
+	 * commands) may use gnutls without initialising it themselves. */
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
 	vk_json_init(); /* cJSON allocates through vk's aborting allocator */
 	vk_app_options o;
 	int rc = vk_app_parse_args(argc, argv, &o);

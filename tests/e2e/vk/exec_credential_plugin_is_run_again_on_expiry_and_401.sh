@@ -9,7 +9,7 @@
 # is deleted) the plugin runs again at once and vk goes on with the new token.
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 10
+tap_plan 11
 vk_setup node
 
 k -n "$ns" create serviceaccount vk-node >/dev/null
@@ -26,6 +26,7 @@ cat >"$tmp/plugin.sh" <<'SH'
 #!/bin/sh
 # An exec credential plugin: the token in $TOKEN_FILE, valid $(cat $TTL_FILE) s.
 echo run >>"$RUNS_FILE"
+echo "${GNUTLS_NO_IMPLICIT_INIT-unset}" >"$INFO_FILE.gnutls"
 printf '%s\n' "$KUBERNETES_EXEC_INFO" >"$INFO_FILE"
 exp=$(date -u -d "+$(cat "$TTL_FILE") seconds" +%Y-%m-%dT%H:%M:%SZ)
 printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}\n' \
@@ -61,7 +62,8 @@ YAML
 runs() { [[ -f $tmp/runs ]] && wc -l <"$tmp/runs" || echo 0; }
 runs_at_least() { (($(runs) >= $1)); }
 
-VK_KUBECONFIG=$tmp/exec.kubeconfig vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store none --os Windows
+# As vk@.service starts it: vk unsets the variable for what it starts.
+GNUTLS_NO_IMPLICIT_INIT=1 VK_KUBECONFIG=$tmp/exec.kubeconfig vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store none --os Windows
 wait_until 30 node_is "$node" True || tap_bail "node not Ready with the exec plugin's token"
 tap_pass "the node registers with the token an exec credential plugin printed"
 tap_is "$(k get node "$node" -o jsonpath='{.metadata.labels.kubernetes\.io/os} {.status.nodeInfo.operatingSystem}')" \
@@ -69,6 +71,8 @@ tap_is "$(k get node "$node" -o jsonpath='{.metadata.labels.kubernetes\.io/os} {
 tap_is "$(jq -r '.kind + " " + .apiVersion + " " + (.spec.interactive | tostring) + " " + .spec.cluster.server' "$tmp/info.json")" \
 	"ExecCredential client.authentication.k8s.io/v1 false $server" \
 	"the plugin gets KUBERNETES_EXEC_INFO with the cluster (provideClusterInfo)"
+tap_is "$(cat "$tmp/info.json.gnutls")" unset \
+	"the plugin does not inherit GNUTLS_NO_IMPLICIT_INIT, which the unit sets for vk alone"
 
 # The credential expires 8 s after each run (renewed 5 s before): it runs again.
 r0=$(runs)
