@@ -82,15 +82,25 @@ static int l_pack(lua_State *L)
 	return 1;
 }
 
+/* A JSON text never passes for a blob: its second 4 bytes would say how
+ * long the packed bytes are, and printable characters say 538 MB or more. */
+char *vk_lua__json_unpacked(const char *p, size_t n, size_t *len)
+{
+	char *text = packer && vk_ztext_check(p, n) ? vk_ztext_unpack(packer, p) : NULL;
+	if (text)
+		*len = vk_ztext_len(p);
+	return text;
+}
+
 /* unpack(p): the JSON text pack made. */
 static int l_unpack(lua_State *L)
 {
-	size_t n;
+	size_t n, len;
 	const char *p = luaL_checklstring(L, 1, &n);
-	char *text = packer && vk_ztext_check(p, n) ? vk_ztext_unpack(packer, p) : NULL;
+	char *text = vk_lua__json_unpacked(p, n, &len);
 	if (!text)
 		return luaL_error(L, "vk.json.unpack: not a string vk.json.pack made");
-	lua_pushlstring(L, text, vk_ztext_len(p));
+	lua_pushlstring(L, text, len);
 	free(text);
 	return 1;
 }

@@ -217,6 +217,9 @@ int vk_lua__push_init_args(lua_State *L);
 void vk_lua__json_init(lua_State *L); /* the array metatable in the registry */
 void vk_lua__json_mark_array(lua_State *L, int idx);
 bool vk_lua__json_is_array(lua_State *L, int idx);
+/* bind_json.c: the text of n bytes that vk.json.pack made, unpacked
+ * (malloc'd, *len its length); NULL when they are not such a blob. */
+char *vk_lua__json_unpacked(const char *p, size_t n, size_t *len);
 /* vk_lua_to_json, raising "WHAT: why" (a Lua error) when the value has no
  * JSON form.  For bindings: the caller frees the result. */
 cJSON *vk_lua__to_json_or_raise(lua_State *L, int idx, const char *what);

@@ -63,11 +63,15 @@ static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 		bool text_ok = c->call == VK_CALL_GET_POD || c->call == VK_CALL_GET_POD_STATUS ||
 		               c->call == VK_CALL_GET_PODS;
 		if (has_value && text_ok && lua_type(co, base) == LUA_TSTRING) {
-			/* Pods and statuses may come back as their JSON text: a provider
-			 * holding many pods keeps them as strings, and parsing in C
-			 * makes no garbage in the provider's heap. */
+			/* Pods and statuses may come back as their JSON text, or as
+			 * what vk.json.pack made of it: a provider holding many pods
+			 * keeps them packed and hands them over as they are, and
+			 * unpacking and parsing in C makes no garbage in its heap. */
 			size_t len;
 			const char *text = lua_tolstring(co, base, &len);
+			char *unpacked = vk_lua__json_unpacked(text, len, &len);
+			if (unpacked)
+				text = unpacked;
 			const char *end = NULL;
 			r.value = cJSON_ParseWithLengthOpts(text, len, &end, false);
 			if (!r.value) {
@@ -77,6 +81,7 @@ static void call_done(vk_lua_task *t, int err, const char *errmsg, int nres)
 				                   end ? (size_t)(end - text) : 0);
 				r.errmsg = cerr;
 			}
+			free(unpacked);
 		} else if (has_value) {
 			r.value = vk_lua_to_json(co, base, &cerr);
 			if (!r.value) {

@@ -223,6 +223,16 @@ int main(void)
 	ok(r.err == -EIO && r.errmsg && strstr(r.errmsg, "get_pod_status returned a string that is not JSON"),
 	   "a_string_that_is_not_JSON_is_an_error_naming_the_callback (%s)", r.errmsg ? r.errmsg : "");
 	result_free(&r);
+	vk_provider_get_pod_status(p, "default", "packed", on_result, &r);
+	spin(&r.done);
+	is_str(r.value, "{\"phase\":\"Running\",\"podIP\":\"10.0.0.4\"}",
+	       "a_status_returned_as_vk_json_pack_made_it_is_unpacked_and_parsed");
+	result_free(&r);
+	vk_provider_get_pod_status(p, "default", "packed-cut", on_result, &r);
+	spin(&r.done);
+	ok(r.err == -EIO && r.errmsg && strstr(r.errmsg, "get_pod_status returned a string that is not JSON"),
+	   "a_packed_status_cut_short_is_an_error_too (%s)", r.errmsg ? r.errmsg : "");
+	result_free(&r);
 	vk_provider_get_pods(p, on_result, &r);
 	spin(&r.done);
 	is_str(r.value, "[]", "get_pods_empty_table_is_an_empty_array");

@@ -121,6 +121,13 @@ function P.get_pod_status(namespace, name)
   -- a status may come back as its JSON text
   if name == "as-text" then return '{"phase":"Running","podIP":"10.0.0.3"}' end
   if name == "bad-text" then return '{"phase":"Runn' end
+  -- or packed (vk.json.pack), as a provider that keeps many pods holds it
+  if name == "packed" then return vk.json.pack('{"phase":"Running","podIP":"10.0.0.4"}') end
+  -- a packed blob cut short is neither a blob nor JSON
+  if name == "packed-cut" then
+    local p = vk.json.pack('{"phase":"Running","podIP":"10.0.0.5"}')
+    return p:sub(1, #p - 1)
+  end
   return { phase = "Running", podIP = "10.0.0.2", ns = namespace }
 end
 
