@@ -216,6 +216,15 @@ function P.get_pods()
   return "[" .. table.concat(list, ",") .. "]"
 end
 
+-- Hot reload: the new version takes the old one's pods (packed as they are:
+-- vk.json.pack's dictionary outlives a version), so a pod it ran before the
+-- edit is still found by exec, logs and the status poll.
+function P.state() return pods end
+
+function P.on_reload(previous)
+  if previous and previous.state then pods = previous.state() end
+end
+
 function P.ping()
   local file = cfg.ping_fail_file or cfg.ping_error_file
   if file then
