@@ -177,10 +177,14 @@ function M.start(name, pod)
   }
 end
 
--- One value (a table or nil), or nil, err when the callback failed.
+-- One value (a table or nil), or nil, err when the callback failed.  A
+-- string is JSON text or, as the core takes it too, what json.pack made.
 local function decoded(res, err)
   if res == nil and err ~= nil then return nil, err end
-  if type(res) == "string" then return json.decode(res) end
+  if type(res) == "string" then
+    local ok, text = pcall(json.unpack, res)
+    return json.decode(ok and text or res)
+  end
   return res
 end
 
