@@ -109,9 +109,15 @@ t_thaw=$EPOCHREALTIME
 relay_thaw link
 if wait_until 60 node_is "$node" True; then tap_pass "the node is Ready again"
 else tap_fail "the node is Ready again" "$(vk_log_tail vk)"; fi
-ready_at=$(first_event_after "$tmp/node.watch" "$t_thaw" \
-	'.object.status.conditions[] | select(.type == "Ready") | .status == "True"') || ready_at=""
-renew=$(first_event_after "$tmp/lease.watch" "$t_thaw" '.type == "MODIFIED"' .object.spec.renewTime) || renew=""
+# The watches record what they see a moment after kubectl's GET does: wait
+# for their lines before reading the times from them.
+ready_line() { first_event_after "$tmp/node.watch" "$t_thaw" \
+	'.object.status.conditions[] | select(.type == "Ready") | .status == "True"'; }
+renew_line() { first_event_after "$tmp/lease.watch" "$t_thaw" '.type == "MODIFIED"' .object.spec.renewTime; }
+seen_both() { ready_line >/dev/null && renew_line >/dev/null; }
+wait_until 20 seen_both || true
+ready_at=$(ready_line) || ready_at=""
+renew=$(renew_line) || renew=""
 if [[ -n $ready_at && -n $renew ]]; then
 	renew_s=$(secs_between "$t_thaw" "$(date -u -d "$renew" +%s.%N)")
 	ready_s=$(secs_between "$t_thaw" "$ready_at")
