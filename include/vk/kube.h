@@ -236,18 +236,19 @@ size_t vk_informer_len(const vk_informer *inf);
  * for (vk_map_iter it = {0}; vk_informer_next(inf, &it, &key);) */
 bool vk_informer_next(const vk_informer *inf, vk_map_iter *it, const char **key);
 /* Before vk_informer_start: the objects and resourceVersion a previous run
- * kept (the edge cache).  The informer then starts by resuming its watch
- * from that resourceVersion instead of listing; on_upsert is not called
- * for seeded objects (the owner knows them), and on_synced first fires when
- * the server confirms the state: at the first BOOKMARK of the resumed
- * watch, or after the list a 410 Gone leads to (whose diff against the
- * seeded objects reports what vanished meanwhile through on_delete).
+ * kept (the edge cache).  They are served until the server confirms the
+ * state with a list (the informer lists first, as it always does: a watch
+ * resumed from the stored resourceVersion would replay superseded states
+ * one by one).  on_upsert is not called for seeded objects (the owner
+ * knows them); on_synced first fires after that list, whose diff against
+ * the seeded objects reports what vanished meanwhile through on_delete.
  * vk_informer_seed: one object as JSON text; -EINVAL when it has no name. */
 int vk_informer_seed(vk_informer *inf, const char *json, size_t len);
 void vk_informer_seed_rv(vk_informer *inf, const char *rv);
 /* true from vk_informer_seed_rv until the state is confirmed. */
 bool vk_informer_seeded(const vk_informer *inf);
-/* The resourceVersion the store is at (borrowed; NULL while listing). */
+/* The resourceVersion the store is at (borrowed; NULL while listing, the
+ * stored one while seeded). */
 const char *vk_informer_rv(const vk_informer *inf);
 /* "namespace/name" or "name" of an object; caller frees, NULL without a name. */
 char *vk_kube_key(const cJSON *obj);

@@ -20,13 +20,14 @@ struct vk_informer {
 	vk_informer_opts o;
 	char *what, *path, *selector; /* our copies of the options' strings */
 	vk_kube *kube;
-	vk_map *store; /* key -> packed JSON text (owned) */
-	vk_ztext *z;   /* the store's dictionary */
-	char *rv;      /* resourceVersion to resume from; NULL: list */
+	vk_map *store;   /* key -> packed JSON text (owned) */
+	vk_ztext *z;     /* the store's dictionary */
+	char *rv;        /* resourceVersion to resume from; NULL: list */
+	char *stored_rv; /* vk_informer_seed_rv's, until a list is in */
 	bool synced, closing, resuming, listing;
 	bool listed;      /* a list was started before: the next is a re-list */
 	bool seeded;      /* started from vk_informer_seed's objects and rv,
-	                     not yet confirmed by a list or a bookmark */
+	                     not yet confirmed by a list */
 	vk_map *seen;     /* while listing: the keys the pages had (values unowned) */
 	char *cont;       /* while listing: the next page's continue token */
 	unsigned expired; /* continue tokens expired in a row */
@@ -321,30 +322,11 @@ static void on_event(const char *type, cJSON *obj, void *ud)
 	if (strcmp(type, "BOOKMARK") == 0) {
 		set_rv(inf, obj);
 		vk_backoff_reset(&inf->backoff);
-		/* The server has sent every change up to here: a store seeded from
-		 * a resumed resourceVersion is now what a list would have said. */
-		if (inf->seeded) {
-			inf->seeded = false;
-			inf->synced = true;
-			vk_info("informer", "%s: caught up from the stored resourceVersion (%zu objects)", inf->what,
-			        vk_map_len(inf->store));
-			if (inf->o.on_synced)
-				inf->o.on_synced(inf->o.ud);
-		}
 		return;
 	}
 	if (strcmp(type, "ERROR") == 0) {
 		if (vk_kube__watch_expired(obj)) {
 			vk_info("informer", "%s watch: resourceVersion %s is too old (410 Gone); listing again",
-			        inf->what, inf->rv ? inf->rv : "?");
-			free(inf->rv);
-			inf->rv = NULL;
-		} else if (inf->seeded && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(obj, "code")) &&
-		           cJSON_GetObjectItemCaseSensitive(obj, "code")->valueint == 504) {
-			/* "Too large resource version": the stored one is not of this
-			 * API server's history (a restored etcd); only a list helps. */
-			vk_warn("informer",
-			        "%s watch: the stored resourceVersion %s is unknown to the API server; listing again",
 			        inf->what, inf->rv ? inf->rv : "?");
 			free(inf->rv);
 			inf->rv = NULL;
@@ -447,17 +429,13 @@ vk_informer *vk_informer_new(uv_loop_t *loop, vk_kube *k, const vk_informer_opts
 	return inf;
 }
 
-/* Seeded with a resourceVersion: resume the watch from it (the store is
- * what it was then); otherwise list. */
-void vk_informer_start(vk_informer *inf)
-{
-	if (inf->rv) {
-		inf->resuming = true;
-		watch(inf);
-	} else {
-		relist(inf);
-	}
-}
+/* Always a list first, seeded or not.  A watch resumed from the stored
+ * resourceVersion would replay the history since then, event by event: the
+ * owner would act on states long superseded (a pod added and deleted while
+ * vk was down looks, until its DELETED arrives, like one to create).  A
+ * list is the API's word now; the seeded objects serve until it is in,
+ * and its diff against them reports what vanished meanwhile. */
+void vk_informer_start(vk_informer *inf) { relist(inf); }
 
 int vk_informer_seed(vk_informer *inf, const char *text, size_t len)
 {
@@ -475,12 +453,17 @@ int vk_informer_seed(vk_informer *inf, const char *text, size_t len)
 
 void vk_informer_seed_rv(vk_informer *inf, const char *rv)
 {
-	free(inf->rv);
-	inf->rv = rv && *rv ? vk_strdup(rv) : NULL;
-	inf->seeded = inf->rv != NULL;
+	free(inf->stored_rv);
+	inf->stored_rv = rv && *rv ? vk_strdup(rv) : NULL;
+	inf->seeded = inf->stored_rv != NULL;
 }
 
-const char *vk_informer_rv(const vk_informer *inf) { return inf->listing ? NULL : inf->rv; }
+const char *vk_informer_rv(const vk_informer *inf)
+{
+	if (inf->seeded)
+		return inf->stored_rv; /* nothing newer is confirmed yet */
+	return inf->listing ? NULL : inf->rv;
+}
 bool vk_informer_seeded(const vk_informer *inf) { return inf->seeded; }
 bool vk_informer_synced(const vk_informer *inf) { return inf->synced; }
 size_t vk_informer_len(const vk_informer *inf) { return vk_map_len(inf->store); }
@@ -510,6 +493,7 @@ static void closed(uv_handle_t *h)
 	list_reset(inf);
 	vk_ztext_free(inf->z);
 	free(inf->rv);
+	free(inf->stored_rv);
 	free(inf->what);
 	free(inf->path);
 	free(inf->selector);

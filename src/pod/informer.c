@@ -55,13 +55,13 @@ void vk_pod__informer_start(vk_pods *pc)
 	/* With the edge cache: the pods and resourceVersion a previous run kept.
 	 * Each is synced as if just listed (the provider keeps what it runs;
 	 * what it lacks is created); nothing is deleted for being absent until
-	 * the API has confirmed the state (on_synced). */
+	 * the API has confirmed the state with a list (on_synced). */
 	if (vk_pod__persist_seed(pc, pc->inf)) {
 		const char *k;
 		size_t n = 0;
 		for (vk_map_iter i = {0}; vk_informer_next(pc->inf, &i, &k); n++)
 			vk_queue_add(pc->q, k);
-		vk_info(SUB, "%zu pods from the store; resuming the watch from resourceVersion %s", n,
+		vk_info(SUB, "%zu pods from the store (resourceVersion %s); listing to confirm them", n,
 		        vk_informer_rv(pc->inf));
 	}
 	vk_informer_start(pc->inf);

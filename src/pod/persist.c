@@ -29,13 +29,15 @@
  *
  * FRESHER WINS is the store's: a pod is put with its resourceVersion, so a
  * late write of an older copy never replaces a newer one.  The informer's
- * resourceVersion trails the objects (queued once a second, after them), so
- * a restart never resumes the watch past a change the store lacks.
+ * resourceVersion trails the objects (queued once a second, after them):
+ * it says how old the stored state is, never newer than it.
  *
  * At start-up (vk_pod__persist_load) everything is read back: the informer
- * is seeded with the pods and the resourceVersion (it resumes its watch
- * from there), the read-through cache with the objects, and each pod's
- * last written status is known again, so nothing is written twice. */
+ * is seeded with the pods and the resourceVersion (it serves them until
+ * its first list confirms them: a watch resumed from the stored
+ * resourceVersion would replay superseded states, see vk_informer_start),
+ * the read-through cache with the objects, and each pod's last written
+ * status is known again, so nothing is written twice. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +204,7 @@ void vk_pod__persist_status(vk_pods *pc, const char *key, bool written, const ch
 /* The informer's resourceVersion, queued after the object writes it
  * covers.  The write-behind commits oldest first, so it never lands before
  * them; a write coalesced with a later one of the same key stands for an
- * event after this resourceVersion, which a resumed watch replays. */
+ * event after this resourceVersion. */
 static void save_rv(vk_pod_persist *ps)
 {
 	const char *rv = ps->pc->inf ? vk_informer_rv(ps->pc->inf) : NULL;
@@ -507,6 +509,9 @@ void vk_pod__persist_close(vk_pod_persist *ps)
 {
 	if (!ps || ps->closing)
 		return;
+	/* Queued after every pod write, like the tick's: a clean stop leaves
+	 * the store's resourceVersion as current as its pods. */
+	save_rv(ps);
 	ps->closing = true;
 	if (ps->check)
 		ps->check->ps = NULL; /* its callback frees the ticket */

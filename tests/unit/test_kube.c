@@ -736,7 +736,7 @@ static void seeded_informer_serves_stored_objects_while_unreachable(vk_kube *off
 	cJSON *a = vk_informer_get(inf, "ns/a");
 	ok(a && vk_informer_len(inf) == 2, "the stored objects are served while the API server cannot be reached");
 	cJSON_Delete(a);
-	is_str(vk_informer_rv(inf), "42", "the watch would resume from the stored resourceVersion");
+	is_str(vk_informer_rv(inf), "42", "the stored resourceVersion is reported until a list confirms the state");
 	ok(vk_informer_seeded(inf) && !vk_informer_synced(inf), "the state is not taken as confirmed");
 	ok(seen.synced == 0 && seen.deletes == 0 && seen.upserts == 0,
 	   "no on_synced (nothing is deleted for being absent) and no events");
