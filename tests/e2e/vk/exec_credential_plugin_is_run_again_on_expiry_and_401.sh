@@ -62,7 +62,7 @@ YAML
 runs() { [[ -f $tmp/runs ]] && wc -l <"$tmp/runs" || echo 0; }
 runs_at_least() { (($(runs) >= $1)); }
 
-# As vk@.service starts it: vk unsets the variable for what it starts.
+# As an older vk@.service started it: vk unsets the variable for what it starts.
 GNUTLS_NO_IMPLICIT_INIT=1 VK_KUBECONFIG=$tmp/exec.kubeconfig vk_start vk "$node" "$VK_ROOT/providers/mock.lua" --store none --os Windows
 wait_until 30 node_is "$node" True || tap_bail "node not Ready with the exec plugin's token"
 tap_pass "the node registers with the token an exec credential plugin printed"
@@ -72,7 +72,7 @@ tap_is "$(jq -r '.kind + " " + .apiVersion + " " + (.spec.interactive | tostring
 	"ExecCredential client.authentication.k8s.io/v1 false $server" \
 	"the plugin gets KUBERNETES_EXEC_INFO with the cluster (provideClusterInfo)"
 tap_is "$(cat "$tmp/info.json.gnutls")" unset \
-	"the plugin does not inherit GNUTLS_NO_IMPLICIT_INIT, which the unit sets for vk alone"
+	"the plugin does not inherit GNUTLS_NO_IMPLICIT_INIT, which older units set for vk alone"
 
 # The credential expires 8 s after each run (renewed 5 s before): it runs again.
 r0=$(runs)
