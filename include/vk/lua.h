@@ -29,6 +29,11 @@ typedef struct {
 	uint64_t max_instructions; /* per callback run; 0 = default (100M) */
 	uint32_t max_run_ms;       /* wall clock a callback may run without
 	                              yielding; 0 = default (2000 ms) */
+	/* Called each time the provider has been quiet for a second after a
+	 * callback, once the Lua heap's own collection is done: the moment a
+	 * burst of pods has ended (the app gives freed memory back there). */
+	void (*on_quiet)(void *ud);
+	void *quiet_ud;
 } vk_lua_opts;
 
 /* Called once when the provider is loaded and its init(config, node) has

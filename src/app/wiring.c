@@ -16,6 +16,16 @@
 
 static void on_trim(uv_timer_t *t) { malloc_trim(0); }
 
+/* The provider has been quiet for a second: a burst of pods has ended, and
+ * what its transfers and conversions freed goes back now, not at the next
+ * tick (vk + mynode, 20 pods created at once: VmRSS 17.3 MiB 5 s after
+ * the last was Running, 16.6 after the tick). */
+static void on_provider_quiet(void *ud)
+{
+	(void)ud;
+	malloc_trim(0);
+}
+
 void vk_app__stop(vk_app *a, int code)
 {
 	if (a->stopping)
@@ -438,6 +448,7 @@ int vk_app_run(const vk_app_options *o)
 		.config = a->config,
 		.config_path = a->o.provider_config,
 		.store = a->store,
+		.on_quiet = on_provider_quiet,
 	};
 	if (a->o.check ? vk_lua_provider_check(&lo, a->node_obj, on_checked, a) < 0
 	               : vk_lua_provider_open(&lo, a->node_obj, on_provider, a) < 0) {

@@ -126,6 +126,8 @@ vk_lua_host *vk_lua__host_new(const vk_lua_opts *o, char **err)
 	h->config_path = o->config_path ? realpath(o->config_path, NULL) : NULL;
 	if (o->config_path && !h->config_path)
 		h->config_path = vk_strdup(o->config_path);
+	h->on_quiet = o->on_quiet;
+	h->quiet_ud = o->quiet_ud;
 	h->max_instr = o->max_instructions ? o->max_instructions : DEFAULT_MAX_INSTR;
 	h->max_ms = o->max_run_ms ? o->max_run_ms : DEFAULT_MAX_MS;
 	h->provider_ref = LUA_NOREF;
@@ -188,6 +190,8 @@ static void on_settle(uv_timer_t *tm)
 		lua_gc(h->L, LUA_GCCOLLECT, 0);
 		h->gc_base_kb = (size_t)lua_gc(h->L, LUA_GCCOUNT, 0);
 	}
+	if (h->on_quiet)
+		h->on_quiet(h->quiet_ud);
 }
 
 static void task_complete(vk_lua_task *t, int err, const char *errmsg, int nres);

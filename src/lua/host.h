@@ -93,8 +93,10 @@ struct vk_lua_host {
 	vk_lua_task *current;                /* the task whose coroutine is running */
 	int idle_co[VK_LUA_IDLE_COROUTINES]; /* registry refs of finished coroutines to reuse */
 	int n_idle_co;
-	uv_timer_t settle; /* a while after the last task: collect the garbage a burst left */
-	size_t gc_base_kb; /* the heap after the last full collection */
+	uv_timer_t settle;          /* a while after the last task: collect the garbage a burst left */
+	size_t gc_base_kb;          /* the heap after the last full collection */
+	void (*on_quiet)(void *ud); /* vk_lua_opts' */
+	void *quiet_ud;
 	unsigned refs;
 	bool closing;
 	vk_list handles;       /* vk_lua_handle: what bindings keep running across callbacks */

@@ -20,6 +20,11 @@ static uv_loop_t loop;
 
 static void spin(bool *flag) { spin_until(&loop, flag); }
 
+/* vk_lua_opts.on_quiet: the provider has been quiet for a second. */
+static bool quiet;
+static void on_quiet(void *ud) { *(bool *)ud = true; }
+static void keep_alive(uv_timer_t *t) { (void)t; }
+
 static vk_provider *open_p(const char *path, const char *config, cJSON *node, uint64_t max_instr, char **err)
 {
 	cJSON *cfg = config ? cJSON_Parse(config) : NULL;
@@ -28,7 +33,9 @@ static vk_provider *open_p(const char *path, const char *config, cJSON *node, ui
 	                 .path = path,
 	                 .config = cfg,
 	                 .max_instructions = max_instr,
-	                 .max_run_ms = max_instr > 1000000000ull ? 200 : 1000};
+	                 .max_run_ms = max_instr > 1000000000ull ? 200 : 1000,
+	                 .on_quiet = on_quiet,
+	                 .quiet_ud = &quiet};
 	opened r = {0};
 	int rc = vk_lua_provider_open(&o, node, on_open, &r);
 	cJSON_Delete(cfg); /* only read during open */
@@ -198,6 +205,16 @@ int main(void)
 	       "create_pod_return_value_arrives_as_json (and modules beside the provider load)");
 	is_int(r.err, 0, "a_returning_callback_has_no_error");
 	result_free(&r);
+	{
+		/* The settle timer does not keep a loop alive (vk's sockets do). */
+		static uv_timer_t ka; /* alive until its close callback */
+		uv_timer_init(&loop, &ka);
+		uv_timer_start(&ka, keep_alive, 10, 10);
+		quiet = false;
+		spin(&quiet); /* the alarm above fails the test if it never comes */
+		ok(quiet, "on_quiet_runs_once_the_provider_is_quiet_after_a_callback");
+		uv_close((uv_handle_t *)&ka, NULL);
+	}
 
 	create_sync(p, "pack", &r);
 	is_str(r.value, "{\"refused\":true,\"same\":true,\"smaller\":true,\"table_too\":\"pack\"}",
