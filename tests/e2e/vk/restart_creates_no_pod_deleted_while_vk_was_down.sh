@@ -38,7 +38,8 @@ pod_yaml after "$node" | k apply -f - >/dev/null
 : >"$tmp/calls.jsonl"
 kill -HUP "$link_pid" # slow: each chunk held 500 ms
 vk_start vk2 "$node" "$VK_ROOT/tests/e2e/vk/providers/recorder.lua" "${vk_args[@]}"
-if wait_until 60 pod_is after Running; then
+# Every chunk held 500 ms each way: generous, for a loaded machine.
+if wait_until 120 pod_is after Running; then
 	tap_pass "the pod bound while vk was down runs after the restart"
 else
 	tap_fail "the pod bound while vk was down runs after the restart" "$(vk_log_tail vk2)"
