@@ -23,11 +23,10 @@ struct vk_informer {
 	vk_map *store;   /* key -> packed JSON text (owned) */
 	vk_ztext *z;     /* the store's dictionary */
 	char *rv;        /* resourceVersion to resume from; NULL: list */
-	char *stored_rv; /* vk_informer_seed_rv's, until a list is in */
+	char *stored_rv; /* vk_informer_seed_rv's: seeded, not yet confirmed
+	                    by a list (NULL once one is in) */
 	bool synced, closing, resuming, listing;
 	bool listed;      /* a list was started before: the next is a re-list */
-	bool seeded;      /* started from vk_informer_seed's objects and rv,
-	                     not yet confirmed by a list */
 	vk_map *seen;     /* while listing: the keys the pages had (values unowned) */
 	char *cont;       /* while listing: the next page's continue token */
 	unsigned expired; /* continue tokens expired in a row */
@@ -177,7 +176,8 @@ static void list_finish(vk_informer *inf, const cJSON *page)
 	if (inf->closing)
 		return;
 	set_rv(inf, page);
-	inf->seeded = false;
+	free(inf->stored_rv);
+	inf->stored_rv = NULL; /* the state is the API's now */
 	vk_info("informer", "listed %zu %s (resourceVersion %s)", vk_map_len(inf->store), inf->what,
 	        inf->rv ? inf->rv : "?");
 	inf->synced = true;
@@ -455,16 +455,15 @@ void vk_informer_seed_rv(vk_informer *inf, const char *rv)
 {
 	free(inf->stored_rv);
 	inf->stored_rv = rv && *rv ? vk_strdup(rv) : NULL;
-	inf->seeded = inf->stored_rv != NULL;
 }
 
 const char *vk_informer_rv(const vk_informer *inf)
 {
-	if (inf->seeded)
+	if (inf->stored_rv)
 		return inf->stored_rv; /* nothing newer is confirmed yet */
 	return inf->listing ? NULL : inf->rv;
 }
-bool vk_informer_seeded(const vk_informer *inf) { return inf->seeded; }
+bool vk_informer_seeded(const vk_informer *inf) { return inf->stored_rv != NULL; }
 bool vk_informer_synced(const vk_informer *inf) { return inf->synced; }
 size_t vk_informer_len(const vk_informer *inf) { return vk_map_len(inf->store); }
 

@@ -175,9 +175,9 @@ static void on_kick_closed(uv_handle_t *hd) { vk_lua__host_unref(hd->data); }
  * stay until the next burst.  Once the provider has been quiet for a
  * second, a full collection frees it, when the heap grew by an eighth and
  * 64 KiB since the last one (a full collection of a 1.1 MiB heap of pod
- * tables takes 0.2 ms here).  With a quarter and 256 KiB, mynode's heap at 20 pods
- * swung between 950 and 1014 KiB and never reached the mark; it now stays
- * at its live 860 KiB. */
+ * tables takes 0.2 ms here).  With a quarter and 256 KiB, mynode's heap at
+ * 20 pods swung between 950 and 1014 KiB and never reached the mark; it
+ * now stays at its live 860 KiB. */
 #define SETTLE_MS 1000
 
 static void on_settle(uv_timer_t *tm)
