@@ -10,10 +10,11 @@ build_pkgs=(
 	liblua5.4-dev lua5.4 libcurl4-openssl-dev scdoc libcjson-dev libyaml-dev libuv1-dev zlib1g-dev
 	libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libhiredis-dev libssl-dev libh2o-dev
 	meson ninja-build pkg-config gcc
+	libnghttp2-dev dpkg-dev make # scripts/build-curl.sh
 )
 test_pkgs=(
 	openssl containerd runc containernetworking-plugins busybox-static umoci
-	debhelper dpkg-dev fakeroot man-db
+	debhelper fakeroot man-db
 	iproute2 jq procps curl socat python3-h2 gnuplot-nox stress-ng clang-format shellcheck lua-check
 	redis-server redis-tools docker-registry skopeo apache2-utils prometheus
 	clang libclang-rt-14-dev valgrind

@@ -85,4 +85,8 @@ int vk_http_drop_peer(vk_http *h, const char *ip, long port);
 /* Number of transfers in flight (for tests and metrics). */
 size_t vk_http_active(const vk_http *h);
 
+/* The HTTP stack vk was built with, as libcurl names it: "libcurl/7.88.1
+ * OpenSSL/3.0.19 zlib/1.2.13 nghttp2/1.52.0" (for the start-up log line). */
+const char *vk_http_version(void);
+
 #endif

@@ -416,8 +416,8 @@ int vk_app_run(const vk_app_options *o)
 			free(err);
 			return 1;
 		}
-		vk_info("main", "vk %s: node %s, API server %s, provider %s", VK_VERSION, a->o.nodename,
-		        vk_kube_server(a->kube), a->o.provider);
+		vk_info("main", "vk %s (%s): node %s, API server %s, provider %s", VK_VERSION, vk_http_version(),
+		        a->o.nodename, vk_kube_server(a->kube), a->o.provider);
 	}
 	vk_kubeconfig_free(&kc);
 

@@ -517,3 +517,5 @@ int vk_http_drop_peer(vk_http *h, const char *ip, long port)
 }
 
 size_t vk_http_active(const vk_http *h) { return h ? h->active : 0; }
+
+const char *vk_http_version(void) { return curl_version(); }
