@@ -19,7 +19,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 scripts/install-deps.sh
 say "building vk"
-[[ -f build/build.ninja ]] || meson setup build -Dbuildtype=release >/dev/null
+[[ -f build/build.ninja ]] || meson setup build -Dbuildtype=release -Dcurl_dir="$(scripts/build-curl.sh)" >/dev/null
 meson compile -C build >/dev/null
 
 rm -rf "$demo"

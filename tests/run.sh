@@ -54,11 +54,14 @@ build=$root/build-test sanitize=true
 needs_build=0
 for s in "${suites[@]}"; do [[ $s == style || $s == fuzz ]] || needs_build=1; done
 if ((needs_build)); then
+	# vk as it ships: linked with the HTTP(S)-only libcurl (scripts/build-curl.sh).
+	curl_dir=$(scripts/build-curl.sh) || { echo "0 passed, 1 failed"; exit 1; }
 	if [[ ! -f $build/build.ninja ]]; then
-		meson setup "$build" -Dsanitize=$sanitize -Dbuildtype=debug -Dwerror=true >/dev/null ||
+		meson setup "$build" -Dsanitize=$sanitize -Dbuildtype=debug -Dwerror=true -Dcurl_dir="$curl_dir" >/dev/null ||
 			{ echo "0 passed, 1 failed"; exit 1; }
-	elif [[ $(meson introspect "$build" --buildoptions | jq -r '.[] | select(.name == "werror") | .value') != true ]]; then
-		meson configure "$build" -Dwerror=true >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+	elif [[ $(meson introspect "$build" --buildoptions |
+		jq -r '[.[] | select(.name == "werror" or .name == "curl_dir") | "\(.name)=\(.value)"] | sort | join(" ")') != "curl_dir=$curl_dir werror=true" ]]; then
+		meson setup --reconfigure "$build" -Dwerror=true -Dcurl_dir="$curl_dir" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 	fi
 	if ! meson compile -C "$build" >"$build/compile.log" 2>&1; then
 		tail -n 40 "$build/compile.log"

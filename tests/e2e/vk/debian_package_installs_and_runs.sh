@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2154 # assigned by name: vk_pid by vk_start (common.bash)
 # vk as an operator gets it: the Debian package is built from a copy of the
-# tree (dpkg-buildpackage -b -us -uc), installed with dpkg -i, and then
+# tree (dpkg-buildpackage -b -us -uc), declares the curl source its libcurl
+# was built from, is installed with dpkg -i, and then
 # `vk --version` matches the package, `man -w` finds vk(1) and vk-lua(7),
 # `systemd-analyze verify` accepts vk@NODE.service (it works without systemd
 # as PID 1), and the installed /usr/bin/vk with `--provider mynode` (the
@@ -14,7 +15,7 @@
 # vk-test-timeout: 2400
 set -euo pipefail
 source "$(dirname "$0")/common.bash"
-tap_plan 11
+tap_plan 12
 vk_setup node
 
 # Build in a copy of the tree: dpkg-buildpackage writes into the tree and
@@ -32,6 +33,11 @@ deb=$(find "$tmp/pkg" -maxdepth 1 -name 'vk_*.deb' | head -1)
 [[ -n $deb ]] || tap_bail "no vk_*.deb in $tmp/pkg"
 version=$(cd "$tmp/pkg/src" && dpkg-parsechangelog -S Version)
 tap_is "$(dpkg-deb -f "$deb" Version)" "$version" "the package's version is debian/changelog's"
+# vk links the libcurl scripts/build-curl.sh builds from Debian's curl source:
+# the package names that source, and depends on no libcurl package.
+tap_is "$(dpkg-deb -f "$deb" Built-Using) $(dpkg-deb -f "$deb" Depends | grep -o 'libcurl[^,]*' || echo 'no libcurl')" \
+	"curl (= $(dpkg-query -W -f='${source:Version}' libcurl4-openssl-dev)) no libcurl" \
+	"Built-Using names the curl source of vk's libcurl, and Depends names no libcurl package"
 
 exec {lock}>/run/lock/vk-debian-package-test.lock
 flock -w 1800 "$lock" || tap_bail "another run of this test held the install lock for 30 minutes"
