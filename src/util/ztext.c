@@ -33,8 +33,12 @@ typedef struct {
 
 #define HAS_DICT 1u
 
-static z_stream def, inf;
-static bool def_ok, inf_ok;
+/* The decompressor is kept: a store unpacks on every read.  A compressor
+ * holds 46 KiB (its window, hash chains and output buffer) and packs only
+ * when an object changes, so each pack makes its own: that costs a few
+ * mallocs against the deflate of a pod, and an idle vk does not keep it. */
+static z_stream inf;
+static bool inf_ok;
 
 vk_ztext *vk_ztext_new(void) { return vk_xcalloc(1, sizeof(vk_ztext)); }
 
@@ -64,15 +68,13 @@ void *vk_ztext_pack(vk_ztext *z, const char *text, size_t len)
 		z->dict = vk_xmalloc(z->dict_len);
 		memcpy(z->dict, text + len - z->dict_len, z->dict_len);
 	}
-	if (!def_ok) {
-		if (deflateInit2(&def, Z_BEST_SPEED, Z_DEFLATED, -WINDOW_BITS, MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
-			return stored(text, len);
-		def_ok = true;
-	} else if (deflateReset(&def) != Z_OK) {
+	z_stream def = {0};
+	if (deflateInit2(&def, Z_BEST_SPEED, Z_DEFLATED, -WINDOW_BITS, MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
+		return stored(text, len);
+	if (z->dict && deflateSetDictionary(&def, (const Bytef *)z->dict, (uInt)z->dict_len) != Z_OK) {
+		deflateEnd(&def);
 		return stored(text, len);
 	}
-	if (z->dict && deflateSetDictionary(&def, (const Bytef *)z->dict, (uInt)z->dict_len) != Z_OK)
-		return stored(text, len);
 	size_t cap = deflateBound(&def, len);
 	blob_head h = {(uint32_t)len, 0, z->dict ? HAS_DICT : 0};
 	char *b = vk_xmalloc(sizeof h + cap);
@@ -80,11 +82,14 @@ void *vk_ztext_pack(vk_ztext *z, const char *text, size_t len)
 	def.avail_in = (uInt)len;
 	def.next_out = (Bytef *)b + sizeof h;
 	def.avail_out = (uInt)cap;
-	if (deflate(&def, Z_FINISH) != Z_STREAM_END || cap - def.avail_out >= len) {
+	int zrc = deflate(&def, Z_FINISH);
+	size_t out = cap - def.avail_out;
+	deflateEnd(&def);
+	if (zrc != Z_STREAM_END || out >= len) {
 		free(b);
 		return stored(text, len); /* not smaller: keep it as it is */
 	}
-	h.zlen = (uint32_t)(cap - def.avail_out);
+	h.zlen = (uint32_t)out;
 	memcpy(b, &h, sizeof h);
 	char *shrunk = realloc(b, sizeof h + h.zlen);
 	return shrunk ? shrunk : b;
