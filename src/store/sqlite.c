@@ -364,8 +364,19 @@ static void free_unstarted(uv_handle_t *h)
 	free(q);
 }
 
+/* SQLite starts each page cache it makes with a block of 20 pages, 85 KiB,
+ * and writes a header into every page of it: resident at once.  The
+ * store's connection made two (heaptrack), where a store of a few pods
+ * fills a handful of pages.  Without the block, pages are allocated as they
+ * are filled, up to cache_size.  This must come before SQLite initialises
+ * itself; if something in the process got there first, the call fails and
+ * changes nothing. */
+static void page_cache_on_demand(void) { sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0); }
+
 static int sq_start(vk_store *s, char **err)
 {
+	static uv_once_t once = UV_ONCE_INIT;
+	uv_once(&once, page_cache_on_demand);
 	sq *q = vk_xcalloc(1, sizeof *q);
 	q->s = s;
 	q->path = vk_asprintf("%s/vk.db", s->state_dir);
