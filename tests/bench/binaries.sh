@@ -2,8 +2,9 @@
 # Sourced by the benchmark scripts: the binaries they run, built once.
 #
 #   bench_vk                    VK_BIN, unless set: a release build of vk in
-#                               build-bench/, as it ships (scripts/build-curl.sh's
-#                               libcurl; benchmarks never use the sanitizer build)
+#                               build-bench/, as the Debian package builds it
+#                               (-O2, scripts/build-curl.sh's libcurl;
+#                               benchmarks never use the sanitizer build)
 #   bench_gobuild DIR OUT PKG [LDFLAGS]
 #                               go build PKG in DIR to OUT, unless OUT exists
 #   bench_tool NAME             the path of tests/bench/NAME (loadgen, tunedvk,
@@ -19,9 +20,9 @@ bench_vk() {
 	local curl_dir
 	curl_dir=$("$VK_ROOT/scripts/build-curl.sh")
 	if [[ ! -f $VK_ROOT/build-bench/build.ninja ]]; then
-		meson setup "$VK_ROOT/build-bench" "$VK_ROOT" -Dbuildtype=release -Dsanitize=false -Dcurl_dir="$curl_dir" >&2
+		meson setup "$VK_ROOT/build-bench" "$VK_ROOT" -Dbuildtype=release -Doptimization=2 -Dsanitize=false -Dcurl_dir="$curl_dir" >&2
 	else
-		meson setup --reconfigure "$VK_ROOT/build-bench" -Dcurl_dir="$curl_dir" >&2
+		meson setup --reconfigure "$VK_ROOT/build-bench" -Dbuildtype=release -Doptimization=2 -Dcurl_dir="$curl_dir" >&2
 	fi
 	meson compile -C "$VK_ROOT/build-bench" -j2 vk >&2
 	VK_BIN=$VK_ROOT/build-bench/vk
