@@ -4,8 +4,8 @@
  * store packs.  Objects of one kind share most of their bytes (keys, default
  * values, the service-account volume of every pod), so a pod of ~3 KiB packs
  * to a few hundred bytes, where deflate alone would leave ~1 KiB.  One
- * compressor and one decompressor serve every store; vk calls this from its
- * loop thread only.
+ * decompressor serves every store, and each pack makes its own compressor
+ * (below); vk calls this from its loop thread only.
  *
  * A blob is a header and the bytes:
  *   uint32 length of the text, uint32 length of the packed bytes (0: the
