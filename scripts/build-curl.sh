@@ -57,13 +57,20 @@ trap 'say "failed: see $log"' ERR
 # lines ("500 URI SUITE/COMPONENT arch Packages") under the installed
 # version, as deb-src lines in a list of vk's own: the machine's apt
 # configuration is left as it is.
-apt-cache policy "$pkg" | awk -v v="$ver" '
-	$1 == "***" { on = ($2 == v); next }
-	NF == 2 && $2 ~ /^-?[0-9]+$/ { on = ($1 == v); next }
-	on && $2 ~ /^https?:/ { split($3, sc, "/"); print "deb-src", $2, sc[1], sc[2] }
-' | sort -u >"$dir/apt/sources.list"
-[[ -s $dir/apt/sources.list ]] ||
-	die "no archive of apt's offers $src $ver (apt-cache policy $pkg); run apt-get update, or upgrade $pkg"
+archives() {
+	apt-cache policy "$pkg" | awk -v v="$ver" '
+		$1 == "***" { on = ($2 == v); next }
+		NF == 2 && $2 ~ /^-?[0-9]+$/ { on = ($1 == v); next }
+		on && $2 ~ /^https?:/ { split($3, sc, "/"); print "deb-src", $2, sc[1], sc[2] }
+	' | sort -u >"$dir/apt/sources.list"
+	[[ -s $dir/apt/sources.list ]]
+}
+if ! archives; then # apt's lists were cleaned after the install (as in many images)
+	sudo=""
+	[[ $(id -u) -eq 0 ]] || sudo=sudo
+	$sudo apt-get update -qq >>"$log" 2>&1 || true
+	archives || die "no archive apt knows offers $src $ver (apt-cache policy $pkg): upgrade $pkg, or run scripts/install-deps.sh"
+fi
 apt_o=(-o "Dir::Etc::SourceList=$dir/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
 	-o "Dir::State::Lists=$dir/apt/lists" -o Debug::NoLocking=1)
 say "fetching Debian's $src $ver source ($(awk '{ print $2, $3 }' "$dir/apt/sources.list" | paste -sd,))"
