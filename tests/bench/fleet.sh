@@ -11,7 +11,8 @@
 #   (also: tests/bench/run.sh --fleet N ...)
 #
 # Requests per node are the API server's apiserver_request_total (WATCH not
-# counted) over S seconds (120) with the fleet idle, minus the same window
+# counted) over S seconds (120; keep it a multiple of the 10 s lease period)
+# with the fleet idle, minus the same window
 # with the control plane alone before the fleet started, over N.  Writes
 # DIR/DATE-fleet-NN.md, .png (nodes Ready over time) and .raw/ (default
 # tests/bench/results/, the latest per N kept).  Everything it starts it
@@ -34,7 +35,7 @@ while (($#)); do
 	--pods-per-node) per=$2; shift 2 ;;
 	--idle-seconds) idle_s=$2; shift 2 ;;
 	--out) out_dir=$2; shift 2 ;;
-	*) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+	*) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 done
 ((n > 0 && n <= 999)) || { echo "fleet.sh: N must be 1..999" >&2; exit 2; }
@@ -177,12 +178,22 @@ mem() { # PID... -> "RSS_KB ANON_KB PSS_KB" summed (Pss: shared pages split amon
 		awk '/^VmRSS:/ { r += $2 } /^RssAnon:/ { a += $2 } /^Pss:/ { s += $2 } END { print r + 0, a + 0, s + 0 }'
 }
 : >"$tmp/raw/fleet-mem.dat"
+# On a clock from f0, so that the window is idle_s (a whole number of lease
+# periods) and not idle_s plus the samples' own time: the fleet started
+# within seconds, so its renewals come in waves, and a window of 124 s held
+# 12 or 13 waves depending on where they fell (2412 and 2612 PUTs in two
+# runs of one binary).
+sleep_until() { # NS since the epoch
+	local left=$((($1 - $(date +%s%N)) / 1000000))
+	((left > 0)) && sleep "$(awk -v ms="$left" 'BEGIN { printf "%.3f", ms / 1000 }')"
+	return 0
+}
 for ((s = 0; s < idle_s; s += 10)); do
 	mem "${pids[@]}" >>"$tmp/raw/fleet-mem.dat"
-	sleep 10
+	sleep_until $((f0 + (s + 10) * 1000000000))
 done
+f1=$(date +%s%N) # before the scrape, as f0 is after its own: the window is the time between them
 requests "$tmp/raw/fleet1.txt"
-f1=$(date +%s%N)
 delta "$tmp/raw/fleet0.txt" "$tmp/raw/fleet1.txt" >"$tmp/raw/fleet-delta.txt"
 stop_all
 
