@@ -13,7 +13,8 @@
 #    descriptions they carried.
 #
 #   tests/bench/cloud.sh [N] [W]     VK_BIN picks vk (a release build is
-#                                    fairer: meson setup build-rel -Dbuildtype=release)
+#                                    fairer: meson setup build-rel -Dbuildtype=release
+#                                    -Dcurl_dir="$(scripts/build-curl.sh)")
 #   CLOUD_RATE=50 SIM_RATE=100 SIM_DELAY=1   provider and simulator request
 #                                    rates (per s), the simulator's delay per state (s)
 # Prints a table; commits nothing.
