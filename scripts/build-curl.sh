@@ -11,15 +11,15 @@
 # Why: Debian's libcurl.so also loads what vk never speaks (LDAP, Kerberos,
 # RTMP, SSH, GnuTLS, p11-kit, IDN, PSL, brotli, zstd: 26 more shared
 # libraries), which costs each vk process about 3 MiB of memory and runs
-# their set-up code at start.  docs/design.md ("Dependencies") has the
-# figures and what this means for security updates.
+# their set-up code at start.  docs/design.md ("Libraries, and vk's own
+# libcurl") has the figures and what this means for security updates.
 #
 # The result is cached under ${XDG_CACHE_HOME:-~/.cache}/vk/curl/VERSION-HASH/
 # (HASH: of this script) and built once per Debian version (about 30 s on 2
 # cores): when Debian ships a curl update, or this recipe changes, the next
-# build of vk builds it again.  Needs the build
-# packages of scripts/install-deps.sh --build and network access to the
-# Debian archive the package came from, once.
+# build of vk builds it again.  PREFIX/VERSION names the source ("curl
+# VERSION").  Needs the packages of scripts/install-deps.sh --build and
+# network access to the Debian archive the package came from, once.
 set -euo pipefail
 say() { echo "[curl] $*" >&2; }
 die() { say "$*"; exit 1; }

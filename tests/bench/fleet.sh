@@ -12,8 +12,8 @@
 #
 # Requests per node are the API server's apiserver_request_total (WATCH not
 # counted) over S seconds (120; keep it a multiple of the 10 s lease period)
-# with the fleet idle, minus the same window
-# with the control plane alone before the fleet started, over N.  Writes
+# with the fleet idle, minus the same window with the control plane alone
+# before the fleet started, over N.  Writes
 # DIR/DATE-fleet-NN.md, .png (nodes Ready over time) and .raw/ (default
 # tests/bench/results/, the latest per N kept).  Everything it starts it
 # stops by PID.  The fleet's vk run with --no-reload (SIGHUP still reloads):
